@@ -1,0 +1,45 @@
+//! Command-line arms: one small file per subcommand, real work in the
+//! library. Each arm returns the exit code (0 clean, 1 finding) or an error
+//! (exit 2, printed by `main` on one line).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod pipelines;
+mod repro;
+mod schema;
+
+/// Input fuzzing and query-safety guard for SQL-writing code.
+#[derive(Parser)]
+#[command(name = "rowguard", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay inputs (JSON reproducers, engine or cargo-fuzz artifacts, folders of them).
+    Repro(repro::Args),
+    /// Print the SQL that builds the fixture.
+    Schema(schema::Args),
+    /// List the pipelines: name, bug class, what triggers it.
+    Pipelines,
+}
+
+/// Output format of report-printing commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Repro(args) => repro::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Pipelines => pipelines::run(),
+    }
+}

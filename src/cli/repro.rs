@@ -1,0 +1,107 @@
+//! `rowguard repro FILE|DIR...`: replay inputs and print the decoded ops,
+//! every statement with its parameters, the verdict and the blast radius.
+//! Every file is replayed even when one is unreadable (its error is one line
+//! on stderr): a finding already made is never lost.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use rowguard::{report, scenario, target};
+
+use super::Format;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Input files or folders of them.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Pipeline to replay on (default: the reproducer's, else $ROWGUARD_PIPELINE, else safe).
+    #[arg(long)]
+    pipeline: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+/// Regular files under each path, folders walked in sorted order.
+pub fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        let meta = std::fs::metadata(p).with_context(|| format!("{}", p.display()))?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("{}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|e| !e.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+                .collect();
+            entries.sort();
+            out.extend(expand(&entries)?);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn replay(path: &Path, args: &Args, session: &mut target::Session) -> anyhow::Result<bool> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    let decoded = scenario::decode_file(&bytes).with_context(|| format!("{}", path.display()))?;
+    let pipeline = target::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
+    let execution = target::execute(session, pipeline, &decoded.scenario)?;
+    let found = !execution.is_clean();
+    match args.format {
+        Format::Text => {
+            println!("== {} ({:?} input)", path.display(), decoded.encoding);
+            print!("{}", report::text(&execution));
+            if found {
+                println!(
+                    "reproduce: rowguard repro {} --pipeline {}",
+                    shell_word(&path.display().to_string()),
+                    pipeline.name()
+                );
+            }
+        }
+        Format::Json => {
+            let mut v = report::json(&execution);
+            v["file"] = path.display().to_string().into();
+            println!("{v}");
+        }
+    }
+    Ok(found)
+}
+
+fn shell_word(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(p) = &args.pipeline {
+        rowguard::pipeline::by_name(p)?;
+    }
+    let files = expand(&args.inputs)?;
+    if files.is_empty() {
+        anyhow::bail!("no input files under {}", args.inputs[0].display());
+    }
+    let mut session = target::Session::new()?;
+    let (mut found, mut failed) = (false, false);
+    for f in &files {
+        match replay(f, &args, &mut session) {
+            Ok(hit) => found |= hit,
+            Err(e) => {
+                eprintln!("rowguard: {}", format!("{e:#}").replace('\n', " "));
+                failed = true;
+            }
+        }
+    }
+    Ok(if found {
+        ExitCode::from(1)
+    } else if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,17 @@
+//! `rowguard schema`: the SQL (pragmas, DDL, fixture rows) that builds the fixture.
+
+use std::process::ExitCode;
+
+use rowguard::schema;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Appointments in the fixture.
+    #[arg(long, default_value_t = schema::DEFAULT_SIZE)]
+    size: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    print!("{}", schema::sql(args.size));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,483 @@
+//! The dynamic layer and the [`Guard`] connection wrapper.
+//!
+//! Setup ([`Guard::new`]): for every table of `main`, TEMP triggers (AFTER
+//! INSERT/UPDATE/DELETE) log OLD and NEW of each changed row into
+//! `temp.rg_log`, with `recursive_triggers = ON` so REPLACE conflict deletes
+//! are seen too; triggers also defeat the truncate optimisation of a
+//! WHERE-less DELETE, and fire for WITHOUT ROWID tables and foreign-key
+//! cascades. The cost is per changed row, never per table or database.
+//!
+//! Per input: an outer transaction, always rolled back. Per call: a
+//! savepoint; the statement is prepared under the authorizer (which runs at
+//! prepare time and records the trace), bounded by the progress handler and
+//! SQLite limits, then the log is read, compared with the policy and cleared.
+//! If a statement still ends the transaction (`OR ROLLBACK`, an interrupt),
+//! that is a finding and the guard opens a new one before anything else runs.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rusqlite::fallible_iterator::FallibleIterator;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::limits::Limit;
+use rusqlite::{params_from_iter, Batch, Connection, ErrorCode};
+
+use super::policy::{undo, Cell, RowChange, TableInfo};
+use super::static_check::{self, compiled_text, Dialect, FORBIDDEN_FUNCTIONS};
+use super::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
+use crate::db::row_values;
+
+/// Progress-handler calls (of 1000 VM steps each) one statement may use.
+const STEP_BUDGET: i64 = 20_000;
+/// Largest string or blob, and longest SQL text, a statement may make.
+pub const MAX_LENGTH: i32 = 16 * 1024 * 1024;
+/// Process-wide heap ceiling for SQLite (bytes).
+const HEAP_LIMIT: i64 = 2 << 30;
+/// Prefix of the guard's own objects; user SQL may not write them.
+const OWN: &str = "rg_";
+
+#[derive(Default)]
+struct AuthState {
+    enabled: bool,
+    accesses: BTreeSet<String>,
+    denied: Vec<(Kind, String)>,
+}
+
+/// A connection whose every statement is checked against a policy.
+pub struct Guard {
+    conn: Connection,
+    tables: Vec<TableInfo>,
+    policy: Policy,
+    dialect: Dialect,
+    auth: Arc<Mutex<AuthState>>,
+    budget: Arc<AtomicI64>,
+    templates: Option<VecDeque<String>>,
+    verdict: Verdict,
+}
+
+fn lock(auth: &Mutex<AuthState>) -> std::sync::MutexGuard<'_, AuthState> {
+    auth.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The authorizer's decision for one action while user SQL is prepared.
+fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authorization {
+    let ours = ctx.accessor.is_some_and(|a| a.starts_with(OWN));
+    let deny = |state: &mut AuthState, kind: Kind, what: String| {
+        state.denied.push((kind, what));
+        Authorization::Deny
+    };
+    use AuthAction as A;
+    let write = |table: &str| -> Option<String> {
+        (!ours && (table.starts_with(OWN) || table.starts_with("sqlite_")))
+            .then(|| format!("writes the guard's or SQLite's own table `{table}`"))
+    };
+    match ctx.action {
+        A::Transaction { operation } => deny(state, Kind::ForbiddenAction, format!("transaction control ({operation:?})")),
+        A::Savepoint { operation, savepoint_name } => deny(
+            state,
+            Kind::ForbiddenAction,
+            format!("transaction control ({operation:?} savepoint {savepoint_name})"),
+        ),
+        A::Attach { filename } => deny(state, Kind::ForbiddenAction, format!("ATTACH of {filename:?} (or VACUUM INTO)")),
+        A::Detach { database_name } => deny(state, Kind::ForbiddenAction, format!("DETACH of {database_name}")),
+        A::Pragma { pragma_name, .. } => deny(state, Kind::ForbiddenAction, format!("PRAGMA {pragma_name}")),
+        A::Reindex { .. } | A::Analyze { .. } => deny(state, Kind::ForbiddenAction, format!("{:?}", ctx.action)),
+        A::Function { function_name } if FORBIDDEN_FUNCTIONS.iter().any(|f| f.eq_ignore_ascii_case(function_name)) => {
+            deny(state, Kind::ForbiddenAction, format!("calls {function_name}()"))
+        }
+        A::CreateIndex { .. }
+        | A::CreateTable { .. }
+        | A::CreateTempIndex { .. }
+        | A::CreateTempTable { .. }
+        | A::CreateTempTrigger { .. }
+        | A::CreateTempView { .. }
+        | A::CreateTrigger { .. }
+        | A::CreateView { .. }
+        | A::DropIndex { .. }
+        | A::DropTable { .. }
+        | A::DropTempIndex { .. }
+        | A::DropTempTable { .. }
+        | A::DropTempTrigger { .. }
+        | A::DropTempView { .. }
+        | A::DropTrigger { .. }
+        | A::DropView { .. }
+        | A::AlterTable { .. }
+        | A::CreateVtable { .. }
+        | A::DropVtable { .. } => deny(state, Kind::SchemaChange, format!("{:?}", ctx.action)),
+        A::Insert { table_name } | A::Delete { table_name } | A::Update { table_name, .. } if write(table_name).is_some() => {
+            let what = write(table_name).unwrap_or_default();
+            deny(state, Kind::ForbiddenAction, what)
+        }
+        A::Unknown { code, .. } => deny(state, Kind::ForbiddenAction, format!("unknown authorizer action {code}")),
+        _ => {
+            if !ours {
+                let entry = match ctx.action {
+                    A::Insert { table_name } => format!("insert {table_name}"),
+                    A::Delete { table_name } => format!("delete {table_name}"),
+                    A::Update { table_name, column_name } => format!("update {table_name}.{column_name}"),
+                    A::Read { table_name, .. } => format!("read {table_name}"),
+                    A::Function { function_name } => format!("function {}", function_name.to_ascii_lowercase()),
+                    A::Select => "select".into(),
+                    A::Recursive => "recursive".into(),
+                    _ => format!("{:?}", ctx.action),
+                };
+                state.accesses.insert(entry);
+            }
+            Authorization::Allow
+        }
+    }
+}
+
+/// Reads every table of `main`, its logged columns and key.
+fn protected_tables(conn: &Connection) -> rusqlite::Result<Vec<TableInfo>> {
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut tables = Vec::new();
+    for name in names {
+        let cols: Vec<(String, String, i64)> = conn
+            .prepare("SELECT name, type, pk FROM pragma_table_info(?1, 'main') ORDER BY cid")?
+            .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let has_rowid = conn.prepare(&format!("SELECT rowid FROM main.\"{name}\" LIMIT 0")).is_ok();
+        let pk: Vec<usize> = {
+            let mut pk: Vec<(i64, usize)> =
+                cols.iter().enumerate().filter(|(_, c)| c.2 > 0).map(|(i, c)| (c.2, i)).collect();
+            pk.sort();
+            pk.into_iter().map(|(_, i)| i).collect()
+        };
+        // An INTEGER PRIMARY KEY is the rowid itself: log it once, as the key.
+        let rowid_alias = pk.len() == 1 && cols[pk[0]].1.eq_ignore_ascii_case("INTEGER");
+        let mut columns: Vec<String> = Vec::new();
+        let extra = usize::from(has_rowid && !rowid_alias);
+        if extra == 1 {
+            columns.push("rowid".into());
+        }
+        columns.extend(cols.iter().map(|c| c.0.clone()));
+        let key = if extra == 1 { vec![0] } else { pk.iter().map(|i| i + extra).collect() };
+        tables.push(TableInfo { name, columns, key });
+    }
+    Ok(tables)
+}
+
+fn encoded_row(prefix: &str, t: &TableInfo) -> String {
+    let cells: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            let v = if c == "rowid" { format!("{prefix}.rowid") } else { format!("{prefix}.\"{c}\"") };
+            format!("CASE typeof({v}) WHEN 'text' THEN 'T' || hex({v}) ELSE quote({v}) END")
+        })
+        .collect();
+    format!("json_array({})", cells.join(", "))
+}
+
+fn install_log(conn: &Connection, tables: &[TableInfo]) -> rusqlite::Result<()> {
+    let mut sql = String::from(
+        "PRAGMA recursive_triggers = ON;\n\
+         CREATE TEMP TABLE rg_log (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, old TEXT, new TEXT);\n",
+    );
+    for t in tables {
+        let n = &t.name;
+        let (old, new) = (encoded_row("OLD", t), encoded_row("NEW", t));
+        sql += &format!(
+            "CREATE TEMP TRIGGER rg_{n}_insert AFTER INSERT ON main.\"{n}\" BEGIN INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', NULL, {new}); END;\n\
+             CREATE TEMP TRIGGER rg_{n}_update AFTER UPDATE ON main.\"{n}\" BEGIN INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', {old}, {new}); END;\n\
+             CREATE TEMP TRIGGER rg_{n}_delete AFTER DELETE ON main.\"{n}\" BEGIN INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', {old}, NULL); END;\n"
+        );
+    }
+    conn.execute_batch(&sql)
+}
+
+fn set_limits(conn: &Connection) -> rusqlite::Result<()> {
+    static HEAP: OnceLock<()> = OnceLock::new();
+    HEAP.get_or_init(|| {
+        // SAFETY: sets a process-wide SQLite setting; no pointers involved.
+        unsafe { rusqlite::ffi::sqlite3_hard_heap_limit64(HEAP_LIMIT) };
+    });
+    for (limit, value) in [
+        (Limit::SQLITE_LIMIT_LENGTH, MAX_LENGTH),
+        (Limit::SQLITE_LIMIT_SQL_LENGTH, MAX_LENGTH),
+        (Limit::SQLITE_LIMIT_EXPR_DEPTH, 200),
+        (Limit::SQLITE_LIMIT_COMPOUND_SELECT, 64),
+        (Limit::SQLITE_LIMIT_VDBE_OP, 250_000),
+        (Limit::SQLITE_LIMIT_FUNCTION_ARG, 64),
+        (Limit::SQLITE_LIMIT_ATTACHED, 0),
+        (Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 10_000),
+        (Limit::SQLITE_LIMIT_TRIGGER_DEPTH, 16),
+    ] {
+        conn.set_limit(limit, value)?;
+    }
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    Ok(())
+}
+
+fn is_resource_error(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::OperationInterrupted | ErrorCode::TooBig | ErrorCode::OutOfMemory)
+    )
+}
+
+impl Guard {
+    /// Wraps a connection holding the protected tables (in `main`): installs
+    /// the change log, limits and hooks. Checks calls against `policy`.
+    pub fn new(conn: Connection, policy: Policy) -> crate::Result<Guard> {
+        let tables = protected_tables(&conn)?;
+        install_log(&conn, &tables)?;
+        set_limits(&conn)?;
+        let auth = Arc::new(Mutex::new(AuthState::default()));
+        let hook_state = Arc::clone(&auth);
+        let mut conn = conn;
+        conn.authorizer(Some(move |ctx: AuthContext<'_>| {
+            let mut state = lock(&hook_state);
+            if state.enabled {
+                authorize(&mut state, &ctx)
+            } else {
+                Authorization::Allow
+            }
+        }))?;
+        let budget = Arc::new(AtomicI64::new(i64::MAX));
+        let left = Arc::clone(&budget);
+        conn.progress_handler(1000, Some(move || left.fetch_sub(1, Ordering::Relaxed) <= 0))?;
+        Ok(Guard {
+            conn,
+            tables,
+            policy,
+            dialect: Dialect::Sqlite,
+            auth,
+            budget,
+            templates: None,
+            verdict: Verdict::default(),
+        })
+    }
+
+    /// The static layer's dialect (for statements captured from other databases).
+    pub fn with_dialect(mut self, dialect: Dialect) -> Guard {
+        self.dialect = dialect;
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Sets the policy the next calls are checked against.
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    /// Shapes of the statements the same operation makes on placeholder text,
+    /// in order; each following call is compared with the next one.
+    pub fn set_templates(&mut self, shapes: Option<Vec<String>>) {
+        self.templates = shapes.map(VecDeque::from);
+    }
+
+    /// The shape of a SQL string as the static layer computes it.
+    pub fn shape_of(&self, sql: &str) -> String {
+        static_check::shape(compiled_text(sql).0, self.dialect)
+    }
+
+    /// The wrapped connection, for reads outside any check.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Reads with the authorizer off and nothing recorded (the harness's own
+    /// queries, e.g. a series' members).
+    pub fn query_unchecked(&self, sql: &str, params: &[Value]) -> rusqlite::Result<Vec<Vec<Value>>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params_from_iter(params), row_values)?;
+        rows.collect()
+    }
+
+    /// Opens the input's outer transaction (rolling back any left open).
+    pub fn begin_input(&mut self) -> crate::Result<()> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        self.conn.execute_batch("BEGIN")?;
+        Ok(())
+    }
+
+    /// Rolls the input's changes back and returns the verdict of its calls.
+    pub fn end_input(&mut self) -> crate::Result<Verdict> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        Ok(self.take_verdict())
+    }
+
+    /// The checks recorded since the last take.
+    pub fn take_verdict(&mut self) -> Verdict {
+        std::mem::take(&mut self.verdict)
+    }
+
+    fn next_template(&mut self) -> Option<Option<String>> {
+        self.templates.as_mut().map(|t| t.pop_front())
+    }
+
+    /// Checks and runs one call. `run` prepares and executes under the hooks.
+    fn guarded<T>(
+        &mut self,
+        api: Api,
+        sql: &str,
+        params: &[Value],
+        run: impl FnOnce(&Connection, &str) -> rusqlite::Result<T>,
+    ) -> Result<T, DbError> {
+        let (compiled, tail) = compiled_text(sql);
+        let mut check = StatementCheck {
+            api,
+            sql: sql.to_string(),
+            params: params.to_vec(),
+            ignored_tail: tail.map(str::to_string),
+            shape: String::new(),
+            accesses: Vec::new(),
+            changed_rows: 0,
+            error: None,
+            findings: Vec::new(),
+        };
+        let template = self.next_template();
+        let view = static_check::analyze(compiled, self.dialect, &self.policy, template.as_ref().and_then(|t| t.as_deref()));
+        check.shape = view.shape;
+        if let Some(None) = template {
+            check.add(Finding::new(Kind::ShapeChanged, "the placeholder run made no statement at this position"));
+        }
+        for (kind, message) in view.findings {
+            check.add(Finding::new(kind, message));
+        }
+        if let Some(tail) = tail.filter(|t| t.len() > 1) {
+            let shown: String = tail[1..].chars().take(80).collect();
+            check.add(Finding::new(
+                Kind::MultipleStatements,
+                format!("{} byte(s) after an embedded NUL are never compiled by SQLite: {shown:?}", tail.len() - 1),
+            ));
+        }
+        let result = self.run_dynamic(&mut check, compiled, run);
+        self.verdict.statements.push(check);
+        result
+    }
+
+    fn run_dynamic<T>(
+        &mut self,
+        check: &mut StatementCheck,
+        compiled: &str,
+        run: impl FnOnce(&Connection, &str) -> rusqlite::Result<T>,
+    ) -> Result<T, DbError> {
+        let opened = if self.conn.is_autocommit() { self.conn.execute_batch("BEGIN") } else { Ok(()) };
+        if let Err(e) = opened.and_then(|()| self.conn.execute_batch("SAVEPOINT rg_statement")) {
+            check.add(Finding::new(Kind::ResourceLimit, format!("guard could not open a savepoint: {e}")));
+            return Err(e.into());
+        }
+        {
+            let mut a = lock(&self.auth);
+            a.enabled = true;
+            a.accesses.clear();
+            a.denied.clear();
+        }
+        self.budget.store(STEP_BUDGET, Ordering::Relaxed);
+        let result = run(&self.conn, compiled);
+        self.budget.store(i64::MAX, Ordering::Relaxed);
+        let denied = {
+            let mut a = lock(&self.auth);
+            a.enabled = false;
+            check.accesses = a.accesses.iter().cloned().collect();
+            std::mem::take(&mut a.denied)
+        };
+        for (kind, what) in &denied {
+            check.add(Finding::new(*kind, format!("denied by the guard: {what}")));
+        }
+        if let Err(e) = &result {
+            check.error = Some(e.to_string());
+            if is_resource_error(e) {
+                check.add(Finding::new(Kind::ResourceLimit, format!("statement stopped: {e}")));
+            } else if denied.is_empty() {
+                check.add(Finding::new(Kind::SqlError, e.to_string()));
+            }
+        }
+        if self.conn.is_autocommit() {
+            check.add(Finding::new(
+                Kind::ForbiddenAction,
+                "the statement ended the guard's transaction (its changes were rolled back)",
+            ));
+            // A fresh outer transaction: nothing may ever run in autocommit.
+            let reopened = self.conn.execute_batch("BEGIN");
+            self.conn.execute_batch("DELETE FROM temp.rg_log").ok();
+            reopened?;
+        } else {
+            self.collect_changes(check)?;
+            self.conn.execute_batch("RELEASE rg_statement")?;
+        }
+        result.map_err(DbError::from)
+    }
+
+    /// Reads and clears the change log; records writes outside the policy.
+    fn collect_changes(&mut self, check: &mut StatementCheck) -> Result<(), DbError> {
+        let rows: Vec<(String, Option<String>, Option<String>)> = {
+            let mut stmt = self.conn.prepare_cached("SELECT tbl, old, new FROM temp.rg_log ORDER BY seq")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.conn.prepare_cached("DELETE FROM temp.rg_log")?.execute([])?;
+        check.changed_rows = rows.len();
+        let decode = |s: Option<String>| -> Option<Vec<Cell>> {
+            s.and_then(|s| serde_json::from_str::<Vec<String>>(&s).ok()).map(|v| v.into_iter().map(Cell).collect())
+        };
+        let mut outside = Vec::new();
+        let mut undos = Vec::new();
+        for (tbl, old, new) in rows {
+            let Some(table) = self.tables.iter().find(|t| t.name == tbl) else { continue };
+            let change = RowChange {
+                table: tbl,
+                old: decode(old),
+                new: decode(new),
+            };
+            let cells = self.policy.violations(&change, table);
+            if !cells.is_empty() {
+                outside.extend(cells);
+                undos.push(undo(&change, table));
+            }
+        }
+        if !outside.is_empty() {
+            let rows: BTreeSet<(&str, &str)> = outside.iter().map(|c| (c.table.as_str(), c.key.as_str())).collect();
+            let mut f = Finding::new(
+                Kind::WriteOutsideTarget,
+                format!("{} cell(s) in {} row(s) changed outside the policy", outside.len(), rows.len()),
+            );
+            undos.reverse();
+            f.outside = outside;
+            f.undo = undos;
+            check.add(f);
+        }
+        Ok(())
+    }
+}
+
+impl Db for Guard {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
+        self.guarded(Api::Execute, sql, params, |conn, compiled| {
+            conn.prepare(compiled)?.execute(params_from_iter(params))
+        })
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.guarded(Api::ExecuteBatch, sql, &[], |conn, compiled| {
+            let mut batch = Batch::new(conn, compiled);
+            while let Some(mut stmt) = batch.next()? {
+                stmt.raw_query().next()?;
+            }
+            Ok(())
+        })
+    }
+
+    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
+        self.guarded(Api::QueryRow, sql, params, |conn, compiled| {
+            conn.query_row(compiled, params_from_iter(params), row_values)
+        })
+    }
+}

@@ -1,0 +1,241 @@
+//! The invariant checker. [`Guard`] owns a SQLite connection, implements
+//! [`Db`] so it sees every statement a pipeline runs with its bound
+//! parameters, and judges each one against a [`Policy`] in two layers:
+//!
+//! - static ([`static_check`], sqlparser): what the text proves;
+//! - dynamic ([`dynamic`], SQLite itself): what the statement really changed,
+//!   cell by cell, through every channel (TEMP triggers log OLD/NEW of every
+//!   protected table), under an authorizer that denies transaction control,
+//!   ATTACH/DETACH, PRAGMA, DDL and `load_extension`, with a progress handler
+//!   and limits bounding the work.
+//!
+//! Contract: findings are data (a [`Verdict`]), never a panic or an `Err`;
+//! `write-outside-target` comes only from observed changes; each input runs
+//! inside an outer transaction that [`Guard::end_input`] always rolls back, so
+//! no input leaves the fixture changed for the next. The guard knows nothing
+//! of appointments: the caller sets the policy for each operation.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+pub use crate::db::{Db, DbError, Value};
+
+mod dynamic;
+pub mod policy;
+pub mod static_check;
+
+pub use dynamic::Guard;
+pub use policy::{CellChange, Policy, SideEffect};
+pub use static_check::Dialect;
+
+/// The stable finding kinds (DESIGN.md). Their kebab-case names are the product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    WriteOutsideTarget,
+    ShapeChanged,
+    MultipleStatements,
+    SchemaChange,
+    ForbiddenAction,
+    ResourceLimit,
+    SqlError,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::WriteOutsideTarget,
+        Kind::ShapeChanged,
+        Kind::MultipleStatements,
+        Kind::SchemaChange,
+        Kind::ForbiddenAction,
+        Kind::ResourceLimit,
+        Kind::SqlError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::WriteOutsideTarget => "write-outside-target",
+            Kind::ShapeChanged => "shape-changed",
+            Kind::MultipleStatements => "multiple-statements",
+            Kind::SchemaChange => "schema-change",
+            Kind::ForbiddenAction => "forbidden-action",
+            Kind::ResourceLimit => "resource-limit",
+            Kind::SqlError => "sql-error",
+        }
+    }
+
+    /// One line on what the kind means (SARIF rule text, `--help`).
+    pub fn description(self) -> &'static str {
+        match self {
+            Kind::WriteOutsideTarget => "a statement changed a cell outside the target row(s) and columns",
+            Kind::ShapeChanged => "user text changed the statement's syntax tree, or a write reads other rows",
+            Kind::MultipleStatements => "several statements, or text after a NUL, in one SQL string",
+            Kind::SchemaChange => "a statement creates, drops or alters schema objects",
+            Kind::ForbiddenAction => "transaction control, ATTACH, PRAGMA, load_extension or a write the policy never allows",
+            Kind::ResourceLimit => "a statement hit the guard's work or size limits",
+            Kind::SqlError => "SQLite rejected the statement the pipeline built",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown finding kind `{s}`"))
+    }
+}
+
+/// One finding on one statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub kind: Kind,
+    pub message: String,
+    /// The blast radius (`write-outside-target` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outside: Vec<CellChange>,
+    /// Statements that reverse the changes outside the policy, newest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undo: Vec<String>,
+}
+
+impl Finding {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Finding {
+            kind,
+            message: message.into(),
+            outside: Vec::new(),
+            undo: Vec::new(),
+        }
+    }
+}
+
+/// Which `Db` call sent the statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Api {
+    Execute,
+    ExecuteBatch,
+    QueryRow,
+}
+
+fn params_json<S: Serializer>(params: &[Value], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(params.iter().map(param_json))
+}
+
+/// A bound parameter as JSON (blobs as `X'..'` text).
+pub fn param_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Integer(i) => (*i).into(),
+        Value::Real(f) => (*f).into(),
+        Value::Text(t) => t.clone().into(),
+        Value::Blob(b) => format!("X'{}'", policy::hex(b)).into(),
+    }
+}
+
+/// Everything the guard saw and decided about one `Db` call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatementCheck {
+    pub api: Api,
+    /// The SQL exactly as sent.
+    pub sql: String,
+    #[serde(serialize_with = "params_json")]
+    pub params: Vec<Value>,
+    /// Text after an embedded NUL, which SQLite never compiles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored_tail: Option<String>,
+    /// The statement's shape (syntax tree with literals abstracted).
+    pub shape: String,
+    /// Authorizer trace: distinct actions, e.g. `update appointments.notes`.
+    pub accesses: Vec<String>,
+    /// Rows changed by any channel (triggers and cascades included).
+    pub changed_rows: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub findings: Vec<Finding>,
+}
+
+impl StatementCheck {
+    /// Adds a finding unless one of the same kind and message is there.
+    pub fn add(&mut self, f: Finding) {
+        if !self.findings.iter().any(|g| g.kind == f.kind && g.message == f.message) {
+            self.findings.push(f);
+        }
+    }
+}
+
+/// The guard's judgement of a run of statements.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Verdict {
+    pub statements: Vec<StatementCheck>,
+}
+
+impl Verdict {
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.statements.iter().flat_map(|s| s.findings.iter())
+    }
+
+    /// Distinct kinds found, sorted.
+    pub fn kinds(&self) -> BTreeSet<Kind> {
+        self.findings().map(|f| f.kind).collect()
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.findings().next().is_none()
+    }
+
+    /// Every cell changed outside the policy.
+    pub fn outside(&self) -> impl Iterator<Item = &CellChange> {
+        self.findings().flat_map(|f| f.outside.iter())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The reschedule policy of appointment 7, written out by hand.
+    pub(crate) fn policy7() -> Policy {
+        Policy {
+            table: "appointments".into(),
+            key_column: "id".into(),
+            keys: vec![Value::Integer(7)],
+            writable: ["start_at", "end_at", "notes", "reason", "updated_at"].map(String::from).to_vec(),
+            side_effects: vec![
+                SideEffect {
+                    table: "appointment_log".into(),
+                    column: "appointment_id".into(),
+                    insert: true,
+                    update: false,
+                    delete: false,
+                },
+                SideEffect {
+                    table: "reminders".into(),
+                    column: "appointment_id".into(),
+                    insert: true,
+                    update: true,
+                    delete: true,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for k in Kind::ALL {
+            assert_eq!(k.as_str().parse::<Kind>(), Ok(k));
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{k}\""));
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! What one operation may write, and the comparison of an observed row
+//! change against it. Domain-free: the caller names the target table, its key
+//! column, the key values, the writable columns and the side-effect writes it
+//! allows (e.g. an audit-log insert or a child table's rows of the target).
+//!
+//! Cells are compared in an exact encoding ([`Cell`]) produced by the guard's
+//! TEMP triggers: SQLite's `quote()` for numbers, NULL and blobs, and `T` + hex
+//! of the bytes for text (so a NUL inside text is seen).
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::Value;
+
+/// The rows and columns an operation may change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// The table holding the target row(s).
+    pub table: String,
+    /// The column that identifies target rows (usually the primary key).
+    pub key_column: String,
+    /// The key values of the target rows (one for a single-row op, a set for a series).
+    pub keys: Vec<Value>,
+    /// Columns of the target rows the op may change.
+    pub writable: Vec<String>,
+    /// Writes to other tables the op may cause.
+    pub side_effects: Vec<SideEffect>,
+}
+
+/// Allowed writes to rows of another table whose `column` holds a target key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideEffect {
+    pub table: String,
+    pub column: String,
+    pub insert: bool,
+    pub update: bool,
+    pub delete: bool,
+}
+
+/// One changed cell outside the policy: the blast radius, cell by cell.
+/// `before`/`after` are SQL literals; `None` means the row did not exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellChange {
+    pub table: String,
+    pub key: String,
+    pub column: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// One cell value in the guard's exact encoding.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cell(pub String);
+
+/// A row change the TEMP triggers logged: `old` is absent for inserts, `new` for deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowChange {
+    pub table: String,
+    pub old: Option<Vec<Cell>>,
+    pub new: Option<Vec<Cell>>,
+}
+
+/// Column layout of a protected table as the triggers log it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableInfo {
+    pub name: String,
+    /// Logged columns; `rowid` first for rowid tables.
+    pub columns: Vec<String>,
+    /// Indexes (into `columns`) of the key: `rowid`, or the PRIMARY KEY of a WITHOUT ROWID table.
+    pub key: Vec<usize>,
+}
+
+impl Cell {
+    /// Encodes a bound value the way the triggers encode a stored one.
+    pub fn of(value: &Value) -> Cell {
+        Cell(match value {
+            Value::Null => "NULL".into(),
+            Value::Integer(i) => i.to_string(),
+            Value::Real(f) => format!("{f:?}"),
+            Value::Text(t) => format!("T{}", hex(t.as_bytes())),
+            Value::Blob(b) => format!("X'{}'", hex(b)),
+        })
+    }
+
+    fn text_bytes(&self) -> Option<Vec<u8>> {
+        let h = self.0.strip_prefix('T')?;
+        (0..h.len() / 2)
+            .map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect()
+    }
+
+    /// A readable SQL literal (text shown lossily, quotes doubled).
+    pub fn display(&self) -> String {
+        match self.text_bytes() {
+            Some(b) => format!("'{}'", String::from_utf8_lossy(&b).replace('\'', "''")),
+            None => self.0.clone(),
+        }
+    }
+
+    /// An exact SQL literal, for undo statements.
+    pub fn literal(&self) -> String {
+        match self.text_bytes() {
+            Some(b) => match String::from_utf8(b) {
+                Ok(s) if !s.contains('\0') => format!("'{}'", s.replace('\'', "''")),
+                _ => format!("CAST(X'{}' AS TEXT)", &self.0[1..]),
+            },
+            None => self.0.clone(),
+        }
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+impl TableInfo {
+    fn index(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.eq_ignore_ascii_case(column))
+    }
+
+    /// The row's key as text, e.g. `7` or `7, '2026-03-06 09:00'`.
+    pub fn key_of(&self, row: &[Cell]) -> String {
+        self.key.iter().map(|&i| row[i].display()).collect::<Vec<_>>().join(", ")
+    }
+
+    fn key_condition(&self, row: &[Cell]) -> String {
+        self.key
+            .iter()
+            .map(|&i| format!("{} = {}", self.columns[i], row[i].literal()))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+}
+
+impl Policy {
+    fn holds_key(&self, row: &[Cell], column: Option<usize>) -> bool {
+        let Some(i) = column else { return false };
+        self.keys.iter().any(|k| Cell::of(k) == row[i])
+    }
+
+    /// The cells of `change` that lie outside the policy (empty when allowed).
+    pub fn violations(&self, change: &RowChange, table: &TableInfo) -> Vec<CellChange> {
+        let changed = changed_columns(change, table);
+        let allowed: Vec<bool> = if change.table.eq_ignore_ascii_case(&self.table) {
+            self.target_allows(change, table, &changed)
+        } else {
+            let ok = self.side_effects.iter().any(|s| {
+                s.table.eq_ignore_ascii_case(&change.table) && {
+                    let col = table.index(&s.column);
+                    let op_ok = match (&change.old, &change.new) {
+                        (None, Some(_)) => s.insert,
+                        (Some(_), Some(_)) => s.update,
+                        (Some(_), None) => s.delete,
+                        (None, None) => true,
+                    };
+                    op_ok
+                        && change.old.as_ref().is_none_or(|r| self.holds_key(r, col))
+                        && change.new.as_ref().is_none_or(|r| self.holds_key(r, col))
+                }
+            });
+            vec![ok; changed.len()]
+        };
+        let key_row = change.new.as_ref().or(change.old.as_ref()).expect("a change has a row");
+        let key = table.key_of(change.old.as_ref().unwrap_or(key_row));
+        changed
+            .iter()
+            .zip(allowed)
+            .filter(|(_, ok)| !ok)
+            .map(|(&i, _)| CellChange {
+                table: change.table.clone(),
+                key: key.clone(),
+                column: table.columns[i].clone(),
+                before: change.old.as_ref().map(|r| r[i].display()),
+                after: change.new.as_ref().map(|r| r[i].display()),
+            })
+            .collect()
+    }
+
+    /// For the target table: an update of a target row that keeps its key may
+    /// change the writable columns; nothing else is allowed.
+    fn target_allows(&self, change: &RowChange, table: &TableInfo, changed: &[usize]) -> Vec<bool> {
+        let col = table.index(&self.key_column);
+        let in_place = match (&change.old, &change.new) {
+            (Some(old), Some(new)) => {
+                self.holds_key(old, col) && table.key.iter().chain(col.iter()).all(|&i| old[i] == new[i])
+            }
+            _ => false,
+        };
+        changed
+            .iter()
+            .map(|&i| in_place && self.writable.iter().any(|w| w.eq_ignore_ascii_case(&table.columns[i])))
+            .collect()
+    }
+}
+
+/// Indexes of the columns whose value differs (all columns for inserts and deletes).
+fn changed_columns(change: &RowChange, table: &TableInfo) -> Vec<usize> {
+    match (&change.old, &change.new) {
+        (Some(o), Some(n)) => (0..table.columns.len()).filter(|&i| o[i] != n[i]).collect(),
+        _ => (0..table.columns.len()).collect(),
+    }
+}
+
+/// A statement that reverses one row change.
+pub fn undo(change: &RowChange, table: &TableInfo) -> String {
+    let t = &table.name;
+    match (&change.old, &change.new) {
+        (Some(old), Some(new)) => {
+            let sets: Vec<String> = changed_columns(change, table)
+                .into_iter()
+                .map(|i| format!("{} = {}", table.columns[i], old[i].literal()))
+                .collect();
+            format!("UPDATE {t} SET {} WHERE {};", sets.join(", "), table.key_condition(new))
+        }
+        (None, Some(new)) => format!("DELETE FROM {t} WHERE {};", table.key_condition(new)),
+        (Some(old), None) => format!(
+            "INSERT INTO {t} ({}) VALUES ({});",
+            table.columns.join(", "),
+            old.iter().map(Cell::literal).collect::<Vec<_>>().join(", ")
+        ),
+        (None, None) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(v: &[&str]) -> Vec<Cell> {
+        v.iter().map(|s| Cell(s.to_string())).collect()
+    }
+
+    fn appointments() -> TableInfo {
+        TableInfo {
+            name: "appointments".into(),
+            columns: vec!["rowid".into(), "id".into(), "notes".into(), "status".into()],
+            key: vec![0],
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            table: "appointments".into(),
+            key_column: "id".into(),
+            keys: vec![Value::Integer(7)],
+            writable: vec!["notes".into()],
+            side_effects: vec![],
+        }
+    }
+
+    #[test]
+    fn a_writable_column_of_the_target_is_allowed_and_nothing_else() {
+        let t = appointments();
+        let ok = RowChange {
+            table: "appointments".into(),
+            old: Some(cells(&["7", "7", "T61", "Tx"])),
+            new: Some(cells(&["7", "7", "T62", "Tx"])),
+        };
+        assert!(policy().violations(&ok, &t).is_empty());
+        let status = RowChange {
+            new: Some(cells(&["7", "7", "T61", "T79"])),
+            ..ok.clone()
+        };
+        let v = policy().violations(&status, &t);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].column, "status");
+        let other = RowChange {
+            old: Some(cells(&["8", "8", "T61", "Tx"])),
+            new: Some(cells(&["8", "8", "T62", "Tx"])),
+            ..ok
+        };
+        assert_eq!(policy().violations(&other, &t)[0].key, "8");
+        assert_eq!(undo(&other, &t), "UPDATE appointments SET notes = 'a' WHERE rowid = 8;");
+    }
+
+    #[test]
+    fn text_with_nul_is_exact() {
+        let c = Cell::of(&Value::Text("a\0'".into()));
+        assert_eq!(c.literal(), "CAST(X'610027' AS TEXT)");
+        assert_eq!(Cell::of(&Value::Text("it's".into())).literal(), "'it''s'");
+    }
+}

@@ -1,0 +1,346 @@
+//! The static layer: what the statement text alone proves, with sqlparser.
+//!
+//! It reads exactly the text SQLite compiles (cut at the first NUL), and
+//! reports: several statements in one string; DDL (`schema-change`);
+//! transaction control, PRAGMA, ATTACH/DETACH, VACUUM, `load_extension` and
+//! writes to tables or columns the policy does not name (`forbidden-action`);
+//! a statement shape different from the template's (`shape-changed`), or,
+//! without a template, a write whose values read other rows through a
+//! subquery. It never reports `write-outside-target`: only observed changes
+//! do. Text sqlparser cannot parse gets no static verdict (SQLite decides).
+//!
+//! A shape is the syntax tree with every literal and parameter replaced by
+//! `?`; when the text does not parse, the token stream with literals
+//! replaced, comments and whitespace dropped.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    visit_expressions, visit_expressions_mut, AssignmentTarget, Expr, FromTable, ObjectName, Statement, TableFactor,
+    TableObject, Value, ValueWithSpan,
+};
+use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+use super::{Kind, Policy};
+
+/// The SQL dialect the static layer parses with (the dynamic layer is always SQLite).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    #[default]
+    Sqlite,
+    Mysql,
+    Postgres,
+}
+
+impl Dialect {
+    fn parser_dialect(self) -> Box<dyn sqlparser::dialect::Dialect> {
+        match self {
+            Dialect::Sqlite => Box::new(SQLiteDialect {}),
+            Dialect::Mysql => Box::new(MySqlDialect {}),
+            Dialect::Postgres => Box::new(PostgreSqlDialect {}),
+        }
+    }
+}
+
+/// Recursion limit for sqlparser: deep nesting is an error, never a stack overflow.
+const RECURSION_LIMIT: usize = 50;
+
+/// The text SQLite compiles (up to the first NUL) and the tail it ignores.
+pub fn compiled_text(sql: &str) -> (&str, Option<&str>) {
+    match sql.find('\0') {
+        Some(i) => (&sql[..i], Some(&sql[i..])),
+        None => (sql, None),
+    }
+}
+
+/// What a statement can write, as the text says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticWrite {
+    pub table: String,
+    /// Columns it assigns; empty means every column (INSERT without a list, DELETE).
+    pub columns: Vec<String>,
+    /// INSERT OR REPLACE / REPLACE INTO / UPSERT may delete or rewrite a conflicting row.
+    pub replaces: bool,
+}
+
+/// The static layer's view of one SQL string.
+#[derive(Debug, Clone, Default)]
+pub struct StaticView {
+    /// Statements parsed; `None` when sqlparser could not parse the text.
+    pub statements: Option<usize>,
+    pub shape: String,
+    pub writes: Vec<StaticWrite>,
+    pub findings: Vec<(Kind, String)>,
+}
+
+fn parse(sql: &str, dialect: Dialect) -> Option<Vec<Statement>> {
+    let d = dialect.parser_dialect();
+    Parser::new(d.as_ref())
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+        .ok()
+}
+
+/// The shape of `sql` (already cut at NUL).
+pub fn shape(sql: &str, dialect: Dialect) -> String {
+    match parse(sql, dialect) {
+        Some(stmts) => tree_shape(stmts),
+        None => token_shape(sql, dialect),
+    }
+}
+
+fn tree_shape(mut stmts: Vec<Statement>) -> String {
+    let _ = visit_expressions_mut(&mut stmts, |e: &mut Expr| {
+        if let Expr::Value(ValueWithSpan { value, .. }) = e {
+            *value = Value::Placeholder("?".into());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    stmts.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("; ")
+}
+
+fn token_shape(sql: &str, dialect: Dialect) -> String {
+    let d = dialect.parser_dialect();
+    match Tokenizer::new(d.as_ref(), sql).tokenize() {
+        Ok(tokens) => tokens
+            .iter()
+            .filter_map(|t| match t {
+                Token::Whitespace(_) | Token::EOF => None,
+                Token::Number(..)
+                | Token::SingleQuotedString(_)
+                | Token::DoubleQuotedString(_)
+                | Token::NationalStringLiteral(_)
+                | Token::HexStringLiteral(_)
+                | Token::EscapedStringLiteral(_)
+                | Token::Placeholder(_) => Some("?".to_string()),
+                Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+                other => Some(other.to_string()),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Err(e) => format!("<untokenizable: {}>", e.message),
+    }
+}
+
+fn table_name(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .map(|p| p.to_string().trim_matches(|c| c == '"' || c == '`' || c == '[' || c == ']').to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn column_name(name: &ObjectName) -> String {
+    table_name(name)
+}
+
+fn factor_name(f: &TableFactor) -> String {
+    match f {
+        TableFactor::Table { name, .. } => table_name(name),
+        other => other.to_string().to_ascii_lowercase(),
+    }
+}
+
+/// Counts the queries (SELECTs, VALUES lists) nested anywhere in a node.
+struct Queries(usize);
+
+impl sqlparser::ast::Visitor for Queries {
+    type Break = ();
+    fn pre_visit_query(&mut self, _: &sqlparser::ast::Query) -> ControlFlow<()> {
+        self.0 += 1;
+        ControlFlow::Continue(())
+    }
+}
+
+fn queries<V: sqlparser::ast::Visit>(v: &V) -> usize {
+    let mut q = Queries(0);
+    let _ = v.visit(&mut q);
+    q.0
+}
+
+/// Whether the values a write stores come from a query of other rows.
+fn reads_other_rows(stmt: &Statement) -> bool {
+    match stmt {
+        Statement::Update(u) => u.assignments.iter().any(|a| queries(&a.value) > 0) || u.from.is_some(),
+        Statement::Insert(i) => i.source.as_ref().is_some_and(|src| {
+            !matches!(*src.body, sqlparser::ast::SetExpr::Values(_)) || queries(src) > 1
+        }),
+        _ => false,
+    }
+}
+
+fn calls_forbidden_function<V: sqlparser::ast::Visit>(v: &V) -> Option<String> {
+    let mut found = None;
+    let _ = visit_expressions(v, |e: &Expr| {
+        if let Expr::Function(f) = e {
+            let name = table_name(&f.name);
+            if FORBIDDEN_FUNCTIONS.contains(&name.as_str()) {
+                found = Some(name);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    found
+}
+
+/// Functions no generated statement may call.
+pub const FORBIDDEN_FUNCTIONS: [&str; 2] = ["load_extension", "fts3_tokenizer"];
+
+const SCHEMA_WORDS: [&str; 3] = ["CREATE", "DROP", "ALTER"];
+
+/// A statement's effect, from its tree.
+fn classify(stmt: &Statement) -> Result<Option<StaticWrite>, (Kind, String)> {
+    Ok(match stmt {
+        Statement::Query(_) => None,
+        Statement::Insert(i) => {
+            let table = match &i.table {
+                TableObject::TableName(n) => table_name(n),
+                other => other.to_string(),
+            };
+            let replaces = i.replace_into || i.or.is_some() || i.on.is_some();
+            Some(StaticWrite {
+                table,
+                columns: i.columns.iter().map(column_name).collect(),
+                replaces,
+            })
+        }
+        Statement::Update(u) => {
+            let mut columns = Vec::new();
+            for a in &u.assignments {
+                match &a.target {
+                    AssignmentTarget::ColumnName(n) => columns.push(column_name(n)),
+                    AssignmentTarget::Tuple(ns) => columns.extend(ns.iter().map(column_name)),
+                }
+            }
+            Some(StaticWrite {
+                table: factor_name(&u.table.relation),
+                columns,
+                replaces: u.or.is_some(),
+            })
+        }
+        Statement::Delete(d) => {
+            let from = match &d.from {
+                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+            };
+            Some(StaticWrite {
+                table: from.first().map(|t| factor_name(&t.relation)).unwrap_or_default(),
+                columns: Vec::new(),
+                replaces: false,
+            })
+        }
+        other => {
+            let text = other.to_string();
+            let word = text.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            let kind = if SCHEMA_WORDS.contains(&word.as_str()) {
+                Kind::SchemaChange
+            } else {
+                Kind::ForbiddenAction
+            };
+            let head: String = text.chars().take(60).collect();
+            return Err((kind, format!("`{word}` statement is never allowed: {head}")));
+        }
+    })
+}
+
+/// Checks one write against the policy's tables and columns.
+fn policy_findings(w: &StaticWrite, policy: &Policy) -> Option<String> {
+    let table = w.table.rsplit('.').next().unwrap_or(&w.table);
+    if table.eq_ignore_ascii_case(&policy.table) {
+        if w.columns.is_empty() {
+            return Some(format!("inserts or deletes whole rows of `{table}`, which the policy only updates"));
+        }
+        let outside: Vec<&String> = w
+            .columns
+            .iter()
+            .filter(|c| !policy.writable.iter().any(|p| p.eq_ignore_ascii_case(c)))
+            .collect();
+        return (!outside.is_empty()).then(|| {
+            format!(
+                "writes `{table}` column(s) {} outside the policy",
+                outside.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            )
+        });
+    }
+    let allowed = policy.side_effects.iter().any(|s| s.table.eq_ignore_ascii_case(table));
+    (!allowed).then(|| format!("writes table `{table}`, which the policy does not allow"))
+}
+
+/// Analyses one SQL string (already cut at NUL) against the policy and,
+/// when given, the shape of the same statement run on placeholder text.
+pub fn analyze(sql: &str, dialect: Dialect, policy: &Policy, template_shape: Option<&str>) -> StaticView {
+    let mut view = StaticView::default();
+    let parsed = parse(sql, dialect);
+    view.shape = match &parsed {
+        Some(stmts) => tree_shape(stmts.clone()),
+        None => token_shape(sql, dialect),
+    };
+    if let Some(t) = template_shape {
+        if t != view.shape {
+            view.findings.push((
+                Kind::ShapeChanged,
+                format!("statement shape differs from the placeholder run: expected `{t}`, got `{}`", view.shape),
+            ));
+        }
+    }
+    let Some(stmts) = parsed else { return view };
+    view.statements = Some(stmts.len());
+    if stmts.len() > 1 {
+        view.findings.push((
+            Kind::MultipleStatements,
+            format!("{} statements in one string", stmts.len()),
+        ));
+    }
+    for stmt in &stmts {
+        if let Some(f) = calls_forbidden_function(stmt) {
+            view.findings.push((Kind::ForbiddenAction, format!("calls `{f}()`")));
+        }
+        match classify(stmt) {
+            Err(finding) => view.findings.push(finding),
+            Ok(None) => {}
+            Ok(Some(w)) => {
+                if let Some(msg) = policy_findings(&w, policy) {
+                    view.findings.push((Kind::ForbiddenAction, msg));
+                }
+                if template_shape.is_none() && reads_other_rows(stmt) {
+                    view.findings.push((
+                        Kind::ShapeChanged,
+                        format!("a write to `{}` takes its values from a subquery (reads other rows)", w.table),
+                    ));
+                }
+                view.writes.push(w);
+            }
+        }
+    }
+    view
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_do_not_change_the_shape_but_injected_syntax_does() {
+        let s = |q: &str| shape(q, Dialect::Sqlite);
+        assert_eq!(s("UPDATE t SET a = 'x' WHERE id = 7"), s("UPDATE t SET a = 'it''s' WHERE id = 8"));
+        assert_ne!(s("UPDATE t SET a = 'x' WHERE id = 7"), s("UPDATE t SET a = ''"));
+        assert_eq!(s("UPDATE t SET a = 'x"), s("UPDATE t SET a = 'x"));
+        assert!(s("UPDATE t SET a = 'x").starts_with("<untokenizable"));
+    }
+
+    #[test]
+    fn nul_cuts_the_compiled_text() {
+        assert_eq!(compiled_text("a\0b"), ("a", Some("\0b")));
+        assert_eq!(compiled_text("ab"), ("ab", None));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("SELECT {}1{}", "(".repeat(100_000), ")".repeat(100_000));
+        let v = analyze(&deep, Dialect::Sqlite, &crate::guard::tests::policy7(), None);
+        assert_eq!(v.statements, None);
+    }
+}

@@ -1,0 +1,27 @@
+//! rowguard: an input-fuzzing and query-safety guard for SQL-writing code.
+//!
+//! The parts follow `DESIGN.md`, one module each, data flowing top to bottom:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`schema`] | the appointments schema and its deterministic fixture |
+//! | [`db`] | the small `Db` trait pipelines run their SQL through |
+//! | [`pipeline`] | the reschedule + notes pipeline: `safe` and the planted variants |
+//! | [`scenario`] | fuzz input (`Scenario { ops }`) and the one `decode(bytes)` |
+//! | [`guard`] | the invariant checker (static + dynamic) behind a `Policy` |
+//! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
+//! | [`report`] | text and JSON renderings of an execution |
+//!
+//! The `rowguard` binary (`src/main.rs`, `src/cli/`) is a thin layer over this
+//! library; the cargo-fuzz crate in `fuzz/` calls [`target::fuzz_one`].
+
+pub mod db;
+pub mod error;
+pub mod guard;
+pub mod pipeline;
+pub mod report;
+pub mod scenario;
+pub mod schema;
+pub mod target;
+
+pub use error::{Error, Result};

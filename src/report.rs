@@ -1,0 +1,122 @@
+//! Renderings of an [`Execution`]: a text report for people (ops, every
+//! statement with its parameters, findings with their blast radius and undo
+//! statements) and JSON for tools. Output is deterministic: no clock, no
+//! addresses, findings in the order they happened.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::guard::{param_json, Kind, StatementCheck};
+use crate::pipeline::Op;
+use crate::target::Execution;
+
+/// Cells of a blast radius listed in text before eliding.
+pub const SHOWN_CELLS: usize = 12;
+
+/// One line describing an op.
+pub fn op_line(op: &Op) -> String {
+    match op {
+        Op::Reschedule { id, day, slot, notes, reason } => {
+            format!("reschedule #{id} to day {day} slot {slot}, notes {notes:?}, reason {reason:?}")
+        }
+        Op::EditNotes { id, notes } => format!("edit-notes #{id}, notes {notes:?}"),
+        Op::RescheduleSeries { id, slot, notes, reason } => {
+            format!("reschedule-series of #{id} to slot {slot}, notes {notes:?}, reason {reason:?}")
+        }
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if out.len() < s.len() {
+        let _ = write!(out, "… ({} bytes in all)", s.len());
+    }
+    out
+}
+
+fn statement_text(out: &mut String, n: usize, s: &StatementCheck) {
+    let api = serde_json::to_value(s.api).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    let _ = writeln!(out, "  [{n}] {api}: {}", clip(&format!("{:?}", s.sql), 400));
+    if !s.params.is_empty() {
+        let params: Vec<String> = s.params.iter().map(|p| clip(&param_json(p).to_string(), 120)).collect();
+        let _ = writeln!(out, "      params: [{}]", params.join(", "));
+    }
+    if let Some(e) = &s.error {
+        let _ = writeln!(out, "      error: {e}");
+    }
+    for f in &s.findings {
+        let _ = writeln!(out, "      FINDING {}: {}", f.kind, f.message);
+        for c in f.outside.iter().take(SHOWN_CELLS) {
+            let show = |v: &Option<String>| v.as_deref().map_or("(no row)".to_string(), |v| clip(v, 60));
+            let _ = writeln!(
+                out,
+                "        {} [{}] {}: {} -> {}",
+                c.table,
+                c.key,
+                c.column,
+                show(&c.before),
+                show(&c.after)
+            );
+        }
+        if f.outside.len() > SHOWN_CELLS {
+            let _ = writeln!(out, "        … and {} more cell(s)", f.outside.len() - SHOWN_CELLS);
+        }
+        if let Some(first) = f.undo.first() {
+            let _ = writeln!(
+                out,
+                "        undo ({} statement(s)), first: {}",
+                f.undo.len(),
+                clip(first, 200)
+            );
+        }
+    }
+}
+
+/// The one-line verdict: `clean` or `finding (kind, kind)`.
+pub fn verdict_line(e: &Execution) -> String {
+    let kinds: Vec<&str> = e.kinds().into_iter().map(Kind::as_str).collect();
+    if kinds.is_empty() {
+        "clean".into()
+    } else {
+        format!("finding ({})", kinds.join(", "))
+    }
+}
+
+/// The text report of one execution.
+pub fn text(e: &Execution) -> String {
+    let mut out = format!("pipeline: {}\n", e.pipeline);
+    let mut n = 0;
+    for (i, run) in e.ops.iter().enumerate() {
+        let _ = writeln!(out, "op {}: {}", i + 1, clip(&op_line(&run.op), 600));
+        let targets: Vec<String> = run.targets.iter().map(|t| t.to_string()).collect();
+        let _ = writeln!(out, "  policy: may write appointments {}", clip(&targets.join(", "), 200));
+        for s in &run.statements {
+            n += 1;
+            statement_text(&mut out, n, s);
+        }
+        if let Some(e) = &run.error {
+            let _ = writeln!(out, "  pipeline stopped: {e}");
+        }
+    }
+    let _ = writeln!(out, "verdict: {}", verdict_line(e));
+    out
+}
+
+/// The JSON report of one execution (`rowguard repro --format json`).
+#[derive(Serialize)]
+pub struct JsonReport<'a> {
+    pub verdict: &'static str,
+    pub kinds: Vec<Kind>,
+    #[serde(flatten)]
+    pub execution: &'a Execution,
+}
+
+pub fn json(e: &Execution) -> serde_json::Value {
+    let report = JsonReport {
+        verdict: if e.is_clean() { "clean" } else { "finding" },
+        kinds: e.kinds().into_iter().collect(),
+        execution: e,
+    };
+    serde_json::to_value(report).unwrap_or(serde_json::Value::Null)
+}

@@ -1,0 +1,255 @@
+//! Fuzz input: `Scenario { ops }`, and the one [`decode`] every consumer
+//! uses (the cargo-fuzz target, the built-in engine, `rowguard repro`, the
+//! replay tests), so one input file means the same thing everywhere.
+//!
+//! Bytes that hold a JSON reproducer
+//! (`{"rowguard": 1, "pipeline": ..., "expect": [...], "ops": [...]}`) are
+//! read as such; any other bytes go through `arbitrary`. Generated ops only
+//! name appointments that exist in the default fixture; their text fields can
+//! hold anything (quotes, comment markers, keywords, unicode, control
+//! characters, NUL, long runs), with dictionary tokens made likely.
+
+use arbitrary::{Arbitrary, Unstructured};
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::{Op, DAYS, SLOTS};
+use crate::schema;
+
+pub mod dict;
+
+/// Ops in one generated scenario, at most.
+pub const MAX_OPS: usize = 8;
+/// Longest run of one repeated character the generator makes.
+pub const MAX_RUN: usize = 300;
+
+/// One fuzz input: ops run in order against one fresh fixture.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Scenario {
+    pub ops: Vec<Op>,
+}
+
+/// The committed, human-editable form of an input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reproducer {
+    /// Format version: 1.
+    pub rowguard: u32,
+    /// The pipeline the input was found on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+    /// Finding kinds the input produces on that pipeline.
+    #[serde(default)]
+    pub expect: Vec<String>,
+    pub ops: Vec<Op>,
+}
+
+/// How the bytes were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    Json,
+    Arbitrary,
+}
+
+/// A decoded input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub scenario: Scenario,
+    pub encoding: Encoding,
+    /// The reproducer's pipeline, if it named one.
+    pub pipeline: Option<String>,
+    /// The reproducer's expected kinds.
+    pub expect: Vec<String>,
+}
+
+fn looks_like_json(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+fn from_json(bytes: &[u8]) -> Result<Reproducer, String> {
+    let r: Reproducer = serde_json::from_slice(bytes).map_err(|e| format!("not a rowguard reproducer: {e}"))?;
+    if r.rowguard != 1 {
+        return Err(format!("unsupported reproducer version {} (this rowguard reads 1)", r.rowguard));
+    }
+    for (i, op) in r.ops.iter().enumerate() {
+        op.validate().map_err(|e| format!("op {}: {e}", i + 1))?;
+    }
+    Ok(r)
+}
+
+/// Decodes any bytes: a valid JSON reproducer as such, everything else
+/// through `arbitrary`. Never fails: the fuzz boundary uses this.
+pub fn decode(bytes: &[u8]) -> Decoded {
+    if looks_like_json(bytes) {
+        if let Ok(r) = from_json(bytes) {
+            return Decoded {
+                scenario: Scenario { ops: r.ops },
+                encoding: Encoding::Json,
+                pipeline: r.pipeline,
+                expect: r.expect,
+            };
+        }
+    }
+    let scenario = Scenario::arbitrary_take_rest(Unstructured::new(bytes)).unwrap_or_default();
+    Decoded {
+        scenario,
+        encoding: Encoding::Arbitrary,
+        pipeline: None,
+        expect: Vec::new(),
+    }
+}
+
+/// [`decode`] for files a person hands over: the same meaning for every
+/// input it accepts, but an empty file, malformed JSON or bytes that decode
+/// to no op are an error instead of an empty scenario.
+pub fn decode_file(bytes: &[u8]) -> crate::Result<Decoded> {
+    if bytes.is_empty() {
+        return Err(crate::Error::Decode("empty input".into()));
+    }
+    if looks_like_json(bytes) {
+        if let Err(e) = from_json(bytes) {
+            return Err(crate::Error::Decode(e));
+        }
+    }
+    let decoded = decode(bytes);
+    if decoded.scenario.ops.is_empty() {
+        return Err(crate::Error::Decode("input decodes to no operation (not a rowguard input?)".into()));
+    }
+    Ok(decoded)
+}
+
+impl Reproducer {
+    /// A reproducer of `scenario` found on `pipeline` with `expect` kinds.
+    pub fn new(scenario: &Scenario, pipeline: &str, expect: Vec<String>) -> Self {
+        Reproducer {
+            rowguard: 1,
+            pipeline: Some(pipeline.to_string()),
+            expect,
+            ops: scenario.ops.clone(),
+        }
+    }
+
+    /// Pretty JSON with a final newline: what gets committed.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reproducer serializes") + "\n"
+    }
+}
+
+/// Generates free text: raw unicode, or dictionary tokens mixed with short
+/// raw pieces and long runs of one character.
+pub fn arbitrary_text(u: &mut Unstructured<'_>) -> arbitrary::Result<String> {
+    if u.ratio(1, 4)? {
+        return Ok(<&str>::arbitrary(u)?.to_string());
+    }
+    let tokens = dict::tokens();
+    let pieces = u.int_in_range(0..=6)?;
+    let mut out = String::new();
+    for _ in 0..pieces {
+        match u.int_in_range(0..=9)? {
+            0..=4 => out.push_str(u.choose(tokens)?),
+            5..=7 => {
+                let n = u.int_in_range(0..=8)?;
+                for _ in 0..n {
+                    out.push(char::arbitrary(u)?);
+                }
+            }
+            8 => out.push_str(&<&str>::arbitrary(u)?.chars().take(32).collect::<String>()),
+            _ => {
+                let c = *u.choose(&['x', ' ', '\'', 'é', '-'])?;
+                let n = u.int_in_range(1..=MAX_RUN)?;
+                out.extend(std::iter::repeat_n(c, n));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Generates one op on an appointment of the default fixture.
+pub fn arbitrary_op(u: &mut Unstructured<'_>) -> arbitrary::Result<Op> {
+    let id = u.int_in_range(1..=schema::DEFAULT_SIZE as i64)?;
+    Ok(match u.int_in_range(0..=5)? {
+        0..=2 => Op::Reschedule {
+            id,
+            day: u.int_in_range(1..=DAYS)?,
+            slot: u.int_in_range(0..=SLOTS - 1)?,
+            notes: arbitrary_text(u)?,
+            reason: arbitrary_text(u)?,
+        },
+        3..=4 => Op::EditNotes {
+            id,
+            notes: arbitrary_text(u)?,
+        },
+        _ => Op::RescheduleSeries {
+            id,
+            slot: u.int_in_range(0..=SLOTS - 1)?,
+            notes: arbitrary_text(u)?,
+            reason: arbitrary_text(u)?,
+        },
+    })
+}
+
+impl<'a> Arbitrary<'a> for Scenario {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let n = u.int_in_range(1..=MAX_OPS)?;
+        let mut ops = Vec::with_capacity(n);
+        for _ in 0..n {
+            ops.push(arbitrary_op(u)?);
+        }
+        Ok(Scenario { ops })
+    }
+
+    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> arbitrary::Result<Self> {
+        let mut ops = Vec::new();
+        while !u.is_empty() && ops.len() < MAX_OPS {
+            ops.push(arbitrary_op(&mut u)?);
+        }
+        Ok(Scenario { ops })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_reproducers_round_trip() {
+        let s = Scenario {
+            ops: vec![Op::EditNotes { id: 7, notes: "'\0 ’".into() }],
+        };
+        let r = Reproducer::new(&s, "legacy", vec!["write-outside-target".into()]);
+        let d = decode_file(r.to_json().as_bytes()).unwrap();
+        assert_eq!(d.scenario, s);
+        assert_eq!(d.encoding, Encoding::Json);
+        assert_eq!(d.pipeline.as_deref(), Some("legacy"));
+    }
+
+    #[test]
+    fn generated_ops_name_existing_appointments_and_valid_slots() {
+        let mut seed = 0x9e3779b97f4a7c15u64;
+        for _ in 0..500 {
+            let bytes: Vec<u8> = (0..256)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            for op in decode(&bytes).scenario.ops {
+                assert!((1..=schema::DEFAULT_SIZE as i64).contains(&op.target()));
+                op.validate().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn files_that_are_not_inputs_are_errors() {
+        assert!(decode_file(b"").is_err());
+        assert!(decode_file(b"{\"rowguard\": 1, \"ops\": [").is_err());
+        assert!(decode_file(b"{\"rowguard\": 2, \"ops\": []}").is_err());
+        let bad_day = br#"{"rowguard":1,"ops":[{"op":"reschedule","id":7,"day":40,"slot":1,"notes":"","reason":""}]}"#;
+        assert!(decode_file(bad_day).unwrap_err().to_string().contains("day 40"));
+        // the fuzz boundary never fails: malformed JSON is just bytes
+        let _ = decode(b"{\"rowguard\": 1, \"ops\": [");
+    }
+}

@@ -1,0 +1,250 @@
+//! The one entry point every consumer shares (cargo-fuzz target, built-in
+//! engine, `rowguard repro`, the replay tests): a scenario run by a pipeline
+//! through the guard against the fixture, giving an [`Execution`].
+//!
+//! This is where the appointments domain meets the domain-free guard: for
+//! each op it sets the reschedule policy of the op's target (its series for
+//! a series op) and the template shapes (the same op run on placeholder
+//! text), then lets the pipeline run; the input's changes are always rolled
+//! back at the end.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::db::{Db, DbError, Value};
+use crate::guard::{Finding, Guard, Kind, Policy, SideEffect, StatementCheck};
+use crate::pipeline::{self, Op, Pipeline};
+use crate::scenario::{self, Decoded, Scenario};
+use crate::schema;
+
+/// Environment variable naming the pipeline when no flag or reproducer does.
+pub const PIPELINE_ENV: &str = "ROWGUARD_PIPELINE";
+/// Environment variable listing the kinds that fail the fuzz target.
+pub const KINDS_ENV: &str = "ROWGUARD_KINDS";
+
+/// Columns a reschedule may change on its target rows.
+pub const WRITABLE: [&str; 5] = ["start_at", "end_at", "notes", "reason", "updated_at"];
+
+/// The reschedule policy for target appointments `keys`.
+pub fn appointments_policy(keys: &[i64]) -> Policy {
+    let child = |table: &str, update: bool, delete: bool| SideEffect {
+        table: table.into(),
+        column: "appointment_id".into(),
+        insert: true,
+        update,
+        delete,
+    };
+    Policy {
+        table: "appointments".into(),
+        key_column: "id".into(),
+        keys: keys.iter().map(|&k| Value::Integer(k)).collect(),
+        writable: WRITABLE.map(String::from).to_vec(),
+        side_effects: vec![child("appointment_log", false, false), child("reminders", true, true)],
+    }
+}
+
+/// A guard over a fresh fixture, reused input after input.
+pub struct Session {
+    guard: Guard,
+}
+
+impl Session {
+    /// A session over the default fixture.
+    pub fn new() -> crate::Result<Session> {
+        Session::with_size(schema::DEFAULT_SIZE)
+    }
+
+    /// A session over a fixture of `size` appointments.
+    pub fn with_size(size: usize) -> crate::Result<Session> {
+        let conn = schema::open(size)?;
+        let guard = Guard::new(conn, appointments_policy(&[schema::DEFAULT_TARGET]))?;
+        Ok(Session { guard })
+    }
+
+    pub fn guard(&mut self) -> &mut Guard {
+        &mut self.guard
+    }
+}
+
+/// One op of an execution and what the guard saw while it ran.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpRun {
+    pub op: Op,
+    /// The target appointments of the op's policy.
+    pub targets: Vec<i64>,
+    pub statements: Vec<StatementCheck>,
+    /// The error the pipeline stopped with, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A whole scenario run on one pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Execution {
+    pub pipeline: String,
+    pub ops: Vec<OpRun>,
+}
+
+impl Execution {
+    pub fn statements(&self) -> impl Iterator<Item = &StatementCheck> {
+        self.ops.iter().flat_map(|o| o.statements.iter())
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.statements().flat_map(|s| s.findings.iter())
+    }
+
+    pub fn kinds(&self) -> BTreeSet<Kind> {
+        self.findings().map(|f| f.kind).collect()
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.findings().next().is_none()
+    }
+}
+
+/// Records the shapes of an op run on placeholder text; reads go to the
+/// real database, unchecked, so branches follow the same data.
+struct Recorder<'g> {
+    guard: &'g Guard,
+    shapes: Vec<String>,
+}
+
+impl Db for Recorder<'_> {
+    fn execute(&mut self, sql: &str, _: &[Value]) -> Result<usize, DbError> {
+        self.shapes.push(self.guard.shape_of(sql));
+        Ok(1)
+    }
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.shapes.push(self.guard.shape_of(sql));
+        Ok(())
+    }
+    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
+        self.shapes.push(self.guard.shape_of(sql));
+        let rows = self.guard.query_unchecked(sql, params)?;
+        rows.into_iter().next().ok_or_else(|| DbError::new("Query returned no rows"))
+    }
+}
+
+/// The appointments an op may write: its series, or itself.
+fn targets(guard: &Guard, op: &Op) -> crate::Result<Vec<i64>> {
+    let id = op.target();
+    if !op.is_series() {
+        return Ok(vec![id]);
+    }
+    let rows = guard.query_unchecked(
+        "SELECT id FROM appointments WHERE series_id = (SELECT series_id FROM appointments WHERE id = ?1) \
+         UNION SELECT ?1 ORDER BY 1",
+        &[Value::Integer(id)],
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| match r.first() {
+            Some(Value::Integer(i)) => Some(*i),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Runs `scenario` on `pipeline` under the guard; the fixture is restored after.
+pub fn execute(session: &mut Session, pipeline: &dyn Pipeline, scenario: &Scenario) -> crate::Result<Execution> {
+    let guard = &mut session.guard;
+    guard.begin_input()?;
+    let mut ops = Vec::with_capacity(scenario.ops.len());
+    for op in &scenario.ops {
+        let targets = targets(guard, op)?;
+        guard.set_policy(appointments_policy(&targets));
+        let mut recorder = Recorder {
+            guard,
+            shapes: Vec::new(),
+        };
+        // The placeholder run only fails where the real one would; its shapes stay useful.
+        let _ = pipeline.run(&op.placeholder(), &mut recorder);
+        let shapes = recorder.shapes;
+        guard.set_templates(Some(shapes));
+        let error = pipeline.run(op, guard).err().map(|e| e.message);
+        guard.set_templates(None);
+        ops.push(OpRun {
+            op: op.clone(),
+            targets,
+            statements: guard.take_verdict().statements,
+            error,
+        });
+    }
+    guard.end_input()?;
+    Ok(Execution {
+        pipeline: pipeline.name().to_string(),
+        ops,
+    })
+}
+
+/// The pipeline under test: the flag, else the reproducer's, else
+/// `ROWGUARD_PIPELINE`, else `safe`.
+pub fn choose_pipeline(flag: Option<&str>, decoded: &Decoded) -> crate::Result<&'static dyn Pipeline> {
+    let env = std::env::var(PIPELINE_ENV).ok().filter(|s| !s.is_empty());
+    let name = flag.or(decoded.pipeline.as_deref()).or(env.as_deref()).unwrap_or("safe");
+    pipeline::by_name(name)
+}
+
+/// The kinds that count as a failure: `ROWGUARD_KINDS` (comma-separated), else all.
+pub fn kinds_from_env() -> crate::Result<BTreeSet<Kind>> {
+    match std::env::var(KINDS_ENV) {
+        Ok(list) if !list.trim().is_empty() => parse_kinds(&list),
+        _ => Ok(Kind::ALL.into_iter().collect()),
+    }
+}
+
+/// Parses `write-outside-target,sql-error`.
+pub fn parse_kinds(list: &str) -> crate::Result<BTreeSet<Kind>> {
+    list.split(',')
+        .map(|k| k.trim().parse::<Kind>().map_err(crate::Error::Usage))
+        .collect()
+}
+
+/// The cargo-fuzz `pipeline` target's body: decode, run, and panic with the
+/// report when a counted kind is found. Inputs that decode to nothing are
+/// dropped silently.
+pub fn fuzz_one(bytes: &[u8]) {
+    thread_local! {
+        static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
+    }
+    let decoded = scenario::decode(bytes);
+    if decoded.scenario.ops.is_empty() {
+        return;
+    }
+    let pipeline = choose_pipeline(None, &decoded).unwrap_or_else(|e| panic!("rowguard: {e}"));
+    let counted = kinds_from_env().unwrap_or_else(|e| panic!("rowguard: {KINDS_ENV}: {e}"));
+    let execution = SESSION.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(Session::new().expect("rowguard: fixture builds"));
+        }
+        let session = slot.as_mut().expect("session exists");
+        execute(session, pipeline, &decoded.scenario).expect("rowguard: guard internal error")
+    });
+    if execution.findings().any(|f| counted.contains(&f.kind)) {
+        panic!("rowguard finding\n{}", crate::report::text(&execution));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(pipeline: &str, ops: Vec<Op>) -> Execution {
+        let mut s = Session::new().unwrap();
+        execute(&mut s, pipeline::by_name(pipeline).unwrap(), &Scenario { ops }).unwrap()
+    }
+
+    #[test]
+    fn series_ops_target_the_whole_series() {
+        let e = run("safe", vec![Op::RescheduleSeries { id: 3, slot: 2, notes: "n".into(), reason: "r".into() }]);
+        assert!(e.ops[0].targets.len() > 1, "{:?}", e.ops[0].targets);
+        assert!(e.is_clean(), "{}", crate::report::text(&e));
+        let one_off = run("safe", vec![Op::RescheduleSeries { id: 7, slot: 2, notes: "n".into(), reason: "r".into() }]);
+        assert_eq!(one_off.ops[0].targets, vec![7]);
+        assert!(one_off.is_clean());
+    }
+}
