@@ -15,8 +15,14 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("rowguard: internal error{place}: {}", msg.replace('\n', " "));
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "rowguard: internal error{place}: {}",
+            msg.replace('\n', " ")
+        );
     }));
     match std::panic::catch_unwind(cli::run) {
         Ok(Ok(code)) => code,

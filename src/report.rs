@@ -17,11 +17,22 @@ pub const SHOWN_CELLS: usize = 12;
 /// One line describing an op.
 pub fn op_line(op: &Op) -> String {
     match op {
-        Op::Reschedule { id, day, slot, notes, reason } => {
+        Op::Reschedule {
+            id,
+            day,
+            slot,
+            notes,
+            reason,
+        } => {
             format!("reschedule #{id} to day {day} slot {slot}, notes {notes:?}, reason {reason:?}")
         }
         Op::EditNotes { id, notes } => format!("edit-notes #{id}, notes {notes:?}"),
-        Op::RescheduleSeries { id, slot, notes, reason } => {
+        Op::RescheduleSeries {
+            id,
+            slot,
+            notes,
+            reason,
+        } => {
             format!("reschedule-series of #{id} to slot {slot}, notes {notes:?}, reason {reason:?}")
         }
     }
@@ -36,10 +47,17 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 fn statement_text(out: &mut String, n: usize, s: &StatementCheck) {
-    let api = serde_json::to_value(s.api).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    let api = serde_json::to_value(s.api)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
     let _ = writeln!(out, "  [{n}] {api}: {}", clip(&format!("{:?}", s.sql), 400));
     if !s.params.is_empty() {
-        let params: Vec<String> = s.params.iter().map(|p| clip(&param_json(p).to_string(), 120)).collect();
+        let params: Vec<String> = s
+            .params
+            .iter()
+            .map(|p| clip(&param_json(p).to_string(), 120))
+            .collect();
         let _ = writeln!(out, "      params: [{}]", params.join(", "));
     }
     if let Some(e) = &s.error {
@@ -48,7 +66,8 @@ fn statement_text(out: &mut String, n: usize, s: &StatementCheck) {
     for f in &s.findings {
         let _ = writeln!(out, "      FINDING {}: {}", f.kind, f.message);
         for c in f.outside.iter().take(SHOWN_CELLS) {
-            let show = |v: &Option<String>| v.as_deref().map_or("(no row)".to_string(), |v| clip(v, 60));
+            let show =
+                |v: &Option<String>| v.as_deref().map_or("(no row)".to_string(), |v| clip(v, 60));
             let _ = writeln!(
                 out,
                 "        {} [{}] {}: {} -> {}",
@@ -60,7 +79,11 @@ fn statement_text(out: &mut String, n: usize, s: &StatementCheck) {
             );
         }
         if f.outside.len() > SHOWN_CELLS {
-            let _ = writeln!(out, "        … and {} more cell(s)", f.outside.len() - SHOWN_CELLS);
+            let _ = writeln!(
+                out,
+                "        … and {} more cell(s)",
+                f.outside.len() - SHOWN_CELLS
+            );
         }
         if let Some(first) = f.undo.first() {
             let _ = writeln!(
@@ -90,7 +113,11 @@ pub fn text(e: &Execution) -> String {
     for (i, run) in e.ops.iter().enumerate() {
         let _ = writeln!(out, "op {}: {}", i + 1, clip(&op_line(&run.op), 600));
         let targets: Vec<String> = run.targets.iter().map(|t| t.to_string()).collect();
-        let _ = writeln!(out, "  policy: may write appointments {}", clip(&targets.join(", "), 200));
+        let _ = writeln!(
+            out,
+            "  policy: may write appointments {}",
+            clip(&targets.join(", "), 200)
+        );
         for s in &run.statements {
             n += 1;
             statement_text(&mut out, n, s);

@@ -67,7 +67,12 @@ BEGIN
 END;
 ";
 
-const PRACTITIONERS: [&str; 4] = ["Dr. Ada Okafor", "Dr. Ben Lindqvist", "Dr. Chen Wei", "Dr. Dana Ruiz"];
+const PRACTITIONERS: [&str; 4] = [
+    "Dr. Ada Okafor",
+    "Dr. Ben Lindqvist",
+    "Dr. Chen Wei",
+    "Dr. Dana Ruiz",
+];
 const CLIENTS: usize = 40;
 const STATUSES: [&str; 3] = ["booked", "confirmed", "cancelled"];
 const NOTES: [&str; 6] = [
@@ -159,18 +164,31 @@ pub fn build(conn: &Connection, size: usize) -> rusqlite::Result<()> {
         }
         let mut c = conn.prepare("INSERT INTO clients (id, name, phone) VALUES (?1, ?2, ?3)")?;
         for i in 1..=CLIENTS as i64 {
-            c.execute(params![i, format!("Client {i:02}"), format!("555-01{i:02}")])?;
+            c.execute(params![
+                i,
+                format!("Client {i:02}"),
+                format!("555-01{i:02}")
+            ])?;
         }
         let mut a = conn.prepare(
             "INSERT INTO appointments (id, practitioner_id, client_id, series_id, start_at, end_at, notes, reason, status, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
-        let mut r = conn.prepare("INSERT INTO reminders (appointment_id, send_at) VALUES (?1, ?2)")?;
+        let mut r =
+            conn.prepare("INSERT INTO reminders (appointment_id, send_at) VALUES (?1, ?2)")?;
         for id in 1..=size as i64 {
             let x = appointment(id);
             a.execute(params![
-                x.id, x.practitioner_id, x.client_id, x.series_id, x.start_at, x.end_at, x.notes,
-                x.reason, x.status, x.updated_at
+                x.id,
+                x.practitioner_id,
+                x.client_id,
+                x.series_id,
+                x.start_at,
+                x.end_at,
+                x.notes,
+                x.reason,
+                x.status,
+                x.updated_at
             ])?;
             for send_at in reminders(&x) {
                 r.execute(params![x.id, send_at])?;
@@ -192,7 +210,11 @@ fn opt_lit(s: Option<&str>) -> String {
 pub fn sql(size: usize) -> String {
     let mut out = format!("{PRAGMAS}\n{DDL}BEGIN;\n");
     for (i, name) in PRACTITIONERS.iter().enumerate() {
-        out += &format!("INSERT INTO practitioners (id, name) VALUES ({}, {});\n", i + 1, lit(name));
+        out += &format!(
+            "INSERT INTO practitioners (id, name) VALUES ({}, {});\n",
+            i + 1,
+            lit(name)
+        );
     }
     for i in 1..=CLIENTS {
         out += &format!(
@@ -277,8 +299,11 @@ mod tests {
         )?;
         assert_eq!(series, None, "appointment 7 is a one-off");
         assert!(reminders > 0, "appointment 7 has reminders");
-        let series_rows: i64 =
-            c.query_row("SELECT count(*) FROM appointments WHERE series_id IS NOT NULL", [], |r| r.get(0))?;
+        let series_rows: i64 = c.query_row(
+            "SELECT count(*) FROM appointments WHERE series_id IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?;
         assert!(series_rows > 0 && series_rows < count);
         let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
         assert_eq!(fk, 1);

@@ -41,7 +41,10 @@ pub fn appointments_policy(keys: &[i64]) -> Policy {
         key_column: "id".into(),
         keys: keys.iter().map(|&k| Value::Integer(k)).collect(),
         writable: WRITABLE.map(String::from).to_vec(),
-        side_effects: vec![child("appointment_log", false, false), child("reminders", true, true)],
+        side_effects: vec![
+            child("appointment_log", false, false),
+            child("reminders", true, true),
+        ],
     }
 }
 
@@ -124,7 +127,9 @@ impl Db for Recorder<'_> {
     fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
         self.shapes.push(self.guard.shape_of(sql));
         let rows = self.guard.query_unchecked(sql, params)?;
-        rows.into_iter().next().ok_or_else(|| DbError::new("Query returned no rows"))
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| DbError::new("Query returned no rows"))
     }
 }
 
@@ -149,7 +154,11 @@ fn targets(guard: &Guard, op: &Op) -> crate::Result<Vec<i64>> {
 }
 
 /// Runs `scenario` on `pipeline` under the guard; the fixture is restored after.
-pub fn execute(session: &mut Session, pipeline: &dyn Pipeline, scenario: &Scenario) -> crate::Result<Execution> {
+pub fn execute(
+    session: &mut Session,
+    pipeline: &dyn Pipeline,
+    scenario: &Scenario,
+) -> crate::Result<Execution> {
     let guard = &mut session.guard;
     guard.begin_input()?;
     let mut ops = Vec::with_capacity(scenario.ops.len());
@@ -182,9 +191,15 @@ pub fn execute(session: &mut Session, pipeline: &dyn Pipeline, scenario: &Scenar
 
 /// The pipeline under test: the flag, else the reproducer's, else
 /// `ROWGUARD_PIPELINE`, else `safe`.
-pub fn choose_pipeline(flag: Option<&str>, decoded: &Decoded) -> crate::Result<&'static dyn Pipeline> {
+pub fn choose_pipeline(
+    flag: Option<&str>,
+    decoded: &Decoded,
+) -> crate::Result<&'static dyn Pipeline> {
     let env = std::env::var(PIPELINE_ENV).ok().filter(|s| !s.is_empty());
-    let name = flag.or(decoded.pipeline.as_deref()).or(env.as_deref()).unwrap_or("safe");
+    let name = flag
+        .or(decoded.pipeline.as_deref())
+        .or(env.as_deref())
+        .unwrap_or("safe");
     pipeline::by_name(name)
 }
 
@@ -235,15 +250,36 @@ mod tests {
 
     fn run(pipeline: &str, ops: Vec<Op>) -> Execution {
         let mut s = Session::new().unwrap();
-        execute(&mut s, pipeline::by_name(pipeline).unwrap(), &Scenario { ops }).unwrap()
+        execute(
+            &mut s,
+            pipeline::by_name(pipeline).unwrap(),
+            &Scenario { ops },
+        )
+        .unwrap()
     }
 
     #[test]
     fn series_ops_target_the_whole_series() {
-        let e = run("safe", vec![Op::RescheduleSeries { id: 3, slot: 2, notes: "n".into(), reason: "r".into() }]);
+        let e = run(
+            "safe",
+            vec![Op::RescheduleSeries {
+                id: 3,
+                slot: 2,
+                notes: "n".into(),
+                reason: "r".into(),
+            }],
+        );
         assert!(e.ops[0].targets.len() > 1, "{:?}", e.ops[0].targets);
         assert!(e.is_clean(), "{}", crate::report::text(&e));
-        let one_off = run("safe", vec![Op::RescheduleSeries { id: 7, slot: 2, notes: "n".into(), reason: "r".into() }]);
+        let one_off = run(
+            "safe",
+            vec![Op::RescheduleSeries {
+                id: 7,
+                slot: 2,
+                notes: "n".into(),
+                reason: "r".into(),
+            }],
+        );
         assert_eq!(one_off.ops[0].targets, vec![7]);
         assert!(one_off.is_clean());
     }

@@ -73,18 +73,47 @@ fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authorization {
             .then(|| format!("writes the guard's or SQLite's own table `{table}`"))
     };
     match ctx.action {
-        A::Transaction { operation } => deny(state, Kind::ForbiddenAction, format!("transaction control ({operation:?})")),
-        A::Savepoint { operation, savepoint_name } => deny(
+        A::Transaction { operation } => deny(
+            state,
+            Kind::ForbiddenAction,
+            format!("transaction control ({operation:?})"),
+        ),
+        A::Savepoint {
+            operation,
+            savepoint_name,
+        } => deny(
             state,
             Kind::ForbiddenAction,
             format!("transaction control ({operation:?} savepoint {savepoint_name})"),
         ),
-        A::Attach { filename } => deny(state, Kind::ForbiddenAction, format!("ATTACH of {filename:?} (or VACUUM INTO)")),
-        A::Detach { database_name } => deny(state, Kind::ForbiddenAction, format!("DETACH of {database_name}")),
-        A::Pragma { pragma_name, .. } => deny(state, Kind::ForbiddenAction, format!("PRAGMA {pragma_name}")),
-        A::Reindex { .. } | A::Analyze { .. } => deny(state, Kind::ForbiddenAction, format!("{:?}", ctx.action)),
-        A::Function { function_name } if FORBIDDEN_FUNCTIONS.iter().any(|f| f.eq_ignore_ascii_case(function_name)) => {
-            deny(state, Kind::ForbiddenAction, format!("calls {function_name}()"))
+        A::Attach { filename } => deny(
+            state,
+            Kind::ForbiddenAction,
+            format!("ATTACH of {filename:?} (or VACUUM INTO)"),
+        ),
+        A::Detach { database_name } => deny(
+            state,
+            Kind::ForbiddenAction,
+            format!("DETACH of {database_name}"),
+        ),
+        A::Pragma { pragma_name, .. } => deny(
+            state,
+            Kind::ForbiddenAction,
+            format!("PRAGMA {pragma_name}"),
+        ),
+        A::Reindex { .. } | A::Analyze { .. } => {
+            deny(state, Kind::ForbiddenAction, format!("{:?}", ctx.action))
+        }
+        A::Function { function_name }
+            if FORBIDDEN_FUNCTIONS
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(function_name)) =>
+        {
+            deny(
+                state,
+                Kind::ForbiddenAction,
+                format!("calls {function_name}()"),
+            )
         }
         A::CreateIndex { .. }
         | A::CreateTable { .. }
@@ -105,19 +134,30 @@ fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authorization {
         | A::AlterTable { .. }
         | A::CreateVtable { .. }
         | A::DropVtable { .. } => deny(state, Kind::SchemaChange, format!("{:?}", ctx.action)),
-        A::Insert { table_name } | A::Delete { table_name } | A::Update { table_name, .. } if write(table_name).is_some() => {
+        A::Insert { table_name } | A::Delete { table_name } | A::Update { table_name, .. }
+            if write(table_name).is_some() =>
+        {
             let what = write(table_name).unwrap_or_default();
             deny(state, Kind::ForbiddenAction, what)
         }
-        A::Unknown { code, .. } => deny(state, Kind::ForbiddenAction, format!("unknown authorizer action {code}")),
+        A::Unknown { code, .. } => deny(
+            state,
+            Kind::ForbiddenAction,
+            format!("unknown authorizer action {code}"),
+        ),
         _ => {
             if !ours {
                 let entry = match ctx.action {
                     A::Insert { table_name } => format!("insert {table_name}"),
                     A::Delete { table_name } => format!("delete {table_name}"),
-                    A::Update { table_name, column_name } => format!("update {table_name}.{column_name}"),
+                    A::Update {
+                        table_name,
+                        column_name,
+                    } => format!("update {table_name}.{column_name}"),
                     A::Read { table_name, .. } => format!("read {table_name}"),
-                    A::Function { function_name } => format!("function {}", function_name.to_ascii_lowercase()),
+                    A::Function { function_name } => {
+                        format!("function {}", function_name.to_ascii_lowercase())
+                    }
                     A::Select => "select".into(),
                     A::Recursive => "recursive".into(),
                     _ => format!("{:?}", ctx.action),
@@ -141,10 +181,16 @@ fn protected_tables(conn: &Connection) -> rusqlite::Result<Vec<TableInfo>> {
             .prepare("SELECT name, type, pk FROM pragma_table_info(?1, 'main') ORDER BY cid")?
             .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        let has_rowid = conn.prepare(&format!("SELECT rowid FROM main.\"{name}\" LIMIT 0")).is_ok();
+        let has_rowid = conn
+            .prepare(&format!("SELECT rowid FROM main.\"{name}\" LIMIT 0"))
+            .is_ok();
         let pk: Vec<usize> = {
-            let mut pk: Vec<(i64, usize)> =
-                cols.iter().enumerate().filter(|(_, c)| c.2 > 0).map(|(i, c)| (c.2, i)).collect();
+            let mut pk: Vec<(i64, usize)> = cols
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.2 > 0)
+                .map(|(i, c)| (c.2, i))
+                .collect();
             pk.sort();
             pk.into_iter().map(|(_, i)| i).collect()
         };
@@ -156,7 +202,11 @@ fn protected_tables(conn: &Connection) -> rusqlite::Result<Vec<TableInfo>> {
             columns.push("rowid".into());
         }
         columns.extend(cols.iter().map(|c| c.0.clone()));
-        let key = if extra == 1 { vec![0] } else { pk.iter().map(|i| i + extra).collect() };
+        let key = if extra == 1 {
+            vec![0]
+        } else {
+            pk.iter().map(|i| i + extra).collect()
+        };
         tables.push(TableInfo { name, columns, key });
     }
     Ok(tables)
@@ -167,7 +217,11 @@ fn encoded_row(prefix: &str, t: &TableInfo) -> String {
         .columns
         .iter()
         .map(|c| {
-            let v = if c == "rowid" { format!("{prefix}.rowid") } else { format!("{prefix}.\"{c}\"") };
+            let v = if c == "rowid" {
+                format!("{prefix}.rowid")
+            } else {
+                format!("{prefix}.\"{c}\"")
+            };
             format!("CASE typeof({v}) WHEN 'text' THEN 'T' || hex({v}) ELSE quote({v}) END")
         })
         .collect();
@@ -241,7 +295,10 @@ impl Guard {
         }))?;
         let budget = Arc::new(AtomicI64::new(i64::MAX));
         let left = Arc::clone(&budget);
-        conn.progress_handler(1000, Some(move || left.fetch_sub(1, Ordering::Relaxed) <= 0))?;
+        conn.progress_handler(
+            1000,
+            Some(move || left.fetch_sub(1, Ordering::Relaxed) <= 0),
+        )?;
         Ok(Guard {
             conn,
             tables,
@@ -287,7 +344,11 @@ impl Guard {
 
     /// Reads with the authorizer off and nothing recorded (the harness's own
     /// queries, e.g. a series' members).
-    pub fn query_unchecked(&self, sql: &str, params: &[Value]) -> rusqlite::Result<Vec<Vec<Value>>> {
+    pub fn query_unchecked(
+        &self,
+        sql: &str,
+        params: &[Value],
+    ) -> rusqlite::Result<Vec<Vec<Value>>> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params_from_iter(params), row_values)?;
         rows.collect()
@@ -340,10 +401,18 @@ impl Guard {
             findings: Vec::new(),
         };
         let template = self.next_template();
-        let view = static_check::analyze(compiled, self.dialect, &self.policy, template.as_ref().and_then(|t| t.as_deref()));
+        let view = static_check::analyze(
+            compiled,
+            self.dialect,
+            &self.policy,
+            template.as_ref().and_then(|t| t.as_deref()),
+        );
         check.shape = view.shape;
         if let Some(None) = template {
-            check.add(Finding::new(Kind::ShapeChanged, "the placeholder run made no statement at this position"));
+            check.add(Finding::new(
+                Kind::ShapeChanged,
+                "the placeholder run made no statement at this position",
+            ));
         }
         for (kind, message) in view.findings {
             check.add(Finding::new(kind, message));
@@ -352,7 +421,10 @@ impl Guard {
             let shown: String = tail[1..].chars().take(80).collect();
             check.add(Finding::new(
                 Kind::MultipleStatements,
-                format!("{} byte(s) after an embedded NUL are never compiled by SQLite: {shown:?}", tail.len() - 1),
+                format!(
+                    "{} byte(s) after an embedded NUL are never compiled by SQLite: {shown:?}",
+                    tail.len() - 1
+                ),
             ));
         }
         let result = self.run_dynamic(&mut check, compiled, run);
@@ -366,9 +438,16 @@ impl Guard {
         compiled: &str,
         run: impl FnOnce(&Connection, &str) -> rusqlite::Result<T>,
     ) -> Result<T, DbError> {
-        let opened = if self.conn.is_autocommit() { self.conn.execute_batch("BEGIN") } else { Ok(()) };
+        let opened = if self.conn.is_autocommit() {
+            self.conn.execute_batch("BEGIN")
+        } else {
+            Ok(())
+        };
         if let Err(e) = opened.and_then(|()| self.conn.execute_batch("SAVEPOINT rg_statement")) {
-            check.add(Finding::new(Kind::ResourceLimit, format!("guard could not open a savepoint: {e}")));
+            check.add(Finding::new(
+                Kind::ResourceLimit,
+                format!("guard could not open a savepoint: {e}"),
+            ));
             return Err(e.into());
         }
         {
@@ -392,7 +471,10 @@ impl Guard {
         if let Err(e) = &result {
             check.error = Some(e.to_string());
             if is_resource_error(e) {
-                check.add(Finding::new(Kind::ResourceLimit, format!("statement stopped: {e}")));
+                check.add(Finding::new(
+                    Kind::ResourceLimit,
+                    format!("statement stopped: {e}"),
+                ));
             } else if denied.is_empty() {
                 check.add(Finding::new(Kind::SqlError, e.to_string()));
             }
@@ -416,22 +498,29 @@ impl Guard {
     /// Reads and clears the change log; records writes outside the policy.
     fn collect_changes(&mut self, check: &mut StatementCheck) -> Result<(), DbError> {
         let rows: Vec<(String, Option<String>, Option<String>)> = {
-            let mut stmt = self.conn.prepare_cached("SELECT tbl, old, new FROM temp.rg_log ORDER BY seq")?;
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT tbl, old, new FROM temp.rg_log ORDER BY seq")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         if rows.is_empty() {
             return Ok(());
         }
-        self.conn.prepare_cached("DELETE FROM temp.rg_log")?.execute([])?;
+        self.conn
+            .prepare_cached("DELETE FROM temp.rg_log")?
+            .execute([])?;
         check.changed_rows = rows.len();
         let decode = |s: Option<String>| -> Option<Vec<Cell>> {
-            s.and_then(|s| serde_json::from_str::<Vec<String>>(&s).ok()).map(|v| v.into_iter().map(Cell).collect())
+            s.and_then(|s| serde_json::from_str::<Vec<String>>(&s).ok())
+                .map(|v| v.into_iter().map(Cell).collect())
         };
         let mut outside = Vec::new();
         let mut undos = Vec::new();
         for (tbl, old, new) in rows {
-            let Some(table) = self.tables.iter().find(|t| t.name == tbl) else { continue };
+            let Some(table) = self.tables.iter().find(|t| t.name == tbl) else {
+                continue;
+            };
             let change = RowChange {
                 table: tbl,
                 old: decode(old),
@@ -444,10 +533,17 @@ impl Guard {
             }
         }
         if !outside.is_empty() {
-            let rows: BTreeSet<(&str, &str)> = outside.iter().map(|c| (c.table.as_str(), c.key.as_str())).collect();
+            let rows: BTreeSet<(&str, &str)> = outside
+                .iter()
+                .map(|c| (c.table.as_str(), c.key.as_str()))
+                .collect();
             let mut f = Finding::new(
                 Kind::WriteOutsideTarget,
-                format!("{} cell(s) in {} row(s) changed outside the policy", outside.len(), rows.len()),
+                format!(
+                    "{} cell(s) in {} row(s) changed outside the policy",
+                    outside.len(),
+                    rows.len()
+                ),
             );
             undos.reverse();
             f.outside = outside;

@@ -31,7 +31,9 @@ pub use policy::{CellChange, Policy, SideEffect};
 pub use static_check::Dialect;
 
 /// The stable finding kinds (DESIGN.md). Their kebab-case names are the product.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     WriteOutsideTarget,
@@ -169,7 +171,11 @@ pub struct StatementCheck {
 impl StatementCheck {
     /// Adds a finding unless one of the same kind and message is there.
     pub fn add(&mut self, f: Finding) {
-        if !self.findings.iter().any(|g| g.kind == f.kind && g.message == f.message) {
+        if !self
+            .findings
+            .iter()
+            .any(|g| g.kind == f.kind && g.message == f.message)
+        {
             self.findings.push(f);
         }
     }
@@ -211,7 +217,9 @@ pub(crate) mod tests {
             table: "appointments".into(),
             key_column: "id".into(),
             keys: vec![Value::Integer(7)],
-            writable: ["start_at", "end_at", "notes", "reason", "updated_at"].map(String::from).to_vec(),
+            writable: ["start_at", "end_at", "notes", "reason", "updated_at"]
+                .map(String::from)
+                .to_vec(),
             side_effects: vec![
                 SideEffect {
                     table: "appointment_log".into(),

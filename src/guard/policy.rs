@@ -114,12 +114,18 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 impl TableInfo {
     fn index(&self, column: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c.eq_ignore_ascii_case(column))
+        self.columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(column))
     }
 
     /// The row's key as text, e.g. `7` or `7, '2026-03-06 09:00'`.
     pub fn key_of(&self, row: &[Cell]) -> String {
-        self.key.iter().map(|&i| row[i].display()).collect::<Vec<_>>().join(", ")
+        self.key
+            .iter()
+            .map(|&i| row[i].display())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn key_condition(&self, row: &[Cell]) -> String {
@@ -159,7 +165,11 @@ impl Policy {
             });
             vec![ok; changed.len()]
         };
-        let key_row = change.new.as_ref().or(change.old.as_ref()).expect("a change has a row");
+        let key_row = change
+            .new
+            .as_ref()
+            .or(change.old.as_ref())
+            .expect("a change has a row");
         let key = table.key_of(change.old.as_ref().unwrap_or(key_row));
         changed
             .iter()
@@ -181,13 +191,24 @@ impl Policy {
         let col = table.index(&self.key_column);
         let in_place = match (&change.old, &change.new) {
             (Some(old), Some(new)) => {
-                self.holds_key(old, col) && table.key.iter().chain(col.iter()).all(|&i| old[i] == new[i])
+                self.holds_key(old, col)
+                    && table
+                        .key
+                        .iter()
+                        .chain(col.iter())
+                        .all(|&i| old[i] == new[i])
             }
             _ => false,
         };
         changed
             .iter()
-            .map(|&i| in_place && self.writable.iter().any(|w| w.eq_ignore_ascii_case(&table.columns[i])))
+            .map(|&i| {
+                in_place
+                    && self
+                        .writable
+                        .iter()
+                        .any(|w| w.eq_ignore_ascii_case(&table.columns[i]))
+            })
             .collect()
     }
 }
@@ -209,7 +230,11 @@ pub fn undo(change: &RowChange, table: &TableInfo) -> String {
                 .into_iter()
                 .map(|i| format!("{} = {}", table.columns[i], old[i].literal()))
                 .collect();
-            format!("UPDATE {t} SET {} WHERE {};", sets.join(", "), table.key_condition(new))
+            format!(
+                "UPDATE {t} SET {} WHERE {};",
+                sets.join(", "),
+                table.key_condition(new)
+            )
         }
         (None, Some(new)) => format!("DELETE FROM {t} WHERE {};", table.key_condition(new)),
         (Some(old), None) => format!(
@@ -269,7 +294,10 @@ mod tests {
             ..ok
         };
         assert_eq!(policy().violations(&other, &t)[0].key, "8");
-        assert_eq!(undo(&other, &t), "UPDATE appointments SET notes = 'a' WHERE rowid = 8;");
+        assert_eq!(
+            undo(&other, &t),
+            "UPDATE appointments SET notes = 'a' WHERE rowid = 8;"
+        );
     }
 
     #[test]

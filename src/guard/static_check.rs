@@ -16,8 +16,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    visit_expressions, visit_expressions_mut, AssignmentTarget, Expr, FromTable, ObjectName, Statement, TableFactor,
-    TableObject, Value, ValueWithSpan,
+    visit_expressions, visit_expressions_mut, AssignmentTarget, Expr, FromTable, ObjectName,
+    Statement, TableFactor, TableObject, Value, ValueWithSpan,
 };
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
@@ -59,11 +59,20 @@ pub fn compiled_text(sql: &str) -> (&str, Option<&str>) {
 /// What a statement can write, as the text says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticWrite {
+    pub op: WriteOp,
     pub table: String,
     /// Columns it assigns; empty means every column (INSERT without a list, DELETE).
     pub columns: Vec<String>,
     /// INSERT OR REPLACE / REPLACE INTO / UPSERT may delete or rewrite a conflicting row.
     pub replaces: bool,
+}
+
+/// The statement kind of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOp {
+    Insert,
+    Update,
+    Delete,
 }
 
 /// The static layer's view of one SQL string.
@@ -100,7 +109,11 @@ fn tree_shape(mut stmts: Vec<Statement>) -> String {
         }
         ControlFlow::<()>::Continue(())
     });
-    stmts.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("; ")
+    stmts
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn token_shape(sql: &str, dialect: Dialect) -> String {
@@ -129,7 +142,11 @@ fn token_shape(sql: &str, dialect: Dialect) -> String {
 fn table_name(name: &ObjectName) -> String {
     name.0
         .last()
-        .map(|p| p.to_string().trim_matches(|c| c == '"' || c == '`' || c == '[' || c == ']').to_ascii_lowercase())
+        .map(|p| {
+            p.to_string()
+                .trim_matches(|c| c == '"' || c == '`' || c == '[' || c == ']')
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default()
 }
 
@@ -164,7 +181,9 @@ fn queries<V: sqlparser::ast::Visit>(v: &V) -> usize {
 /// Whether the values a write stores come from a query of other rows.
 fn reads_other_rows(stmt: &Statement) -> bool {
     match stmt {
-        Statement::Update(u) => u.assignments.iter().any(|a| queries(&a.value) > 0) || u.from.is_some(),
+        Statement::Update(u) => {
+            u.assignments.iter().any(|a| queries(&a.value) > 0) || u.from.is_some()
+        }
         Statement::Insert(i) => i.source.as_ref().is_some_and(|src| {
             !matches!(*src.body, sqlparser::ast::SetExpr::Values(_)) || queries(src) > 1
         }),
@@ -203,6 +222,7 @@ fn classify(stmt: &Statement) -> Result<Option<StaticWrite>, (Kind, String)> {
             };
             let replaces = i.replace_into || i.or.is_some() || i.on.is_some();
             Some(StaticWrite {
+                op: WriteOp::Insert,
                 table,
                 columns: i.columns.iter().map(column_name).collect(),
                 replaces,
@@ -217,6 +237,7 @@ fn classify(stmt: &Statement) -> Result<Option<StaticWrite>, (Kind, String)> {
                 }
             }
             Some(StaticWrite {
+                op: WriteOp::Update,
                 table: factor_name(&u.table.relation),
                 columns,
                 replaces: u.or.is_some(),
@@ -227,14 +248,22 @@ fn classify(stmt: &Statement) -> Result<Option<StaticWrite>, (Kind, String)> {
                 FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
             };
             Some(StaticWrite {
-                table: from.first().map(|t| factor_name(&t.relation)).unwrap_or_default(),
+                op: WriteOp::Delete,
+                table: from
+                    .first()
+                    .map(|t| factor_name(&t.relation))
+                    .unwrap_or_default(),
                 columns: Vec::new(),
                 replaces: false,
             })
         }
         other => {
             let text = other.to_string();
-            let word = text.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            let word = text
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
             let kind = if SCHEMA_WORDS.contains(&word.as_str()) {
                 Kind::SchemaChange
             } else {
@@ -250,8 +279,10 @@ fn classify(stmt: &Statement) -> Result<Option<StaticWrite>, (Kind, String)> {
 fn policy_findings(w: &StaticWrite, policy: &Policy) -> Option<String> {
     let table = w.table.rsplit('.').next().unwrap_or(&w.table);
     if table.eq_ignore_ascii_case(&policy.table) {
-        if w.columns.is_empty() {
-            return Some(format!("inserts or deletes whole rows of `{table}`, which the policy only updates"));
+        if w.op != WriteOp::Update || w.replaces {
+            return Some(format!(
+                "inserts or deletes whole rows of `{table}`, which the policy only updates"
+            ));
         }
         let outside: Vec<&String> = w
             .columns
@@ -261,17 +292,38 @@ fn policy_findings(w: &StaticWrite, policy: &Policy) -> Option<String> {
         return (!outside.is_empty()).then(|| {
             format!(
                 "writes `{table}` column(s) {} outside the policy",
-                outside.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                outside
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         });
     }
-    let allowed = policy.side_effects.iter().any(|s| s.table.eq_ignore_ascii_case(table));
-    (!allowed).then(|| format!("writes table `{table}`, which the policy does not allow"))
+    let allowed = policy.side_effects.iter().any(|s| {
+        s.table.eq_ignore_ascii_case(table)
+            && match w.op {
+                WriteOp::Insert => s.insert && (!w.replaces || s.delete),
+                WriteOp::Update => s.update && (!w.replaces || s.delete),
+                WriteOp::Delete => s.delete,
+            }
+    });
+    (!allowed).then(|| {
+        format!(
+            "{:?} on table `{table}`, which the policy does not allow",
+            w.op
+        )
+    })
 }
 
 /// Analyses one SQL string (already cut at NUL) against the policy and,
 /// when given, the shape of the same statement run on placeholder text.
-pub fn analyze(sql: &str, dialect: Dialect, policy: &Policy, template_shape: Option<&str>) -> StaticView {
+pub fn analyze(
+    sql: &str,
+    dialect: Dialect,
+    policy: &Policy,
+    template_shape: Option<&str>,
+) -> StaticView {
     let mut view = StaticView::default();
     let parsed = parse(sql, dialect);
     view.shape = match &parsed {
@@ -282,7 +334,10 @@ pub fn analyze(sql: &str, dialect: Dialect, policy: &Policy, template_shape: Opt
         if t != view.shape {
             view.findings.push((
                 Kind::ShapeChanged,
-                format!("statement shape differs from the placeholder run: expected `{t}`, got `{}`", view.shape),
+                format!(
+                    "statement shape differs from the placeholder run: expected `{t}`, got `{}`",
+                    view.shape
+                ),
             ));
         }
     }
@@ -296,7 +351,8 @@ pub fn analyze(sql: &str, dialect: Dialect, policy: &Policy, template_shape: Opt
     }
     for stmt in &stmts {
         if let Some(f) = calls_forbidden_function(stmt) {
-            view.findings.push((Kind::ForbiddenAction, format!("calls `{f}()`")));
+            view.findings
+                .push((Kind::ForbiddenAction, format!("calls `{f}()`")));
         }
         match classify(stmt) {
             Err(finding) => view.findings.push(finding),
@@ -308,7 +364,10 @@ pub fn analyze(sql: &str, dialect: Dialect, policy: &Policy, template_shape: Opt
                 if template_shape.is_none() && reads_other_rows(stmt) {
                     view.findings.push((
                         Kind::ShapeChanged,
-                        format!("a write to `{}` takes its values from a subquery (reads other rows)", w.table),
+                        format!(
+                            "a write to `{}` takes its values from a subquery (reads other rows)",
+                            w.table
+                        ),
                     ));
                 }
                 view.writes.push(w);
@@ -325,8 +384,14 @@ mod tests {
     #[test]
     fn literals_do_not_change_the_shape_but_injected_syntax_does() {
         let s = |q: &str| shape(q, Dialect::Sqlite);
-        assert_eq!(s("UPDATE t SET a = 'x' WHERE id = 7"), s("UPDATE t SET a = 'it''s' WHERE id = 8"));
-        assert_ne!(s("UPDATE t SET a = 'x' WHERE id = 7"), s("UPDATE t SET a = ''"));
+        assert_eq!(
+            s("UPDATE t SET a = 'x' WHERE id = 7"),
+            s("UPDATE t SET a = 'it''s' WHERE id = 8")
+        );
+        assert_ne!(
+            s("UPDATE t SET a = 'x' WHERE id = 7"),
+            s("UPDATE t SET a = ''")
+        );
         assert_eq!(s("UPDATE t SET a = 'x"), s("UPDATE t SET a = 'x"));
         assert!(s("UPDATE t SET a = 'x").starts_with("<untokenizable"));
     }
@@ -340,7 +405,12 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = format!("SELECT {}1{}", "(".repeat(100_000), ")".repeat(100_000));
-        let v = analyze(&deep, Dialect::Sqlite, &crate::guard::tests::policy7(), None);
+        let v = analyze(
+            &deep,
+            Dialect::Sqlite,
+            &crate::guard::tests::policy7(),
+            None,
+        );
         assert_eq!(v.statements, None);
     }
 }

@@ -26,7 +26,13 @@ impl Concat {
     pub(crate) fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError> {
         let q = self.literal;
         match op {
-            Op::Reschedule { id, day, slot, notes, reason } => {
+            Op::Reschedule {
+                id,
+                day,
+                slot,
+                notes,
+                reason,
+            } => {
                 let (start, end) = new_times(*day, *slot);
                 self.send(
                     db,
@@ -37,7 +43,10 @@ impl Concat {
                         q(reason)
                     ),
                 )?;
-                self.send(db, &format!("DELETE FROM reminders WHERE appointment_id = {id}"))?;
+                self.send(
+                    db,
+                    &format!("DELETE FROM reminders WHERE appointment_id = {id}"),
+                )?;
                 self.send(
                     db,
                     &format!(
@@ -48,9 +57,17 @@ impl Concat {
             }
             Op::EditNotes { id, notes } => self.send(
                 db,
-                &format!("UPDATE appointments SET notes = '{}', updated_at = '{NOW}' WHERE id = {id}", q(notes)),
+                &format!(
+                    "UPDATE appointments SET notes = '{}', updated_at = '{NOW}' WHERE id = {id}",
+                    q(notes)
+                ),
             ),
-            Op::RescheduleSeries { id, slot, notes, reason } => {
+            Op::RescheduleSeries {
+                id,
+                slot,
+                notes,
+                reason,
+            } => {
                 let (start, end) = new_times(1, *slot);
                 let filter = match series_of(db, *id)? {
                     Some(series) => format!("series_id = {series}"),

@@ -51,7 +51,9 @@ impl Op {
     /// The appointment the user acted on.
     pub fn target(&self) -> i64 {
         match self {
-            Op::Reschedule { id, .. } | Op::EditNotes { id, .. } | Op::RescheduleSeries { id, .. } => *id,
+            Op::Reschedule { id, .. }
+            | Op::EditNotes { id, .. }
+            | Op::RescheduleSeries { id, .. } => *id,
         }
     }
 
@@ -138,7 +140,10 @@ pub fn by_name(name: &str) -> crate::Result<&'static dyn Pipeline> {
 
 /// Reads the series id of an appointment (`None` for a one-off or a missing id).
 pub(crate) fn series_of(db: &mut dyn Db, id: i64) -> Result<Option<i64>, DbError> {
-    match db.query_row("SELECT series_id FROM appointments WHERE id = ?1", &[Value::Integer(id)]) {
+    match db.query_row(
+        "SELECT series_id FROM appointments WHERE id = ?1",
+        &[Value::Integer(id)],
+    ) {
         Ok(row) => Ok(match row.first() {
             Some(Value::Integer(s)) => Some(*s),
             _ => None,

@@ -23,14 +23,23 @@ impl Pipeline for Safe {
 
     fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError> {
         match op {
-            Op::Reschedule { id, day, slot, notes, reason } => {
+            Op::Reschedule {
+                id,
+                day,
+                slot,
+                notes,
+                reason,
+            } => {
                 let (start, end) = new_times(*day, *slot);
                 let moved = db.execute(
                     "UPDATE appointments SET start_at = ?1, end_at = ?2, notes = ?3, reason = ?4, updated_at = ?5 WHERE id = ?6",
                     &[text(&start), text(&end), text(notes), text(reason), text(NOW), Value::Integer(*id)],
                 )?;
                 if moved == 1 {
-                    db.execute("DELETE FROM reminders WHERE appointment_id = ?1", &[Value::Integer(*id)])?;
+                    db.execute(
+                        "DELETE FROM reminders WHERE appointment_id = ?1",
+                        &[Value::Integer(*id)],
+                    )?;
                     db.execute(
                         "INSERT INTO reminders (appointment_id, send_at) VALUES (?1, strftime('%Y-%m-%d %H:%M', ?2, '-1 day'))",
                         &[Value::Integer(*id), text(&start)],
@@ -43,7 +52,12 @@ impl Pipeline for Safe {
                     &[text(notes), text(NOW), Value::Integer(*id)],
                 )?;
             }
-            Op::RescheduleSeries { id, slot, notes, reason } => {
+            Op::RescheduleSeries {
+                id,
+                slot,
+                notes,
+                reason,
+            } => {
                 let (start, end) = new_times(1, *slot);
                 let (column, key) = match series_of(db, *id)? {
                     Some(series) => ("series_id", series),

@@ -34,7 +34,10 @@ fn unescape(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match (bytes[i], bytes.get(i + 1)) {
-            (b'\\', Some(b'x')) => match s.get(i + 2..i + 4).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            (b'\\', Some(b'x')) => match s
+                .get(i + 2..i + 4)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 Some(b) => {
                     out.push(b);
                     i += 4;

@@ -67,9 +67,13 @@ fn looks_like_json(bytes: &[u8]) -> bool {
 }
 
 fn from_json(bytes: &[u8]) -> Result<Reproducer, String> {
-    let r: Reproducer = serde_json::from_slice(bytes).map_err(|e| format!("not a rowguard reproducer: {e}"))?;
+    let r: Reproducer =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a rowguard reproducer: {e}"))?;
     if r.rowguard != 1 {
-        return Err(format!("unsupported reproducer version {} (this rowguard reads 1)", r.rowguard));
+        return Err(format!(
+            "unsupported reproducer version {} (this rowguard reads 1)",
+            r.rowguard
+        ));
     }
     for (i, op) in r.ops.iter().enumerate() {
         op.validate().map_err(|e| format!("op {}: {e}", i + 1))?;
@@ -113,7 +117,9 @@ pub fn decode_file(bytes: &[u8]) -> crate::Result<Decoded> {
     }
     let decoded = decode(bytes);
     if decoded.scenario.ops.is_empty() {
-        return Err(crate::Error::Decode("input decodes to no operation (not a rowguard input?)".into()));
+        return Err(crate::Error::Decode(
+            "input decodes to no operation (not a rowguard input?)".into(),
+        ));
     }
     Ok(decoded)
 }
@@ -214,7 +220,10 @@ mod tests {
     #[test]
     fn json_reproducers_round_trip() {
         let s = Scenario {
-            ops: vec![Op::EditNotes { id: 7, notes: "'\0 ’".into() }],
+            ops: vec![Op::EditNotes {
+                id: 7,
+                notes: "'\0 ’".into(),
+            }],
         };
         let r = Reproducer::new(&s, "legacy", vec!["write-outside-target".into()]);
         let d = decode_file(r.to_json().as_bytes()).unwrap();
@@ -248,7 +257,10 @@ mod tests {
         assert!(decode_file(b"{\"rowguard\": 1, \"ops\": [").is_err());
         assert!(decode_file(b"{\"rowguard\": 2, \"ops\": []}").is_err());
         let bad_day = br#"{"rowguard":1,"ops":[{"op":"reschedule","id":7,"day":40,"slot":1,"notes":"","reason":""}]}"#;
-        assert!(decode_file(bad_day).unwrap_err().to_string().contains("day 40"));
+        assert!(decode_file(bad_day)
+            .unwrap_err()
+            .to_string()
+            .contains("day 40"));
         // the fuzz boundary never fails: malformed JSON is just bytes
         let _ = decode(b"{\"rowguard\": 1, \"ops\": [");
     }

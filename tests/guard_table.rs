@@ -1,0 +1,118 @@
+//! The guard's own table tests (sqlparser's `verified_stmt` style): one line
+//! per statement, checked against the reschedule policy of appointment 7.
+
+use rowguard::guard::{Guard, Kind, Verdict};
+use rowguard::pipeline::Db;
+use rowguard::{schema, target};
+
+fn check(sql: &str) -> Verdict {
+    let mut g = Guard::new(
+        schema::open(schema::DEFAULT_SIZE).unwrap(),
+        target::appointments_policy(&[7]),
+    )
+    .unwrap();
+    g.begin_input().unwrap();
+    let _ = g.execute_batch(sql);
+    g.end_input().unwrap()
+}
+
+#[track_caller]
+fn assert_clean(sql: &str) {
+    let v = check(sql);
+    assert!(
+        v.is_clean(),
+        "{sql}\n{:#?}",
+        v.findings().collect::<Vec<_>>()
+    );
+}
+
+#[track_caller]
+fn assert_finding(sql: &str, kind: &str) {
+    let kind: Kind = kind.parse().unwrap();
+    let v = check(sql);
+    assert!(
+        v.kinds().contains(&kind),
+        "{sql}: expected {kind}, got {:?}",
+        v.kinds()
+    );
+}
+
+#[test]
+fn writes_to_the_target_row_are_clean() {
+    assert_clean("UPDATE appointments SET notes = 'x' WHERE id = 7");
+    assert_clean("UPDATE appointments SET start_at = '2026-03-02 09:00', end_at = '2026-03-02 09:30' WHERE id = 7");
+    assert_clean("UPDATE appointments SET notes = 'O''Brien -- DROP TABLE x; ' WHERE id = 7");
+    assert_clean("DELETE FROM reminders WHERE appointment_id = 7");
+    assert_clean("INSERT INTO reminders (appointment_id, send_at) VALUES (7, '2026-03-01 09:00')");
+    assert_clean("SELECT * FROM appointments");
+    assert_clean("UPDATE appointments SET notes = 'x' WHERE id = 99999");
+}
+
+#[test]
+fn writes_outside_the_target_are_findings() {
+    assert_finding(
+        "UPDATE appointments SET notes = 'x'",
+        "write-outside-target",
+    );
+    assert_finding(
+        "UPDATE appointments SET notes = 'x' WHERE id = 7 OR 1=1",
+        "write-outside-target",
+    );
+    assert_finding(
+        "UPDATE appointments SET notes = 'x' WHERE notes LIKE '%'",
+        "write-outside-target",
+    );
+    assert_finding(
+        "UPDATE appointments SET status = 'cancelled' WHERE id = 7",
+        "write-outside-target",
+    );
+    assert_finding(
+        "UPDATE appointments SET id = 100000 WHERE id = 8",
+        "write-outside-target",
+    );
+    assert_finding(
+        "DELETE FROM appointments WHERE id = 8",
+        "write-outside-target",
+    );
+    assert_finding("DELETE FROM reminders", "write-outside-target");
+    assert_finding("DELETE FROM appointment_log", "forbidden-action");
+    assert_finding("UPDATE clients SET phone = '0'", "write-outside-target");
+    assert_finding(
+        "INSERT OR REPLACE INTO appointments SELECT * FROM appointments WHERE id = 8",
+        "write-outside-target",
+    );
+}
+
+#[test]
+fn denied_actions_are_findings_and_never_run() {
+    assert_finding("COMMIT", "forbidden-action");
+    assert_finding("ROLLBACK", "forbidden-action");
+    assert_finding("RELEASE rg_statement", "forbidden-action");
+    assert_finding("PRAGMA foreign_keys = OFF", "forbidden-action");
+    assert_finding("ATTACH DATABASE ':memory:' AS x", "forbidden-action");
+    assert_finding("DROP TABLE reminders", "schema-change");
+    assert_finding("CREATE TABLE x (a)", "schema-change");
+    assert_finding("SELECT load_extension('x')", "forbidden-action");
+    assert_finding(
+        "UPDATE appointments SET notes = 'x' WHERE id = 7; DELETE FROM clients",
+        "multiple-statements",
+    );
+    assert_finding(
+        "UPDATE appointments SET notes = 'x' WHERE id = 7\0; DELETE FROM clients",
+        "multiple-statements",
+    );
+    assert_finding("UPDATE appointments SET notes = 'x", "sql-error");
+    assert_finding(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+        "resource-limit",
+    );
+    assert_finding("SELECT length(randomblob(1000000000))", "resource-limit");
+}
+
+#[test]
+fn a_write_that_reads_other_rows_is_shape_changed() {
+    assert_finding(
+        "UPDATE appointments SET notes = (SELECT group_concat(phone) FROM clients) WHERE id = 7",
+        "shape-changed",
+    );
+}

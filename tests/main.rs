@@ -1,0 +1,13 @@
+//! rowguard's integration tests: one binary (ripgrep style), one module per
+//! concern. Run with `cargo test`.
+
+mod util;
+
+// every committed corpus file replayed, reports kept as insta snapshots
+mod replay;
+// the guard's table tests: one line per statement and its expected verdict
+mod guard_table;
+// injected transaction control cannot escape; each input sees the pristine fixture
+mod isolation;
+// seeded random inputs through the fuzz target's entry point on `safe`
+mod smoke;

@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+
+use rowguard::pipeline::{self, Op};
+use rowguard::scenario::Scenario;
+use rowguard::target::{self, Execution, Session};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every regular file under `dir`, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            out.extend(files_under(&e));
+        } else if !e
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// Runs ops on a named pipeline in a fresh session.
+pub fn run(pipeline_name: &str, ops: Vec<Op>) -> Execution {
+    let mut s = Session::new().expect("session");
+    target::execute(
+        &mut s,
+        pipeline::by_name(pipeline_name).expect("pipeline"),
+        &Scenario { ops },
+    )
+    .expect("execute")
+}
+
+/// A reschedule of appointment 7 with these notes.
+pub fn reschedule7(notes: &str) -> Op {
+    Op::Reschedule {
+        id: 7,
+        day: 12,
+        slot: 4,
+        notes: notes.into(),
+        reason: "client request".into(),
+    }
+}
