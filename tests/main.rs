@@ -9,5 +9,7 @@ mod replay;
 mod guard_table;
 // injected transaction control cannot escape; each input sees the pristine fixture
 mod isolation;
+// the incident: safe stores tricky notes, legacy is cut by a NUL
+mod incident;
 // seeded random inputs through the fuzz target's entry point on `safe`
 mod smoke;
