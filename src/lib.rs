@@ -11,10 +11,12 @@
 //! | [`guard`] | the invariant checker (static + dynamic) behind a `Policy` |
 //! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
 //! | [`report`] | text and JSON renderings of an execution |
+//! | [`bench`] | `rowguard bench`: throughput, scaling and detection benchmarks |
 //!
 //! The `rowguard` binary (`src/main.rs`, `src/cli/`) is a thin layer over this
 //! library; the cargo-fuzz crate in `fuzz/` calls [`target::fuzz_one`].
 
+pub mod bench;
 pub mod db;
 pub mod error;
 pub mod guard;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod pipelines;
 mod repro;
 mod schema;
@@ -26,6 +27,8 @@ enum Command {
     Schema(schema::Args),
     /// List the pipelines: name, bug class, what triggers it.
     Pipelines,
+    /// Benchmarks: throughput, scaling.
+    Bench(bench::Args),
 }
 
 /// Output format of report-printing commands.
@@ -41,5 +44,6 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Repro(args) => repro::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Pipelines => pipelines::run(),
+        Command::Bench(args) => bench::run(args),
     }
 }
