@@ -11,6 +11,7 @@
 //! | [`guard`] | the invariant checker (static + dynamic) behind a `Policy` |
 //! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
 //! | [`report`] | text and JSON renderings of an execution |
+//! | [`scan`] | a file of notes, one reschedule per line, streamed through the guard |
 //!
 //! The `rowguard` binary (`src/main.rs`, `src/cli/`) is a thin layer over this
 //! library; the cargo-fuzz crate in `fuzz/` calls [`target::fuzz_one`].
@@ -20,6 +21,7 @@ pub mod error;
 pub mod guard;
 pub mod pipeline;
 pub mod report;
+pub mod scan;
 pub mod scenario;
 pub mod schema;
 pub mod target;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod pipelines;
 mod repro;
+mod scan;
 mod schema;
 
 /// Input fuzzing and query-safety guard for SQL-writing code.
@@ -26,6 +27,8 @@ enum Command {
     Schema(schema::Args),
     /// List the pipelines: name, bug class, what triggers it.
     Pipelines,
+    /// Check each line of a notes file as the notes of one reschedule of the target.
+    Scan(scan::Args),
 }
 
 /// Output format of report-printing commands.
@@ -41,5 +44,6 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Repro(args) => repro::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Pipelines => pipelines::run(),
+        Command::Scan(args) => scan::run(args),
     }
 }
