@@ -11,3 +11,5 @@ mod guard_table;
 mod isolation;
 // seeded random inputs through the fuzz target's entry point on `safe`
 mod smoke;
+// the third-party corpora through `scan` on safe and legacy, against a whole-database diff
+mod scan_corpora;
