@@ -13,3 +13,5 @@ mod isolation;
 mod smoke;
 // the third-party corpora through `scan` on safe and legacy, against a whole-database diff
 mod scan_corpora;
+// `rowguard scan` as a user runs it: jsonl fields, text summary, bad input and exit codes
+mod scan_cli;
