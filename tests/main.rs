@@ -15,3 +15,5 @@ mod smoke;
 mod scan_corpora;
 // `rowguard scan` as a user runs it: jsonl fields, text summary, bad input and exit codes
 mod scan_cli;
+// the pipeline registry: a reproducer per planted pipeline, `rowguard pipelines`
+mod pipelines;
