@@ -12,6 +12,7 @@
 //! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
 //! | [`report`] | text and JSON renderings of an execution |
 //! | [`bench`] | `rowguard bench`: throughput, scaling and detection benchmarks |
+//! | [`scan`] | a file of notes, one reschedule per line, streamed through the guard |
 //!
 //! The `rowguard` binary (`src/main.rs`, `src/cli/`) is a thin layer over this
 //! library; the cargo-fuzz crate in `fuzz/` calls [`target::fuzz_one`].
@@ -22,6 +23,7 @@ pub mod error;
 pub mod guard;
 pub mod pipeline;
 pub mod report;
+pub mod scan;
 pub mod scenario;
 pub mod schema;
 pub mod target;

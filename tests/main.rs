@@ -13,3 +13,9 @@ mod isolation;
 mod incident;
 // seeded random inputs through the fuzz target's entry point on `safe`
 mod smoke;
+// the third-party corpora through `scan` on safe and legacy, against a whole-database diff
+mod scan_corpora;
+// `rowguard scan` as a user runs it: jsonl fields, text summary, bad input and exit codes
+mod scan_cli;
+// the pipeline registry: a reproducer per planted pipeline, `rowguard pipelines`
+mod pipelines;

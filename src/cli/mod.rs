@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod pipelines;
 mod repro;
+mod scan;
 mod schema;
 
 /// Input fuzzing and query-safety guard for SQL-writing code.
@@ -29,6 +30,8 @@ enum Command {
     Pipelines,
     /// Benchmarks: throughput, scaling.
     Bench(bench::Args),
+    /// Check each line of a notes file as the notes of one reschedule of the target.
+    Scan(scan::Args),
 }
 
 /// Output format of report-printing commands.
@@ -45,5 +48,6 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Schema(args) => schema::run(args),
         Command::Pipelines => pipelines::run(),
         Command::Bench(args) => bench::run(args),
+        Command::Scan(args) => scan::run(args),
     }
 }
