@@ -449,4 +449,20 @@ mod tests {
         let mut scan = Scan::new(safe, 7).unwrap();
         assert!(scan.run(&mut &b""[..], Path::new("t"), |_| Ok(())).is_err());
     }
+
+    #[test]
+    fn a_line_as_long_as_the_cap_is_checked_and_clean_on_safe() {
+        // MAX_LINE must stay within what the guard can log (see the module doc)
+        let safe = crate::pipeline::by_name("safe").unwrap();
+        let mut scan = Scan::new(safe, 7).unwrap();
+        let mut line = vec![b'\''; MAX_LINE];
+        line.push(b'\n');
+        let mut verdicts = Vec::new();
+        scan.run(&mut &line[..], Path::new("t"), |r| {
+            verdicts.push((r.verdict, r.kinds.clone()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(verdicts, vec![(LineVerdict::Clean, vec![])]);
+    }
 }

@@ -13,7 +13,7 @@ mod isolation;
 mod incident;
 // seeded random inputs through the fuzz target's entry point on `safe`
 mod smoke;
-// the third-party corpora through `scan` on safe and legacy, against a whole-database diff
+// the third-party corpora through `scan` on safe, legacy and stacked, against a whole-database diff
 mod scan_corpora;
 // `rowguard scan` as a user runs it: jsonl fields, text summary, bad input and exit codes
 mod scan_cli;

@@ -356,7 +356,7 @@ fn run_corpus(file: &str, pipeline_name: &str) -> Counts {
             assert_eq!(r.verdict, LineVerdict::Clean, "{at}: {:?}", r.kinds);
             assert_eq!(
                 stored.as_deref(),
-                Some(line.as_ref()),
+                Some(*line),
                 "{at}: notes not stored byte for byte"
             );
             assert!(

@@ -54,10 +54,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
     });
     let summary = scan.summary().clone();
-    if format == ScanFormat::Text && summary.lines > 0 {
-        write!(out, "{}", summary.text())?;
+    let finish = (|| {
+        if format == ScanFormat::Text && summary.lines > 0 {
+            write!(out, "{}", summary.text())?;
+        }
+        out.flush()
+    })();
+    // whoever read the output went away (`| head`): stop quietly, like other line tools
+    let closed = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+    match finish {
+        Err(e) if !closed(&e) => return Err(e.into()),
+        _ => {}
     }
-    out.flush()?;
+    let result = match result {
+        Err(rowguard::Error::Io { source, .. }) if closed(&source) => Ok(()),
+        other => other,
+    };
     match result {
         // the library's message already names the file and the cause
         Err(e) if summary.findings == 0 => Err(anyhow::anyhow!("{e}")),
