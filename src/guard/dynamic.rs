@@ -23,8 +23,9 @@ use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::limits::Limit;
 use rusqlite::{params_from_iter, Batch, Connection, ErrorCode};
 
+use super::coverage::{ObservedWrite, SchemaEffects};
 use super::policy::{undo, Cell, RowChange, TableInfo};
-use super::static_check::{self, compiled_text, Dialect, FORBIDDEN_FUNCTIONS};
+use super::static_check::{self, compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
 use super::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
 use crate::db::row_values;
 
@@ -54,6 +55,10 @@ pub struct Guard {
     budget: Arc<AtomicI64>,
     templates: Option<VecDeque<String>>,
     verdict: Verdict,
+    effects: SchemaEffects,
+    /// The static view and the observed writes of the last call.
+    last_view: StaticView,
+    last_observed: Vec<ObservedWrite>,
 }
 
 fn lock(auth: &Mutex<AuthState>) -> std::sync::MutexGuard<'_, AuthState> {
@@ -138,7 +143,21 @@ fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authorization {
             if write(table_name).is_some() =>
         {
             let what = write(table_name).unwrap_or_default();
-            deny(state, Kind::ForbiddenAction, what)
+            // A write to the schema table is how CREATE VIEW/INDEX first shows up.
+            let schema_table = [
+                "sqlite_master",
+                "sqlite_schema",
+                "sqlite_temp_master",
+                "sqlite_temp_schema",
+            ]
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(table_name));
+            let kind = if schema_table {
+                Kind::SchemaChange
+            } else {
+                Kind::ForbiddenAction
+            };
+            deny(state, kind, what)
         }
         A::Unknown { code, .. } => deny(
             state,
@@ -280,6 +299,7 @@ impl Guard {
     /// the change log, limits and hooks. Checks calls against `policy`.
     pub fn new(conn: Connection, policy: Policy) -> crate::Result<Guard> {
         let tables = protected_tables(&conn)?;
+        let effects = SchemaEffects::load(&conn, &tables)?;
         install_log(&conn, &tables)?;
         set_limits(&conn)?;
         let auth = Arc::new(Mutex::new(AuthState::default()));
@@ -308,6 +328,9 @@ impl Guard {
             budget,
             templates: None,
             verdict: Verdict::default(),
+            effects,
+            last_view: StaticView::default(),
+            last_observed: Vec::new(),
         })
     }
 
@@ -371,6 +394,24 @@ impl Guard {
         Ok(self.take_verdict())
     }
 
+    /// The kinds of write the last call was seen to make (table, operation,
+    /// changed columns), through any channel.
+    pub fn last_observed(&self) -> &[ObservedWrite] {
+        &self.last_observed
+    }
+
+    /// The differential check of the last call: observed writes that the
+    /// static layer's view (closed over the schema's triggers, foreign-key
+    /// actions and REPLACE deletes) calls impossible. Non-empty means a bug
+    /// in one of the layers; empty when the static layer could not parse the text.
+    pub fn last_uncovered(&self) -> Vec<ObservedWrite> {
+        if self.last_view.statements.is_none() {
+            return Vec::new();
+        }
+        self.effects
+            .uncovered(&self.last_view.writes, &self.last_observed)
+    }
+
     /// The checks recorded since the last take.
     pub fn take_verdict(&mut self) -> Verdict {
         std::mem::take(&mut self.verdict)
@@ -407,16 +448,18 @@ impl Guard {
             &self.policy,
             template.as_ref().and_then(|t| t.as_deref()),
         );
-        check.shape = view.shape;
+        check.shape = view.shape.clone();
+        self.last_observed.clear();
         if let Some(None) = template {
             check.add(Finding::new(
                 Kind::ShapeChanged,
                 "the placeholder run made no statement at this position",
             ));
         }
-        for (kind, message) in view.findings {
-            check.add(Finding::new(kind, message));
+        for (kind, message) in &view.findings {
+            check.add(Finding::new(*kind, message.clone()));
         }
+        self.last_view = view;
         if let Some(tail) = tail.filter(|t| t.len() > 1) {
             let shown: String = tail[1..].chars().take(80).collect();
             check.add(Finding::new(
@@ -517,6 +560,7 @@ impl Guard {
         };
         let mut outside = Vec::new();
         let mut undos = Vec::new();
+        let mut observed = BTreeSet::new();
         for (tbl, old, new) in rows {
             let Some(table) = self.tables.iter().find(|t| t.name == tbl) else {
                 continue;
@@ -526,12 +570,14 @@ impl Guard {
                 old: decode(old),
                 new: decode(new),
             };
+            observed.insert(ObservedWrite::of(&change, table));
             let cells = self.policy.violations(&change, table);
             if !cells.is_empty() {
                 outside.extend(cells);
                 undos.push(undo(&change, table));
             }
         }
+        self.last_observed.extend(observed);
         if !outside.is_empty() {
             let rows: BTreeSet<(&str, &str)> = outside
                 .iter()

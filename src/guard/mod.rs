@@ -22,10 +22,12 @@ use serde::{Serialize, Serializer};
 
 pub use crate::db::{Db, DbError, Value};
 
+pub mod coverage;
 mod dynamic;
 pub mod policy;
 pub mod static_check;
 
+pub use coverage::ObservedWrite;
 pub use dynamic::Guard;
 pub use policy::{CellChange, Policy, SideEffect};
 pub use static_check::Dialect;

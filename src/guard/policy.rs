@@ -214,7 +214,7 @@ impl Policy {
 }
 
 /// Indexes of the columns whose value differs (all columns for inserts and deletes).
-fn changed_columns(change: &RowChange, table: &TableInfo) -> Vec<usize> {
+pub(crate) fn changed_columns(change: &RowChange, table: &TableInfo) -> Vec<usize> {
     match (&change.old, &change.new) {
         (Some(o), Some(n)) => (0..table.columns.len()).filter(|&i| o[i] != n[i]).collect(),
         _ => (0..table.columns.len()).collect(),
