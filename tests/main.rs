@@ -11,3 +11,6 @@ mod guard_table;
 mod isolation;
 // seeded random inputs through the fuzz target's entry point on `safe`
 mod smoke;
+
+// one test per write channel: kind, blast radius, and the clean counterpart
+mod channels;
