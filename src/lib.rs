@@ -10,6 +10,7 @@
 //! | [`scenario`] | fuzz input (`Scenario { ops }`) and the one `decode(bytes)` |
 //! | [`guard`] | the invariant checker (static + dynamic) behind a `Policy` |
 //! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
+//! | [`guard_target`] | the `guard` fuzz target's body: arbitrary SQL and policy → the guard's oracle |
 //! | [`report`] | text and JSON renderings of an execution |
 //!
 //! The `rowguard` binary (`src/main.rs`, `src/cli/`) is a thin layer over this
@@ -18,6 +19,7 @@
 pub mod db;
 pub mod error;
 pub mod guard;
+pub mod guard_target;
 pub mod pipeline;
 pub mod report;
 pub mod scenario;

@@ -14,3 +14,5 @@ mod smoke;
 
 // one test per write channel: kind, blast radius, and the clean counterpart
 mod channels;
+// the `guard` fuzz target's corpus replayed through its library entry point
+mod guard_corpus;
