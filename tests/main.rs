@@ -16,3 +16,5 @@ mod smoke;
 mod channels;
 // the `guard` fuzz target's corpus replayed through its library entry point
 mod guard_corpus;
+// bounded work: every runaway statement is a resource-limit finding
+mod limits;

@@ -17,6 +17,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use rusqlite::fallible_iterator::FallibleIterator;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
@@ -31,6 +32,10 @@ use crate::db::row_values;
 
 /// Progress-handler calls (of 1000 VM steps each) one statement may use.
 const STEP_BUDGET: i64 = 20_000;
+/// Wall-clock backstop per statement, for steps that are each expensive
+/// (e.g. `hex(randomblob(100000))` per row of a join): the step budget alone
+/// bounds the count of VM steps, not their cost.
+const TIME_BUDGET: Duration = Duration::from_secs(3);
 /// Largest string or blob, and longest SQL text, a statement may make.
 pub const MAX_LENGTH: i32 = 16 * 1024 * 1024;
 /// Process-wide heap ceiling for SQLite (bytes).
@@ -53,6 +58,9 @@ pub struct Guard {
     dialect: Dialect,
     auth: Arc<Mutex<AuthState>>,
     budget: Arc<AtomicI64>,
+    /// Milliseconds since `epoch` after which the running statement stops.
+    deadline: Arc<AtomicI64>,
+    epoch: Instant,
     templates: Option<VecDeque<String>>,
     verdict: Verdict,
     effects: SchemaEffects,
@@ -287,11 +295,27 @@ fn set_limits(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// SQLite's messages for a statement that hit a limit at prepare time
+/// (they come with the generic SQLITE_ERROR code).
+const LIMIT_MESSAGES: [&str; 8] = [
+    "Recursion limit",
+    "Expression tree is too large",
+    "too many terms in compound SELECT",
+    "too many levels of trigger recursion",
+    "too many FROM clause terms",
+    "too many arguments on function",
+    "LIKE or GLOB pattern too complex",
+    "too many columns",
+];
+
 fn is_resource_error(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
         Some(ErrorCode::OperationInterrupted | ErrorCode::TooBig | ErrorCode::OutOfMemory)
-    )
+    ) || {
+        let msg = e.to_string();
+        LIMIT_MESSAGES.iter().any(|m| msg.contains(m))
+    }
 }
 
 impl Guard {
@@ -314,10 +338,15 @@ impl Guard {
             }
         }))?;
         let budget = Arc::new(AtomicI64::new(i64::MAX));
-        let left = Arc::clone(&budget);
+        let deadline = Arc::new(AtomicI64::new(i64::MAX));
+        let (left, until) = (Arc::clone(&budget), Arc::clone(&deadline));
+        let epoch = Instant::now();
         conn.progress_handler(
             1000,
-            Some(move || left.fetch_sub(1, Ordering::Relaxed) <= 0),
+            Some(move || {
+                left.fetch_sub(1, Ordering::Relaxed) <= 0
+                    || epoch.elapsed().as_millis() as i64 > until.load(Ordering::Relaxed)
+            }),
         )?;
         Ok(Guard {
             conn,
@@ -326,6 +355,8 @@ impl Guard {
             dialect: Dialect::Sqlite,
             auth,
             budget,
+            deadline,
+            epoch,
             templates: None,
             verdict: Verdict::default(),
             effects,
@@ -500,8 +531,11 @@ impl Guard {
             a.denied.clear();
         }
         self.budget.store(STEP_BUDGET, Ordering::Relaxed);
+        let until = (self.epoch.elapsed() + TIME_BUDGET).as_millis() as i64;
+        self.deadline.store(until, Ordering::Relaxed);
         let result = run(&self.conn, compiled);
         self.budget.store(i64::MAX, Ordering::Relaxed);
+        self.deadline.store(i64::MAX, Ordering::Relaxed);
         let denied = {
             let mut a = lock(&self.auth);
             a.enabled = false;

@@ -86,8 +86,66 @@ pub struct StaticView {
     pub findings: Vec<(Kind, String)>,
 }
 
+/// Most operators a text may hold for sqlparser to parse it. sqlparser's
+/// recursion limit bounds nesting, not a left-deep chain (`1 + 1 + ...`,
+/// `SELECT 1 UNION SELECT 1 ...`, `x::t::t`), which it builds in a loop
+/// into a tree whose every later walk (clone, visit, print) recurses once
+/// per operator: 1000 of them overflow a 2 MB stack. SQLite itself stops
+/// expressions deeper than 200 (the guard's `SQLITE_LIMIT_EXPR_DEPTH`).
+const MAX_OPERATORS: usize = 200;
+
+/// Keywords that join two operands (each adds a level to a chain).
+const OPERATOR_WORDS: [&str; 14] = [
+    "AND", "OR", "NOT", "IS", "ISNULL", "NOTNULL", "LIKE", "GLOB", "REGEXP", "MATCH", "BETWEEN",
+    "IN", "COLLATE", "ESCAPE",
+];
+/// Set operators chain whole queries, whose walk frames are far larger:
+/// each counts this many times (150 of them overflow a 2 MB debug stack).
+const SET_OPERATOR_WEIGHT: usize = 3;
+
+/// Counts operator tokens (an upper bound on a chain's depth); `None` if
+/// the text does not tokenize.
+fn operators(sql: &str, d: &dyn sqlparser::dialect::Dialect) -> Option<usize> {
+    let tokens = Tokenizer::new(d, sql).tokenize().ok()?;
+    Some(
+        tokens
+            .iter()
+            .map(|t| match t {
+                Token::Whitespace(_)
+                | Token::EOF
+                | Token::Comma
+                | Token::SemiColon
+                | Token::LParen
+                | Token::RParen
+                | Token::Period
+                | Token::Number(..)
+                | Token::SingleQuotedString(_)
+                | Token::DoubleQuotedString(_)
+                | Token::NationalStringLiteral(_)
+                | Token::HexStringLiteral(_)
+                | Token::EscapedStringLiteral(_)
+                | Token::Placeholder(_) => 0,
+                Token::Word(w) if w.quote_style.is_none() => {
+                    let is =
+                        |words: &[&str]| words.iter().any(|o| o.eq_ignore_ascii_case(&w.value));
+                    if is(&["UNION", "INTERSECT", "EXCEPT"]) {
+                        SET_OPERATOR_WEIGHT
+                    } else {
+                        usize::from(is(&OPERATOR_WORDS))
+                    }
+                }
+                Token::Word(_) => 0,
+                _ => 1,
+            })
+            .sum(),
+    )
+}
+
 fn parse(sql: &str, dialect: Dialect) -> Option<Vec<Statement>> {
     let d = dialect.parser_dialect();
+    if operators(sql, d.as_ref())? > MAX_OPERATORS {
+        return None;
+    }
     Parser::new(d.as_ref())
         .with_recursion_limit(RECURSION_LIMIT)
         .try_with_sql(sql)
@@ -555,6 +613,32 @@ mod tests {
             &deep,
             Dialect::Sqlite,
             &crate::guard::tests::policy7(),
+            None,
+        );
+        assert_eq!(v.statements, None);
+    }
+
+    #[test]
+    fn long_operator_chains_are_not_parsed_into_deep_trees() {
+        let p = crate::guard::tests::policy7();
+        for (chain, weight) in [
+            (" + 1", 1),
+            (" OR 1", 1),
+            (" UNION ALL SELECT 1", SET_OPERATOR_WEIGHT),
+            (" || 'x'", 1),
+            (" = 1", 1),
+        ] {
+            let at_limit = format!("SELECT 1{}", chain.repeat(MAX_OPERATORS / weight));
+            let v = analyze(&at_limit, Dialect::Sqlite, &p, None);
+            assert_eq!(v.statements, Some(1), "{chain}");
+            let long = format!("SELECT 1{}", chain.repeat(20_000));
+            let v = analyze(&long, Dialect::Sqlite, &p, None);
+            assert_eq!(v.statements, None, "{chain}");
+        }
+        let v = analyze(
+            &format!("SELECT 1{}", "::int".repeat(5000)),
+            Dialect::Postgres,
+            &p,
             None,
         );
         assert_eq!(v.statements, None);
