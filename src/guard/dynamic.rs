@@ -365,6 +365,23 @@ impl Guard {
         })
     }
 
+    /// An in-memory database built by `schema_sql` (DDL and rows; foreign
+    /// keys on), guarded by `policy`.
+    pub fn open_memory(schema_sql: &str, policy: Policy) -> crate::Result<Guard> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch(schema_sql)?;
+        Guard::new(conn, policy)
+    }
+
+    /// Runs one input: opens its transaction, lets `f` make its calls through
+    /// the guard, rolls everything back and returns `f`'s result with the verdict.
+    pub fn check<T>(&mut self, f: impl FnOnce(&mut Guard) -> T) -> crate::Result<(T, Verdict)> {
+        self.begin_input()?;
+        let out = f(self);
+        Ok((out, self.end_input()?))
+    }
+
     /// The static layer's dialect (for statements captured from other databases).
     pub fn with_dialect(mut self, dialect: Dialect) -> Guard {
         self.dialect = dialect;
