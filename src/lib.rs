@@ -11,11 +11,13 @@
 //! | [`guard`] | the invariant checker (static + dynamic) behind a `Policy` |
 //! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
 //! | [`guard_target`] | the `guard` fuzz target's body: arbitrary SQL and policy → the guard's oracle |
+//! | [`check`] | `rowguard check`: pasted statements against the fixture |
 //! | [`report`] | text and JSON renderings of an execution |
 //!
 //! The `rowguard` binary (`src/main.rs`, `src/cli/`) is a thin layer over this
 //! library; the cargo-fuzz crate in `fuzz/` calls [`target::fuzz_one`].
 
+pub mod check;
 pub mod db;
 pub mod error;
 pub mod guard;

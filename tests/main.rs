@@ -18,3 +18,5 @@ mod channels;
 mod guard_corpus;
 // bounded work: every runaway statement is a resource-limit finding
 mod limits;
+// `rowguard check`: exit codes and JSON fields
+mod cli_check;

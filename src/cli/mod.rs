@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
 mod pipelines;
 mod repro;
 mod schema;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Replay inputs (JSON reproducers, engine or cargo-fuzz artifacts, folders of them).
     Repro(repro::Args),
+    /// Check SQL statements against the fixture under the policy of a reschedule.
+    Check(check::Args),
     /// Print the SQL that builds the fixture.
     Schema(schema::Args),
     /// List the pipelines: name, bug class, what triggers it.
@@ -39,6 +42,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Repro(args) => repro::run(args),
+        Command::Check(args) => check::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Pipelines => pipelines::run(),
     }
