@@ -266,3 +266,76 @@ impl SchemaEffects {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guard::static_check::{analyze, Dialect};
+
+    fn effects() -> SchemaEffects {
+        let conn = crate::schema::open(4).unwrap();
+        let g = crate::guard::Guard::new(conn, crate::guard::tests::policy7()).unwrap();
+        let tables = super::super::dynamic::tables_of(&g);
+        SchemaEffects::load(g.connection(), &tables).unwrap()
+    }
+
+    fn writes(sql: &str) -> Vec<StaticWrite> {
+        analyze(sql, Dialect::Sqlite, &crate::guard::tests::policy7(), None).writes
+    }
+
+    fn observed(table: &str, op: WriteOp, columns: &[&str]) -> ObservedWrite {
+        ObservedWrite {
+            table: table.into(),
+            op,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_fixture_trigger_and_cascade_are_implied() {
+        let e = effects();
+        let update = e.implied(&writes("UPDATE appointments SET notes = 'x'"));
+        assert!(!update.anything, "the audit trigger parses");
+        assert!(update
+            .writes
+            .iter()
+            .any(|w| w.op == WriteOp::Insert && w.table == "appointment_log"));
+        let delete = e.implied(&writes("DELETE FROM appointments"));
+        assert!(delete
+            .writes
+            .iter()
+            .any(|w| w.op == WriteOp::Delete && w.table == "reminders"));
+        let replace = e.implied(&writes("REPLACE INTO appointments (id) VALUES (1)"));
+        assert!(replace
+            .writes
+            .iter()
+            .any(|w| w.op == WriteOp::Delete && w.table == "reminders"));
+    }
+
+    #[test]
+    fn a_write_the_text_does_not_name_is_uncovered() {
+        let e = effects();
+        let ws = writes("UPDATE appointments SET notes = 'x' WHERE id = 7");
+        let ok = [
+            observed("appointments", WriteOp::Update, &["notes"]),
+            observed("appointment_log", WriteOp::Insert, &[]),
+        ];
+        assert!(e.uncovered(&ws, &ok).is_empty());
+        for bad in [
+            observed("appointments", WriteOp::Update, &["status"]),
+            observed("appointments", WriteOp::Delete, &[]),
+            observed("clients", WriteOp::Update, &["phone"]),
+            observed("reminders", WriteOp::Delete, &[]),
+        ] {
+            assert_eq!(e.uncovered(&ws, &[bad.clone()]), vec![bad]);
+        }
+        let rowid = writes("UPDATE appointments SET rowid = 9 WHERE id = 7");
+        assert!(e
+            .uncovered(
+                &rowid,
+                &[observed("appointments", WriteOp::Update, &["id"])]
+            )
+            .is_empty());
+        assert!(!e.uncovered(&writes("SELECT 1"), &ok).is_empty());
+    }
+}

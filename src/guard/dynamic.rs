@@ -196,6 +196,12 @@ fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authorization {
     }
 }
 
+/// The protected tables of a guard (for the coverage module's tests).
+#[cfg(test)]
+pub(crate) fn tables_of(g: &Guard) -> Vec<TableInfo> {
+    g.tables.clone()
+}
+
 /// Reads every table of `main`, its logged columns and key.
 fn protected_tables(conn: &Connection) -> rusqlite::Result<Vec<TableInfo>> {
     let names: Vec<String> = conn
