@@ -3,6 +3,7 @@
 //! guard's oracle (no bug: differential, isolation, no file touched).
 
 use rowguard::guard_target::{self, GuardSession};
+use rowguard::schema;
 
 use crate::util::{files_under, root};
 
@@ -11,6 +12,7 @@ fn every_guard_corpus_file_passes_the_oracle() {
     let files = files_under(&root().join("corpus/guard"));
     assert!(files.len() >= 20, "corpus/guard has {} files", files.len());
     let mut session = GuardSession::new().unwrap();
+    let pristine = schema::dump(session.guard().connection()).unwrap();
     let mut bugs = Vec::new();
     for f in &files {
         let input = guard_target::decode(&std::fs::read(f).unwrap());
@@ -19,4 +21,9 @@ fn every_guard_corpus_file_passes_the_oracle() {
         }
     }
     assert!(bugs.is_empty(), "{}", bugs.join("\n\n"));
+    assert_eq!(
+        schema::dump(session.guard().connection()).unwrap(),
+        pristine,
+        "the corpus left the fixture changed"
+    );
 }
