@@ -163,10 +163,10 @@ impl GuardSession {
         // The guard only ever rolls back: any commit is a bug (made a rollback here).
         conn.commit_hook(Some(move || {
             seen.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n != usize::MAX).then_some(n + 1)
+                (n != usize::MAX).then(|| n + 1)
             })
             .is_ok()
-        }));
+        }))?;
         let guard = Guard::new(conn, target::appointments_policy(&[schema::DEFAULT_TARGET]))?;
         commits.store(0, Ordering::Relaxed);
         Ok(GuardSession { guard, commits })
