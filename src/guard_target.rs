@@ -163,6 +163,7 @@ impl GuardSession {
         // The guard only ever rolls back: any commit is a bug (made a rollback here).
         conn.commit_hook(Some(move || {
             seen.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                // Lazily: `n + 1` overflows while unarmed.
                 (n != usize::MAX).then(|| n + 1)
             })
             .is_ok()
