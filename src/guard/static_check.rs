@@ -619,6 +619,50 @@ mod tests {
     }
 
     #[test]
+    fn unparsed_text_still_reports_its_leading_keywords() {
+        let p = crate::guard::tests::policy7();
+        let v = analyze(
+            "UPDATE t SET a = 1; /* x */ VACUUM INTO 'f.db'; EXPLAIN QUERY PLAN ATTACH 'g' AS g;",
+            Dialect::Sqlite,
+            &p,
+            None,
+        );
+        assert_eq!(v.statements, None, "sqlparser does not know VACUUM INTO");
+        let kinds: Vec<Kind> = v.findings.iter().map(|f| f.0).collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::MultipleStatements,
+                Kind::ForbiddenAction,
+                Kind::ForbiddenAction
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_and_upsert_writes_are_seen() {
+        let p = crate::guard::tests::policy7();
+        let w = |sql: &str| {
+            analyze(sql, Dialect::Sqlite, &p, None)
+                .writes
+                .into_iter()
+                .map(|w| (w.op, w.table, w.columns))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            w("WITH c AS (SELECT 1) UPDATE clients SET phone = 1"),
+            [(WriteOp::Update, "clients".into(), vec!["phone".to_string()])]
+        );
+        assert_eq!(
+            w("INSERT INTO r (a) VALUES (1) ON CONFLICT DO UPDATE SET b = 2"),
+            [
+                (WriteOp::Insert, "r".into(), vec!["a".to_string()]),
+                (WriteOp::Update, "r".into(), vec!["b".to_string()])
+            ]
+        );
+    }
+
+    #[test]
     fn long_operator_chains_are_not_parsed_into_deep_trees() {
         let p = crate::guard::tests::policy7();
         for (chain, weight) in [
