@@ -10,6 +10,8 @@
 //! | [`scenario`] | fuzz input (`Scenario { ops }`) and the one `decode(bytes)` |
 //! | [`guard`] | the invariant checker (static + dynamic) behind a `Policy` |
 //! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
+//! | [`guard_target`] | the `guard` fuzz target's body: arbitrary SQL and policy → the guard's oracle |
+//! | [`check`] | `rowguard check`: pasted statements against the fixture |
 //! | [`report`] | text and JSON renderings of an execution |
 //! | [`bench`] | `rowguard bench`: throughput, scaling and detection benchmarks |
 //! | [`scan`] | a file of notes, one reschedule per line, streamed through the guard |
@@ -18,9 +20,11 @@
 //! library; the cargo-fuzz crate in `fuzz/` calls [`target::fuzz_one`].
 
 pub mod bench;
+pub mod check;
 pub mod db;
 pub mod error;
 pub mod guard;
+pub mod guard_target;
 pub mod pipeline;
 pub mod report;
 pub mod scan;

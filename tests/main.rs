@@ -19,3 +19,12 @@ mod scan_corpora;
 mod scan_cli;
 // the pipeline registry: a reproducer per planted pipeline, `rowguard pipelines`
 mod pipelines;
+
+// one test per write channel: kind, blast radius, and the clean counterpart
+mod channels;
+// the `guard` fuzz target's corpus replayed through its library entry point
+mod guard_corpus;
+// bounded work: every runaway statement is a resource-limit finding
+mod limits;
+// `rowguard check`: exit codes and JSON fields
+mod cli_check;

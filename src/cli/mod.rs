@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod check;
 mod pipelines;
 mod repro;
 mod scan;
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Replay inputs (JSON reproducers, engine or cargo-fuzz artifacts, folders of them).
     Repro(repro::Args),
+    /// Check SQL statements against the fixture under the policy of a reschedule.
+    Check(check::Args),
     /// Print the SQL that builds the fixture.
     Schema(schema::Args),
     /// List the pipelines: name, bug class, what triggers it.
@@ -45,6 +48,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Repro(args) => repro::run(args),
+        Command::Check(args) => check::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Pipelines => pipelines::run(),
         Command::Bench(args) => bench::run(args),

@@ -17,19 +17,25 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use rusqlite::fallible_iterator::FallibleIterator;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::limits::Limit;
 use rusqlite::{params_from_iter, Batch, Connection, ErrorCode};
 
+use super::coverage::{ObservedWrite, SchemaEffects};
 use super::policy::{undo, Cell, RowChange, TableInfo};
-use super::static_check::{self, compiled_text, Dialect, FORBIDDEN_FUNCTIONS};
+use super::static_check::{self, compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
 use super::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
 use crate::db::row_values;
 
 /// Progress-handler calls (of 1000 VM steps each) one statement may use.
 const STEP_BUDGET: i64 = 20_000;
+/// Wall-clock backstop per statement, for steps that are each expensive
+/// (e.g. `hex(randomblob(100000))` per row of a join): the step budget alone
+/// bounds the count of VM steps, not their cost.
+const TIME_BUDGET: Duration = Duration::from_secs(3);
 /// Largest string or blob, and longest SQL text, a statement may make.
 pub const MAX_LENGTH: i32 = 16 * 1024 * 1024;
 /// Process-wide heap ceiling for SQLite (bytes).
@@ -52,8 +58,15 @@ pub struct Guard {
     dialect: Dialect,
     auth: Arc<Mutex<AuthState>>,
     budget: Arc<AtomicI64>,
+    /// Milliseconds since `epoch` after which the running statement stops.
+    deadline: Arc<AtomicI64>,
+    epoch: Instant,
     templates: Option<VecDeque<String>>,
     verdict: Verdict,
+    effects: SchemaEffects,
+    /// The static view and the observed writes of the last call.
+    last_view: StaticView,
+    last_observed: Vec<ObservedWrite>,
 }
 
 fn lock(auth: &Mutex<AuthState>) -> std::sync::MutexGuard<'_, AuthState> {
@@ -138,7 +151,21 @@ fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authorization {
             if write(table_name).is_some() =>
         {
             let what = write(table_name).unwrap_or_default();
-            deny(state, Kind::ForbiddenAction, what)
+            // A write to the schema table is how CREATE VIEW/INDEX first shows up.
+            let schema_table = [
+                "sqlite_master",
+                "sqlite_schema",
+                "sqlite_temp_master",
+                "sqlite_temp_schema",
+            ]
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(table_name));
+            let kind = if schema_table {
+                Kind::SchemaChange
+            } else {
+                Kind::ForbiddenAction
+            };
+            deny(state, kind, what)
         }
         A::Unknown { code, .. } => deny(
             state,
@@ -167,6 +194,12 @@ fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authorization {
             Authorization::Allow
         }
     }
+}
+
+/// The protected tables of a guard (for the coverage module's tests).
+#[cfg(test)]
+pub(crate) fn tables_of(g: &Guard) -> Vec<TableInfo> {
+    g.tables.clone()
 }
 
 /// Reads every table of `main`, its logged columns and key.
@@ -268,11 +301,27 @@ fn set_limits(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// SQLite's messages for a statement that hit a limit at prepare time
+/// (they come with the generic SQLITE_ERROR code).
+const LIMIT_MESSAGES: [&str; 8] = [
+    "Recursion limit",
+    "Expression tree is too large",
+    "too many terms in compound SELECT",
+    "too many levels of trigger recursion",
+    "too many FROM clause terms",
+    "too many arguments on function",
+    "LIKE or GLOB pattern too complex",
+    "too many columns",
+];
+
 fn is_resource_error(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
         Some(ErrorCode::OperationInterrupted | ErrorCode::TooBig | ErrorCode::OutOfMemory)
-    )
+    ) || {
+        let msg = e.to_string();
+        LIMIT_MESSAGES.iter().any(|m| msg.contains(m))
+    }
 }
 
 impl Guard {
@@ -280,6 +329,7 @@ impl Guard {
     /// the change log, limits and hooks. Checks calls against `policy`.
     pub fn new(conn: Connection, policy: Policy) -> crate::Result<Guard> {
         let tables = protected_tables(&conn)?;
+        let effects = SchemaEffects::load(&conn, &tables)?;
         install_log(&conn, &tables)?;
         set_limits(&conn)?;
         let auth = Arc::new(Mutex::new(AuthState::default()));
@@ -294,10 +344,15 @@ impl Guard {
             }
         }))?;
         let budget = Arc::new(AtomicI64::new(i64::MAX));
-        let left = Arc::clone(&budget);
+        let deadline = Arc::new(AtomicI64::new(i64::MAX));
+        let (left, until) = (Arc::clone(&budget), Arc::clone(&deadline));
+        let epoch = Instant::now();
         conn.progress_handler(
             1000,
-            Some(move || left.fetch_sub(1, Ordering::Relaxed) <= 0),
+            Some(move || {
+                left.fetch_sub(1, Ordering::Relaxed) <= 0
+                    || epoch.elapsed().as_millis() as i64 > until.load(Ordering::Relaxed)
+            }),
         )?;
         Ok(Guard {
             conn,
@@ -306,9 +361,31 @@ impl Guard {
             dialect: Dialect::Sqlite,
             auth,
             budget,
+            deadline,
+            epoch,
             templates: None,
             verdict: Verdict::default(),
+            effects,
+            last_view: StaticView::default(),
+            last_observed: Vec::new(),
         })
+    }
+
+    /// An in-memory database built by `schema_sql` (DDL and rows; foreign
+    /// keys on), guarded by `policy`.
+    pub fn open_memory(schema_sql: &str, policy: Policy) -> crate::Result<Guard> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch(schema_sql)?;
+        Guard::new(conn, policy)
+    }
+
+    /// Runs one input: opens its transaction, lets `f` make its calls through
+    /// the guard, rolls everything back and returns `f`'s result with the verdict.
+    pub fn check<T>(&mut self, f: impl FnOnce(&mut Guard) -> T) -> crate::Result<(T, Verdict)> {
+        self.begin_input()?;
+        let out = f(self);
+        Ok((out, self.end_input()?))
     }
 
     /// The static layer's dialect (for statements captured from other databases).
@@ -371,6 +448,24 @@ impl Guard {
         Ok(self.take_verdict())
     }
 
+    /// The kinds of write the last call was seen to make (table, operation,
+    /// changed columns), through any channel.
+    pub fn last_observed(&self) -> &[ObservedWrite] {
+        &self.last_observed
+    }
+
+    /// The differential check of the last call: observed writes that the
+    /// static layer's view (closed over the schema's triggers, foreign-key
+    /// actions and REPLACE deletes) calls impossible. Non-empty means a bug
+    /// in one of the layers; empty when the static layer could not parse the text.
+    pub fn last_uncovered(&self) -> Vec<ObservedWrite> {
+        if self.last_view.statements.is_none() {
+            return Vec::new();
+        }
+        self.effects
+            .uncovered(&self.last_view.writes, &self.last_observed)
+    }
+
     /// The checks recorded since the last take.
     pub fn take_verdict(&mut self) -> Verdict {
         std::mem::take(&mut self.verdict)
@@ -407,16 +502,18 @@ impl Guard {
             &self.policy,
             template.as_ref().and_then(|t| t.as_deref()),
         );
-        check.shape = view.shape;
+        check.shape = view.shape.clone();
+        self.last_observed.clear();
         if let Some(None) = template {
             check.add(Finding::new(
                 Kind::ShapeChanged,
                 "the placeholder run made no statement at this position",
             ));
         }
-        for (kind, message) in view.findings {
-            check.add(Finding::new(kind, message));
+        for (kind, message) in &view.findings {
+            check.add(Finding::new(*kind, message.clone()));
         }
+        self.last_view = view;
         if let Some(tail) = tail.filter(|t| t.len() > 1) {
             let shown: String = tail[1..].chars().take(80).collect();
             check.add(Finding::new(
@@ -457,8 +554,11 @@ impl Guard {
             a.denied.clear();
         }
         self.budget.store(STEP_BUDGET, Ordering::Relaxed);
+        let until = (self.epoch.elapsed() + TIME_BUDGET).as_millis() as i64;
+        self.deadline.store(until, Ordering::Relaxed);
         let result = run(&self.conn, compiled);
         self.budget.store(i64::MAX, Ordering::Relaxed);
+        self.deadline.store(i64::MAX, Ordering::Relaxed);
         let denied = {
             let mut a = lock(&self.auth);
             a.enabled = false;
@@ -517,6 +617,7 @@ impl Guard {
         };
         let mut outside = Vec::new();
         let mut undos = Vec::new();
+        let mut observed = BTreeSet::new();
         for (tbl, old, new) in rows {
             let Some(table) = self.tables.iter().find(|t| t.name == tbl) else {
                 continue;
@@ -526,12 +627,14 @@ impl Guard {
                 old: decode(old),
                 new: decode(new),
             };
+            observed.insert(ObservedWrite::of(&change, table));
             let cells = self.policy.violations(&change, table);
             if !cells.is_empty() {
                 outside.extend(cells);
                 undos.push(undo(&change, table));
             }
         }
+        self.last_observed.extend(observed);
         if !outside.is_empty() {
             let rows: BTreeSet<(&str, &str)> = outside
                 .iter()

@@ -14,6 +14,47 @@
 //! inside an outer transaction that [`Guard::end_input`] always rolls back, so
 //! no input leaves the fixture changed for the next. The guard knows nothing
 //! of appointments: the caller sets the policy for each operation.
+//!
+//! # Guard your own SQL
+//!
+//! Build a [`Policy`] for one operation, wrap a connection in a [`Guard`],
+//! send the operation's calls through it (it implements [`Db`]) and read the
+//! [`Verdict`]:
+//!
+//! ```
+//! use rowguard::guard::{Db, Guard, Kind, Policy, SideEffect};
+//!
+//! let schema = "
+//!     CREATE TABLE documents (id INTEGER PRIMARY KEY, owner_id INTEGER, title TEXT);
+//!     CREATE TABLE document_log (document_id INTEGER, title TEXT);
+//!     CREATE TRIGGER log AFTER UPDATE ON documents
+//!     BEGIN INSERT INTO document_log VALUES (NEW.id, NEW.title); END;
+//!     INSERT INTO documents VALUES (1, 10, 'plan'), (2, 10, 'budget'), (3, 20, 'notes');
+//! ";
+//! // Renaming document 2 may change its title and log it; nothing else.
+//! let policy = Policy::new("documents", "id")
+//!     .key(2)
+//!     .writable(["title"])
+//!     .allow(SideEffect::new("document_log", "document_id").inserts());
+//! let mut guard = Guard::open_memory(schema, policy)?;
+//!
+//! // Bound parameters: the title is data, whatever it says.
+//! let (_, verdict) = guard.check(|db| {
+//!     db.execute("UPDATE documents SET title = ?1 WHERE id = ?2",
+//!                &["x' OR 1=1 --".to_string().into(), 2.into()])
+//! })?;
+//! assert!(verdict.is_clean());
+//!
+//! // String-built SQL: the same title rewrites every document.
+//! let title = "x' --";
+//! let (_, verdict) = guard.check(|db| {
+//!     db.execute(&format!("UPDATE documents SET title = '{title}' WHERE id = 2"), &[])
+//! })?;
+//! assert!(verdict.kinds().contains(&Kind::WriteOutsideTarget));
+//! let rows: Vec<&str> = verdict.outside().filter(|c| c.table == "documents").map(|c| c.key.as_str()).collect();
+//! assert_eq!(rows, ["1", "3"]);
+//! # Ok::<(), rowguard::Error>(())
+//! ```
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -22,10 +63,12 @@ use serde::{Serialize, Serializer};
 
 pub use crate::db::{Db, DbError, Value};
 
+pub mod coverage;
 mod dynamic;
 pub mod policy;
 pub mod static_check;
 
+pub use coverage::ObservedWrite;
 pub use dynamic::Guard;
 pub use policy::{CellChange, Policy, SideEffect};
 pub use static_check::Dialect;

@@ -36,6 +36,84 @@ pub struct SideEffect {
     pub delete: bool,
 }
 
+impl Policy {
+    /// A policy on `table` whose rows are identified by `key_column`, with no
+    /// key, writable column or side effect yet: add them with the builders.
+    ///
+    /// ```
+    /// use rowguard::guard::{Policy, SideEffect};
+    /// let p = Policy::new("documents", "id")
+    ///     .key(42)
+    ///     .writable(["title", "body"])
+    ///     .allow(SideEffect::new("document_log", "document_id").inserts());
+    /// assert_eq!(p.keys.len(), 1);
+    /// ```
+    pub fn new(table: impl Into<String>, key_column: impl Into<String>) -> Policy {
+        Policy {
+            table: table.into(),
+            key_column: key_column.into(),
+            keys: Vec::new(),
+            writable: Vec::new(),
+            side_effects: Vec::new(),
+        }
+    }
+
+    /// Adds one target key value.
+    pub fn key(mut self, key: impl Into<Value>) -> Policy {
+        self.keys.push(key.into());
+        self
+    }
+
+    /// Adds target key values (a set of rows, e.g. a series).
+    pub fn keys<V: Into<Value>>(mut self, keys: impl IntoIterator<Item = V>) -> Policy {
+        self.keys.extend(keys.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds columns of the target rows the operation may change.
+    pub fn writable<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Policy {
+        self.writable.extend(columns.into_iter().map(Into::into));
+        self
+    }
+
+    /// Allows writes to another table's rows of the targets.
+    pub fn allow(mut self, side_effect: SideEffect) -> Policy {
+        self.side_effects.push(side_effect);
+        self
+    }
+}
+
+impl SideEffect {
+    /// Rows of `table` whose `column` holds a target key; no operation allowed yet.
+    pub fn new(table: impl Into<String>, column: impl Into<String>) -> SideEffect {
+        SideEffect {
+            table: table.into(),
+            column: column.into(),
+            insert: false,
+            update: false,
+            delete: false,
+        }
+    }
+
+    /// Allows inserting such rows (e.g. an audit log a trigger fills).
+    pub fn inserts(mut self) -> SideEffect {
+        self.insert = true;
+        self
+    }
+
+    /// Allows updating such rows (keeping them the target's).
+    pub fn updates(mut self) -> SideEffect {
+        self.update = true;
+        self
+    }
+
+    /// Allows deleting such rows (e.g. an ON DELETE CASCADE child).
+    pub fn deletes(mut self) -> SideEffect {
+        self.delete = true;
+        self
+    }
+}
+
 /// One changed cell outside the policy: the blast radius, cell by cell.
 /// `before`/`after` are SQL literals; `None` means the row did not exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,7 +292,7 @@ impl Policy {
 }
 
 /// Indexes of the columns whose value differs (all columns for inserts and deletes).
-fn changed_columns(change: &RowChange, table: &TableInfo) -> Vec<usize> {
+pub(crate) fn changed_columns(change: &RowChange, table: &TableInfo) -> Vec<usize> {
     match (&change.old, &change.new) {
         (Some(o), Some(n)) => (0..table.columns.len()).filter(|&i| o[i] != n[i]).collect(),
         _ => (0..table.columns.len()).collect(),

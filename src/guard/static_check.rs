@@ -17,7 +17,8 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     visit_expressions, visit_expressions_mut, AssignmentTarget, Expr, FromTable, ObjectName,
-    Statement, TableFactor, TableObject, Value, ValueWithSpan,
+    OnConflict, OnConflictAction, OnInsert, Statement, TableFactor, TableObject, Value,
+    ValueWithSpan, Visit,
 };
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
@@ -68,7 +69,7 @@ pub struct StaticWrite {
 }
 
 /// The statement kind of a write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum WriteOp {
     Insert,
     Update,
@@ -85,13 +86,76 @@ pub struct StaticView {
     pub findings: Vec<(Kind, String)>,
 }
 
+/// Most operators a text may hold for sqlparser to parse it. sqlparser's
+/// recursion limit bounds nesting, not a left-deep chain (`1 + 1 + ...`,
+/// `SELECT 1 UNION SELECT 1 ...`, `x::t::t`), which it builds in a loop
+/// into a tree whose every later walk (clone, visit, print) recurses once
+/// per operator: 1000 of them overflow a 2 MB stack. SQLite itself stops
+/// expressions deeper than 200 (the guard's `SQLITE_LIMIT_EXPR_DEPTH`).
+const MAX_OPERATORS: usize = 200;
+
+/// Keywords that join two operands (each adds a level to a chain).
+const OPERATOR_WORDS: [&str; 14] = [
+    "AND", "OR", "NOT", "IS", "ISNULL", "NOTNULL", "LIKE", "GLOB", "REGEXP", "MATCH", "BETWEEN",
+    "IN", "COLLATE", "ESCAPE",
+];
+/// Set operators chain whole queries, whose walk frames are far larger:
+/// each counts this many times (150 of them overflow a 2 MB debug stack).
+const SET_OPERATOR_WEIGHT: usize = 3;
+
+/// Counts operator tokens (an upper bound on a chain's depth); `None` if
+/// the text does not tokenize.
+fn operators(sql: &str, d: &dyn sqlparser::dialect::Dialect) -> Option<usize> {
+    let tokens = Tokenizer::new(d, sql).tokenize().ok()?;
+    Some(
+        tokens
+            .iter()
+            .map(|t| match t {
+                Token::Whitespace(_)
+                | Token::EOF
+                | Token::Comma
+                | Token::SemiColon
+                | Token::LParen
+                | Token::RParen
+                | Token::Period
+                | Token::Number(..)
+                | Token::SingleQuotedString(_)
+                | Token::DoubleQuotedString(_)
+                | Token::NationalStringLiteral(_)
+                | Token::HexStringLiteral(_)
+                | Token::EscapedStringLiteral(_)
+                | Token::Placeholder(_) => 0,
+                Token::Word(w) if w.quote_style.is_none() => {
+                    let is =
+                        |words: &[&str]| words.iter().any(|o| o.eq_ignore_ascii_case(&w.value));
+                    if is(&["UNION", "INTERSECT", "EXCEPT"]) {
+                        SET_OPERATOR_WEIGHT
+                    } else {
+                        usize::from(is(&OPERATOR_WORDS))
+                    }
+                }
+                Token::Word(_) => 0,
+                _ => 1,
+            })
+            .sum(),
+    )
+}
+
 fn parse(sql: &str, dialect: Dialect) -> Option<Vec<Statement>> {
     let d = dialect.parser_dialect();
+    if operators(sql, d.as_ref())? > MAX_OPERATORS {
+        return None;
+    }
     Parser::new(d.as_ref())
         .with_recursion_limit(RECURSION_LIMIT)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
         .ok()
+}
+
+/// Parses SQLite text with the guard's recursion limit (`None` if it does not parse).
+pub fn parse_sqlite(sql: &str) -> Option<Vec<Statement>> {
+    parse(sql, Dialect::Sqlite)
 }
 
 /// The shape of `sql` (already cut at NUL).
@@ -211,52 +275,109 @@ pub const FORBIDDEN_FUNCTIONS: [&str; 2] = ["load_extension", "fts3_tokenizer"];
 
 const SCHEMA_WORDS: [&str; 3] = ["CREATE", "DROP", "ALTER"];
 
-/// A statement's effect, from its tree.
-fn classify(stmt: &Statement) -> Result<Option<StaticWrite>, (Kind, String)> {
-    Ok(match stmt {
-        Statement::Query(_) => None,
+fn assigned_columns(assignments: &[sqlparser::ast::Assignment]) -> Vec<String> {
+    let mut columns = Vec::new();
+    for a in assignments {
+        match &a.target {
+            AssignmentTarget::ColumnName(n) => columns.push(column_name(n)),
+            AssignmentTarget::Tuple(ns) => columns.extend(ns.iter().map(column_name)),
+        }
+    }
+    columns
+}
+
+/// The writes of one INSERT, UPDATE or DELETE node (not of nested ones).
+fn dml_writes(stmt: &Statement) -> Vec<StaticWrite> {
+    match stmt {
         Statement::Insert(i) => {
             let table = match &i.table {
                 TableObject::TableName(n) => table_name(n),
                 other => other.to_string(),
             };
             let replaces = i.replace_into || i.or.is_some() || i.on.is_some();
-            Some(StaticWrite {
+            let mut columns: Vec<String> = i.columns.iter().map(column_name).collect();
+            // MySQL `INSERT ... SET a = 1` names its columns in assignments.
+            columns.extend(assigned_columns(&i.assignments));
+            let mut out = vec![StaticWrite {
                 op: WriteOp::Insert,
-                table,
-                columns: i.columns.iter().map(column_name).collect(),
-                replaces,
-            })
-        }
-        Statement::Update(u) => {
-            let mut columns = Vec::new();
-            for a in &u.assignments {
-                match &a.target {
-                    AssignmentTarget::ColumnName(n) => columns.push(column_name(n)),
-                    AssignmentTarget::Tuple(ns) => columns.extend(ns.iter().map(column_name)),
-                }
-            }
-            Some(StaticWrite {
-                op: WriteOp::Update,
-                table: factor_name(&u.table.relation),
+                table: table.clone(),
                 columns,
-                replaces: u.or.is_some(),
-            })
+                replaces,
+            }];
+            // An UPSERT's DO UPDATE (or MySQL's ON DUPLICATE KEY UPDATE)
+            // rewrites the conflicting row: an update of its own columns.
+            let upsert = match &i.on {
+                Some(OnInsert::DuplicateKeyUpdate(a)) => Some(a),
+                Some(OnInsert::OnConflict(OnConflict {
+                    action: OnConflictAction::DoUpdate(d),
+                    ..
+                })) => Some(&d.assignments),
+                _ => None,
+            };
+            if let Some(assignments) = upsert {
+                out.push(StaticWrite {
+                    op: WriteOp::Update,
+                    table,
+                    columns: assigned_columns(assignments),
+                    replaces: false,
+                });
+            }
+            out
         }
+        Statement::Update(u) => vec![StaticWrite {
+            op: WriteOp::Update,
+            table: factor_name(&u.table.relation),
+            columns: assigned_columns(&u.assignments),
+            replaces: u.or.is_some(),
+        }],
         Statement::Delete(d) => {
             let from = match &d.from {
                 FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
             };
-            Some(StaticWrite {
-                op: WriteOp::Delete,
-                table: from
-                    .first()
-                    .map(|t| factor_name(&t.relation))
-                    .unwrap_or_default(),
-                columns: Vec::new(),
-                replaces: false,
-            })
+            let mut tables: Vec<String> = d.tables.iter().map(table_name).collect();
+            if tables.is_empty() {
+                tables.extend(from.first().map(|t| factor_name(&t.relation)));
+            }
+            tables
+                .into_iter()
+                .map(|table| StaticWrite {
+                    op: WriteOp::Delete,
+                    table,
+                    columns: Vec::new(),
+                    replaces: false,
+                })
+                .collect()
         }
+        _ => Vec::new(),
+    }
+}
+
+/// Collects the writes of every DML node in a tree: `WITH c AS (..) UPDATE`
+/// parses as a query whose body is an UPDATE.
+struct Writes(Vec<StaticWrite>);
+
+impl sqlparser::ast::Visitor for Writes {
+    type Break = ();
+    fn pre_visit_statement(&mut self, stmt: &Statement) -> ControlFlow<()> {
+        self.0.extend(dml_writes(stmt));
+        ControlFlow::Continue(())
+    }
+}
+
+/// Every write a statement tree names, nested ones included.
+pub fn writes_of(stmt: &Statement) -> Vec<StaticWrite> {
+    let mut w = Writes(Vec::new());
+    let _ = stmt.visit(&mut w);
+    w.0
+}
+
+/// A statement's effect, from its tree.
+fn classify(stmt: &Statement) -> Result<Vec<StaticWrite>, (Kind, String)> {
+    match stmt {
+        Statement::Query(_)
+        | Statement::Insert(_)
+        | Statement::Update(_)
+        | Statement::Delete(_) => Ok(writes_of(stmt)),
         other => {
             let text = other.to_string();
             let word = text
@@ -264,15 +385,79 @@ fn classify(stmt: &Statement) -> Result<Option<StaticWrite>, (Kind, String)> {
                 .next()
                 .unwrap_or("")
                 .to_ascii_uppercase();
-            let kind = if SCHEMA_WORDS.contains(&word.as_str()) {
-                Kind::SchemaChange
-            } else {
-                Kind::ForbiddenAction
-            };
-            let head: String = text.chars().take(60).collect();
-            return Err((kind, format!("`{word}` statement is never allowed: {head}")));
+            Err((
+                word_kind(&word).unwrap_or(Kind::ForbiddenAction),
+                format!(
+                    "`{word}` statement is never allowed: {}",
+                    text.chars().take(60).collect::<String>()
+                ),
+            ))
         }
-    })
+    }
+}
+
+/// Statement-leading keywords that are never allowed, and their kind.
+fn word_kind(word: &str) -> Option<Kind> {
+    const FORBIDDEN: [&str; 12] = [
+        "ATTACH",
+        "DETACH",
+        "PRAGMA",
+        "VACUUM",
+        "BEGIN",
+        "COMMIT",
+        "END",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
+        "REINDEX",
+        "ANALYZE",
+    ];
+    if SCHEMA_WORDS.contains(&word) {
+        Some(Kind::SchemaChange)
+    } else if FORBIDDEN.contains(&word) {
+        Some(Kind::ForbiddenAction)
+    } else {
+        None
+    }
+}
+
+/// For text sqlparser cannot parse: the first keyword of each statement, as
+/// SQLite splits them (at `;` tokens). `EXPLAIN [QUERY PLAN]` is skipped.
+fn leading_words(sql: &str, dialect: Dialect) -> Vec<String> {
+    let d = dialect.parser_dialect();
+    let Ok(tokens) = Tokenizer::new(d.as_ref(), sql).tokenize() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut first: Option<String> = None;
+    let mut in_statement = false;
+    for t in tokens {
+        match t {
+            Token::Whitespace(_) | Token::EOF => {}
+            Token::SemiColon => {
+                if in_statement {
+                    out.push(first.take().unwrap_or_default());
+                }
+                in_statement = false;
+            }
+            Token::Word(w) if first.is_none() => {
+                let up = w.value.to_ascii_uppercase();
+                in_statement = true;
+                if !(w.quote_style.is_none() && ["EXPLAIN", "QUERY", "PLAN"].contains(&up.as_str()))
+                {
+                    first = Some(up);
+                }
+            }
+            _ => {
+                in_statement = true;
+                first.get_or_insert_with(String::new);
+            }
+        }
+    }
+    if in_statement {
+        out.push(first.unwrap_or_default());
+    }
+    out
 }
 
 /// Checks one write against the policy's tables and columns.
@@ -341,7 +526,23 @@ pub fn analyze(
             ));
         }
     }
-    let Some(stmts) = parsed else { return view };
+    let Some(stmts) = parsed else {
+        // No tree: still report what the statements' leading keywords prove.
+        let words = leading_words(sql, dialect);
+        if words.len() > 1 {
+            view.findings.push((
+                Kind::MultipleStatements,
+                format!("{} statements in one string", words.len()),
+            ));
+        }
+        for w in words {
+            if let Some(kind) = word_kind(&w) {
+                view.findings
+                    .push((kind, format!("`{w}` statement is never allowed")));
+            }
+        }
+        return view;
+    };
     view.statements = Some(stmts.len());
     if stmts.len() > 1 {
         view.findings.push((
@@ -356,21 +557,24 @@ pub fn analyze(
         }
         match classify(stmt) {
             Err(finding) => view.findings.push(finding),
-            Ok(None) => {}
-            Ok(Some(w)) => {
-                if let Some(msg) = policy_findings(&w, policy) {
-                    view.findings.push((Kind::ForbiddenAction, msg));
+            Ok(writes) => {
+                for w in &writes {
+                    if let Some(msg) = policy_findings(w, policy) {
+                        view.findings.push((Kind::ForbiddenAction, msg));
+                    }
                 }
-                if template_shape.is_none() && reads_other_rows(stmt) {
-                    view.findings.push((
-                        Kind::ShapeChanged,
-                        format!(
-                            "a write to `{}` takes its values from a subquery (reads other rows)",
-                            w.table
-                        ),
-                    ));
+                if let Some(w) = writes.first() {
+                    if template_shape.is_none() && reads_other_rows(stmt) {
+                        view.findings.push((
+                            Kind::ShapeChanged,
+                            format!(
+                                "a write to `{}` takes its values from a subquery (reads other rows)",
+                                w.table
+                            ),
+                        ));
+                    }
                 }
-                view.writes.push(w);
+                view.writes.extend(writes);
             }
         }
     }
@@ -409,6 +613,76 @@ mod tests {
             &deep,
             Dialect::Sqlite,
             &crate::guard::tests::policy7(),
+            None,
+        );
+        assert_eq!(v.statements, None);
+    }
+
+    #[test]
+    fn unparsed_text_still_reports_its_leading_keywords() {
+        let p = crate::guard::tests::policy7();
+        let v = analyze(
+            "UPDATE t SET a = 1; /* x */ VACUUM INTO 'f.db'; EXPLAIN QUERY PLAN ATTACH 'g' AS g;",
+            Dialect::Sqlite,
+            &p,
+            None,
+        );
+        assert_eq!(v.statements, None, "sqlparser does not know VACUUM INTO");
+        let kinds: Vec<Kind> = v.findings.iter().map(|f| f.0).collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::MultipleStatements,
+                Kind::ForbiddenAction,
+                Kind::ForbiddenAction
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_and_upsert_writes_are_seen() {
+        let p = crate::guard::tests::policy7();
+        let w = |sql: &str| {
+            analyze(sql, Dialect::Sqlite, &p, None)
+                .writes
+                .into_iter()
+                .map(|w| (w.op, w.table, w.columns))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            w("WITH c AS (SELECT 1) UPDATE clients SET phone = 1"),
+            [(WriteOp::Update, "clients".into(), vec!["phone".to_string()])]
+        );
+        assert_eq!(
+            w("INSERT INTO r (a) VALUES (1) ON CONFLICT DO UPDATE SET b = 2"),
+            [
+                (WriteOp::Insert, "r".into(), vec!["a".to_string()]),
+                (WriteOp::Update, "r".into(), vec!["b".to_string()])
+            ]
+        );
+    }
+
+    #[test]
+    fn long_operator_chains_are_not_parsed_into_deep_trees() {
+        let p = crate::guard::tests::policy7();
+        for (chain, weight) in [
+            (" + 1", 1),
+            (" OR 1", 1),
+            (" UNION ALL SELECT 1", SET_OPERATOR_WEIGHT),
+            (" || 'x'", 1),
+            (" = 1", 1),
+        ] {
+            let at_limit = format!("SELECT 1{}", chain.repeat(MAX_OPERATORS / weight));
+            let v = analyze(&at_limit, Dialect::Sqlite, &p, None);
+            assert_eq!(v.statements, Some(1), "{chain}");
+            let long = format!("SELECT 1{}", chain.repeat(20_000));
+            let v = analyze(&long, Dialect::Sqlite, &p, None);
+            assert_eq!(v.statements, None, "{chain}");
+        }
+        let v = analyze(
+            &format!("SELECT 1{}", "::int".repeat(5000)),
+            Dialect::Postgres,
+            &p,
             None,
         );
         assert_eq!(v.statements, None);

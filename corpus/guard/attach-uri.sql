@@ -1,0 +1,1 @@
+ATTACH 'file:rowguard-fuzz-attach-uri.db?mode=rwc' AS a

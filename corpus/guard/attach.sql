@@ -1,0 +1,1 @@
+ATTACH DATABASE '/tmp/rowguard-fuzz-attach.db' AS a

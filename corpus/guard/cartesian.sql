@@ -1,0 +1,1 @@
+SELECT count(*) FROM appointments a, appointments b, appointments c, appointments d

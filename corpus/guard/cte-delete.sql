@@ -1,0 +1,1 @@
+WITH c AS (SELECT 9) DELETE FROM reminders WHERE appointment_id IN c

@@ -1,0 +1,1 @@
+WITH c AS (SELECT 8 AS id) UPDATE appointments SET notes = 'x' WHERE id IN (SELECT id FROM c)

@@ -1,0 +1,1 @@
+CREATE TABLE x (a); DROP TABLE reminders; ALTER TABLE clients ADD COLUMN y

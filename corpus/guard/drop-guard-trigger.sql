@@ -1,0 +1,1 @@
+DROP TRIGGER temp.rg_appointments_update; UPDATE appointments SET notes = 'x'

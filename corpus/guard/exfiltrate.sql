@@ -1,0 +1,1 @@
+UPDATE appointments SET notes = (SELECT group_concat(phone) FROM clients) WHERE id = 7

@@ -1,0 +1,1 @@
+EXPLAIN UPDATE appointments SET notes = 'x'; EXPLAIN QUERY PLAN DELETE FROM clients

@@ -1,0 +1,1 @@
+DELETE FROM temp.rg_log; UPDATE temp.rg_log SET tbl = 'x'

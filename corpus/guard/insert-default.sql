@@ -1,0 +1,1 @@
+INSERT INTO appointment_log DEFAULT VALUES

@@ -1,0 +1,1 @@
+INSERT OR REPLACE INTO appointments SELECT * FROM appointments WHERE id = 8

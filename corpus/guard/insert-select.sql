@@ -1,0 +1,1 @@
+INSERT INTO appointment_log (appointment_id, new_notes) SELECT id, notes FROM appointments

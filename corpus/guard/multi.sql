@@ -1,0 +1,1 @@
+UPDATE appointments SET notes = 'x' WHERE id = 7; DELETE FROM clients; UPDATE reminders SET send_at = 'x'

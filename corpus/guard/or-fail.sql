@@ -1,0 +1,1 @@
+UPDATE OR FAIL appointments SET id = id + 1 WHERE id > 230

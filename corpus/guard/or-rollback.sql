@@ -1,0 +1,1 @@
+UPDATE OR ROLLBACK appointments SET id = 8 WHERE id = 7

@@ -1,0 +1,1 @@
+UPDATE clients SET phone = '0' WHERE id = 3

@@ -1,0 +1,1 @@
+UPDATE OR REPLACE appointments SET id = 10 WHERE id = 8

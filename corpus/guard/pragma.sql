@@ -1,0 +1,1 @@
+PRAGMA foreign_keys = OFF; PRAGMA writable_schema = 1; PRAGMA recursive_triggers = 0

@@ -1,0 +1,1 @@
+RELEASE rg_statement; RELEASE SAVEPOINT rg_statement; END; BEGIN

@@ -1,0 +1,1 @@
+UPDATE appointments SET notes = replace(hex(zeroblob(10000000)), '0', '00') WHERE id = 7

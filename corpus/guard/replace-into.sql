@@ -1,0 +1,1 @@
+REPLACE INTO reminders (appointment_id, send_at) VALUES (9, '2026-03-01 09:00')

@@ -1,0 +1,1 @@
+ROLLBACK; UPDATE appointments SET notes = 'x'

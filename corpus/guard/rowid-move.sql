@@ -1,0 +1,1 @@
+UPDATE appointments SET rowid = 100000 WHERE id = 8

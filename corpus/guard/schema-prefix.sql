@@ -1,0 +1,1 @@
+UPDATE main.appointments SET notes = 'x' WHERE id = 8; DELETE FROM main.reminders WHERE appointment_id = 9

@@ -1,0 +1,1 @@
+UPDATE sqlite_master SET sql = 'x'; INSERT INTO sqlite_sequence VALUES ('x', 1)

@@ -1,0 +1,1 @@
+UPDATE appointments SET notes = 'x', start_at = '2026-03-02 09:00' WHERE id = 7

@@ -1,0 +1,1 @@
+UPDATE appointments SET notes = '’ OR 1=1 --é😀' WHERE id = 7

@@ -1,0 +1,1 @@
+UPDATE appointments SET notes = 'x WHERE id = 7

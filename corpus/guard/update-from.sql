@@ -1,0 +1,1 @@
+UPDATE appointments SET notes = c.name FROM clients c WHERE c.id = appointments.client_id AND appointments.id < 20

@@ -1,0 +1,1 @@
+UPDATE appointments SET (notes, status) = ('x', 'y') WHERE id = 7

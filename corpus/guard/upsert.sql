@@ -1,0 +1,1 @@
+INSERT INTO appointments (id, practitioner_id, client_id, start_at, end_at, status, updated_at) VALUES (8, 1, 1, 'a', 'b', 'booked', 'c') ON CONFLICT(id) DO UPDATE SET notes = 'x', status = excluded.status

@@ -1,0 +1,1 @@
+VACUUM INTO 'rowguard-fuzz-vacuum-relative.db'

@@ -1,0 +1,1 @@
+DELETE FROM reminders WHERE appointment_id = 9

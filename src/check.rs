@@ -1,0 +1,198 @@
+//! `rowguard check`: statements someone pastes (from a log, a review, another
+//! database's query capture) run against the built-in fixture under the
+//! policy of a reschedule of one appointment, as one input that is rolled
+//! back. With templates, each statement's shape is compared with its
+//! template's (the same statement with benign text); without, a write that
+//! reads other rows through a subquery is `shape-changed`. The static layer
+//! parses with the chosen dialect; the dynamic layer is always SQLite.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::db::Db;
+use crate::guard::{CellChange, Dialect, Guard, Kind, StatementCheck, Verdict};
+use crate::{schema, target};
+
+/// What to check and how.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// The appointment the reschedule targets (default 7).
+    pub target: i64,
+    /// Template statements: the i-th applies to the i-th statement; a single
+    /// one applies to all.
+    pub templates: Vec<String>,
+    pub dialect: Dialect,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            target: schema::DEFAULT_TARGET,
+            templates: Vec::new(),
+            dialect: Dialect::Sqlite,
+        }
+    }
+}
+
+/// The verdict on the checked statements, and its JSON form.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub verdict: &'static str,
+    pub target: i64,
+    pub kinds: Vec<Kind>,
+    pub outside: Vec<CellChange>,
+    pub statements: Vec<StatementCheck>,
+}
+
+/// Runs `statements` (each through `execute_batch`) against a fresh fixture.
+pub fn check(statements: &[String], opts: &CheckOptions) -> crate::Result<CheckReport> {
+    if statements.is_empty() {
+        return Err(crate::Error::Usage("no SQL statement to check".into()));
+    }
+    let size = schema::DEFAULT_SIZE;
+    if !(1..=size as i64).contains(&opts.target) {
+        return Err(crate::Error::Usage(format!(
+            "no appointment {} in the fixture (1..={size})",
+            opts.target
+        )));
+    }
+    let conn = schema::open(size)?;
+    let mut guard =
+        Guard::new(conn, target::appointments_policy(&[opts.target]))?.with_dialect(opts.dialect);
+    guard.begin_input()?;
+    for (i, sql) in statements.iter().enumerate() {
+        let template = opts.templates.get(i).or(match opts.templates.len() {
+            1 => opts.templates.first(),
+            _ => None,
+        });
+        let shapes = template.map(|t| vec![guard.shape_of(t)]);
+        let with_templates = !opts.templates.is_empty();
+        // Past the last of several templates: "no statement at this position".
+        guard.set_templates(shapes.or_else(|| with_templates.then(Vec::new)));
+        let _ = guard.execute_batch(sql);
+    }
+    guard.set_templates(None);
+    Ok(report(opts.target, guard.end_input()?))
+}
+
+fn report(target: i64, verdict: Verdict) -> CheckReport {
+    CheckReport {
+        verdict: if verdict.is_clean() {
+            "clean"
+        } else {
+            "finding"
+        },
+        target,
+        kinds: verdict.kinds().into_iter().collect(),
+        outside: verdict.outside().cloned().collect(),
+        statements: verdict.statements,
+    }
+}
+
+impl CheckReport {
+    pub fn is_clean(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The text form: each statement, its findings and blast radius, the verdict.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "policy: reschedule of appointment {} (may write its start_at, end_at, notes, reason, updated_at; its log and reminders)\n",
+            self.target
+        );
+        for (n, s) in self.statements.iter().enumerate() {
+            let _ = writeln!(out, "[{}] {:?}", n + 1, s.sql);
+            if let Some(e) = &s.error {
+                let _ = writeln!(out, "    error: {e}");
+            }
+            for f in &s.findings {
+                let _ = writeln!(out, "    FINDING {}: {}", f.kind, f.message);
+                for c in f.outside.iter().take(crate::report::SHOWN_CELLS) {
+                    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(no row)".into());
+                    let _ = writeln!(
+                        out,
+                        "      {} [{}] {}: {} -> {}",
+                        c.table,
+                        c.key,
+                        c.column,
+                        show(&c.before),
+                        show(&c.after)
+                    );
+                }
+                if f.outside.len() > crate::report::SHOWN_CELLS {
+                    let more = f.outside.len() - crate::report::SHOWN_CELLS;
+                    let _ = writeln!(out, "      … and {more} more cell(s)");
+                }
+            }
+        }
+        let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "verdict: {}",
+            if kinds.is_empty() {
+                "clean".to_string()
+            } else {
+                format!("finding ({})", kinds.join(", "))
+            }
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(sql: &str, templates: &[&str]) -> CheckReport {
+        let opts = CheckOptions {
+            templates: templates.iter().map(|t| t.to_string()).collect(),
+            ..CheckOptions::default()
+        };
+        check(&[sql.to_string()], &opts).unwrap()
+    }
+
+    #[test]
+    fn a_target_write_is_clean_and_a_tautology_is_not() {
+        assert!(run("UPDATE appointments SET notes = 'x' WHERE id = 7", &[]).is_clean());
+        let r = run(
+            "UPDATE appointments SET notes = 'x' WHERE id = 7 OR 1=1",
+            &[],
+        );
+        assert_eq!(r.kinds, vec![Kind::WriteOutsideTarget]);
+        assert_eq!(
+            r.outside
+                .iter()
+                .filter(|c| c.table == "appointments")
+                .count(),
+            239
+        );
+    }
+
+    #[test]
+    fn templates_compare_shapes() {
+        let t = "UPDATE appointments SET notes = 'aaaa' WHERE id = 7";
+        assert!(run("UPDATE appointments SET notes = 'bbbb' WHERE id = 7", &[t]).is_clean());
+        let r = run(
+            "UPDATE appointments SET notes = '' || (SELECT 1) || '' WHERE id = 7",
+            &[t],
+        );
+        assert_eq!(r.kinds, vec![Kind::ShapeChanged]);
+    }
+
+    #[test]
+    fn an_unknown_target_is_a_usage_error() {
+        let opts = CheckOptions {
+            target: 0,
+            ..CheckOptions::default()
+        };
+        assert!(matches!(
+            check(&["SELECT 1".into()], &opts),
+            Err(crate::Error::Usage(_))
+        ));
+    }
+}
