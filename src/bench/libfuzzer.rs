@@ -29,7 +29,10 @@ pub fn command_line(binary: &Path, pipeline: &str, seed: u64, budget_s: u64) -> 
 
 /// Runs the target once; `Err` when it cannot be started at all.
 pub fn run(binary: &Path, pipeline: &str, seed: u64, budget_s: u64) -> crate::Result<Run> {
-    let scratch = std::env::temp_dir().join(format!("rowguard-detect-{}-{pipeline}-{seed}", std::process::id()));
+    let scratch = std::env::temp_dir().join(format!(
+        "rowguard-detect-{}-{pipeline}-{seed}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).map_err(|e| crate::Error::io(&scratch, e))?;
     let start = Instant::now();

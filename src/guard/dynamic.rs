@@ -25,8 +25,9 @@ use rusqlite::limits::Limit;
 use rusqlite::{params_from_iter, Batch, Connection, ErrorCode};
 
 use super::coverage::{ObservedWrite, SchemaEffects};
+use super::memo::Memo;
 use super::policy::{undo, Cell, RowChange, TableInfo};
-use super::static_check::{self, compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
+use super::static_check::{compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
 use super::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
 use crate::db::row_values;
 
@@ -40,6 +41,8 @@ const TIME_BUDGET: Duration = Duration::from_secs(3);
 pub const MAX_LENGTH: i32 = 16 * 1024 * 1024;
 /// Process-wide heap ceiling for SQLite (bytes).
 const HEAP_LIMIT: i64 = 2 << 30;
+/// Prepared statements kept for reuse (rusqlite's cache; the default is 16).
+const STATEMENT_CACHE: usize = 256;
 /// Prefix of the guard's own objects; user SQL may not write them.
 const OWN: &str = "rg_";
 
@@ -67,6 +70,7 @@ pub struct Guard {
     /// The static view and the observed writes of the last call.
     last_view: StaticView,
     last_observed: Vec<ObservedWrite>,
+    memo: Memo,
 }
 
 fn lock(auth: &Mutex<AuthState>) -> std::sync::MutexGuard<'_, AuthState> {
@@ -343,6 +347,9 @@ impl Guard {
                 Authorization::Allow
             }
         }))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let mut memo = Memo::default();
+        memo.set_policy(&policy);
         let budget = Arc::new(AtomicI64::new(i64::MAX));
         let deadline = Arc::new(AtomicI64::new(i64::MAX));
         let (left, until) = (Arc::clone(&budget), Arc::clone(&deadline));
@@ -368,6 +375,7 @@ impl Guard {
             effects,
             last_view: StaticView::default(),
             last_observed: Vec::new(),
+            memo,
         })
     }
 
@@ -391,6 +399,7 @@ impl Guard {
     /// The static layer's dialect (for statements captured from other databases).
     pub fn with_dialect(mut self, dialect: Dialect) -> Guard {
         self.dialect = dialect;
+        self.memo.clear();
         self
     }
 
@@ -400,6 +409,7 @@ impl Guard {
 
     /// Sets the policy the next calls are checked against.
     pub fn set_policy(&mut self, policy: Policy) {
+        self.memo.set_policy(&policy);
         self.policy = policy;
     }
 
@@ -411,7 +421,7 @@ impl Guard {
 
     /// The shape of a SQL string as the static layer computes it.
     pub fn shape_of(&self, sql: &str) -> String {
-        static_check::shape(compiled_text(sql).0, self.dialect)
+        self.memo.shape(compiled_text(sql).0, self.dialect)
     }
 
     /// The wrapped connection, for reads outside any check.
@@ -496,7 +506,7 @@ impl Guard {
             findings: Vec::new(),
         };
         let template = self.next_template();
-        let view = static_check::analyze(
+        let view = self.memo.view(
             compiled,
             self.dialect,
             &self.policy,
@@ -540,7 +550,8 @@ impl Guard {
         } else {
             Ok(())
         };
-        if let Err(e) = opened.and_then(|()| self.conn.execute_batch("SAVEPOINT rg_statement")) {
+        let savepoint = |c: &Connection| c.prepare_cached("SAVEPOINT rg_statement")?.execute([]);
+        if let Err(e) = opened.and_then(|()| savepoint(&self.conn)) {
             check.add(Finding::new(
                 Kind::ResourceLimit,
                 format!("guard could not open a savepoint: {e}"),
@@ -559,12 +570,15 @@ impl Guard {
         let result = run(&self.conn, compiled);
         self.budget.store(i64::MAX, Ordering::Relaxed);
         self.deadline.store(i64::MAX, Ordering::Relaxed);
-        let denied = {
+        let (recorded, denied) = {
             let mut a = lock(&self.auth);
             a.enabled = false;
-            check.accesses = a.accesses.iter().cloned().collect();
-            std::mem::take(&mut a.denied)
+            (
+                a.accesses.iter().cloned().collect(),
+                std::mem::take(&mut a.denied),
+            )
         };
+        check.accesses = self.memo.trace(compiled, recorded);
         for (kind, what) in &denied {
             check.add(Finding::new(*kind, format!("denied by the guard: {what}")));
         }
@@ -590,7 +604,9 @@ impl Guard {
             reopened?;
         } else {
             self.collect_changes(check)?;
-            self.conn.execute_batch("RELEASE rg_statement")?;
+            self.conn
+                .prepare_cached("RELEASE rg_statement")?
+                .execute([])?;
         }
         result.map_err(DbError::from)
     }
@@ -660,7 +676,8 @@ impl Guard {
 impl Db for Guard {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
         self.guarded(Api::Execute, sql, params, |conn, compiled| {
-            conn.prepare(compiled)?.execute(params_from_iter(params))
+            conn.prepare_cached(compiled)?
+                .execute(params_from_iter(params))
         })
     }
 
@@ -676,7 +693,8 @@ impl Db for Guard {
 
     fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
         self.guarded(Api::QueryRow, sql, params, |conn, compiled| {
-            conn.query_row(compiled, params_from_iter(params), row_values)
+            conn.prepare_cached(compiled)?
+                .query_row(params_from_iter(params), row_values)
         })
     }
 }

@@ -65,6 +65,7 @@ pub use crate::db::{Db, DbError, Value};
 
 pub mod coverage;
 mod dynamic;
+mod memo;
 pub mod policy;
 pub mod static_check;
 

@@ -1,0 +1,136 @@
+//! Memo tables that spare the guard repeated work without changing any
+//! verdict (the throughput benchmark's ideas that keep the guard exact):
+//!
+//! - the static view of a statement text, per template shape: the view is a
+//!   pure function of (text, template, dialect, policy without its key
+//!   values), so the table is cleared whenever the policy's tables, columns
+//!   or side effects change;
+//! - the shape of a template text;
+//! - the authorizer trace of a prepared statement: SQLite authorizes at
+//!   prepare time only, so a statement reused from rusqlite's statement cache
+//!   gets the trace recorded when it was prepared. Denied statements never
+//!   prepare, so they are never reused.
+//!
+//! Each table is bounded: it is emptied when it reaches [`CAPACITY`] entries.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use super::static_check::{self, Dialect, StaticView};
+use super::Policy;
+
+/// Entries per table before it is emptied.
+pub const CAPACITY: usize = 4096;
+
+#[derive(Default)]
+pub(crate) struct Memo {
+    policy: String,
+    views: HashMap<(String, Option<String>), StaticView>,
+    shapes: RefCell<HashMap<String, String>>,
+    traces: HashMap<String, Vec<String>>,
+}
+
+/// The parts of a policy the static layer reads (everything but the key values).
+fn static_part(policy: &Policy) -> String {
+    format!(
+        "{}|{}|{:?}|{:?}",
+        policy.table, policy.key_column, policy.writable, policy.side_effects
+    )
+}
+
+fn bounded<K, V>(map: &mut HashMap<K, V>) -> &mut HashMap<K, V> {
+    if map.len() >= CAPACITY {
+        map.clear();
+    }
+    map
+}
+
+impl Memo {
+    /// Forgets the static views when the policy's static part changed.
+    pub(crate) fn set_policy(&mut self, policy: &Policy) {
+        let part = static_part(policy);
+        if part != self.policy {
+            self.views.clear();
+            self.policy = part;
+        }
+    }
+
+    /// Forgets everything (e.g. the dialect changed).
+    pub(crate) fn clear(&mut self) {
+        self.views.clear();
+        self.shapes.borrow_mut().clear();
+        self.traces.clear();
+    }
+
+    pub(crate) fn view(
+        &mut self,
+        sql: &str,
+        dialect: Dialect,
+        policy: &Policy,
+        template: Option<&str>,
+    ) -> StaticView {
+        let key = (sql.to_string(), template.map(str::to_string));
+        if let Some(v) = self.views.get(&key) {
+            return v.clone();
+        }
+        let v = static_check::analyze(sql, dialect, policy, template);
+        bounded(&mut self.views).insert(key, v.clone());
+        v
+    }
+
+    pub(crate) fn shape(&self, sql: &str, dialect: Dialect) -> String {
+        if let Some(s) = self.shapes.borrow().get(sql) {
+            return s.clone();
+        }
+        let s = static_check::shape(sql, dialect);
+        bounded(&mut self.shapes.borrow_mut()).insert(sql.to_string(), s.clone());
+        s
+    }
+
+    /// The trace to report for a prepared statement: the one just recorded
+    /// (and remembered), or, when the statement came from the cache and the
+    /// authorizer did not run, the one recorded when it was prepared.
+    pub(crate) fn trace(&mut self, sql: &str, recorded: Vec<String>) -> Vec<String> {
+        if recorded.is_empty() {
+            return self.traces.get(sql).cloned().unwrap_or_default();
+        }
+        bounded(&mut self.traces).insert(sql.to_string(), recorded.clone());
+        recorded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::{Db, Value};
+    use crate::{schema, target};
+
+    /// A statement reused from the caches gets the same verdict, trace and
+    /// shape as the first time, on target and off target alike.
+    #[test]
+    fn a_reused_statement_is_judged_exactly_like_a_fresh_one() {
+        let conn = schema::open(schema::DEFAULT_SIZE).unwrap();
+        let mut g = super::super::Guard::new(conn, target::appointments_policy(&[7])).unwrap();
+        let sql = "UPDATE appointments SET notes = ?1 WHERE id = ?2";
+        let (_, v) = g
+            .check(|g| {
+                for id in [7, 8, 7, 8] {
+                    g.execute(sql, &[Value::Text("n".into()), Value::Integer(id)])
+                        .unwrap();
+                }
+            })
+            .unwrap();
+        let s = &v.statements;
+        assert!(!s[0].accesses.is_empty());
+        assert_eq!(s[0].accesses, s[2].accesses);
+        assert_eq!(s[1].accesses, s[3].accesses);
+        assert_eq!(
+            (s[0].findings.is_empty(), s[2].findings.is_empty()),
+            (true, true)
+        );
+        assert_eq!(s[1].findings, s[3].findings);
+        assert_eq!(
+            s[1].findings[0].kind,
+            crate::guard::Kind::WriteOutsideTarget
+        );
+    }
+}
