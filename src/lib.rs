@@ -10,12 +10,14 @@
 //! | [`scenario`] | fuzz input (`Scenario { ops }`) and the one `decode(bytes)` |
 //! | [`guard`] | the invariant checker (static + dynamic) behind a `Policy` |
 //! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
-//! | [`report`] | text and JSON renderings of an execution |
+//! | [`engine`] | the built-in fuzz loop, minimization and the CI gate |
+//! | [`report`] | text and JSON renderings of an execution; JUnit and SARIF of the gate |
 //!
 //! The `rowguard` binary (`src/main.rs`, `src/cli/`) is a thin layer over this
 //! library; the cargo-fuzz crate in `fuzz/` calls [`target::fuzz_one`].
 
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod guard;
 pub mod pipeline;

@@ -11,3 +11,5 @@ mod guard_table;
 mod isolation;
 // seeded random inputs through the fuzz target's entry point on `safe`
 mod smoke;
+// the built-in fuzz engine, bounded by runs: determinism, legacy found, safe clean, artifacts replay
+mod engine;

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod fuzz;
+mod gate;
+mod minimize;
 mod pipelines;
 mod repro;
 mod schema;
@@ -26,6 +29,12 @@ enum Command {
     Schema(schema::Args),
     /// List the pipelines: name, bug class, what triggers it.
     Pipelines,
+    /// Fuzz a pipeline with the built-in engine (stable Rust, no setup).
+    Fuzz(fuzz::Args),
+    /// Shrink an input to the smallest one with the same finding kind.
+    Minimize(minimize::Args),
+    /// CI gate: replay corpus/, then fuzz `safe` for a time budget.
+    Gate(gate::Args),
 }
 
 /// Output format of report-printing commands.
@@ -41,5 +50,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Repro(args) => repro::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Pipelines => pipelines::run(),
+        Command::Fuzz(args) => fuzz::run(args),
+        Command::Minimize(args) => minimize::run(args),
+        Command::Gate(args) => gate::run(args),
     }
 }
