@@ -13,3 +13,5 @@ mod isolation;
 mod smoke;
 // the built-in fuzz engine, bounded by runs: determinism, legacy found, safe clean, artifacts replay
 mod engine;
+// minimize, the CI gate and its JUnit / SARIF outputs
+mod workflow;

@@ -1,12 +1,14 @@
 //! `rowguard fuzz`: the built-in engine (`rowguard::engine`) on one
-//! pipeline. Live status on a terminal; a line per new finding on stderr;
+//! pipeline. On a terminal: a live status line and a line for the first
+//! finding of each kind on stderr;
 //! the summary (text, or one JSON object) on stdout at the end. Ctrl-C ends
 //! the run and keeps everything found: artifacts are written before a
 //! finding is reported.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -65,14 +67,25 @@ pub fn kinds(list: &str) -> anyhow::Result<std::collections::BTreeSet<Kind>> {
     Ok(target::parse_kinds(list)?)
 }
 
+/// Distinct findings listed per kind in the text summary (all are in the
+/// JSON summary and the artifacts folder).
+const SHOWN_PER_KIND: usize = 5;
+
+/// On a terminal, one line for the first finding of each kind (the status
+/// line counts the rest).
 fn announce(f: &Found) {
+    static SEEN: AtomicU8 = AtomicU8::new(0);
+    let bit = 1u8 << Kind::ALL.iter().position(|k| *k == f.kind).unwrap_or(0);
+    if SEEN.fetch_or(bit, Ordering::SeqCst) & bit != 0 {
+        return;
+    }
     let at = f
         .artifact
         .as_ref()
         .map(|p| format!(" -> {}", p.display()))
         .unwrap_or_default();
     eprintln!(
-        "\r\x1b[Knew finding: {} after {:.2} s ({} execs){at}",
+        "\r\x1b[Kfirst {} after {:.2} s ({} execs){at}",
         f.kind, f.elapsed_s, f.execs
     );
 }
@@ -96,21 +109,40 @@ fn print_text(s: &Summary) {
         println!("no findings");
         return;
     }
-    println!("{} distinct finding(s):", s.findings.len());
-    for f in &s.findings {
+    for kind in Kind::ALL {
+        let of_kind: Vec<&Found> = s.findings.iter().filter(|f| f.kind == kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let inputs: u64 = of_kind.iter().map(|f| f.count).sum();
         println!(
-            "  {} x{} first after {:.2} s ({} execs): {}",
-            f.kind, f.count, f.elapsed_s, f.execs, f.message
+            "{kind}: {} distinct statement shape(s), {inputs} input(s)",
+            of_kind.len()
         );
-        println!(
-            "    shape: {}",
-            f.shape.chars().take(300).collect::<String>()
-        );
-        if let Some(p) = &f.artifact {
+        for f in of_kind.iter().take(SHOWN_PER_KIND) {
             println!(
-                "    reproduce: rowguard repro {} --pipeline {}",
-                p.display(),
-                s.pipeline
+                "  x{} first after {:.2} s ({} execs): {}",
+                f.count,
+                f.elapsed_s,
+                f.execs,
+                f.message.chars().take(200).collect::<String>()
+            );
+            println!(
+                "    shape: {}",
+                f.shape.chars().take(200).collect::<String>()
+            );
+            if let Some(p) = &f.artifact {
+                println!(
+                    "    reproduce: rowguard repro {} --pipeline {}",
+                    p.display(),
+                    s.pipeline
+                );
+            }
+        }
+        if of_kind.len() > SHOWN_PER_KIND {
+            println!(
+                "  ... {} more (all in --format json and the artifacts folder)",
+                of_kind.len() - SHOWN_PER_KIND
             );
         }
     }
@@ -133,7 +165,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| PathBuf::from("artifacts").join(pipeline.name())),
     );
     cfg.status = true;
-    if args.format == Format::Text {
+    if args.format == Format::Text && std::io::stderr().is_terminal() {
         cfg.on_finding = Some(announce);
     }
     let summary = engine::run(&cfg, stop_flag()?)?;
