@@ -160,9 +160,30 @@ fn the_gate_fails_when_a_reproducer_is_clean_on_its_pipeline() {
         uri.ends_with("regressions/legacy/incident-quote-comment.json"),
         "{uri}"
     );
-    // the log reads back as the schema-generated SARIF types
+    // the log reads back as the schema-generated SARIF types, and is valid against the schema
     let back: serde_sarif::sarif::Sarif = serde_json::from_value(log.clone()).unwrap();
     assert_eq!(back.runs.len(), 1);
+    assert_valid_sarif(&log);
+}
+
+/// Validates against the OASIS SARIF 2.1.0 JSON schema (`tests/data/`, as
+/// shipped in the `serde-sarif` crate).
+#[track_caller]
+fn assert_valid_sarif(log: &serde_json::Value) {
+    let schema = root().join("tests/data/sarif-schema-2.1.0.json");
+    let mut schemas = boon::Schemas::new();
+    let index = boon::Compiler::new()
+        .compile(schema.to_str().unwrap(), &mut schemas)
+        .unwrap();
+    if let Err(e) = schemas.validate(log, index) {
+        panic!("SARIF log is not valid against the 2.1.0 schema: {e:#}\n{log:#}");
+    }
+    let mut broken = log.clone();
+    broken["version"] = "2.0.0".into();
+    assert!(
+        schemas.validate(&broken, index).is_err(),
+        "the schema check can fail"
+    );
 }
 
 #[test]
