@@ -45,6 +45,20 @@ fn same_seed_and_runs_with_one_job_repeat_exactly() {
     cfg.artifacts = Some(dir.path().join("b"));
     let second = run(&cfg);
     assert!(!first.findings.is_empty(), "legacy should give findings");
+    let keys: std::collections::HashSet<_> = first
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.shape.clone()))
+        .collect();
+    assert_eq!(
+        keys.len(),
+        first.findings.len(),
+        "one finding per kind + shape"
+    );
+    assert!(
+        first.findings.iter().any(|f| f.count > 1),
+        "repeats are counted, not reported again"
+    );
     let a: Vec<_> = first.findings.iter().map(timeless).collect();
     let b: Vec<_> = second.findings.iter().map(timeless).collect();
     assert_eq!(a, b);
@@ -149,5 +163,22 @@ fn a_corpus_folder_is_read_and_grown() {
     assert!(files.len() <= s.corpus, "the seed is not written back");
     for f in files {
         decode_file(&std::fs::read(&f).unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn a_stop_flag_ends_the_run_and_keeps_what_was_found() {
+    // what Ctrl-C does, without a signal: the flag is set at the first finding
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config("legacy", 1, 1_000_000);
+    cfg.artifacts = Some(dir.path().to_path_buf());
+    cfg.on_finding = Some(|_| STOP.store(true, std::sync::atomic::Ordering::SeqCst));
+    let s = engine::run(&cfg, &STOP).unwrap();
+    assert!(s.interrupted);
+    assert!(s.execs < 1_000_000);
+    assert!(!s.findings.is_empty());
+    for f in &s.findings {
+        assert!(f.artifact.as_ref().unwrap().is_file(), "{f:?}");
     }
 }
