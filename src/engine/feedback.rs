@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use crate::scenario::dict;
 use crate::target::Execution;
 
 /// Everything seen so far.
@@ -17,14 +18,22 @@ pub struct Feedback {
 }
 
 impl Feedback {
-    /// Records what `e` showed; true when any of it was new.
+    /// Records what `e` showed; true when any of it was new. The shape of
+    /// a statement SQLite could not even tokenize or parse is counted but is
+    /// no reason to keep the input: it is mostly the input's own junk words,
+    /// and its error class already says where the syntax broke.
     pub fn observe(&mut self, e: &Execution) -> bool {
         let mut new = false;
         for s in e.statements() {
-            new |= self.shapes.insert(s.shape.clone());
+            let new_shape = self.shapes.insert(s.shape.clone());
             new |= self.accesses.insert(s.accesses.join("|"));
-            if let Some(err) = &s.error {
-                new |= self.errors.insert(error_class(err));
+            match &s.error {
+                Some(err) => {
+                    let class = error_class(err);
+                    new |= new_shape && !is_syntax(&class);
+                    new |= self.errors.insert(class);
+                }
+                None => new |= new_shape,
             }
         }
         new
@@ -46,12 +55,45 @@ impl Feedback {
     }
 }
 
-/// A SQLite error message with what came from the input abstracted:
-/// `near "OR": syntax error` and `near "x": syntax error` are one class
-/// (`near _: syntax error`); numbers become `N`; the text after a colon that
-/// names user data (`no such column: foo`) becomes `_`; the statement text
-/// rusqlite appends (` in UPDATE ... at offset N`) is dropped.
+/// Whether an error class says SQLite could not tokenize or parse the text.
+fn is_syntax(class: &str) -> bool {
+    class.ends_with("syntax error")
+        || class.starts_with("unrecognized token")
+        || class.starts_with("incomplete input")
+}
+
+/// A SQLite error message with what came from the input abstracted, so a
+/// class means "the syntax broke in a new way", not "new junk text":
+/// `near "x": syntax error` and `near "é’": syntax error` are one class
+/// (`near _: syntax error`), but a keyword the dictionary knows is kept
+/// (`near OR: syntax error`: the text reached a new place in the grammar);
+/// `unrecognized token: _`; `no such column: _`; otherwise quoted parts
+/// become `_`, numbers `N`, and the statement text rusqlite appends
+/// (` in UPDATE ... at offset N`) is dropped.
 pub fn error_class(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("near \"") {
+        if let Some(end) = rest.find("\": syntax error") {
+            let token = rest[..end].to_ascii_uppercase();
+            let known = dict::tokens().iter().any(|t| {
+                t.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
+                    && t.eq_ignore_ascii_case(&token)
+            });
+            return format!(
+                "near {}: syntax error",
+                if known { token.as_str() } else { "_" }
+            );
+        }
+    }
+    for prefix in [
+        "unrecognized token:",
+        "no such column:",
+        "no such table:",
+        "no such function:",
+    ] {
+        if message.starts_with(prefix) {
+            return format!("{prefix} _");
+        }
+    }
     let mut out = String::new();
     let mut quote: Option<char> = None;
     for c in message.chars() {
@@ -73,12 +115,7 @@ pub fn error_class(message: &str) -> String {
     if let Some(at) = out.find(" in ") {
         out.truncate(at);
     }
-    for prefix in ["no such column:", "no such table:", "no such function:"] {
-        if out.starts_with(prefix) {
-            return format!("{prefix} _");
-        }
-    }
-    out
+    out.chars().take(80).collect()
 }
 
 #[cfg(test)]
@@ -88,17 +125,29 @@ mod tests {
     #[test]
     fn error_classes_abstract_the_input() {
         assert_eq!(
-            error_class(r#"near "OR": syntax error"#),
+            error_class(r#"near "é’": syntax error"#),
             error_class(r#"near "x": syntax error"#)
         );
         assert_eq!(error_class("no such column: bob"), "no such column: _");
         assert_eq!(
-            error_class(r#"near "OR": syntax error in UPDATE t SET a = 'x' OR 1 at offset 31"#),
+            error_class(r#"near "1": syntax error in UPDATE t SET a = 'x' 1 at offset 31"#),
             "near _: syntax error"
         );
         assert_ne!(
             error_class("unrecognized token: \"'x\""),
             error_class("near \"x\": syntax error")
+        );
+        assert_eq!(
+            error_class(r#"near "or": syntax error in UPDATE t SET a = 'x' or"#),
+            "near OR: syntax error"
+        );
+        assert_eq!(
+            error_class(r#"near "a"b": syntax error in UPDATE t"#),
+            "near _: syntax error"
+        );
+        assert_eq!(
+            error_class(r#"unrecognized token: "'a"b in c" in UPDATE t"#),
+            "unrecognized token: _"
         );
     }
 }
