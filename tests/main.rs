@@ -15,3 +15,5 @@ mod smoke;
 mod engine;
 // minimize, the CI gate and its JUnit / SARIF outputs
 mod workflow;
+// the binary's contract for fuzz, minimize and gate (exit codes, JSON fields, report files)
+mod cli;
