@@ -16,6 +16,27 @@
 //!   `elapsed_s` fields);
 //! - the `stop` flag (Ctrl-C) ends the run cleanly: everything found so far
 //!   is already on disk and in the summary.
+//!
+//! As a library (what a detection benchmark needs: feedback on or off, stop
+//! at the first finding of a kind, executions and time to it):
+//!
+//! ```
+//! use std::sync::atomic::AtomicBool;
+//! use rowguard::engine::{self, Config};
+//! use rowguard::guard::Kind;
+//!
+//! let mut cfg = Config::new(rowguard::pipeline::by_name("legacy")?);
+//! cfg.seed = 1;
+//! cfg.runs = Some(500);
+//! cfg.kinds = [Kind::WriteOutsideTarget].into();
+//! cfg.stop_on_first = true;
+//! cfg.feedback = false; // plain random generation, the same generator
+//! let summary = engine::run(&cfg, &AtomicBool::new(false))?;
+//! let first = &summary.findings[0];
+//! assert_eq!(first.kind, Kind::WriteOutsideTarget);
+//! println!("found after {} execs, {:.3} s", first.execs, first.elapsed_s);
+//! # Ok::<(), rowguard::Error>(())
+//! ```
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{IsTerminal, Write as _};
@@ -84,7 +105,8 @@ pub struct Config {
     pub stop_on_first: bool,
     /// A live status line on stderr, when stderr is a terminal (default false).
     pub status: bool,
-    /// Called with each new finding, after its artifact is written (default none).
+    /// Called with each new finding, after its artifact is written, under the
+    /// engine's lock: keep it short (default none).
     pub on_finding: Option<fn(&Found)>,
 }
 
