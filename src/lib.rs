@@ -12,16 +12,20 @@
 //! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
 //! | [`engine`] | the built-in fuzz loop, minimization and the CI gate |
 //! | [`report`] | text and JSON renderings of an execution; JUnit and SARIF of the gate |
+//! | [`bench`] | `rowguard bench`: throughput, scaling and detection benchmarks |
+//! | [`scan`] | a file of notes, one reschedule per line, streamed through the guard |
 //!
 //! The `rowguard` binary (`src/main.rs`, `src/cli/`) is a thin layer over this
 //! library; the cargo-fuzz crate in `fuzz/` calls [`target::fuzz_one`].
 
+pub mod bench;
 pub mod db;
 pub mod engine;
 pub mod error;
 pub mod guard;
 pub mod pipeline;
 pub mod report;
+pub mod scan;
 pub mod scenario;
 pub mod schema;
 pub mod target;

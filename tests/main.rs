@@ -9,6 +9,8 @@ mod replay;
 mod guard_table;
 // injected transaction control cannot escape; each input sees the pristine fixture
 mod isolation;
+// the incident: safe stores tricky notes, legacy is cut by a NUL
+mod incident;
 // seeded random inputs through the fuzz target's entry point on `safe`
 mod smoke;
 // the built-in fuzz engine, bounded by runs: determinism, legacy found, safe clean, artifacts replay
@@ -17,3 +19,9 @@ mod engine;
 mod workflow;
 // the binary's contract for fuzz, minimize and gate (exit codes, JSON fields, report files)
 mod cli;
+// the third-party corpora through `scan` on safe, legacy and stacked, against a whole-database diff
+mod scan_corpora;
+// `rowguard scan` as a user runs it: jsonl fields, text summary, bad input and exit codes
+mod scan_cli;
+// the pipeline registry: a reproducer per planted pipeline, `rowguard pipelines`
+mod pipelines;

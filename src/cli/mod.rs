@@ -6,11 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod fuzz;
 mod gate;
 mod minimize;
 mod pipelines;
 mod repro;
+mod scan;
 mod schema;
 
 /// Input fuzzing and query-safety guard for SQL-writing code.
@@ -35,6 +37,10 @@ enum Command {
     Minimize(minimize::Args),
     /// CI gate: replay corpus/, then fuzz `safe` for a time budget.
     Gate(gate::Args),
+    /// Benchmarks: throughput, scaling.
+    Bench(bench::Args),
+    /// Check each line of a notes file as the notes of one reschedule of the target.
+    Scan(scan::Args),
 }
 
 /// Output format of report-printing commands.
@@ -53,5 +59,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Fuzz(args) => fuzz::run(args),
         Command::Minimize(args) => minimize::run(args),
         Command::Gate(args) => gate::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Scan(args) => scan::run(args),
     }
 }

@@ -3,9 +3,21 @@
 use std::process::ExitCode;
 
 pub fn run() -> anyhow::Result<ExitCode> {
-    println!("{:<10} {:<60} trigger", "name", "bug class");
-    for p in rowguard::pipeline::all() {
-        println!("{:<10} {:<60} {}", p.name(), p.bug_class(), p.trigger());
+    let all = rowguard::pipeline::all();
+    let name = all.iter().map(|p| p.name().len()).max().unwrap_or(0);
+    let class = all
+        .iter()
+        .map(|p| p.bug_class().chars().count())
+        .max()
+        .unwrap_or(0);
+    println!("{:<name$}  {:<class$}  trigger", "name", "bug class");
+    for p in all {
+        println!(
+            "{:<name$}  {:<class$}  {}",
+            p.name(),
+            p.bug_class(),
+            p.trigger()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

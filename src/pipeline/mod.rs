@@ -11,9 +11,14 @@ use serde::{Deserialize, Serialize};
 pub use crate::db::{Db, DbError, Value};
 use crate::schema;
 
+mod blacklist;
 mod concat;
 mod legacy;
 mod safe;
+mod series;
+mod stacked;
+mod truncate;
+mod unicode;
 
 /// The "now" every pipeline stamps into `updated_at`: no clock anywhere.
 pub const NOW: &str = "2026-03-01 08:00";
@@ -126,7 +131,15 @@ pub trait Pipeline: Sync {
 
 /// Every pipeline, `safe` first.
 pub fn all() -> &'static [&'static dyn Pipeline] {
-    &[&safe::Safe, &legacy::Legacy]
+    &[
+        &safe::Safe,
+        &legacy::Legacy,
+        &stacked::Stacked,
+        &truncate::Truncate,
+        &blacklist::Blacklist,
+        &unicode::Unicode,
+        &series::Series,
+    ]
 }
 
 /// The pipeline called `name`.

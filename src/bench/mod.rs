@@ -1,0 +1,87 @@
+//! `rowguard bench`: the benchmarks of DESIGN.md. Each measures both sides in
+//! the same run on the same machine, alternating them round by round, so the
+//! ratio holds on a noisy machine. Benchmarks report numbers; tests never
+//! time anything.
+//!
+//! - [`throughput`]: checked statements per second (the fuzz loop's path:
+//!   pipeline, template run, static + dynamic checks) against the same
+//!   statements executed raw through the same `Db` API, each in a rolled-back
+//!   savepoint.
+//! - [`scaling`]: checked time per one-row `safe` statement at growing fixture
+//!   sizes: the cost must follow the rows changed, not the database.
+
+use std::time::{Duration, Instant};
+
+use arbitrary::Unstructured;
+use serde::Serialize;
+
+use crate::scenario::{Scenario, MAX_OPS};
+
+pub mod libfuzzer;
+pub mod scaling;
+pub mod throughput;
+
+/// A deterministic workload: `n` non-empty scenarios generated from `seed`
+/// by the same generator the fuzzers use.
+pub fn workload(seed: u64, n: usize) -> Vec<Scenario> {
+    let mut rng = XorShift(seed | 1);
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let bytes: Vec<u8> = (0..64 + rng.next() % 448)
+            .map(|_| rng.next() as u8)
+            .collect();
+        let mut u = Unstructured::new(&bytes);
+        let ops = (0..1 + rng.next() as usize % MAX_OPS)
+            .map_while(|_| crate::scenario::arbitrary_op(&mut u).ok())
+            .collect::<Vec<_>>();
+        if !ops.is_empty() {
+            out.push(Scenario { ops });
+        }
+    }
+    out
+}
+
+/// xorshift64: small, seeded, and the same on every machine.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Median of a list of durations (the list is sorted in place).
+pub fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times.get(times.len() / 2).copied().unwrap_or_default()
+}
+
+/// Times `f` once.
+pub fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let out = f();
+    (out, start.elapsed())
+}
+
+/// Machine facts printed beside every table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub profile: &'static str,
+}
+
+impl Machine {
+    pub fn here() -> Machine {
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            profile: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
+        }
+    }
+}

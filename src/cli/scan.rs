@@ -1,0 +1,84 @@
+//! `rowguard scan --pipeline P --notes FILE [--target N] [--format text|jsonl]`:
+//! each line of FILE is the notes of one reschedule of the target; the work
+//! is [`rowguard::scan`]. Text prints the lines that need a look, then a
+//! summary; jsonl prints one object per line of FILE, as it goes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rowguard::scan::{LineReport, Scan};
+use rowguard::{pipeline, schema, target};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScanFormat {
+    Text,
+    Jsonl,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Pipeline to scan (default: $ROWGUARD_PIPELINE, else safe).
+    #[arg(long)]
+    pipeline: Option<String>,
+    /// Notes file, one notes text per line (`-` reads standard input).
+    #[arg(long)]
+    notes: PathBuf,
+    /// The appointment every line reschedules.
+    #[arg(long, default_value_t = schema::DEFAULT_TARGET)]
+    target: i64,
+    #[arg(long, value_enum, default_value = "text")]
+    format: ScanFormat,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let env = std::env::var(target::PIPELINE_ENV)
+        .ok()
+        .filter(|s| !s.is_empty());
+    let name = args
+        .pipeline
+        .as_deref()
+        .or(env.as_deref())
+        .unwrap_or("safe");
+    let mut scan = Scan::new(pipeline::by_name(name)?, args.target)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let format = args.format;
+    let result = scan.run_file(&args.notes, |r: &LineReport| match format {
+        ScanFormat::Jsonl => {
+            serde_json::to_writer(&mut out, r)?;
+            out.write_all(b"\n")
+        }
+        ScanFormat::Text => match r.text() {
+            Some(line) => writeln!(out, "{line}"),
+            None => Ok(()),
+        },
+    });
+    let summary = scan.summary().clone();
+    let finish = (|| {
+        if format == ScanFormat::Text && summary.lines > 0 {
+            write!(out, "{}", summary.text())?;
+        }
+        out.flush()
+    })();
+    // whoever read the output went away (`| head`): stop quietly, like other line tools
+    let closed = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+    match finish {
+        Err(e) if !closed(&e) => return Err(e.into()),
+        _ => {}
+    }
+    let result = match result {
+        Err(rowguard::Error::Io { source, .. }) if closed(&source) => Ok(()),
+        other => other,
+    };
+    match result {
+        // the library's message already names the file and the cause
+        Err(e) if summary.findings == 0 => Err(anyhow::anyhow!("{e}")),
+        Err(e) => {
+            eprintln!("rowguard: {}", e.to_string().replace('\n', " "));
+            Ok(ExitCode::from(1))
+        }
+        Ok(()) if summary.findings > 0 => Ok(ExitCode::from(1)),
+        Ok(()) if summary.errors > 0 => Ok(ExitCode::from(2)),
+        Ok(()) => Ok(ExitCode::SUCCESS),
+    }
+}

@@ -1,0 +1,468 @@
+//! `scan`: a file of candidate notes, one per line, each checked as the notes
+//! of one reschedule of a target appointment (default 7) to a fixed slot
+//! ([`DAY`], [`SLOT`]) with a fixed reason ([`REASON`]), on one pipeline.
+//!
+//! Contract (DESIGN.md, `rowguard scan`):
+//! - lines are split on `\n` only and nothing is trimmed (a `\r` stays in the
+//!   notes); a final `\n` ends the last line, so it never makes an empty
+//!   last record; an empty file has no line and is an error;
+//! - the input streams: one line is in memory at a time, and a line longer
+//!   than [`MAX_LINE`] is skipped without being held (verdict `error`);
+//! - every line gets a [`LineReport`]: `clean`, `finding` (with the kinds,
+//!   every statement exactly as sent, in order, failed ones included, and
+//!   the cells changed outside the policy), or `error` when the line cannot
+//!   be checked (not UTF-8, too long, a guard failure);
+//! - [`Summary`] counts lines, clean lines, findings by kind and errors.
+//!
+//! Why [`MAX_LINE`] is 4 MiB: the guard bounds every string SQLite makes at
+//! 16 MiB (`MAX_LENGTH`), and its change log stores each changed text cell
+//! hex-encoded (twice the bytes), so notes above ~8 MiB make even the `safe`
+//! pipeline stop with `resource-limit`. 4 MiB keeps a wide margin for the
+//! statement around the notes and the audit row that copies them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, BufRead};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::db::Value;
+use crate::guard::{param_json, CellChange, Kind};
+use crate::pipeline::{Op, Pipeline};
+use crate::scenario::Scenario;
+use crate::target::{self, Session};
+
+/// Day of March every scanned reschedule moves the target to.
+pub const DAY: u8 = 12;
+/// Slot (10:00) every scanned reschedule moves the target to.
+pub const SLOT: u8 = 4;
+/// The reschedule reason of every scanned line.
+pub const REASON: &str = "client request";
+/// Longest line (in bytes, without its `\n`) that is checked.
+pub const MAX_LINE: usize = 4 * 1024 * 1024;
+
+/// The outcome of one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LineVerdict {
+    Clean,
+    Finding,
+    Error,
+}
+
+/// One statement as the pipeline sent it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sent {
+    pub sql: String,
+    pub params: Vec<serde_json::Value>,
+    /// SQLite's error, when the statement failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What scanning one line found (one `jsonl` object).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineReport {
+    /// 1-based line number.
+    pub line: u64,
+    pub target: i64,
+    /// The notes text (absent when the line could not be read as text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub verdict: LineVerdict,
+    pub kinds: Vec<Kind>,
+    pub statements: Vec<Sent>,
+    pub outside: Vec<CellChange>,
+    /// Why the line could not be checked (`error` verdict only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl LineReport {
+    fn error(line: u64, target: i64, error: String) -> LineReport {
+        LineReport {
+            line,
+            target,
+            notes: None,
+            verdict: LineVerdict::Error,
+            kinds: Vec::new(),
+            statements: Vec::new(),
+            outside: Vec::new(),
+            error: Some(error),
+        }
+    }
+
+    /// One line of text output; `None` for a clean line (text shows only what needs a look).
+    pub fn text(&self) -> Option<String> {
+        let head = format!("line {}", self.line);
+        match self.verdict {
+            LineVerdict::Clean => None,
+            LineVerdict::Error => Some(format!(
+                "{head}: error: {}",
+                self.error.as_deref().unwrap_or("")
+            )),
+            LineVerdict::Finding => {
+                let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
+                let mut out = format!("{head}: finding ({})", kinds.join(", "));
+                if !self.outside.is_empty() {
+                    let _ = write!(out, ", {} cell(s) outside the target", self.outside.len());
+                }
+                let notes: String = self
+                    .notes
+                    .as_deref()
+                    .unwrap_or("")
+                    .chars()
+                    .take(80)
+                    .collect();
+                let _ = write!(out, ": notes {notes:?}");
+                if notes.len() < self.notes.as_ref().map_or(0, String::len) {
+                    out.push('…');
+                }
+                Some(out)
+            }
+        }
+    }
+}
+
+/// Counts over a whole scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub lines: u64,
+    pub clean: u64,
+    /// Lines with at least one finding.
+    pub findings: u64,
+    pub errors: u64,
+    /// Lines with at least one finding of each kind.
+    pub by_kind: BTreeMap<Kind, u64>,
+}
+
+impl Summary {
+    fn add(&mut self, r: &LineReport) {
+        self.lines += 1;
+        match r.verdict {
+            LineVerdict::Clean => self.clean += 1,
+            LineVerdict::Finding => self.findings += 1,
+            LineVerdict::Error => self.errors += 1,
+        }
+        for k in &r.kinds {
+            *self.by_kind.entry(*k).or_default() += 1;
+        }
+    }
+
+    /// The text summary that ends `rowguard scan` text output.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "lines: {}, clean: {}, findings: {}, errors: {}\n",
+            self.lines, self.clean, self.findings, self.errors
+        );
+        for (k, n) in &self.by_kind {
+            let _ = writeln!(out, "  {k}: {n} line(s)");
+        }
+        out
+    }
+}
+
+/// One line read from the input.
+enum Read {
+    Line(Vec<u8>),
+    /// A line longer than the cap: its length, its bytes dropped.
+    TooLong(u64),
+}
+
+/// Reads up to the next `\n` (dropped) or the end, keeping at most `cap`
+/// bytes in memory. `None` at the end of input.
+fn read_line_capped(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> io::Result<Option<Read>> {
+    buf.clear();
+    let mut total: u64 = 0;
+    let mut any = false;
+    loop {
+        let available = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        any = true;
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        total += chunk.len() as u64;
+        if total <= cap as u64 {
+            buf.extend_from_slice(chunk);
+        }
+        let used = done.unwrap_or(chunk.len());
+        r.consume(used);
+        if done.is_some() {
+            break;
+        }
+    }
+    Ok(match (any, total > cap as u64) {
+        (false, _) => None,
+        (true, false) => Some(Read::Line(std::mem::take(buf))),
+        (true, true) => Some(Read::TooLong(total)),
+    })
+}
+
+/// A scan of notes lines on one pipeline and target.
+pub struct Scan {
+    pipeline: &'static dyn Pipeline,
+    target: i64,
+    session: Session,
+    summary: Summary,
+}
+
+impl Scan {
+    /// A scan of reschedules of appointment `target` (which must exist in the fixture).
+    pub fn new(pipeline: &'static dyn Pipeline, target: i64) -> crate::Result<Scan> {
+        let mut session = Session::new()?;
+        let exists = session
+            .guard()
+            .query_unchecked(
+                "SELECT 1 FROM appointments WHERE id = ?1",
+                &[Value::Integer(target)],
+            )?
+            .len()
+            == 1;
+        if !exists {
+            return Err(crate::Error::Usage(format!(
+                "appointment {target} is not in the fixture (ids 1..={})",
+                crate::schema::DEFAULT_SIZE
+            )));
+        }
+        Ok(Scan {
+            pipeline,
+            target,
+            session,
+            summary: Summary::default(),
+        })
+    }
+
+    /// The counts so far.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// The op a line of notes becomes.
+    pub fn op(&self, notes: &str) -> Op {
+        Op::Reschedule {
+            id: self.target,
+            day: DAY,
+            slot: SLOT,
+            notes: notes.to_string(),
+            reason: REASON.to_string(),
+        }
+    }
+
+    /// Checks one line (its bytes without the `\n`).
+    pub fn line(&mut self, number: u64, bytes: &[u8]) -> LineReport {
+        let report = match std::str::from_utf8(bytes) {
+            Err(e) => LineReport::error(number, self.target, format!("not valid UTF-8: {e}")),
+            Ok(notes) => self.check(number, notes),
+        };
+        self.summary.add(&report);
+        report
+    }
+
+    fn check(&mut self, number: u64, notes: &str) -> LineReport {
+        let scenario = Scenario {
+            ops: vec![self.op(notes)],
+        };
+        let execution = match target::execute(&mut self.session, self.pipeline, &scenario) {
+            Ok(e) => e,
+            Err(e) => {
+                // The guard's own state may be broken: start the next line afresh.
+                let message = match Session::new() {
+                    Ok(s) => {
+                        self.session = s;
+                        format!("the guard failed: {e}")
+                    }
+                    Err(again) => format!("the guard failed: {e}; rebuilding it failed: {again}"),
+                };
+                return LineReport::error(number, self.target, message);
+            }
+        };
+        let kinds: Vec<Kind> = execution.kinds().into_iter().collect();
+        LineReport {
+            line: number,
+            target: self.target,
+            notes: Some(notes.to_string()),
+            verdict: if kinds.is_empty() {
+                LineVerdict::Clean
+            } else {
+                LineVerdict::Finding
+            },
+            kinds,
+            statements: execution
+                .statements()
+                .map(|s| Sent {
+                    sql: s.sql.clone(),
+                    params: s.params.iter().map(param_json).collect(),
+                    error: s.error.clone(),
+                })
+                .collect(),
+            outside: execution
+                .findings()
+                .flat_map(|f| f.outside.iter().cloned())
+                .collect(),
+            error: None,
+        }
+    }
+
+    /// Scans every line of the file at `path` (`-` is standard input); see [`Scan::run`].
+    pub fn run_file(
+        &mut self,
+        path: &Path,
+        each: impl FnMut(&LineReport) -> io::Result<()>,
+    ) -> crate::Result<()> {
+        if path == Path::new("-") {
+            return self.run(&mut io::stdin().lock(), path, each);
+        }
+        let file = File::open(path).map_err(|e| crate::Error::io(path, e))?;
+        let meta = file.metadata().map_err(|e| crate::Error::io(path, e))?;
+        if meta.is_dir() {
+            return Err(crate::Error::Usage(format!(
+                "{}: is a directory, not a notes file",
+                path.display()
+            )));
+        }
+        self.run(&mut io::BufReader::with_capacity(1 << 16, file), path, each)
+    }
+
+    /// Scans every line of `input` (named `path` in errors), handing each
+    /// report to `each` as soon as it is made. An input with no line at all
+    /// is an error.
+    pub fn run(
+        &mut self,
+        input: &mut impl BufRead,
+        path: &Path,
+        mut each: impl FnMut(&LineReport) -> io::Result<()>,
+    ) -> crate::Result<()> {
+        let mut buf = Vec::new();
+        let mut number = 0u64;
+        let io_err = |e| crate::Error::io(path, e);
+        while let Some(read) = read_line_capped(input, &mut buf, MAX_LINE).map_err(io_err)? {
+            number += 1;
+            let report = match read {
+                Read::Line(bytes) => {
+                    let r = self.line(number, &bytes);
+                    buf = bytes;
+                    r
+                }
+                Read::TooLong(len) => {
+                    let r = LineReport::error(
+                        number,
+                        self.target,
+                        format!("line is {len} bytes; scan checks lines up to {MAX_LINE} bytes"),
+                    );
+                    self.summary.add(&r);
+                    r
+                }
+            };
+            each(&report).map_err(|e| crate::Error::io("output", e))?;
+        }
+        if number == 0 {
+            return Err(crate::Error::Usage(format!(
+                "{}: empty notes file, no line to scan",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], cap: usize) -> Vec<Result<Vec<u8>, u64>> {
+        let mut r = io::BufReader::with_capacity(3, input);
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        while let Some(read) = read_line_capped(&mut r, &mut buf, cap).unwrap() {
+            out.push(match read {
+                Read::Line(l) => Ok(l),
+                Read::TooLong(n) => Err(n),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn splits_on_newline_only_and_trims_nothing() {
+        let ok = |s: &str| Ok(s.as_bytes().to_vec());
+        assert_eq!(lines(b"a\nb", 100), vec![ok("a"), ok("b")]);
+        assert_eq!(lines(b"a\nb\n", 100), vec![ok("a"), ok("b")]);
+        assert_eq!(lines(b"\n", 100), vec![ok("")]);
+        assert_eq!(lines(b"a\n\n", 100), vec![ok("a"), ok("")]);
+        assert_eq!(
+            lines(b" a\r\n\tb \x0b\n", 100),
+            vec![ok(" a\r"), ok("\tb \x0b")]
+        );
+        assert_eq!(lines(b"", 100), vec![]);
+    }
+
+    #[test]
+    fn long_lines_are_measured_not_kept() {
+        let ok = |s: &str| Ok(s.as_bytes().to_vec());
+        assert_eq!(
+            lines(b"abcdefgh\nxy\n0123456789", 4),
+            vec![Err(8), ok("xy"), Err(10)]
+        );
+        assert_eq!(lines(b"abcd\n", 4), vec![ok("abcd")]);
+    }
+
+    #[test]
+    fn each_line_gets_a_verdict_and_the_summary_counts_them() {
+        let legacy = crate::pipeline::by_name("legacy").unwrap();
+        let mut scan = Scan::new(legacy, 7).unwrap();
+        let mut seen = Vec::new();
+        let input = b"O'Brien\nfine\nmoved'--\n\xff\xfe\n";
+        scan.run(&mut &input[..], Path::new("t"), |r| {
+            seen.push((r.line, r.verdict));
+            Ok(())
+        })
+        .unwrap();
+        use LineVerdict::*;
+        assert_eq!(
+            seen,
+            vec![(1, Finding), (2, Clean), (3, Finding), (4, Error)]
+        );
+        let s = scan.summary();
+        assert_eq!((s.lines, s.clean, s.findings, s.errors), (4, 1, 2, 1));
+        assert_eq!(s.by_kind.get(&Kind::WriteOutsideTarget), Some(&1));
+        assert_eq!(s.by_kind.get(&Kind::SqlError), Some(&1));
+    }
+
+    #[test]
+    fn empty_input_and_unknown_targets_are_errors() {
+        let safe = crate::pipeline::by_name("safe").unwrap();
+        assert!(Scan::new(safe, 99_999).is_err());
+        let mut scan = Scan::new(safe, 7).unwrap();
+        assert!(scan.run(&mut &b""[..], Path::new("t"), |_| Ok(())).is_err());
+    }
+
+    #[test]
+    fn a_line_as_long_as_the_cap_is_checked_and_clean_on_safe() {
+        // MAX_LINE must stay within what the guard can log (see the module doc)
+        let safe = crate::pipeline::by_name("safe").unwrap();
+        let mut scan = Scan::new(safe, 7).unwrap();
+        let mut line = vec![b'\''; MAX_LINE];
+        line.push(b'\n');
+        let mut verdicts = Vec::new();
+        scan.run(&mut &line[..], Path::new("t"), |r| {
+            verdicts.push((r.verdict, r.kinds.clone()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(verdicts, vec![(LineVerdict::Clean, vec![])]);
+    }
+}
