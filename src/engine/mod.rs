@@ -63,6 +63,11 @@ use corpus::Input;
 use feedback::Feedback;
 use rng::Rng;
 
+/// With feedback on, the share of inputs generated fresh rather than mutated
+/// from the corpus (the generator's dictionary-dense texts are strong on
+/// their own; the corpus adds depth).
+const FRESH: (usize, usize) = (1, 2);
+
 /// The kinds `rowguard fuzz` counts by default: every kind but `sql-error`.
 /// A planted pipeline is "found" by `write-outside-target`; the `sql-error`
 /// a lone quote gives is trivial and would drown the real findings (the gate
@@ -286,7 +291,7 @@ impl Run<'_> {
         if let Some(seed) = self.seeds.get(i) {
             return (seed.clone(), true);
         }
-        if self.cfg.feedback && !rng.chance(1, 10) {
+        if self.cfg.feedback && !rng.chance(FRESH.0, FRESH.1) {
             let picked = {
                 let shared = lock(&self.shared);
                 let n = shared.corpus.len();
