@@ -83,10 +83,13 @@ fn legacy_is_found_by_write_outside_target_within_bounded_runs() {
             cfg.stop_on_first = true;
             cfg.feedback = feedback;
             let s = run(&cfg);
-            assert_eq!(s.findings.len(), 1, "seed {seed}, feedback {feedback}");
-            let f = &s.findings[0];
-            assert_eq!(f.kind, Kind::WriteOutsideTarget);
-            assert!(f.execs <= 400 && s.execs == f.execs, "{s:?}");
+            // the run ends with the first input that makes a finding; every
+            // distinct finding of that one input is kept
+            assert!(!s.findings.is_empty(), "seed {seed}, feedback {feedback}");
+            for f in &s.findings {
+                assert_eq!(f.kind, Kind::WriteOutsideTarget);
+                assert!(f.execs <= 400 && s.execs == f.execs, "{s:?}");
+            }
             if !feedback {
                 assert_eq!(s.corpus, 0, "plain random generation keeps nothing");
             }

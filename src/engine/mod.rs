@@ -106,7 +106,8 @@ pub struct Config {
     /// Keep inputs that show something new and mutate them (default true);
     /// false is plain random generation with the same generator.
     pub feedback: bool,
-    /// End the run at the first finding (default false).
+    /// End the run after the first input that makes a counted finding (every
+    /// distinct finding of that input is kept) (default false).
     pub stop_on_first: bool,
     /// A live status line on stderr, when stderr is a terminal (default false).
     pub status: bool,
