@@ -13,6 +13,8 @@
 //! | [`guard_target`] | the `guard` fuzz target's body: arbitrary SQL and policy → the guard's oracle |
 //! | [`check`] | `rowguard check`: pasted statements against the fixture |
 //! | [`report`] | text and JSON renderings of an execution |
+//! | [`engine`] | the built-in fuzz loop, minimization and the CI gate |
+//! | [`report`] | text and JSON renderings of an execution; JUnit and SARIF of the gate |
 //! | [`bench`] | `rowguard bench`: throughput, scaling and detection benchmarks |
 //! | [`scan`] | a file of notes, one reschedule per line, streamed through the guard |
 //!
@@ -22,6 +24,7 @@
 pub mod bench;
 pub mod check;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod guard;
 pub mod guard_target;

@@ -13,6 +13,12 @@ mod isolation;
 mod incident;
 // seeded random inputs through the fuzz target's entry point on `safe`
 mod smoke;
+// the built-in fuzz engine, bounded by runs: determinism, legacy found, safe clean, artifacts replay
+mod engine;
+// minimize, the CI gate and its JUnit / SARIF outputs
+mod workflow;
+// the binary's contract for fuzz, minimize and gate (exit codes, JSON fields, report files)
+mod cli;
 // the third-party corpora through `scan` on safe, legacy and stacked, against a whole-database diff
 mod scan_corpora;
 // `rowguard scan` as a user runs it: jsonl fields, text summary, bad input and exit codes

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::scenario::{Scenario, MAX_OPS};
 
+pub mod detect;
 pub mod libfuzzer;
 pub mod scaling;
 pub mod throughput;

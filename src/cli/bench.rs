@@ -1,10 +1,13 @@
-//! `rowguard bench throughput|scaling`: run a benchmark, print a table (or
+//! `rowguard bench detect|throughput|scaling`: run a benchmark, print a table (or
 //! one JSON object with `--format json`). Numbers only: no pass/fail.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use rowguard::bench::{self, scaling, throughput};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rowguard::bench::{self, detect, scaling, throughput};
 
 use super::Format;
 
@@ -18,6 +21,22 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum Which {
+    /// Time and executions to the first write-outside-target per planted pipeline.
+    Detect {
+        /// Pipelines (default: every planted one).
+        #[arg(long, value_delimiter = ',')]
+        pipelines: Vec<String>,
+        /// Seeds per pipeline and engine (1..=N).
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+        /// Budget per seed, in seconds.
+        #[arg(long, default_value_t = 60)]
+        time: u64,
+        /// A built cargo-fuzz `pipeline` target (`cd fuzz && cargo fuzz build -O --sanitizer none`)
+        /// to measure as a third engine.
+        #[arg(long)]
+        cargo_fuzz: Option<PathBuf>,
+    },
     /// Checked statements per second against the same statements run raw.
     Throughput {
         /// Pipelines to measure.
@@ -46,6 +65,55 @@ enum Which {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let machine = bench::Machine::here();
     match args.which {
+        Which::Detect {
+            pipelines,
+            seeds,
+            time,
+            cargo_fuzz,
+        } => {
+            if time == 0 || seeds == 0 {
+                anyhow::bail!("--time and --seeds must be positive");
+            }
+            if let Some(bin) = &cargo_fuzz {
+                anyhow::ensure!(
+                    bin.is_file(),
+                    "{}: no such fuzz target binary",
+                    bin.display()
+                );
+            }
+            let r = detect::run(&pipelines, seeds, Duration::from_secs(time), cargo_fuzz)?;
+            if args.format == Format::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({"benchmark": "detect", "machine": machine, "results": r.results, "budget_s": r.budget_s, "cargo_fuzz_command": r.cargo_fuzz_command})
+                );
+            } else {
+                let show =
+                    |v: Option<f64>| v.map_or("not found".to_string(), |s| format!("{s:.3}"));
+                println!("detect: first write-outside-target, {seeds} seeds, {time} s budget each, 1 job, {} build", machine.profile);
+                println!(
+                    "{:<10} {:<11} {:>6} {:>11} {:>11} {:>13} {:>10}",
+                    "pipeline", "engine", "found", "median s", "max s", "median execs", "execs/s"
+                );
+                for r in &r.results {
+                    let execs = r.median_execs.map_or("-".to_string(), |e| e.to_string());
+                    println!(
+                        "{:<10} {:<11} {:>3}/{:<2} {:>11} {:>11} {:>13} {:>10.0}",
+                        r.pipeline,
+                        r.engine,
+                        r.found,
+                        r.seeds,
+                        show(r.median_s),
+                        show(r.max_s),
+                        execs,
+                        r.execs_per_s
+                    );
+                }
+                if let Some(c) = &r.cargo_fuzz_command {
+                    println!("cargo-fuzz: {c}");
+                }
+            }
+        }
         Which::Throughput {
             pipelines,
             inputs,

@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod check;
+mod fuzz;
+mod gate;
+mod minimize;
 mod pipelines;
 mod repro;
 mod scan;
@@ -31,6 +34,12 @@ enum Command {
     Schema(schema::Args),
     /// List the pipelines: name, bug class, what triggers it.
     Pipelines,
+    /// Fuzz a pipeline with the built-in engine (stable Rust, no setup).
+    Fuzz(fuzz::Args),
+    /// Shrink an input to the smallest one with the same finding kind.
+    Minimize(minimize::Args),
+    /// CI gate: replay corpus/, then fuzz `safe` for a time budget.
+    Gate(gate::Args),
     /// Benchmarks: throughput, scaling.
     Bench(bench::Args),
     /// Check each line of a notes file as the notes of one reschedule of the target.
@@ -51,6 +60,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Pipelines => pipelines::run(),
+        Command::Fuzz(args) => fuzz::run(args),
+        Command::Minimize(args) => minimize::run(args),
+        Command::Gate(args) => gate::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Scan(args) => scan::run(args),
     }

@@ -1,6 +1,7 @@
 //! Renderings of an [`Execution`]: a text report for people (ops, every
 //! statement with its parameters, findings with their blast radius and undo
-//! statements) and JSON for tools. Output is deterministic: no clock, no
+//! statements) and JSON for tools; the gate's outcome as JUnit XML
+//! ([`junit`]) and SARIF 2.1.0 ([`sarif`]). Output is deterministic: no clock, no
 //! addresses, findings in the order they happened.
 
 use std::fmt::Write as _;
@@ -10,6 +11,9 @@ use serde::Serialize;
 use crate::guard::{param_json, Kind, StatementCheck};
 use crate::pipeline::Op;
 use crate::target::Execution;
+
+pub mod junit;
+pub mod sarif;
 
 /// Cells of a blast radius listed in text before eliding.
 pub const SHOWN_CELLS: usize = 12;

@@ -1,0 +1,176 @@
+//! Time and executions to the first `write-outside-target` on each planted
+//! pipeline, over several seeds, one job, for three engines measured in the
+//! same run: the built-in engine with its SQL-shape feedback (`rowguard`),
+//! the same generator with feedback off (`random`), and, when its binary is
+//! given, the cargo-fuzz `pipeline` target (`cargo-fuzz`, libFuzzer,
+//! `--sanitizer none`). A seed not found within the budget counts as
+//! infinite: a median or max that is infinite is reported as `null` ("not
+//! found"), never omitted.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::libfuzzer;
+use crate::engine::{self, Config};
+use crate::guard::Kind;
+use crate::pipeline;
+
+/// One pipeline × engine row.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub pipeline: String,
+    pub engine: String,
+    pub seeds: usize,
+    /// Seeds that found it within the budget.
+    pub found: usize,
+    pub median_s: Option<f64>,
+    pub max_s: Option<f64>,
+    pub median_execs: Option<u64>,
+    /// Executions per second over all seeds' runs.
+    pub execs_per_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Detect {
+    pub results: Vec<Row>,
+    pub budget_s: f64,
+    /// The exact cargo-fuzz command line, when that engine ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cargo_fuzz_command: Option<String>,
+}
+
+/// A seed's outcome: time and execs to the first finding (None = not found), execs, seconds run.
+type Outcome = (Option<(f64, u64)>, u64, f64);
+
+fn builtin(
+    p: &'static dyn pipeline::Pipeline,
+    seed: u64,
+    budget: Duration,
+    feedback: bool,
+) -> crate::Result<Outcome> {
+    let mut cfg = Config::new(p);
+    cfg.seed = seed;
+    cfg.jobs = 1;
+    cfg.time = Some(budget);
+    cfg.kinds = BTreeSet::from([Kind::WriteOutsideTarget]);
+    cfg.feedback = feedback;
+    cfg.stop_on_first = true;
+    cfg.save_corpus = false;
+    let s = engine::run(&cfg, &AtomicBool::new(false))?;
+    let first = s
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::WriteOutsideTarget)
+        .map(|f| (f.elapsed_s, f.execs))
+        .next();
+    Ok((first, s.execs, s.elapsed_s))
+}
+
+fn row(pipeline: &str, engine: &str, outcomes: &[Outcome]) -> Row {
+    // None sorts last: a seed not found is infinite.
+    let mut times: Vec<Option<(f64, u64)>> = outcomes.iter().map(|o| o.0).collect();
+    times.sort_by(|a, b| match (a, b) {
+        (Some(x), Some(y)) => x.0.total_cmp(&y.0),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    let mut execs: Vec<Option<u64>> = outcomes.iter().map(|o| o.0.map(|f| f.1)).collect();
+    execs.sort_by_key(|e| e.unwrap_or(u64::MAX));
+    let mid = times.len() / 2;
+    let (total_execs, total_s) = outcomes
+        .iter()
+        .fold((0u64, 0f64), |a, o| (a.0 + o.1, a.1 + o.2));
+    Row {
+        pipeline: pipeline.to_string(),
+        engine: engine.to_string(),
+        seeds: outcomes.len(),
+        found: times.iter().filter(|t| t.is_some()).count(),
+        median_s: times.get(mid).copied().flatten().map(|t| t.0),
+        max_s: if times.iter().all(Option::is_some) {
+            times.last().copied().flatten().map(|t| t.0)
+        } else {
+            None
+        },
+        median_execs: execs.get(mid).copied().flatten(),
+        execs_per_s: if total_s > 0.0 {
+            total_execs as f64 / total_s
+        } else {
+            0.0
+        },
+    }
+}
+
+/// Runs the benchmark on `pipelines` (default: every planted one).
+pub fn run(
+    pipelines: &[String],
+    seeds: u64,
+    budget: Duration,
+    cargo_fuzz: Option<PathBuf>,
+) -> crate::Result<Detect> {
+    let names: Vec<String> = if pipelines.is_empty() {
+        pipeline::all()
+            .iter()
+            .filter(|p| p.name() != "safe")
+            .map(|p| p.name().to_string())
+            .collect()
+    } else {
+        pipelines.to_vec()
+    };
+    let mut results = Vec::new();
+    for name in &names {
+        let p = pipeline::by_name(name)?;
+        for (engine, feedback) in [("rowguard", true), ("random", false)] {
+            let outcomes = (1..=seeds.max(1))
+                .map(|seed| builtin(p, seed, budget, feedback))
+                .collect::<crate::Result<Vec<_>>>()?;
+            results.push(row(name, engine, &outcomes));
+        }
+        if let Some(bin) = &cargo_fuzz {
+            let mut outcomes = Vec::new();
+            for seed in 1..=seeds.max(1) {
+                let r = libfuzzer::run(bin, name, seed, budget.as_secs().max(1))?;
+                let ran = r.found_after_s.unwrap_or(budget.as_secs_f64());
+                outcomes.push((r.found_after_s.map(|t| (t, r.execs)), r.execs, ran));
+            }
+            results.push(row(name, "cargo-fuzz", &outcomes));
+        }
+    }
+    Ok(Detect {
+        results,
+        budget_s: budget.as_secs_f64(),
+        cargo_fuzz_command: cargo_fuzz
+            .map(|b| libfuzzer::command_line(&b, "<pipeline>", 1, budget.as_secs().max(1))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_not_found_counts_as_infinite() {
+        let found = |t: f64, e: u64| (Some((t, e)), e, t);
+        let missed = (None, 100, 5.0);
+        let r = row("x", "rowguard", &[found(1.0, 10), missed, found(2.0, 20)]);
+        assert_eq!(
+            (r.found, r.median_s, r.max_s, r.median_execs),
+            (2, Some(2.0), None, Some(20))
+        );
+        let r = row("x", "random", &[missed, missed, found(2.0, 20)]);
+        assert_eq!((r.found, r.median_s, r.median_execs), (1, None, None));
+        let r = row(
+            "x",
+            "rowguard",
+            &[found(3.0, 30), found(1.0, 10), found(2.0, 20)],
+        );
+        assert_eq!(
+            (r.median_s, r.max_s, r.median_execs),
+            (Some(2.0), Some(3.0), Some(20))
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! `rowguard fuzz`: the built-in engine (`rowguard::engine`) on one
+//! pipeline. On a terminal: a live status line and a line for the first
+//! finding of each kind on stderr;
+//! the summary (text, or one JSON object) on stdout at the end. Ctrl-C ends
+//! the run and keeps everything found: artifacts are written before a
+//! finding is reported.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use rowguard::engine::{self, Found, Summary};
+use rowguard::guard::Kind;
+use rowguard::target;
+
+use super::Format;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Pipeline to fuzz (default: $ROWGUARD_PIPELINE, else safe).
+    #[arg(long)]
+    pipeline: Option<String>,
+    /// Stop after this many seconds.
+    #[arg(long, conflicts_with = "runs")]
+    time: Option<u64>,
+    /// Stop after this many executions (with --jobs 1, repeats exactly).
+    #[arg(long)]
+    runs: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Worker threads, each with its own database.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Finding kinds that count, comma-separated, or `all` (default: all but sql-error).
+    #[arg(long)]
+    kinds: Option<String>,
+    /// Folder of seed inputs; new interesting inputs are written into it.
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// Where each finding's input goes (default: artifacts/<pipeline>/).
+    #[arg(long)]
+    artifacts: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+/// A flag Ctrl-C sets; a second Ctrl-C exits at once (artifacts are already on disk).
+pub fn stop_flag() -> anyhow::Result<&'static AtomicBool> {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(&STOP)
+}
+
+/// `all` or a comma-separated list of kinds.
+pub fn kinds(list: &str) -> anyhow::Result<std::collections::BTreeSet<Kind>> {
+    if list.trim() == "all" {
+        return Ok(Kind::ALL.into_iter().collect());
+    }
+    Ok(target::parse_kinds(list)?)
+}
+
+/// Distinct findings listed per kind in the text summary (all are in the
+/// JSON summary and the artifacts folder).
+const SHOWN_PER_KIND: usize = 5;
+
+/// On a terminal, one line for the first finding of each kind (the status
+/// line counts the rest).
+fn announce(f: &Found) {
+    static SEEN: AtomicU8 = AtomicU8::new(0);
+    let bit = 1u8 << Kind::ALL.iter().position(|k| *k == f.kind).unwrap_or(0);
+    if SEEN.fetch_or(bit, Ordering::SeqCst) & bit != 0 {
+        return;
+    }
+    let at = f
+        .artifact
+        .as_ref()
+        .map(|p| format!(" -> {}", p.display()))
+        .unwrap_or_default();
+    eprintln!(
+        "\r\x1b[Kfirst {} after {:.2} s ({} execs){at}",
+        f.kind, f.elapsed_s, f.execs
+    );
+}
+
+fn print_text(s: &Summary) {
+    println!(
+        "pipeline {}, seed {}, jobs {}: {} execs in {:.1} s ({:.0}/s); {} shapes, {} access sets, {} error classes; corpus {}{}",
+        s.pipeline,
+        s.seed,
+        s.jobs,
+        s.execs,
+        s.elapsed_s,
+        s.execs as f64 / s.elapsed_s.max(1e-3),
+        s.shapes,
+        s.access_sets,
+        s.error_classes,
+        s.corpus,
+        if s.interrupted { " (interrupted)" } else { "" }
+    );
+    if s.findings.is_empty() {
+        println!("no findings");
+        return;
+    }
+    for kind in Kind::ALL {
+        let of_kind: Vec<&Found> = s.findings.iter().filter(|f| f.kind == kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let inputs: u64 = of_kind.iter().map(|f| f.count).sum();
+        println!(
+            "{kind}: {} distinct statement shape(s), {inputs} input(s)",
+            of_kind.len()
+        );
+        for f in of_kind.iter().take(SHOWN_PER_KIND) {
+            println!(
+                "  x{} first after {:.2} s ({} execs): {}",
+                f.count,
+                f.elapsed_s,
+                f.execs,
+                f.message.chars().take(200).collect::<String>()
+            );
+            println!(
+                "    shape: {}",
+                f.shape.chars().take(200).collect::<String>()
+            );
+            if let Some(p) = &f.artifact {
+                println!(
+                    "    reproduce: rowguard repro {} --pipeline {}",
+                    p.display(),
+                    s.pipeline
+                );
+            }
+        }
+        if of_kind.len() > SHOWN_PER_KIND {
+            println!(
+                "  ... {} more (all in --format json and the artifacts folder)",
+                of_kind.len() - SHOWN_PER_KIND
+            );
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let decoded = rowguard::scenario::decode(b"");
+    let pipeline = target::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
+    let mut cfg = engine::Config::new(pipeline);
+    cfg.seed = args.seed;
+    cfg.jobs = args.jobs;
+    cfg.runs = args.runs;
+    cfg.time = args.time.map(Duration::from_secs);
+    if let Some(list) = &args.kinds {
+        cfg.kinds = kinds(list)?;
+    }
+    cfg.corpus = args.corpus;
+    cfg.artifacts = Some(
+        args.artifacts
+            .unwrap_or_else(|| PathBuf::from("artifacts").join(pipeline.name())),
+    );
+    cfg.status = true;
+    if args.format == Format::Text && std::io::stderr().is_terminal() {
+        cfg.on_finding = Some(announce);
+    }
+    let summary = engine::run(&cfg, stop_flag()?)?;
+    match args.format {
+        Format::Text => print_text(&summary),
+        Format::Json => println!("{}", serde_json::to_string(&summary)?),
+    }
+    Ok(if summary.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

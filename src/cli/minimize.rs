@@ -1,0 +1,56 @@
+//! `rowguard minimize FILE`: the smallest input that makes the same finding
+//! kind on the same pipeline (`rowguard::engine::minimize`), written as a
+//! human-readable JSON reproducer to `-o OUT` or stdout. Exit 0 when written;
+//! 2 when the input makes no finding (nothing to keep) or cannot be read.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use rowguard::engine::{artifacts, minimize};
+use rowguard::scenario::{self, Reproducer};
+use rowguard::target::{self, Session};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The input: a JSON reproducer, an engine or cargo-fuzz artifact.
+    input: PathBuf,
+    /// Pipeline (default: the reproducer's, else $ROWGUARD_PIPELINE, else safe).
+    #[arg(long)]
+    pipeline: Option<String>,
+    /// Write the reproducer here instead of stdout.
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let path = &args.input;
+    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    let decoded = scenario::decode_file(&bytes).with_context(|| format!("{}", path.display()))?;
+    let pipeline = target::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
+    let mut session = Session::new()?;
+    let made = target::execute(&mut session, pipeline, &decoded.scenario)?.kinds();
+    let Some(kind) = minimize::target_kind(&decoded.expect, &made) else {
+        anyhow::bail!(
+            "{}: clean on {}, nothing to minimize",
+            path.display(),
+            pipeline.name()
+        );
+    };
+    let min = minimize::minimize(&mut session, pipeline, &decoded.scenario, kind)?;
+    let json = Reproducer::new(&min.scenario, pipeline.name(), vec![kind.to_string()]).to_json();
+    eprintln!(
+        "rowguard: kept {kind} on {}: {} op(s) -> {}, {} -> {} bytes ({} candidate runs)",
+        pipeline.name(),
+        decoded.scenario.ops.len(),
+        min.scenario.ops.len(),
+        bytes.len(),
+        json.len(),
+        min.execs
+    );
+    match &args.output {
+        Some(out) => artifacts::write_atomic(out, json.as_bytes())?,
+        None => print!("{json}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,86 @@
+//! Finding artifacts: each finding's input, written atomically (a temp file
+//! in the same folder, then a rename) before the finding is reported, so an
+//! interrupted run never leaves a half-written or missing artifact.
+//!
+//! An artifact is a JSON reproducer naming the pipeline and the kind found
+//! (`{"rowguard": 1, "pipeline": ..., "expect": [kind], "ops": [...]}`),
+//! named `<kind>-<content hash>.json`: a person can read it, `rowguard repro`
+//! replays it on the right pipeline, and the cargo-fuzz target decodes it
+//! the same way. Should an input ever not survive the JSON round trip, its
+//! raw bytes are written instead (`<kind>-<hash>`).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::guard::Kind;
+use crate::scenario::{self, Reproducer, Scenario};
+
+/// A 64-bit FNV-1a hash of `bytes` as 16 hex digits: stable across runs,
+/// platforms and versions.
+pub fn content_hash(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Writes `bytes` to `path` through a temp file and a rename; creates the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> crate::Result<()> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(crate::Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// The artifact bytes of an input that made `kind` on `pipeline`, and its file name.
+pub fn artifact(scenario: &Scenario, raw: &[u8], pipeline: &str, kind: Kind) -> (String, Vec<u8>) {
+    let json = Reproducer::new(scenario, pipeline, vec![kind.to_string()])
+        .to_json()
+        .into_bytes();
+    if scenario::decode(&json).scenario == *scenario {
+        (format!("{kind}-{}.json", content_hash(&json)), json)
+    } else {
+        (format!("{kind}-{}", content_hash(raw)), raw.to_vec())
+    }
+}
+
+/// Writes the artifact of a finding into `dir`; returns its path.
+pub fn write(
+    dir: &Path,
+    scenario: &Scenario,
+    raw: &[u8],
+    pipeline: &str,
+    kind: Kind,
+) -> crate::Result<PathBuf> {
+    let (name, bytes) = artifact(scenario, raw, pipeline, kind);
+    let path = dir.join(name);
+    write_atomic(&path, &bytes)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_the_reference_vectors() {
+        assert_eq!(content_hash(b""), "cbf29ce484222325");
+        assert_eq!(content_hash(b"a"), "af63dc4c8601ec8c");
+    }
+}

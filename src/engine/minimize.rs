@@ -1,0 +1,179 @@
+//! `rowguard minimize`: the smallest input that still makes the same finding
+//! kind on the same pipeline. Greedy passes until nothing changes: drop ops,
+//! simplify ids, days and slots, empty or shorten each text (halving chunk
+//! sizes, delta-debugging style), then turn each remaining character into a
+//! plain `x` where that keeps the kind. Every candidate runs through
+//! [`crate::target::execute`], so the result means the same everywhere.
+
+use std::collections::BTreeSet;
+
+use super::mutate::texts_mut;
+use crate::guard::Kind;
+use crate::pipeline::{Op, Pipeline};
+use crate::scenario::Scenario;
+use crate::schema;
+use crate::target::{self, Session};
+
+/// Passes over the whole input, at most (each pass only shrinks).
+const MAX_PASSES: usize = 8;
+
+/// The kind minimization keeps: the first of the reproducer's `expect` kinds
+/// the input still makes, else `write-outside-target` when made, else the
+/// first kind made (in [`Kind::ALL`] order).
+pub fn target_kind(expect: &[String], made: &BTreeSet<Kind>) -> Option<Kind> {
+    expect
+        .iter()
+        .filter_map(|k| k.parse::<Kind>().ok())
+        .find(|k| made.contains(k))
+        .or_else(|| {
+            made.contains(&Kind::WriteOutsideTarget)
+                .then_some(Kind::WriteOutsideTarget)
+        })
+        .or_else(|| made.iter().next().copied())
+}
+
+/// The result of a minimization.
+#[derive(Debug, Clone)]
+pub struct Minimized {
+    pub scenario: Scenario,
+    /// Candidate executions tried.
+    pub execs: u64,
+}
+
+struct Shrinker<'a> {
+    session: &'a mut Session,
+    pipeline: &'a dyn Pipeline,
+    kind: Kind,
+    execs: u64,
+}
+
+impl Shrinker<'_> {
+    fn keeps(&mut self, s: &Scenario) -> crate::Result<bool> {
+        self.execs += 1;
+        Ok(target::execute(self.session, self.pipeline, s)?
+            .kinds()
+            .contains(&self.kind))
+    }
+
+    /// Replaces `best` with `candidate` when it keeps the kind.
+    fn try_take(&mut self, best: &mut Scenario, candidate: Scenario) -> crate::Result<bool> {
+        if candidate != *best && self.keeps(&candidate)? {
+            *best = candidate;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn drop_ops(&mut self, best: &mut Scenario) -> crate::Result<bool> {
+        let mut changed = false;
+        let mut i = best.ops.len();
+        while i > 0 && best.ops.len() > 1 {
+            i -= 1;
+            let mut c = best.clone();
+            c.ops.remove(i);
+            changed |= self.try_take(best, c)?;
+        }
+        Ok(changed)
+    }
+
+    fn simplify_numbers(&mut self, best: &mut Scenario) -> crate::Result<bool> {
+        let mut changed = false;
+        for i in 0..best.ops.len() {
+            let mut c = best.clone();
+            match &mut c.ops[i] {
+                Op::Reschedule { id, day, slot, .. } => {
+                    *id = schema::DEFAULT_TARGET;
+                    *day = 1;
+                    *slot = 0;
+                }
+                Op::RescheduleSeries { id, slot, .. } => {
+                    *id = schema::DEFAULT_TARGET;
+                    *slot = 0;
+                }
+                Op::EditNotes { id, .. } => *id = schema::DEFAULT_TARGET,
+            }
+            changed |= self.try_take(best, c)?;
+        }
+        Ok(changed)
+    }
+
+    /// `best` with text `j` of op `i` set to `chars`.
+    fn with_text(best: &Scenario, i: usize, j: usize, chars: &[char]) -> Scenario {
+        let mut c = best.clone();
+        *texts_mut(&mut c.ops[i]).swap_remove(j) = chars.iter().collect();
+        c
+    }
+
+    fn shrink_text(&mut self, best: &mut Scenario, i: usize, j: usize) -> crate::Result<bool> {
+        let start: Vec<char> = best.ops[i].texts()[j].chars().collect();
+        let mut chars = start.clone();
+        if chars.is_empty() {
+            return Ok(false);
+        }
+        if self.try_take(best, Self::with_text(best, i, j, &[]))? {
+            return Ok(true);
+        }
+        let mut chunk = chars.len().div_ceil(2);
+        while chunk >= 1 {
+            let mut at = 0;
+            while at < chars.len() {
+                let mut cut = chars.clone();
+                cut.drain(at..(at + chunk).min(chars.len()));
+                if self.try_take(best, Self::with_text(best, i, j, &cut))? {
+                    chars = cut;
+                } else {
+                    at += chunk;
+                }
+            }
+            chunk /= 2;
+        }
+        for at in 0..chars.len() {
+            if chars[at] != 'x' {
+                let mut plain = chars.clone();
+                plain[at] = 'x';
+                if self.try_take(best, Self::with_text(best, i, j, &plain))? {
+                    chars = plain;
+                }
+            }
+        }
+        Ok(chars != start)
+    }
+}
+
+/// Shrinks `scenario` while it keeps making `kind` on `pipeline`.
+pub fn minimize(
+    session: &mut Session,
+    pipeline: &dyn Pipeline,
+    scenario: &Scenario,
+    kind: Kind,
+) -> crate::Result<Minimized> {
+    let mut s = Shrinker {
+        session,
+        pipeline,
+        kind,
+        execs: 0,
+    };
+    let mut best = scenario.clone();
+    if !s.keeps(&best)? {
+        return Err(crate::Error::Usage(format!(
+            "the input does not make a {kind} finding on {}",
+            pipeline.name()
+        )));
+    }
+    for _ in 0..MAX_PASSES {
+        let mut changed = s.drop_ops(&mut best)?;
+        changed |= s.simplify_numbers(&mut best)?;
+        for i in 0..best.ops.len() {
+            for j in 0..best.ops[i].texts().len() {
+                changed |= s.shrink_text(&mut best, i, j)?;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(Minimized {
+        scenario: best,
+        execs: s.execs,
+    })
+}

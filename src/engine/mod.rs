@@ -1,0 +1,403 @@
+//! The built-in fuzz engine: stable Rust, no setup, smart about SQL.
+//!
+//! Inputs are byte vectors decoded by [`crate::scenario::decode`] and run by
+//! [`crate::target::execute`], the same path as the cargo-fuzz target and
+//! `rowguard repro`, so an artifact of either engine replays under the other.
+//! The loop: take the next seed, else mutate a corpus input ([`mutate`]),
+//! else generate one; run it; keep it when the guard saw something new
+//! ([`feedback`]); write every new finding's input to the artifacts folder
+//! ([`artifacts`]) *before* reporting it.
+//!
+//! Contract:
+//! - findings are deduplicated by kind + statement shape; each is reported
+//!   once, with a count, and the run goes on (unless `stop_on_first`);
+//! - with `jobs == 1` and a `runs` bound, the same `seed` gives the same
+//!   findings in the same order (nothing depends on the clock but the
+//!   `elapsed_s` fields);
+//! - the `stop` flag (Ctrl-C) ends the run cleanly: everything found so far
+//!   is already on disk and in the summary.
+//!
+//! As a library (what a detection benchmark needs: feedback on or off, stop
+//! at the first finding of a kind, executions and time to it):
+//!
+//! ```
+//! use std::sync::atomic::AtomicBool;
+//! use rowguard::engine::{self, Config};
+//! use rowguard::guard::Kind;
+//!
+//! let mut cfg = Config::new(rowguard::pipeline::by_name("legacy")?);
+//! cfg.seed = 1;
+//! cfg.runs = Some(500);
+//! cfg.kinds = [Kind::WriteOutsideTarget].into();
+//! cfg.stop_on_first = true;
+//! cfg.feedback = false; // plain random generation, the same generator
+//! let summary = engine::run(&cfg, &AtomicBool::new(false))?;
+//! let first = &summary.findings[0];
+//! assert_eq!(first.kind, Kind::WriteOutsideTarget);
+//! println!("found after {} execs, {:.3} s", first.execs, first.elapsed_s);
+//! # Ok::<(), rowguard::Error>(())
+//! ```
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{IsTerminal, Write as _};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::guard::Kind;
+use crate::pipeline::Pipeline;
+use crate::target::{self, Execution, Session};
+
+pub mod artifacts;
+pub mod corpus;
+pub mod feedback;
+pub mod gate;
+pub mod minimize;
+pub mod mutate;
+pub mod rng;
+
+use corpus::Input;
+use feedback::Feedback;
+use rng::Rng;
+
+/// With feedback on, the share of inputs generated fresh rather than mutated
+/// from the corpus (the generator's dictionary-dense texts are strong on
+/// their own; the corpus adds depth).
+const FRESH: (usize, usize) = (1, 2);
+
+/// The kinds `rowguard fuzz` counts by default: every kind but `sql-error`.
+/// A planted pipeline is "found" by `write-outside-target`; the `sql-error`
+/// a lone quote gives is trivial and would drown the real findings (the gate
+/// counts every kind: on `safe` even a SQL error is a bug).
+pub fn default_kinds() -> BTreeSet<Kind> {
+    Kind::ALL
+        .into_iter()
+        .filter(|k| *k != Kind::SqlError)
+        .collect()
+}
+
+/// One fuzz run. Every field has a documented default in [`Config::new`].
+#[derive(Clone)]
+pub struct Config {
+    /// The pipeline under test.
+    pub pipeline: &'static dyn Pipeline,
+    /// Seeds the PRNG (default 0).
+    pub seed: u64,
+    /// Worker threads, each with its own session (default 1).
+    pub jobs: usize,
+    /// Stop after this many executions in all (default: no bound).
+    pub runs: Option<u64>,
+    /// Stop after this long (default: no bound; with neither bound the run
+    /// goes on until `stop` is set).
+    pub time: Option<Duration>,
+    /// Finding kinds that count (default [`default_kinds`]).
+    pub kinds: BTreeSet<Kind>,
+    /// Seeds are read from this folder (default none).
+    pub corpus: Option<PathBuf>,
+    /// Write new interesting inputs into `corpus` (default true).
+    pub save_corpus: bool,
+    /// Extra seeds run before the corpus folder's (default none).
+    pub seeds: Vec<Vec<u8>>,
+    /// Where finding inputs go (default none: the CLI passes `artifacts/<pipeline>/`).
+    pub artifacts: Option<PathBuf>,
+    /// Keep inputs that show something new and mutate them (default true);
+    /// false is plain random generation with the same generator.
+    pub feedback: bool,
+    /// End the run after the first input that makes a counted finding (every
+    /// distinct finding of that input is kept) (default false).
+    pub stop_on_first: bool,
+    /// A live status line on stderr, when stderr is a terminal (default false).
+    pub status: bool,
+    /// Called with each new finding, after its artifact is written, under the
+    /// engine's lock: keep it short (default none).
+    pub on_finding: Option<fn(&Found)>,
+}
+
+impl Config {
+    /// Defaults for fuzzing `pipeline`.
+    pub fn new(pipeline: &'static dyn Pipeline) -> Config {
+        Config {
+            pipeline,
+            seed: 0,
+            jobs: 1,
+            runs: None,
+            time: None,
+            kinds: default_kinds(),
+            corpus: None,
+            save_corpus: true,
+            seeds: Vec::new(),
+            artifacts: None,
+            feedback: true,
+            stop_on_first: false,
+            status: false,
+            on_finding: None,
+        }
+    }
+}
+
+/// One distinct finding (kind + statement shape).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Found {
+    pub kind: Kind,
+    /// The artifact file holding the first input that made it.
+    pub artifact: Option<PathBuf>,
+    /// Seconds from the start of the run to the first occurrence.
+    pub elapsed_s: f64,
+    /// Executions up to and including the first occurrence.
+    pub execs: u64,
+    /// Inputs that made it (same kind and shape).
+    pub count: u64,
+    /// The shape of the statement it was found on.
+    pub shape: String,
+    /// The guard's message for the first occurrence.
+    pub message: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub pipeline: String,
+    pub seed: u64,
+    pub jobs: usize,
+    pub execs: u64,
+    pub elapsed_s: f64,
+    /// Distinct statement shapes seen.
+    pub shapes: usize,
+    pub access_sets: usize,
+    pub error_classes: usize,
+    /// Inputs in the in-memory corpus at the end.
+    pub corpus: usize,
+    /// Whether the stop flag ended the run.
+    pub interrupted: bool,
+    /// Distinct findings, in the order they were first seen.
+    pub findings: Vec<Found>,
+}
+
+/// State the workers share.
+struct Shared {
+    feedback: Feedback,
+    corpus: Vec<Input>,
+    found: Vec<Found>,
+    index: HashMap<(Kind, String), usize>,
+    error: Option<crate::Error>,
+}
+
+struct Run<'a> {
+    cfg: &'a Config,
+    start: Instant,
+    stop: &'a AtomicBool,
+    done: AtomicBool,
+    execs: AtomicU64,
+    next_seed: AtomicUsize,
+    seeds: Vec<Vec<u8>>,
+    shared: Mutex<Shared>,
+}
+
+fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs the engine until a bound, the first finding (`stop_on_first`) or `stop`.
+pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
+    if cfg.jobs == 0 {
+        return Err(crate::Error::Usage("--jobs must be at least 1".into()));
+    }
+    let mut seeds = cfg.seeds.clone();
+    if let Some(dir) = &cfg.corpus {
+        seeds.extend(corpus::read_seeds(dir)?);
+    }
+    let run = Run {
+        cfg,
+        start: Instant::now(),
+        stop,
+        done: AtomicBool::new(false),
+        execs: AtomicU64::new(0),
+        next_seed: AtomicUsize::new(0),
+        seeds,
+        shared: Mutex::new(Shared {
+            feedback: Feedback::default(),
+            corpus: Vec::new(),
+            found: Vec::new(),
+            index: HashMap::new(),
+            error: None,
+        }),
+    };
+    let status = cfg.status && std::io::stderr().is_terminal();
+    let root = Rng::new(cfg.seed);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..cfg.jobs)
+            .map(|j| {
+                let run = &run;
+                let rng = root.fork(j as u64);
+                scope.spawn(move || {
+                    if let Err(e) = run.worker(rng) {
+                        lock(&run.shared).error.get_or_insert(e);
+                        run.done.store(true, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        while status && workers.iter().any(|w| !w.is_finished()) {
+            std::thread::sleep(Duration::from_millis(200));
+            run.print_status();
+        }
+        for w in workers {
+            if w.join().is_err() {
+                lock(&run.shared).error.get_or_insert(crate::Error::Usage(
+                    "a fuzz worker panicked (see the message above)".into(),
+                ));
+            }
+        }
+    });
+    if status {
+        run.print_status();
+        eprintln!();
+    }
+    let interrupted = stop.load(Ordering::SeqCst);
+    let execs = run.execs.load(Ordering::SeqCst);
+    let elapsed_s = run.start.elapsed().as_secs_f64();
+    let shared = run.shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = shared.error {
+        return Err(e);
+    }
+    Ok(Summary {
+        pipeline: cfg.pipeline.name().to_string(),
+        seed: cfg.seed,
+        jobs: cfg.jobs,
+        execs: execs.min(cfg.runs.unwrap_or(u64::MAX)),
+        elapsed_s,
+        shapes: shared.feedback.shapes(),
+        access_sets: shared.feedback.access_sets(),
+        error_classes: shared.feedback.error_classes(),
+        corpus: shared.corpus.len(),
+        interrupted,
+        findings: shared.found,
+    })
+}
+
+impl Run<'_> {
+    fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+            || self.done.load(Ordering::Relaxed)
+            || self.cfg.time.is_some_and(|t| self.start.elapsed() >= t)
+    }
+
+    /// The next input (and whether it is a seed): a seed, else a mutant of
+    /// the corpus, else a fresh one.
+    fn next_input(&self, rng: &mut Rng) -> (Vec<u8>, bool) {
+        let i = self.next_seed.fetch_add(1, Ordering::SeqCst);
+        if let Some(seed) = self.seeds.get(i) {
+            return (seed.clone(), true);
+        }
+        if self.cfg.feedback && !rng.chance(FRESH.0, FRESH.1) {
+            let picked = {
+                let shared = lock(&self.shared);
+                let n = shared.corpus.len();
+                (n > 0).then(|| {
+                    // half the time one of the newest inputs: recent finds are promising
+                    let base = if rng.chance(1, 2) {
+                        n - 1 - rng.below(n.min(16))
+                    } else {
+                        rng.below(n)
+                    };
+                    let other = rng.below(n);
+                    (shared.corpus[base].clone(), shared.corpus[other].clone())
+                })
+            };
+            if let Some((base, other)) = picked {
+                return (mutate::mutate(rng, &base, &other), false);
+            }
+        }
+        (mutate::generate(rng), false)
+    }
+
+    fn worker(&self, mut rng: Rng) -> crate::Result<()> {
+        let mut session = Session::new()?;
+        while !self.should_stop() {
+            let n = self.execs.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.cfg.runs.is_some_and(|r| n > r) {
+                break;
+            }
+            let (bytes, seed) = self.next_input(&mut rng);
+            let input = Input::new(bytes);
+            if input.scenario.ops.is_empty() {
+                continue;
+            }
+            let execution = target::execute(&mut session, self.cfg.pipeline, &input.scenario)?;
+            self.record(input, seed, &execution, n)?;
+        }
+        Ok(())
+    }
+
+    /// Feedback, corpus and findings for one execution.
+    fn record(&self, input: Input, seed: bool, e: &Execution, n: u64) -> crate::Result<()> {
+        let mut shared = lock(&self.shared);
+        let shared = &mut *shared;
+        for s in e.statements() {
+            for f in s
+                .findings
+                .iter()
+                .filter(|f| self.cfg.kinds.contains(&f.kind))
+            {
+                let key = (f.kind, s.shape.clone());
+                if let Some(&i) = shared.index.get(&key) {
+                    shared.found[i].count += 1;
+                    continue;
+                }
+                let artifact = match &self.cfg.artifacts {
+                    Some(dir) => Some(artifacts::write(
+                        dir,
+                        &input.scenario,
+                        &input.bytes,
+                        self.cfg.pipeline.name(),
+                        f.kind,
+                    )?),
+                    None => None,
+                };
+                shared.index.insert(key, shared.found.len());
+                let found = Found {
+                    kind: f.kind,
+                    artifact,
+                    elapsed_s: self.start.elapsed().as_secs_f64(),
+                    execs: n,
+                    count: 1,
+                    shape: s.shape.clone(),
+                    message: f.message.clone(),
+                };
+                if let Some(report) = self.cfg.on_finding {
+                    report(&found);
+                }
+                shared.found.push(found);
+                if self.cfg.stop_on_first {
+                    self.done.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        if shared.feedback.observe(e) && self.cfg.feedback {
+            if let (Some(dir), true, false) = (&self.cfg.corpus, self.cfg.save_corpus, seed) {
+                corpus::save(dir, &input)?;
+            }
+            shared.corpus.push(input);
+        }
+        Ok(())
+    }
+
+    fn print_status(&self) {
+        let (corpus, shapes, findings) = {
+            let s = lock(&self.shared);
+            (s.corpus.len(), s.feedback.shapes(), s.found.len())
+        };
+        let execs = self.execs.load(Ordering::Relaxed);
+        let secs = self.start.elapsed().as_secs_f64();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r\x1b[K#{execs} execs  {:.0}/s  corpus {corpus}  shapes {shapes}  findings {findings}  {secs:.0}s",
+            execs as f64 / secs.max(1e-3)
+        );
+        let _ = err.flush();
+    }
+}

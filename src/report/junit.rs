@@ -1,0 +1,57 @@
+//! The gate's outcome as JUnit XML, the shape GitHub, GitLab and Jenkins
+//! read: `<testsuites>` holding a `corpus` suite (one test case per corpus
+//! file) and a `fuzz` suite (one test case per fuzz run); a finding or a
+//! lost regression is a `<failure>`, a case that could not be judged an
+//! `<error>`. Built with `quick-junit`.
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::engine::gate::{GateReport, Outcome};
+
+/// The JUnit XML of a gate run.
+pub fn junit(report: &GateReport) -> crate::Result<String> {
+    let mut out = Report::new("rowguard gate");
+    for suite_name in ["corpus", "fuzz"] {
+        let mut suite = TestSuite::new(suite_name);
+        for case in report.cases.iter().filter(|c| c.suite == suite_name) {
+            let status = match &case.outcome {
+                Outcome::Passed => TestCaseStatus::success(),
+                Outcome::Failed(issues) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    let kinds: Vec<&str> = issues.iter().map(|i| i.kind.as_str()).collect();
+                    s.set_type(kinds.join(","));
+                    if let Some(first) = issues.first() {
+                        s.set_message(&first.message);
+                    }
+                    let lines: Vec<String> = issues
+                        .iter()
+                        .map(|i| match &i.path {
+                            Some(p) => format!(
+                                "{}: {}\n  reproduce: rowguard repro {}",
+                                i.kind,
+                                i.message,
+                                p.display()
+                            ),
+                            None => format!("{}: {}", i.kind, i.message),
+                        })
+                        .collect();
+                    s.set_description(lines.join("\n"));
+                    s
+                }
+                Outcome::Error(e) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    s.set_type("internal-error");
+                    s.set_message(e);
+                    s
+                }
+            };
+            let mut tc = TestCase::new(&case.name, status);
+            tc.set_classname(format!("rowguard.{suite_name}"));
+            tc.set_time(case.time);
+            suite.add_test_case(tc);
+        }
+        out.add_test_suite(suite);
+    }
+    out.to_string()
+        .map_err(|e| crate::Error::Usage(format!("cannot render JUnit XML: {e}")))
+}

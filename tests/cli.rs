@@ -1,0 +1,127 @@
+//! The `rowguard` binary's contract for the engine workflow: exit codes
+//! (0 clean, 1 finding, 2 error with one line on stderr), the fuzz JSON
+//! summary's fields, `minimize -o`, and the gate's report files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::util::root;
+
+fn rowguard(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rowguard"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("ROWGUARD_PIPELINE")
+        .output()
+        .expect("rowguard runs")
+}
+
+#[test]
+fn fuzz_json_summary_has_the_contract_fields_and_artifacts_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rowguard(
+        &[
+            "fuzz",
+            "--pipeline",
+            "legacy",
+            "--runs",
+            "60",
+            "--seed",
+            "1",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for field in [
+        "pipeline",
+        "seed",
+        "execs",
+        "elapsed_s",
+        "shapes",
+        "findings",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field}: {v}");
+    }
+    assert_eq!(v["execs"], 60);
+    let first = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "write-outside-target")
+        .expect("legacy found");
+    assert!(first["elapsed_s"].is_f64());
+    let artifact = first["artifact"].as_str().unwrap();
+    assert!(
+        artifact.starts_with("artifacts/legacy/write-outside-target-"),
+        "{artifact}"
+    );
+
+    let replay = rowguard(&["repro", artifact], dir.path());
+    assert_eq!(replay.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&replay.stdout).contains("FINDING write-outside-target"));
+
+    let min = rowguard(&["minimize", artifact, "-o", "min.json"], dir.path());
+    assert_eq!(min.status.code(), Some(0), "{min:?}");
+    let text = std::fs::read_to_string(dir.path().join("min.json")).unwrap();
+    assert!(text.len() < std::fs::read(dir.path().join(artifact)).unwrap().len());
+    assert!(
+        text.contains("\"expect\": [\n    \"write-outside-target\"\n  ]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["fuzz", "--pipeline", "nope", "--runs", "1"][..],
+        &["fuzz", "--kinds", "bogus", "--runs", "1"],
+        &["minimize", "missing.json"],
+        &["gate", "--corpus", "missing", "--time", "0"],
+    ] {
+        let out = rowguard(args, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("rowguard: "), "{err}");
+    }
+}
+
+#[test]
+fn gate_writes_junit_and_sarif_and_exits_1_on_a_lost_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    let src = root().join("corpus");
+    for f in crate::util::files_under(&src) {
+        let to = corpus.join(f.strip_prefix(&src).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &to).unwrap();
+    }
+    let args = [
+        "gate",
+        "--time",
+        "0",
+        "--junit",
+        "gate.xml",
+        "--sarif",
+        "gate.sarif",
+    ];
+    let ok = rowguard(&args, dir.path());
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let repro = corpus.join("regressions/legacy/incident-quote-comment.json");
+    let defused = std::fs::read_to_string(&repro).unwrap().replace("'--", "");
+    std::fs::write(&repro, defused).unwrap();
+    let failed = rowguard(&args, dir.path());
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    let xml = std::fs::read_to_string(dir.path().join("gate.xml")).unwrap();
+    assert!(xml.contains("<failure") && xml.contains("incident-quote-comment.json"));
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("gate.sarif")).unwrap()).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["ruleId"],
+        "write-outside-target"
+    );
+}
