@@ -21,6 +21,7 @@ use sqlparser::ast::{
     ValueWithSpan, Visit,
 };
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -194,7 +195,13 @@ fn token_shape(sql: &str, dialect: Dialect) -> String {
                 | Token::HexStringLiteral(_)
                 | Token::EscapedStringLiteral(_)
                 | Token::Placeholder(_) => Some("?".to_string()),
-                Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+                // Keywords are structure; any other word of text that does not
+                // parse is as likely the input's own prose as a name, so it is
+                // abstracted like a literal (one shape per broken structure).
+                Token::Word(w) if w.quote_style.is_none() && w.keyword != Keyword::NoKeyword => {
+                    Some(w.value.to_ascii_uppercase())
+                }
+                Token::Word(_) => Some("w".to_string()),
                 other => Some(other.to_string()),
             })
             .collect::<Vec<_>>()
@@ -598,6 +605,19 @@ mod tests {
         );
         assert_eq!(s("UPDATE t SET a = 'x"), s("UPDATE t SET a = 'x"));
         assert!(s("UPDATE t SET a = 'x").starts_with("<untokenizable"));
+    }
+
+    #[test]
+    fn prose_in_text_that_does_not_parse_is_abstracted() {
+        let s = |q: &str| token_shape(q, Dialect::Sqlite);
+        assert_eq!(
+            s("UPDATE t SET a = '' please call Bob"),
+            s("UPDATE t SET a = '' moved by Ann")
+        );
+        assert_ne!(
+            s("UPDATE t SET a = '' please call"),
+            s("UPDATE t SET a = '' OR call")
+        );
     }
 
     #[test]
