@@ -111,34 +111,13 @@ impl CheckReport {
                 let _ = writeln!(out, "    error: {e}");
             }
             for f in &s.findings {
-                let _ = writeln!(out, "    FINDING {}: {}", f.kind, f.message);
-                for c in f.outside.iter().take(crate::report::SHOWN_CELLS) {
-                    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(no row)".into());
-                    let _ = writeln!(
-                        out,
-                        "      {} [{}] {}: {} -> {}",
-                        c.table,
-                        c.key,
-                        c.column,
-                        show(&c.before),
-                        show(&c.after)
-                    );
-                }
-                if f.outside.len() > crate::report::SHOWN_CELLS {
-                    let more = f.outside.len() - crate::report::SHOWN_CELLS;
-                    let _ = writeln!(out, "      … and {more} more cell(s)");
-                }
+                crate::report::finding_text(&mut out, f, "    ");
             }
         }
-        let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
         let _ = writeln!(
             out,
             "verdict: {}",
-            if kinds.is_empty() {
-                "clean".to_string()
-            } else {
-                format!("finding ({})", kinds.join(", "))
-            }
+            crate::report::kinds_line(self.kinds.iter().copied())
         );
         out
     }

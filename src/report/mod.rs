@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::guard::{param_json, Kind, StatementCheck};
+use crate::guard::{param_json, Finding, Kind, StatementCheck};
 use crate::pipeline::Op;
 use crate::target::Execution;
 
@@ -68,46 +68,53 @@ fn statement_text(out: &mut String, n: usize, s: &StatementCheck) {
         let _ = writeln!(out, "      error: {e}");
     }
     for f in &s.findings {
-        let _ = writeln!(out, "      FINDING {}: {}", f.kind, f.message);
-        for c in f.outside.iter().take(SHOWN_CELLS) {
-            let show =
-                |v: &Option<String>| v.as_deref().map_or("(no row)".to_string(), |v| clip(v, 60));
-            let _ = writeln!(
-                out,
-                "        {} [{}] {}: {} -> {}",
-                c.table,
-                c.key,
-                c.column,
-                show(&c.before),
-                show(&c.after)
-            );
-        }
-        if f.outside.len() > SHOWN_CELLS {
-            let _ = writeln!(
-                out,
-                "        … and {} more cell(s)",
-                f.outside.len() - SHOWN_CELLS
-            );
-        }
-        if let Some(first) = f.undo.first() {
-            let _ = writeln!(
-                out,
-                "        undo ({} statement(s)), first: {}",
-                f.undo.len(),
-                clip(first, 200)
-            );
-        }
+        finding_text(out, f, "      ");
     }
 }
 
-/// The one-line verdict: `clean` or `finding (kind, kind)`.
-pub fn verdict_line(e: &Execution) -> String {
-    let kinds: Vec<&str> = e.kinds().into_iter().map(Kind::as_str).collect();
+/// One finding: kind and message at `indent`, then its blast radius (the
+/// first [`SHOWN_CELLS`] cells) and its undo statements, two spaces deeper.
+pub fn finding_text(out: &mut String, f: &Finding, indent: &str) {
+    let _ = writeln!(out, "{indent}FINDING {}: {}", f.kind, f.message);
+    let show = |v: &Option<String>| v.as_deref().map_or("(no row)".to_string(), |v| clip(v, 60));
+    for c in f.outside.iter().take(SHOWN_CELLS) {
+        let (before, after) = (show(&c.before), show(&c.after));
+        let _ = writeln!(
+            out,
+            "{indent}  {} [{}] {}: {before} -> {after}",
+            c.table, c.key, c.column
+        );
+    }
+    if f.outside.len() > SHOWN_CELLS {
+        let _ = writeln!(
+            out,
+            "{indent}  … and {} more cell(s)",
+            f.outside.len() - SHOWN_CELLS
+        );
+    }
+    if let Some(first) = f.undo.first() {
+        let _ = writeln!(
+            out,
+            "{indent}  undo ({} statement(s)), first: {}",
+            f.undo.len(),
+            clip(first, 200)
+        );
+    }
+}
+
+/// `clean`, or `finding (kind, kind)` for the kinds found.
+pub fn kinds_line(kinds: impl IntoIterator<Item = Kind>) -> String {
+    let kinds: Vec<&str> = kinds.into_iter().map(Kind::as_str).collect();
     if kinds.is_empty() {
         "clean".into()
     } else {
         format!("finding ({})", kinds.join(", "))
     }
+}
+
+/// The one-line verdict: `clean` or `finding (kind, kind)`.
+pub fn verdict_line(e: &Execution) -> String {
+    kinds_line(e.kinds())
 }
 
 /// The text report of one execution.
