@@ -2,37 +2,23 @@
 //! (0 clean, 1 finding, 2 error with one line on stderr), the fuzz JSON
 //! summary's fields, `minimize -o`, and the gate's report files.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use crate::util::root;
-
-fn rowguard(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rowguard"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("ROWGUARD_PIPELINE")
-        .output()
-        .expect("rowguard runs")
-}
+use crate::util::{root, rowguard_in};
 
 #[test]
 fn fuzz_json_summary_has_the_contract_fields_and_artifacts_replay() {
     let dir = tempfile::tempdir().unwrap();
-    let out = rowguard(
-        &[
-            "fuzz",
-            "--pipeline",
-            "legacy",
-            "--runs",
-            "60",
-            "--seed",
-            "1",
-            "--format",
-            "json",
-        ],
-        dir.path(),
-    );
+    let args = [
+        "fuzz",
+        "--pipeline",
+        "legacy",
+        "--runs",
+        "60",
+        "--seed",
+        "1",
+        "--format",
+        "json",
+    ];
+    let out = rowguard_in(dir.path(), &args);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for field in [
@@ -59,11 +45,11 @@ fn fuzz_json_summary_has_the_contract_fields_and_artifacts_replay() {
         "{artifact}"
     );
 
-    let replay = rowguard(&["repro", artifact], dir.path());
+    let replay = rowguard_in(dir.path(), &["repro", artifact]);
     assert_eq!(replay.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&replay.stdout).contains("FINDING write-outside-target"));
 
-    let min = rowguard(&["minimize", artifact, "-o", "min.json"], dir.path());
+    let min = rowguard_in(dir.path(), &["minimize", artifact, "-o", "min.json"]);
     assert_eq!(min.status.code(), Some(0), "{min:?}");
     let text = std::fs::read_to_string(dir.path().join("min.json")).unwrap();
     assert!(text.len() < std::fs::read(dir.path().join(artifact)).unwrap().len());
@@ -82,7 +68,7 @@ fn usage_errors_exit_2_with_one_line() {
         &["minimize", "missing.json"],
         &["gate", "--corpus", "missing", "--time", "0"],
     ] {
-        let out = rowguard(args, dir.path());
+        let out = rowguard_in(dir.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
@@ -109,12 +95,12 @@ fn gate_writes_junit_and_sarif_and_exits_1_on_a_lost_regression() {
         "--sarif",
         "gate.sarif",
     ];
-    let ok = rowguard(&args, dir.path());
+    let ok = rowguard_in(dir.path(), &args);
     assert_eq!(ok.status.code(), Some(0), "{ok:?}");
     let repro = corpus.join("regressions/legacy/incident-quote-comment.json");
     let defused = std::fs::read_to_string(&repro).unwrap().replace("'--", "");
     std::fs::write(&repro, defused).unwrap();
-    let failed = rowguard(&args, dir.path());
+    let failed = rowguard_in(dir.path(), &args);
     assert_eq!(failed.status.code(), Some(1), "{failed:?}");
     let xml = std::fs::read_to_string(dir.path().join("gate.xml")).unwrap();
     assert!(xml.contains("<failure") && xml.contains("incident-quote-comment.json"));

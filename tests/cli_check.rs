@@ -1,14 +1,9 @@
 //! `rowguard check` as a user runs it: exit codes 0/1/2 and the JSON fields
 //! DESIGN.md promises (`verdict, kinds[], outside[{table, key, column, before, after}]`).
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn rowguard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rowguard"))
-        .args(args)
-        .output()
-        .expect("rowguard runs")
-}
+use crate::util::rowguard;
 
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("one JSON object")

@@ -2,8 +2,6 @@
 //! committed reproducer (which `replay` checks is found on it and clean on
 //! `safe`), and `rowguard pipelines` lists each with its bug class and trigger.
 
-use std::process::Command;
-
 use rowguard::pipeline;
 
 use crate::util::{files_under, root};
@@ -35,10 +33,7 @@ fn every_planted_pipeline_has_a_committed_reproducer() {
 
 #[test]
 fn the_pipelines_command_prints_name_bug_class_and_trigger() {
-    let out = Command::new(env!("CARGO_BIN_EXE_rowguard"))
-        .arg("pipelines")
-        .output()
-        .unwrap();
+    let out = crate::util::rowguard(&["pipelines"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for p in pipeline::all() {

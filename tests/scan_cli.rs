@@ -4,17 +4,11 @@
 //! one-line error or a correct result with the exit code of DESIGN.md.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn rowguard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rowguard"))
-        .args(args)
-        .env_remove("ROWGUARD_PIPELINE")
-        .output()
-        .expect("rowguard runs")
-}
+use crate::util::rowguard;
 
 /// Writes `bytes` to a fresh file under cargo's per-test scratch folder.
 fn notes_file(name: &str, bytes: &[u8]) -> PathBuf {

@@ -53,3 +53,18 @@ pub fn reschedule7(notes: &str) -> Op {
         reason: "client request".into(),
     }
 }
+
+/// Runs the `rowguard` binary in `cwd` with `ROWGUARD_PIPELINE` unset.
+pub fn rowguard_in(cwd: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rowguard"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("ROWGUARD_PIPELINE")
+        .output()
+        .expect("rowguard runs")
+}
+
+/// Runs the `rowguard` binary at the repository root.
+pub fn rowguard(args: &[&str]) -> std::process::Output {
+    rowguard_in(&root(), args)
+}
