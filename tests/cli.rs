@@ -67,6 +67,10 @@ fn usage_errors_exit_2_with_one_line() {
         &["fuzz", "--kinds", "bogus", "--runs", "1"],
         &["minimize", "missing.json"],
         &["gate", "--corpus", "missing", "--time", "0"],
+        &["check"],
+        &["fuzz", "--bogus"],
+        &["bench", "scaling", "--sizes", "0"],
+        &["bench", "throughput", "--inputs", "0"],
     ] {
         let out = rowguard_in(dir.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");

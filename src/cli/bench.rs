@@ -120,6 +120,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             rounds,
             seed,
         } => {
+            anyhow::ensure!(
+                inputs > 0 && rounds > 0,
+                "--inputs and --rounds must be positive"
+            );
             let names: Vec<&str> = pipelines.iter().map(String::as_str).collect();
             let r = throughput::run(&names, inputs, rounds, seed)?;
             if args.format == Format::Json {
@@ -150,9 +154,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             statements,
             rounds,
         } => {
-            if sizes.is_empty() || statements == 0 {
-                anyhow::bail!("--sizes and --statements must be non-empty and positive");
-            }
+            anyhow::ensure!(
+                !sizes.is_empty() && sizes.iter().all(|&s| s > 0) && statements > 0 && rounds > 0,
+                "--sizes, --statements and --rounds must be positive"
+            );
             let r = scaling::run(&sizes, statements, rounds)?;
             if args.format == Format::Json {
                 println!(

@@ -54,7 +54,21 @@ pub enum Format {
 }
 
 pub fn run() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if e.kind() == clap::error::ErrorKind::DisplayHelp
+                || e.kind() == clap::error::ErrorKind::DisplayVersion =>
+        {
+            e.print()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            e.print()?;
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => anyhow::bail!("{}", one_line(&e.render().to_string())),
+    };
     match cli.command {
         Command::Repro(args) => repro::run(args),
         Command::Check(args) => check::run(args),
@@ -66,4 +80,19 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Scan(args) => scan::run(args),
     }
+}
+
+/// clap's usage error on one line: its message lines up to `Usage:`, and a pointer to `--help`.
+fn one_line(rendered: &str) -> String {
+    let message: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let text = message.join(" ");
+    format!(
+        "{} (see --help)",
+        text.strip_prefix("error: ").unwrap_or(&text)
+    )
 }
