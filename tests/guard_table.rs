@@ -116,3 +116,26 @@ fn a_write_that_reads_other_rows_is_shape_changed() {
         "shape-changed",
     );
 }
+
+#[test]
+fn a_query_that_finds_no_row_is_not_a_finding() {
+    use rowguard::db::Value;
+    let mut g = Guard::new(
+        schema::open(schema::DEFAULT_SIZE).unwrap(),
+        target::appointments_policy(&[7]),
+    )
+    .unwrap();
+    let (r, v) = g
+        .check(|g| {
+            g.query_row(
+                "SELECT series_id FROM appointments WHERE id = ?1",
+                &[Value::Integer(0)],
+            )
+        })
+        .unwrap();
+    assert!(
+        r.is_err(),
+        "no row is still an error to the caller, as in rusqlite"
+    );
+    assert!(v.is_clean(), "{:?}", v.kinds());
+}

@@ -589,7 +589,8 @@ impl Guard {
                     Kind::ResourceLimit,
                     format!("statement stopped: {e}"),
                 ));
-            } else if denied.is_empty() {
+            } else if denied.is_empty() && !matches!(e, rusqlite::Error::QueryReturnedNoRows) {
+                // A query that finds no row is an answer, not SQL that SQLite rejected.
                 check.add(Finding::new(Kind::SqlError, e.to_string()));
             }
         }
