@@ -12,7 +12,6 @@
 //! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
 //! | [`guard_target`] | the `guard` fuzz target's body: arbitrary SQL and policy → the guard's oracle |
 //! | [`check`] | `rowguard check`: pasted statements against the fixture |
-//! | [`report`] | text and JSON renderings of an execution |
 //! | [`engine`] | the built-in fuzz loop, minimization and the CI gate |
 //! | [`report`] | text and JSON renderings of an execution; JUnit and SARIF of the gate |
 //! | [`bench`] | `rowguard bench`: throughput, scaling and detection benchmarks |
