@@ -11,25 +11,10 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every regular file under `dir`, sorted.
+/// Every regular file under `dir`, sorted (the engine's corpus walk); none
+/// when `dir` does not exist.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for e in entries {
-        if e.is_dir() {
-            out.extend(files_under(&e));
-        } else if !e
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        {
-            out.push(e);
-        }
-    }
-    out
+    rowguard::engine::corpus::files_under(dir).unwrap_or_default()
 }
 
 /// Runs ops on a named pipeline in a fresh session.

@@ -23,22 +23,14 @@ pub struct Args {
     format: Format,
 }
 
-/// Regular files under each path, folders walked in sorted order.
+/// Regular files under each path, folders walked in sorted order (the
+/// engine's corpus walk: hidden files skipped).
 pub fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in inputs {
         let meta = std::fs::metadata(p).with_context(|| format!("{}", p.display()))?;
         if meta.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("{}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|e| {
-                    !e.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                })
-                .collect();
-            entries.sort();
-            out.extend(expand(&entries)?);
+            out.extend(rowguard::engine::corpus::files_under(p)?);
         } else {
             out.push(p.clone());
         }
