@@ -23,6 +23,12 @@ pub enum Error {
     /// SQLite failed while rowguard set up or restored its own state.
     #[error("internal SQLite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The guard could not set up or restore its own state.
+    #[error(transparent)]
+    Guard(#[from] rowguard_guard::Error),
+    /// A worker thread panicked: a bug in rowguard, never the caller's fault.
+    #[error("internal error: a worker panicked: {0}")]
+    WorkerPanic(String),
     /// Anything else that is the caller's fault (bad option values).
     #[error("{0}")]
     Usage(String),

@@ -1,37 +1,56 @@
 //! rowguard: an input-fuzzing and query-safety guard for SQL-writing code.
 //!
-//! The parts follow `DESIGN.md`, one module each, data flowing top to bottom:
+//! Three layers, arrows pointing down only (DESIGN.md, "Parts"):
+//!
+//! ```text
+//!   src/main.rs, src/cli/     the `rowguard` binary: flags in, report out
+//!   fuzzing                   the cargo-fuzz boundary (fuzz/ targets call it)
+//!   report                    text, JSON, JUnit, SARIF renderings of the data below
+//!   tools                     one module per command: engine, minimize, gate, scan, check, repro, bench
+//!   harness                   the appointments domain: schema, policy, pipelines, scenario, execute, oracles
+//!   guard (crates/guard)      the domain-free invariant checker: Db, Policy, Verdict, static + dynamic layers
+//! ```
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`schema`] | the appointments schema and its deterministic fixture |
-//! | [`db`] | the small `Db` trait pipelines run their SQL through |
-//! | [`pipeline`] | the reschedule + notes pipeline: `safe` and the planted variants |
-//! | [`scenario`] | fuzz input (`Scenario { ops }`) and the one `decode(bytes)` |
-//! | [`guard`] | the invariant checker (static + dynamic) behind a `Policy` |
-//! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
-//! | [`guard_target`] | the `guard` fuzz target's body: arbitrary SQL and policy → the guard's oracle |
-//! | [`check`] | `rowguard check`: pasted statements against the fixture |
-//! | [`engine`] | the built-in fuzz loop, minimization and the CI gate |
-//! | [`report`] | text and JSON renderings of an execution; JUnit and SARIF of the gate |
-//! | [`bench`] | `rowguard bench`: throughput, scaling and detection benchmarks |
-//! | [`scan`] | a file of notes, one reschedule per line, streamed through the guard |
+//! | [`guard`] | the `rowguard-guard` crate, re-exported: what a team adds to guard its own SQL |
+//! | [`harness`] | the appointments schema, policy, pipelines, the one `decode`, `execute`, the corpus oracles |
+//! | [`tools`] | the commands' logic, one module each |
+//! | [`report`] | every rendering of the tools' and harness's data |
+//! | [`fuzzing`] | `fuzz_one` and `fuzz_guard`, the cargo-fuzz targets' bodies |
+//! | [`error`] | the library's `Error` (the tool could not do its job) |
 //!
-//! The `rowguard` binary (`src/main.rs`, `src/cli/`) is a thin layer over this
-//! library; the cargo-fuzz crate in `fuzz/` calls [`target::fuzz_one`].
+//! `tests/layers.rs` checks the arrows: no module imports a layer above it.
 
-pub mod bench;
-pub mod check;
-pub mod db;
-pub mod engine;
+pub use rowguard_guard as guard;
+
 pub mod error;
-pub mod guard;
-pub mod guard_target;
-pub mod pipeline;
+pub mod fuzzing;
+pub mod harness;
 pub mod report;
-pub mod scan;
-pub mod scenario;
-pub mod schema;
-pub mod target;
+pub mod tools;
 
 pub use error::{Error, Result};
+
+// Short paths kept for code written against the flat layout of 0.1 (one
+// module per part at the crate root); new code names the layer.
+#[doc(hidden)]
+pub use guard::db;
+#[doc(hidden)]
+pub use harness::{pipeline, scenario, schema};
+#[doc(hidden)]
+pub use tools::{bench, check, engine, scan};
+#[doc(hidden)]
+pub mod target {
+    //! The flat layout's `target` module, now split over the harness.
+    pub use crate::fuzzing::fuzz_one;
+    pub use crate::harness::appointments::*;
+    pub use crate::harness::choice::*;
+    pub use crate::harness::execute::*;
+}
+#[doc(hidden)]
+pub mod guard_target {
+    //! The flat layout's `guard_target` module, now the harness's guard oracle.
+    pub use crate::fuzzing::fuzz_guard;
+    pub use crate::harness::oracle::guard::*;
+}

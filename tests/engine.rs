@@ -130,7 +130,7 @@ fn an_engine_artifact_replays_to_the_same_kind() {
         let path = f.artifact.as_ref().expect("artifact written");
         let bytes = std::fs::read(path).unwrap();
         let decoded = decode_file(&bytes).unwrap();
-        assert_eq!(decoded.expect, vec![f.kind.to_string()]);
+        assert_eq!(decoded.expect, vec![f.kind]);
         let p = target::choose_pipeline(None, &decoded).unwrap();
         assert_eq!(p.name(), "legacy");
         let mut session = target::Session::new().unwrap();

@@ -3,16 +3,11 @@
 
 #[test]
 fn safe_survives_seeded_random_inputs() {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = rowguard::harness::rng::Rng::new(0x2545_f491_4f6c_dd1d);
+    let mut next = || rng.next_u64();
     for _ in 0..3000 {
         let len = (next() % 512) as usize;
         let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-        rowguard::target::fuzz_one(&bytes);
+        rowguard::fuzzing::fuzz_one(&bytes);
     }
 }

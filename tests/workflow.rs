@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use rowguard::engine::gate::{self, GateConfig, GateReport, Outcome};
-use rowguard::engine::minimize;
+use rowguard::tools::gate::{self, GateConfig, GateReport, Outcome};
+use rowguard::tools::minimize;
 use rowguard::guard::Kind;
 use rowguard::pipeline::Op;
 use rowguard::scenario::{decode_file, Reproducer, Scenario};
@@ -226,7 +226,7 @@ fn a_minimized_reproducer_replays_through_decode_file() {
     )
     .unwrap();
     let json =
-        Reproducer::new(&min.scenario, "legacy", vec!["write-outside-target".into()]).to_json();
+        Reproducer::new(&min.scenario, "legacy", vec![rowguard::guard::Kind::WriteOutsideTarget]).to_json();
     assert!(json.len() < bytes.len());
     let again = decode_file(json.as_bytes()).unwrap();
     assert_eq!(again.scenario, min.scenario);

@@ -1,5 +1,5 @@
 //! cargo-fuzz target `guard`: SQL text (+ optional policy bytes after 0xFF)
-//! → `rowguard::guard_target::fuzz_guard`. Panics only on a guard bug.
+//! → `rowguard::fuzzing::fuzz_guard`. Panics only on a guard bug.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| rowguard::guard_target::fuzz_guard(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rowguard::fuzzing::fuzz_guard(data));

@@ -61,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let report = check::check(&sql, &opts)?;
     match args.format {
-        Format::Text => print!("{}", report.text()),
+        Format::Text => print!("{}", rowguard::report::check_text(&report)),
         Format::Json => println!("{}", report.json()),
     }
     Ok(if report.is_clean() {

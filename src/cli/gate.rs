@@ -1,4 +1,4 @@
-//! `rowguard gate`: the CI gate (`rowguard::engine::gate`). Prints one line
+//! `rowguard gate`: the CI gate (`rowguard::tools::gate`). Prints one line
 //! per case, writes JUnit and SARIF on request (even when failing), and
 //! exits 0 pass, 1 a finding or lost regression, 2 anything it could not
 //! check (fails closed).
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use rowguard::engine::artifacts::write_atomic;
-use rowguard::engine::gate::{self, GateConfig, Outcome};
+use rowguard::tools::gate::{self, GateConfig, Outcome};
 use rowguard::report;
 
 #[derive(clap::Args)]

@@ -1,5 +1,5 @@
 //! `rowguard minimize FILE`: the smallest input that makes the same finding
-//! kind on the same pipeline (`rowguard::engine::minimize`), written as a
+//! kind on the same pipeline (`rowguard::tools::minimize`), written as a
 //! human-readable JSON reproducer to `-o OUT` or stdout. Exit 0 when written;
 //! 2 when the input makes no finding (nothing to keep) or cannot be read.
 
@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rowguard::engine::{artifacts, minimize};
+use rowguard::tools::engine::artifacts;
+use rowguard::tools::minimize;
 use rowguard::scenario::{self, Reproducer};
 use rowguard::target::{self, Session};
 
@@ -38,7 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     };
     let min = minimize::minimize(&mut session, pipeline, &decoded.scenario, kind)?;
-    let json = Reproducer::new(&min.scenario, pipeline.name(), vec![kind.to_string()]).to_json();
+    let json = Reproducer::new(&min.scenario, pipeline.name(), vec![kind]).to_json();
     eprintln!(
         "rowguard: kept {kind} on {}: {} op(s) -> {}, {} -> {} bytes ({} candidate runs)",
         pipeline.name(),

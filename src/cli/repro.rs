@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rowguard::{report, scenario, target};
+use rowguard::tools::repro;
+use rowguard::{report, target};
 
 use super::Format;
 
@@ -39,25 +40,23 @@ pub fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn replay(path: &Path, args: &Args, session: &mut target::Session) -> anyhow::Result<bool> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-    let decoded = scenario::decode_file(&bytes).with_context(|| format!("{}", path.display()))?;
-    let pipeline = target::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
-    let execution = target::execute(session, pipeline, &decoded.scenario)?;
+    let replay = repro::replay_file(session, path, args.pipeline.as_deref())?;
+    let execution = &replay.execution;
     let found = !execution.is_clean();
     match args.format {
         Format::Text => {
-            println!("== {} ({:?} input)", path.display(), decoded.encoding);
-            print!("{}", report::text(&execution));
+            println!("== {} ({:?} input)", path.display(), replay.encoding);
+            print!("{}", report::text(execution));
             if found {
                 println!(
                     "reproduce: rowguard repro {} --pipeline {}",
                     shell_word(&path.display().to_string()),
-                    pipeline.name()
+                    execution.pipeline
                 );
             }
         }
         Format::Json => {
-            let mut v = report::json(&execution);
+            let mut v = report::json(execution);
             v["file"] = path.display().to_string().into();
             println!("{v}");
         }

@@ -6,7 +6,7 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::engine::gate::{GateReport, Outcome};
+use crate::tools::gate::{GateReport, Outcome};
 
 /// The JUnit XML of a gate run.
 pub fn junit(report: &GateReport) -> crate::Result<String> {

@@ -102,19 +102,11 @@ pub fn finding_text(out: &mut String, f: &Finding, indent: &str) {
     }
 }
 
-/// `clean`, or `finding (kind, kind)` for the kinds found.
-pub fn kinds_line(kinds: impl IntoIterator<Item = Kind>) -> String {
-    let kinds: Vec<&str> = kinds.into_iter().map(Kind::as_str).collect();
-    if kinds.is_empty() {
-        "clean".into()
-    } else {
-        format!("finding ({})", kinds.join(", "))
-    }
-}
+pub use crate::guard::kinds_line;
 
 /// The one-line verdict: `clean` or `finding (kind, kind)`.
 pub fn verdict_line(e: &Execution) -> String {
-    kinds_line(e.kinds())
+    e.verdict_line()
 }
 
 /// The text report of one execution.
@@ -157,4 +149,24 @@ pub fn json(e: &Execution) -> serde_json::Value {
         execution: e,
     };
     serde_json::to_value(report).unwrap_or(serde_json::Value::Null)
+}
+
+/// The text form of `rowguard check`: each statement, its findings and blast
+/// radius, the verdict.
+pub fn check_text(r: &crate::tools::check::CheckReport) -> String {
+    let mut out = format!(
+        "policy: reschedule of appointment {} (may write its start_at, end_at, notes, reason, updated_at; its log and reminders)\n",
+        r.target
+    );
+    for (n, s) in r.statements.iter().enumerate() {
+        let _ = writeln!(out, "[{}] {:?}", n + 1, s.sql);
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "    error: {e}");
+        }
+        for f in &s.findings {
+            finding_text(&mut out, f, "    ");
+        }
+    }
+    let _ = writeln!(out, "verdict: {}", kinds_line(r.kinds.iter().copied()));
+    out
 }

@@ -10,7 +10,7 @@ use serde_sarif::sarif::{
     ToolComponent,
 };
 
-use crate::engine::gate::{GateReport, Outcome};
+use crate::tools::gate::{GateReport, Outcome};
 use crate::guard::Kind;
 
 /// The schema URI written into `$schema`.

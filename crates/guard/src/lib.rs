@@ -22,7 +22,7 @@
 //! [`Verdict`]:
 //!
 //! ```
-//! use rowguard::guard::{Db, Guard, Kind, Policy, SideEffect};
+//! use rowguard_guard::{Db, Guard, Kind, Policy, SideEffect};
 //!
 //! let schema = "
 //!     CREATE TABLE documents (id INTEGER PRIMARY KEY, owner_id INTEGER, title TEXT);
@@ -53,7 +53,7 @@
 //! assert!(verdict.kinds().contains(&Kind::WriteOutsideTarget));
 //! let rows: Vec<&str> = verdict.outside().filter(|c| c.table == "documents").map(|c| c.key.as_str()).collect();
 //! assert_eq!(rows, ["1", "3"]);
-//! # Ok::<(), rowguard::Error>(())
+//! # Ok::<(), rowguard_guard::Error>(())
 //! ```
 
 use std::collections::BTreeSet;
@@ -61,10 +61,13 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-pub use crate::db::{Db, DbError, Value};
+pub use db::{Db, DbError, ErrorClass, Value};
+pub use error::{Error, Result};
 
 pub mod coverage;
+pub mod db;
 mod dynamic;
+mod error;
 mod memo;
 pub mod policy;
 pub mod static_check;
@@ -123,6 +126,23 @@ impl Kind {
             Kind::ResourceLimit => "a statement hit the guard's work or size limits",
             Kind::SqlError => "SQLite rejected the statement the pipeline built",
         }
+    }
+}
+
+/// The one-line verdict over a set of kinds: `clean`, or `finding (kind, kind)`.
+///
+/// ```
+/// use rowguard_guard::{kinds_line, Kind};
+/// assert_eq!(kinds_line([]), "clean");
+/// assert_eq!(kinds_line([Kind::WriteOutsideTarget, Kind::SqlError]),
+///            "finding (write-outside-target, sql-error)");
+/// ```
+pub fn kinds_line(kinds: impl IntoIterator<Item = Kind>) -> String {
+    let kinds: Vec<&str> = kinds.into_iter().map(Kind::as_str).collect();
+    if kinds.is_empty() {
+        "clean".into()
+    } else {
+        format!("finding ({})", kinds.join(", "))
     }
 }
 
@@ -254,6 +274,39 @@ impl Verdict {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// A small appointments-like database with the channels the guard's
+    /// unit tests need: an audit trigger, a cascading WITHOUT ROWID child
+    /// table, and ten appointments. (The real fixture belongs to the harness
+    /// above this crate; its tests live there.)
+    pub(crate) fn fixture() -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             CREATE TABLE practitioners (id INTEGER PRIMARY KEY, name TEXT);
+             CREATE TABLE clients (id INTEGER PRIMARY KEY, name TEXT, phone TEXT);
+             CREATE TABLE appointments (id INTEGER PRIMARY KEY, practitioner_id INTEGER,
+                 client_id INTEGER, series_id INTEGER, start_at TEXT, end_at TEXT, notes TEXT,
+                 reason TEXT, status TEXT, updated_at TEXT);
+             CREATE TABLE appointment_log (id INTEGER PRIMARY KEY, appointment_id INTEGER,
+                 changed_at TEXT, old_start_at TEXT, new_start_at TEXT, old_notes TEXT, new_notes TEXT);
+             CREATE TRIGGER appointments_audit AFTER UPDATE ON appointments BEGIN
+                 INSERT INTO appointment_log (appointment_id, changed_at, old_start_at,
+                     new_start_at, old_notes, new_notes)
+                 VALUES (NEW.id, NEW.updated_at, OLD.start_at, NEW.start_at, OLD.notes, NEW.notes);
+             END;
+             CREATE TABLE reminders (appointment_id INTEGER REFERENCES appointments ON DELETE CASCADE,
+                 send_at TEXT, PRIMARY KEY (appointment_id, send_at)) WITHOUT ROWID;
+             INSERT INTO practitioners VALUES (1, 'p');
+             INSERT INTO clients VALUES (1, 'c', '555');
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10)
+             INSERT INTO appointments SELECT i, 1, 1, NULL, '2026-01-01 09:00', '2026-01-01 09:30',
+                 'n' || i, 'r', 'booked', '2026-01-01 00:00' FROM n;
+             INSERT INTO reminders VALUES (7, '2026-01-01 08:00'), (8, '2026-01-01 08:00');",
+        )
+        .unwrap();
+        conn
+    }
 
     /// The reschedule policy of appointment 7, written out by hand.
     pub(crate) fn policy7() -> Policy {

@@ -41,7 +41,7 @@ impl Policy {
     /// key, writable column or side effect yet: add them with the builders.
     ///
     /// ```
-    /// use rowguard::guard::{Policy, SideEffect};
+    /// use rowguard_guard::{Policy, SideEffect};
     /// let p = Policy::new("documents", "id")
     ///     .key(42)
     ///     .writable(["title", "body"])

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use super::mutate::texts_mut;
+use super::engine::mutate::texts_mut;
 use crate::guard::Kind;
 use crate::pipeline::{Op, Pipeline};
 use crate::scenario::Scenario;
@@ -20,10 +20,10 @@ const MAX_PASSES: usize = 8;
 /// The kind minimization keeps: the first of the reproducer's `expect` kinds
 /// the input still makes, else `write-outside-target` when made, else the
 /// first kind made (in [`Kind::ALL`] order).
-pub fn target_kind(expect: &[String], made: &BTreeSet<Kind>) -> Option<Kind> {
+pub fn target_kind(expect: &[Kind], made: &BTreeSet<Kind>) -> Option<Kind> {
     expect
         .iter()
-        .filter_map(|k| k.parse::<Kind>().ok())
+        .copied()
         .find(|k| made.contains(k))
         .or_else(|| {
             made.contains(&Kind::WriteOutsideTarget)

@@ -632,7 +632,7 @@ mod tests {
         let v = analyze(
             &deep,
             Dialect::Sqlite,
-            &crate::guard::tests::policy7(),
+            &crate::tests::policy7(),
             None,
         );
         assert_eq!(v.statements, None);
@@ -640,7 +640,7 @@ mod tests {
 
     #[test]
     fn unparsed_text_still_reports_its_leading_keywords() {
-        let p = crate::guard::tests::policy7();
+        let p = crate::tests::policy7();
         let v = analyze(
             "UPDATE t SET a = 1; /* x */ VACUUM INTO 'f.db'; EXPLAIN QUERY PLAN ATTACH 'g' AS g;",
             Dialect::Sqlite,
@@ -661,7 +661,7 @@ mod tests {
 
     #[test]
     fn nested_and_upsert_writes_are_seen() {
-        let p = crate::guard::tests::policy7();
+        let p = crate::tests::policy7();
         let w = |sql: &str| {
             analyze(sql, Dialect::Sqlite, &p, None)
                 .writes
@@ -684,7 +684,7 @@ mod tests {
 
     #[test]
     fn long_operator_chains_are_not_parsed_into_deep_trees() {
-        let p = crate::guard::tests::policy7();
+        let p = crate::tests::policy7();
         for (chain, weight) in [
             (" + 1", 1),
             (" OR 1", 1),

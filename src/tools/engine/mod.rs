@@ -54,10 +54,10 @@ use crate::target::{self, Execution, Session};
 pub mod artifacts;
 pub mod corpus;
 pub mod feedback;
-pub mod gate;
-pub mod minimize;
+
+
 pub mod mutate;
-pub mod rng;
+pub use crate::harness::rng;
 
 use corpus::Input;
 use feedback::Feedback;
@@ -245,10 +245,15 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
             run.print_status();
         }
         for w in workers {
-            if w.join().is_err() {
-                lock(&run.shared).error.get_or_insert(crate::Error::Usage(
-                    "a fuzz worker panicked (see the message above)".into(),
-                ));
+            if let Err(panic) = w.join() {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "see the message above".into());
+                lock(&run.shared)
+                    .error
+                    .get_or_insert(crate::Error::WorkerPanic(what));
             }
         }
     });

@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::db::{Db, DbError, Value};
-use crate::schema;
+pub use crate::guard::{Db, DbError, ErrorClass, Value};
+use super::schema;
 
 mod blacklist;
 mod concat;
@@ -161,7 +161,7 @@ pub(crate) fn series_of(db: &mut dyn Db, id: i64) -> Result<Option<i64>, DbError
             Some(Value::Integer(s)) => Some(*s),
             _ => None,
         }),
-        Err(e) if e.message.contains("no rows") => Ok(None),
+        Err(e) if e.class == ErrorClass::NoRows => Ok(None),
         Err(e) => Err(e),
     }
 }

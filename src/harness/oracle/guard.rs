@@ -1,7 +1,8 @@
-//! The cargo-fuzz `guard` target's body: arbitrary SQL text and an arbitrary
-//! policy fed to the static and dynamic checkers through [`Guard`]'s three
-//! `Db` calls. The oracle (what counts as a bug in the guard, never a finding
-//! about the SQL):
+//! The guard's oracle: arbitrary SQL text and an arbitrary policy fed to the
+//! static and dynamic checkers through [`Guard`]'s three `Db` calls, and
+//! what counts as a bug in the guard (never a finding about the SQL). The
+//! cargo-fuzz `guard` target, `cargo test` and the CI gate all judge through
+//! [`check`] and [`GuardSession::fixture_unchanged`]:
 //!
 //! - no panic, hang or stack overflow (the progress handler, SQLite limits
 //!   and sqlparser's recursion limit bound everything);
@@ -10,6 +11,7 @@
 //!   input the connection is back in autocommit;
 //! - no file appears: neither in the working folder nor at any path named by
 //!   a string literal of the SQL;
+//! - the fixture is byte for byte what it was before the input;
 //! - the differential: every write the dynamic layer observed is one the
 //!   static layer's view (closed over triggers, foreign-key actions and
 //!   REPLACE deletes) calls possible, whenever sqlparser parsed the text.
@@ -19,7 +21,6 @@
 //! through `execute`, `execute_batch` and `query_row` in turn, under the
 //! reschedule policy of appointment 7: a corpus file is plain SQL.
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,9 +28,8 @@ use std::sync::Arc;
 
 use arbitrary::Unstructured;
 
-use crate::db::{Db, Value};
-use crate::guard::{Api, Guard, Policy, SideEffect};
-use crate::{schema, target};
+use crate::guard::{Api, Db, Guard, Policy, SideEffect, Value};
+use crate::harness::{appointments, schema};
 
 /// Separates the SQL text from the policy bytes.
 pub const POLICY_MARK: u8 = 0xFF;
@@ -125,7 +125,7 @@ pub fn decode(bytes: &[u8]) -> GuardInput {
     let sql = String::from_utf8_lossy(text).into_owned();
     let default = || GuardInput {
         sql: sql.clone(),
-        policy: target::appointments_policy(&[schema::DEFAULT_TARGET]),
+        policy: appointments::appointments_policy(&[schema::DEFAULT_TARGET]),
         calls: vec![
             (Api::Execute, Vec::new()),
             (Api::ExecuteBatch, Vec::new()),
@@ -148,13 +148,16 @@ pub fn decode(bytes: &[u8]) -> GuardInput {
     decoded.unwrap_or_else(|_| default())
 }
 
-/// A guard over the fixture, and the count of commits since it was set up.
+/// A guard over the fixture, the count of commits since it was set up, and
+/// the fixture as it was then.
 pub struct GuardSession {
     guard: Guard,
     commits: Arc<AtomicUsize>,
+    pristine: Vec<String>,
 }
 
 impl GuardSession {
+    /// A session over the default fixture, armed to count commits.
     pub fn new() -> crate::Result<GuardSession> {
         let mut conn = schema::open(schema::DEFAULT_SIZE)?;
         // Armed once the guard is set up (its setup commits its TEMP objects).
@@ -168,9 +171,25 @@ impl GuardSession {
             })
             .is_ok()
         }))?;
-        let guard = Guard::new(conn, target::appointments_policy(&[schema::DEFAULT_TARGET]))?;
+        let guard = Guard::new(conn, appointments::appointments_policy(&[schema::DEFAULT_TARGET]))?;
         commits.store(0, Ordering::Relaxed);
-        Ok(GuardSession { guard, commits })
+        let pristine = schema::dump(guard.connection())?;
+        Ok(GuardSession {
+            guard,
+            commits,
+            pristine,
+        })
+    }
+
+    /// `Err` when the fixture differs from what it was when the session was
+    /// set up: some input escaped the rollback.
+    pub fn fixture_unchanged(&self) -> Result<(), String> {
+        let now = schema::dump(self.guard.connection()).map_err(|e| format!("dump: {e}"))?;
+        if now == self.pristine {
+            Ok(())
+        } else {
+            Err("the fixture changed: an input escaped the guard's rollback".into())
+        }
     }
 
     /// The guarded connection (e.g. to compare the fixture before and after).
@@ -270,22 +289,6 @@ pub fn check(session: &mut GuardSession, input: &GuardInput) -> Result<(), Strin
     Ok(())
 }
 
-/// The cargo-fuzz `guard` target's body: decode, check, panic on a guard bug.
-pub fn fuzz_guard(bytes: &[u8]) {
-    thread_local! {
-        static SESSION: RefCell<Option<GuardSession>> = const { RefCell::new(None) };
-    }
-    let input = decode(bytes);
-    SESSION.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let session =
-            slot.get_or_insert_with(|| GuardSession::new().expect("rowguard: fixture builds"));
-        if let Err(bug) = check(session, &input) {
-            panic!("rowguard guard bug on {:?}: {bug}", input.sql);
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,7 +298,7 @@ mod tests {
         let i = decode(b"SELECT 1");
         assert_eq!(i.sql, "SELECT 1");
         assert_eq!(i.calls.len(), 3);
-        assert_eq!(i.policy, target::appointments_policy(&[7]));
+        assert_eq!(i.policy, appointments::appointments_policy(&[7]));
         let j = decode(b"SELECT 1\xff\x01\x02\x03\x04\x05\x06");
         assert_eq!(j.sql, "SELECT 1");
         assert_eq!(j.calls.len(), 1);
@@ -318,13 +321,8 @@ mod tests {
 
     #[test]
     fn smoke() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::harness::rng::Rng::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next_u64();
         let words: [&[u8]; 12] = [
             b"UPDATE appointments SET notes = 'x' WHERE id = 7",
             b" OR 1=1",
@@ -339,6 +337,7 @@ mod tests {
             b"\xff",
             b"COMMIT",
         ];
+        let mut s = GuardSession::new().unwrap();
         for _ in 0..300 {
             let mut bytes = Vec::new();
             for _ in 0..next() % 6 {
@@ -347,7 +346,10 @@ mod tests {
             for _ in 0..next() % 8 {
                 bytes.push(next() as u8);
             }
-            fuzz_guard(&bytes);
+            let input = decode(&bytes);
+            if let Err(bug) = check(&mut s, &input) {
+                panic!("guard bug on {:?}: {bug}", input.sql);
+            }
         }
     }
 }

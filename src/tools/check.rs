@@ -6,7 +6,6 @@
 //! reads other rows through a subquery is `shape-changed`. The static layer
 //! parses with the chosen dialect; the dynamic layer is always SQLite.
 
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -97,29 +96,6 @@ impl CheckReport {
 
     pub fn json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
-    /// The text form: each statement, its findings and blast radius, the verdict.
-    pub fn text(&self) -> String {
-        let mut out = format!(
-            "policy: reschedule of appointment {} (may write its start_at, end_at, notes, reason, updated_at; its log and reminders)\n",
-            self.target
-        );
-        for (n, s) in self.statements.iter().enumerate() {
-            let _ = writeln!(out, "[{}] {:?}", n + 1, s.sql);
-            if let Some(e) = &s.error {
-                let _ = writeln!(out, "    error: {e}");
-            }
-            for f in &s.findings {
-                crate::report::finding_text(&mut out, f, "    ");
-            }
-        }
-        let _ = writeln!(
-            out,
-            "verdict: {}",
-            crate::report::kinds_line(self.kinds.iter().copied())
-        );
-        out
     }
 }
 

@@ -4,49 +4,19 @@
 //!
 //! This is where the appointments domain meets the domain-free guard: for
 //! each op it sets the reschedule policy of the op's target (its series for
-//! a series op) and the template shapes (the same op run on placeholder
-//! text), then lets the pipeline run; the input's changes are always rolled
-//! back at the end.
+//! a series op, [`super::appointments`]) and the template shapes (the same
+//! op run on placeholder text), then lets the pipeline run; the input's
+//! changes are always rolled back at the end.
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::db::{Db, DbError, Value};
-use crate::guard::{Finding, Guard, Kind, Policy, SideEffect, StatementCheck};
-use crate::pipeline::{self, Op, Pipeline};
-use crate::scenario::{self, Decoded, Scenario};
-use crate::schema;
-
-/// Environment variable naming the pipeline when no flag or reproducer does.
-pub const PIPELINE_ENV: &str = "ROWGUARD_PIPELINE";
-/// Environment variable listing the kinds that fail the fuzz target.
-pub const KINDS_ENV: &str = "ROWGUARD_KINDS";
-
-/// Columns a reschedule may change on its target rows.
-pub const WRITABLE: [&str; 5] = ["start_at", "end_at", "notes", "reason", "updated_at"];
-
-/// The reschedule policy for target appointments `keys`.
-pub fn appointments_policy(keys: &[i64]) -> Policy {
-    let child = |table: &str, update: bool, delete: bool| SideEffect {
-        table: table.into(),
-        column: "appointment_id".into(),
-        insert: true,
-        update,
-        delete,
-    };
-    Policy {
-        table: "appointments".into(),
-        key_column: "id".into(),
-        keys: keys.iter().map(|&k| Value::Integer(k)).collect(),
-        writable: WRITABLE.map(String::from).to_vec(),
-        side_effects: vec![
-            child("appointment_log", false, false),
-            child("reminders", true, true),
-        ],
-    }
-}
+use super::appointments::{self, appointments_policy};
+use super::pipeline::{Op, Pipeline};
+use super::scenario::Scenario;
+use super::schema;
+use crate::guard::{Db, DbError, Finding, Guard, Kind, StatementCheck, Value};
 
 /// A guard over a fresh fixture, reused input after input.
 pub struct Session {
@@ -61,9 +31,9 @@ impl Session {
 
     /// A session over a fixture of `size` appointments.
     pub fn with_size(size: usize) -> crate::Result<Session> {
-        let conn = schema::open(size)?;
-        let guard = Guard::new(conn, appointments_policy(&[schema::DEFAULT_TARGET]))?;
-        Ok(Session { guard })
+        Ok(Session {
+            guard: appointments::guard_for(size, schema::DEFAULT_TARGET)?,
+        })
     }
 
     pub fn guard(&mut self) -> &mut Guard {
@@ -106,6 +76,11 @@ impl Execution {
     pub fn is_clean(&self) -> bool {
         self.findings().next().is_none()
     }
+
+    /// `clean`, or `finding (kind, kind)` for the kinds found.
+    pub fn verdict_line(&self) -> String {
+        crate::guard::kinds_line(self.kinds())
+    }
 }
 
 /// Records the shapes of an op run on placeholder text; reads go to the
@@ -129,7 +104,7 @@ impl Db for Recorder<'_> {
         let rows = self.guard.query_unchecked(sql, params)?;
         rows.into_iter()
             .next()
-            .ok_or_else(|| DbError::new("Query returned no rows"))
+            .ok_or_else(DbError::no_rows)
     }
 }
 
@@ -189,64 +164,10 @@ pub fn execute(
     })
 }
 
-/// The pipeline under test: the flag, else the reproducer's, else
-/// `ROWGUARD_PIPELINE`, else `safe`.
-pub fn choose_pipeline(
-    flag: Option<&str>,
-    decoded: &Decoded,
-) -> crate::Result<&'static dyn Pipeline> {
-    let env = std::env::var(PIPELINE_ENV).ok().filter(|s| !s.is_empty());
-    let name = flag
-        .or(decoded.pipeline.as_deref())
-        .or(env.as_deref())
-        .unwrap_or("safe");
-    pipeline::by_name(name)
-}
-
-/// The kinds that count as a failure: `ROWGUARD_KINDS` (comma-separated), else all.
-pub fn kinds_from_env() -> crate::Result<BTreeSet<Kind>> {
-    match std::env::var(KINDS_ENV) {
-        Ok(list) if !list.trim().is_empty() => parse_kinds(&list),
-        _ => Ok(Kind::ALL.into_iter().collect()),
-    }
-}
-
-/// Parses `write-outside-target,sql-error`.
-pub fn parse_kinds(list: &str) -> crate::Result<BTreeSet<Kind>> {
-    list.split(',')
-        .map(|k| k.trim().parse::<Kind>().map_err(crate::Error::Usage))
-        .collect()
-}
-
-/// The cargo-fuzz `pipeline` target's body: decode, run, and panic with the
-/// report when a counted kind is found. Inputs that decode to nothing are
-/// dropped silently.
-pub fn fuzz_one(bytes: &[u8]) {
-    thread_local! {
-        static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
-    }
-    let decoded = scenario::decode(bytes);
-    if decoded.scenario.ops.is_empty() {
-        return;
-    }
-    let pipeline = choose_pipeline(None, &decoded).unwrap_or_else(|e| panic!("rowguard: {e}"));
-    let counted = kinds_from_env().unwrap_or_else(|e| panic!("rowguard: {KINDS_ENV}: {e}"));
-    let execution = SESSION.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(Session::new().expect("rowguard: fixture builds"));
-        }
-        let session = slot.as_mut().expect("session exists");
-        execute(session, pipeline, &decoded.scenario).expect("rowguard: guard internal error")
-    });
-    if execution.findings().any(|f| counted.contains(&f.kind)) {
-        panic!("rowguard finding\n{}", crate::report::text(&execution));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::harness::pipeline;
 
     fn run(pipeline: &str, ops: Vec<Op>) -> Execution {
         let mut s = Session::new().unwrap();
@@ -270,7 +191,7 @@ mod tests {
             }],
         );
         assert!(e.ops[0].targets.len() > 1, "{:?}", e.ops[0].targets);
-        assert!(e.is_clean(), "{}", crate::report::text(&e));
+        assert!(e.is_clean(), "{e:#?}");
         let one_off = run(
             "safe",
             vec![Op::RescheduleSeries {

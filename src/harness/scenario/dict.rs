@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-const SOURCE: &str = include_str!("../../fuzz/rowguard.dict");
+const SOURCE: &str = include_str!("../../../fuzz/rowguard.dict");
 
 /// Every token of the dictionary, in file order.
 pub fn tokens() -> &'static [String] {

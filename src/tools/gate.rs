@@ -4,9 +4,10 @@
 //! - `regressions/<pipeline>/*`: each reproducer must still make its
 //!   `expect` kinds (and always `write-outside-target`) on `<pipeline>`, and
 //!   be clean on `safe`;
-//! - `guard/*`: SQL text for the guard; the guard must judge it (an internal
-//!   error is a failure);
+//! - `guard/*`: SQL text for the guard; it must pass the guard's own oracle
+//!   (differential, isolation, no file, unchanged fixture);
 //! - every other file (`pipeline/*`, seeds): clean on `safe`;
+//!   (the rules are [`crate::harness::oracle`]'s, shared with `cargo test`);
 //! - then the engine fuzzes `safe` from all of them, every kind counting.
 //!
 //! The outcome is a list of [`Case`]s (one per corpus file, one for the fuzz
@@ -14,18 +15,15 @@
 //! not be judged (unreadable file, unknown pipeline, a guard error) is an
 //! [`Outcome::Error`]: the gate never passes what it could not check.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use super::{corpus, Config, Summary};
-use crate::guard::{Guard, Kind};
-use crate::pipeline::{self, Db};
-use crate::report::verdict_line;
-use crate::scenario::decode_file;
-use crate::target::{self, Session};
-use crate::{schema, Error};
+use super::engine::{self, corpus, Config, Summary};
+use crate::guard::Kind;
+use crate::harness::oracle::{Judge, Rule};
+use crate::harness::pipeline;
+use crate::Error;
 
 /// One problem the gate found: a rule (finding kind), a message, a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,105 +100,42 @@ pub struct GateConfig {
     pub artifacts: Option<PathBuf>,
 }
 
-fn issues_on(path: &Path, e: &target::Execution) -> Vec<Issue> {
-    e.kinds()
-        .into_iter()
-        .map(|k| Issue {
-            kind: k,
-            message: format!("{} on {}: {}", path.display(), e.pipeline, verdict_line(e)),
-            path: Some(path.to_path_buf()),
-        })
-        .collect()
-}
-
-fn regression(session: &mut Session, path: &Path, pipeline_name: &str) -> Result<Outcome, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let decoded = decode_file(&bytes).map_err(|e| e.to_string())?;
-    let own = pipeline::by_name(pipeline_name).map_err(|e| e.to_string())?;
-    let mut expect: BTreeSet<Kind> = decoded
-        .expect
-        .iter()
-        .map(|k| k.parse::<Kind>())
-        .collect::<Result<_, _>>()?;
-    expect.insert(Kind::WriteOutsideTarget);
-    let run =
-        |s: &mut Session, p| target::execute(s, p, &decoded.scenario).map_err(|e| e.to_string());
-    let on_own = run(session, own)?;
-    let on_safe = run(
-        session,
-        pipeline::by_name("safe").map_err(|e| e.to_string())?,
-    )?;
-    let made = on_own.kinds();
-    let mut issues: Vec<Issue> = expect
-        .difference(&made)
-        .map(|&k| Issue {
-            kind: k,
-            message: format!(
-                "{} no longer makes {k} on {pipeline_name} (now: {})",
-                path.display(),
-                verdict_line(&on_own)
-            ),
-            path: Some(path.to_path_buf()),
-        })
-        .collect();
-    issues.extend(issues_on(path, &on_safe));
-    Ok(if issues.is_empty() {
-        Outcome::Passed
-    } else {
-        Outcome::Failed(issues)
-    })
-}
-
-fn seed_clean_on_safe(session: &mut Session, path: &Path) -> Result<Outcome, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let decoded = decode_file(&bytes).map_err(|e| e.to_string())?;
-    let safe = pipeline::by_name("safe").map_err(|e| e.to_string())?;
-    let e = target::execute(session, safe, &decoded.scenario).map_err(|e| e.to_string())?;
-    let issues = issues_on(path, &e);
-    Ok(if issues.is_empty() {
-        Outcome::Passed
-    } else {
-        Outcome::Failed(issues)
-    })
-}
-
-fn guard_survives(path: &Path) -> Result<Outcome, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let sql = String::from_utf8_lossy(&bytes);
-    let conn = schema::open(schema::DEFAULT_SIZE).map_err(|e| e.to_string())?;
-    let mut guard = Guard::new(conn, target::appointments_policy(&[schema::DEFAULT_TARGET]))
-        .map_err(|e| e.to_string())?;
-    guard.begin_input().map_err(|e| e.to_string())?;
-    let _ = guard.execute_batch(&sql);
-    guard.end_input().map_err(|e| e.to_string())?;
-    Ok(Outcome::Passed)
-}
-
-/// Replays the corpus folder, one case per file, in path order.
+/// Replays the corpus folder, one case per file, in path order, each judged
+/// by [`crate::harness::oracle`] (exactly what `cargo test` judges it by).
 pub fn replay_corpus(dir: &Path) -> crate::Result<Vec<Case>> {
-    let mut session = Session::new()?;
+    replay_corpus_with(&mut Judge::new()?, dir)
+}
+
+/// [`replay_corpus`] with a given judge (its sessions are reused).
+pub fn replay_corpus_with(judge: &mut Judge, dir: &Path) -> crate::Result<Vec<Case>> {
     let mut cases = Vec::new();
     for path in corpus::files_under(dir)? {
         let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
-        let parts: Vec<String> = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
         let start = Instant::now();
-        let result = match parts.as_slice() {
-            [top, name, _, ..] if top == "regressions" => regression(&mut session, &path, name),
-            [top, ..] if top == "regressions" => {
-                Err("reproducers belong in regressions/<pipeline>/".to_string())
-            }
-            [top, ..] if top == "guard" => guard_survives(&path),
-            _ => seed_clean_on_safe(&mut session, &path),
+        let result = Rule::of(&rel).and_then(|rule| {
+            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+            judge.judge(&rule, &path, &bytes)
+        });
+        let outcome = match result {
+            Ok(problems) if problems.is_empty() => Outcome::Passed,
+            Ok(problems) => Outcome::Failed(
+                problems
+                    .into_iter()
+                    .map(|p| Issue {
+                        kind: p.kind,
+                        message: p.message,
+                        path: Some(path.clone()),
+                    })
+                    .collect(),
+            ),
+            Err(e) => Outcome::Error(format!("{}: {e}", path.display())),
         };
         cases.push(Case {
             suite: "corpus",
             name: rel.display().to_string(),
             file: Some(path.clone()),
             time: start.elapsed(),
-            outcome: result.unwrap_or_else(|e| Outcome::Error(format!("{}: {e}", path.display()))),
+            outcome,
         });
     }
     Ok(cases)
@@ -227,7 +162,7 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
     fuzz.status = true;
     let name = format!("fuzz safe (seed {}, {} s)", cfg.seed, cfg.time.as_secs());
     let start = Instant::now();
-    let (outcome, summary) = match super::run(&fuzz, stop) {
+    let (outcome, summary) = match engine::run(&fuzz, stop) {
         Ok(s) if s.findings.is_empty() => (Outcome::Passed, Some(s)),
         Ok(s) => {
             let issues = s

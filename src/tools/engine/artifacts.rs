@@ -50,7 +50,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> crate::Result<()> {
 
 /// The artifact bytes of an input that made `kind` on `pipeline`, and its file name.
 pub fn artifact(scenario: &Scenario, raw: &[u8], pipeline: &str, kind: Kind) -> (String, Vec<u8>) {
-    let json = Reproducer::new(scenario, pipeline, vec![kind.to_string()])
+    let json = Reproducer::new(scenario, pipeline, vec![kind])
         .to_json()
         .into_bytes();
     if scenario::decode(&json).scenario == *scenario {

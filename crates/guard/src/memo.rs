@@ -102,14 +102,12 @@ impl Memo {
 #[cfg(test)]
 mod tests {
     use crate::db::{Db, Value};
-    use crate::{schema, target};
 
     /// A statement reused from the caches gets the same verdict, trace and
     /// shape as the first time, on target and off target alike.
     #[test]
     fn a_reused_statement_is_judged_exactly_like_a_fresh_one() {
-        let conn = schema::open(schema::DEFAULT_SIZE).unwrap();
-        let mut g = super::super::Guard::new(conn, target::appointments_policy(&[7])).unwrap();
+        let mut g = crate::Guard::new(crate::tests::fixture(), crate::tests::policy7()).unwrap();
         let sql = "UPDATE appointments SET notes = ?1 WHERE id = ?2";
         let (_, v) = g
             .check(|g| {
@@ -132,7 +130,7 @@ mod tests {
         };
         assert_eq!(
             s[3].findings[0].kind,
-            crate::guard::Kind::WriteOutsideTarget
+            crate::Kind::WriteOutsideTarget
         );
         assert_eq!(cells(1), cells(3));
         assert!(cells(1).contains(&("appointments".to_string(), "notes".to_string())));

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Unstructured;
 use serde::Serialize;
 
+use crate::harness::rng::Rng;
 use crate::scenario::{Scenario, MAX_OPS};
 
 pub mod detect;
@@ -25,14 +26,14 @@ pub mod throughput;
 /// A deterministic workload: `n` non-empty scenarios generated from `seed`
 /// by the same generator the fuzzers use.
 pub fn workload(seed: u64, n: usize) -> Vec<Scenario> {
-    let mut rng = XorShift(seed | 1);
+    let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
-        let bytes: Vec<u8> = (0..64 + rng.next() % 448)
-            .map(|_| rng.next() as u8)
+        let bytes: Vec<u8> = (0..64 + rng.next_u64() % 448)
+            .map(|_| rng.next_u64() as u8)
             .collect();
         let mut u = Unstructured::new(&bytes);
-        let ops = (0..1 + rng.next() as usize % MAX_OPS)
+        let ops = (0..1 + rng.next_u64() as usize % MAX_OPS)
             .map_while(|_| crate::scenario::arbitrary_op(&mut u).ok())
             .collect::<Vec<_>>();
         if !ops.is_empty() {
@@ -40,18 +41,6 @@ pub fn workload(seed: u64, n: usize) -> Vec<Scenario> {
         }
     }
     out
-}
-
-/// xorshift64: small, seeded, and the same on every machine.
-pub struct XorShift(pub u64);
-
-impl XorShift {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 /// Median of a list of durations (the list is sorted in place).

@@ -12,8 +12,9 @@
 use arbitrary::{Arbitrary, Unstructured};
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::{Op, DAYS, SLOTS};
-use crate::schema;
+use super::pipeline::{Op, DAYS, SLOTS};
+use super::schema;
+use crate::guard::Kind;
 
 pub mod dict;
 
@@ -39,7 +40,7 @@ pub struct Reproducer {
     pub pipeline: Option<String>,
     /// Finding kinds the input produces on that pipeline.
     #[serde(default)]
-    pub expect: Vec<String>,
+    pub expect: Vec<Kind>,
     pub ops: Vec<Op>,
 }
 
@@ -59,7 +60,7 @@ pub struct Decoded {
     /// The reproducer's pipeline, if it named one.
     pub pipeline: Option<String>,
     /// The reproducer's expected kinds.
-    pub expect: Vec<String>,
+    pub expect: Vec<Kind>,
 }
 
 fn looks_like_json(bytes: &[u8]) -> bool {
@@ -126,7 +127,7 @@ pub fn decode_file(bytes: &[u8]) -> crate::Result<Decoded> {
 
 impl Reproducer {
     /// A reproducer of `scenario` found on `pipeline` with `expect` kinds.
-    pub fn new(scenario: &Scenario, pipeline: &str, expect: Vec<String>) -> Self {
+    pub fn new(scenario: &Scenario, pipeline: &str, expect: Vec<Kind>) -> Self {
         Reproducer {
             rowguard: 1,
             pipeline: Some(pipeline.to_string()),
@@ -225,7 +226,7 @@ mod tests {
                 notes: "'\0 ’".into(),
             }],
         };
-        let r = Reproducer::new(&s, "legacy", vec!["write-outside-target".into()]);
+        let r = Reproducer::new(&s, "legacy", vec![Kind::WriteOutsideTarget]);
         let d = decode_file(r.to_json().as_bytes()).unwrap();
         assert_eq!(d.scenario, s);
         assert_eq!(d.encoding, Encoding::Json);

@@ -1,7 +1,8 @@
-//! The engine's only source of randomness: SplitMix64 (Steele, Lea and
-//! Flood's generator, the one `java.util.SplittableRandom` uses), seeded from
-//! `--seed`. One `u64` of state, no dependency, the same stream on every
-//! platform, so `--runs N --jobs 1 --seed S` repeats exactly.
+//! rowguard's only source of randomness (the engine, the benchmarks' workload,
+//! the smoke tests): SplitMix64 (Steele, Lea and Flood's generator, the one
+//! `java.util.SplittableRandom` uses), seeded from `--seed`. One `u64` of
+//! state, no dependency, the same stream on every platform, so
+//! `--runs N --jobs 1 --seed S` repeats exactly.
 
 /// A SplitMix64 stream.
 #[derive(Debug, Clone)]

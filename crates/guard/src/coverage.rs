@@ -270,17 +270,17 @@ impl SchemaEffects {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guard::static_check::{analyze, Dialect};
+    use crate::static_check::{analyze, Dialect};
 
     fn effects() -> SchemaEffects {
-        let conn = crate::schema::open(4).unwrap();
-        let g = crate::guard::Guard::new(conn, crate::guard::tests::policy7()).unwrap();
+        let conn = crate::tests::fixture();
+        let g = crate::Guard::new(conn, crate::tests::policy7()).unwrap();
         let tables = super::super::dynamic::tables_of(&g);
         SchemaEffects::load(g.connection(), &tables).unwrap()
     }
 
     fn writes(sql: &str) -> Vec<StaticWrite> {
-        analyze(sql, Dialect::Sqlite, &crate::guard::tests::policy7(), None).writes
+        analyze(sql, Dialect::Sqlite, &crate::tests::policy7(), None).writes
     }
 
     fn observed(table: &str, op: WriteOp, columns: &[&str]) -> ObservedWrite {

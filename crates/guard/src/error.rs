@@ -1,0 +1,15 @@
+//! The guard's own error type: the guard could not set up or restore its
+//! own state (SQLite failed on a statement rowguard wrote, not one under
+//! test). A finding is never an `Err`: findings are data in a
+//! [`Verdict`](crate::Verdict).
+
+/// Why the guard could not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// SQLite failed while the guard set up or restored its own state.
+    #[error("internal SQLite error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// `Result` with the guard's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,37 @@
+//! The appointments policy: what one reschedule of target appointments may
+//! write (DESIGN.md, "The invariant"), and the one constructor for "a guard
+//! over the fixture for target N" that every tool and test uses.
+
+use super::schema;
+use crate::guard::{Guard, Policy, SideEffect, Value};
+
+/// Columns a reschedule may change on its target rows.
+pub const WRITABLE: [&str; 5] = ["start_at", "end_at", "notes", "reason", "updated_at"];
+
+/// The reschedule policy for target appointments `keys`: their writable
+/// columns, the audit rows the trigger logs for them, and their reminders.
+pub fn appointments_policy(keys: &[i64]) -> Policy {
+    let child = |table: &str, update: bool, delete: bool| SideEffect {
+        table: table.into(),
+        column: "appointment_id".into(),
+        insert: true,
+        update,
+        delete,
+    };
+    Policy {
+        table: "appointments".into(),
+        key_column: "id".into(),
+        keys: keys.iter().map(|&k| Value::Integer(k)).collect(),
+        writable: WRITABLE.map(String::from).to_vec(),
+        side_effects: vec![
+            child("appointment_log", false, false),
+            child("reminders", true, true),
+        ],
+    }
+}
+
+/// A guard over a fresh fixture of `size` appointments, with the reschedule
+/// policy of appointment `target`.
+pub fn guard_for(size: usize, target: i64) -> crate::Result<Guard> {
+    Ok(Guard::new(schema::open(size)?, appointments_policy(&[target]))?)
+}

@@ -1,0 +1,44 @@
+//! One pipeline choice and one kind choice for every consumer (DESIGN.md,
+//! "Inputs"): the pipeline under test is the `--pipeline` flag, else the
+//! reproducer's, else `ROWGUARD_PIPELINE`, else `safe`; the kinds that count
+//! for a cargo-fuzz target come from `ROWGUARD_KINDS`.
+
+use std::collections::BTreeSet;
+
+use super::pipeline::{self, Pipeline};
+use super::scenario::Decoded;
+use crate::guard::Kind;
+
+/// Environment variable naming the pipeline when no flag or reproducer does.
+pub const PIPELINE_ENV: &str = "ROWGUARD_PIPELINE";
+/// Environment variable listing the kinds that fail the fuzz target.
+pub const KINDS_ENV: &str = "ROWGUARD_KINDS";
+
+/// The pipeline under test: the flag, else the reproducer's, else
+/// `ROWGUARD_PIPELINE`, else `safe`.
+pub fn choose_pipeline(
+    flag: Option<&str>,
+    decoded: &Decoded,
+) -> crate::Result<&'static dyn Pipeline> {
+    let env = std::env::var(PIPELINE_ENV).ok().filter(|s| !s.is_empty());
+    let name = flag
+        .or(decoded.pipeline.as_deref())
+        .or(env.as_deref())
+        .unwrap_or("safe");
+    pipeline::by_name(name)
+}
+
+/// The kinds that count as a failure: `ROWGUARD_KINDS` (comma-separated), else all.
+pub fn kinds_from_env() -> crate::Result<BTreeSet<Kind>> {
+    match std::env::var(KINDS_ENV) {
+        Ok(list) if !list.trim().is_empty() => parse_kinds(&list),
+        _ => Ok(Kind::ALL.into_iter().collect()),
+    }
+}
+
+/// Parses `write-outside-target,sql-error`.
+pub fn parse_kinds(list: &str) -> crate::Result<BTreeSet<Kind>> {
+    list.split(',')
+        .map(|k| k.trim().parse::<Kind>().map_err(crate::Error::Usage))
+        .collect()
+}

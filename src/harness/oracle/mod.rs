@@ -1,0 +1,152 @@
+//! One oracle per corpus: what every committed corpus file must satisfy,
+//! judged by the same functions in the CI gate, `cargo test` and the fuzz
+//! targets, so the gate is exactly as strict as the tests.
+//!
+//! | where | rule |
+//! |---|---|
+//! | `regressions/<pipeline>/*` | still makes its `expect` kinds (always including `write-outside-target`) on `<pipeline>`, and is clean on `safe` |
+//! | `guard/*` | SQL text for the guard: passes the guard's own oracle ([`guard::check`]: differential, isolation, no file, no commit) and leaves the fixture unchanged |
+//! | anything else (`pipeline/*`) | a seed: clean on `safe` |
+//!
+//! A [`Problem`] is a failed rule (the corpus file shows a finding or lost
+//! one); an `Err` means the file could not be judged at all.
+
+pub mod guard;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::execute::{execute, Execution, Session};
+use super::pipeline;
+use super::scenario::decode_file;
+use crate::guard::Kind;
+
+/// What a corpus file must satisfy, from where it sits under the corpus root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// `regressions/<pipeline>/...`: a finding on its pipeline, clean on `safe`.
+    Regression {
+        /// The folder's pipeline name.
+        pipeline: String,
+    },
+    /// `guard/...`: the guard's oracle holds.
+    GuardSql,
+    /// Anything else: clean on `safe`.
+    Seed,
+}
+
+impl Rule {
+    /// The rule of the file at `rel` (relative to the corpus root).
+    pub fn of(rel: &Path) -> Result<Rule, String> {
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        match parts.as_slice() {
+            [top, name, _, ..] if top == "regressions" => Ok(Rule::Regression {
+                pipeline: name.clone(),
+            }),
+            [top, ..] if top == "regressions" => {
+                Err("reproducers belong in regressions/<pipeline>/".to_string())
+            }
+            [top, ..] if top == "guard" => Ok(Rule::GuardSql),
+            _ => Ok(Rule::Seed),
+        }
+    }
+}
+
+/// One broken rule: the kind it is about and what happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// The finding kind made, or the one lost.
+    pub kind: Kind,
+    /// What happened, naming the file.
+    pub message: String,
+}
+
+/// Judges corpus files; holds the sessions it reuses between them.
+pub struct Judge {
+    session: Session,
+    guard: Option<guard::GuardSession>,
+}
+
+impl Judge {
+    /// A judge over fresh fixtures.
+    pub fn new() -> crate::Result<Judge> {
+        Ok(Judge {
+            session: Session::new()?,
+            guard: None,
+        })
+    }
+
+    /// Judges the bytes of the corpus file `path` under `rule`: the broken
+    /// rules, or `Err` when the file could not be judged.
+    pub fn judge(&mut self, rule: &Rule, path: &Path, bytes: &[u8]) -> Result<Vec<Problem>, String> {
+        match rule {
+            Rule::Regression { pipeline } => self.regression(path, bytes, pipeline),
+            Rule::Seed => {
+                let on_safe = self.run(bytes, "safe")?;
+                Ok(findings_on(path, &on_safe))
+            }
+            Rule::GuardSql => self.guard_sql(path, bytes),
+        }
+    }
+
+    fn run(&mut self, bytes: &[u8], pipeline_name: &str) -> Result<Execution, String> {
+        let decoded = decode_file(bytes).map_err(|e| e.to_string())?;
+        let p = pipeline::by_name(pipeline_name).map_err(|e| e.to_string())?;
+        execute(&mut self.session, p, &decoded.scenario).map_err(|e| e.to_string())
+    }
+
+    fn regression(&mut self, path: &Path, bytes: &[u8], name: &str) -> Result<Vec<Problem>, String> {
+        let decoded = decode_file(bytes).map_err(|e| e.to_string())?;
+        let mut expect: BTreeSet<Kind> = decoded.expect.iter().copied().collect();
+        expect.insert(Kind::WriteOutsideTarget);
+        let on_own = self.run(bytes, name)?;
+        let on_safe = self.run(bytes, "safe")?;
+        let made = on_own.kinds();
+        let mut problems: Vec<Problem> = expect
+            .difference(&made)
+            .map(|&k| Problem {
+                kind: k,
+                message: format!(
+                    "{} no longer makes {k} on {name} (now: {})",
+                    path.display(),
+                    on_own.verdict_line()
+                ),
+            })
+            .collect();
+        problems.extend(findings_on(path, &on_safe));
+        Ok(problems)
+    }
+
+    fn guard_sql(&mut self, path: &Path, bytes: &[u8]) -> Result<Vec<Problem>, String> {
+        let session = self.guard_session().map_err(|e| e.to_string())?;
+        let input = guard::decode(bytes);
+        // A broken guard oracle is a bug in the guard, not a finding about
+        // the file: the file could not be judged, and the gate fails closed.
+        guard::check(session, &input)
+            .and_then(|()| session.fixture_unchanged())
+            .map_err(|bug| format!("{}: guard oracle: {bug}", path.display()))?;
+        Ok(Vec::new())
+    }
+
+    /// The guard session `guard/` files run in (built on first use).
+    pub fn guard_session(&mut self) -> crate::Result<&mut guard::GuardSession> {
+        if self.guard.is_none() {
+            self.guard = Some(guard::GuardSession::new()?);
+        }
+        Ok(self.guard.as_mut().expect("guard session set above"))
+    }
+}
+
+/// Every kind `e` made, as problems of the file at `path`.
+fn findings_on(path: &Path, e: &Execution) -> Vec<Problem> {
+    e.kinds()
+        .into_iter()
+        .map(|k| Problem {
+            kind: k,
+            message: format!("{} on {}: {}", path.display(), e.pipeline, e.verdict_line()),
+        })
+        .collect()
+}

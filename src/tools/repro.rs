@@ -1,0 +1,34 @@
+//! `rowguard repro`: an input file decoded by the one `decode`, its pipeline
+//! chosen by the one choice (flag, reproducer, `ROWGUARD_PIPELINE`, `safe`),
+//! and replayed through the guard.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::choice::choose_pipeline;
+use crate::harness::execute::{execute, Execution, Session};
+use crate::harness::scenario::{decode_file, Encoding};
+
+/// One replayed input.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// The file replayed.
+    pub path: PathBuf,
+    /// How its bytes were read.
+    pub encoding: Encoding,
+    /// The pipeline it ran on, and everything the guard saw.
+    pub execution: Execution,
+}
+
+/// Reads, decodes and replays the input at `path` on the pipeline `flag`
+/// names (else the reproducer's, else `ROWGUARD_PIPELINE`, else `safe`).
+pub fn replay_file(session: &mut Session, path: &Path, flag: Option<&str>) -> crate::Result<Replay> {
+    let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+    let decoded = decode_file(&bytes)
+        .map_err(|e| crate::Error::Decode(format!("{}: {e}", path.display())))?;
+    let pipeline = choose_pipeline(flag, &decoded)?;
+    Ok(Replay {
+        path: path.to_path_buf(),
+        encoding: decoded.encoding,
+        execution: execute(session, pipeline, &decoded.scenario)?,
+    })
+}
