@@ -5,27 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use rowguard::guard::{CellChange, Guard, Kind, Verdict};
-use rowguard::pipeline::Db;
-use rowguard::{schema, target};
+use rowguard::guard::{CellChange, Db, Guard, Kind, Verdict};
+use rowguard::harness::appointments::appointments_policy;
+use rowguard::harness::schema;
 
-/// Runs `sql` through `execute_batch` under the reschedule policy of `keys`.
-fn check_on(conn: rusqlite::Connection, keys: &[i64], sql: &str) -> Verdict {
-    let mut g = Guard::new(conn, target::appointments_policy(keys)).unwrap();
-    g.begin_input().unwrap();
-    let _ = g.execute_batch(sql);
-    let v = g.end_input().unwrap();
-    assert!(g.connection().is_autocommit(), "{sql}: input left open");
-    v
-}
-
-fn fixture() -> rusqlite::Connection {
-    schema::open(schema::DEFAULT_SIZE).unwrap()
-}
-
-fn check(sql: &str) -> Verdict {
-    check_on(fixture(), &[7], sql)
-}
+use crate::util::{assert_clean, check, check_on, fixture};
 
 /// `(table, key, column, before, after)`; `None` = the row did not exist.
 type Cell<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
@@ -73,10 +57,6 @@ fn assert_clean_on(conn: rusqlite::Connection, keys: &[i64], sql: &str) {
     );
 }
 
-#[track_caller]
-fn assert_clean(sql: &str) {
-    assert_clean_on(fixture(), &[7], sql);
-}
 
 /// Keys (as the blast radius shows them) of the rows changed outside the policy.
 fn outside_rows(v: &Verdict, table: &str) -> Vec<String> {
@@ -462,7 +442,7 @@ fn several_statements_in_one_string() {
 fn text_after_an_embedded_nul_is_reported_and_never_runs() {
     let sql = "UPDATE appointments SET notes = 'x' WHERE id = 7\0; DELETE FROM clients";
     for api in 0..2 {
-        let mut g = Guard::new(fixture(), target::appointments_policy(&[7])).unwrap();
+        let mut g = Guard::new(fixture(), appointments_policy(&[7])).unwrap();
         g.begin_input().unwrap();
         let _ = if api == 0 {
             g.execute(sql, &[]).map(|_| ())
@@ -490,7 +470,7 @@ fn injected_transaction_control_never_ends_the_guards_transaction() {
         "RELEASE rg_statement",
         "ROLLBACK TO rg_statement",
     ] {
-        let mut g = Guard::new(fixture(), target::appointments_policy(&[7])).unwrap();
+        let mut g = Guard::new(fixture(), appointments_policy(&[7])).unwrap();
         let pristine = schema::dump(g.connection()).unwrap();
         g.begin_input().unwrap();
         let _ = g.execute("UPDATE appointments SET notes = 'gone' WHERE id = 8", &[]);
@@ -557,7 +537,7 @@ fn no_statement_creates_or_touches_a_file() {
     ];
     for sql in &sqls {
         for api in 0..3 {
-            let mut g = Guard::new(fixture(), target::appointments_policy(&[7])).unwrap();
+            let mut g = Guard::new(fixture(), appointments_policy(&[7])).unwrap();
             g.begin_input().unwrap();
             let _ = match api {
                 0 => g.execute(sql, &[]).map(|_| ()),

@@ -1,41 +1,9 @@
 //! The guard's own table tests (sqlparser's `verified_stmt` style): one line
 //! per statement, checked against the reschedule policy of appointment 7.
 
-use rowguard::guard::{Guard, Kind, Verdict};
-use rowguard::pipeline::Db;
-use rowguard::{schema, target};
+use rowguard::guard::Kind;
 
-fn check(sql: &str) -> Verdict {
-    let mut g = Guard::new(
-        schema::open(schema::DEFAULT_SIZE).unwrap(),
-        target::appointments_policy(&[7]),
-    )
-    .unwrap();
-    g.begin_input().unwrap();
-    let _ = g.execute_batch(sql);
-    g.end_input().unwrap()
-}
-
-#[track_caller]
-fn assert_clean(sql: &str) {
-    let v = check(sql);
-    assert!(
-        v.is_clean(),
-        "{sql}\n{:#?}",
-        v.findings().collect::<Vec<_>>()
-    );
-}
-
-#[track_caller]
-fn assert_finding(sql: &str, kind: &str) {
-    let kind: Kind = kind.parse().unwrap();
-    let v = check(sql);
-    assert!(
-        v.kinds().contains(&kind),
-        "{sql}: expected {kind}, got {:?}",
-        v.kinds()
-    );
-}
+use crate::util::{assert_clean, assert_finding};
 
 #[test]
 fn writes_to_the_target_row_are_clean() {
@@ -74,9 +42,9 @@ fn writes_outside_the_target_are_findings() {
         "DELETE FROM appointments WHERE id = 8",
         "write-outside-target",
     );
-    assert_finding("DELETE FROM reminders", "write-outside-target");
-    assert_finding("DELETE FROM appointment_log", "forbidden-action");
-    assert_finding("UPDATE clients SET phone = '0'", "write-outside-target");
+    assert_finding("DELETE FROM reminders", Kind::WriteOutsideTarget);
+    assert_finding("DELETE FROM appointment_log", Kind::ForbiddenAction);
+    assert_finding("UPDATE clients SET phone = '0'", Kind::WriteOutsideTarget);
     assert_finding(
         "INSERT OR REPLACE INTO appointments SELECT * FROM appointments WHERE id = 8",
         "write-outside-target",
@@ -85,14 +53,14 @@ fn writes_outside_the_target_are_findings() {
 
 #[test]
 fn denied_actions_are_findings_and_never_run() {
-    assert_finding("COMMIT", "forbidden-action");
-    assert_finding("ROLLBACK", "forbidden-action");
-    assert_finding("RELEASE rg_statement", "forbidden-action");
-    assert_finding("PRAGMA foreign_keys = OFF", "forbidden-action");
-    assert_finding("ATTACH DATABASE ':memory:' AS x", "forbidden-action");
-    assert_finding("DROP TABLE reminders", "schema-change");
-    assert_finding("CREATE TABLE x (a)", "schema-change");
-    assert_finding("SELECT load_extension('x')", "forbidden-action");
+    assert_finding("COMMIT", Kind::ForbiddenAction);
+    assert_finding("ROLLBACK", Kind::ForbiddenAction);
+    assert_finding("RELEASE rg_statement", Kind::ForbiddenAction);
+    assert_finding("PRAGMA foreign_keys = OFF", Kind::ForbiddenAction);
+    assert_finding("ATTACH DATABASE ':memory:' AS x", Kind::ForbiddenAction);
+    assert_finding("DROP TABLE reminders", Kind::SchemaChange);
+    assert_finding("CREATE TABLE x (a)", Kind::SchemaChange);
+    assert_finding("SELECT load_extension('x')", Kind::ForbiddenAction);
     assert_finding(
         "UPDATE appointments SET notes = 'x' WHERE id = 7; DELETE FROM clients",
         "multiple-statements",
@@ -101,12 +69,12 @@ fn denied_actions_are_findings_and_never_run() {
         "UPDATE appointments SET notes = 'x' WHERE id = 7\0; DELETE FROM clients",
         "multiple-statements",
     );
-    assert_finding("UPDATE appointments SET notes = 'x", "sql-error");
+    assert_finding("UPDATE appointments SET notes = 'x", Kind::SqlError);
     assert_finding(
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
         "resource-limit",
     );
-    assert_finding("SELECT length(randomblob(1000000000))", "resource-limit");
+    assert_finding("SELECT length(randomblob(1000000000))", Kind::ResourceLimit);
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! concern. Run with `cargo test`.
 
 mod util;
+// the architecture: arrows point down only
+mod layers;
 
 // every committed corpus file replayed, reports kept as insta snapshots
 mod replay;

@@ -2,9 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use rowguard::pipeline::{self, Op};
-use rowguard::scenario::Scenario;
-use rowguard::target::{self, Execution, Session};
+use rowguard::guard::{Db, Guard, Kind, Verdict};
+use rowguard::harness::appointments::appointments_policy;
+use rowguard::harness::execute::{execute, Execution, Session};
+use rowguard::harness::pipeline::{self, Op};
+use rowguard::harness::scenario::Scenario;
+use rowguard::harness::schema;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -20,7 +23,7 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// Runs ops on a named pipeline in a fresh session.
 pub fn run(pipeline_name: &str, ops: Vec<Op>) -> Execution {
     let mut s = Session::new().expect("session");
-    target::execute(
+    execute(
         &mut s,
         pipeline::by_name(pipeline_name).expect("pipeline"),
         &Scenario { ops },
@@ -52,4 +55,49 @@ pub fn rowguard_in(cwd: &Path, args: &[&str]) -> std::process::Output {
 /// Runs the `rowguard` binary at the repository root.
 pub fn rowguard(args: &[&str]) -> std::process::Output {
     rowguard_in(&root(), args)
+}
+
+/// The default fixture (appointment 7 is the default target).
+pub fn fixture() -> rusqlite::Connection {
+    schema::open(schema::DEFAULT_SIZE).expect("fixture builds")
+}
+
+/// Runs `sql` through `execute_batch` on `conn` under the reschedule policy
+/// of `keys`, as one input; the input must leave no transaction open.
+pub fn check_on(conn: rusqlite::Connection, keys: &[i64], sql: &str) -> Verdict {
+    let mut g = Guard::new(conn, appointments_policy(keys)).expect("guard");
+    g.begin_input().expect("begin_input");
+    let _ = g.execute_batch(sql);
+    let v = g.end_input().expect("end_input");
+    assert!(g.connection().is_autocommit(), "{sql}: input left open");
+    v
+}
+
+/// [`check_on`] the default fixture under the policy of appointment 7.
+pub fn check(sql: &str) -> Verdict {
+    check_on(fixture(), &[7], sql)
+}
+
+/// `sql` is clean under the policy of appointment 7.
+#[track_caller]
+pub fn assert_clean(sql: &str) -> Verdict {
+    let v = check(sql);
+    assert!(
+        v.is_clean(),
+        "{sql:?} should be clean: {:#?}",
+        v.findings().collect::<Vec<_>>()
+    );
+    v
+}
+
+/// `sql` makes a `kind` finding under the policy of appointment 7.
+#[track_caller]
+pub fn assert_finding(sql: &str, kind: Kind) -> Verdict {
+    let v = check(sql);
+    assert!(
+        v.kinds().contains(&kind),
+        "{sql:?}: expected {kind}, got {:#?}",
+        v.findings().collect::<Vec<_>>()
+    );
+    v
 }

@@ -22,8 +22,11 @@ use super::static_check::{parse_sqlite, writes_of, StaticWrite, WriteOp};
 /// (for updates) the columns whose value changed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ObservedWrite {
+    /// The table written.
     pub table: String,
+    /// Insert, update or delete.
     pub op: WriteOp,
+    /// The columns an update changed (empty for inserts and deletes).
     pub columns: Vec<String>,
 }
 
@@ -74,6 +77,7 @@ pub struct SchemaEffects {
 /// The closure of a statement's writes: explicit, triggered, cascaded.
 #[derive(Debug, Clone, Default)]
 pub struct Implied {
+    /// Every write the statement or its schema effects can make.
     pub writes: Vec<StaticWrite>,
     /// A trigger whose body could not be read fires: anything may be written.
     pub anything: bool,

@@ -17,9 +17,9 @@ pub use rusqlite::types::Value;
 /// ```
 /// use rowguard_guard::{Db, ErrorClass};
 /// let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-/// let e = conn.query_row("SELECT 1 WHERE 0", &[]).unwrap_err();
+/// let e = Db::query_row(&mut conn, "SELECT 1 WHERE 0", &[]).unwrap_err();
 /// assert_eq!(e.class, ErrorClass::NoRows);
-/// let e = conn.execute("SELEC 1", &[]).unwrap_err();
+/// let e = Db::execute(&mut conn, "SELEC 1", &[]).unwrap_err();
 /// assert_eq!(e.class, ErrorClass::Syntax);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

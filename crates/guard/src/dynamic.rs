@@ -54,6 +54,26 @@ struct AuthState {
 }
 
 /// A connection whose every statement is checked against a policy.
+///
+/// One input is `begin_input`, any number of `Db` calls (with `set_policy`
+/// between operations), then `end_input`, which rolls everything back and
+/// returns the [`Verdict`]; [`Guard::check`] does the three for a closure.
+///
+/// ```
+/// use rowguard_guard::{Db, Guard, Kind, Policy};
+/// let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+///               INSERT INTO t VALUES (1, 'a'), (2, 'b');";
+/// let mut g = Guard::open_memory(schema, Policy::new("t", "id").key(1).writable(["v"]))?;
+/// g.begin_input()?;
+/// g.execute("UPDATE t SET v = ?1 WHERE id = 1", &["x".to_string().into()]).unwrap();
+/// let _ = g.execute_batch("UPDATE t SET v = 'y'");
+/// let verdict = g.end_input()?;
+/// assert!(verdict.statements[0].findings.is_empty());
+/// assert_eq!(verdict.kinds().into_iter().collect::<Vec<_>>(), [Kind::WriteOutsideTarget]);
+/// let cells: Vec<_> = verdict.outside().map(|c| (c.key.as_str(), c.column.as_str())).collect();
+/// assert_eq!(cells, [("2", "v")]); // row 1 was the target's own column
+/// # Ok::<(), rowguard_guard::Error>(())
+/// ```
 pub struct Guard {
     conn: Connection,
     tables: Vec<TableInfo>,
@@ -403,6 +423,7 @@ impl Guard {
         self
     }
 
+    /// The policy the next statement is judged by.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }

@@ -3,7 +3,7 @@
 //! parameters, and judges each one against a [`Policy`] in two layers:
 //!
 //! - static ([`static_check`], sqlparser): what the text proves;
-//! - dynamic ([`dynamic`], SQLite itself): what the statement really changed,
+//! - dynamic (`dynamic.rs`, SQLite itself): what the statement really changed,
 //!   cell by cell, through every channel (TEMP triggers log OLD/NEW of every
 //!   protected table), under an authorizer that denies transaction control,
 //!   ATTACH/DETACH, PRAGMA, DDL and `load_extension`, with a progress handler
@@ -56,6 +56,8 @@
 //! # Ok::<(), rowguard_guard::Error>(())
 //! ```
 
+#![deny(missing_docs)]
+
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -83,16 +85,24 @@ pub use static_check::Dialect;
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
+    /// An observed change outside the policy (always with its blast radius).
     WriteOutsideTarget,
+    /// User text changed the statement's syntax tree, or a write reads other rows.
     ShapeChanged,
+    /// Several statements, or text after an embedded NUL, in one SQL string.
     MultipleStatements,
+    /// DDL: a statement creates, drops or alters schema objects.
     SchemaChange,
+    /// Transaction control, ATTACH, PRAGMA, `load_extension`, or a write the policy never allows.
     ForbiddenAction,
+    /// A statement hit the guard's work, time or size limits.
     ResourceLimit,
+    /// SQLite rejected the statement (user text broke the syntax).
     SqlError,
 }
 
 impl Kind {
+    /// Every kind, in report order. Kind sets are `BTreeSet<Kind>`, so they grow with this list.
     pub const ALL: [Kind; 7] = [
         Kind::WriteOutsideTarget,
         Kind::ShapeChanged,
@@ -103,6 +113,7 @@ impl Kind {
         Kind::SqlError,
     ];
 
+    /// The stable kebab-case name (`write-outside-target`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::WriteOutsideTarget => "write-outside-target",
@@ -165,7 +176,9 @@ impl std::str::FromStr for Kind {
 /// One finding on one statement.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
+    /// What kind of finding it is.
     pub kind: Kind,
+    /// What the guard saw, in one line.
     pub message: String,
     /// The blast radius (`write-outside-target` only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -176,6 +189,7 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of `kind` with no blast radius (yet).
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
         Finding {
             kind,
@@ -190,8 +204,11 @@ impl Finding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Api {
+    /// `Db::execute`: one statement with bound parameters.
     Execute,
+    /// `Db::execute_batch`: several statements, no parameters.
     ExecuteBatch,
+    /// `Db::query_row`: the first row of a query.
     QueryRow,
 }
 
@@ -213,10 +230,12 @@ pub fn param_json(v: &Value) -> serde_json::Value {
 /// Everything the guard saw and decided about one `Db` call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StatementCheck {
+    /// The `Db` call that sent it.
     pub api: Api,
     /// The SQL exactly as sent.
     pub sql: String,
     #[serde(serialize_with = "params_json")]
+    /// The bound parameters, in order.
     pub params: Vec<Value>,
     /// Text after an embedded NUL, which SQLite never compiles.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -228,7 +247,9 @@ pub struct StatementCheck {
     /// Rows changed by any channel (triggers and cascades included).
     pub changed_rows: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The error SQLite returned for the call, if any.
     pub error: Option<String>,
+    /// What the guard found (empty when clean).
     pub findings: Vec<Finding>,
 }
 
@@ -248,10 +269,12 @@ impl StatementCheck {
 /// The guard's judgement of a run of statements.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Verdict {
+    /// Every call judged, in order.
     pub statements: Vec<StatementCheck>,
 }
 
 impl Verdict {
+    /// Every finding of every statement, in order.
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.statements.iter().flat_map(|s| s.findings.iter())
     }
@@ -261,6 +284,7 @@ impl Verdict {
         self.findings().map(|f| f.kind).collect()
     }
 
+    /// True when no statement has a finding.
     pub fn is_clean(&self) -> bool {
         self.findings().next().is_none()
     }

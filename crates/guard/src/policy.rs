@@ -12,6 +12,18 @@ use serde::{Deserialize, Serialize};
 use crate::db::Value;
 
 /// The rows and columns an operation may change.
+///
+/// ```
+/// use rowguard_guard::{Policy, SideEffect};
+/// // Rescheduling appointment 7: its times and notes, its audit rows, its reminders.
+/// let p = Policy::new("appointments", "id")
+///     .key(7)
+///     .writable(["start_at", "end_at", "notes"])
+///     .allow(SideEffect::new("appointment_log", "appointment_id").inserts())
+///     .allow(SideEffect::new("reminders", "appointment_id").inserts().updates().deletes());
+/// assert_eq!(p.table, "appointments");
+/// assert_eq!(p.side_effects.len(), 2);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     /// The table holding the target row(s).
@@ -29,10 +41,15 @@ pub struct Policy {
 /// Allowed writes to rows of another table whose `column` holds a target key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SideEffect {
+    /// The child table (e.g. an audit log or reminders).
     pub table: String,
+    /// Its column holding the target key.
     pub column: String,
+    /// Rows pointing at a target may be inserted.
     pub insert: bool,
+    /// Rows pointing at a target may be updated.
     pub update: bool,
+    /// Rows pointing at a target may be deleted.
     pub delete: bool,
 }
 
@@ -118,10 +135,15 @@ impl SideEffect {
 /// `before`/`after` are SQL literals; `None` means the row did not exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CellChange {
+    /// The table of the changed cell.
     pub table: String,
+    /// The row's key (its primary key values, or its rowid), as text.
     pub key: String,
+    /// The column changed.
     pub column: String,
+    /// The value before, as an SQL literal (`None`: the row did not exist).
     pub before: Option<String>,
+    /// The value after, as an SQL literal (`None`: the row was deleted).
     pub after: Option<String>,
 }
 
@@ -132,14 +154,18 @@ pub struct Cell(pub String);
 /// A row change the TEMP triggers logged: `old` is absent for inserts, `new` for deletes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowChange {
+    /// The table of the row.
     pub table: String,
+    /// The row before (`None` for an insert).
     pub old: Option<Vec<Cell>>,
+    /// The row after (`None` for a delete).
     pub new: Option<Vec<Cell>>,
 }
 
 /// Column layout of a protected table as the triggers log it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableInfo {
+    /// The column name.
     pub name: String,
     /// Logged columns; `rowid` first for rowid tables.
     pub columns: Vec<String>,

@@ -32,8 +32,11 @@ use super::{Kind, Policy};
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     #[default]
+    /// SQLite (the dialect the dynamic layer runs).
     Sqlite,
+    /// MySQL, for the static layer only.
     Mysql,
+    /// PostgreSQL, for the static layer only.
     Postgres,
 }
 
@@ -61,7 +64,9 @@ pub fn compiled_text(sql: &str) -> (&str, Option<&str>) {
 /// What a statement can write, as the text says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticWrite {
+    /// Insert, update or delete.
     pub op: WriteOp,
+    /// The table written.
     pub table: String,
     /// Columns it assigns; empty means every column (INSERT without a list, DELETE).
     pub columns: Vec<String>,
@@ -72,8 +77,11 @@ pub struct StaticWrite {
 /// The statement kind of a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum WriteOp {
+    /// `INSERT` (and `REPLACE`'s insert).
     Insert,
+    /// `UPDATE` (and an upsert's update).
     Update,
+    /// `DELETE` (and `REPLACE`'s conflict delete).
     Delete,
 }
 
@@ -82,8 +90,11 @@ pub enum WriteOp {
 pub struct StaticView {
     /// Statements parsed; `None` when sqlparser could not parse the text.
     pub statements: Option<usize>,
+    /// The statement's syntax tree with literals abstracted.
     pub shape: String,
+    /// Every write the text names.
     pub writes: Vec<StaticWrite>,
+    /// What the text alone proves, with a message each.
     pub findings: Vec<(Kind, String)>,
 }
 

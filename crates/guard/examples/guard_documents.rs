@@ -6,12 +6,12 @@
 //! policy says "document N's title, plus its audit-log row, and nothing
 //! else"; the verdict shows which version writes outside that.
 //!
-//! Run: `cargo run --example guard_documents` (exits 1 when the string-built
+//! Run: `cargo run -p rowguard-guard --example guard_documents` (exits 1 when the string-built
 //! version is caught, as it should be).
 
 use std::process::ExitCode;
 
-use rowguard::guard::{Db, DbError, Guard, Policy, SideEffect, Verdict};
+use rowguard_guard::{Db, DbError, Guard, Policy, SideEffect, Verdict};
 
 const SCHEMA: &str = "
 CREATE TABLE owners (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
@@ -76,7 +76,7 @@ fn report(name: &str, title: &str, verdict: &Verdict) {
     }
 }
 
-fn main() -> Result<ExitCode, rowguard::Error> {
+fn main() -> Result<ExitCode, rowguard_guard::Error> {
     let mut guard = Guard::open_memory(SCHEMA, rename_policy(2))?;
     let mut caught = false;
     for title in [
