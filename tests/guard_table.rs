@@ -20,34 +20,34 @@ fn writes_to_the_target_row_are_clean() {
 fn writes_outside_the_target_are_findings() {
     assert_finding(
         "UPDATE appointments SET notes = 'x'",
-        "write-outside-target",
+        Kind::WriteOutsideTarget,
     );
     assert_finding(
         "UPDATE appointments SET notes = 'x' WHERE id = 7 OR 1=1",
-        "write-outside-target",
+        Kind::WriteOutsideTarget,
     );
     assert_finding(
         "UPDATE appointments SET notes = 'x' WHERE notes LIKE '%'",
-        "write-outside-target",
+        Kind::WriteOutsideTarget,
     );
     assert_finding(
         "UPDATE appointments SET status = 'cancelled' WHERE id = 7",
-        "write-outside-target",
+        Kind::WriteOutsideTarget,
     );
     assert_finding(
         "UPDATE appointments SET id = 100000 WHERE id = 8",
-        "write-outside-target",
+        Kind::WriteOutsideTarget,
     );
     assert_finding(
         "DELETE FROM appointments WHERE id = 8",
-        "write-outside-target",
+        Kind::WriteOutsideTarget,
     );
     assert_finding("DELETE FROM reminders", Kind::WriteOutsideTarget);
     assert_finding("DELETE FROM appointment_log", Kind::ForbiddenAction);
     assert_finding("UPDATE clients SET phone = '0'", Kind::WriteOutsideTarget);
     assert_finding(
         "INSERT OR REPLACE INTO appointments SELECT * FROM appointments WHERE id = 8",
-        "write-outside-target",
+        Kind::WriteOutsideTarget,
     );
 }
 
@@ -63,16 +63,16 @@ fn denied_actions_are_findings_and_never_run() {
     assert_finding("SELECT load_extension('x')", Kind::ForbiddenAction);
     assert_finding(
         "UPDATE appointments SET notes = 'x' WHERE id = 7; DELETE FROM clients",
-        "multiple-statements",
+        Kind::MultipleStatements,
     );
     assert_finding(
         "UPDATE appointments SET notes = 'x' WHERE id = 7\0; DELETE FROM clients",
-        "multiple-statements",
+        Kind::MultipleStatements,
     );
     assert_finding("UPDATE appointments SET notes = 'x", Kind::SqlError);
     assert_finding(
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
-        "resource-limit",
+        Kind::ResourceLimit,
     );
     assert_finding("SELECT length(randomblob(1000000000))", Kind::ResourceLimit);
 }
@@ -81,16 +81,16 @@ fn denied_actions_are_findings_and_never_run() {
 fn a_write_that_reads_other_rows_is_shape_changed() {
     assert_finding(
         "UPDATE appointments SET notes = (SELECT group_concat(phone) FROM clients) WHERE id = 7",
-        "shape-changed",
+        Kind::ShapeChanged,
     );
 }
 
 #[test]
 fn a_query_that_finds_no_row_is_not_a_finding() {
-    use rowguard::db::Value;
-    let mut g = Guard::new(
-        schema::open(schema::DEFAULT_SIZE).unwrap(),
-        target::appointments_policy(&[7]),
+    use rowguard::guard::{Db, ErrorClass, Value};
+    let mut g = rowguard::harness::appointments::guard_for(
+        rowguard::harness::schema::DEFAULT_SIZE,
+        7,
     )
     .unwrap();
     let (r, v) = g
@@ -101,8 +101,9 @@ fn a_query_that_finds_no_row_is_not_a_finding() {
             )
         })
         .unwrap();
-    assert!(
-        r.is_err(),
+    assert_eq!(
+        r.unwrap_err().class,
+        ErrorClass::NoRows,
         "no row is still an error to the caller, as in rusqlite"
     );
     assert!(v.is_clean(), "{:?}", v.kinds());

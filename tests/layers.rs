@@ -16,6 +16,10 @@ fn rank(module: &str) -> Option<u8> {
         "tools" => 2,
         "report" => 3,
         "fuzzing" => 4,
+        // The 0.1 flat paths `src/lib.rs` still re-exports, by the layer they name.
+        "db" => 0,
+        "schema" | "pipeline" | "scenario" | "target" | "guard_target" => 1,
+        "engine" | "check" | "scan" | "bench" => 2,
         _ => return None,
     })
 }

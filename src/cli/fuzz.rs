@@ -8,7 +8,9 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -74,9 +76,12 @@ const SHOWN_PER_KIND: usize = 5;
 /// On a terminal, one line for the first finding of each kind (the status
 /// line counts the rest).
 fn announce(f: &Found) {
-    static SEEN: AtomicU8 = AtomicU8::new(0);
-    let bit = 1u8 << Kind::ALL.iter().position(|k| *k == f.kind).unwrap_or(0);
-    if SEEN.fetch_or(bit, Ordering::SeqCst) & bit != 0 {
+    static SEEN: Mutex<BTreeSet<Kind>> = Mutex::new(BTreeSet::new());
+    let first = SEEN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(f.kind);
+    if !first {
         return;
     }
     let at = f

@@ -80,6 +80,11 @@ pub use policy::{CellChange, Policy, SideEffect};
 pub use static_check::Dialect;
 
 /// The stable finding kinds (DESIGN.md). Their kebab-case names are the product.
+///
+/// Adding a kind: one variant here, its name in [`Kind::as_str`], its line in
+/// [`Kind::description`] and its place in [`Kind::ALL`]. Everything above
+/// follows `ALL`: kind sets are `BTreeSet<Kind>` (no bitmask to outgrow),
+/// `--kinds`, the SARIF rules and the JUnit failures need no change.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
 )]
