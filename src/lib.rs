@@ -16,6 +16,7 @@
 //! | [`report`] | text and JSON renderings of an execution; JUnit and SARIF of the gate |
 //! | [`bench`] | `rowguard bench`: throughput, scaling and detection benchmarks |
 //! | [`scan`] | a file of notes, one reschedule per line, streamed through the guard |
+//! | [`input`] | bounded reads of the files rowguard is handed: regular files only, size-capped |
 //!
 //! The `rowguard` binary (`src/main.rs`, `src/cli/`) is a thin layer over this
 //! library; the cargo-fuzz crate in `fuzz/` calls [`target::fuzz_one`].
@@ -27,6 +28,7 @@ pub mod engine;
 pub mod error;
 pub mod guard;
 pub mod guard_target;
+pub mod input;
 pub mod pipeline;
 pub mod report;
 pub mod scan;

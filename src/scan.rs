@@ -326,14 +326,9 @@ impl Scan {
         if path == Path::new("-") {
             return self.run(&mut io::stdin().lock(), path, each);
         }
+        // a FIFO or a device is refused before it is opened (`--notes -` reads a stream)
+        crate::input::check_regular(path)?;
         let file = File::open(path).map_err(|e| crate::Error::io(path, e))?;
-        let meta = file.metadata().map_err(|e| crate::Error::io(path, e))?;
-        if meta.is_dir() {
-            return Err(crate::Error::Usage(format!(
-                "{}: is a directory, not a notes file",
-                path.display()
-            )));
-        }
         self.run(&mut io::BufReader::with_capacity(1 << 16, file), path, each)
     }
 

@@ -5,6 +5,7 @@
 //! the run and keeps everything found: artifacts are written before a
 //! finding is reported.
 
+use super::outln;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -91,7 +92,7 @@ fn announce(f: &Found) {
 }
 
 fn print_text(s: &Summary) {
-    println!(
+    outln!(
         "pipeline {}, seed {}, jobs {}: {} execs in {:.1} s ({:.0}/s); {} shapes, {} access sets, {} error classes; corpus {}{}",
         s.pipeline,
         s.seed,
@@ -106,7 +107,7 @@ fn print_text(s: &Summary) {
         if s.interrupted { " (interrupted)" } else { "" }
     );
     if s.findings.is_empty() {
-        println!("no findings");
+        outln!("no findings");
         return;
     }
     for kind in Kind::ALL {
@@ -115,24 +116,24 @@ fn print_text(s: &Summary) {
             continue;
         }
         let inputs: u64 = of_kind.iter().map(|f| f.count).sum();
-        println!(
+        outln!(
             "{kind}: {} distinct statement shape(s), {inputs} input(s)",
             of_kind.len()
         );
         for f in of_kind.iter().take(SHOWN_PER_KIND) {
-            println!(
+            outln!(
                 "  x{} first after {:.2} s ({} execs): {}",
                 f.count,
                 f.elapsed_s,
                 f.execs,
                 f.message.chars().take(200).collect::<String>()
             );
-            println!(
+            outln!(
                 "    shape: {}",
                 f.shape.chars().take(200).collect::<String>()
             );
             if let Some(p) = &f.artifact {
-                println!(
+                outln!(
                     "    reproduce: rowguard repro {} --pipeline {}",
                     p.display(),
                     s.pipeline
@@ -140,7 +141,7 @@ fn print_text(s: &Summary) {
             }
         }
         if of_kind.len() > SHOWN_PER_KIND {
-            println!(
+            outln!(
                 "  ... {} more (all in --format json and the artifacts folder)",
                 of_kind.len() - SHOWN_PER_KIND
             );
@@ -171,7 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = engine::run(&cfg, stop_flag()?)?;
     match args.format {
         Format::Text => print_text(&summary),
-        Format::Json => println!("{}", serde_json::to_string(&summary)?),
+        Format::Json => outln!("{}", serde_json::to_string(&summary)?),
     }
     Ok(if summary.findings.is_empty() {
         ExitCode::SUCCESS

@@ -3,6 +3,7 @@
 //! exits 0 pass, 1 a finding or lost regression, 2 anything it could not
 //! check (fails closed).
 
+use super::outln;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -47,21 +48,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let result = gate::run(&cfg, super::fuzz::stop_flag()?)?;
     for case in &result.cases {
         match &case.outcome {
-            Outcome::Passed => println!("ok     {} {}", case.suite, case.name),
+            Outcome::Passed => outln!("ok     {} {}", case.suite, case.name),
             Outcome::Failed(issues) => {
-                println!("FAIL   {} {}", case.suite, case.name);
+                outln!("FAIL   {} {}", case.suite, case.name);
                 for i in issues {
-                    println!("       {}: {}", i.kind, i.message);
+                    outln!("       {}: {}", i.kind, i.message);
                     if let Some(p) = &i.path {
-                        println!("       reproduce: rowguard repro {}", p.display());
+                        outln!("       reproduce: rowguard repro {}", p.display());
                     }
                 }
             }
-            Outcome::Error(e) => println!("ERROR  {} {}: {e}", case.suite, case.name),
+            Outcome::Error(e) => outln!("ERROR  {} {}: {e}", case.suite, case.name),
         }
     }
     if let Some(s) = &result.fuzz {
-        println!(
+        outln!(
             "fuzzed safe: {} execs in {:.1} s, {} shapes, {} finding(s)",
             s.execs,
             s.elapsed_s,
@@ -78,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_atomic(path, text.as_bytes()).with_context(|| "writing the SARIF log")?;
     }
     let code = result.exit_code();
-    println!(
+    outln!(
         "gate: {}",
         match code {
             0 => "passed",

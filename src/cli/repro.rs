@@ -3,6 +3,7 @@
 //! Every file is replayed even when one is unreadable (its error is one line
 //! on stderr): a finding already made is never lost.
 
+use super::{out, outln};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -39,17 +40,17 @@ pub fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn replay(path: &Path, args: &Args, session: &mut target::Session) -> anyhow::Result<bool> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    let bytes = rowguard::input::read_file(path)?;
     let decoded = scenario::decode_file(&bytes).with_context(|| format!("{}", path.display()))?;
     let pipeline = target::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
     let execution = target::execute(session, pipeline, &decoded.scenario)?;
     let found = !execution.is_clean();
     match args.format {
         Format::Text => {
-            println!("== {} ({:?} input)", path.display(), decoded.encoding);
-            print!("{}", report::text(&execution));
+            outln!("== {} ({:?} input)", path.display(), decoded.encoding);
+            out!("{}", report::text(&execution));
             if found {
-                println!(
+                outln!(
                     "reproduce: rowguard repro {} --pipeline {}",
                     shell_word(&path.display().to_string()),
                     pipeline.name()
@@ -59,7 +60,7 @@ fn replay(path: &Path, args: &Args, session: &mut target::Session) -> anyhow::Re
         Format::Json => {
             let mut v = report::json(&execution);
             v["file"] = path.display().to_string().into();
-            println!("{v}");
+            outln!("{v}");
         }
     }
     Ok(found)

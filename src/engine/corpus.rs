@@ -58,7 +58,7 @@ pub fn read_seeds(dir: &Path) -> crate::Result<Vec<Vec<u8>>> {
     }
     files_under(dir)?
         .into_iter()
-        .map(|p| std::fs::read(&p).map_err(|e| crate::Error::io(&p, e)))
+        .map(|p| crate::input::read_file(&p))
         .collect()
 }
 

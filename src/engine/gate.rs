@@ -114,7 +114,7 @@ fn issues_on(path: &Path, e: &target::Execution) -> Vec<Issue> {
 }
 
 fn regression(session: &mut Session, path: &Path, pipeline_name: &str) -> Result<Outcome, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = crate::input::read_file(path).map_err(|e| e.to_string())?;
     let decoded = decode_file(&bytes).map_err(|e| e.to_string())?;
     let own = pipeline::by_name(pipeline_name).map_err(|e| e.to_string())?;
     let mut expect: BTreeSet<Kind> = decoded
@@ -152,7 +152,7 @@ fn regression(session: &mut Session, path: &Path, pipeline_name: &str) -> Result
 }
 
 fn seed_clean_on_safe(session: &mut Session, path: &Path) -> Result<Outcome, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = crate::input::read_file(path).map_err(|e| e.to_string())?;
     let decoded = decode_file(&bytes).map_err(|e| e.to_string())?;
     let safe = pipeline::by_name("safe").map_err(|e| e.to_string())?;
     let e = target::execute(session, safe, &decoded.scenario).map_err(|e| e.to_string())?;
@@ -165,7 +165,7 @@ fn seed_clean_on_safe(session: &mut Session, path: &Path) -> Result<Outcome, Str
 }
 
 fn guard_survives(path: &Path) -> Result<Outcome, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = crate::input::read_file(path).map_err(|e| e.to_string())?;
     let sql = String::from_utf8_lossy(&bytes);
     let conn = schema::open(schema::DEFAULT_SIZE).map_err(|e| e.to_string())?;
     let mut guard = Guard::new(conn, target::appointments_policy(&[schema::DEFAULT_TARGET]))

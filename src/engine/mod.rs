@@ -79,6 +79,13 @@ pub fn default_kinds() -> BTreeSet<Kind> {
         .collect()
 }
 
+/// Most worker threads a run starts: 4 per core (a thread per job, each
+/// with its own SQLite database; more only adds memory and contention, and
+/// thousands fail to spawn).
+pub fn max_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
+}
+
 /// One fuzz run. Every field has a documented default in [`Config::new`].
 #[derive(Clone)]
 pub struct Config {
@@ -202,8 +209,12 @@ fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 
 /// Runs the engine until a bound, the first finding (`stop_on_first`) or `stop`.
 pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
-    if cfg.jobs == 0 {
-        return Err(crate::Error::Usage("--jobs must be at least 1".into()));
+    if cfg.jobs == 0 || cfg.jobs > max_jobs() {
+        return Err(crate::Error::Usage(format!(
+            "--jobs {} is out of range: 1..={} (4 per core on this machine)",
+            cfg.jobs,
+            max_jobs()
+        )));
     }
     let mut seeds = cfg.seeds.clone();
     if let Some(dir) = &cfg.corpus {
