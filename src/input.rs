@@ -47,7 +47,10 @@ fn file_kind(t: std::fs::FileType) -> &'static str {
 }
 
 fn refused(path: &Path, why: String) -> Error {
-    Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, why))
+    Error::io(
+        path,
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, why),
+    )
 }
 
 /// Errors unless `path` is a regular file (symlinks followed). Nothing is opened.
@@ -104,7 +107,9 @@ mod tests {
         assert!(e.contains("character device"), "{e}");
         assert!(read_file(Path::new("/")).is_err());
         let zeros = std::io::repeat(0);
-        let e = read_capped(zeros, Path::new("stdin")).unwrap_err().to_string();
+        let e = read_capped(zeros, Path::new("stdin"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("more than"), "{e}");
         assert_eq!(read_capped(&b"abc"[..], Path::new("x")).unwrap(), b"abc");
     }

@@ -94,7 +94,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 outln!("detect: first write-outside-target, {seeds} seeds, {time} s budget each, 1 job, {} build", machine.profile);
                 outln!(
                     "{:<10} {:<11} {:>6} {:>11} {:>11} {:>13} {:>10}",
-                    "pipeline", "engine", "found", "median s", "max s", "median execs", "execs/s"
+                    "pipeline",
+                    "engine",
+                    "found",
+                    "median s",
+                    "max s",
+                    "median execs",
+                    "execs/s"
                 );
                 for r in &r.results {
                     let execs = r.median_execs.map_or("-".to_string(), |e| e.to_string());
@@ -135,16 +141,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 outln!(
                     "throughput: {inputs} inputs, median of {rounds} rounds, {} cpus, {} build",
-                    machine.cpus, machine.profile
+                    machine.cpus,
+                    machine.profile
                 );
                 outln!(
                     "{:<10} {:>10} {:>14} {:>14} {:>8}",
-                    "pipeline", "statements", "checked/s", "raw/s", "ratio"
+                    "pipeline",
+                    "statements",
+                    "checked/s",
+                    "raw/s",
+                    "ratio"
                 );
                 for p in &r.pipelines {
                     outln!(
                         "{:<10} {:>10} {:>14.0} {:>14.0} {:>7.2}x",
-                        p.pipeline, p.statements, p.checked_per_s, p.raw_per_s, p.ratio
+                        p.pipeline,
+                        p.statements,
+                        p.checked_per_s,
+                        p.raw_per_s,
+                        p.ratio
                     );
                 }
                 outln!("worst ratio: {:.2}x (target: at most 2x)", r.ratio);

@@ -1,9 +1,10 @@
 //! `rowguard fuzz`: the built-in engine (`rowguard::engine`) on one
 //! pipeline. On a terminal: a live status line and a line for the first
 //! finding of each kind on stderr;
-//! the summary (text, or one JSON object) on stdout at the end. Ctrl-C ends
-//! the run and keeps everything found: artifacts are written before a
-//! finding is reported.
+//! the summary (text, or one JSON object) on stdout at the end. Ctrl-C,
+//! SIGTERM or SIGHUP ends the run and keeps everything found: artifacts are
+//! written before a finding is reported, the summary says `interrupted`, and
+//! the exit code is still by what was found (1 a finding, else 0).
 
 use super::outln;
 use std::io::IsTerminal;
@@ -48,7 +49,9 @@ pub struct Args {
     format: Format,
 }
 
-/// A flag Ctrl-C sets; a second Ctrl-C exits at once (artifacts are already on disk).
+/// A flag SIGINT (Ctrl-C), SIGTERM (`timeout`, Docker, a cancelled CI job)
+/// and SIGHUP (a closed terminal) set; a second signal exits at once with
+/// 130 (artifacts are already on disk).
 pub fn stop_flag() -> anyhow::Result<&'static AtomicBool> {
     static STOP: AtomicBool = AtomicBool::new(false);
     ctrlc::set_handler(|| {
@@ -56,7 +59,7 @@ pub fn stop_flag() -> anyhow::Result<&'static AtomicBool> {
             std::process::exit(130);
         }
     })
-    .context("cannot install the Ctrl-C handler")?;
+    .context("cannot install the signal handler")?;
     Ok(&STOP)
 }
 
@@ -106,6 +109,9 @@ fn print_text(s: &Summary) {
         s.corpus,
         if s.interrupted { " (interrupted)" } else { "" }
     );
+    for w in &s.warnings {
+        outln!("warning: {w}");
+    }
     if s.findings.is_empty() {
         outln!("no findings");
         return;
@@ -132,6 +138,9 @@ fn print_text(s: &Summary) {
                 "    shape: {}",
                 f.shape.chars().take(200).collect::<String>()
             );
+            if let Some(e) = &f.artifact_error {
+                outln!("    artifact not written: {e}");
+            }
             if let Some(p) = &f.artifact {
                 outln!(
                     "    reproduce: rowguard repro {} --pipeline {}",

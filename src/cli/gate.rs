@@ -1,14 +1,15 @@
 //! `rowguard gate`: the CI gate (`rowguard::engine::gate`). Prints one line
 //! per case, writes JUnit and SARIF on request (even when failing), and
 //! exits 0 pass, 1 a finding or lost regression, 2 anything it could not
-//! check (fails closed).
+//! check (fails closed), an interruption, or a report it could not write.
+//! A report that cannot be written is one line on stderr; the other report
+//! and the verdict line are still written.
 
 use super::outln;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use rowguard::engine::artifacts::write_atomic;
 use rowguard::engine::gate::{self, GateConfig, Outcome};
 use rowguard::report;
@@ -37,6 +38,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // first, so a signal at any point ends the gate through its reports
+    let stop = super::fuzz::stop_flag()?;
     let cfg = GateConfig {
         corpus: args.corpus,
         time: Duration::from_secs(args.time),
@@ -45,7 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         jobs: args.jobs,
         artifacts: Some(args.artifacts),
     };
-    let result = gate::run(&cfg, super::fuzz::stop_flag()?)?;
+    let result = gate::run(&cfg, stop)?;
     for case in &result.cases {
         match &case.outcome {
             Outcome::Passed => outln!("ok     {} {}", case.suite, case.name),
@@ -63,27 +66,43 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(s) = &result.fuzz {
         outln!(
-            "fuzzed safe: {} execs in {:.1} s, {} shapes, {} finding(s)",
+            "fuzzed safe: {} execs in {:.1} s, {} shapes, {} finding(s){}",
             s.execs,
             s.elapsed_s,
             s.shapes,
-            s.findings.len()
+            s.findings.len(),
+            if s.interrupted { " (interrupted)" } else { "" }
         );
     }
+    // each report is written even when the other (or stdout) cannot be
+    let mut unwritten = Vec::new();
     if let Some(path) = &args.junit {
-        write_atomic(path, report::junit::junit(&result)?.as_bytes())
-            .with_context(|| "writing the JUnit report")?;
+        let written =
+            report::junit::junit(&result).and_then(|xml| write_atomic(path, xml.as_bytes()));
+        if let Err(e) = written {
+            unwritten.push(format!("writing the JUnit report: {e}"));
+        }
     }
     if let Some(path) = &args.sarif {
         let text = serde_json::to_string_pretty(&report::sarif::sarif(&result))? + "\n";
-        write_atomic(path, text.as_bytes()).with_context(|| "writing the SARIF log")?;
+        if let Err(e) = write_atomic(path, text.as_bytes()) {
+            unwritten.push(format!("writing the SARIF log: {e}"));
+        }
     }
-    let code = result.exit_code();
+    for e in &unwritten {
+        eprintln!("rowguard: {}", e.replace('\n', " "));
+    }
+    let code = match result.exit_code() {
+        0 if !unwritten.is_empty() => 2,
+        code => code,
+    };
     outln!(
         "gate: {}",
         match code {
             0 => "passed",
             1 => "FAILED (finding)",
+            _ if result.interrupted => "FAILED (interrupted: incomplete, not a pass)",
+            _ if !result.errored() => "FAILED (a report could not be written)",
             _ => "FAILED (could not check everything)",
         }
     );

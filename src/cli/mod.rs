@@ -85,7 +85,11 @@ pub fn finish_stdout() {
             stdout_failed(e);
         }
     }
-    if let Some(e) = STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner()).take() {
+    if let Some(e) = STDOUT_ERROR
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
         eprintln!("rowguard: writing to stdout: {e} (output incomplete)");
     }
 }

@@ -9,21 +9,30 @@
 //! - every other file (`pipeline/*`, seeds): clean on `safe`;
 //! - then the engine fuzzes `safe` from all of them, every kind counting.
 //!
+//! Every file is read once ([`crate::input::read_file`]: regular files only,
+//! size-capped; a FIFO or device is an error, never opened) and decoded and
+//! given a pipeline the way `rowguard repro` does: a reproducer naming an
+//! unknown pipeline, or one other than its folder's, is an error naming the
+//! file. The bytes read are the fuzz stage's seeds.
+//!
 //! The outcome is a list of [`Case`]s (one per corpus file, one for the fuzz
 //! run) that `report::junit` and `report::sarif` render. A case that could
 //! not be judged (unreadable file, unknown pipeline, a guard error) is an
-//! [`Outcome::Error`]: the gate never passes what it could not check.
+//! [`Outcome::Error`]: the gate never passes what it could not check. An
+//! interrupted gate (the `stop` flag: SIGINT, SIGTERM, SIGHUP) stops where it
+//! is, keeps every finding made so far, and ends with an `Error` case saying
+//! what was not done, so it exits 2 (1 with a finding), never 0.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{corpus, Config, Summary};
 use crate::guard::{Guard, Kind};
 use crate::pipeline::{self, Db};
 use crate::report::verdict_line;
-use crate::scenario::decode_file;
+use crate::scenario::{decode_file, Decoded};
 use crate::target::{self, Session};
 use crate::{schema, Error};
 
@@ -61,6 +70,8 @@ pub struct Case {
 pub struct GateReport {
     pub cases: Vec<Case>,
     pub fuzz: Option<Summary>,
+    /// The stop flag ended the gate before it finished: the reports are incomplete.
+    pub interrupted: bool,
 }
 
 impl GateReport {
@@ -76,12 +87,14 @@ impl GateReport {
             .any(|c| matches!(c.outcome, Outcome::Error(_)))
     }
 
-    /// 0 passed, 1 a finding or lost regression, 2 anything that could not be checked.
+    /// 1 a finding or lost regression (even when something else could not
+    /// be checked: a finding is never hidden), else 2 anything that could not
+    /// be checked or an interruption, else 0 passed.
     pub fn exit_code(&self) -> u8 {
-        if self.errored() {
-            2
-        } else if self.failed() {
+        if self.failed() {
             1
+        } else if self.errored() || self.interrupted {
+            2
         } else {
             0
         }
@@ -113,10 +126,31 @@ fn issues_on(path: &Path, e: &target::Execution) -> Vec<Issue> {
         .collect()
 }
 
-fn regression(session: &mut Session, path: &Path, pipeline_name: &str) -> Result<Outcome, String> {
-    let bytes = crate::input::read_file(path).map_err(|e| e.to_string())?;
-    let decoded = decode_file(&bytes).map_err(|e| e.to_string())?;
+/// Decodes a corpus file as `rowguard repro` does: a malformed file, or a
+/// reproducer naming a pipeline that does not exist, is an error.
+fn decode_as_repro(bytes: &[u8]) -> Result<Decoded, String> {
+    let decoded = decode_file(bytes).map_err(|e| e.to_string())?;
+    if let Some(named) = &decoded.pipeline {
+        pipeline::by_name(named).map_err(|e| e.to_string())?;
+    }
+    Ok(decoded)
+}
+
+fn regression(
+    session: &mut Session,
+    path: &Path,
+    bytes: &[u8],
+    pipeline_name: &str,
+) -> Result<Outcome, String> {
+    let decoded = decode_as_repro(bytes)?;
     let own = pipeline::by_name(pipeline_name).map_err(|e| e.to_string())?;
+    // `repro FILE` replays a reproducer on the pipeline it names: the gate
+    // must judge the same run, so the field and the folder must agree
+    if let Some(named) = decoded.pipeline.as_deref().filter(|n| *n != pipeline_name) {
+        return Err(format!(
+            "names pipeline `{named}` but sits under regressions/{pipeline_name}/ (move it, or fix its \"pipeline\")"
+        ));
+    }
     let mut expect: BTreeSet<Kind> = decoded
         .expect
         .iter()
@@ -151,9 +185,8 @@ fn regression(session: &mut Session, path: &Path, pipeline_name: &str) -> Result
     })
 }
 
-fn seed_clean_on_safe(session: &mut Session, path: &Path) -> Result<Outcome, String> {
-    let bytes = crate::input::read_file(path).map_err(|e| e.to_string())?;
-    let decoded = decode_file(&bytes).map_err(|e| e.to_string())?;
+fn seed_clean_on_safe(session: &mut Session, path: &Path, bytes: &[u8]) -> Result<Outcome, String> {
+    let decoded = decode_as_repro(bytes)?;
     let safe = pipeline::by_name("safe").map_err(|e| e.to_string())?;
     let e = target::execute(session, safe, &decoded.scenario).map_err(|e| e.to_string())?;
     let issues = issues_on(path, &e);
@@ -164,9 +197,8 @@ fn seed_clean_on_safe(session: &mut Session, path: &Path) -> Result<Outcome, Str
     })
 }
 
-fn guard_survives(path: &Path) -> Result<Outcome, String> {
-    let bytes = crate::input::read_file(path).map_err(|e| e.to_string())?;
-    let sql = String::from_utf8_lossy(&bytes);
+fn guard_survives(bytes: &[u8]) -> Result<Outcome, String> {
+    let sql = String::from_utf8_lossy(bytes);
     let conn = schema::open(schema::DEFAULT_SIZE).map_err(|e| e.to_string())?;
     let mut guard = Guard::new(conn, target::appointments_policy(&[schema::DEFAULT_TARGET]))
         .map_err(|e| e.to_string())?;
@@ -178,24 +210,54 @@ fn guard_survives(path: &Path) -> Result<Outcome, String> {
 
 /// Replays the corpus folder, one case per file, in path order.
 pub fn replay_corpus(dir: &Path) -> crate::Result<Vec<Case>> {
+    Ok(replay(dir, &AtomicBool::new(false))?.cases)
+}
+
+/// What the replay stage did.
+struct Replayed {
+    cases: Vec<Case>,
+    /// The bytes of every file read: the fuzz stage's seeds.
+    seeds: Vec<Vec<u8>>,
+    /// Files not replayed because `stop` was set.
+    skipped: usize,
+}
+
+fn replay(dir: &Path, stop: &AtomicBool) -> crate::Result<Replayed> {
     let mut session = Session::new()?;
-    let mut cases = Vec::new();
-    for path in corpus::files_under(dir)? {
-        let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+    let files = corpus::files_under(dir)?;
+    let mut out = Replayed {
+        cases: Vec::new(),
+        seeds: Vec::new(),
+        skipped: 0,
+    };
+    for (i, path) in files.iter().enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            out.skipped = files.len() - i;
+            break;
+        }
+        let rel = path.strip_prefix(dir).unwrap_or(path).to_path_buf();
         let parts: Vec<String> = rel
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
         let start = Instant::now();
-        let result = match parts.as_slice() {
-            [top, name, _, ..] if top == "regressions" => regression(&mut session, &path, name),
-            [top, ..] if top == "regressions" => {
-                Err("reproducers belong in regressions/<pipeline>/".to_string())
-            }
-            [top, ..] if top == "guard" => guard_survives(&path),
-            _ => seed_clean_on_safe(&mut session, &path),
-        };
-        cases.push(Case {
+        let result = crate::input::read_file(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let judged = match parts.as_slice() {
+                    [top, name, _, ..] if top == "regressions" => {
+                        regression(&mut session, path, &bytes, name)
+                    }
+                    [top, ..] if top == "regressions" => {
+                        Err("reproducers belong in regressions/<pipeline>/".to_string())
+                    }
+                    [top, ..] if top == "guard" => guard_survives(&bytes),
+                    _ => seed_clean_on_safe(&mut session, path, &bytes),
+                };
+                out.seeds.push(bytes);
+                judged
+            });
+        out.cases.push(Case {
             suite: "corpus",
             name: rel.display().to_string(),
             file: Some(path.clone()),
@@ -203,7 +265,7 @@ pub fn replay_corpus(dir: &Path) -> crate::Result<Vec<Case>> {
             outcome: result.unwrap_or_else(|e| Outcome::Error(format!("{}: {e}", path.display()))),
         });
     }
-    Ok(cases)
+    Ok(out)
 }
 
 /// Runs the whole gate. `stop` (Ctrl-C) ends the fuzz stage early.
@@ -214,20 +276,48 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
             cfg.corpus.display()
         )));
     }
-    let mut cases = replay_corpus(&cfg.corpus)?;
+    let replayed = replay(&cfg.corpus, stop)?;
+    let mut cases = replayed.cases;
+    let name = format!("fuzz safe (seed {}, {} s)", cfg.seed, cfg.time.as_secs());
+    if replayed.skipped > 0 {
+        cases.push(Case {
+            suite: "fuzz",
+            name,
+            file: None,
+            time: Duration::ZERO,
+            outcome: Outcome::Error(format!(
+                "interrupted (SIGINT, SIGTERM or SIGHUP) during the corpus replay: {} file(s) not replayed, safe not fuzzed",
+                replayed.skipped
+            )),
+        });
+        return Ok(GateReport {
+            cases,
+            fuzz: None,
+            interrupted: true,
+        });
+    }
     let mut fuzz = Config::new(pipeline::by_name("safe")?);
     fuzz.seed = cfg.seed;
     fuzz.jobs = cfg.jobs;
     fuzz.time = Some(cfg.time);
     fuzz.runs = cfg.runs;
     fuzz.kinds = Kind::ALL.into_iter().collect();
-    fuzz.corpus = Some(cfg.corpus.clone());
+    // the bytes the replay read (a file that changed since is not re-read)
+    fuzz.seeds = replayed.seeds;
     fuzz.save_corpus = false;
     fuzz.artifacts = cfg.artifacts.clone();
     fuzz.status = true;
-    let name = format!("fuzz safe (seed {}, {} s)", cfg.seed, cfg.time.as_secs());
     let start = Instant::now();
     let (outcome, summary) = match super::run(&fuzz, stop) {
+        Ok(s) if s.findings.is_empty() && s.interrupted => (
+            Outcome::Error(format!(
+                "interrupted (SIGINT, SIGTERM or SIGHUP) after {:.1} s of the {} s budget ({} execs, no finding): not a pass",
+                s.elapsed_s,
+                cfg.time.as_secs(),
+                s.execs
+            )),
+            Some(s),
+        ),
         Ok(s) if s.findings.is_empty() => (Outcome::Passed, Some(s)),
         Ok(s) => {
             let issues = s
@@ -253,8 +343,10 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
         time: start.elapsed(),
         outcome,
     });
+    let interrupted = stop.load(Ordering::SeqCst);
     Ok(GateReport {
         cases,
         fuzz: summary,
+        interrupted,
     })
 }
