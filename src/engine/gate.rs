@@ -270,6 +270,7 @@ fn replay(dir: &Path, stop: &AtomicBool) -> crate::Result<Replayed> {
 
 /// Runs the whole gate. `stop` (Ctrl-C) ends the fuzz stage early.
 pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
+    super::check_jobs(cfg.jobs)?;
     if !cfg.corpus.is_dir() {
         return Err(Error::Usage(format!(
             "{}: no corpus folder (run the gate from the project root or pass --corpus)",

@@ -89,6 +89,17 @@ pub fn max_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
 }
 
+/// `--jobs` within 1..=[`max_jobs`].
+pub fn check_jobs(jobs: usize) -> crate::Result<()> {
+    if jobs == 0 || jobs > max_jobs() {
+        return Err(crate::Error::Usage(format!(
+            "--jobs {jobs} is out of range: 1..={} (4 per core on this machine)",
+            max_jobs()
+        )));
+    }
+    Ok(())
+}
+
 /// One fuzz run. Every field has a documented default in [`Config::new`].
 #[derive(Clone)]
 pub struct Config {
@@ -221,13 +232,7 @@ fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 
 /// Runs the engine until a bound, the first finding (`stop_on_first`) or `stop`.
 pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
-    if cfg.jobs == 0 || cfg.jobs > max_jobs() {
-        return Err(crate::Error::Usage(format!(
-            "--jobs {} is out of range: 1..={} (4 per core on this machine)",
-            cfg.jobs,
-            max_jobs()
-        )));
-    }
+    check_jobs(cfg.jobs)?;
     // leftovers of killed runs (see artifacts::remove_stale_tmp)
     for dir in cfg.artifacts.iter().chain(&cfg.corpus) {
         artifacts::remove_stale_tmp(dir);
