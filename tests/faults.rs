@@ -477,7 +477,8 @@ fn every_file_the_engine_writes_replays_with_the_same_meaning() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus");
     std::fs::create_dir_all(&corpus).unwrap();
-    // a raw seed that starts with `{`: its byte mutants often do too
+    // a raw seed that starts with `{`: its byte mutants often do too (before
+    // one decode, this run kept 5 such raw mutants, and repro refused them)
     let mut seed = b"{'-- ".to_vec();
     seed.extend((0u8..=255).cycle().take(300));
     std::fs::write(corpus.join("brace"), &seed).unwrap();
@@ -486,9 +487,9 @@ fn every_file_the_engine_writes_replays_with_the_same_meaning() {
         "--pipeline",
         "legacy",
         "--runs",
-        "400",
+        "200",
         "--seed",
-        "3",
+        "4",
         "--corpus",
         "corpus",
         "--artifacts",
