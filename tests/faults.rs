@@ -85,7 +85,7 @@ fn small_corpus(defused: bool) -> tempfile::TempDir {
     dir
 }
 
-fn gate_args<'a>(time: &'a str) -> Vec<&'a str> {
+fn gate_args(time: &str) -> Vec<&str> {
     vec![
         "gate",
         "--time",
