@@ -24,7 +24,9 @@ fn main() -> ExitCode {
             msg.replace('\n', " ")
         );
     }));
-    match std::panic::catch_unwind(cli::run) {
+    let result = std::panic::catch_unwind(cli::run);
+    cli::finish_stdout();
+    match result {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             eprintln!("rowguard: {}", format!("{e:#}").replace('\n', " "));

@@ -36,3 +36,5 @@ mod guard_corpus;
 mod limits;
 // `rowguard check`: exit codes and JSON fields
 mod cli_check;
+// rowguard under process and file faults: signals, FIFOs, closed and full stdout, failed writes
+mod faults;

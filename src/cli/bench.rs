@@ -1,6 +1,7 @@
 //! `rowguard bench detect|throughput|scaling`: run a benchmark, print a table (or
 //! one JSON object with `--format json`). Numbers only: no pass/fail.
 
+use super::outln;
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -83,21 +84,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             let r = detect::run(&pipelines, seeds, Duration::from_secs(time), cargo_fuzz)?;
             if args.format == Format::Json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"benchmark": "detect", "machine": machine, "results": r.results, "budget_s": r.budget_s, "cargo_fuzz_command": r.cargo_fuzz_command})
                 );
             } else {
                 let show =
                     |v: Option<f64>| v.map_or("not found".to_string(), |s| format!("{s:.3}"));
-                println!("detect: first write-outside-target, {seeds} seeds, {time} s budget each, 1 job, {} build", machine.profile);
-                println!(
+                outln!("detect: first write-outside-target, {seeds} seeds, {time} s budget each, 1 job, {} build", machine.profile);
+                outln!(
                     "{:<10} {:<11} {:>6} {:>11} {:>11} {:>13} {:>10}",
-                    "pipeline", "engine", "found", "median s", "max s", "median execs", "execs/s"
+                    "pipeline",
+                    "engine",
+                    "found",
+                    "median s",
+                    "max s",
+                    "median execs",
+                    "execs/s"
                 );
                 for r in &r.results {
                     let execs = r.median_execs.map_or("-".to_string(), |e| e.to_string());
-                    println!(
+                    outln!(
                         "{:<10} {:<11} {:>3}/{:<2} {:>11} {:>11} {:>13} {:>10.0}",
                         r.pipeline,
                         r.engine,
@@ -110,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     );
                 }
                 if let Some(c) = &r.cargo_fuzz_command {
-                    println!("cargo-fuzz: {c}");
+                    outln!("cargo-fuzz: {c}");
                 }
             }
         }
@@ -127,26 +134,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let names: Vec<&str> = pipelines.iter().map(String::as_str).collect();
             let r = throughput::run(&names, inputs, rounds, seed)?;
             if args.format == Format::Json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"benchmark": "throughput", "machine": machine, "ratio": r.ratio, "pipelines": r.pipelines, "inputs": r.inputs, "rounds": r.rounds})
                 );
             } else {
-                println!(
+                outln!(
                     "throughput: {inputs} inputs, median of {rounds} rounds, {} cpus, {} build",
-                    machine.cpus, machine.profile
+                    machine.cpus,
+                    machine.profile
                 );
-                println!(
+                outln!(
                     "{:<10} {:>10} {:>14} {:>14} {:>8}",
-                    "pipeline", "statements", "checked/s", "raw/s", "ratio"
+                    "pipeline",
+                    "statements",
+                    "checked/s",
+                    "raw/s",
+                    "ratio"
                 );
                 for p in &r.pipelines {
-                    println!(
+                    outln!(
                         "{:<10} {:>10} {:>14.0} {:>14.0} {:>7.2}x",
-                        p.pipeline, p.statements, p.checked_per_s, p.raw_per_s, p.ratio
+                        p.pipeline,
+                        p.statements,
+                        p.checked_per_s,
+                        p.raw_per_s,
+                        p.ratio
                     );
                 }
-                println!("worst ratio: {:.2}x (target: at most 2x)", r.ratio);
+                outln!("worst ratio: {:.2}x (target: at most 2x)", r.ratio);
             }
         }
         Which::Scaling {
@@ -160,17 +176,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
             let r = scaling::run(&sizes, statements, rounds)?;
             if args.format == Format::Json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"benchmark": "scaling", "machine": machine, "sizes": r.sizes, "ratio": r.ratio, "statements_per_round": r.statements_per_round, "rounds": r.rounds})
                 );
             } else {
-                println!("scaling: {statements} one-row safe statements per round, median of {rounds} rounds, {} build", machine.profile);
-                println!("{:>12} {:>16}", "appointments", "ns/statement");
+                outln!("scaling: {statements} one-row safe statements per round, median of {rounds} rounds, {} build", machine.profile);
+                outln!("{:>12} {:>16}", "appointments", "ns/statement");
                 for s in &r.sizes {
-                    println!("{:>12} {:>16.0}", s.appointments, s.ns_per_statement);
+                    outln!("{:>12} {:>16.0}", s.appointments, s.ns_per_statement);
                 }
-                println!(
+                outln!(
                     "ratio largest/smallest: {:.2}x (target: at most 1.5x)",
                     r.ratio
                 );

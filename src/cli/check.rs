@@ -3,7 +3,7 @@
 //! appointment N. `-` reads one SQL string from stdin. The work is
 //! `rowguard::check`; this arm parses, prints and picks the exit code.
 
-use std::io::Read;
+use super::{out, outln};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -41,11 +41,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut sql = Vec::with_capacity(args.sql.len());
     for s in args.sql {
         if s == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("reading SQL from stdin")?;
-            sql.push(text);
+            let bytes = rowguard::input::read_capped(std::io::stdin().lock(), "stdin".as_ref())?;
+            sql.push(String::from_utf8(bytes).context("stdin: SQL is not valid UTF-8")?);
         } else {
             sql.push(s);
         }
@@ -61,8 +58,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let report = check::check(&sql, &opts)?;
     match args.format {
-        Format::Text => print!("{}", rowguard::report::check_text(&report)),
-        Format::Json => println!("{}", report.json()),
+        Format::Text => out!("{}", rowguard::report::check_text(&report)),
+        Format::Json => outln!("{}", report.json()),
     }
     Ok(if report.is_clean() {
         ExitCode::SUCCESS

@@ -1,10 +1,12 @@
 //! `rowguard fuzz`: the built-in engine (`rowguard::engine`) on one
 //! pipeline. On a terminal: a live status line and a line for the first
 //! finding of each kind on stderr;
-//! the summary (text, or one JSON object) on stdout at the end. Ctrl-C ends
-//! the run and keeps everything found: artifacts are written before a
-//! finding is reported.
+//! the summary (text, or one JSON object) on stdout at the end. Ctrl-C,
+//! SIGTERM or SIGHUP ends the run and keeps everything found: artifacts are
+//! written before a finding is reported, the summary says `interrupted`, and
+//! the exit code is still by what was found (1 a finding, else 0).
 
+use super::outln;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,7 +51,9 @@ pub struct Args {
     format: Format,
 }
 
-/// A flag Ctrl-C sets; a second Ctrl-C exits at once (artifacts are already on disk).
+/// A flag SIGINT (Ctrl-C), SIGTERM (`timeout`, Docker, a cancelled CI job)
+/// and SIGHUP (a closed terminal) set; a second signal exits at once with
+/// 130 (artifacts are already on disk).
 pub fn stop_flag() -> anyhow::Result<&'static AtomicBool> {
     static STOP: AtomicBool = AtomicBool::new(false);
     ctrlc::set_handler(|| {
@@ -57,7 +61,7 @@ pub fn stop_flag() -> anyhow::Result<&'static AtomicBool> {
             std::process::exit(130);
         }
     })
-    .context("cannot install the Ctrl-C handler")?;
+    .context("cannot install the signal handler")?;
     Ok(&STOP)
 }
 
@@ -96,7 +100,7 @@ fn announce(f: &Found) {
 }
 
 fn print_text(s: &Summary) {
-    println!(
+    outln!(
         "pipeline {}, seed {}, jobs {}: {} execs in {:.1} s ({:.0}/s); {} shapes, {} access sets, {} error classes; corpus {}{}",
         s.pipeline,
         s.seed,
@@ -110,8 +114,11 @@ fn print_text(s: &Summary) {
         s.corpus,
         if s.interrupted { " (interrupted)" } else { "" }
     );
+    for w in &s.warnings {
+        outln!("warning: {w}");
+    }
     if s.findings.is_empty() {
-        println!("no findings");
+        outln!("no findings");
         return;
     }
     for kind in Kind::ALL {
@@ -120,24 +127,27 @@ fn print_text(s: &Summary) {
             continue;
         }
         let inputs: u64 = of_kind.iter().map(|f| f.count).sum();
-        println!(
+        outln!(
             "{kind}: {} distinct statement shape(s), {inputs} input(s)",
             of_kind.len()
         );
         for f in of_kind.iter().take(SHOWN_PER_KIND) {
-            println!(
+            outln!(
                 "  x{} first after {:.2} s ({} execs): {}",
                 f.count,
                 f.elapsed_s,
                 f.execs,
                 f.message.chars().take(200).collect::<String>()
             );
-            println!(
+            outln!(
                 "    shape: {}",
                 f.shape.chars().take(200).collect::<String>()
             );
+            if let Some(e) = &f.artifact_error {
+                outln!("    artifact not written: {e}");
+            }
             if let Some(p) = &f.artifact {
-                println!(
+                outln!(
                     "    reproduce: rowguard repro {} --pipeline {}",
                     p.display(),
                     s.pipeline
@@ -145,7 +155,7 @@ fn print_text(s: &Summary) {
             }
         }
         if of_kind.len() > SHOWN_PER_KIND {
-            println!(
+            outln!(
                 "  ... {} more (all in --format json and the artifacts folder)",
                 of_kind.len() - SHOWN_PER_KIND
             );
@@ -176,7 +186,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = engine::run(&cfg, stop_flag()?)?;
     match args.format {
         Format::Text => print_text(&summary),
-        Format::Json => println!("{}", serde_json::to_string(&summary)?),
+        Format::Json => outln!("{}", serde_json::to_string(&summary)?),
     }
     Ok(if summary.findings.is_empty() {
         ExitCode::SUCCESS

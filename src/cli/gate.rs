@@ -1,13 +1,15 @@
 //! `rowguard gate`: the CI gate (`rowguard::tools::gate`). Prints one line
 //! per case, writes JUnit and SARIF on request (even when failing), and
 //! exits 0 pass, 1 a finding or lost regression, 2 anything it could not
-//! check (fails closed).
+//! check (fails closed), an interruption, or a report it could not write.
+//! A report that cannot be written is one line on stderr; the other report
+//! and the verdict line are still written.
 
+use super::outln;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use rowguard::engine::artifacts::write_atomic;
 use rowguard::tools::gate::{self, GateConfig, Outcome};
 use rowguard::report;
@@ -36,6 +38,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // first, so a signal at any point ends the gate through its reports
+    let stop = super::fuzz::stop_flag()?;
     let cfg = GateConfig {
         corpus: args.corpus,
         time: Duration::from_secs(args.time),
@@ -44,45 +48,61 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         jobs: args.jobs,
         artifacts: Some(args.artifacts),
     };
-    let result = gate::run(&cfg, super::fuzz::stop_flag()?)?;
+    let result = gate::run(&cfg, stop)?;
     for case in &result.cases {
         match &case.outcome {
-            Outcome::Passed => println!("ok     {} {}", case.suite, case.name),
+            Outcome::Passed => outln!("ok     {} {}", case.suite, case.name),
             Outcome::Failed(issues) => {
-                println!("FAIL   {} {}", case.suite, case.name);
+                outln!("FAIL   {} {}", case.suite, case.name);
                 for i in issues {
-                    println!("       {}: {}", i.kind, i.message);
+                    outln!("       {}: {}", i.kind, i.message);
                     if let Some(p) = &i.path {
-                        println!("       reproduce: rowguard repro {}", p.display());
+                        outln!("       reproduce: rowguard repro {}", p.display());
                     }
                 }
             }
-            Outcome::Error(e) => println!("ERROR  {} {}: {e}", case.suite, case.name),
+            Outcome::Error(e) => outln!("ERROR  {} {}: {e}", case.suite, case.name),
         }
     }
     if let Some(s) = &result.fuzz {
-        println!(
-            "fuzzed safe: {} execs in {:.1} s, {} shapes, {} finding(s)",
+        outln!(
+            "fuzzed safe: {} execs in {:.1} s, {} shapes, {} finding(s){}",
             s.execs,
             s.elapsed_s,
             s.shapes,
-            s.findings.len()
+            s.findings.len(),
+            if s.interrupted { " (interrupted)" } else { "" }
         );
     }
+    // each report is written even when the other (or stdout) cannot be
+    let mut unwritten = Vec::new();
     if let Some(path) = &args.junit {
-        write_atomic(path, report::junit::junit(&result)?.as_bytes())
-            .with_context(|| "writing the JUnit report")?;
+        let written =
+            report::junit::junit(&result).and_then(|xml| write_atomic(path, xml.as_bytes()));
+        if let Err(e) = written {
+            unwritten.push(format!("writing the JUnit report: {e}"));
+        }
     }
     if let Some(path) = &args.sarif {
         let text = serde_json::to_string_pretty(&report::sarif::sarif(&result))? + "\n";
-        write_atomic(path, text.as_bytes()).with_context(|| "writing the SARIF log")?;
+        if let Err(e) = write_atomic(path, text.as_bytes()) {
+            unwritten.push(format!("writing the SARIF log: {e}"));
+        }
     }
-    let code = result.exit_code();
-    println!(
+    for e in &unwritten {
+        eprintln!("rowguard: {}", e.replace('\n', " "));
+    }
+    let code = match result.exit_code() {
+        0 if !unwritten.is_empty() => 2,
+        code => code,
+    };
+    outln!(
         "gate: {}",
         match code {
             0 => "passed",
             1 => "FAILED (finding)",
+            _ if result.interrupted => "FAILED (interrupted: incomplete, not a pass)",
+            _ if !result.errored() => "FAILED (a report could not be written)",
             _ => "FAILED (could not check everything)",
         }
     );

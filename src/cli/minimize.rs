@@ -3,6 +3,7 @@
 //! human-readable JSON reproducer to `-o OUT` or stdout. Exit 0 when written;
 //! 2 when the input makes no finding (nothing to keep) or cannot be read.
 
+use super::out;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,7 +27,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let path = &args.input;
-    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    let bytes = rowguard::input::read_file(path)?;
     let decoded = scenario::decode_file(&bytes).with_context(|| format!("{}", path.display()))?;
     let pipeline = target::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
     let mut session = Session::new()?;
@@ -51,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     match &args.output {
         Some(out) => artifacts::write_atomic(out, json.as_bytes())?,
-        None => print!("{json}"),
+        None => out!("{json}"),
     }
     Ok(ExitCode::SUCCESS)
 }

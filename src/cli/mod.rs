@@ -1,8 +1,17 @@
 //! Command-line arms: one small file per subcommand, real work in the
 //! library. Each arm returns the exit code (0 clean, 1 finding) or an error
 //! (exit 2, printed by `main` on one line).
+//!
+//! Every arm prints through [`outln!`] / [`out!`] (never `println!`, which
+//! panics when stdout is gone): a closed stdout (`| head -1`, `| true`) ends
+//! the printing quietly, a full one (`> /dev/full`) is one line on stderr,
+//! and in both cases the command finishes its other work (report files,
+//! artifacts) and exits with the code it would have had.
 
+use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
 
@@ -46,6 +55,56 @@ enum Command {
     Scan(scan::Args),
 }
 
+/// Set once a write to stdout failed: later output is dropped.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+/// The first stdout failure that was not a closed pipe, reported once at the end.
+static STDOUT_ERROR: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
+/// Writes to stdout; the first failure stops all further output (see the module doc).
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        stdout_failed(e);
+    }
+}
+
+fn stdout_failed(e: std::io::Error) {
+    if !STDOUT_GONE.swap(true, Ordering::SeqCst) && e.kind() != std::io::ErrorKind::BrokenPipe {
+        *STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+}
+
+/// Flushes stdout and reports, in one line on stderr, a failure other than a
+/// closed pipe (whoever read the output went away: that is not an error).
+pub fn finish_stdout() {
+    if !STDOUT_GONE.load(Ordering::Relaxed) {
+        if let Err(e) = std::io::stdout().lock().flush() {
+            stdout_failed(e);
+        }
+    }
+    if let Some(e) = STDOUT_ERROR
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
+        eprintln!("rowguard: writing to stdout: {e} (output incomplete)");
+    }
+}
+
+/// `print!` that never panics (see [`write_stdout`]).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*)) };
+}
+/// `println!` that never panics (see [`write_stdout`]).
+macro_rules! outln {
+    () => { $crate::cli::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+pub(crate) use {out, outln};
+
 /// Output format of report-printing commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -60,11 +119,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
             if e.kind() == clap::error::ErrorKind::DisplayHelp
                 || e.kind() == clap::error::ErrorKind::DisplayVersion =>
         {
-            e.print()?;
+            out!("{}", e.render());
             return Ok(ExitCode::SUCCESS);
         }
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            e.print()?;
+            eprint!("{}", e.render());
             return Ok(ExitCode::from(2));
         }
         Err(e) => anyhow::bail!("{}", one_line(&e.render().to_string())),

@@ -1,5 +1,6 @@
 //! `rowguard pipelines`: the table of pipelines and the bug class each models.
 
+use super::outln;
 use std::process::ExitCode;
 
 pub fn run() -> anyhow::Result<ExitCode> {
@@ -10,9 +11,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
         .map(|p| p.bug_class().chars().count())
         .max()
         .unwrap_or(0);
-    println!("{:<name$}  {:<class$}  trigger", "name", "bug class");
+    outln!("{:<name$}  {:<class$}  trigger", "name", "bug class");
     for p in all {
-        println!(
+        outln!(
             "{:<name$}  {:<class$}  {}",
             p.name(),
             p.bug_class(),

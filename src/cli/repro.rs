@@ -3,6 +3,7 @@
 //! Every file is replayed even when one is unreadable (its error is one line
 //! on stderr): a finding already made is never lost.
 
+use super::{out, outln};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -45,10 +46,10 @@ fn replay(path: &Path, args: &Args, session: &mut target::Session) -> anyhow::Re
     let found = !execution.is_clean();
     match args.format {
         Format::Text => {
-            println!("== {} ({:?} input)", path.display(), replay.encoding);
-            print!("{}", report::text(execution));
+            outln!("== {} ({:?} input)", path.display(), replay.encoding);
+            out!("{}", report::text(execution));
             if found {
-                println!(
+                outln!(
                     "reproduce: rowguard repro {} --pipeline {}",
                     shell_word(&path.display().to_string()),
                     execution.pipeline
@@ -58,7 +59,7 @@ fn replay(path: &Path, args: &Args, session: &mut target::Session) -> anyhow::Re
         Format::Json => {
             let mut v = report::json(execution);
             v["file"] = path.display().to_string().into();
-            println!("{v}");
+            outln!("{v}");
         }
     }
     Ok(found)

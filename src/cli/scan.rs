@@ -43,33 +43,43 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut scan = Scan::new(pipeline::by_name(name)?, args.target)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let format = args.format;
-    let result = scan.run_file(&args.notes, |r: &LineReport| match format {
-        ScanFormat::Jsonl => {
-            serde_json::to_writer(&mut out, r)?;
-            out.write_all(b"\n")
-        }
-        ScanFormat::Text => match r.text() {
-            Some(line) => writeln!(out, "{line}"),
-            None => Ok(()),
-        },
+    // the first failure to write stdout: the scan stops there (see `cli`'s module doc)
+    let mut out_failed: Option<std::io::Error> = None;
+    let result = scan.run_file(&args.notes, |r: &LineReport| {
+        let written = match format {
+            ScanFormat::Jsonl => serde_json::to_writer(&mut out, r)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n")),
+            ScanFormat::Text => match r.text() {
+                Some(line) => writeln!(out, "{line}"),
+                None => Ok(()),
+            },
+        };
+        written.map_err(|e| {
+            let again = std::io::Error::new(e.kind(), e.to_string());
+            out_failed.get_or_insert(e);
+            again
+        })
     });
     let summary = scan.summary().clone();
-    let finish = (|| {
-        if format == ScanFormat::Text && summary.lines > 0 {
-            write!(out, "{}", summary.text())?;
-        }
-        out.flush()
-    })();
-    // whoever read the output went away (`| head`): stop quietly, like other line tools
-    let closed = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
-    match finish {
-        Err(e) if !closed(&e) => return Err(e.into()),
-        _ => {}
+    if out_failed.is_none() {
+        let finish = (|| {
+            if format == ScanFormat::Text && summary.lines > 0 {
+                write!(out, "{}", summary.text())?;
+            }
+            out.flush()
+        })();
+        out_failed = finish.err();
     }
-    let result = match result {
-        Err(rowguard::Error::Io { source, .. }) if closed(&source) => Ok(()),
-        other => other,
+    let result = match (result, &out_failed) {
+        // the output failed, not the input: what was scanned decides the exit code
+        (Err(rowguard::Error::Io { .. }), Some(_)) => Ok(()),
+        (other, _) => other,
     };
+    // whoever read the output went away (`| head`): stop quietly, like other line tools
+    if let Some(e) = out_failed.filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {
+        eprintln!("rowguard: writing to stdout: {e} (output incomplete)");
+    }
     match result {
         // the library's message already names the file and the cause
         Err(e) if summary.findings == 0 => Err(anyhow::anyhow!("{e}")),

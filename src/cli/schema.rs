@@ -1,5 +1,6 @@
 //! `rowguard schema`: the SQL (pragmas, DDL, fixture rows) that builds the fixture.
 
+use super::out;
 use std::process::ExitCode;
 
 use rowguard::schema;
@@ -12,6 +13,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    print!("{}", schema::sql(args.size));
+    out!("{}", schema::sql(args.size));
     Ok(ExitCode::SUCCESS)
 }

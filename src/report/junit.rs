@@ -2,9 +2,12 @@
 //! read: `<testsuites>` holding a `corpus` suite (one test case per corpus
 //! file) and a `fuzz` suite (one test case per fuzz run); a finding or a
 //! lost regression is a `<failure>`, a case that could not be judged an
-//! `<error>`. Built with `quick-junit`.
+//! `<error>`. An interrupted gate is marked incomplete: each suite has the
+//! property `rowguard.incomplete = true` and the fuzz case is an `<error
+//! type="interrupted">` (unless it already failed with a finding). Built
+//! with `quick-junit`.
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::tools::gate::{GateReport, Outcome};
 
@@ -13,6 +16,10 @@ pub fn junit(report: &GateReport) -> crate::Result<String> {
     let mut out = Report::new("rowguard gate");
     for suite_name in ["corpus", "fuzz"] {
         let mut suite = TestSuite::new(suite_name);
+        if report.interrupted {
+            // what CI shows next to the suite: this run is not the whole gate
+            suite.add_property(Property::new("rowguard.incomplete", "true"));
+        }
         for case in report.cases.iter().filter(|c| c.suite == suite_name) {
             let status = match &case.outcome {
                 Outcome::Passed => TestCaseStatus::success(),
@@ -40,7 +47,11 @@ pub fn junit(report: &GateReport) -> crate::Result<String> {
                 }
                 Outcome::Error(e) => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                    s.set_type("internal-error");
+                    s.set_type(if report.interrupted && case.suite == "fuzz" {
+                        "interrupted"
+                    } else {
+                        "internal-error"
+                    });
                     s.set_message(e);
                     s
                 }

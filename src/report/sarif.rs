@@ -2,7 +2,9 @@
 //! scanning UIs: one rule per finding kind (the rule id *is* the stable
 //! kebab-case kind), one result per problem, located at the reproducer or
 //! artifact that shows it. Corpus files that could not be judged are tool
-//! execution notifications, and `executionSuccessful` is false.
+//! execution notifications, and `executionSuccessful` is false. An
+//! interrupted gate adds a notification saying so and the invocation
+//! property `"incomplete": true`.
 
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
@@ -79,6 +81,16 @@ pub fn sarif(report: &GateReport) -> serde_json::Value {
             ),
         }
     }
+    if report.interrupted {
+        notes.push(
+            Notification::builder()
+                .message(text(
+                    "the gate was interrupted (SIGINT, SIGTERM or SIGHUP): results are incomplete",
+                ))
+                .level(serde_json::json!("error"))
+                .build(),
+        );
+    }
     let invocation = Invocation::builder()
         .execution_successful(notes.is_empty())
         .exit_code(i64::from(report.exit_code()))
@@ -99,5 +111,9 @@ pub fn sarif(report: &GateReport) -> serde_json::Value {
         .version(serde_json::json!("2.1.0"))
         .runs(vec![run])
         .build();
-    serde_json::to_value(log).unwrap_or(serde_json::Value::Null)
+    let mut v = serde_json::to_value(log).unwrap_or(serde_json::Value::Null);
+    if report.interrupted {
+        v["runs"][0]["invocations"][0]["properties"] = serde_json::json!({"incomplete": true});
+    }
+    v
 }

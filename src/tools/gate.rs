@@ -10,13 +10,22 @@
 //!   (the rules are [`crate::harness::oracle`]'s, shared with `cargo test`);
 //! - then the engine fuzzes `safe` from all of them, every kind counting.
 //!
+//! Every file is read once ([`crate::input::read_file`]: regular files only,
+//! size-capped; a FIFO or device is an error, never opened) and decoded and
+//! given a pipeline the way `rowguard repro` does: a reproducer naming an
+//! unknown pipeline, or one other than its folder's, is an error naming the
+//! file. The bytes read are the fuzz stage's seeds.
+//!
 //! The outcome is a list of [`Case`]s (one per corpus file, one for the fuzz
 //! run) that `report::junit` and `report::sarif` render. A case that could
 //! not be judged (unreadable file, unknown pipeline, a guard error) is an
-//! [`Outcome::Error`]: the gate never passes what it could not check.
+//! [`Outcome::Error`]: the gate never passes what it could not check. An
+//! interrupted gate (the `stop` flag: SIGINT, SIGTERM, SIGHUP) stops where it
+//! is, keeps every finding made so far, and ends with an `Error` case saying
+//! what was not done, so it exits 2 (1 with a finding), never 0.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::engine::{self, corpus, Config, Summary};
@@ -59,6 +68,8 @@ pub struct Case {
 pub struct GateReport {
     pub cases: Vec<Case>,
     pub fuzz: Option<Summary>,
+    /// The stop flag ended the gate before it finished: the reports are incomplete.
+    pub interrupted: bool,
 }
 
 impl GateReport {
@@ -74,12 +85,14 @@ impl GateReport {
             .any(|c| matches!(c.outcome, Outcome::Error(_)))
     }
 
-    /// 0 passed, 1 a finding or lost regression, 2 anything that could not be checked.
+    /// 1 a finding or lost regression (even when something else could not
+    /// be checked: a finding is never hidden), else 2 anything that could not
+    /// be checked or an interruption, else 0 passed.
     pub fn exit_code(&self) -> u8 {
-        if self.errored() {
-            2
-        } else if self.failed() {
+        if self.failed() {
             1
+        } else if self.errored() || self.interrupted {
+            2
         } else {
             0
         }
@@ -108,14 +121,39 @@ pub fn replay_corpus(dir: &Path) -> crate::Result<Vec<Case>> {
 
 /// [`replay_corpus`] with a given judge (its sessions are reused).
 pub fn replay_corpus_with(judge: &mut Judge, dir: &Path) -> crate::Result<Vec<Case>> {
-    let mut cases = Vec::new();
-    for path in corpus::files_under(dir)? {
-        let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+    Ok(replay(judge, dir, &AtomicBool::new(false))?.cases)
+}
+
+/// What the replay stage did.
+struct Replayed {
+    cases: Vec<Case>,
+    /// The bytes of every file read: the fuzz stage's seeds.
+    seeds: Vec<Vec<u8>>,
+    /// Files not replayed because `stop` was set.
+    skipped: usize,
+}
+
+fn replay(judge: &mut Judge, dir: &Path, stop: &AtomicBool) -> crate::Result<Replayed> {
+    let files = corpus::files_under(dir)?;
+    let mut out = Replayed {
+        cases: Vec::new(),
+        seeds: Vec::new(),
+        skipped: 0,
+    };
+    for (i, path) in files.iter().enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            out.skipped = files.len() - i;
+            break;
+        }
+        let rel = path.strip_prefix(dir).unwrap_or(path).to_path_buf();
         let start = Instant::now();
-        let result = Rule::of(&rel).and_then(|rule| {
-            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
-            judge.judge(&rule, &path, &bytes)
-        });
+        let result = crate::tools::input::read_file(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let judged = Rule::of(&rel).and_then(|rule| judge.judge(&rule, path, &bytes));
+                out.seeds.push(bytes);
+                judged
+            });
         let outcome = match result {
             Ok(problems) if problems.is_empty() => Outcome::Passed,
             Ok(problems) => Outcome::Failed(
@@ -130,7 +168,7 @@ pub fn replay_corpus_with(judge: &mut Judge, dir: &Path) -> crate::Result<Vec<Ca
             ),
             Err(e) => Outcome::Error(format!("{}: {e}", path.display())),
         };
-        cases.push(Case {
+        out.cases.push(Case {
             suite: "corpus",
             name: rel.display().to_string(),
             file: Some(path.clone()),
@@ -138,31 +176,60 @@ pub fn replay_corpus_with(judge: &mut Judge, dir: &Path) -> crate::Result<Vec<Ca
             outcome,
         });
     }
-    Ok(cases)
+    Ok(out)
 }
 
 /// Runs the whole gate. `stop` (Ctrl-C) ends the fuzz stage early.
 pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
+    engine::check_jobs(cfg.jobs)?;
     if !cfg.corpus.is_dir() {
         return Err(Error::Usage(format!(
             "{}: no corpus folder (run the gate from the project root or pass --corpus)",
             cfg.corpus.display()
         )));
     }
-    let mut cases = replay_corpus(&cfg.corpus)?;
+    let replayed = replay(&mut Judge::new()?, &cfg.corpus, stop)?;
+    let mut cases = replayed.cases;
+    let name = format!("fuzz safe (seed {}, {} s)", cfg.seed, cfg.time.as_secs());
+    if replayed.skipped > 0 {
+        cases.push(Case {
+            suite: "fuzz",
+            name,
+            file: None,
+            time: Duration::ZERO,
+            outcome: Outcome::Error(format!(
+                "interrupted (SIGINT, SIGTERM or SIGHUP) during the corpus replay: {} file(s) not replayed, safe not fuzzed",
+                replayed.skipped
+            )),
+        });
+        return Ok(GateReport {
+            cases,
+            fuzz: None,
+            interrupted: true,
+        });
+    }
     let mut fuzz = Config::new(pipeline::by_name("safe")?);
     fuzz.seed = cfg.seed;
     fuzz.jobs = cfg.jobs;
     fuzz.time = Some(cfg.time);
     fuzz.runs = cfg.runs;
     fuzz.kinds = Kind::ALL.into_iter().collect();
-    fuzz.corpus = Some(cfg.corpus.clone());
+    // the bytes the replay read (a file that changed since is not re-read)
+    fuzz.seeds = replayed.seeds;
     fuzz.save_corpus = false;
     fuzz.artifacts = cfg.artifacts.clone();
     fuzz.status = true;
-    let name = format!("fuzz safe (seed {}, {} s)", cfg.seed, cfg.time.as_secs());
     let start = Instant::now();
     let (outcome, summary) = match engine::run(&fuzz, stop) {
+        Ok(s) if s.findings.is_empty() && s.interrupted => (
+            Outcome::Error(format!(
+                "interrupted (SIGINT, SIGTERM or SIGHUP) after {:.1} s of the {} s budget ({} execs, no finding): not a pass",
+                s.elapsed_s,
+                cfg.time.as_secs(),
+                s.execs
+            )),
+            Some(s),
+        ),
         Ok(s) if s.findings.is_empty() => (Outcome::Passed, Some(s)),
         Ok(s) => {
             let issues = s
@@ -188,8 +255,10 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
         time: start.elapsed(),
         outcome,
     });
+    let interrupted = stop.load(Ordering::SeqCst);
     Ok(GateReport {
         cases,
         fuzz: summary,
+        interrupted,
     })
 }

@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`engine`] | `rowguard fuzz`: the built-in fuzz loop |
 //! | [`minimize`] | `rowguard minimize`: the smallest input with the same finding |
+//! | [`input`] | bounded reads of the files rowguard is handed: regular files only, size-capped |
 //! | [`gate`] | `rowguard gate`: corpus replay through [`crate::harness::oracle`], then fuzzing `safe` |
 //! | [`scan`] | `rowguard scan`: a file of notes streamed through the guard |
 //! | [`check`] | `rowguard check`: pasted statements against the fixture |
@@ -24,6 +25,7 @@ pub mod bench;
 pub mod check;
 pub mod engine;
 pub mod gate;
+pub mod input;
 pub mod minimize;
 pub mod repro;
 pub mod scan;

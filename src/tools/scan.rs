@@ -12,7 +12,10 @@
 //!   every statement exactly as sent, in order, failed ones included, and
 //!   the cells changed outside the policy), or `error` when the line cannot
 //!   be checked (not UTF-8, too long, a guard failure);
-//! - [`Summary`] counts lines, clean lines, findings by kind and errors.
+//! - [`Summary`] counts lines, clean lines, findings by kind and errors;
+//! - a file that shrinks while it is read (truncated by another process) is
+//!   an error: its last, possibly cut, line is not scanned; the lines before
+//!   it keep their reports.
 //!
 //! Why [`MAX_LINE`] is 4 MiB: the guard bounds every string SQLite makes at
 //! 16 MiB (`MAX_LENGTH`), and its change log stores each changed text cell
@@ -173,10 +176,12 @@ enum Read {
 
 /// Reads up to the next `\n` (dropped) or the end, keeping at most `cap`
 /// bytes in memory. `None` at the end of input.
+/// `consumed` grows by the bytes taken from `r` (the `\n` included).
 fn read_line_capped(
     r: &mut impl BufRead,
     buf: &mut Vec<u8>,
     cap: usize,
+    consumed: &mut u64,
 ) -> io::Result<Option<Read>> {
     buf.clear();
     let mut total: u64 = 0;
@@ -201,6 +206,7 @@ fn read_line_capped(
         }
         let used = done.unwrap_or(chunk.len());
         r.consume(used);
+        *consumed += used as u64;
         if done.is_some() {
             break;
         }
@@ -326,15 +332,15 @@ impl Scan {
         if path == Path::new("-") {
             return self.run(&mut io::stdin().lock(), path, each);
         }
+        // a FIFO or a device is refused before it is opened (`--notes -` reads a stream)
+        crate::input::check_regular(path)?;
         let file = File::open(path).map_err(|e| crate::Error::io(path, e))?;
-        let meta = file.metadata().map_err(|e| crate::Error::io(path, e))?;
-        if meta.is_dir() {
-            return Err(crate::Error::Usage(format!(
-                "{}: is a directory, not a notes file",
-                path.display()
-            )));
-        }
-        self.run(&mut io::BufReader::with_capacity(1 << 16, file), path, each)
+        let size = file
+            .metadata()
+            .map_err(|e| crate::Error::io(path, e))?
+            .len();
+        let mut input = io::BufReader::with_capacity(1 << 16, file);
+        self.run_sized(&mut input, path, Some(size), each)
     }
 
     /// Scans every line of `input` (named `path` in errors), handing each
@@ -344,13 +350,49 @@ impl Scan {
         &mut self,
         input: &mut impl BufRead,
         path: &Path,
+        each: impl FnMut(&LineReport) -> io::Result<()>,
+    ) -> crate::Result<()> {
+        self.run_sized(input, path, None, each)
+    }
+
+    /// [`Scan::run`] on an input that held `size` bytes when opened: if it
+    /// ends before that (the file was truncated while read), the cut-off last
+    /// line is not scanned and the scan ends with an error (the reports
+    /// already handed to `each` stand).
+    fn run_sized(
+        &mut self,
+        input: &mut impl BufRead,
+        path: &Path,
+        size: Option<u64>,
         mut each: impl FnMut(&LineReport) -> io::Result<()>,
     ) -> crate::Result<()> {
         let mut buf = Vec::new();
         let mut number = 0u64;
+        let mut consumed = 0u64;
         let io_err = |e| crate::Error::io(path, e);
-        while let Some(read) = read_line_capped(input, &mut buf, MAX_LINE).map_err(io_err)? {
+        let shrank = |consumed: u64, size: u64, what: String| {
+            crate::Error::io(
+                path,
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the file shrank while it was read ({consumed} of {size} bytes){what}"),
+                ),
+            )
+        };
+        while let Some(read) =
+            read_line_capped(input, &mut buf, MAX_LINE, &mut consumed).map_err(io_err)?
+        {
             number += 1;
+            if let Some(n) = size.filter(|&n| consumed < n) {
+                // at the end already, short of the size it had: it was cut
+                if input.fill_buf().map_err(io_err)?.is_empty() {
+                    return Err(shrank(
+                        consumed,
+                        n,
+                        format!(": line {number}, the last read, may be cut and was not scanned"),
+                    ));
+                }
+            }
             let report = match read {
                 Read::Line(bytes) => {
                     let r = self.line(number, &bytes);
@@ -387,7 +429,7 @@ mod tests {
         let mut r = io::BufReader::with_capacity(3, input);
         let mut buf = Vec::new();
         let mut out = Vec::new();
-        while let Some(read) = read_line_capped(&mut r, &mut buf, cap).unwrap() {
+        while let Some(read) = read_line_capped(&mut r, &mut buf, cap, &mut 0).unwrap() {
             out.push(match read {
                 Read::Line(l) => Ok(l),
                 Read::TooLong(n) => Err(n),

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use super::execute::{execute, Execution, Session};
 use super::pipeline;
-use super::scenario::decode_file;
+use super::scenario::{decode_file, Decoded};
 use crate::guard::Kind;
 
 /// What a corpus file must satisfy, from where it sits under the corpus root.
@@ -93,13 +93,20 @@ impl Judge {
     }
 
     fn run(&mut self, bytes: &[u8], pipeline_name: &str) -> Result<Execution, String> {
-        let decoded = decode_file(bytes).map_err(|e| e.to_string())?;
+        let decoded = decode_as_repro(bytes)?;
         let p = pipeline::by_name(pipeline_name).map_err(|e| e.to_string())?;
         execute(&mut self.session, p, &decoded.scenario).map_err(|e| e.to_string())
     }
 
     fn regression(&mut self, path: &Path, bytes: &[u8], name: &str) -> Result<Vec<Problem>, String> {
-        let decoded = decode_file(bytes).map_err(|e| e.to_string())?;
+        let decoded = decode_as_repro(bytes)?;
+        // `repro FILE` replays a reproducer on the pipeline it names: the
+        // corpus must be judged on the same run, so field and folder agree.
+        if let Some(named) = decoded.pipeline.as_deref().filter(|n| *n != name) {
+            return Err(format!(
+                "names pipeline `{named}` but sits under regressions/{name}/ (move it, or fix its \"pipeline\")"
+            ));
+        }
         let mut expect: BTreeSet<Kind> = decoded.expect.iter().copied().collect();
         expect.insert(Kind::WriteOutsideTarget);
         let on_own = self.run(bytes, name)?;
@@ -138,6 +145,16 @@ impl Judge {
         }
         Ok(self.guard.as_mut().expect("guard session set above"))
     }
+}
+
+/// Decodes a corpus file as `rowguard repro` does: a malformed file, or a
+/// reproducer naming a pipeline that does not exist, is an error.
+fn decode_as_repro(bytes: &[u8]) -> Result<Decoded, String> {
+    let decoded = decode_file(bytes).map_err(|e| e.to_string())?;
+    if let Some(named) = &decoded.pipeline {
+        pipeline::by_name(named).map_err(|e| e.to_string())?;
+    }
+    Ok(decoded)
 }
 
 /// Every kind `e` made, as problems of the file at `path`.

@@ -63,7 +63,10 @@ pub struct Decoded {
     pub expect: Vec<Kind>,
 }
 
-fn looks_like_json(bytes: &[u8]) -> bool {
+/// Whether `bytes` would be read as a JSON reproducer attempt (first
+/// non-blank byte `{`): [`decode_file`] refuses such bytes when they are not
+/// a valid reproducer, so the engine never writes raw bytes of this shape.
+pub fn looks_like_json(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 

@@ -8,6 +8,9 @@
 //! replays it on the right pipeline, and the cargo-fuzz target decodes it
 //! the same way. Should an input ever not survive the JSON round trip, its
 //! raw bytes are written instead (`<kind>-<hash>`).
+//!
+//! A failed write (full disk, no permission) does not lose the finding: the
+//! engine keeps it in its summary with the error instead of a path.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -46,6 +49,51 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> crate::Result<()> {
         return Err(crate::Error::io(path, e));
     }
     Ok(())
+}
+
+/// A temp file older than this is stale whoever made it (a write takes milliseconds).
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether the `.tmp-<pid>-<n>` file at `path` was left by a run that is
+/// gone: its process no longer exists (Linux: no `/proc/<pid>`), or it is
+/// older than [`STALE_AFTER`]. A live run's temp file is never touched.
+fn is_stale_tmp(path: &Path, name: &str) -> bool {
+    let Some(pid) = name
+        .strip_prefix(".tmp-")
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|pid| pid.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return false;
+    }
+    if cfg!(target_os = "linux") && !Path::new(&format!("/proc/{pid}")).exists() {
+        return true;
+    }
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > STALE_AFTER)
+}
+
+/// Removes the temp files that killed runs left in `dir` (a `kill -9`
+/// between the write and the rename); returns how many. Reading skips
+/// hidden files anyway, so a leftover is clutter, never an input.
+pub fn remove_stale_tmp(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            e.file_type().is_ok_and(|t| t.is_file())
+                && is_stale_tmp(&e.path(), &name)
+                && std::fs::remove_file(e.path()).is_ok()
+        })
+        .count()
 }
 
 /// The artifact bytes of an input that made `kind` on `pipeline`, and its file name.

@@ -58,17 +58,60 @@ pub fn read_seeds(dir: &Path) -> crate::Result<Vec<Vec<u8>>> {
     }
     files_under(dir)?
         .into_iter()
-        .map(|p| std::fs::read(&p).map_err(|e| crate::Error::io(&p, e)))
+        .map(|p| crate::input::read_file(&p))
         .collect()
 }
 
-/// Writes an interesting input into the corpus folder as `<hash>` (`.json`
-/// for a reproducer); an input already there is left alone.
-pub fn save(dir: &Path, input: &Input) -> crate::Result<PathBuf> {
-    let ext = if input.json { ".json" } else { "" };
-    let path = dir.join(format!("{}{ext}", content_hash(&input.bytes)));
-    if !path.exists() {
-        write_atomic(&path, &input.bytes)?;
+/// The bytes a corpus file holds for `input`, and whether they are JSON:
+/// its own bytes, except raw bytes that start with `{` (which `repro`,
+/// `minimize` and the gate would take for a malformed reproducer): those are
+/// written as the canonical JSON reproducer of the same scenario. `None`
+/// when even that would not read back the same (never seen; not written).
+pub fn file_form(input: &Input) -> Option<(Vec<u8>, bool)> {
+    if input.json || !scenario::looks_like_json(&input.bytes) {
+        return Some((input.bytes.clone(), input.json));
     }
-    Ok(path)
+    let json = super::mutate::to_json(&input.scenario);
+    (scenario::decode(&json).scenario == input.scenario).then_some((json, true))
+}
+
+/// Writes an interesting input into the corpus folder as `<hash>` (`.json`
+/// for a reproducer; see [`file_form`]); an input already there is left
+/// alone. `None` when the input has no faithful file form.
+pub fn save(dir: &Path, input: &Input) -> crate::Result<Option<PathBuf>> {
+    let Some((bytes, json)) = file_form(input) else {
+        return Ok(None);
+    };
+    let ext = if json { ".json" } else { "" };
+    let path = dir.join(format!("{}{ext}", content_hash(&bytes)));
+    if !path.exists() {
+        write_atomic(&path, &bytes)?;
+    }
+    Ok(Some(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_inputs_that_look_like_json_are_saved_as_reproducers_of_the_same_scenario() {
+        // raw bytes that start with `{`, decoded through `arbitrary`
+        let mut bytes = b"{ not a reproducer".to_vec();
+        bytes.extend((0u8..=255).cycle().take(600));
+        let input = Input::new(bytes);
+        assert!(!input.json && !input.scenario.ops.is_empty());
+        assert!(
+            scenario::decode_file(&input.bytes).is_err(),
+            "repro refuses the raw bytes"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = save(dir.path(), &input).unwrap().unwrap();
+        let back = scenario::decode_file(&crate::input::read_file(&path).unwrap()).unwrap();
+        assert_eq!(back.scenario, input.scenario);
+        // plain raw bytes stay raw
+        let plain = Input::new((0u8..=255).cycle().skip(1).take(600).collect());
+        let path = save(dir.path(), &plain).unwrap().unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), plain.bytes);
+    }
 }

@@ -14,8 +14,11 @@
 //! - with `jobs == 1` and a `runs` bound, the same `seed` gives the same
 //!   findings in the same order (nothing depends on the clock but the
 //!   `elapsed_s` fields);
-//! - the `stop` flag (Ctrl-C) ends the run cleanly: everything found so far
-//!   is already on disk and in the summary.
+//! - the `stop` flag (Ctrl-C, SIGTERM, SIGHUP in the CLI) ends the run
+//!   cleanly: everything found so far is already on disk and in the summary;
+//! - a full disk never loses a finding: a failed artifact write keeps the
+//!   finding with `artifact_error`; the first failed corpus write stops corpus
+//!   writes and fuzzing goes on; both are in `warnings` (one line each).
 //!
 //! As a library (what a detection benchmark needs: feedback on or off, stop
 //! at the first finding of a kind, executions and time to it):
@@ -77,6 +80,24 @@ pub fn default_kinds() -> BTreeSet<Kind> {
         .into_iter()
         .filter(|k| *k != Kind::SqlError)
         .collect()
+}
+
+/// Most worker threads a run starts: 4 per core (a thread per job, each
+/// with its own SQLite database; more only adds memory and contention, and
+/// thousands fail to spawn).
+pub fn max_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
+}
+
+/// `--jobs` within 1..=[`max_jobs`].
+pub fn check_jobs(jobs: usize) -> crate::Result<()> {
+    if jobs == 0 || jobs > max_jobs() {
+        return Err(crate::Error::Usage(format!(
+            "--jobs {jobs} is out of range: 1..={} (4 per core on this machine)",
+            max_jobs()
+        )));
+    }
+    Ok(())
 }
 
 /// One fuzz run. Every field has a documented default in [`Config::new`].
@@ -144,6 +165,9 @@ pub struct Found {
     pub kind: Kind,
     /// The artifact file holding the first input that made it.
     pub artifact: Option<PathBuf>,
+    /// Why the artifact could not be written (a full disk): the finding stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_error: Option<String>,
     /// Seconds from the start of the run to the first occurrence.
     pub elapsed_s: f64,
     /// Executions up to and including the first occurrence.
@@ -174,6 +198,9 @@ pub struct Summary {
     pub interrupted: bool,
     /// Distinct findings, in the order they were first seen.
     pub findings: Vec<Found>,
+    /// What went wrong without ending the run, one line each: an artifact or
+    /// corpus file not written, a worker that failed after a finding.
+    pub warnings: Vec<String>,
 }
 
 /// State the workers share.
@@ -183,6 +210,9 @@ struct Shared {
     found: Vec<Found>,
     index: HashMap<(Kind, String), usize>,
     error: Option<crate::Error>,
+    warnings: Vec<String>,
+    /// Set at the first failed corpus write: the run goes on without saving.
+    corpus_off: bool,
 }
 
 struct Run<'a> {
@@ -202,8 +232,10 @@ fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 
 /// Runs the engine until a bound, the first finding (`stop_on_first`) or `stop`.
 pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
-    if cfg.jobs == 0 {
-        return Err(crate::Error::Usage("--jobs must be at least 1".into()));
+    check_jobs(cfg.jobs)?;
+    // leftovers of killed runs (see artifacts::remove_stale_tmp)
+    for dir in cfg.artifacts.iter().chain(&cfg.corpus) {
+        artifacts::remove_stale_tmp(dir);
     }
     let mut seeds = cfg.seeds.clone();
     if let Some(dir) = &cfg.corpus {
@@ -223,6 +255,8 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
             found: Vec::new(),
             index: HashMap::new(),
             error: None,
+            warnings: Vec::new(),
+            corpus_off: false,
         }),
     };
     let status = cfg.status && std::io::stderr().is_terminal();
@@ -264,9 +298,13 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
     let interrupted = stop.load(Ordering::SeqCst);
     let execs = run.execs.load(Ordering::SeqCst);
     let elapsed_s = run.start.elapsed().as_secs_f64();
-    let shared = run.shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut shared = run.shared.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(e) = shared.error {
-        return Err(e);
+        // a finding already made is never lost to a later failure
+        if shared.found.is_empty() {
+            return Err(e);
+        }
+        shared.warnings.push(format!("fuzzing stopped early: {e}"));
     }
     Ok(Summary {
         pipeline: cfg.pipeline.name().to_string(),
@@ -280,6 +318,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
         corpus: shared.corpus.len(),
         interrupted,
         findings: shared.found,
+        warnings: shared.warnings,
     })
 }
 
@@ -352,20 +391,28 @@ impl Run<'_> {
                     shared.found[i].count += 1;
                     continue;
                 }
-                let artifact = match &self.cfg.artifacts {
-                    Some(dir) => Some(artifacts::write(
+                let written = self.cfg.artifacts.as_ref().map(|dir| {
+                    artifacts::write(
                         dir,
                         &input.scenario,
                         &input.bytes,
                         self.cfg.pipeline.name(),
                         f.kind,
-                    )?),
-                    None => None,
+                    )
+                });
+                let (artifact, artifact_error) = match written {
+                    Some(Ok(path)) => (Some(path), None),
+                    Some(Err(e)) => {
+                        self.warn(shared, format!("{} artifact not written: {e}", f.kind));
+                        (None, Some(e.to_string()))
+                    }
+                    None => (None, None),
                 };
                 shared.index.insert(key, shared.found.len());
                 let found = Found {
                     kind: f.kind,
                     artifact,
+                    artifact_error,
                     elapsed_s: self.start.elapsed().as_secs_f64(),
                     execs: n,
                     count: 1,
@@ -382,12 +429,34 @@ impl Run<'_> {
             }
         }
         if shared.feedback.observe(e) && self.cfg.feedback {
-            if let (Some(dir), true, false) = (&self.cfg.corpus, self.cfg.save_corpus, seed) {
-                corpus::save(dir, &input)?;
+            if let (Some(dir), true, false, false) = (
+                &self.cfg.corpus,
+                self.cfg.save_corpus,
+                seed,
+                shared.corpus_off,
+            ) {
+                if let Err(e) = corpus::save(dir, &input) {
+                    shared.corpus_off = true;
+                    let why = format!("corpus writes stopped (fuzzing goes on): {e}");
+                    self.warn(shared, why);
+                }
             }
             shared.corpus.push(input);
         }
         Ok(())
+    }
+
+    /// Keeps a warning for the summary; with `status` on, also one line on stderr now.
+    fn warn(&self, shared: &mut Shared, message: String) {
+        if self.cfg.status {
+            let clear = if std::io::stderr().is_terminal() {
+                "\r\x1b[K"
+            } else {
+                ""
+            };
+            eprintln!("{clear}rowguard: warning: {message}");
+        }
+        shared.warnings.push(message);
     }
 
     fn print_status(&self) {
