@@ -12,7 +12,9 @@
 //! | [`target`] | the one entry point: scenario + pipeline → guarded execution |
 //! | [`guard_target`] | the `guard` fuzz target's body: arbitrary SQL and policy → the guard's oracle |
 //! | [`check`] | `rowguard check`: pasted statements against the fixture |
+//! | [`dict`] | words harvested from the code under test (`syn`), libFuzzer dictionary files |
 //! | [`engine`] | the built-in fuzz loop, minimization and the CI gate |
+//! | [`mutator`] | libFuzzer custom mutator and crossover with rowguard's structure-aware mutations |
 //! | [`report`] | text and JSON renderings of an execution; JUnit and SARIF of the gate |
 //! | [`bench`] | `rowguard bench`: throughput, scaling and detection benchmarks |
 //! | [`scan`] | a file of notes, one reschedule per line, streamed through the guard |
@@ -23,10 +25,12 @@
 pub mod bench;
 pub mod check;
 pub mod db;
+pub mod dict;
 pub mod engine;
 pub mod error;
 pub mod guard;
 pub mod guard_target;
+pub mod mutator;
 pub mod pipeline;
 pub mod report;
 pub mod scan;

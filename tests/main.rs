@@ -34,3 +34,5 @@ mod guard_corpus;
 mod limits;
 // `rowguard check`: exit codes and JSON fields
 mod cli_check;
+// words from the code under test: `rowguard dict`, `--dict`/`--source`, a random word found from its source
+mod words;

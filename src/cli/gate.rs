@@ -33,10 +33,26 @@ pub struct Args {
     /// Where fuzz findings go.
     #[arg(long, default_value = "artifacts/safe")]
     artifacts: PathBuf,
+    /// Rust source to harvest words from for the fuzz stage; repeatable
+    /// (default: src/pipeline when it exists: the project's own pipeline code).
+    #[arg(long, value_name = "PATH")]
+    source: Vec<PathBuf>,
+    /// A libFuzzer dictionary whose words the fuzz stage uses; repeatable.
+    #[arg(long = "dict", value_name = "FILE")]
+    dict: Vec<PathBuf>,
 }
 
+/// The project's own pipeline code, harvested when no `--source` is given.
+const DEFAULT_SOURCE: &str = "src/pipeline";
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut sources = args.source;
+    if sources.is_empty() && std::path::Path::new(DEFAULT_SOURCE).is_dir() {
+        sources.push(PathBuf::from(DEFAULT_SOURCE));
+    }
+    let dictionary = super::dict::words(&args.dict, &sources)?;
     let cfg = GateConfig {
+        dictionary,
         corpus: args.corpus,
         time: Duration::from_secs(args.time),
         runs: None,

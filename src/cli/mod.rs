@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod check;
+mod dict;
 mod fuzz;
 mod gate;
 mod minimize;
@@ -44,6 +45,8 @@ enum Command {
     Bench(bench::Args),
     /// Check each line of a notes file as the notes of one reschedule of the target.
     Scan(scan::Args),
+    /// Harvest words from Rust source into a libFuzzer dictionary (comparison operands first).
+    Dict(dict::Args),
 }
 
 /// Output format of report-printing commands.
@@ -79,6 +82,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Gate(args) => gate::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Dict(args) => dict::run(args),
     }
 }
 

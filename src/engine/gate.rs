@@ -100,6 +100,9 @@ pub struct GateConfig {
     pub jobs: usize,
     /// Where fuzz findings go.
     pub artifacts: Option<PathBuf>,
+    /// Words for the fuzz stage (the CLI harvests the project's pipeline
+    /// source into it by default).
+    pub dictionary: crate::dict::Dictionary,
 }
 
 fn issues_on(path: &Path, e: &target::Execution) -> Vec<Issue> {
@@ -224,6 +227,7 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
     fuzz.corpus = Some(cfg.corpus.clone());
     fuzz.save_corpus = false;
     fuzz.artifacts = cfg.artifacts.clone();
+    fuzz.dictionary = cfg.dictionary.clone();
     fuzz.status = true;
     let name = format!("fuzz safe (seed {}, {} s)", cfg.seed, cfg.time.as_secs());
     let start = Instant::now();

@@ -114,6 +114,10 @@ pub struct Config {
     /// Called with each new finding, after its artifact is written, under the
     /// engine's lock: keep it short (default none).
     pub on_finding: Option<fn(&Found)>,
+    /// Words harvested from the code under test (`--dict`, `--source`),
+    /// written into text fields by generation and mutation (default empty:
+    /// the shared token dictionary only).
+    pub dictionary: crate::dict::Dictionary,
 }
 
 impl Config {
@@ -134,6 +138,7 @@ impl Config {
             stop_on_first: false,
             status: false,
             on_finding: None,
+            dictionary: crate::dict::Dictionary::default(),
         }
     }
 }
@@ -170,6 +175,8 @@ pub struct Summary {
     pub error_classes: usize,
     /// Inputs in the in-memory corpus at the end.
     pub corpus: usize,
+    /// Harvested / `--dict` words the run used (0: shared tokens only).
+    pub dictionary: usize,
     /// Whether the stop flag ended the run.
     pub interrupted: bool,
     /// Distinct findings, in the order they were first seen.
@@ -273,6 +280,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
         access_sets: shared.feedback.access_sets(),
         error_classes: shared.feedback.error_classes(),
         corpus: shared.corpus.len(),
+        dictionary: cfg.dictionary.words.len(),
         interrupted,
         findings: shared.found,
     })
@@ -308,8 +316,15 @@ impl Run<'_> {
                 })
             };
             if let Some((base, other)) = picked {
-                return (mutate::mutate(rng, &base, &other), false);
+                return (
+                    mutate::mutate(rng, &base, &other, &self.cfg.dictionary),
+                    false,
+                );
             }
+        }
+        // with harvested words, half the fresh inputs carry one
+        if !self.cfg.dictionary.is_empty() && rng.chance(1, 2) {
+            return (mutate::generate_with_word(rng, &self.cfg.dictionary), false);
         }
         (mutate::generate(rng), false)
     }
