@@ -19,7 +19,7 @@ fn rank(module: &str) -> Option<u8> {
         // The 0.1 flat paths `src/lib.rs` still re-exports, by the layer they name.
         "db" => 0,
         "schema" | "pipeline" | "scenario" | "target" | "guard_target" => 1,
-        "engine" | "check" | "scan" | "bench" | "input" => 2,
+        "engine" | "check" | "scan" | "bench" | "input" | "dict" | "mutator" => 2,
         _ => return None,
     })
 }

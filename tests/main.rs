@@ -38,3 +38,5 @@ mod limits;
 mod cli_check;
 // rowguard under process and file faults: signals, FIFOs, closed and full stdout, failed writes
 mod faults;
+// words from the code under test: `rowguard dict`, `--dict`/`--source`, a random word found from its source
+mod words;

@@ -2,9 +2,10 @@
 //! committed reproducer (which `replay` checks is found on it and clean on
 //! `safe`), and `rowguard pipelines` lists each with its bug class and trigger.
 
+use rowguard::guard::Kind;
 use rowguard::pipeline;
 
-use crate::util::{files_under, root};
+use crate::util::{files_under, reschedule7, root, run};
 
 #[test]
 fn every_planted_pipeline_has_a_committed_reproducer() {
@@ -16,6 +17,7 @@ fn every_planted_pipeline_has_a_committed_reproducer() {
         "blacklist",
         "unicode",
         "series",
+        "wording",
     ] {
         assert!(names.contains(&name), "{name} is not registered");
     }
@@ -45,5 +47,59 @@ fn the_pipelines_command_prints_name_bug_class_and_trigger() {
             row.contains(p.bug_class()) && row.contains(p.trigger()),
             "{row}"
         );
+    }
+}
+
+/// The word behind `wording`'s legacy branch: what the engines must learn
+/// from the source, since nothing else may know it.
+const WORD: &str = "telehealth";
+
+#[test]
+fn wording_breaks_only_when_the_notes_hold_its_word_in_any_case() {
+    let kinds = |notes: &str| run("wording", vec![reschedule7(notes)]).kinds();
+    assert!(kinds("moved per phone call'--").is_empty());
+    // the word alone already switches the statement to the hand-built one
+    // (its shape differs from the placeholder run's), but writes one row
+    let word_only = kinds("telehealth follow-up");
+    assert!(
+        !word_only.contains(&Kind::WriteOutsideTarget),
+        "{word_only:?}"
+    );
+    assert!(word_only.contains(&Kind::ShapeChanged), "{word_only:?}");
+    for word in ["telehealth", "TELEHEALTH", "Telehealth", "teLEHealth"] {
+        let k = kinds(&format!("{word} call'--"));
+        assert!(k.contains(&Kind::WriteOutsideTarget), "{word}: {k:?}");
+        assert!(run("safe", vec![reschedule7(&format!("{word} call'--"))])
+            .kinds()
+            .is_empty());
+    }
+}
+
+/// No engine may find `wording` by luck of its own tables: the word is in
+/// neither the shared dictionary nor any file of the generator, the engine
+/// or the mutator.
+#[test]
+fn the_wording_word_is_in_no_dictionary_generator_or_engine_table() {
+    for token in rowguard::scenario::dict::tokens() {
+        assert!(
+            !token.to_lowercase().contains(WORD),
+            "dictionary token {token:?}"
+        );
+    }
+    let mut files = vec![root().join("fuzz/rowguard.dict")];
+    for dir in [
+        "src/harness/scenario",
+        "src/tools/engine",
+        "src/tools/dict",
+        "fuzz/fuzz_targets",
+    ] {
+        let dir = root().join(dir);
+        assert!(dir.is_dir(), "{} moved: update this list", dir.display());
+        files.extend(files_under(&dir));
+    }
+    assert!(files.len() > 5, "{files:?}");
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap().to_lowercase();
+        assert!(!text.contains(WORD), "{} mentions the word", f.display());
     }
 }

@@ -68,6 +68,10 @@ fn gate_on(corpus: &Path) -> GateReport {
         seed: 1,
         jobs: 1,
         artifacts: Some(artifacts.path().to_path_buf()),
+        // the gate's default: the project's own pipeline code
+        dictionary: rowguard::dict::harvest_sources(&[root().join("src/harness/pipeline")])
+            .unwrap()
+            .dictionary,
     };
     gate::run(&cfg, &AtomicBool::new(false)).unwrap()
 }

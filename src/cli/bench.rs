@@ -37,6 +37,10 @@ enum Which {
         /// to measure as a third engine.
         #[arg(long)]
         cargo_fuzz: Option<PathBuf>,
+        /// Rust source to harvest words from for the `rowguard+dict` engine; repeatable
+        /// (default: src/harness/pipeline when it exists).
+        #[arg(long, value_name = "PATH")]
+        source: Vec<PathBuf>,
     },
     /// Checked statements per second against the same statements run raw.
     Throughput {
@@ -71,7 +75,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             seeds,
             time,
             cargo_fuzz,
+            mut source,
         } => {
+            if source.is_empty() && std::path::Path::new("src/harness/pipeline").is_dir() {
+                source.push(PathBuf::from("src/harness/pipeline"));
+            }
+            let words = super::dict::words(&[], &source)?;
             if time == 0 || seeds == 0 {
                 anyhow::bail!("--time and --seeds must be positive");
             }
@@ -82,7 +91,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     bin.display()
                 );
             }
-            let r = detect::run(&pipelines, seeds, Duration::from_secs(time), cargo_fuzz)?;
+            let r = detect::run(
+                &pipelines,
+                seeds,
+                Duration::from_secs(time),
+                cargo_fuzz,
+                &words,
+            )?;
             if args.format == Format::Json {
                 outln!(
                     "{}",
@@ -93,19 +108,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     |v: Option<f64>| v.map_or("not found".to_string(), |s| format!("{s:.3}"));
                 outln!("detect: first write-outside-target, {seeds} seeds, {time} s budget each, 1 job, {} build", machine.profile);
                 outln!(
-                    "{:<10} {:<11} {:>6} {:>11} {:>11} {:>13} {:>10}",
-                    "pipeline",
-                    "engine",
-                    "found",
-                    "median s",
-                    "max s",
-                    "median execs",
-                    "execs/s"
+                    "{:<10} {:<13} {:>6} {:>11} {:>11} {:>13} {:>10}",
+                    "pipeline", "engine", "found", "median s", "max s", "median execs", "execs/s"
                 );
                 for r in &r.results {
                     let execs = r.median_execs.map_or("-".to_string(), |e| e.to_string());
                     outln!(
-                        "{:<10} {:<11} {:>3}/{:<2} {:>11} {:>11} {:>13} {:>10.0}",
+                        "{:<10} {:<13} {:>3}/{:<2} {:>11} {:>11} {:>13} {:>10.0}",
                         r.pipeline,
                         r.engine,
                         r.found,

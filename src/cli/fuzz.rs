@@ -49,6 +49,13 @@ pub struct Args {
     artifacts: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// A libFuzzer dictionary (`rowguard dict` writes one) whose words go into text fields, in
+    /// four case variants; repeatable.
+    #[arg(long = "dict", value_name = "FILE")]
+    dict: Vec<PathBuf>,
+    /// Rust source file or folder to harvest words from (comparison operands first); repeatable.
+    #[arg(long, value_name = "PATH")]
+    source: Vec<PathBuf>,
 }
 
 /// A flag SIGINT (Ctrl-C), SIGTERM (`timeout`, Docker, a cancelled CI job)
@@ -175,6 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         cfg.kinds = kinds(list)?;
     }
     cfg.corpus = args.corpus;
+    cfg.dictionary = super::dict::words(&args.dict, &args.source)?;
     cfg.artifacts = Some(
         args.artifacts
             .unwrap_or_else(|| PathBuf::from("artifacts").join(pipeline.name())),

@@ -35,12 +35,28 @@ pub struct Args {
     /// Where fuzz findings go.
     #[arg(long, default_value = "artifacts/safe")]
     artifacts: PathBuf,
+    /// Rust source to harvest words from for the fuzz stage; repeatable
+    /// (default: src/harness/pipeline when it exists: the project's own pipeline code).
+    #[arg(long, value_name = "PATH")]
+    source: Vec<PathBuf>,
+    /// A libFuzzer dictionary whose words the fuzz stage uses; repeatable.
+    #[arg(long = "dict", value_name = "FILE")]
+    dict: Vec<PathBuf>,
 }
+
+/// The project's own pipeline code, harvested when no `--source` is given.
+const DEFAULT_SOURCE: &str = "src/harness/pipeline";
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // first, so a signal at any point ends the gate through its reports
     let stop = super::fuzz::stop_flag()?;
+    let mut sources = args.source;
+    if sources.is_empty() && std::path::Path::new(DEFAULT_SOURCE).is_dir() {
+        sources.push(PathBuf::from(DEFAULT_SOURCE));
+    }
+    let dictionary = super::dict::words(&args.dict, &sources)?;
     let cfg = GateConfig {
+        dictionary,
         corpus: args.corpus,
         time: Duration::from_secs(args.time),
         runs: None,

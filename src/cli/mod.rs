@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod check;
+mod dict;
 mod fuzz;
 mod gate;
 mod minimize;
@@ -53,6 +54,8 @@ enum Command {
     Bench(bench::Args),
     /// Check each line of a notes file as the notes of one reschedule of the target.
     Scan(scan::Args),
+    /// Harvest words from Rust source into a libFuzzer dictionary (comparison operands first).
+    Dict(dict::Args),
 }
 
 /// Set once a write to stdout failed: later output is dropped.
@@ -138,6 +141,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Gate(args) => gate::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Dict(args) => dict::run(args),
     }
 }
 

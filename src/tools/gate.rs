@@ -111,6 +111,9 @@ pub struct GateConfig {
     pub jobs: usize,
     /// Where fuzz findings go.
     pub artifacts: Option<PathBuf>,
+    /// Words for the fuzz stage (the CLI harvests the project's pipeline
+    /// source into it by default).
+    pub dictionary: crate::tools::dict::Dictionary,
 }
 
 /// Replays the corpus folder, one case per file, in path order, each judged
@@ -218,6 +221,7 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
     fuzz.seeds = replayed.seeds;
     fuzz.save_corpus = false;
     fuzz.artifacts = cfg.artifacts.clone();
+    fuzz.dictionary = cfg.dictionary.clone();
     fuzz.status = true;
     let start = Instant::now();
     let (outcome, summary) = match engine::run(&fuzz, stop) {

@@ -22,6 +22,7 @@
 //! prints something new, one renderer in `src/report/`.
 
 pub mod bench;
+pub mod dict;
 pub mod check;
 pub mod engine;
 pub mod gate;

@@ -19,6 +19,9 @@ mod series;
 mod stacked;
 mod truncate;
 mod unicode;
+mod wording;
+
+pub use wording::Wording;
 
 /// The "now" every pipeline stamps into `updated_at`: no clock anywhere.
 pub const NOW: &str = "2026-03-01 08:00";
@@ -139,6 +142,7 @@ pub fn all() -> &'static [&'static dyn Pipeline] {
         &blacklist::Blacklist,
         &unicode::Unicode,
         &series::Series,
+        &wording::WORDING,
     ]
 }
 

@@ -3,7 +3,8 @@
 //! same run: the built-in engine with its SQL-shape feedback (`rowguard`),
 //! the same generator with feedback off (`random`), and, when its binary is
 //! given, the cargo-fuzz `pipeline` target (`cargo-fuzz`, libFuzzer,
-//! `--sanitizer none`). A seed not found within the budget counts as
+//! `--sanitizer none`), and, given words harvested from the pipeline
+//! source, the built-in engine with them (`rowguard+dict`). A seed not found within the budget counts as
 //! infinite: a median or max that is infinite is reported as `null` ("not
 //! found"), never omitted.
 
@@ -51,8 +52,10 @@ fn builtin(
     seed: u64,
     budget: Duration,
     feedback: bool,
+    dictionary: &crate::dict::Dictionary,
 ) -> crate::Result<Outcome> {
     let mut cfg = Config::new(p);
+    cfg.dictionary = dictionary.clone();
     cfg.seed = seed;
     cfg.jobs = 1;
     cfg.time = Some(budget);
@@ -105,12 +108,15 @@ fn row(pipeline: &str, engine: &str, outcomes: &[Outcome]) -> Row {
     }
 }
 
-/// Runs the benchmark on `pipelines` (default: every planted one).
+/// Runs the benchmark on `pipelines` (default: every planted one); with a
+/// non-empty `dictionary` (words harvested from the pipeline source) a
+/// fourth engine, `rowguard+dict`, is the built-in engine using it.
 pub fn run(
     pipelines: &[String],
     seeds: u64,
     budget: Duration,
     cargo_fuzz: Option<PathBuf>,
+    dictionary: &crate::dict::Dictionary,
 ) -> crate::Result<Detect> {
     let names: Vec<String> = if pipelines.is_empty() {
         pipeline::all()
@@ -124,9 +130,14 @@ pub fn run(
     let mut results = Vec::new();
     for name in &names {
         let p = pipeline::by_name(name)?;
-        for (engine, feedback) in [("rowguard", true), ("random", false)] {
+        let none = crate::dict::Dictionary::default();
+        let mut engines = vec![("rowguard", true, &none), ("random", false, &none)];
+        if !dictionary.is_empty() {
+            engines.push(("rowguard+dict", true, dictionary));
+        }
+        for (engine, feedback, words) in engines {
             let outcomes = (1..=seeds.max(1))
-                .map(|seed| builtin(p, seed, budget, feedback))
+                .map(|seed| builtin(p, seed, budget, feedback, words))
                 .collect::<crate::Result<Vec<_>>>()?;
             results.push(row(name, engine, &outcomes));
         }

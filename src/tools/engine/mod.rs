@@ -60,6 +60,7 @@ pub mod feedback;
 
 
 pub mod mutate;
+pub mod mutator;
 pub use crate::harness::rng;
 
 use corpus::Input;
@@ -135,6 +136,10 @@ pub struct Config {
     /// Called with each new finding, after its artifact is written, under the
     /// engine's lock: keep it short (default none).
     pub on_finding: Option<fn(&Found)>,
+    /// Words harvested from the code under test (`--dict`, `--source`),
+    /// written into text fields by generation and mutation (default empty:
+    /// the shared token dictionary only).
+    pub dictionary: crate::dict::Dictionary,
 }
 
 impl Config {
@@ -155,6 +160,7 @@ impl Config {
             stop_on_first: false,
             status: false,
             on_finding: None,
+            dictionary: crate::dict::Dictionary::default(),
         }
     }
 }
@@ -194,6 +200,8 @@ pub struct Summary {
     pub error_classes: usize,
     /// Inputs in the in-memory corpus at the end.
     pub corpus: usize,
+    /// Harvested / `--dict` words the run used (0: shared tokens only).
+    pub dictionary: usize,
     /// Whether the stop flag ended the run.
     pub interrupted: bool,
     /// Distinct findings, in the order they were first seen.
@@ -316,6 +324,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
         access_sets: shared.feedback.access_sets(),
         error_classes: shared.feedback.error_classes(),
         corpus: shared.corpus.len(),
+        dictionary: cfg.dictionary.words.len(),
         interrupted,
         findings: shared.found,
         warnings: shared.warnings,
@@ -352,8 +361,15 @@ impl Run<'_> {
                 })
             };
             if let Some((base, other)) = picked {
-                return (mutate::mutate(rng, &base, &other), false);
+                return (
+                    mutate::mutate(rng, &base, &other, &self.cfg.dictionary),
+                    false,
+                );
             }
+        }
+        // with harvested words, half the fresh inputs carry one
+        if !self.cfg.dictionary.is_empty() && rng.chance(1, 2) {
+            return (mutate::generate_with_word(rng, &self.cfg.dictionary), false);
         }
         (mutate::generate(rng), false)
     }

@@ -1,0 +1,82 @@
+//! `rowguard dict --source PATH... [-o FILE]`: words harvested from the code
+//! under test (`rowguard::dict`), written as one libFuzzer dictionary merged
+//! with `fuzz/rowguard.dict`: comparison operands first. For
+//! `rowguard fuzz --dict FILE` and libFuzzer's `-dict=FILE` alike.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use rowguard::dict::{self, Rank};
+use rowguard::engine::artifacts::write_atomic;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Rust source files or folders (every .rs file under them).
+    #[arg(long, required = true, num_args = 1..)]
+    source: Vec<PathBuf>,
+    /// Write the dictionary here (default: stdout).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+/// Harvests `paths`, printing one warning line per file skipped.
+pub fn harvest(paths: &[PathBuf]) -> anyhow::Result<dict::Dictionary> {
+    let h = dict::harvest_sources(paths)?;
+    for s in &h.skipped {
+        eprintln!(
+            "rowguard: warning: {}: not parseable Rust ({}), skipped",
+            s.path.display(),
+            s.reason.replace('\n', " ")
+        );
+    }
+    anyhow::ensure!(
+        h.files > 0,
+        "no Rust file under {} could be parsed",
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(h.dictionary)
+}
+
+/// The words of `--dict` files and `--source` paths, merged (empty when none given).
+pub fn words(dicts: &[PathBuf], sources: &[PathBuf]) -> anyhow::Result<dict::Dictionary> {
+    let mut all = Vec::new();
+    for d in dicts {
+        all.push(dict::Dictionary::load(d)?);
+    }
+    if !sources.is_empty() {
+        all.push(harvest(sources)?);
+    }
+    Ok(dict::Dictionary::merge(all))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let d = harvest(&args.source)?;
+    let sources: Vec<String> = args
+        .source
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let text = d.to_libfuzzer(&format!(
+        "rowguard dict --source {}\nlibFuzzer format; names are ranks: compared words guard a branch",
+        sources.join(" ")
+    ));
+    match &args.output {
+        Some(path) => write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    eprintln!(
+        "rowguard: {} words ({} compared, {} literals, {} fragments) + {} shared tokens",
+        d.words.len(),
+        d.ranked(Rank::Compared).count(),
+        d.ranked(Rank::Literal).count(),
+        d.ranked(Rank::Fragment).count(),
+        rowguard::scenario::dict::tokens().len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,359 @@
+//! Words from the code under test, read with a real Rust parser (`syn`):
+//! every string, byte-string, char and byte literal of the source, ranked by
+//! how directly it guards a branch.
+//!
+//! - [`Rank::Compared`]: an operand of `==` / `!=`, of a search or affix
+//!   method (`contains`, `starts_with`, `ends_with`, `find`,
+//!   `eq_ignore_ascii_case`, `strip_prefix`, ...), a `match` arm pattern,
+//!   `matches!` or `assert_eq!`; also a literal bound to a name (a `const`,
+//!   `static`, `let`, or struct field `word: "..."`) when that name is what
+//!   gets compared (`text.contains(self.word)`): the branch the bug hides
+//!   behind usually looks like one of these;
+//! - [`Rank::Literal`]: any other literal of at most 64 bytes;
+//! - [`Rank::Fragment`]: the words (runs of letters, digits, `_`) of longer
+//!   or multi-word literals: keywords and names of the code's own SQL.
+//!
+//! Attributes (doc comments, `cfg` strings) are not code and are skipped.
+//! Macro bodies are read as comma-separated expressions when they parse as
+//! such (`format!`, `assert!`, `println!`), so the SQL inside `format!` counts.
+//! A file `syn` cannot parse is skipped with a warning, never a panic.
+
+use std::collections::HashSet;
+
+use syn::visit::{self, Visit};
+use syn::{Expr, Lit, Pat};
+
+use super::{Rank, MIN_FRAGMENT};
+
+/// Methods whose literal operands decide a branch.
+const SEARCHES: &[&str] = &[
+    "contains",
+    "starts_with",
+    "ends_with",
+    "find",
+    "rfind",
+    "eq_ignore_ascii_case",
+    "strip_prefix",
+    "strip_suffix",
+    "split_once",
+    "rsplit_once",
+    "matches",
+    "match_indices",
+    "trim_start_matches",
+    "trim_end_matches",
+    "replace",
+    "replacen",
+    "eq",
+    "ne",
+];
+
+/// Macros whose operands are compared.
+const COMPARING_MACROS: &[&str] = &[
+    "assert_eq",
+    "assert_ne",
+    "debug_assert_eq",
+    "debug_assert_ne",
+];
+
+/// What one file gave: words with their rank, in source order.
+#[derive(Default)]
+pub(super) struct Harvest {
+    pub words: Vec<(Vec<u8>, Rank)>,
+    /// Names that are compared (`x.contains(NAME)`, `a == self.name`).
+    compared_names: HashSet<String>,
+    /// Literals bound to a name (`const NAME: &str = "..."`, `name: "..."`).
+    bindings: Vec<(String, Vec<u8>)>,
+}
+
+/// Parses `source` and harvests it; `Err` with `syn`'s message when it is not Rust.
+pub(super) fn harvest(source: &str) -> Result<Vec<(Vec<u8>, Rank)>, String> {
+    let file = syn::parse_file(source).map_err(|e| e.to_string())?;
+    let mut h = Harvest::default();
+    h.visit_file(&file);
+    let Harvest {
+        mut words,
+        compared_names,
+        bindings,
+    } = h;
+    for (name, value) in bindings {
+        if compared_names.contains(&name) {
+            words.push((value, Rank::Compared));
+        }
+    }
+    Ok(words)
+}
+
+fn lit_bytes(lit: &Lit) -> Option<Vec<u8>> {
+    match lit {
+        Lit::Str(s) => Some(s.value().into_bytes()),
+        Lit::ByteStr(s) => Some(s.value()),
+        Lit::CStr(s) => Some(s.value().into_bytes()),
+        Lit::Char(c) => Some(c.value().to_string().into_bytes()),
+        Lit::Byte(b) => Some(vec![b.value()]),
+        _ => None,
+    }
+}
+
+/// The literal an operand is, through `&`, parentheses, groups and
+/// conversions (`"x".to_string()`, `String::from("x")`).
+fn literal_of(e: &Expr) -> Option<Vec<u8>> {
+    match e {
+        Expr::Lit(l) => lit_bytes(&l.lit),
+        Expr::Reference(r) => literal_of(&r.expr),
+        Expr::Paren(p) => literal_of(&p.expr),
+        Expr::Group(g) => literal_of(&g.expr),
+        Expr::MethodCall(m) if m.args.is_empty() => literal_of(&m.receiver),
+        Expr::Call(c) if c.args.len() == 1 => literal_of(&c.args[0]),
+        _ => None,
+    }
+}
+
+/// The name an operand refers to (`NAME`, `self.word`, `&word`), if any.
+fn name_of(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        Expr::Field(f) => match &f.member {
+            syn::Member::Named(i) => Some(i.to_string()),
+            syn::Member::Unnamed(_) => None,
+        },
+        Expr::Reference(r) => name_of(&r.expr),
+        Expr::Paren(p) => name_of(&p.expr),
+        Expr::MethodCall(m) if m.args.is_empty() => name_of(&m.receiver),
+        _ => None,
+    }
+}
+
+/// The literals a pattern matches.
+fn pattern_literals(p: &Pat, out: &mut Vec<Vec<u8>>) {
+    match p {
+        Pat::Lit(l) => out.extend(lit_bytes(&l.lit)),
+        Pat::Or(o) => o.cases.iter().for_each(|c| pattern_literals(c, out)),
+        Pat::Paren(x) => pattern_literals(&x.pat, out),
+        Pat::Reference(x) => pattern_literals(&x.pat, out),
+        Pat::Tuple(t) => t.elems.iter().for_each(|c| pattern_literals(c, out)),
+        Pat::TupleStruct(t) => t.elems.iter().for_each(|c| pattern_literals(c, out)),
+        Pat::Slice(s) => s.elems.iter().for_each(|c| pattern_literals(c, out)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| pattern_literals(&f.pat, out)),
+        Pat::Ident(i) => {
+            if let Some((_, sub)) = &i.subpat {
+                pattern_literals(sub, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Harvest {
+    fn compared(&mut self, e: &Expr) {
+        if let Some(v) = literal_of(e) {
+            self.words.push((v, Rank::Compared));
+        } else if let Some(n) = name_of(e) {
+            self.compared_names.insert(n);
+        }
+    }
+
+    fn bind(&mut self, name: String, e: &Expr) {
+        if let Some(v) = literal_of(e) {
+            self.bindings.push((name, v));
+        }
+    }
+
+    fn compared_pattern(&mut self, p: &Pat) {
+        let mut lits = Vec::new();
+        pattern_literals(p, &mut lits);
+        self.words
+            .extend(lits.into_iter().map(|v| (v, Rank::Compared)));
+    }
+}
+
+impl<'ast> Visit<'ast> for Harvest {
+    fn visit_attribute(&mut self, _: &'ast syn::Attribute) {}
+
+    fn visit_lit(&mut self, lit: &'ast Lit) {
+        if let Some(v) = lit_bytes(lit) {
+            let short = v.len() <= super::format::MAX_ENTRY;
+            let prose = v.iter().any(u8::is_ascii_whitespace);
+            if short {
+                self.words.push((v.clone(), Rank::Literal));
+            }
+            if !short || prose {
+                for w in v.split(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80)) {
+                    if w.len() >= MIN_FRAGMENT && w.len() <= super::format::MAX_ENTRY {
+                        self.words.push((w.to_vec(), Rank::Fragment));
+                    }
+                }
+            }
+        }
+    }
+
+    fn visit_expr_binary(&mut self, e: &'ast syn::ExprBinary) {
+        if matches!(e.op, syn::BinOp::Eq(_) | syn::BinOp::Ne(_)) {
+            self.compared(&e.left);
+            self.compared(&e.right);
+        }
+        visit::visit_expr_binary(self, e);
+    }
+
+    fn visit_expr_method_call(&mut self, e: &'ast syn::ExprMethodCall) {
+        if SEARCHES.contains(&e.method.to_string().as_str()) {
+            for a in &e.args {
+                self.compared(a);
+            }
+            self.compared(&e.receiver);
+        }
+        visit::visit_expr_method_call(self, e);
+    }
+
+    fn visit_arm(&mut self, arm: &'ast syn::Arm) {
+        self.compared_pattern(&arm.pat);
+        visit::visit_arm(self, arm);
+    }
+
+    fn visit_item_const(&mut self, c: &'ast syn::ItemConst) {
+        self.bind(c.ident.to_string(), &c.expr);
+        visit::visit_item_const(self, c);
+    }
+
+    fn visit_item_static(&mut self, s: &'ast syn::ItemStatic) {
+        self.bind(s.ident.to_string(), &s.expr);
+        visit::visit_item_static(self, s);
+    }
+
+    fn visit_local(&mut self, l: &'ast syn::Local) {
+        if let (Pat::Ident(i), Some(init)) = (&l.pat, &l.init) {
+            self.bind(i.ident.to_string(), &init.expr);
+        }
+        visit::visit_local(self, l);
+    }
+
+    fn visit_field_value(&mut self, f: &'ast syn::FieldValue) {
+        if let syn::Member::Named(i) = &f.member {
+            self.bind(i.to_string(), &f.expr);
+        }
+        visit::visit_field_value(self, f);
+    }
+
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        let name = m
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if name == "matches" {
+            let parsed = m.parse_body_with(|input: syn::parse::ParseStream| {
+                let e: Expr = input.parse()?;
+                input.parse::<syn::Token![,]>()?;
+                let p = Pat::parse_multi_with_leading_vert(input)?;
+                let _: proc_macro2::TokenStream = input.parse()?;
+                Ok((e, p))
+            });
+            if let Ok((e, p)) = parsed {
+                self.visit_expr(&e);
+                self.compared_pattern(&p);
+                self.visit_pat(&p);
+            }
+            return;
+        }
+        let args = m
+            .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated);
+        if let Ok(args) = args {
+            if COMPARING_MACROS.contains(&name.as_str()) {
+                args.iter().take(2).for_each(|a| self.compared(a));
+            }
+            for a in &args {
+                self.visit_expr(a);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranked(src: &str) -> Vec<(String, Rank)> {
+        harvest(src)
+            .unwrap()
+            .into_iter()
+            .map(|(v, r)| (String::from_utf8_lossy(&v).into_owned(), r))
+            .collect()
+    }
+
+    fn rank_of(words: &[(String, Rank)], w: &str) -> Option<Rank> {
+        words.iter().filter(|x| x.0 == w).map(|x| x.1).min()
+    }
+
+    #[test]
+    fn every_kind_of_literal_and_its_escapes() {
+        let w = ranked(
+            r####"
+            fn f() {
+                let a = "quote\"back\\slash\n";
+                let b = b"by\x00te";
+                let c = '\u{2019}';
+                let d = b'\'';
+                let e = r#"raw "x""#;
+                let g = c"cstr";
+            }
+            "####,
+        );
+        for s in [
+            "quote\"back\\slash\n",
+            "by\0te",
+            "\u{2019}",
+            "'",
+            "raw \"x\"",
+            "cstr",
+        ] {
+            assert_eq!(rank_of(&w, s), Some(Rank::Literal), "{s:?} in {w:?}");
+        }
+    }
+
+    #[test]
+    fn comparison_operands_are_ranked_first() {
+        let w = ranked(
+            r#"
+            const WORD: &str = "alpha";
+            struct P { word: &'static str }
+            const P1: P = P { word: "beta" };
+            fn f(s: &str, p: &P) -> bool {
+                let unused = "gamma";
+                if s == "delta" || "eps" != s { return true; }
+                match s { "zeta" | "eta" => return true, _ => {} }
+                if matches!(s, "theta") { return true; }
+                s.to_ascii_lowercase().contains(WORD)
+                    || s.contains(p.word)
+                    || s.starts_with("iota")
+                    || s.strip_prefix("kappa").is_some()
+                    || s.eq_ignore_ascii_case(&"lambda".to_string())
+                    || s.find('\'').is_some()
+            }
+            #[doc = "doc text is not code"]
+            fn g() { let q = format!("UPDATE t SET x = '{}' WHERE id = 1", "mu"); }
+            "#,
+        );
+        for c in [
+            "alpha", "beta", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa", "lambda", "'",
+        ] {
+            assert_eq!(rank_of(&w, c), Some(Rank::Compared), "{c} in {w:?}");
+        }
+        assert_eq!(rank_of(&w, "gamma"), Some(Rank::Literal));
+        assert_eq!(rank_of(&w, "mu"), Some(Rank::Literal));
+        assert_eq!(rank_of(&w, "UPDATE"), Some(Rank::Fragment));
+        assert_eq!(rank_of(&w, "WHERE"), Some(Rank::Fragment));
+        assert_eq!(rank_of(&w, "doc text is not code"), None);
+    }
+
+    #[test]
+    fn source_that_is_not_rust_is_an_error_not_a_panic() {
+        for bad in [
+            "fn (",
+            "}}}",
+            "let x = \"unterminated",
+            "\u{feff}fn f() { @@ }",
+        ] {
+            assert!(harvest(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Dictionaries of words for the fuzzers: harvested from the code under
+//! test ([`harvest`], with `syn`), read from and written to libFuzzer's
+//! dictionary format ([`format`]), and handed to the built-in engine, the
+//! libFuzzer custom mutator and `rowguard dict`.
+//!
+//! The token dictionary the generator is built on (`fuzz/rowguard.dict`,
+//! quotes, comment markers, keywords) is [`crate::scenario::dict`]; a
+//! [`Dictionary`] holds the words that file does not: the ones a program
+//! compares its input against, which no fixed table can know. A dictionary
+//! is ranked: [`Rank::Compared`] words first.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub mod format;
+pub mod harvest;
+
+/// Shortest word kept from splitting a long literal.
+pub const MIN_FRAGMENT: usize = 3;
+/// Largest source file read (a Rust file larger than this is not hand-written code).
+pub const MAX_SOURCE: u64 = 8 << 20;
+
+/// How directly a word guards a branch of the code it came from (the order
+/// is the priority).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rank {
+    /// Compared against (`==`, `contains`, a `match` arm, ...).
+    Compared,
+    /// Any other literal.
+    Literal,
+    /// A word out of a longer literal (SQL keywords and names, prose).
+    Fragment,
+}
+
+impl Rank {
+    /// The name written before `=` in a dictionary line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rank::Compared => "compared",
+            Rank::Literal => "literal",
+            Rank::Fragment => "fragment",
+        }
+    }
+}
+
+/// One word and its rank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Word {
+    pub bytes: Vec<u8>,
+    pub rank: Rank,
+}
+
+/// Ranked, deduplicated words: every `Compared` word, then `Literal`, then
+/// `Fragment`, each in the order first seen. Words of the shared token
+/// dictionary are left out (every engine has them already).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Dictionary {
+    pub words: Vec<Word>,
+}
+
+/// A source file that was skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// What a harvest read.
+#[derive(Debug, Clone, Default)]
+pub struct Harvested {
+    pub dictionary: Dictionary,
+    /// Rust files parsed.
+    pub files: usize,
+    /// Files `syn` could not parse: skipped, with a warning to print.
+    pub skipped: Vec<Skipped>,
+}
+
+impl Dictionary {
+    /// Ranks and deduplicates `words` (a word keeps its best rank).
+    pub fn from_words(words: impl IntoIterator<Item = (Vec<u8>, Rank)>) -> Dictionary {
+        let base: std::collections::HashSet<&[u8]> = crate::scenario::dict::tokens()
+            .iter()
+            .map(|t| t.as_bytes())
+            .collect();
+        let mut best: Vec<Word> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        for (bytes, rank) in words {
+            if bytes.is_empty() || bytes.len() > format::MAX_ENTRY || base.contains(&bytes[..]) {
+                continue;
+            }
+            match index.get(&bytes) {
+                Some(&i) => {
+                    let w: &mut Word = &mut best[i];
+                    w.rank = w.rank.min(rank);
+                }
+                None => {
+                    index.insert(bytes.clone(), best.len());
+                    best.push(Word { bytes, rank });
+                }
+            }
+        }
+        // stable: first-seen order within a rank
+        best.sort_by_key(|w| w.rank);
+        Dictionary { words: best }
+    }
+
+    /// Merges several dictionaries (best rank wins).
+    pub fn merge(dicts: impl IntoIterator<Item = Dictionary>) -> Dictionary {
+        Dictionary::from_words(
+            dicts
+                .into_iter()
+                .flat_map(|d| d.words.into_iter().map(|w| (w.bytes, w.rank))),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Words of one rank.
+    pub fn ranked(&self, rank: Rank) -> impl Iterator<Item = &Word> {
+        self.words.iter().filter(move |w| w.rank == rank)
+    }
+
+    /// Reads a libFuzzer dictionary file: entries named `compared`,
+    /// `literal` or `fragment` keep that rank, any other entry is a
+    /// `Literal`. A line libFuzzer would reject is an error.
+    pub fn load(path: &Path) -> crate::Result<Dictionary> {
+        let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+        let entries = format::parse(&bytes)
+            .map_err(|e| crate::Error::Usage(format!("{}: {e}", path.display())))?;
+        Ok(Dictionary::from_words(entries.into_iter().map(|e| {
+            let rank = match e.name.as_deref() {
+                Some("compared") => Rank::Compared,
+                Some("fragment") => Rank::Fragment,
+                _ => Rank::Literal,
+            };
+            (e.value, rank)
+        })))
+    }
+
+    /// The dictionary as a libFuzzer file: its words, ranked, then the
+    /// shared token dictionary (`fuzz/rowguard.dict`), so one `-dict=` file
+    /// holds both.
+    pub fn to_libfuzzer(&self, header: &str) -> String {
+        let mut out = String::new();
+        for line in header.lines() {
+            out.push_str(&format!("# {line}\n"));
+        }
+        let mut rank = None;
+        for w in &self.words {
+            if rank != Some(w.rank) {
+                rank = Some(w.rank);
+                out.push_str(&format!("\n# {} words\n", w.rank.as_str()));
+            }
+            if let Some(line) = format::write_entry(Some(w.rank.as_str()), &w.bytes) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        out.push_str("\n# the shared token dictionary (fuzz/rowguard.dict)\n");
+        for t in crate::scenario::dict::tokens() {
+            if let Some(line) = format::write_entry(None, t.as_bytes()) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// Rust files under `path` (itself when it is a file), sorted.
+fn rust_files(path: &Path) -> crate::Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path).map_err(|e| crate::Error::io(path, e))?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    Ok(crate::engine::corpus::files_under(path)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect())
+}
+
+/// Harvests every Rust file under `paths` (files or folders). A missing
+/// path, an unreadable, binary or oversized file, or no Rust file at all is
+/// an error; a file `syn` cannot parse is skipped and listed in `skipped`.
+pub fn harvest_sources(paths: &[PathBuf]) -> crate::Result<Harvested> {
+    if paths.is_empty() {
+        return Err(crate::Error::Usage("no source path given".into()));
+    }
+    let mut words = Vec::new();
+    let mut out = Harvested::default();
+    for root in paths {
+        let files = rust_files(root)?;
+        if files.is_empty() {
+            return Err(crate::Error::Usage(format!(
+                "{}: no Rust source (.rs) file in it",
+                root.display()
+            )));
+        }
+        for f in files {
+            let len = std::fs::metadata(&f)
+                .map_err(|e| crate::Error::io(&f, e))?
+                .len();
+            if len > MAX_SOURCE {
+                return Err(crate::Error::Usage(format!(
+                    "{}: {len} bytes is too large for a Rust source file (limit {MAX_SOURCE})",
+                    f.display()
+                )));
+            }
+            let bytes = std::fs::read(&f).map_err(|e| crate::Error::io(&f, e))?;
+            let text = match String::from_utf8(bytes) {
+                Ok(t) if !t.contains('\0') => t,
+                _ => {
+                    return Err(crate::Error::Usage(format!(
+                        "{}: binary file, not Rust source",
+                        f.display()
+                    )))
+                }
+            };
+            match harvest::harvest(&text) {
+                Ok(w) => {
+                    words.extend(w);
+                    out.files += 1;
+                }
+                Err(reason) => out.skipped.push(Skipped { path: f, reason }),
+            }
+        }
+    }
+    out.dictionary = Dictionary::from_words(words);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranked_first_deduplicated_and_without_the_shared_tokens() {
+        let d = Dictionary::from_words([
+            (b"sql words".to_vec(), Rank::Fragment),
+            (b"word".to_vec(), Rank::Literal),
+            (b"'".to_vec(), Rank::Compared),
+            (b"word".to_vec(), Rank::Compared),
+            (b"other".to_vec(), Rank::Literal),
+            (Vec::new(), Rank::Compared),
+        ]);
+        let got: Vec<(&[u8], Rank)> = d.words.iter().map(|w| (&w.bytes[..], w.rank)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (&b"word"[..], Rank::Compared),
+                (&b"other"[..], Rank::Literal),
+                (&b"sql words"[..], Rank::Fragment)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_written_dictionary_reads_back_with_its_ranks() {
+        let d = Dictionary::from_words([
+            (b"tele\"health\\".to_vec(), Rank::Compared),
+            ("caf\u{e9}\0".as_bytes().to_vec(), Rank::Literal),
+            (b"SELECTED".to_vec(), Rank::Fragment),
+        ]);
+        let text = d.to_libfuzzer("test\nsecond line");
+        let dir = std::env::temp_dir().join(format!("rowguard-dict-test-{}", std::process::id()));
+        std::fs::write(&dir, &text).unwrap();
+        let back = Dictionary::load(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(back, d);
+        let entries = format::parse(text.as_bytes()).unwrap();
+        assert_eq!(
+            entries.len(),
+            3 + crate::scenario::dict::tokens().len(),
+            "{text}"
+        );
+    }
+}

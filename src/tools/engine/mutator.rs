@@ -1,0 +1,222 @@
+//! rowguard's mutations for libFuzzer: the body of the cargo-fuzz targets'
+//! `fuzz_mutator!` and `fuzz_crossover!`, as library functions so a user's
+//! own fuzz target uses them in one line and stable `cargo test` checks them.
+//!
+//! [`mutate`] decodes the input through the one decode path, applies the
+//! built-in engine's structure-aware mutations (ops inserted, removed,
+//! duplicated, spliced; tokens, runs, byte damage inside a text; harvested
+//! words written into text fields in four case variants) and writes the
+//! result back as a compact JSON reproducer; a third of the time (and
+//! whenever the result would not fit) it hands the input to libFuzzer's own
+//! byte mutation, passed in as `byte_mutate` (`libfuzzer_sys::fuzzer_mutate`).
+//! [`crossover`] splices the ops of two inputs. Both are deterministic for a
+//! seed (given the same `byte_mutate`).
+//!
+//! The words come from libFuzzer's own `-dict=FILE` (read from the command
+//! line, so `rowguard dict` output passed to libFuzzer reaches the text
+//! fields) and from `ROWGUARD_DICT` ([`libfuzzer_words`]).
+
+use std::sync::OnceLock;
+
+use crate::dict::Dictionary;
+use crate::engine::corpus::Input;
+use crate::engine::mutate;
+use crate::engine::rng::Rng;
+use crate::scenario::{Reproducer, Scenario, MAX_OPS};
+
+/// Out of this many calls, one goes to libFuzzer's byte mutation.
+const BYTES_SHARE: usize = 3;
+
+/// The words of libFuzzer's `-dict=FILE` argument and of the files in
+/// `ROWGUARD_DICT` (`:`-separated), read once. A file that cannot be read
+/// gives a one-line warning and no words (libFuzzer itself refuses a bad
+/// `-dict`).
+pub fn libfuzzer_words() -> &'static Dictionary {
+    static WORDS: OnceLock<Dictionary> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        let mut files: Vec<String> = std::env::args()
+            .filter_map(|a| a.strip_prefix("-dict=").map(str::to_string))
+            .collect();
+        if let Ok(list) = std::env::var("ROWGUARD_DICT") {
+            files.extend(
+                list.split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            );
+        }
+        let mut all = Vec::new();
+        for f in files {
+            match Dictionary::load(std::path::Path::new(&f)) {
+                Ok(d) => all.push(d),
+                Err(e) => eprintln!("rowguard mutator: warning: {e}"),
+            }
+        }
+        Dictionary::merge(all)
+    })
+}
+
+/// Compact JSON of `ops`, dropping ops from the end until it fits `max`.
+fn encode(mut ops: Vec<crate::pipeline::Op>, max: usize) -> Option<Vec<u8>> {
+    while !ops.is_empty() {
+        let r = Reproducer {
+            rowguard: 1,
+            pipeline: None,
+            expect: Vec::new(),
+            ops: ops.clone(),
+        };
+        let bytes = serde_json::to_vec(&r).ok()?;
+        if bytes.len() <= max {
+            return Some(bytes);
+        }
+        ops.pop();
+    }
+    None
+}
+
+fn write(data: &mut [u8], bytes: &[u8]) -> usize {
+    data[..bytes.len()].copy_from_slice(bytes);
+    bytes.len()
+}
+
+/// One mutation of `data[..size]` in place (at most `max_size` bytes);
+/// returns the new size. `byte_mutate(data, size, max_size)` is libFuzzer's
+/// own mutation.
+pub fn mutate(
+    data: &mut [u8],
+    size: usize,
+    max_size: usize,
+    seed: u32,
+    words: &Dictionary,
+    byte_mutate: impl FnOnce(&mut [u8], usize, usize) -> usize,
+) -> usize {
+    let max_size = max_size.min(data.len());
+    let size = size.min(max_size);
+    let mut rng = Rng::new(u64::from(seed) ^ 0x726f_7767_7561_7264);
+    if rng.chance(1, BYTES_SHARE) {
+        return byte_mutate(data, size, max_size);
+    }
+    let mut s = Input::new(data[..size].to_vec()).scenario;
+    if s.ops.is_empty() {
+        s = Input::new(mutate::generate(&mut rng)).scenario;
+    }
+    let other = s.clone();
+    for _ in 0..1 + rng.below(3) {
+        mutate::mutate_scenario(&mut rng, &mut s, &other, words);
+    }
+    if !words.is_empty() && rng.chance(1, 2) {
+        mutate::insert_word(&mut rng, &mut s, words);
+    }
+    match encode(s.ops, max_size) {
+        Some(bytes) => write(data, &bytes),
+        None => byte_mutate(data, size, max_size),
+    }
+}
+
+/// Ops of `a` up to a cut, then ops of `b` from a cut, into `out`; returns
+/// the size written (0 when neither decodes to an op).
+pub fn crossover(a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
+    let mut rng = Rng::new(u64::from(seed) ^ 0x6372_6f73_736f_7672);
+    let (x, y) = (
+        Input::new(a.to_vec()).scenario,
+        Input::new(b.to_vec()).scenario,
+    );
+    let cut_x = if x.ops.is_empty() {
+        0
+    } else {
+        1 + rng.below(x.ops.len())
+    };
+    let cut_y = if y.ops.is_empty() {
+        0
+    } else {
+        rng.below(y.ops.len())
+    };
+    let mut ops: Vec<_> = x.ops[..cut_x].to_vec();
+    ops.extend(y.ops[cut_y..].iter().cloned());
+    ops.truncate(MAX_OPS);
+    match encode(ops, out.len()) {
+        Some(bytes) => write(out, &bytes),
+        None => 0,
+    }
+}
+
+/// What [`mutate`] output decodes to (for tests and tools).
+pub fn decoded(bytes: &[u8]) -> Scenario {
+    Input::new(bytes.to_vec()).scenario
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dict::Rank;
+
+    /// A stand-in for libFuzzer's byte mutation: deterministic.
+    fn flip(data: &mut [u8], size: usize, _max: usize) -> usize {
+        if size > 0 {
+            data[0] ^= 1;
+        }
+        size
+    }
+
+    #[test]
+    fn mutants_decode_to_valid_scenarios_and_repeat_for_a_seed() {
+        let words = Dictionary::from_words([(b"wordx".to_vec(), Rank::Compared)]);
+        let mut buf = vec![0u8; 4096];
+        let mut size = 0;
+        let mut json = 0;
+        let mut with_word = 0;
+        for seed in 0..300u32 {
+            let mut again = buf.clone();
+            let n = mutate(&mut buf, size, 4096, seed, &words, flip);
+            let m = mutate(&mut again, size, 4096, seed, &words, flip);
+            assert_eq!(buf[..n], again[..m], "seed {seed}");
+            assert!(n <= 4096);
+            let s = decoded(&buf[..n]);
+            for op in &s.ops {
+                op.validate().unwrap();
+                if op
+                    .texts()
+                    .iter()
+                    .any(|t| t.to_lowercase().contains("wordx"))
+                {
+                    with_word += 1;
+                }
+            }
+            json += usize::from(buf[..n].starts_with(b"{"));
+            size = n;
+        }
+        assert!(json > 100, "{json}");
+        assert!(with_word > 20, "{with_word}");
+    }
+
+    #[test]
+    fn small_buffers_are_respected() {
+        let mut buf = vec![b'x'; 40];
+        for seed in 0..50 {
+            let n = mutate(&mut buf, 40, 40, seed, &Dictionary::default(), flip);
+            assert!(n <= 40);
+        }
+    }
+
+    #[test]
+    fn crossover_splices_ops_of_both_inputs() {
+        let op = |notes: &str| crate::pipeline::Op::EditNotes {
+            id: 7,
+            notes: notes.into(),
+        };
+        let enc = |ops| encode(ops, 4096).unwrap();
+        let a = enc(vec![op("a1"), op("a2")]);
+        let b = enc(vec![op("b1"), op("b2"), op("b3")]);
+        let mut out = vec![0u8; 4096];
+        let mut mixed = false;
+        for seed in 0..40 {
+            let n = crossover(&a, &b, &mut out, seed);
+            let s = decoded(&out[..n]);
+            assert!(!s.ops.is_empty() && s.ops[0] == op("a1"));
+            mixed |= s.ops.iter().any(|o| o.texts()[0].starts_with('b'));
+            let mut again = vec![0u8; 4096];
+            assert_eq!(crossover(&a, &b, &mut again, seed), n);
+            assert_eq!(again[..n], out[..n]);
+        }
+        assert!(mixed);
+    }
+}
