@@ -23,6 +23,10 @@ pub enum Error {
     /// SQLite failed while rowguard set up or restored its own state.
     #[error("internal SQLite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A panic inside the judging of one input, caught there: that input
+    /// could not be judged (callers fail closed on it); the session is rebuilt.
+    #[error("internal error while judging this input: {0}")]
+    Panic(String),
     /// Anything else that is the caller's fault (bad option values).
     #[error("{0}")]
     Usage(String),

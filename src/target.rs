@@ -51,6 +51,7 @@ pub fn appointments_policy(keys: &[i64]) -> Policy {
 /// A guard over a fresh fixture, reused input after input.
 pub struct Session {
     guard: Guard,
+    size: usize,
 }
 
 impl Session {
@@ -63,7 +64,7 @@ impl Session {
     pub fn with_size(size: usize) -> crate::Result<Session> {
         let conn = schema::open(size)?;
         let guard = Guard::new(conn, appointments_policy(&[schema::DEFAULT_TARGET]))?;
-        Ok(Session { guard })
+        Ok(Session { guard, size })
     }
 
     pub fn guard(&mut self) -> &mut Guard {
@@ -153,8 +154,32 @@ fn targets(guard: &Guard, op: &Op) -> crate::Result<Vec<i64>> {
         .collect())
 }
 
-/// Runs `scenario` on `pipeline` under the guard; the fixture is restored after.
+/// Runs `scenario` on `pipeline` under the guard; the fixture is restored
+/// after. A panic while judging it is caught and is [`crate::Error::Panic`]
+/// for this input alone: the session is rebuilt, so the next input runs on
+/// a fresh guard (a stack overflow cannot be caught: the guard's limits are
+/// what prevent those).
 pub fn execute(
+    session: &mut Session,
+    pipeline: &dyn Pipeline,
+    scenario: &Scenario,
+) -> crate::Result<Execution> {
+    let run = std::panic::AssertUnwindSafe(|| execute_here(session, pipeline, scenario));
+    match std::panic::catch_unwind(run) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            *session = Session::with_size(session.size)?;
+            Err(crate::Error::Panic(message))
+        }
+    }
+}
+
+fn execute_here(
     session: &mut Session,
     pipeline: &dyn Pipeline,
     scenario: &Scenario,

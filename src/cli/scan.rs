@@ -43,15 +43,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut scan = Scan::new(pipeline::by_name(name)?, args.target)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let format = args.format;
-    let result = scan.run_file(&args.notes, |r: &LineReport| match format {
-        ScanFormat::Jsonl => {
-            serde_json::to_writer(&mut out, r)?;
-            out.write_all(b"\n")
+    // Each judged line is flushed before the next is judged: whatever stops
+    // the scan later, the lines already judged are out.
+    let result = scan.run_file(&args.notes, |r: &LineReport| {
+        match format {
+            ScanFormat::Jsonl => {
+                serde_json::to_writer(&mut out, r)?;
+                out.write_all(b"\n")?;
+            }
+            ScanFormat::Text => {
+                if let Some(line) = r.text() {
+                    writeln!(out, "{line}")?;
+                }
+            }
         }
-        ScanFormat::Text => match r.text() {
-            Some(line) => writeln!(out, "{line}"),
-            None => Ok(()),
-        },
+        out.flush()
     });
     let summary = scan.summary().clone();
     let finish = (|| {

@@ -65,9 +65,11 @@ pub use crate::db::{Db, DbError, Value};
 
 pub mod coverage;
 mod dynamic;
+mod isolation;
 mod memo;
 pub mod policy;
 pub mod static_check;
+mod watchdog;
 
 pub use coverage::ObservedWrite;
 pub use dynamic::Guard;
