@@ -585,7 +585,9 @@ impl Guard {
             _ => (statement_deadline, ("time", STATEMENT_TIME)),
         };
         self.watchdog.arm(deadline);
+        let total_before = self.conn.total_changes();
         let result = run(&self.conn, compiled);
+        self.counters.after_statement(&self.conn, total_before);
         let timed_out = self.watchdog.disarm();
         let steps_out = self.budget.load(Ordering::Relaxed) <= 0;
         self.budget.store(i64::MAX, Ordering::Relaxed);

@@ -5,7 +5,8 @@
 //! - `total_changes()` and `changes()` count since the connection opened and
 //!   survive the rollback: both SQL functions are replaced, per connection,
 //!   by ones relative to the input's start (`total_changes()` counts from 0;
-//!   `changes()` is 0 until a statement of this input changed a row).
+//!   `changes()` is what the last user statement of this input that changed
+//!   rows changed, 0 before one did; the guard's own log clearing never counts).
 //! - `last_insert_rowid()` survives too: it is set back to 0 when an input begins.
 //! - `random()` and `randomblob(N)` draw from SQLite's process-wide
 //!   generator, shared with every other connection and thread: both are
@@ -34,6 +35,8 @@ const SEED: u64 = 0x726f_7767_7561_7264; // "rowguard"
 #[derive(Default)]
 pub(crate) struct Counters {
     total_at_start: AtomicI64,
+    /// Rows the last user statement of this input that changed any changed.
+    last_changes: AtomicI64,
     rng: AtomicU64,
 }
 
@@ -43,9 +46,20 @@ impl Counters {
         self.total_at_start
             .store(conn.total_changes() as i64, Ordering::Relaxed);
         self.rng.store(SEED, Ordering::Relaxed);
+        self.last_changes.store(0, Ordering::Relaxed);
         // SAFETY: the handle is the live connection's own; this call only
         // stores an integer in it.
         unsafe { rusqlite::ffi::sqlite3_set_last_insert_rowid(conn.handle(), 0) };
+    }
+
+    /// After a user statement that started when `total_changes` was
+    /// `before`: what `changes()` reports next. The guard's own statements
+    /// (clearing its change log) never count.
+    pub(crate) fn after_statement(&self, conn: &Connection, before: u64) {
+        if conn.total_changes() > before {
+            self.last_changes
+                .store(conn.changes() as i64, Ordering::Relaxed);
+        }
     }
 
     /// splitmix64: small, fast, and the same sequence on every machine.
@@ -76,14 +90,8 @@ pub(crate) fn isolate(conn: &Connection) -> rusqlite::Result<Arc<Counters>> {
     let c = Arc::clone(&counters);
     conn.create_scalar_function("total_changes", 0, flags, move |ctx| c.total(ctx))?;
     let c = Arc::clone(&counters);
-    conn.create_scalar_function("changes", 0, flags, move |ctx| {
-        // Until this input changed a row, the last change was another input's.
-        if c.total(ctx)? == 0 {
-            return Ok(0);
-        }
-        // SAFETY: as in `Counters::total`.
-        let conn = unsafe { ctx.get_connection()? };
-        Ok(conn.changes() as i64)
+    conn.create_scalar_function("changes", 0, flags, move |_| {
+        Ok(c.last_changes.load(Ordering::Relaxed))
     })?;
     let c = Arc::clone(&counters);
     conn.create_scalar_function("random", 0, flags, move |_| Ok(c.next() as i64))?;
