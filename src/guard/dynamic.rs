@@ -743,6 +743,16 @@ impl Db for Guard {
         self.guarded(Api::ExecuteBatch, sql, &[], |conn, compiled| {
             let mut batch = Batch::new(conn, compiled);
             while let Some(mut stmt) = batch.next()? {
+                // SQLite forgets an interrupt that lands between two
+                // statements (the next one to start clears it), so a batch
+                // of many short statements looks for it before each.
+                // SAFETY: reads a flag of the live connection.
+                if unsafe { rusqlite::ffi::sqlite3_is_interrupted(conn.handle()) } != 0 {
+                    return Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT),
+                        Some("interrupted".into()),
+                    ));
+                }
                 stmt.raw_query().next()?;
             }
             Ok(())
