@@ -29,6 +29,10 @@ pub enum Error {
     /// A worker thread panicked: a bug in rowguard, never the caller's fault.
     #[error("internal error: a worker panicked: {0}")]
     WorkerPanic(String),
+    /// A panic inside the judging of one input, caught there: that input
+    /// could not be judged (callers fail closed on it); the session is rebuilt.
+    #[error("internal error while judging this input: {0}")]
+    Panic(String),
     /// Anything else that is the caller's fault (bad option values).
     #[error("{0}")]
     Usage(String),

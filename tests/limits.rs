@@ -102,3 +102,109 @@ fn deep_expressions_are_stopped() {
         assert_stopped(&sql);
     }
 }
+
+/// Issue 10, class 3: one virtual-machine step that ran for 17 s (SQLite's
+/// naive `instr`) reaches neither the progress handler nor an interrupt;
+/// the guard's `instr` is linear, and gives SQLite's answers.
+#[test]
+fn a_quadratic_instr_is_one_cheap_step() {
+    let mut g = Guard::new(
+        schema::open(schema::DEFAULT_SIZE).unwrap(),
+        target::appointments_policy(&[7]),
+    )
+    .unwrap();
+    let (row, _) = g
+        .check(|g| {
+            g.query_row(
+                "SELECT instr(printf('%.*c',1000000,'a'), printf('%.*c',500000,'a') || 'b'), \
+                 instr('héllo', 'llo'), instr(x'00ff01', x'01'), instr(NULL, 'a'), instr(12345, 34), instr('abc', '')",
+                &[],
+            )
+        })
+        .unwrap();
+    use rowguard::db::Value::{Integer, Null};
+    assert_eq!(
+        row.unwrap(),
+        [
+            Integer(0),
+            Integer(3),
+            Integer(3),
+            Null,
+            Integer(3),
+            Integer(1)
+        ]
+    );
+}
+
+/// Issue 10, class 3: a statement of many costly steps is interrupted by the
+/// watchdog thread at the `time` limit (before the step budget runs out).
+#[test]
+fn a_statement_of_costly_steps_is_cut_by_the_watchdog() {
+    let sql = "SELECT count(*) FROM appointments a, appointments b WHERE length(hex(randomblob(200000 + a.id + b.id))) = 0";
+    assert_stopped(sql);
+    let mut g = Guard::new(
+        schema::open(schema::DEFAULT_SIZE).unwrap(),
+        target::appointments_policy(&[7]),
+    )
+    .unwrap();
+    let (_, v) = g.check(|g| g.execute_batch(sql)).unwrap();
+    let f = v
+        .findings()
+        .find(|f| f.kind == Kind::ResourceLimit)
+        .expect("resource-limit");
+    assert!(f.message.contains("`time`"), "{}", f.message);
+}
+
+/// Issue 10, classes 1 and 4: what would overflow the stack or hold
+/// gigabytes of syntax trees is a `resource-limit` naming the limit, through
+/// `check` and through a pipeline that pastes the note into its SQL.
+#[test]
+fn deep_chains_and_many_statements_are_named_limits() {
+    use rowguard::check::{check, CheckOptions};
+    let opts = CheckOptions::default();
+    for (sql, limit) in [
+        (format!("SELECT 1{}", " XOR 1".repeat(9_000)), "`operators`"),
+        (format!("SELECT 1{}", " DIV 1".repeat(9_000)), "`operators`"),
+        ("SELECT 1;".repeat(100_000), "`statements`"),
+        (
+            format!("SELECT '{}'", ",".repeat(1 << 21)),
+            "`static-length`",
+        ),
+    ] {
+        let r = check(&[sql], &opts).unwrap();
+        let messages: Vec<&str> = r
+            .statements
+            .iter()
+            .flat_map(|s| &s.findings)
+            .filter(|f| f.kind == Kind::ResourceLimit)
+            .map(|f| f.message.as_str())
+            .collect();
+        assert!(
+            messages.iter().any(|m| m.contains(limit)),
+            "{limit}: {messages:?}"
+        );
+    }
+}
+
+/// Issue 10, class 2: rusqlite's `prepare` checks a statement's tail by
+/// preparing it recursively, one frame per statement; 60,000 statements in
+/// one `execute` on `legacy` overflowed the stack.
+#[test]
+fn sixty_thousand_statements_in_one_execute_do_not_recurse() {
+    use rowguard::pipeline;
+    use rowguard::scenario::Scenario;
+    let notes = format!("x'{}", ";SELECT 1".repeat(60_000));
+    let mut session = target::Session::new().unwrap();
+    let ops = vec![crate::util::reschedule7(&notes)];
+    let e = target::execute(
+        &mut session,
+        pipeline::by_name("legacy").unwrap(),
+        &Scenario { ops },
+    )
+    .unwrap();
+    // The text after the last `'` does not tokenize, so no static limit
+    // applies; SQLite's answer is rusqlite's own for a second statement.
+    assert!(e.kinds().contains(&Kind::SqlError), "{:?}", e.kinds());
+    let error = e.ops[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("Multiple statements"), "{error}");
+}

@@ -55,6 +55,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 None => Ok(()),
             },
         };
+        // Each judged line is flushed before the next is judged: whatever
+        // stops the scan later, the lines already judged are out.
+        let written = written.and_then(|()| out.flush());
         written.map_err(|e| {
             let again = std::io::Error::new(e.kind(), e.to_string());
             out_failed.get_or_insert(e);

@@ -21,6 +21,7 @@ use crate::guard::{Db, DbError, Finding, Guard, Kind, StatementCheck, Value};
 /// A guard over a fresh fixture, reused input after input.
 pub struct Session {
     guard: Guard,
+    size: usize,
 }
 
 impl Session {
@@ -33,6 +34,7 @@ impl Session {
     pub fn with_size(size: usize) -> crate::Result<Session> {
         Ok(Session {
             guard: appointments::guard_for(size, schema::DEFAULT_TARGET)?,
+            size,
         })
     }
 
@@ -128,8 +130,32 @@ fn targets(guard: &Guard, op: &Op) -> crate::Result<Vec<i64>> {
         .collect())
 }
 
-/// Runs `scenario` on `pipeline` under the guard; the fixture is restored after.
+/// Runs `scenario` on `pipeline` under the guard; the fixture is restored
+/// after. A panic while judging it is caught and is [`crate::Error::Panic`]
+/// for this input alone: the session is rebuilt, so the next input runs on
+/// a fresh guard (a stack overflow cannot be caught: the guard's limits are
+/// what prevent those).
 pub fn execute(
+    session: &mut Session,
+    pipeline: &dyn Pipeline,
+    scenario: &Scenario,
+) -> crate::Result<Execution> {
+    let run = std::panic::AssertUnwindSafe(|| execute_here(session, pipeline, scenario));
+    match std::panic::catch_unwind(run) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            *session = Session::with_size(session.size)?;
+            Err(crate::Error::Panic(message))
+        }
+    }
+}
+
+fn execute_here(
     session: &mut Session,
     pipeline: &dyn Pipeline,
     scenario: &Scenario,

@@ -25,22 +25,29 @@ use rusqlite::limits::Limit;
 use rusqlite::{params_from_iter, Batch, Connection, ErrorCode};
 
 use super::coverage::{ObservedWrite, SchemaEffects};
+use super::isolation::{isolate, Counters};
 use super::memo::Memo;
 use super::policy::{undo, Cell, RowChange, TableInfo};
 use super::static_check::{compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
+use super::watchdog::Watchdog;
 use super::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
 use crate::db::row_values;
 
 /// Progress-handler calls (of 1000 VM steps each) one statement may use.
 const STEP_BUDGET: i64 = 20_000;
-/// Wall-clock backstop per statement, for steps that are each expensive
-/// (e.g. `hex(randomblob(100000))` per row of a join): the step budget alone
-/// bounds the count of VM steps, not their cost.
-const TIME_BUDGET: Duration = Duration::from_secs(3);
+/// Wall-clock limit per statement (`time`), for steps that are each
+/// expensive (e.g. `hex(randomblob(100000))` per row of a join, or one
+/// quadratic `instr` call): the step budget alone bounds the count of VM
+/// steps, not their cost. The watchdog enforces it from outside the step.
+pub const STATEMENT_TIME: Duration = Duration::from_secs(3);
+/// Wall-clock limit for all the statements of one input (`input-time`), so
+/// no input, however many statements it sends, runs longer.
+pub const INPUT_TIME: Duration = Duration::from_secs(8);
 /// Largest string or blob, and longest SQL text, a statement may make.
 pub const MAX_LENGTH: i32 = 16 * 1024 * 1024;
-/// Process-wide heap ceiling for SQLite (bytes).
-const HEAP_LIMIT: i64 = 2 << 30;
+/// Process-wide heap ceiling for SQLite (bytes): with the static layer's
+/// limits it keeps a whole `check` under 1 GB resident (BENCHMARKS.md).
+pub const HEAP_LIMIT: i64 = 512 << 20;
 /// Prepared statements kept for reuse (rusqlite's cache; the default is 16).
 const STATEMENT_CACHE: usize = 256;
 /// Prefix of the guard's own objects; user SQL may not write them.
@@ -81,9 +88,11 @@ pub struct Guard {
     dialect: Dialect,
     auth: Arc<Mutex<AuthState>>,
     budget: Arc<AtomicI64>,
-    /// Milliseconds since `epoch` after which the running statement stops.
-    deadline: Arc<AtomicI64>,
-    epoch: Instant,
+    watchdog: Watchdog,
+    /// When the running input's time is up (set by [`Guard::begin_input`]).
+    input_deadline: Option<Instant>,
+    /// Per-input baselines of the connection's counters (see [`isolate`]).
+    counters: Arc<Counters>,
     templates: Option<VecDeque<String>>,
     verdict: Verdict,
     effects: SchemaEffects,
@@ -327,7 +336,8 @@ fn set_limits(conn: &Connection) -> rusqlite::Result<()> {
 
 /// SQLite's messages for a statement that hit a limit at prepare time
 /// (they come with the generic SQLITE_ERROR code).
-const LIMIT_MESSAGES: [&str; 8] = [
+const LIMIT_MESSAGES: [&str; 9] = [
+    "string or blob too big",
     "Recursion limit",
     "Expression tree is too large",
     "too many terms in compound SELECT",
@@ -354,6 +364,8 @@ impl Guard {
     pub fn new(conn: Connection, policy: Policy) -> crate::Result<Guard> {
         let tables = protected_tables(&conn)?;
         let effects = SchemaEffects::load(&conn, &tables)?;
+        // Before the log: changing temp_store drops every TEMP object.
+        let counters = isolate(&conn)?;
         install_log(&conn, &tables)?;
         set_limits(&conn)?;
         let auth = Arc::new(Mutex::new(AuthState::default()));
@@ -371,16 +383,14 @@ impl Guard {
         let mut memo = Memo::default();
         memo.set_policy(&policy);
         let budget = Arc::new(AtomicI64::new(i64::MAX));
-        let deadline = Arc::new(AtomicI64::new(i64::MAX));
-        let (left, until) = (Arc::clone(&budget), Arc::clone(&deadline));
-        let epoch = Instant::now();
+        let left = Arc::clone(&budget);
         conn.progress_handler(
             1000,
-            Some(move || {
-                left.fetch_sub(1, Ordering::Relaxed) <= 0
-                    || epoch.elapsed().as_millis() as i64 > until.load(Ordering::Relaxed)
-            }),
+            Some(move || left.fetch_sub(1, Ordering::Relaxed) <= 0),
         )?;
+        let watchdog = Watchdog::start(conn.get_interrupt_handle()).map_err(|e| {
+            crate::Error::Setup(format!("could not start the guard's watchdog thread: {e}"))
+        })?;
         Ok(Guard {
             conn,
             tables,
@@ -388,8 +398,9 @@ impl Guard {
             dialect: Dialect::Sqlite,
             auth,
             budget,
-            deadline,
-            epoch,
+            watchdog,
+            input_deadline: None,
+            counters,
             templates: None,
             verdict: Verdict::default(),
             effects,
@@ -468,6 +479,8 @@ impl Guard {
             self.conn.execute_batch("ROLLBACK")?;
         }
         self.conn.execute_batch("BEGIN")?;
+        self.counters.reset(&self.conn);
+        self.input_deadline = Some(Instant::now() + INPUT_TIME);
         Ok(())
     }
 
@@ -586,11 +599,19 @@ impl Guard {
             a.denied.clear();
         }
         self.budget.store(STEP_BUDGET, Ordering::Relaxed);
-        let until = (self.epoch.elapsed() + TIME_BUDGET).as_millis() as i64;
-        self.deadline.store(until, Ordering::Relaxed);
+        let started = Instant::now();
+        let statement_deadline = started + STATEMENT_TIME;
+        let (deadline, clock) = match self.input_deadline {
+            Some(input) if input < statement_deadline => (input, ("input-time", INPUT_TIME)),
+            _ => (statement_deadline, ("time", STATEMENT_TIME)),
+        };
+        self.watchdog.arm(deadline);
+        let total_before = self.conn.total_changes();
         let result = run(&self.conn, compiled);
+        self.counters.after_statement(&self.conn, total_before);
+        let timed_out = self.watchdog.disarm();
+        let steps_out = self.budget.load(Ordering::Relaxed) <= 0;
         self.budget.store(i64::MAX, Ordering::Relaxed);
-        self.deadline.store(i64::MAX, Ordering::Relaxed);
         let (recorded, denied) = {
             let mut a = lock(&self.auth);
             a.enabled = false;
@@ -605,10 +626,22 @@ impl Guard {
         }
         if let Err(e) = &result {
             check.error = Some(e.to_string());
-            if is_resource_error(e) {
+            if is_resource_error(e) || timed_out {
+                let why = if timed_out {
+                    format!(
+                        "wall-clock limit `{}` ({} ms) reached after {} ms",
+                        clock.0,
+                        clock.1.as_millis(),
+                        started.elapsed().as_millis()
+                    )
+                } else if steps_out {
+                    format!("step budget `steps` ({STEP_BUDGET}000 VM steps) used up")
+                } else {
+                    e.to_string()
+                };
                 check.add(Finding::new(
                     Kind::ResourceLimit,
-                    format!("statement stopped: {e}"),
+                    format!("statement stopped: {why}"),
                 ));
             } else if denied.is_empty() && !matches!(e, rusqlite::Error::QueryReturnedNoRows) {
                 // A query that finds no row is an answer, not SQL that SQLite rejected.
@@ -695,11 +728,35 @@ impl Guard {
     }
 }
 
+/// Prepares the one statement of `sql`, refusing a second, as rusqlite's
+/// `prepare` does, without its recursion: rusqlite checks the tail by
+/// preparing it whole, which recurses (and holds a prepared statement) once
+/// per remaining statement, so 60,000 `;SELECT 1` overflow the stack. Here
+/// the tail is checked by preparing just its next statement. SQLite ends a
+/// statement only at `;` or the end, so text without `;` takes the cache
+/// (as does nothing longer than the memo keeps, whose traces it reuses).
+fn with_one_statement<T>(
+    conn: &Connection,
+    sql: &str,
+    f: impl FnOnce(&mut rusqlite::Statement<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    if !sql.contains(';') && sql.len() <= super::memo::MAX_KEY {
+        return f(&mut *conn.prepare_cached(sql)?);
+    }
+    let mut batch = Batch::new(conn, sql);
+    let Some(mut first) = batch.next()? else {
+        return Err(rusqlite::Error::Empty);
+    };
+    if batch.next()?.is_some() {
+        return Err(rusqlite::Error::MultipleStatement);
+    }
+    f(&mut first)
+}
+
 impl Db for Guard {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
         self.guarded(Api::Execute, sql, params, |conn, compiled| {
-            conn.prepare_cached(compiled)?
-                .execute(params_from_iter(params))
+            with_one_statement(conn, compiled, |s| s.execute(params_from_iter(params)))
         })
     }
 
@@ -707,6 +764,16 @@ impl Db for Guard {
         self.guarded(Api::ExecuteBatch, sql, &[], |conn, compiled| {
             let mut batch = Batch::new(conn, compiled);
             while let Some(mut stmt) = batch.next()? {
+                // SQLite forgets an interrupt that lands between two
+                // statements (the next one to start clears it), so a batch
+                // of many short statements looks for it before each.
+                // SAFETY: reads a flag of the live connection.
+                if unsafe { rusqlite::ffi::sqlite3_is_interrupted(conn.handle()) } != 0 {
+                    return Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT),
+                        Some("interrupted".into()),
+                    ));
+                }
                 stmt.raw_query().next()?;
             }
             Ok(())
@@ -715,8 +782,9 @@ impl Db for Guard {
 
     fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
         self.guarded(Api::QueryRow, sql, params, |conn, compiled| {
-            conn.prepare_cached(compiled)?
-                .query_row(params_from_iter(params), row_values)
+            with_one_statement(conn, compiled, |s| {
+                s.query_row(params_from_iter(params), row_values)
+            })
         })
     }
 }

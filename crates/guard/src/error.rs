@@ -9,6 +9,9 @@ pub enum Error {
     /// SQLite failed while the guard set up or restored its own state.
     #[error("internal SQLite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The guard could not start a part of itself (e.g. its watchdog thread).
+    #[error("the guard could not start: {0}")]
+    Setup(String),
 }
 
 /// `Result` with the guard's [`Error`].

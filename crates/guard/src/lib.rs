@@ -70,9 +70,11 @@ pub mod coverage;
 pub mod db;
 mod dynamic;
 mod error;
+mod isolation;
 mod memo;
 pub mod policy;
 pub mod static_check;
+mod watchdog;
 
 pub use coverage::ObservedWrite;
 pub use dynamic::Guard;

@@ -11,7 +11,9 @@
 //!   gets the trace recorded when it was prepared. Denied statements never
 //!   prepare, so they are never reused.
 //!
-//! Each table is bounded: it is emptied when it reaches [`CAPACITY`] entries.
+//! Each table is bounded: it is emptied when it reaches [`CAPACITY`] entries,
+//! and texts longer than [`MAX_KEY`] bytes are never kept (4096 megabyte-long
+//! notes would otherwise be gigabytes held between inputs).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -21,6 +23,8 @@ use super::Policy;
 
 /// Entries per table before it is emptied.
 pub const CAPACITY: usize = 4096;
+/// Longest statement text remembered.
+pub const MAX_KEY: usize = 16 * 1024;
 
 #[derive(Default)]
 pub(crate) struct Memo {
@@ -74,7 +78,9 @@ impl Memo {
             return v.clone();
         }
         let v = static_check::analyze(sql, dialect, policy, template);
-        bounded(&mut self.views).insert(key, v.clone());
+        if sql.len() <= MAX_KEY {
+            bounded(&mut self.views).insert(key, v.clone());
+        }
         v
     }
 
@@ -83,7 +89,9 @@ impl Memo {
             return s.clone();
         }
         let s = static_check::shape(sql, dialect);
-        bounded(&mut self.shapes.borrow_mut()).insert(sql.to_string(), s.clone());
+        if sql.len() <= MAX_KEY {
+            bounded(&mut self.shapes.borrow_mut()).insert(sql.to_string(), s.clone());
+        }
         s
     }
 
@@ -94,7 +102,9 @@ impl Memo {
         if recorded.is_empty() {
             return self.traces.get(sql).cloned().unwrap_or_default();
         }
-        bounded(&mut self.traces).insert(sql.to_string(), recorded.clone());
+        if sql.len() <= MAX_KEY {
+            bounded(&mut self.traces).insert(sql.to_string(), recorded.clone());
+        }
         recorded
     }
 }

@@ -100,81 +100,202 @@ pub struct StaticView {
 
 /// Most operators a text may hold for sqlparser to parse it. sqlparser's
 /// recursion limit bounds nesting, not a left-deep chain (`1 + 1 + ...`,
-/// `SELECT 1 UNION SELECT 1 ...`, `x::t::t`), which it builds in a loop
-/// into a tree whose every later walk (clone, visit, print) recurses once
-/// per operator: 1000 of them overflow a 2 MB stack. SQLite itself stops
+/// `1 XOR 1 XOR ...`, `SELECT 1 UNION SELECT 1 ...`, `x::t::t`), which it
+/// builds in a loop into a tree whose every later walk (clone, print, drop:
+/// derived code that sqlparser's stack protection does not cover) recurses
+/// once per operator. Which words are infix operators depends on the dialect
+/// (`XOR`, `DIV`, `MOD`, `ILIKE`, `OVERLAPS`, `AT TIME ZONE`, ...), so every
+/// keyword and every symbol other than `,` `;` `(` `)` `.` counts as one: an
+/// upper bound on any chain's depth in every dialect. SQLite itself stops
 /// expressions deeper than 200 (the guard's `SQLITE_LIMIT_EXPR_DEPTH`).
-const MAX_OPERATORS: usize = 200;
+pub const MAX_OPERATORS: usize = 200;
+/// Deepest parenthesis nesting parsed (sqlparser stops at [`RECURSION_LIMIT`] too).
+pub const MAX_NESTING: usize = 32;
+/// Longest text (bytes) the static layer tokenizes: tokens cost ~100 bytes
+/// each, so a megabyte of `;` is ~100 MB before any tree is built.
+pub const MAX_STATIC_LENGTH: usize = 1 << 20;
+/// Most tokens (whitespace and comments excluded) the static layer parses:
+/// syntax trees cost ~1 KB per token, so this bounds the tree at ~20 MB.
+pub const MAX_TOKENS: usize = 20_000;
+/// Most statements in one string the static layer parses (one tree each).
+pub const MAX_STATEMENTS: usize = 64;
 
-/// Keywords that join two operands (each adds a level to a chain).
-const OPERATOR_WORDS: [&str; 14] = [
-    "AND", "OR", "NOT", "IS", "ISNULL", "NOTNULL", "LIKE", "GLOB", "REGEXP", "MATCH", "BETWEEN",
-    "IN", "COLLATE", "ESCAPE",
-];
 /// Set operators chain whole queries, whose walk frames are far larger:
 /// each counts this many times (150 of them overflow a 2 MB debug stack).
 const SET_OPERATOR_WEIGHT: usize = 3;
 
-/// Counts operator tokens (an upper bound on a chain's depth); `None` if
-/// the text does not tokenize.
-fn operators(sql: &str, d: &dyn sqlparser::dialect::Dialect) -> Option<usize> {
-    let tokens = Tokenizer::new(d, sql).tokenize().ok()?;
-    Some(
-        tokens
-            .iter()
-            .map(|t| match t {
-                Token::Whitespace(_)
-                | Token::EOF
-                | Token::Comma
-                | Token::SemiColon
-                | Token::LParen
-                | Token::RParen
-                | Token::Period
-                | Token::Number(..)
-                | Token::SingleQuotedString(_)
-                | Token::DoubleQuotedString(_)
-                | Token::NationalStringLiteral(_)
-                | Token::HexStringLiteral(_)
-                | Token::EscapedStringLiteral(_)
-                | Token::Placeholder(_) => 0,
-                Token::Word(w) if w.quote_style.is_none() => {
-                    let is =
-                        |words: &[&str]| words.iter().any(|o| o.eq_ignore_ascii_case(&w.value));
-                    if is(&["UNION", "INTERSECT", "EXCEPT"]) {
-                        SET_OPERATOR_WEIGHT
-                    } else {
-                        usize::from(is(&OPERATOR_WORDS))
-                    }
-                }
-                Token::Word(_) => 0,
-                _ => 1,
-            })
-            .sum(),
-    )
+/// Stack the static layer's tree work needs at most under the limits above;
+/// a thread with less left runs it on a fresh stack segment of [`STACK`].
+const RED_ZONE: usize = 4 << 20;
+const STACK: usize = 16 << 20;
+
+/// A static-layer limit an input went past: the text is not parsed, and the
+/// statement gets a `resource-limit` finding that names the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitHit {
+    /// The limit's name, as in the finding: `static-length`, `tokens`,
+    /// `statements`, `operators` or `nesting`.
+    pub name: &'static str,
+    /// The limit's value.
+    pub limit: usize,
+    /// What the text had.
+    pub found: usize,
 }
 
-fn parse(sql: &str, dialect: Dialect) -> Option<Vec<Statement>> {
-    let d = dialect.parser_dialect();
-    if operators(sql, d.as_ref())? > MAX_OPERATORS {
+impl LimitHit {
+    /// The finding's message, naming the limit.
+    pub fn message(&self) -> String {
+        format!(
+            "static layer limit `{}` reached: {} > {}; the text was not parsed",
+            self.name, self.found, self.limit
+        )
+    }
+}
+
+/// Why a text has no syntax tree.
+#[derive(Debug, Clone, PartialEq)]
+enum Unparsed {
+    /// Past a limit, checked before parsing.
+    Limit(LimitHit),
+    /// sqlparser could not parse it (or tokenize it: `None` tokens).
+    Error,
+}
+
+fn tokenize(sql: &str, dialect: Dialect) -> Option<Vec<Token>> {
+    if sql.len() > MAX_STATIC_LENGTH {
         return None;
     }
+    Tokenizer::new(dialect.parser_dialect().as_ref(), sql)
+        .tokenize()
+        .ok()
+}
+
+/// The limits checked on the token stream before parsing: length first
+/// (before any token is made), then statements, tokens, operators, nesting.
+fn check_limits(sql: &str, tokens: Option<&[Token]>) -> Result<(), LimitHit> {
+    let hit = |name, limit, found| Err(LimitHit { name, limit, found });
+    if sql.len() > MAX_STATIC_LENGTH {
+        return hit("static-length", MAX_STATIC_LENGTH, sql.len());
+    }
+    let Some(tokens) = tokens else {
+        return Ok(());
+    };
+    let solid = || {
+        tokens
+            .iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF))
+    };
+    let mut statements = 0;
+    let mut in_statement = false;
+    let mut operators = 0;
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for t in solid() {
+        if !matches!(t, Token::SemiColon) && !in_statement {
+            in_statement = true;
+            statements += 1;
+        }
+        operators += match t {
+            Token::SemiColon => {
+                in_statement = false;
+                0
+            }
+            Token::LParen => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                0
+            }
+            Token::RParen => {
+                depth = depth.saturating_sub(1);
+                0
+            }
+            Token::Comma
+            | Token::Period
+            | Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::NationalStringLiteral(_)
+            | Token::HexStringLiteral(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::Placeholder(_) => 0,
+            Token::Word(w) if w.quote_style.is_none() && w.keyword != Keyword::NoKeyword => {
+                if matches!(
+                    w.keyword,
+                    Keyword::UNION | Keyword::INTERSECT | Keyword::EXCEPT
+                ) {
+                    SET_OPERATOR_WEIGHT
+                } else {
+                    1
+                }
+            }
+            Token::Word(_) => 0,
+            _ => 1,
+        };
+    }
+    if statements > MAX_STATEMENTS {
+        return hit("statements", MAX_STATEMENTS, statements);
+    }
+    let count = solid().count();
+    if count > MAX_TOKENS {
+        return hit("tokens", MAX_TOKENS, count);
+    }
+    if operators > MAX_OPERATORS {
+        return hit("operators", MAX_OPERATORS, operators);
+    }
+    if deepest > MAX_NESTING {
+        return hit("nesting", MAX_NESTING, deepest);
+    }
+    Ok(())
+}
+
+fn parse_tokens(
+    sql: &str,
+    tokens: Option<&[Token]>,
+    dialect: Dialect,
+) -> Result<Vec<Statement>, Unparsed> {
+    check_limits(sql, tokens).map_err(Unparsed::Limit)?;
+    if tokens.is_none() {
+        return Err(Unparsed::Error);
+    }
+    let d = dialect.parser_dialect();
     Parser::new(d.as_ref())
         .with_recursion_limit(RECURSION_LIMIT)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
-        .ok()
+        .map_err(|_| Unparsed::Error)
 }
 
-/// Parses SQLite text with the guard's recursion limit (`None` if it does not parse).
+/// Runs tree work where a tree within the limits cannot overflow the stack.
+fn on_big_stack<T>(f: impl FnOnce() -> T) -> T {
+    stacker::maybe_grow(RED_ZONE, STACK, f)
+}
+
+/// Parses SQLite text with the guard's limits (`None` if it does not parse
+/// or is past a limit).
 pub fn parse_sqlite(sql: &str) -> Option<Vec<Statement>> {
-    parse(sql, Dialect::Sqlite)
+    let tokens = tokenize(sql, Dialect::Sqlite);
+    parse_tokens(sql, tokens.as_deref(), Dialect::Sqlite).ok()
 }
 
 /// The shape of `sql` (already cut at NUL).
 pub fn shape(sql: &str, dialect: Dialect) -> String {
-    match parse(sql, dialect) {
-        Some(stmts) => tree_shape(stmts),
-        None => token_shape(sql, dialect),
+    on_big_stack(|| {
+        let tokens = tokenize(sql, dialect);
+        match parse_tokens(sql, tokens.as_deref(), dialect) {
+            Ok(stmts) => tree_shape(stmts),
+            Err(u) => unparsed_shape(&u, tokens.as_deref()),
+        }
+    })
+}
+
+/// The shape of text with no tree: its tokens, or the limit it went past
+/// when even the tokens are too many to keep.
+fn unparsed_shape(u: &Unparsed, tokens: Option<&[Token]>) -> String {
+    match (u, tokens) {
+        (Unparsed::Limit(hit), _) if matches!(hit.name, "static-length" | "tokens") => {
+            format!("<not analysed: {} over {}>", hit.name, hit.limit)
+        }
+        (_, Some(tokens)) => token_shape(tokens),
+        (_, None) => "<untokenizable>".to_string(),
     }
 }
 
@@ -192,33 +313,29 @@ fn tree_shape(mut stmts: Vec<Statement>) -> String {
         .join("; ")
 }
 
-fn token_shape(sql: &str, dialect: Dialect) -> String {
-    let d = dialect.parser_dialect();
-    match Tokenizer::new(d.as_ref(), sql).tokenize() {
-        Ok(tokens) => tokens
-            .iter()
-            .filter_map(|t| match t {
-                Token::Whitespace(_) | Token::EOF => None,
-                Token::Number(..)
-                | Token::SingleQuotedString(_)
-                | Token::DoubleQuotedString(_)
-                | Token::NationalStringLiteral(_)
-                | Token::HexStringLiteral(_)
-                | Token::EscapedStringLiteral(_)
-                | Token::Placeholder(_) => Some("?".to_string()),
-                // Keywords are structure; any other word of text that does not
-                // parse is as likely the input's own prose as a name, so it is
-                // abstracted like a literal (one shape per broken structure).
-                Token::Word(w) if w.quote_style.is_none() && w.keyword != Keyword::NoKeyword => {
-                    Some(w.value.to_ascii_uppercase())
-                }
-                Token::Word(_) => Some("w".to_string()),
-                other => Some(other.to_string()),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        Err(e) => format!("<untokenizable: {}>", e.message),
-    }
+fn token_shape(tokens: &[Token]) -> String {
+    tokens
+        .iter()
+        .filter_map(|t| match t {
+            Token::Whitespace(_) | Token::EOF => None,
+            Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::NationalStringLiteral(_)
+            | Token::HexStringLiteral(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::Placeholder(_) => Some("?".to_string()),
+            // Keywords are structure; any other word of text that does not
+            // parse is as likely the input's own prose as a name, so it is
+            // abstracted like a literal (one shape per broken structure).
+            Token::Word(w) if w.quote_style.is_none() && w.keyword != Keyword::NoKeyword => {
+                Some(w.value.to_ascii_uppercase())
+            }
+            Token::Word(_) => Some("w".to_string()),
+            other => Some(other.to_string()),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn table_name(name: &ObjectName) -> String {
@@ -441,11 +558,7 @@ fn word_kind(word: &str) -> Option<Kind> {
 
 /// For text sqlparser cannot parse: the first keyword of each statement, as
 /// SQLite splits them (at `;` tokens). `EXPLAIN [QUERY PLAN]` is skipped.
-fn leading_words(sql: &str, dialect: Dialect) -> Vec<String> {
-    let d = dialect.parser_dialect();
-    let Ok(tokens) = Tokenizer::new(d.as_ref(), sql).tokenize() else {
-        return Vec::new();
-    };
+fn leading_words(tokens: &[Token]) -> Vec<String> {
     let mut out = Vec::new();
     let mut first: Option<String> = None;
     let mut in_statement = false;
@@ -521,17 +634,29 @@ fn policy_findings(w: &StaticWrite, policy: &Policy) -> Option<String> {
 
 /// Analyses one SQL string (already cut at NUL) against the policy and,
 /// when given, the shape of the same statement run on placeholder text.
+/// Every syntax tree is made, walked and dropped on a stack deep enough for
+/// any tree within the limits.
 pub fn analyze(
     sql: &str,
     dialect: Dialect,
     policy: &Policy,
     template_shape: Option<&str>,
 ) -> StaticView {
+    on_big_stack(|| analyze_here(sql, dialect, policy, template_shape))
+}
+
+fn analyze_here(
+    sql: &str,
+    dialect: Dialect,
+    policy: &Policy,
+    template_shape: Option<&str>,
+) -> StaticView {
     let mut view = StaticView::default();
-    let parsed = parse(sql, dialect);
+    let tokens = tokenize(sql, dialect);
+    let parsed = parse_tokens(sql, tokens.as_deref(), dialect);
     view.shape = match &parsed {
-        Some(stmts) => tree_shape(stmts.clone()),
-        None => token_shape(sql, dialect),
+        Ok(stmts) => tree_shape(stmts.clone()),
+        Err(u) => unparsed_shape(u, tokens.as_deref()),
     };
     if let Some(t) = template_shape {
         if t != view.shape {
@@ -544,22 +669,32 @@ pub fn analyze(
             ));
         }
     }
-    let Some(stmts) = parsed else {
-        // No tree: still report what the statements' leading keywords prove.
-        let words = leading_words(sql, dialect);
-        if words.len() > 1 {
-            view.findings.push((
-                Kind::MultipleStatements,
-                format!("{} statements in one string", words.len()),
-            ));
-        }
-        for w in words {
-            if let Some(kind) = word_kind(&w) {
-                view.findings
-                    .push((kind, format!("`{w}` statement is never allowed")));
+    let stmts = match parsed {
+        Ok(stmts) => stmts,
+        Err(u) => {
+            if let Unparsed::Limit(hit) = u {
+                view.findings.push((Kind::ResourceLimit, hit.message()));
             }
+            // No tree: still report what the statements' leading keywords prove.
+            let words = match (&u, tokens.as_deref()) {
+                (Unparsed::Limit(hit), _) if hit.name == "tokens" => Vec::new(),
+                (_, Some(tokens)) => leading_words(tokens),
+                (_, None) => Vec::new(),
+            };
+            if words.len() > 1 {
+                view.findings.push((
+                    Kind::MultipleStatements,
+                    format!("{} statements in one string", words.len()),
+                ));
+            }
+            for w in words {
+                if let Some(kind) = word_kind(&w) {
+                    view.findings
+                        .push((kind, format!("`{w}` statement is never allowed")));
+                }
+            }
+            return view;
         }
-        return view;
     };
     view.statements = Some(stmts.len());
     if stmts.len() > 1 {
@@ -620,7 +755,7 @@ mod tests {
 
     #[test]
     fn prose_in_text_that_does_not_parse_is_abstracted() {
-        let s = |q: &str| token_shape(q, Dialect::Sqlite);
+        let s = |q: &str| token_shape(&tokenize(q, Dialect::Sqlite).unwrap());
         assert_eq!(
             s("UPDATE t SET a = '' phone Bob"),
             s("UPDATE t SET a = '' ring Ann")
@@ -693,22 +828,36 @@ mod tests {
         );
     }
 
+    /// The limit each text goes past, if any.
+    fn limit_of(sql: &str, dialect: Dialect) -> Option<&'static str> {
+        check_limits(sql, tokenize(sql, dialect).as_deref())
+            .err()
+            .map(|h| h.name)
+    }
+
     #[test]
     fn long_operator_chains_are_not_parsed_into_deep_trees() {
         let p = crate::tests::policy7();
+        // `SELECT` counts once; each repeat counts its words and symbols.
         for (chain, weight) in [
             (" + 1", 1),
             (" OR 1", 1),
-            (" UNION ALL SELECT 1", SET_OPERATOR_WEIGHT),
+            (" UNION ALL SELECT 1", SET_OPERATOR_WEIGHT + 2),
             (" || 'x'", 1),
             (" = 1", 1),
+            (" XOR 1", 1),
         ] {
-            let at_limit = format!("SELECT 1{}", chain.repeat(MAX_OPERATORS / weight));
+            let at_limit = format!("SELECT 1{}", chain.repeat((MAX_OPERATORS - 1) / weight));
             let v = analyze(&at_limit, Dialect::Sqlite, &p, None);
             assert_eq!(v.statements, Some(1), "{chain}");
             let long = format!("SELECT 1{}", chain.repeat(20_000));
             let v = analyze(&long, Dialect::Sqlite, &p, None);
             assert_eq!(v.statements, None, "{chain}");
+            assert!(
+                v.findings.iter().any(|f| f.0 == Kind::ResourceLimit),
+                "{chain}: {:?}",
+                v.findings
+            );
         }
         let v = analyze(
             &format!("SELECT 1{}", "::int".repeat(5000)),
@@ -717,5 +866,108 @@ mod tests {
             None,
         );
         assert_eq!(v.statements, None);
+    }
+
+    /// Issue 10, class 1: every infix form of every dialect, 5,000 deep,
+    /// is a `resource-limit` naming the limit, never a stack overflow (this
+    /// test thread has the default 2 MB stack).
+    #[test]
+    fn every_infix_chain_in_every_dialect_is_a_named_limit() {
+        let p = crate::tests::policy7();
+        let ops = [
+            "XOR",
+            "DIV",
+            "MOD",
+            "AND",
+            "OR",
+            "+",
+            "-",
+            "*",
+            "/",
+            "%",
+            "||",
+            "&",
+            "|",
+            "<<",
+            ">>",
+            "=",
+            "<>",
+            "<",
+            "<=",
+            "IS",
+            "IS NOT",
+            "LIKE",
+            "ILIKE",
+            "GLOB",
+            "REGEXP",
+            "RLIKE",
+            "->",
+            "->>",
+            "#>",
+            "@>",
+            "<@",
+            "&&",
+            "^",
+            "OVERLAPS",
+            "<=>",
+            "~",
+            "!~",
+            "SIMILAR TO",
+        ];
+        for dialect in [Dialect::Sqlite, Dialect::Mysql, Dialect::Postgres] {
+            for op in ops {
+                if dialect == Dialect::Mysql && op.starts_with('#') {
+                    continue; // a MySQL comment: no chain at all
+                }
+                let sql = format!("SELECT 1{}", format!(" {op} 1").repeat(5_000));
+                let v = analyze(&sql, dialect, &p, None);
+                let limit = v
+                    .findings
+                    .iter()
+                    .find(|f| f.0 == Kind::ResourceLimit)
+                    .unwrap_or_else(|| panic!("{dialect:?} {op}: {:?}", v.findings));
+                assert!(limit.1.contains("`operators`"), "{}", limit.1);
+            }
+        }
+        for sql in [
+            format!("SELECT 1{}", "[1]".repeat(10_000)),
+            format!("SELECT x{}", " AT TIME ZONE 'UTC'".repeat(10_000)),
+            format!("SELECT 1{}", " COLLATE nocase".repeat(10_000)),
+        ] {
+            let v = analyze(&sql, Dialect::Postgres, &p, None);
+            assert_eq!(v.statements, None);
+        }
+    }
+
+    #[test]
+    fn length_tokens_statements_and_nesting_are_named_limits() {
+        let d = Dialect::Sqlite;
+        assert_eq!(
+            limit_of(&";".repeat(MAX_STATIC_LENGTH + 1), d),
+            Some("static-length")
+        );
+        assert_eq!(limit_of(&"1,".repeat(MAX_TOKENS), d), Some("tokens"));
+        assert_eq!(
+            limit_of(&"SELECT 1;".repeat(MAX_STATEMENTS + 1), d),
+            Some("statements")
+        );
+        assert_eq!(limit_of(&"SELECT 1;".repeat(MAX_STATEMENTS), d), None);
+        let nested = |n| format!("SELECT {}1{}", "(".repeat(n), ")".repeat(n));
+        assert_eq!(limit_of(&nested(MAX_NESTING + 1), d), Some("nesting"));
+        assert_eq!(limit_of(&nested(MAX_NESTING), d), None);
+        // A long string literal is one token: a long note is no limit.
+        let note = format!(
+            "UPDATE t SET notes = '{}' WHERE id = 7",
+            "x".repeat(500_000)
+        );
+        assert_eq!(limit_of(&note, d), None);
+        // 100,000 statements: a limit, and no tree is built for them.
+        let many = "SELECT 1;".repeat(100_000);
+        let v = analyze(&many, d, &crate::tests::policy7(), None);
+        assert!(v
+            .findings
+            .iter()
+            .any(|f| f.0 == Kind::ResourceLimit && f.1.contains("`statements`")));
+        assert!(v.findings.iter().any(|f| f.0 == Kind::MultipleStatements));
     }
 }

@@ -1,0 +1,1 @@
+SELECT instr(printf('%.*c',1000000,'a'), printf('%.*c',500000,'b'))

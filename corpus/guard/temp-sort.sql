@@ -1,0 +1,1 @@
+SELECT length(b) FROM (SELECT randomblob(20000) AS b FROM appointments a, appointments c LIMIT 1500) ORDER BY b LIMIT 1
