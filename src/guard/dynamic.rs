@@ -27,6 +27,7 @@ use rusqlite::{params_from_iter, Batch, Connection, ErrorCode};
 use super::coverage::{ObservedWrite, SchemaEffects};
 use super::memo::Memo;
 use super::policy::{undo, Cell, RowChange, TableInfo};
+use super::profile::{Breakdown, Part, Profile};
 use super::static_check::{compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
 use super::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
 use crate::db::row_values;
@@ -71,6 +72,7 @@ pub struct Guard {
     last_view: StaticView,
     last_observed: Vec<ObservedWrite>,
     memo: Memo,
+    profile: Profile,
 }
 
 fn lock(auth: &Mutex<AuthState>) -> std::sync::MutexGuard<'_, AuthState> {
@@ -376,6 +378,7 @@ impl Guard {
             last_view: StaticView::default(),
             last_observed: Vec::new(),
             memo,
+            profile: Profile::default(),
         })
     }
 
@@ -421,7 +424,21 @@ impl Guard {
 
     /// The shape of a SQL string as the static layer computes it.
     pub fn shape_of(&self, sql: &str) -> String {
-        self.memo.shape(compiled_text(sql).0, self.dialect)
+        let t = self.profile.start();
+        let shape = self.memo.shape(compiled_text(sql).0, self.dialect);
+        self.profile.add(Part::Template, t);
+        shape
+    }
+
+    /// Switches the per-part stopwatch on or off (off by default; for
+    /// `rowguard bench throughput`).
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile.set(on);
+    }
+
+    /// The time spent per part since the last take (zero when profiling is off).
+    pub fn take_profile(&mut self) -> Breakdown {
+        self.profile.take()
     }
 
     /// The wrapped connection, for reads outside any check.
@@ -436,25 +453,32 @@ impl Guard {
         sql: &str,
         params: &[Value],
     ) -> rusqlite::Result<Vec<Vec<Value>>> {
+        let t = self.profile.start();
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params_from_iter(params), row_values)?;
-        rows.collect()
+        let rows = rows.collect();
+        self.profile.add(Part::Template, t);
+        rows
     }
 
     /// Opens the input's outer transaction (rolling back any left open).
     pub fn begin_input(&mut self) -> crate::Result<()> {
+        let t = self.profile.start();
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
         }
         self.conn.execute_batch("BEGIN")?;
+        self.profile.add(Part::Savepoints, t);
         Ok(())
     }
 
     /// Rolls the input's changes back and returns the verdict of its calls.
     pub fn end_input(&mut self) -> crate::Result<Verdict> {
+        let t = self.profile.start();
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
         }
+        self.profile.add(Part::Savepoints, t);
         Ok(self.take_verdict())
     }
 
@@ -493,6 +517,7 @@ impl Guard {
         params: &[Value],
         run: impl FnOnce(&Connection, &str) -> rusqlite::Result<T>,
     ) -> Result<T, DbError> {
+        let t = self.profile.start();
         let (compiled, tail) = compiled_text(sql);
         let mut check = StatementCheck {
             api,
@@ -534,6 +559,7 @@ impl Guard {
                 ),
             ));
         }
+        self.profile.add(Part::Static, t);
         let result = self.run_dynamic(&mut check, compiled, run);
         self.verdict.statements.push(check);
         result
@@ -545,6 +571,7 @@ impl Guard {
         compiled: &str,
         run: impl FnOnce(&Connection, &str) -> rusqlite::Result<T>,
     ) -> Result<T, DbError> {
+        let t = self.profile.start();
         let opened = if self.conn.is_autocommit() {
             self.conn.execute_batch("BEGIN")
         } else {
@@ -558,6 +585,8 @@ impl Guard {
             ));
             return Err(e.into());
         }
+        self.profile.add(Part::Savepoints, t);
+        let t = self.profile.start();
         {
             let mut a = lock(&self.auth);
             a.enabled = true;
@@ -570,6 +599,8 @@ impl Guard {
         let result = run(&self.conn, compiled);
         self.budget.store(i64::MAX, Ordering::Relaxed);
         self.deadline.store(i64::MAX, Ordering::Relaxed);
+        self.profile.add(Part::Execute, t);
+        let t = self.profile.start();
         let (recorded, denied) = {
             let mut a = lock(&self.auth);
             a.enabled = false;
@@ -605,9 +636,12 @@ impl Guard {
             reopened?;
         } else {
             self.collect_changes(check)?;
+            self.profile.add(Part::Verdict, t);
+            let t = self.profile.start();
             self.conn
                 .prepare_cached("RELEASE rg_statement")?
                 .execute([])?;
+            self.profile.add(Part::Savepoints, t);
         }
         result.map_err(DbError::from)
     }
@@ -648,7 +682,9 @@ impl Guard {
             let cells = self.policy.violations(&change, table);
             if !cells.is_empty() {
                 outside.extend(cells);
+                let t = self.profile.start();
                 undos.push(undo(&change, table));
+                self.profile.carve(Part::Verdict, Part::Undo, t);
             }
         }
         self.last_observed.extend(observed);

@@ -67,11 +67,13 @@ pub mod coverage;
 mod dynamic;
 mod memo;
 pub mod policy;
+mod profile;
 pub mod static_check;
 
 pub use coverage::ObservedWrite;
 pub use dynamic::Guard;
 pub use policy::{CellChange, Policy, SideEffect};
+pub use profile::Breakdown;
 pub use static_check::Dialect;
 
 /// The stable finding kinds (DESIGN.md). Their kebab-case names are the product.
