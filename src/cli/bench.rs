@@ -150,7 +150,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("breakdown of a checked input, mean microseconds per input:");
                 println!(
                     "{:<10} {:>9} {:>8} {:>10} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8}",
-                    "pipeline", "template", "static", "savepoints", "sqlite", "capture", "verdict", "undo", "other", "total"
+                    "pipeline",
+                    "template",
+                    "static",
+                    "savepoints",
+                    "sqlite",
+                    "capture",
+                    "verdict",
+                    "undo",
+                    "other",
+                    "total"
                 );
                 for p in &r.pipelines {
                     let b = &p.breakdown;

@@ -24,11 +24,12 @@ use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::limits::Limit;
 use rusqlite::{params_from_iter, Batch, Connection, ErrorCode};
 
+use super::capture;
 use super::coverage::{ObservedWrite, SchemaEffects};
-use super::memo::Memo;
+use super::memo::{static_part, Memo};
 use super::policy::{undo, Cell, RowChange, TableInfo};
 use super::profile::{Breakdown, Part, Profile};
-use super::static_check::{compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
+use super::static_check::{compiled_text, Dialect, StaticView, WriteOp, FORBIDDEN_FUNCTIONS};
 use super::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
 use crate::db::row_values;
 
@@ -73,6 +74,19 @@ pub struct Guard {
     last_observed: Vec<ObservedWrite>,
     memo: Memo,
     profile: Profile,
+    capture: Capture,
+}
+
+/// What the capture triggers and `temp.rg_keys` hold: the policy static part
+/// the triggers are wanted for, were built for at setup (committed) and are
+/// built for now (inside the input's transaction), and the keys written in
+/// this transaction.
+#[derive(Default)]
+struct Capture {
+    wanted: String,
+    committed: String,
+    current: String,
+    keys: Option<Vec<Value>>,
 }
 
 fn lock(auth: &Mutex<AuthState>) -> std::sync::MutexGuard<'_, AuthState> {
@@ -251,39 +265,6 @@ fn protected_tables(conn: &Connection) -> rusqlite::Result<Vec<TableInfo>> {
     Ok(tables)
 }
 
-fn encoded_row(prefix: &str, t: &TableInfo) -> String {
-    let cells: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| {
-            let v = if c == "rowid" {
-                format!("{prefix}.rowid")
-            } else {
-                format!("{prefix}.\"{c}\"")
-            };
-            format!("CASE typeof({v}) WHEN 'text' THEN 'T' || hex({v}) ELSE quote({v}) END")
-        })
-        .collect();
-    format!("json_array({})", cells.join(", "))
-}
-
-fn install_log(conn: &Connection, tables: &[TableInfo]) -> rusqlite::Result<()> {
-    let mut sql = String::from(
-        "PRAGMA recursive_triggers = ON;\n\
-         CREATE TEMP TABLE rg_log (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, old TEXT, new TEXT);\n",
-    );
-    for t in tables {
-        let n = &t.name;
-        let (old, new) = (encoded_row("OLD", t), encoded_row("NEW", t));
-        sql += &format!(
-            "CREATE TEMP TRIGGER rg_{n}_insert AFTER INSERT ON main.\"{n}\" BEGIN INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', NULL, {new}); END;\n\
-             CREATE TEMP TRIGGER rg_{n}_update AFTER UPDATE ON main.\"{n}\" BEGIN INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', {old}, {new}); END;\n\
-             CREATE TEMP TRIGGER rg_{n}_delete AFTER DELETE ON main.\"{n}\" BEGIN INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', {old}, NULL); END;\n"
-        );
-    }
-    conn.execute_batch(&sql)
-}
-
 fn set_limits(conn: &Connection) -> rusqlite::Result<()> {
     static HEAP: OnceLock<()> = OnceLock::new();
     HEAP.get_or_init(|| {
@@ -336,7 +317,9 @@ impl Guard {
     pub fn new(conn: Connection, policy: Policy) -> crate::Result<Guard> {
         let tables = protected_tables(&conn)?;
         let effects = SchemaEffects::load(&conn, &tables)?;
-        install_log(&conn, &tables)?;
+        conn.execute_batch(capture::SETUP)?;
+        capture::install(&conn, &tables, &policy)?;
+        let part = static_part(&policy);
         set_limits(&conn)?;
         let auth = Arc::new(Mutex::new(AuthState::default()));
         let hook_state = Arc::clone(&auth);
@@ -379,6 +362,12 @@ impl Guard {
             last_observed: Vec::new(),
             memo,
             profile: Profile::default(),
+            capture: Capture {
+                wanted: part.clone(),
+                committed: part.clone(),
+                current: part,
+                keys: None,
+            },
         })
     }
 
@@ -413,7 +402,29 @@ impl Guard {
     /// Sets the policy the next calls are checked against.
     pub fn set_policy(&mut self, policy: Policy) {
         self.memo.set_policy(&policy);
+        self.capture.wanted = static_part(&policy);
         self.policy = policy;
+    }
+
+    /// Brings the capture triggers and the key table in line with the policy,
+    /// inside the input's transaction (the guard never commits: a caller's
+    /// commit hook may count commits), so both are undone with the input.
+    fn sync_capture(&mut self) -> rusqlite::Result<()> {
+        if self.capture.wanted != self.capture.current {
+            capture::install(&self.conn, &self.tables, &self.policy)?;
+            self.capture.current = self.capture.wanted.clone();
+        }
+        if self.capture.keys.as_ref() != Some(&self.policy.keys) && !self.conn.is_autocommit() {
+            capture::set_keys(&self.conn, &self.policy)?;
+            self.capture.keys = Some(self.policy.keys.clone());
+        }
+        Ok(())
+    }
+
+    /// After a rollback of the input's transaction: what it wrote is gone.
+    fn capture_rolled_back(&mut self) {
+        self.capture.current = self.capture.committed.clone();
+        self.capture.keys = None;
     }
 
     /// Shapes of the statements the same operation makes on placeholder text,
@@ -466,6 +477,7 @@ impl Guard {
         let t = self.profile.start();
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
+            self.capture_rolled_back();
         }
         self.conn.execute_batch("BEGIN")?;
         self.profile.add(Part::Savepoints, t);
@@ -477,6 +489,7 @@ impl Guard {
         let t = self.profile.start();
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
+            self.capture_rolled_back();
         }
         self.profile.add(Part::Savepoints, t);
         Ok(self.take_verdict())
@@ -578,6 +591,7 @@ impl Guard {
             Ok(())
         };
         let savepoint = |c: &Connection| c.prepare_cached("SAVEPOINT rg_statement")?.execute([]);
+        let opened = opened.and_then(|()| self.sync_capture());
         if let Err(e) = opened.and_then(|()| savepoint(&self.conn)) {
             check.add(Finding::new(
                 Kind::ResourceLimit,
@@ -631,6 +645,7 @@ impl Guard {
                 "the statement ended the guard's transaction (its changes were rolled back)",
             ));
             // A fresh outer transaction: nothing may ever run in autocommit.
+            self.capture_rolled_back();
             let reopened = self.conn.execute_batch("BEGIN");
             self.conn.execute_batch("DELETE FROM temp.rg_log").ok();
             reopened?;
@@ -648,11 +663,20 @@ impl Guard {
 
     /// Reads and clears the change log; records writes outside the policy.
     fn collect_changes(&mut self, check: &mut StatementCheck) -> Result<(), DbError> {
-        let rows: Vec<(String, Option<String>, Option<String>)> = {
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = {
             let mut stmt = self
                 .conn
-                .prepare_cached("SELECT tbl, old, new FROM temp.rg_log ORDER BY seq")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                .prepare_cached("SELECT tbl, old, new, op, mask FROM temp.rg_log ORDER BY seq")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         if rows.is_empty() {
@@ -669,10 +693,24 @@ impl Guard {
         let mut outside = Vec::new();
         let mut undos = Vec::new();
         let mut observed = BTreeSet::new();
-        for (tbl, old, new) in rows {
+        for (tbl, old, new, op, mask) in rows {
             let Some(table) = self.tables.iter().find(|t| t.name == tbl) else {
                 continue;
             };
+            if let (Some(op), Some(mask)) = (op, mask) {
+                // A change the policy allows: only its kind was logged.
+                let op = [WriteOp::Insert, WriteOp::Update, WriteOp::Delete][op as usize % 3];
+                let columns = (0..table.columns.len())
+                    .filter(|&i| op == WriteOp::Update && mask & (1 << i) != 0)
+                    .map(|i| table.columns[i].clone())
+                    .collect();
+                observed.insert(ObservedWrite {
+                    table: table.name.clone(),
+                    op,
+                    columns,
+                });
+                continue;
+            }
             let change = RowChange {
                 table: tbl,
                 old: decode(old),

@@ -63,6 +63,7 @@ use serde::{Serialize, Serializer};
 
 pub use crate::db::{Db, DbError, Value};
 
+mod capture;
 pub mod coverage;
 mod dynamic;
 mod memo;
