@@ -180,12 +180,16 @@ pub(crate) fn install(
             let name = format!("rg_{n}_{event}");
             sql += &format!("DROP TRIGGER IF EXISTS temp.{name};\n");
             let body = match allow {
-                None => format!(
-                    "INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', {o}, {nw});"
-                ),
+                None => {
+                    format!("INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', {o}, {nw});")
+                }
+                // One INSERT: the policy test runs once per row (a subquery
+                // without FROM is never flattened, so `m` is computed once).
                 Some((cond, m)) => format!(
-                    "INSERT INTO temp.rg_log (tbl, op, mask) SELECT '{n}', {op}, {m} WHERE {cond};\n  \
-                     INSERT INTO temp.rg_log (tbl, old, new) SELECT '{n}', {o}, {nw} WHERE NOT {cond};"
+                    "INSERT INTO temp.rg_log (tbl, op, mask, old, new) SELECT '{n}', \
+                     CASE WHEN m IS NULL THEN NULL ELSE {op} END, m, \
+                     CASE WHEN m IS NULL THEN {o} END, CASE WHEN m IS NULL THEN {nw} END \
+                     FROM (SELECT CASE WHEN {cond} THEN {m} END AS m);"
                 ),
             };
             sql += &format!(

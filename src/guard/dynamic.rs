@@ -1,11 +1,12 @@
 //! The dynamic layer and the [`Guard`] connection wrapper.
 //!
 //! Setup ([`Guard::new`]): for every table of `main`, TEMP triggers (AFTER
-//! INSERT/UPDATE/DELETE) log OLD and NEW of each changed row into
-//! `temp.rg_log`, with `recursive_triggers = ON` so REPLACE conflict deletes
-//! are seen too; triggers also defeat the truncate optimisation of a
-//! WHERE-less DELETE, and fire for WITHOUT ROWID tables and foreign-key
-//! cascades. The cost is per changed row, never per table or database.
+//! INSERT/UPDATE/DELETE, built by [`super::capture`]) log each changed row
+//! into `temp.rg_log`: a kind+mask row when the current policy allows the
+//! change, OLD and NEW in full otherwise; with `recursive_triggers = ON` so
+//! REPLACE conflict deletes are seen too; triggers also defeat the truncate
+//! optimisation of a WHERE-less DELETE, and fire for WITHOUT ROWID tables and
+//! foreign-key cascades. The cost is per changed row, never per table or database.
 //!
 //! Per input: an outer transaction, always rolled back. Per call: a
 //! savepoint; the statement is prepared under the authorizer (which runs at
