@@ -1,11 +1,12 @@
 //! The dynamic layer and the [`Guard`] connection wrapper.
 //!
 //! Setup ([`Guard::new`]): for every table of `main`, TEMP triggers (AFTER
-//! INSERT/UPDATE/DELETE) log OLD and NEW of each changed row into
-//! `temp.rg_log`, with `recursive_triggers = ON` so REPLACE conflict deletes
-//! are seen too; triggers also defeat the truncate optimisation of a
-//! WHERE-less DELETE, and fire for WITHOUT ROWID tables and foreign-key
-//! cascades. The cost is per changed row, never per table or database.
+//! INSERT/UPDATE/DELETE, built by [`super::capture`]) log each changed row
+//! into `temp.rg_log`: a kind+mask row when the current policy allows the
+//! change, OLD and NEW in full otherwise; with `recursive_triggers = ON` so
+//! REPLACE conflict deletes are seen too; triggers also defeat the truncate
+//! optimisation of a WHERE-less DELETE, and fire for WITHOUT ROWID tables and
+//! foreign-key cascades. The cost is per changed row, never per table or database.
 //!
 //! Per input: an outer transaction, always rolled back. Per call: a
 //! savepoint; the statement is prepared under the authorizer (which runs at
@@ -24,11 +25,13 @@ use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::limits::Limit;
 use rusqlite::{params_from_iter, Batch, Connection, ErrorCode};
 
+use super::capture;
 use super::coverage::{ObservedWrite, SchemaEffects};
 use super::isolation::{isolate, Counters};
-use super::memo::Memo;
+use super::memo::{static_part, Memo};
 use super::policy::{undo, Cell, RowChange, TableInfo};
-use super::static_check::{compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
+use super::profile::{Breakdown, Part, Profile};
+use super::static_check::{compiled_text, Dialect, StaticView, WriteOp, FORBIDDEN_FUNCTIONS};
 use super::watchdog::Watchdog;
 use super::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
 use crate::db::row_values;
@@ -100,6 +103,20 @@ pub struct Guard {
     last_view: StaticView,
     last_observed: Vec<ObservedWrite>,
     memo: Memo,
+    profile: Profile,
+    capture: Capture,
+}
+
+/// What the capture triggers and `temp.rg_keys` hold: the policy static part
+/// the triggers are wanted for, were built for at setup (committed) and are
+/// built for now (inside the input's transaction), and the keys written in
+/// this transaction.
+#[derive(Default)]
+struct Capture {
+    wanted: String,
+    committed: String,
+    current: String,
+    keys: Option<Vec<Value>>,
 }
 
 fn lock(auth: &Mutex<AuthState>) -> std::sync::MutexGuard<'_, AuthState> {
@@ -278,39 +295,6 @@ fn protected_tables(conn: &Connection) -> rusqlite::Result<Vec<TableInfo>> {
     Ok(tables)
 }
 
-fn encoded_row(prefix: &str, t: &TableInfo) -> String {
-    let cells: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| {
-            let v = if c == "rowid" {
-                format!("{prefix}.rowid")
-            } else {
-                format!("{prefix}.\"{c}\"")
-            };
-            format!("CASE typeof({v}) WHEN 'text' THEN 'T' || hex({v}) ELSE quote({v}) END")
-        })
-        .collect();
-    format!("json_array({})", cells.join(", "))
-}
-
-fn install_log(conn: &Connection, tables: &[TableInfo]) -> rusqlite::Result<()> {
-    let mut sql = String::from(
-        "PRAGMA recursive_triggers = ON;\n\
-         CREATE TEMP TABLE rg_log (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, old TEXT, new TEXT);\n",
-    );
-    for t in tables {
-        let n = &t.name;
-        let (old, new) = (encoded_row("OLD", t), encoded_row("NEW", t));
-        sql += &format!(
-            "CREATE TEMP TRIGGER rg_{n}_insert AFTER INSERT ON main.\"{n}\" BEGIN INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', NULL, {new}); END;\n\
-             CREATE TEMP TRIGGER rg_{n}_update AFTER UPDATE ON main.\"{n}\" BEGIN INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', {old}, {new}); END;\n\
-             CREATE TEMP TRIGGER rg_{n}_delete AFTER DELETE ON main.\"{n}\" BEGIN INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', {old}, NULL); END;\n"
-        );
-    }
-    conn.execute_batch(&sql)
-}
-
 fn set_limits(conn: &Connection) -> rusqlite::Result<()> {
     static HEAP: OnceLock<()> = OnceLock::new();
     HEAP.get_or_init(|| {
@@ -366,7 +350,9 @@ impl Guard {
         let effects = SchemaEffects::load(&conn, &tables)?;
         // Before the log: changing temp_store drops every TEMP object.
         let counters = isolate(&conn)?;
-        install_log(&conn, &tables)?;
+        conn.execute_batch(capture::SETUP)?;
+        capture::install(&conn, &tables, &policy)?;
+        let part = static_part(&policy);
         set_limits(&conn)?;
         let auth = Arc::new(Mutex::new(AuthState::default()));
         let hook_state = Arc::clone(&auth);
@@ -407,6 +393,13 @@ impl Guard {
             last_view: StaticView::default(),
             last_observed: Vec::new(),
             memo,
+            profile: Profile::default(),
+            capture: Capture {
+                wanted: part.clone(),
+                committed: part.clone(),
+                current: part,
+                keys: None,
+            },
         })
     }
 
@@ -442,7 +435,31 @@ impl Guard {
     /// Sets the policy the next calls are checked against.
     pub fn set_policy(&mut self, policy: Policy) {
         self.memo.set_policy(&policy);
+        self.capture.wanted = static_part(&policy);
         self.policy = policy;
+    }
+
+    /// Brings the capture triggers and the key table in line with the policy,
+    /// inside the input's transaction (the guard never commits: a caller's
+    /// commit hook may count commits), so both are undone with the input.
+    fn sync_capture(&mut self) -> rusqlite::Result<()> {
+        // The guard's own writes: invisible to the counters statements read.
+        let (conn, counters) = (&self.conn, &self.counters);
+        if self.capture.wanted != self.capture.current {
+            counters.unseen(conn, || capture::install(conn, &self.tables, &self.policy))?;
+            self.capture.current = self.capture.wanted.clone();
+        }
+        if self.capture.keys.as_ref() != Some(&self.policy.keys) && !conn.is_autocommit() {
+            counters.unseen(conn, || capture::set_keys(conn, &self.policy))?;
+            self.capture.keys = Some(self.policy.keys.clone());
+        }
+        Ok(())
+    }
+
+    /// After a rollback of the input's transaction: what it wrote is gone.
+    fn capture_rolled_back(&mut self) {
+        self.capture.current = self.capture.committed.clone();
+        self.capture.keys = None;
     }
 
     /// Shapes of the statements the same operation makes on placeholder text,
@@ -453,7 +470,21 @@ impl Guard {
 
     /// The shape of a SQL string as the static layer computes it.
     pub fn shape_of(&self, sql: &str) -> String {
-        self.memo.shape(compiled_text(sql).0, self.dialect)
+        let t = self.profile.start();
+        let shape = self.memo.shape(compiled_text(sql).0, self.dialect);
+        self.profile.add(Part::Template, t);
+        shape
+    }
+
+    /// Switches the per-part stopwatch on or off (off by default; for
+    /// `rowguard bench throughput`).
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile.set(on);
+    }
+
+    /// The time spent per part since the last take (zero when profiling is off).
+    pub fn take_profile(&mut self) -> Breakdown {
+        self.profile.take()
     }
 
     /// The wrapped connection, for reads outside any check.
@@ -468,27 +499,36 @@ impl Guard {
         sql: &str,
         params: &[Value],
     ) -> rusqlite::Result<Vec<Vec<Value>>> {
+        let t = self.profile.start();
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params_from_iter(params), row_values)?;
-        rows.collect()
+        let rows = rows.collect();
+        self.profile.add(Part::Template, t);
+        rows
     }
 
     /// Opens the input's outer transaction (rolling back any left open).
     pub fn begin_input(&mut self) -> crate::Result<()> {
+        let t = self.profile.start();
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
+            self.capture_rolled_back();
         }
         self.conn.execute_batch("BEGIN")?;
         self.counters.reset(&self.conn);
         self.input_deadline = Some(Instant::now() + INPUT_TIME);
+        self.profile.add(Part::Savepoints, t);
         Ok(())
     }
 
     /// Rolls the input's changes back and returns the verdict of its calls.
     pub fn end_input(&mut self) -> crate::Result<Verdict> {
+        let t = self.profile.start();
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
+            self.capture_rolled_back();
         }
+        self.profile.add(Part::Savepoints, t);
         Ok(self.take_verdict())
     }
 
@@ -527,6 +567,7 @@ impl Guard {
         params: &[Value],
         run: impl FnOnce(&Connection, &str) -> rusqlite::Result<T>,
     ) -> Result<T, DbError> {
+        let t = self.profile.start();
         let (compiled, tail) = compiled_text(sql);
         let mut check = StatementCheck {
             api,
@@ -568,6 +609,7 @@ impl Guard {
                 ),
             ));
         }
+        self.profile.add(Part::Static, t);
         let result = self.run_dynamic(&mut check, compiled, run);
         self.verdict.statements.push(check);
         result
@@ -579,12 +621,14 @@ impl Guard {
         compiled: &str,
         run: impl FnOnce(&Connection, &str) -> rusqlite::Result<T>,
     ) -> Result<T, DbError> {
+        let t = self.profile.start();
         let opened = if self.conn.is_autocommit() {
             self.conn.execute_batch("BEGIN")
         } else {
             Ok(())
         };
         let savepoint = |c: &Connection| c.prepare_cached("SAVEPOINT rg_statement")?.execute([]);
+        let opened = opened.and_then(|()| self.sync_capture());
         if let Err(e) = opened.and_then(|()| savepoint(&self.conn)) {
             check.add(Finding::new(
                 Kind::ResourceLimit,
@@ -592,6 +636,8 @@ impl Guard {
             ));
             return Err(e.into());
         }
+        self.profile.add(Part::Savepoints, t);
+        let t = self.profile.start();
         {
             let mut a = lock(&self.auth);
             a.enabled = true;
@@ -612,6 +658,8 @@ impl Guard {
         let timed_out = self.watchdog.disarm();
         let steps_out = self.budget.load(Ordering::Relaxed) <= 0;
         self.budget.store(i64::MAX, Ordering::Relaxed);
+        self.profile.add(Part::Execute, t);
+        let t = self.profile.start();
         let (recorded, denied) = {
             let mut a = lock(&self.auth);
             a.enabled = false;
@@ -654,25 +702,38 @@ impl Guard {
                 "the statement ended the guard's transaction (its changes were rolled back)",
             ));
             // A fresh outer transaction: nothing may ever run in autocommit.
+            self.capture_rolled_back();
             let reopened = self.conn.execute_batch("BEGIN");
             self.conn.execute_batch("DELETE FROM temp.rg_log").ok();
             reopened?;
         } else {
             self.collect_changes(check)?;
+            self.profile.add(Part::Verdict, t);
+            let t = self.profile.start();
             self.conn
                 .prepare_cached("RELEASE rg_statement")?
                 .execute([])?;
+            self.profile.add(Part::Savepoints, t);
         }
         result.map_err(DbError::from)
     }
 
     /// Reads and clears the change log; records writes outside the policy.
     fn collect_changes(&mut self, check: &mut StatementCheck) -> Result<(), DbError> {
-        let rows: Vec<(String, Option<String>, Option<String>)> = {
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = {
             let mut stmt = self
                 .conn
-                .prepare_cached("SELECT tbl, old, new FROM temp.rg_log ORDER BY seq")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                .prepare_cached("SELECT tbl, old, new, op, mask FROM temp.rg_log ORDER BY seq")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         if rows.is_empty() {
@@ -689,10 +750,24 @@ impl Guard {
         let mut outside = Vec::new();
         let mut undos = Vec::new();
         let mut observed = BTreeSet::new();
-        for (tbl, old, new) in rows {
+        for (tbl, old, new, op, mask) in rows {
             let Some(table) = self.tables.iter().find(|t| t.name == tbl) else {
                 continue;
             };
+            if let (Some(op), Some(mask)) = (op, mask) {
+                // A change the policy allows: only its kind was logged.
+                let op = [WriteOp::Insert, WriteOp::Update, WriteOp::Delete][op as usize % 3];
+                let columns = (0..table.columns.len())
+                    .filter(|&i| op == WriteOp::Update && mask & (1 << i) != 0)
+                    .map(|i| table.columns[i].clone())
+                    .collect();
+                observed.insert(ObservedWrite {
+                    table: table.name.clone(),
+                    op,
+                    columns,
+                });
+                continue;
+            }
             let change = RowChange {
                 table: tbl,
                 old: decode(old),
@@ -702,7 +777,9 @@ impl Guard {
             let cells = self.policy.violations(&change, table);
             if !cells.is_empty() {
                 outside.extend(cells);
+                let t = self.profile.start();
                 undos.push(undo(&change, table));
+                self.profile.carve(Part::Verdict, Part::Undo, t);
             }
         }
         self.last_observed.extend(observed);

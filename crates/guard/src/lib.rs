@@ -66,6 +66,7 @@ use serde::{Serialize, Serializer};
 pub use db::{Db, DbError, ErrorClass, Value};
 pub use error::{Error, Result};
 
+mod capture;
 pub mod coverage;
 pub mod db;
 mod dynamic;
@@ -73,12 +74,14 @@ mod error;
 mod isolation;
 mod memo;
 pub mod policy;
+mod profile;
 pub mod static_check;
 mod watchdog;
 
 pub use coverage::ObservedWrite;
 pub use dynamic::Guard;
 pub use policy::{CellChange, Policy, SideEffect};
+pub use profile::Breakdown;
 pub use static_check::Dialect;
 
 /// The stable finding kinds (DESIGN.md). Their kebab-case names are the product.

@@ -35,7 +35,7 @@ pub(crate) struct Memo {
 }
 
 /// The parts of a policy the static layer reads (everything but the key values).
-fn static_part(policy: &Policy) -> String {
+pub(crate) fn static_part(policy: &Policy) -> String {
     format!(
         "{}|{}|{:?}|{:?}",
         policy.table, policy.key_column, policy.writable, policy.side_effects

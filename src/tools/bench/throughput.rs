@@ -5,14 +5,31 @@
 //! the same `Db` call on a plain connection of the same fixture, each inside
 //! a savepoint that is rolled back. Rounds alternate sides; the median round
 //! of each side is reported. `ratio` = raw/s over checked/s (lower is better).
+//!
+//! Breakdown: after the ratio rounds, the same number of rounds again with
+//! the guard's per-part stopwatch on (and each raw statement's execution
+//! timed on the raw side), reported as the mean microseconds per input of
+//! each part. `capture` is the guard's statement execution minus the same
+//! statements' raw execution: what the change capture (triggers, authorizer,
+//! progress handler) adds to SQLite's own work. `other` is the rest of the
+//! checked time (the pipeline's own Rust, policy building, `Execution`).
+//!
+//! Engine against ceiling (`safe` only): the built-in engine (`engine::run`,
+//! feedback on, no corpus folder) fed the workload's inputs as seeds, against
+//! the same scenarios run raw: a fresh fixture, then each scenario's ops run
+//! by the pipeline on a plain connection in a transaction rolled back after
+//! each input (no guard, no placeholder run). Both sides build their fixture
+//! inside the timed part, as a fuzz run does.
 
-use std::time::Duration;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use serde::Serialize;
 
 use super::{median, time, workload};
-use crate::guard::{Api, StatementCheck};
+use crate::engine;
+use crate::guard::{Api, Breakdown, StatementCheck};
 use crate::scenario::Scenario;
 use crate::target::{self, Session};
 use crate::{pipeline, schema};
@@ -24,6 +41,42 @@ pub struct PipelineThroughput {
     pub checked_per_s: f64,
     pub raw_per_s: f64,
     pub ratio: f64,
+    /// Where a checked input's time goes, microseconds per input.
+    pub breakdown: Parts,
+}
+
+/// Mean microseconds per input of each part of a checked input.
+#[derive(Debug, Clone, Serialize)]
+pub struct Parts {
+    /// Placeholder run (template shapes; the unchecked reads it makes).
+    pub template_us: f64,
+    /// Static check (compiled text, memoized view, shape comparison).
+    pub static_us: f64,
+    /// The input's transaction and each statement's savepoint.
+    pub savepoints_us: f64,
+    /// The statements' own work: their raw execution time.
+    pub sqlite_us: f64,
+    /// Change capture: execution under the guard minus raw execution.
+    pub capture_us: f64,
+    /// Reading the log, policy comparison, blast radius, trace.
+    pub verdict_us: f64,
+    /// Building undo statements.
+    pub undo_us: f64,
+    /// The rest: the pipeline's Rust, policy building, the `Execution`.
+    pub other_us: f64,
+    /// The whole checked input.
+    pub total_us: f64,
+}
+
+/// The built-in engine against the raw-scenario ceiling.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineCeiling {
+    pub pipeline: String,
+    pub inputs: usize,
+    pub engine_execs_per_s: f64,
+    pub raw_scenarios_per_s: f64,
+    /// engine / raw (higher is better; the target is at least 0.5).
+    pub fraction: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +84,8 @@ pub struct Throughput {
     /// The worst pipeline's ratio.
     pub ratio: f64,
     pub pipelines: Vec<PipelineThroughput>,
+    /// Present when `safe` was measured.
+    pub engine: Option<EngineCeiling>,
     pub inputs: usize,
     pub rounds: usize,
 }
@@ -48,16 +103,27 @@ fn checked_round(
     Ok(statements)
 }
 
-fn raw_round(conn: &mut Connection, statements: &[StatementCheck]) -> rusqlite::Result<()> {
+/// One raw round; returns the time spent in the statements themselves
+/// (savepoints excluded) when `timed`.
+fn raw_round(
+    conn: &mut Connection,
+    statements: &[StatementCheck],
+    timed: bool,
+) -> rusqlite::Result<Duration> {
+    let mut spent = Duration::ZERO;
     conn.execute_batch("BEGIN")?;
     for s in statements {
         conn.execute_batch("SAVEPOINT raw")?;
+        let start = timed.then(Instant::now);
         // Errors are part of the workload (legacy's broken SQL): same as checked.
         let _ = match s.api {
             Api::Execute => crate::db::Db::execute(conn, &s.sql, &s.params).map(|_| ()),
             Api::ExecuteBatch => crate::db::Db::execute_batch(conn, &s.sql),
             Api::QueryRow => crate::db::Db::query_row(conn, &s.sql, &s.params).map(|_| ()),
         };
+        if let Some(t) = start {
+            spent += t.elapsed();
+        }
         if !conn.is_autocommit() {
             conn.execute_batch("ROLLBACK TO raw; RELEASE raw")?;
         }
@@ -65,7 +131,100 @@ fn raw_round(conn: &mut Connection, statements: &[StatementCheck]) -> rusqlite::
     if !conn.is_autocommit() {
         conn.execute_batch("ROLLBACK")?;
     }
+    Ok(spent)
+}
+
+/// `rounds` alternating profiled rounds: the mean breakdown per input.
+fn breakdown(
+    session: &mut Session,
+    raw: &mut Connection,
+    p: &dyn pipeline::Pipeline,
+    work: &[Scenario],
+    statements: &[StatementCheck],
+    rounds: usize,
+) -> crate::Result<Parts> {
+    let (mut sum, mut raw_exec, mut total) = (Breakdown::default(), 0.0, 0.0);
+    for _ in 0..rounds {
+        session.guard().set_profiling(true);
+        let (r, t) = time(|| checked_round(session, p, work));
+        session.guard().set_profiling(false);
+        r?;
+        let b = session.guard().take_profile();
+        total += t.as_secs_f64();
+        sum.template_s += b.template_s;
+        sum.static_s += b.static_s;
+        sum.savepoints_s += b.savepoints_s;
+        sum.execute_s += b.execute_s;
+        sum.verdict_s += b.verdict_s;
+        sum.undo_s += b.undo_s;
+        raw_exec += raw_round(raw, statements, true)?.as_secs_f64();
+    }
+    let per = |s: f64| s * 1e6 / (rounds * work.len()) as f64;
+    let parts = [
+        sum.template_s,
+        sum.static_s,
+        sum.savepoints_s,
+        sum.execute_s,
+        sum.verdict_s,
+        sum.undo_s,
+    ];
+    let sqlite = raw_exec.min(sum.execute_s);
+    Ok(Parts {
+        template_us: per(sum.template_s),
+        static_us: per(sum.static_s),
+        savepoints_us: per(sum.savepoints_s),
+        sqlite_us: per(sqlite),
+        capture_us: per(sum.execute_s - sqlite),
+        verdict_us: per(sum.verdict_s),
+        undo_us: per(sum.undo_s),
+        other_us: per((total - parts.iter().sum::<f64>()).max(0.0)),
+        total_us: per(total),
+    })
+}
+
+/// The scenarios run by `p` on a fresh plain fixture, each input rolled back.
+fn raw_scenarios(p: &dyn pipeline::Pipeline, work: &[Scenario]) -> crate::Result<()> {
+    let mut conn = schema::open(schema::DEFAULT_SIZE)?;
+    for s in work {
+        conn.execute_batch("BEGIN")?;
+        for op in &s.ops {
+            // A failing op is part of the workload, as in the engine.
+            let _ = p.run(op, &mut conn);
+        }
+        if !conn.is_autocommit() {
+            conn.execute_batch("ROLLBACK")?;
+        }
+    }
     Ok(())
+}
+
+/// The built-in engine on `work` (as seeds) against the raw-scenario ceiling.
+fn engine_ceiling(name: &str, work: &[Scenario], rounds: usize) -> crate::Result<EngineCeiling> {
+    let p = pipeline::by_name(name)?;
+    let mut cfg = engine::Config::new(p);
+    cfg.seeds = work.iter().map(engine::mutate::to_json).collect();
+    cfg.runs = Some(work.len() as u64);
+    cfg.save_corpus = false;
+    let stop = AtomicBool::new(false);
+    let (mut engine_t, mut raw_t) = (Vec::new(), Vec::new());
+    for _ in 0..rounds.max(1) {
+        let (summary, t) = time(|| engine::run(&cfg, &stop));
+        summary?;
+        engine_t.push(t);
+        let (r, t) = time(|| raw_scenarios(p, work));
+        r?;
+        raw_t.push(t);
+    }
+    let n = work.len() as f64;
+    let engine_execs_per_s = n / median(&mut engine_t).as_secs_f64().max(1e-9);
+    let raw_scenarios_per_s = n / median(&mut raw_t).as_secs_f64().max(1e-9);
+    Ok(EngineCeiling {
+        pipeline: name.to_string(),
+        inputs: work.len(),
+        engine_execs_per_s,
+        raw_scenarios_per_s,
+        fraction: engine_execs_per_s / raw_scenarios_per_s,
+    })
 }
 
 /// Measures `pipelines` on `inputs` scenarios for `rounds` alternating rounds.
@@ -85,8 +244,9 @@ pub fn run(
         let (mut checked_t, mut raw_t): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
         for _ in 0..rounds.max(1) {
             checked_t.push(time(|| checked_round(&mut session, p, &work)).1);
-            raw_t.push(time(|| raw_round(&mut raw, &statements)).1);
+            raw_t.push(time(|| raw_round(&mut raw, &statements, false)).1);
         }
+        let breakdown = breakdown(&mut session, &mut raw, p, &work, &statements, rounds.max(1))?;
         let n = statements.len() as f64;
         let checked_per_s = n / median(&mut checked_t).as_secs_f64().max(1e-9);
         let raw_per_s = n / median(&mut raw_t).as_secs_f64().max(1e-9);
@@ -96,11 +256,17 @@ pub fn run(
             checked_per_s,
             raw_per_s,
             ratio: raw_per_s / checked_per_s,
+            breakdown,
         });
     }
+    let engine = match pipelines.contains(&"safe") {
+        true => Some(engine_ceiling("safe", &work, rounds)?),
+        false => None,
+    };
     Ok(Throughput {
         ratio: results.iter().map(|r| r.ratio).fold(0.0, f64::max),
         pipelines: results,
+        engine,
         inputs,
         rounds,
     })
