@@ -12,9 +12,10 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use rowguard::engine::artifacts::write_atomic;
 use rowguard::engine::{self, Found, Summary};
 use rowguard::guard::Kind;
-use rowguard::target;
+use rowguard::{report, target};
 
 use super::Format;
 
@@ -45,6 +46,9 @@ pub struct Args {
     artifacts: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Also write the run as one self-contained HTML page here.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 /// A flag Ctrl-C sets; a second Ctrl-C exits at once (artifacts are already on disk).
@@ -169,6 +173,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         cfg.on_finding = Some(announce);
     }
     let summary = engine::run(&cfg, stop_flag()?)?;
+    if let Some(path) = &args.html {
+        let page = report::html::build::from_fuzz(&summary, "sqlite", &|p| p.to_path_buf())?;
+        write_atomic(path, report::html::page(&page).as_bytes())
+            .with_context(|| "writing the HTML report")?;
+    }
     match args.format {
         Format::Text => print_text(&summary),
         Format::Json => println!("{}", serde_json::to_string(&summary)?),

@@ -33,6 +33,12 @@ pub struct Args {
     /// Where fuzz findings go.
     #[arg(long, default_value = "artifacts/safe")]
     artifacts: PathBuf,
+    /// Write one self-contained HTML page here (one row per corpus file, failures first).
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Write the gate's JSON summary here (what `rowguard report` reads).
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -76,6 +82,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.sarif {
         let text = serde_json::to_string_pretty(&report::sarif::sarif(&result))? + "\n";
         write_atomic(path, text.as_bytes()).with_context(|| "writing the SARIF log")?;
+    }
+    let summary = report::html::build::GateSummary::of(&result);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string(&summary)? + "\n";
+        write_atomic(path, text.as_bytes()).with_context(|| "writing the JSON summary")?;
+    }
+    if let Some(path) = &args.html {
+        let page = report::html::build::from_gate(&summary, "sqlite", &|p| p.to_path_buf())?;
+        write_atomic(path, report::html::page(&page).as_bytes())
+            .with_context(|| "writing the HTML report")?;
     }
     let code = result.exit_code();
     println!(

@@ -12,6 +12,7 @@ mod fuzz;
 mod gate;
 mod minimize;
 mod pipelines;
+mod report;
 mod repro;
 mod scan;
 mod schema;
@@ -44,6 +45,8 @@ enum Command {
     Bench(bench::Args),
     /// Check each line of a notes file as the notes of one reschedule of the target.
     Scan(scan::Args),
+    /// One self-contained HTML page from a fuzz or gate JSON summary and its artifacts.
+    Report(report::Args),
 }
 
 /// Output format of report-printing commands.
@@ -79,6 +82,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Gate(args) => gate::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

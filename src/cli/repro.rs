@@ -9,7 +9,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use rowguard::{report, scenario, target};
 
-use super::Format;
+/// Output format of `repro`: the shared text and JSON, or one HTML page for all inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Html,
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,7 +44,12 @@ pub fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn replay(path: &Path, args: &Args, session: &mut target::Session) -> anyhow::Result<bool> {
+fn replay(
+    path: &Path,
+    args: &Args,
+    session: &mut target::Session,
+    pages: &mut Vec<report::html::Detail>,
+) -> anyhow::Result<bool> {
     let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
     let decoded = scenario::decode_file(&bytes).with_context(|| format!("{}", path.display()))?;
     let pipeline = target::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
@@ -60,6 +71,14 @@ fn replay(path: &Path, args: &Args, session: &mut target::Session) -> anyhow::Re
             let mut v = report::json(&execution);
             v["file"] = path.display().to_string().into();
             println!("{v}");
+        }
+        Format::Html => {
+            let templates = report::html::build::templates(session, pipeline, &decoded.scenario);
+            pages.push(report::html::Detail {
+                file: Some(path.to_path_buf()),
+                execution,
+                templates,
+            });
         }
     }
     Ok(found)
@@ -85,14 +104,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut session = target::Session::new()?;
     let (mut found, mut failed) = (false, false);
+    let mut pages = Vec::new();
     for f in &files {
-        match replay(f, &args, &mut session) {
+        match replay(f, &args, &mut session, &mut pages) {
             Ok(hit) => found |= hit,
             Err(e) => {
                 eprintln!("rowguard: {}", format!("{e:#}").replace('\n', " "));
                 failed = true;
             }
         }
+    }
+    if args.format == Format::Html {
+        let page = report::html::build::from_replays(pages, "sqlite");
+        print!("{}", report::html::page(&page));
     }
     Ok(if found {
         ExitCode::from(1)

@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::guard::Kind;
 use crate::pipeline::Pipeline;
@@ -58,6 +58,7 @@ pub mod gate;
 pub mod minimize;
 pub mod mutate;
 pub mod rng;
+pub mod series;
 
 use corpus::Input;
 use feedback::Feedback;
@@ -139,7 +140,7 @@ impl Config {
 }
 
 /// One distinct finding (kind + statement shape).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Found {
     pub kind: Kind,
     /// The artifact file holding the first input that made it.
@@ -156,8 +157,8 @@ pub struct Found {
     pub message: String,
 }
 
-/// What a run did.
-#[derive(Debug, Clone, Serialize)]
+/// What a run did (`fuzz --format json`; `rowguard report` reads it back).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub pipeline: String,
     pub seed: u64,
@@ -174,6 +175,9 @@ pub struct Summary {
     pub interrupted: bool,
     /// Distinct findings, in the order they were first seen.
     pub findings: Vec<Found>,
+    /// Discovery over time, at most [`series::MAX_POINTS`] points.
+    #[serde(default)]
+    pub series: Vec<series::Point>,
 }
 
 /// State the workers share.
@@ -182,6 +186,7 @@ struct Shared {
     corpus: Vec<Input>,
     found: Vec<Found>,
     index: HashMap<(Kind, String), usize>,
+    series: series::Series,
     error: Option<crate::Error>,
 }
 
@@ -222,6 +227,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
             corpus: Vec::new(),
             found: Vec::new(),
             index: HashMap::new(),
+            series: series::Series::default(),
             error: None,
         }),
     };
@@ -263,11 +269,19 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
     if let Some(e) = shared.error {
         return Err(e);
     }
+    let execs = execs.min(cfg.runs.unwrap_or(u64::MAX));
+    let last = series::Point {
+        execs,
+        elapsed_s,
+        shapes: shared.feedback.shapes(),
+        corpus: shared.corpus.len(),
+        findings: shared.found.len(),
+    };
     Ok(Summary {
         pipeline: cfg.pipeline.name().to_string(),
         seed: cfg.seed,
         jobs: cfg.jobs,
-        execs: execs.min(cfg.runs.unwrap_or(u64::MAX)),
+        execs,
         elapsed_s,
         shapes: shared.feedback.shapes(),
         access_sets: shared.feedback.access_sets(),
@@ -275,6 +289,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
         corpus: shared.corpus.len(),
         interrupted,
         findings: shared.found,
+        series: shared.series.finish(last),
     })
 }
 
@@ -382,6 +397,14 @@ impl Run<'_> {
             }
             shared.corpus.push(input);
         }
+        let point = series::Point {
+            execs: n,
+            elapsed_s: self.start.elapsed().as_secs_f64(),
+            shapes: shared.feedback.shapes(),
+            corpus: shared.corpus.len(),
+            findings: shared.found.len(),
+        };
+        shared.series.offer(point);
         Ok(())
     }
 
