@@ -16,9 +16,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
+use rowguard::engine::artifacts::write_atomic;
 use rowguard::engine::{self, Found, Summary};
 use rowguard::guard::Kind;
-use rowguard::target;
+use rowguard::{report, target};
 
 use super::Format;
 
@@ -56,6 +57,9 @@ pub struct Args {
     /// Rust source file or folder to harvest words from (comparison operands first); repeatable.
     #[arg(long, value_name = "PATH")]
     source: Vec<PathBuf>,
+    /// Also write the run as one self-contained HTML page here.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 /// A flag SIGINT (Ctrl-C), SIGTERM (`timeout`, Docker, a cancelled CI job)
@@ -192,6 +196,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         cfg.on_finding = Some(announce);
     }
     let summary = engine::run(&cfg, stop_flag()?)?;
+    if let Some(path) = &args.html {
+        let page = report::html::build::from_fuzz(&summary, "sqlite", &|p| p.to_path_buf())?;
+        write_atomic(path, report::html::page(&page).as_bytes())
+            .with_context(|| "writing the HTML report")?;
+    }
     match args.format {
         Format::Text => print_text(&summary),
         Format::Json => outln!("{}", serde_json::to_string(&summary)?),

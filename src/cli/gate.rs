@@ -42,6 +42,12 @@ pub struct Args {
     /// A libFuzzer dictionary whose words the fuzz stage uses; repeatable.
     #[arg(long = "dict", value_name = "FILE")]
     dict: Vec<PathBuf>,
+    /// Write one self-contained HTML page here (one row per corpus file, failures first).
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Write the gate's JSON summary here (what `rowguard report` reads).
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 /// The project's own pipeline code, harvested when no `--source` is given.
@@ -103,6 +109,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let text = serde_json::to_string_pretty(&report::sarif::sarif(&result))? + "\n";
         if let Err(e) = write_atomic(path, text.as_bytes()) {
             unwritten.push(format!("writing the SARIF log: {e}"));
+        }
+    }
+    let summary = report::html::build::GateSummary::of(&result);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string(&summary)? + "\n";
+        if let Err(e) = write_atomic(path, text.as_bytes()) {
+            unwritten.push(format!("writing the JSON summary: {e}"));
+        }
+    }
+    if let Some(path) = &args.html {
+        let written = report::html::build::from_gate(&summary, "sqlite", &|p| p.to_path_buf())
+            .and_then(|page| write_atomic(path, report::html::page(&page).as_bytes()));
+        if let Err(e) = written {
+            unwritten.push(format!("writing the HTML report: {e}"));
         }
     }
     for e in &unwritten {

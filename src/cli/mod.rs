@@ -22,6 +22,7 @@ mod fuzz;
 mod gate;
 mod minimize;
 mod pipelines;
+mod report;
 mod repro;
 mod scan;
 mod schema;
@@ -56,6 +57,8 @@ enum Command {
     Scan(scan::Args),
     /// Harvest words from Rust source into a libFuzzer dictionary (comparison operands first).
     Dict(dict::Args),
+    /// One self-contained HTML page from a fuzz or gate JSON summary and its artifacts.
+    Report(report::Args),
 }
 
 /// Set once a write to stdout failed: later output is dropped.
@@ -142,6 +145,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Dict(args) => dict::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

@@ -11,7 +11,13 @@ use anyhow::Context;
 use rowguard::tools::repro;
 use rowguard::{report, target};
 
-use super::Format;
+/// Output format of `repro`: the shared text and JSON, or one HTML page for all inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Html,
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,7 +46,12 @@ pub fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn replay(path: &Path, args: &Args, session: &mut target::Session) -> anyhow::Result<bool> {
+fn replay(
+    path: &Path,
+    args: &Args,
+    session: &mut target::Session,
+    pages: &mut Vec<report::html::Detail>,
+) -> anyhow::Result<bool> {
     let replay = repro::replay_file(session, path, args.pipeline.as_deref())?;
     let execution = &replay.execution;
     let found = !execution.is_clean();
@@ -60,6 +71,15 @@ fn replay(path: &Path, args: &Args, session: &mut target::Session) -> anyhow::Re
             let mut v = report::json(execution);
             v["file"] = path.display().to_string().into();
             outln!("{v}");
+        }
+        Format::Html => {
+            let templates =
+                report::html::build::templates(session, replay.pipeline, &replay.scenario);
+            pages.push(report::html::Detail {
+                file: Some(path.to_path_buf()),
+                execution: replay.execution,
+                templates,
+            });
         }
     }
     Ok(found)
@@ -85,14 +105,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut session = target::Session::new()?;
     let (mut found, mut failed) = (false, false);
+    let mut pages = Vec::new();
     for f in &files {
-        match replay(f, &args, &mut session) {
+        match replay(f, &args, &mut session, &mut pages) {
             Ok(hit) => found |= hit,
             Err(e) => {
                 eprintln!("rowguard: {}", format!("{e:#}").replace('\n', " "));
                 failed = true;
             }
         }
+    }
+    if args.format == Format::Html {
+        let page = report::html::build::from_replays(pages, "sqlite");
+        print!("{}", report::html::page(&page));
     }
     Ok(if found {
         ExitCode::from(1)

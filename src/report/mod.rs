@@ -12,6 +12,7 @@ use crate::guard::{param_json, Finding, Kind, StatementCheck};
 use crate::pipeline::Op;
 use crate::target::Execution;
 
+pub mod html;
 pub mod junit;
 pub mod sarif;
 

@@ -6,16 +6,21 @@ use std::path::{Path, PathBuf};
 
 use crate::harness::choice::choose_pipeline;
 use crate::harness::execute::{execute, Execution, Session};
-use crate::harness::scenario::{decode_file, Encoding};
+use crate::harness::pipeline::Pipeline;
+use crate::harness::scenario::{decode_file, Encoding, Scenario};
 
 /// One replayed input.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Replay {
     /// The file replayed.
     pub path: PathBuf,
     /// How its bytes were read.
     pub encoding: Encoding,
-    /// The pipeline it ran on, and everything the guard saw.
+    /// The ops replayed.
+    pub scenario: Scenario,
+    /// The pipeline chosen.
+    pub pipeline: &'static dyn Pipeline,
+    /// Everything the guard saw.
     pub execution: Execution,
 }
 
@@ -30,5 +35,7 @@ pub fn replay_file(session: &mut Session, path: &Path, flag: Option<&str>) -> cr
         path: path.to_path_buf(),
         encoding: decoded.encoding,
         execution: execute(session, pipeline, &decoded.scenario)?,
+        scenario: decoded.scenario,
+        pipeline,
     })
 }

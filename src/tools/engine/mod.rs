@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::guard::Kind;
 use crate::pipeline::Pipeline;
@@ -62,6 +62,7 @@ pub mod feedback;
 pub mod mutate;
 pub mod mutator;
 pub use crate::harness::rng;
+pub mod series;
 
 use corpus::Input;
 use feedback::Feedback;
@@ -166,7 +167,7 @@ impl Config {
 }
 
 /// One distinct finding (kind + statement shape).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Found {
     pub kind: Kind,
     /// The artifact file holding the first input that made it.
@@ -186,8 +187,8 @@ pub struct Found {
     pub message: String,
 }
 
-/// What a run did.
-#[derive(Debug, Clone, Serialize)]
+/// What a run did (`fuzz --format json`; `rowguard report` reads it back).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub pipeline: String,
     pub seed: u64,
@@ -209,6 +210,9 @@ pub struct Summary {
     /// What went wrong without ending the run, one line each: an artifact or
     /// corpus file not written, a worker that failed after a finding.
     pub warnings: Vec<String>,
+    /// Discovery over time, at most [`series::MAX_POINTS`] points.
+    #[serde(default)]
+    pub series: Vec<series::Point>,
 }
 
 /// State the workers share.
@@ -217,6 +221,7 @@ struct Shared {
     corpus: Vec<Input>,
     found: Vec<Found>,
     index: HashMap<(Kind, String), usize>,
+    series: series::Series,
     error: Option<crate::Error>,
     warnings: Vec<String>,
     /// Set at the first failed corpus write: the run goes on without saving.
@@ -262,6 +267,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
             corpus: Vec::new(),
             found: Vec::new(),
             index: HashMap::new(),
+            series: series::Series::default(),
             error: None,
             warnings: Vec::new(),
             corpus_off: false,
@@ -314,11 +320,19 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
         }
         shared.warnings.push(format!("fuzzing stopped early: {e}"));
     }
+    let execs = execs.min(cfg.runs.unwrap_or(u64::MAX));
+    let last = series::Point {
+        execs,
+        elapsed_s,
+        shapes: shared.feedback.shapes(),
+        corpus: shared.corpus.len(),
+        findings: shared.found.len(),
+    };
     Ok(Summary {
         pipeline: cfg.pipeline.name().to_string(),
         seed: cfg.seed,
         jobs: cfg.jobs,
-        execs: execs.min(cfg.runs.unwrap_or(u64::MAX)),
+        execs,
         elapsed_s,
         shapes: shared.feedback.shapes(),
         access_sets: shared.feedback.access_sets(),
@@ -328,6 +342,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
         interrupted,
         findings: shared.found,
         warnings: shared.warnings,
+        series: shared.series.finish(last),
     })
 }
 
@@ -459,6 +474,14 @@ impl Run<'_> {
             }
             shared.corpus.push(input);
         }
+        let point = series::Point {
+            execs: n,
+            elapsed_s: self.start.elapsed().as_secs_f64(),
+            shapes: shared.feedback.shapes(),
+            corpus: shared.corpus.len(),
+            findings: shared.found.len(),
+        };
+        shared.series.offer(point);
         Ok(())
     }
 

@@ -1,0 +1,367 @@
+//! Building a [`Report`] from what a run leaves: a fuzz [`Summary`] and its
+//! artifacts, a gate's outcome, or replayed inputs. This is the part that
+//! runs SQL (each artifact is replayed, and each op is run once more on
+//! placeholder text to get its template statements); [`super::page`] only
+//! renders.
+//!
+//! The gate's JSON summary ([`GateSummary`], `gate --json FILE`) is defined
+//! here: one object per case (`suite, name, status, messages[], artifacts[]`)
+//! and the fuzz stage's [`Summary`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Detail, FindingRow, GateRow, Report, RunInfo, Status, MAX_DETAILS};
+use crate::db::{Db, DbError, Value};
+use crate::tools::gate::{GateReport, Outcome};
+use crate::engine::{Found, Summary};
+use crate::guard::Guard;
+use crate::pipeline::{self, Pipeline};
+use crate::scenario::{decode_file, Scenario};
+use crate::target::{self, Execution, Session};
+
+/// Records the SQL of an op run on placeholder text; reads go to the
+/// fixture, unchecked, so branches follow the same data as the real run.
+struct Recorder<'g> {
+    guard: &'g Guard,
+    sql: Vec<String>,
+}
+
+impl Db for Recorder<'_> {
+    fn execute(&mut self, sql: &str, _: &[Value]) -> Result<usize, DbError> {
+        self.sql.push(sql.to_string());
+        Ok(1)
+    }
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.sql.push(sql.to_string());
+        Ok(())
+    }
+    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
+        self.sql.push(sql.to_string());
+        let rows = self
+            .guard
+            .query_unchecked(sql, params)
+            .map_err(DbError::from)?;
+        rows.into_iter().next().ok_or_else(DbError::no_rows)
+    }
+}
+
+/// Per op, the statements the same op makes on placeholder text (the
+/// template the guard compared shapes against), on the pristine fixture.
+pub fn templates(
+    session: &mut Session,
+    pipeline: &dyn Pipeline,
+    scenario: &Scenario,
+) -> Vec<Vec<String>> {
+    let guard: &Guard = session.guard();
+    scenario
+        .ops
+        .iter()
+        .map(|op| {
+            let mut r = Recorder {
+                guard,
+                sql: Vec::new(),
+            };
+            let _ = pipeline.run(&op.placeholder(), &mut r);
+            r.sql
+        })
+        .collect()
+}
+
+/// Replays `scenario` on `pipeline` and keeps what the page shows.
+pub fn detail(
+    session: &mut Session,
+    pipeline: &dyn Pipeline,
+    file: Option<PathBuf>,
+    scenario: &Scenario,
+) -> crate::Result<Detail> {
+    let execution = target::execute(session, pipeline, scenario)?;
+    let templates = templates(session, pipeline, scenario);
+    Ok(Detail {
+        file,
+        execution,
+        templates,
+    })
+}
+
+/// Reads and decodes an input file as `rowguard repro` does.
+pub fn read_input(path: &Path) -> crate::Result<Scenario> {
+    let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+    decode_file(&bytes)
+        .map(|d| d.scenario)
+        .map_err(|e| crate::Error::Decode(format!("{}: {e}", path.display())))
+}
+
+/// The findings table rows of replayed executions (one row per finding kind
+/// and statement shape, counted across the inputs).
+fn rows_of(details: &[Detail]) -> Vec<FindingRow> {
+    let mut rows: Vec<FindingRow> = Vec::new();
+    for (i, d) in details.iter().enumerate() {
+        for s in d.execution.statements() {
+            for f in &s.findings {
+                if let Some(r) = rows
+                    .iter_mut()
+                    .find(|r| r.kind == f.kind && r.shape == s.shape)
+                {
+                    r.count += 1;
+                    continue;
+                }
+                rows.push(FindingRow {
+                    kind: f.kind,
+                    count: 1,
+                    elapsed_s: None,
+                    execs: None,
+                    shape: s.shape.clone(),
+                    message: f.message.clone(),
+                    artifact: d.file.clone(),
+                    detail: Some(i),
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// The page of `rowguard repro --format html`: every input in detail.
+pub fn from_replays(details: Vec<Detail>, backend: &str) -> Report {
+    let pipelines: Vec<&str> = {
+        let mut p: Vec<&str> = details
+            .iter()
+            .map(|d| d.execution.pipeline.as_str())
+            .collect();
+        p.dedup();
+        p
+    };
+    let mut report = Report {
+        run: RunInfo {
+            command: "repro".into(),
+            pipeline: pipelines.join(", "),
+            backend: backend.into(),
+            ..RunInfo::default()
+        },
+        findings: rows_of(&details),
+        ..Report::default()
+    };
+    report.details_left_out = details.len().saturating_sub(MAX_DETAILS);
+    report.details = details.into_iter().take(MAX_DETAILS).collect();
+    report
+}
+
+/// Findings in the order they get a detail: the first of each kind, then the rest.
+fn detail_order(findings: &[Found]) -> Vec<usize> {
+    let mut seen = Vec::new();
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for (i, f) in findings.iter().enumerate() {
+        if seen.contains(&f.kind) {
+            rest.push(i);
+        } else {
+            seen.push(f.kind);
+            first.push(i);
+        }
+    }
+    first.extend(rest);
+    first
+}
+
+/// Adds the findings of a fuzz summary to `report`, replaying up to
+/// [`MAX_DETAILS`] artifacts (`resolve` maps a summary's artifact path to
+/// where it is now). A missing or unreadable artifact is an error.
+pub fn add_fuzz(
+    report: &mut Report,
+    summary: &Summary,
+    session: &mut Session,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+) -> crate::Result<()> {
+    let pipeline = pipeline::by_name(&summary.pipeline)?;
+    let mut by_file: HashMap<PathBuf, usize> = HashMap::new();
+    let mut detail_of = vec![None; summary.findings.len()];
+    let mut left_out = 0;
+    for i in detail_order(&summary.findings) {
+        let Some(artifact) = &summary.findings[i].artifact else {
+            continue;
+        };
+        let path = resolve(artifact);
+        if let Some(&d) = by_file.get(&path) {
+            detail_of[i] = Some(d);
+            continue;
+        }
+        if report.details.len() >= MAX_DETAILS {
+            left_out += 1;
+            continue;
+        }
+        let scenario = read_input(&path)?;
+        let d = detail(session, pipeline, Some(path.clone()), &scenario)?;
+        by_file.insert(path, report.details.len());
+        detail_of[i] = Some(report.details.len());
+        report.details.push(d);
+    }
+    report.details_left_out += left_out;
+    for (f, d) in summary.findings.iter().zip(detail_of) {
+        report.findings.push(FindingRow {
+            kind: f.kind,
+            count: f.count,
+            elapsed_s: Some(f.elapsed_s),
+            execs: Some(f.execs),
+            shape: f.shape.clone(),
+            message: f.message.clone(),
+            artifact: f.artifact.as_ref().map(|a| resolve(a)),
+            detail: d,
+        });
+    }
+    report.series = summary.series.clone();
+    Ok(())
+}
+
+/// The run line of a fuzz summary.
+pub fn fuzz_run(summary: &Summary, command: &str, backend: &str) -> RunInfo {
+    RunInfo {
+        command: command.into(),
+        pipeline: summary.pipeline.clone(),
+        backend: backend.into(),
+        seed: Some(summary.seed),
+        execs: Some(summary.execs),
+        elapsed_s: Some(summary.elapsed_s),
+        shapes: Some(summary.shapes),
+        corpus: Some(summary.corpus),
+        interrupted: summary.interrupted,
+    }
+}
+
+/// The page of `rowguard fuzz --html` / `rowguard report` on a fuzz summary.
+pub fn from_fuzz(
+    summary: &Summary,
+    backend: &str,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+) -> crate::Result<Report> {
+    let mut report = Report {
+        run: fuzz_run(summary, "fuzz", backend),
+        ..Report::default()
+    };
+    add_fuzz(&mut report, summary, &mut Session::new()?, resolve)?;
+    Ok(report)
+}
+
+/// One gate case as the gate's JSON summary keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseJson {
+    pub suite: String,
+    pub name: String,
+    /// `passed`, `failed` or `error`.
+    pub status: String,
+    #[serde(default)]
+    pub messages: Vec<String>,
+    #[serde(default)]
+    pub artifacts: Vec<PathBuf>,
+}
+
+/// The gate's JSON summary (`gate --json FILE`), what `rowguard report` reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateSummary {
+    pub cases: Vec<CaseJson>,
+    pub fuzz: Option<Summary>,
+}
+
+impl GateSummary {
+    pub fn of(g: &GateReport) -> GateSummary {
+        let cases = g
+            .cases
+            .iter()
+            .map(|c| {
+                let (status, messages, artifacts) = match &c.outcome {
+                    Outcome::Passed => ("passed", vec![], vec![]),
+                    Outcome::Failed(issues) => (
+                        "failed",
+                        issues
+                            .iter()
+                            .map(|i| format!("{}: {}", i.kind, i.message))
+                            .collect(),
+                        issues.iter().filter_map(|i| i.path.clone()).collect(),
+                    ),
+                    Outcome::Error(e) => ("error", vec![e.clone()], vec![]),
+                };
+                CaseJson {
+                    suite: c.suite.to_string(),
+                    name: c.name.clone(),
+                    status: status.into(),
+                    messages,
+                    artifacts,
+                }
+            })
+            .collect();
+        GateSummary {
+            cases,
+            fuzz: g.fuzz.clone(),
+        }
+    }
+}
+
+/// The page of `gate --html` / `rowguard report` on a gate summary: one row
+/// per case (failures first), the fuzz stage's findings in detail.
+pub fn from_gate(
+    g: &GateSummary,
+    backend: &str,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+) -> crate::Result<Report> {
+    let mut report = Report {
+        run: match &g.fuzz {
+            Some(s) => fuzz_run(s, "gate", backend),
+            None => RunInfo {
+                command: "gate".into(),
+                pipeline: "safe".into(),
+                backend: backend.into(),
+                ..RunInfo::default()
+            },
+        },
+        ..Report::default()
+    };
+    for c in &g.cases {
+        let status = match c.status.as_str() {
+            "passed" => Status::Passed,
+            "failed" => Status::Failed,
+            "error" => Status::Error,
+            other => {
+                return Err(crate::Error::Decode(format!(
+                    "gate case {}: unknown status `{other}`",
+                    c.name
+                )))
+            }
+        };
+        let mut messages = c.messages.clone();
+        for a in &c.artifacts {
+            messages.push(format!(
+                "reproduce: rowguard repro {}",
+                super::shell_word(&resolve(a).display().to_string())
+            ));
+        }
+        report.gate.push(GateRow {
+            status,
+            suite: c.suite.clone(),
+            name: c.name.clone(),
+            messages,
+        });
+    }
+    if let Some(s) = &g.fuzz {
+        add_fuzz(&mut report, s, &mut Session::new()?, resolve)?;
+    }
+    Ok(report)
+}
+
+/// Every execution's findings as replayed details, for callers that already ran them.
+pub fn replayed(session: &mut Session, files: &[(PathBuf, Execution, Scenario)]) -> Vec<Detail> {
+    files
+        .iter()
+        .map(|(f, e, s)| {
+            let templates = pipeline::by_name(&e.pipeline)
+                .map(|p| templates(session, p, s))
+                .unwrap_or_default();
+            Detail {
+                file: Some(f.clone()),
+                execution: e.clone(),
+                templates,
+            }
+        })
+        .collect()
+}

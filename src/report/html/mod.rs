@@ -1,0 +1,543 @@
+//! One self-contained HTML page per run, for the person who opens a CI
+//! failure (`rowguard report`, `fuzz --html`, `gate --html`,
+//! `repro --format html`): the run, the findings table, each finding's ops,
+//! statements diffed against their templates, blast radius, undo statements
+//! and commands, the discovery plot, and for the gate one row per corpus file.
+//!
+//! Contract:
+//! - self-contained: inline CSS and SVG, no script at all, no network
+//!   resource; a Content-Security-Policy meta (`default-src 'none'`, inline
+//!   styles only) makes any script that slipped in inert anyway;
+//! - attacker text is data: every note, reason, statement, message and
+//!   file name goes through [`escape`] (hand-written, tested; no template
+//!   engine, so nothing is ever inserted unescaped by default);
+//! - bounded: at most [`MAX_DETAILS`] findings in detail, [`blast::SHOWN_ROWS`]
+//!   rows per table, statements cut at [`STATEMENT_BYTES`], downloads within
+//!   [`DOWNLOAD_BUDGET`]; each cut is said on the page with a count;
+//! - deterministic apart from the run's own numbers (no clock is read here).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::engine::series::Point;
+use crate::guard::Kind;
+use crate::target::Execution;
+
+pub mod blast;
+pub mod build;
+pub mod escape;
+pub mod plot;
+pub mod sqldiff;
+
+use escape::text;
+
+/// Findings shown in detail (the first of each kind first); the rest are
+/// rows of the findings table.
+pub const MAX_DETAILS: usize = 40;
+/// Bytes of one statement's text shown.
+pub const STATEMENT_BYTES: usize = 4_000;
+/// Bytes of `data:` downloads one page embeds at most.
+pub const DOWNLOAD_BUDGET: usize = 3_000_000;
+/// Undo statements shown per finding.
+pub const SHOWN_UNDO: usize = 200;
+/// Rows of the findings table and the gate table.
+pub const MAX_ROWS: usize = 2_000;
+
+/// The Content-Security-Policy of every page: nothing may load or run.
+pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
+const STYLE: &str = include_str!("style.css");
+
+/// What the run was.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    /// `fuzz`, `gate` or `repro`.
+    pub command: String,
+    pub pipeline: String,
+    pub backend: String,
+    pub seed: Option<u64>,
+    pub execs: Option<u64>,
+    pub elapsed_s: Option<f64>,
+    pub shapes: Option<usize>,
+    pub corpus: Option<usize>,
+    pub interrupted: bool,
+}
+
+/// One row of the findings table.
+#[derive(Debug, Clone)]
+pub struct FindingRow {
+    pub kind: Kind,
+    pub count: u64,
+    pub elapsed_s: Option<f64>,
+    pub execs: Option<u64>,
+    pub shape: String,
+    pub message: String,
+    pub artifact: Option<PathBuf>,
+    /// Index into [`Report::details`] of the replay of `artifact`.
+    pub detail: Option<usize>,
+}
+
+/// One replayed input shown in full.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub file: Option<PathBuf>,
+    pub execution: Execution,
+    /// Per op, the SQL of the same op run on placeholder text, in order.
+    pub templates: Vec<Vec<String>>,
+}
+
+/// How a gate case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Error,
+    Failed,
+    Passed,
+}
+
+/// One gate case (a corpus file, or the fuzz run).
+#[derive(Debug, Clone)]
+pub struct GateRow {
+    pub status: Status,
+    pub suite: String,
+    pub name: String,
+    pub messages: Vec<String>,
+}
+
+/// Everything one page shows.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub run: RunInfo,
+    pub findings: Vec<FindingRow>,
+    pub details: Vec<Detail>,
+    /// Findings with an artifact that were not replayed in detail.
+    pub details_left_out: usize,
+    pub series: Vec<Point>,
+    pub gate: Vec<GateRow>,
+}
+
+impl Report {
+    /// `clean`, `finding` or `could not check`.
+    pub fn verdict(&self) -> &'static str {
+        if self.gate.iter().any(|g| g.status == Status::Error) {
+            "could not check"
+        } else if !self.findings.is_empty() || self.gate.iter().any(|g| g.status == Status::Failed)
+        {
+            "finding"
+        } else {
+            "clean"
+        }
+    }
+}
+
+/// A file name as one shell word (quoted when it needs to be).
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn fmt_secs(s: Option<f64>) -> String {
+    s.map_or("–".into(), |s| format!("{s:.2} s"))
+}
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or("–".into(), |v| v.to_string())
+}
+
+/// The whole page.
+pub fn page(r: &Report) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    let verdict = r.verdict();
+    let title = format!("rowguard {} {}: {verdict}", r.run.command, r.run.pipeline);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body>",
+        text(&title)
+    );
+    let class = verdict.replace(' ', "-");
+    let _ = write!(
+        out,
+        "<header class=\"{class}\"><h1>rowguard {} <span class=\"pipeline\">{}</span></h1>\
+         <p class=\"verdict\" id=\"verdict\">{}</p></header><main>",
+        text(&r.run.command),
+        text(&r.run.pipeline),
+        verdict.to_uppercase()
+    );
+    run_section(&mut out, r);
+    if !r.gate.is_empty() {
+        gate_section(&mut out, &r.gate);
+    }
+    findings_section(&mut out, r);
+    plot_section(&mut out, &r.series);
+    let mut budget = blast::Budget {
+        bytes: DOWNLOAD_BUDGET,
+    };
+    for (i, d) in r.details.iter().enumerate() {
+        detail_section(&mut out, i, d, &r.run, &mut budget);
+    }
+    if r.details_left_out > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"left-out\" id=\"details-left-out\">{} more finding(s) are not shown in detail (the first {MAX_DETAILS} are, one of each kind first); \
+             their artifacts are in the findings table.</p>",
+            r.details_left_out
+        );
+    }
+    out.push_str("</main><footer>rowguard report · self-contained page: no script, no network · attacker text shown as data</footer></body></html>\n");
+    out
+}
+
+fn run_section(out: &mut String, r: &Report) {
+    let run = &r.run;
+    let rate = match (run.execs, run.elapsed_s) {
+        (Some(n), Some(s)) if s > 0.0 => format!(" ({:.0}/s)", n as f64 / s),
+        _ => String::new(),
+    };
+    let _ = write!(
+        out,
+        "<section id=\"run\"><h2>The run</h2><dl class=\"run\">\
+         <dt>pipeline</dt><dd>{}</dd><dt>backend</dt><dd>{}</dd><dt>seed</dt><dd>{}</dd>\
+         <dt>executions</dt><dd>{}{rate}</dd><dt>time</dt><dd>{}{}</dd><dt>distinct shapes</dt><dd>{}</dd>\
+         <dt>corpus</dt><dd>{}</dd><dt>verdict</dt><dd class=\"v\">{}</dd></dl></section>",
+        text(&run.pipeline),
+        text(&run.backend),
+        opt(run.seed),
+        opt(run.execs),
+        fmt_secs(run.elapsed_s),
+        if run.interrupted { " (interrupted)" } else { "" },
+        opt(run.shapes),
+        opt(run.corpus),
+        r.verdict()
+    );
+}
+
+fn gate_section(out: &mut String, rows: &[GateRow]) {
+    let mut sorted: Vec<&GateRow> = rows.iter().collect();
+    sorted.sort_by_key(|g| g.status);
+    let failing = rows.iter().filter(|g| g.status != Status::Passed).count();
+    let _ = write!(
+        out,
+        "<section id=\"gate\"><h2>Gate: {} case(s), {failing} not passing</h2>\
+         <table class=\"gate\"><thead><tr><th>result</th><th>suite</th><th>case</th><th>why</th></tr></thead><tbody>",
+        rows.len()
+    );
+    for g in sorted.iter().take(MAX_ROWS) {
+        let (class, label) = match g.status {
+            Status::Error => ("error", "ERROR"),
+            Status::Failed => ("failed", "FAIL"),
+            Status::Passed => ("passed", "ok"),
+        };
+        let _ = write!(
+            out,
+            "<tr class=\"gate-row {class}\"><td class=\"status\">{label}</td><td>{}</td><td>{}</td><td>",
+            text(&g.suite),
+            text(&g.name)
+        );
+        for m in &g.messages {
+            let _ = write!(out, "<div>{}</div>", text(m));
+        }
+        out.push_str("</td></tr>");
+    }
+    out.push_str("</tbody></table>");
+    if rows.len() > MAX_ROWS {
+        let _ = write!(
+            out,
+            "<p class=\"left-out\">{} passing case(s) left out of the table.</p>",
+            rows.len() - MAX_ROWS
+        );
+    }
+    out.push_str("</section>");
+}
+
+fn findings_section(out: &mut String, r: &Report) {
+    let inputs: u64 = r.findings.iter().map(|f| f.count).sum();
+    let _ = write!(
+        out,
+        "<section id=\"findings\"><h2><span id=\"n-findings\">{}</span> distinct finding(s), {inputs} input(s)</h2>",
+        r.findings.len()
+    );
+    if r.findings.is_empty() {
+        out.push_str("<p>No finding: every statement stayed inside its target row.</p></section>");
+        return;
+    }
+    out.push_str(
+        "<table class=\"findings\"><thead><tr><th>#</th><th>kind</th><th>count</th><th>first seen</th>\
+         <th>statement shape</th><th>message</th></tr></thead><tbody>",
+    );
+    for (i, f) in r.findings.iter().enumerate().take(MAX_ROWS) {
+        let first = match (f.elapsed_s, f.execs) {
+            (Some(s), Some(n)) => format!("{s:.2} s, {n} execs"),
+            _ => "–".into(),
+        };
+        let link = match f.detail {
+            Some(d) => format!("<a href=\"#finding-{d}\">{}</a>", i + 1),
+            None => (i + 1).to_string(),
+        };
+        let _ = write!(
+            out,
+            "<tr class=\"finding-row\"><td>{link}</td><td><span class=\"kind {k}\">{k}</span></td><td>{}</td><td>{first}</td>\
+             <td><code class=\"shape\">{}</code></td><td>{}</td></tr>",
+            f.count,
+            text(&clip(&f.shape, 300)),
+            text(&clip(&f.message, 300)),
+            k = f.kind.as_str()
+        );
+    }
+    out.push_str("</tbody></table>");
+    if r.findings.len() > MAX_ROWS {
+        let _ = write!(
+            out,
+            "<p class=\"left-out\">{} finding(s) left out of the table (all are in the JSON summary and the artifacts folder).</p>",
+            r.findings.len() - MAX_ROWS
+        );
+    }
+    out.push_str("</section>");
+}
+
+fn plot_section(out: &mut String, series: &[Point]) {
+    out.push_str("<section id=\"discovery\"><h2>Discovery over time</h2>");
+    match plot::svg(series) {
+        Some(svg) => {
+            out.push_str(&svg);
+            if let Some(last) = series.last() {
+                let _ = write!(
+                    out,
+                    "<p class=\"dim\">{} point(s) over {} executions in {:.1} s: {} shapes, corpus {}, {} finding(s) at the end.</p>",
+                    series.len(),
+                    last.execs,
+                    last.elapsed_s,
+                    last.shapes,
+                    last.corpus,
+                    last.findings
+                );
+            }
+        }
+        None => out.push_str(
+            "<p class=\"dim\">No time series: this page replays inputs, it is not a fuzz run.</p>",
+        ),
+    }
+    out.push_str("</section>");
+}
+
+fn clip(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn op_html(op: &crate::pipeline::Op) -> String {
+    use crate::pipeline::Op;
+    let field = |name: &str, v: &str| {
+        format!(
+            "<span class=\"field\">{name}</span> <code class=\"user\">{}</code>",
+            text(&clip(v, 2_000))
+        )
+    };
+    match op {
+        Op::Reschedule {
+            id,
+            day,
+            slot,
+            notes,
+            reason,
+        } => format!(
+            "reschedule appointment #{id} to day {day} slot {slot}; {}; {}",
+            field("notes", notes),
+            field("reason", reason)
+        ),
+        Op::EditNotes { id, notes } => {
+            format!("edit notes of appointment #{id}; {}", field("notes", notes))
+        }
+        Op::RescheduleSeries {
+            id,
+            slot,
+            notes,
+            reason,
+        } => format!(
+            "reschedule the series of #{id} to slot {slot}; {}; {}",
+            field("notes", notes),
+            field("reason", reason)
+        ),
+    }
+}
+
+fn detail_section(
+    out: &mut String,
+    i: usize,
+    d: &Detail,
+    run: &RunInfo,
+    budget: &mut blast::Budget,
+) {
+    let e = &d.execution;
+    let kinds = crate::report::verdict_line(e);
+    let file = d.file.as_ref().map(|p| p.display().to_string());
+    let _ = write!(
+        out,
+        "<section class=\"finding\" id=\"finding-{i}\"><h2>Finding {}: {}</h2>",
+        i + 1,
+        text(&kinds)
+    );
+    if let Some(f) = &file {
+        let _ = write!(
+            out,
+            "<p class=\"dim\">input <code>{}</code> on pipeline <b>{}</b></p>",
+            text(f),
+            text(&e.pipeline)
+        );
+    }
+    let mut n = 0;
+    for (k, run_op) in e.ops.iter().enumerate() {
+        let targets: Vec<String> = run_op.targets.iter().map(|t| format!("#{t}")).collect();
+        let _ = write!(
+            out,
+            "<div class=\"op\"><h3>Op {}</h3><p>{}</p><p class=\"dim\">policy: may write appointment(s) {}</p>",
+            k + 1,
+            op_html(&run_op.op),
+            text(&clip(&targets.join(", "), 300))
+        );
+        let templates = d.templates.get(k).map(Vec::as_slice).unwrap_or(&[]);
+        for (j, s) in run_op.statements.iter().enumerate() {
+            n += 1;
+            statement(
+                out,
+                n,
+                s,
+                templates.get(j).map(String::as_str),
+                &format!("finding-{i}-stmt-{n}"),
+                budget,
+            );
+        }
+        if let Some(err) = &run_op.error {
+            let _ = write!(
+                out,
+                "<p class=\"error\">pipeline stopped: {}</p>",
+                text(err)
+            );
+        }
+        out.push_str("</div>");
+    }
+    if let Some(f) = &file {
+        let p = shell_word(f);
+        let pipe = shell_word(&e.pipeline);
+        let _ = write!(
+            out,
+            "<h4>Replay and shrink</h4><pre class=\"copy commands\">rowguard repro {} --pipeline {}\nrowguard minimize {} --pipeline {} -o min.json</pre>",
+            text(&p),
+            text(&pipe),
+            text(&p),
+            text(&pipe)
+        );
+    }
+    let _ = run;
+    out.push_str("</section>");
+}
+
+fn statement(
+    out: &mut String,
+    n: usize,
+    s: &crate::guard::StatementCheck,
+    template: Option<&str>,
+    name: &str,
+    budget: &mut blast::Budget,
+) {
+    let api = serde_json::to_value(s.api)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    let class = if s.findings.is_empty() {
+        "stmt clean"
+    } else {
+        "stmt bad"
+    };
+    let _ = write!(
+        out,
+        "<div class=\"{class}\"><h4>Statement {n} <span class=\"dim\">{}</span></h4>",
+        text(&api)
+    );
+    match template {
+        Some(t) => {
+            let d = sqldiff::diff(&s.sql, t, STATEMENT_BYTES);
+            let note = if d.escaped_tokens > 0 {
+                format!("<p class=\"escaped\">User text left its literal: {} token(s) of SQL that the template does not have (marked red).</p>", d.escaped_tokens)
+            } else {
+                "<p class=\"dim\">Same tokens as the template; user text stayed inside its literals (marked yellow).</p>".to_string()
+            };
+            let _ = write!(
+                out,
+                "{note}<div class=\"pair\"><div><div class=\"cap\">statement as run</div><pre class=\"sql\">{}</pre></div>\
+                 <div><div class=\"cap\">template (same op, placeholder text)</div><pre class=\"sql template\">{}</pre></div></div>",
+                d.statement, d.template
+            );
+        }
+        None => {
+            let _ = write!(
+                out,
+                "<pre class=\"sql\">{}</pre>",
+                sqldiff::plain(&s.sql, STATEMENT_BYTES)
+            );
+        }
+    }
+    if !s.params.is_empty() {
+        let params: Vec<String> = s
+            .params
+            .iter()
+            .map(|p| clip(&crate::guard::param_json(p).to_string(), 200))
+            .collect();
+        let _ = write!(
+            out,
+            "<p class=\"params\">parameters: <code>[{}]</code></p>",
+            text(&params.join(", "))
+        );
+    }
+    if let Some(t) = &s.ignored_tail {
+        let _ = write!(
+            out,
+            "<p class=\"error\">ignored after NUL: <code>{}</code></p>",
+            text(&clip(t, 500))
+        );
+    }
+    if let Some(e) = &s.error {
+        let _ = write!(out, "<p class=\"error\">error: {}</p>", text(&clip(e, 500)));
+    }
+    for f in &s.findings {
+        let _ = write!(
+            out,
+            "<div class=\"kind-box\"><span class=\"kind {k}\">{k}</span> {}</div>",
+            text(&clip(&f.message, 1_000)),
+            k = f.kind.as_str()
+        );
+        if !f.outside.is_empty() {
+            blast::render(out, &f.outside, name, budget);
+        }
+        if !f.undo.is_empty() {
+            let _ = write!(
+                out,
+                "<h4>Undo ({} statement(s), newest change first)</h4><pre class=\"copy undo\">",
+                f.undo.len()
+            );
+            for u in f.undo.iter().take(SHOWN_UNDO) {
+                escape::push(out, u);
+                out.push('\n');
+            }
+            out.push_str("</pre>");
+            if f.undo.len() > SHOWN_UNDO {
+                let _ = write!(
+                    out,
+                    "<p class=\"left-out\">{} more undo statement(s) left out: <code>rowguard repro FILE --format json</code> prints all.</p>",
+                    f.undo.len() - SHOWN_UNDO
+                );
+            }
+        }
+    }
+    out.push_str("</div>");
+}
