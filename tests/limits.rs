@@ -186,6 +186,25 @@ fn deep_chains_and_many_statements_are_named_limits() {
     }
 }
 
+/// A million tiny statements in one batch ran for over a minute: the batch
+/// stops at its statement bound, with the limit named, and the guard goes on.
+#[test]
+fn a_batch_of_a_million_statements_stops_at_its_bound() {
+    use rowguard::check::{check, CheckOptions};
+    let r = check(&["SELECT 1;".repeat(1_000_000)], &CheckOptions::default()).unwrap();
+    let messages: Vec<&str> = r
+        .statements
+        .iter()
+        .flat_map(|s| &s.findings)
+        .filter(|f| f.kind == Kind::ResourceLimit)
+        .map(|f| f.message.as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("`batch-statements`")),
+        "{messages:?}"
+    );
+}
+
 /// Issue 10, class 2: rusqlite's `prepare` checks a statement's tail by
 /// preparing it recursively, one frame per statement; 60,000 statements in
 /// one `execute` on `legacy` overflowed the stack.

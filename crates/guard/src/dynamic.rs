@@ -46,6 +46,12 @@ pub const STATEMENT_TIME: Duration = Duration::from_secs(3);
 /// Wall-clock limit for all the statements of one input (`input-time`), so
 /// no input, however many statements it sends, runs longer.
 pub const INPUT_TIME: Duration = Duration::from_secs(8);
+/// Statements one `execute_batch` call may hold (counted as `;`): past it
+/// nothing of the text runs and the call gets a `resource-limit` finding
+/// (`batch-statements`). The static layer already reports such a text as
+/// `multiple-statements` and past its own `statements` limit; without this
+/// bound a million tiny statements run for minutes.
+pub const MAX_BATCH_STATEMENTS: usize = 10_000;
 /// Largest string or blob, and longest SQL text, a statement may make.
 pub const MAX_LENGTH: i32 = 16 * 1024 * 1024;
 /// Process-wide heap ceiling for SQLite (bytes): with the static layer's
@@ -839,6 +845,18 @@ impl Db for Guard {
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
         self.guarded(Api::ExecuteBatch, sql, &[], |conn, compiled| {
+            // Counted before anything runs: stepping through a huge batch
+            // costs rusqlite's Batch time per remaining byte, so the bound
+            // must hold before the first statement (a `;` inside a literal
+            // counts too: past the bound, failing closed is the point).
+            if compiled.bytes().filter(|&b| b == b';').count() >= MAX_BATCH_STATEMENTS {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_TOOBIG),
+                    Some(format!(
+                        "limit `batch-statements` reached: {MAX_BATCH_STATEMENTS} or more `;` in one batch; not run"
+                    )),
+                ));
+            }
             let mut batch = Batch::new(conn, compiled);
             while let Some(mut stmt) = batch.next()? {
                 // SQLite forgets an interrupt that lands between two
