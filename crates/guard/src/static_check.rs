@@ -109,7 +109,7 @@ pub struct StaticView {
 /// upper bound on any chain's depth in every dialect. SQLite itself stops
 /// expressions deeper than 200 (the guard's `SQLITE_LIMIT_EXPR_DEPTH`).
 pub const MAX_OPERATORS: usize = 200;
-/// Deepest parenthesis nesting parsed (sqlparser stops at [`RECURSION_LIMIT`] too).
+/// Deepest parenthesis nesting parsed (sqlparser stops at `RECURSION_LIMIT` too).
 pub const MAX_NESTING: usize = 32;
 /// Longest text (bytes) the static layer tokenizes: tokens cost ~100 bytes
 /// each, so a megabyte of `;` is ~100 MB before any tree is built.
