@@ -39,9 +39,9 @@ pub use guard::db;
 #[doc(hidden)]
 pub use harness::{pipeline, scenario, schema};
 #[doc(hidden)]
-pub use tools::{bench, check, dict, engine, input, scan};
-#[doc(hidden)]
 pub use tools::engine::mutator;
+#[doc(hidden)]
+pub use tools::{bench, check, dict, engine, input, scan};
 #[doc(hidden)]
 pub mod target {
     //! The flat layout's `target` module, now split over the harness.

@@ -57,7 +57,6 @@ fn assert_clean_on(conn: rusqlite::Connection, keys: &[i64], sql: &str) {
     );
 }
 
-
 /// Keys (as the blast radius shows them) of the rows changed outside the policy.
 fn outside_rows(v: &Verdict, table: &str) -> Vec<String> {
     let mut keys: Vec<String> = v

@@ -37,7 +37,11 @@ fn the_gate_fails_a_guard_file_that_breaks_the_oracle() {
     std::fs::write(dir.path().join("guard/benign.sql"), "SELECT 1").unwrap();
     let mut judge = Judge::new().unwrap();
     let clean = gate::replay_corpus_with(&mut judge, dir.path()).unwrap();
-    assert!(matches!(clean[0].outcome, gate::Outcome::Passed), "{:?}", clean[0].outcome);
+    assert!(
+        matches!(clean[0].outcome, gate::Outcome::Passed),
+        "{:?}",
+        clean[0].outcome
+    );
     let conn = judge.guard_session().unwrap().guard().connection();
     let _ = conn.execute_batch("UPDATE clients SET phone = 'escaped' WHERE id = 1");
     let broken = gate::replay_corpus_with(&mut judge, dir.path()).unwrap();

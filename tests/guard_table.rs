@@ -88,11 +88,9 @@ fn a_write_that_reads_other_rows_is_shape_changed() {
 #[test]
 fn a_query_that_finds_no_row_is_not_a_finding() {
     use rowguard::guard::{Db, ErrorClass, Value};
-    let mut g = rowguard::harness::appointments::guard_for(
-        rowguard::harness::schema::DEFAULT_SIZE,
-        7,
-    )
-    .unwrap();
+    let mut g =
+        rowguard::harness::appointments::guard_for(rowguard::harness::schema::DEFAULT_SIZE, 7)
+            .unwrap();
     let (r, v) = g
         .check(|g| {
             g.query_row(

@@ -55,14 +55,11 @@ fn crate_paths(text: &str) -> Vec<String> {
         if let Some(i) = code.find("crate::{") {
             let inner = &code[i + "crate::{".len()..];
             let inner = inner.split('}').next().unwrap_or("");
-            out.extend(inner.split(',').map(|s| {
-                s.trim()
-                    .split("::")
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_string()
-            }));
+            out.extend(
+                inner
+                    .split(',')
+                    .map(|s| s.trim().split("::").next().unwrap_or("").trim().to_string()),
+            );
         }
     }
     out.retain(|n| !n.is_empty());
@@ -99,7 +96,12 @@ fn the_guard_crate_is_domain_free_and_small() {
     let guard = root().join("crates/guard");
     for file in files_under(&guard.join("src")) {
         let text = std::fs::read_to_string(&file).unwrap();
-        for banned in ["rowguard::", "appointments_policy", "crate::harness", "crate::schema"] {
+        for banned in [
+            "rowguard::",
+            "appointments_policy",
+            "crate::harness",
+            "crate::schema",
+        ] {
             let hits: Vec<&str> = text
                 .lines()
                 .filter(|l| !l.trim_start().starts_with("//") && l.contains(banned))
@@ -119,7 +121,14 @@ fn the_guard_crate_is_domain_free_and_small() {
         .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
         .map(|l| l.split('=').next().unwrap().trim())
         .collect();
-    let allowed = ["rusqlite", "sqlparser", "serde", "serde_json", "thiserror", "stacker"];
+    let allowed = [
+        "rusqlite",
+        "sqlparser",
+        "serde",
+        "serde_json",
+        "thiserror",
+        "stacker",
+    ];
     for d in &deps {
         assert!(allowed.contains(d), "the guard crate depends on {d}");
     }

@@ -8,11 +8,11 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use rowguard::tools::gate::{self, GateConfig, GateReport, Outcome};
-use rowguard::tools::minimize;
 use rowguard::guard::Kind;
 use rowguard::pipeline::Op;
 use rowguard::scenario::{decode_file, Reproducer, Scenario};
+use rowguard::tools::gate::{self, GateConfig, GateReport, Outcome};
+use rowguard::tools::minimize;
 use rowguard::{pipeline, report, target};
 
 use crate::util::root;
@@ -229,8 +229,12 @@ fn a_minimized_reproducer_replays_through_decode_file() {
         Kind::WriteOutsideTarget,
     )
     .unwrap();
-    let json =
-        Reproducer::new(&min.scenario, "legacy", vec![rowguard::guard::Kind::WriteOutsideTarget]).to_json();
+    let json = Reproducer::new(
+        &min.scenario,
+        "legacy",
+        vec![rowguard::guard::Kind::WriteOutsideTarget],
+    )
+    .to_json();
     assert!(json.len() < bytes.len());
     let again = decode_file(json.as_bytes()).unwrap();
     assert_eq!(again.scenario, min.scenario);

@@ -109,7 +109,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 outln!("detect: first write-outside-target, {seeds} seeds, {time} s budget each, 1 job, {} build", machine.profile);
                 outln!(
                     "{:<10} {:<13} {:>6} {:>11} {:>11} {:>13} {:>10}",
-                    "pipeline", "engine", "found", "median s", "max s", "median execs", "execs/s"
+                    "pipeline",
+                    "engine",
+                    "found",
+                    "median s",
+                    "max s",
+                    "median execs",
+                    "execs/s"
                 );
                 for r in &r.results {
                     let execs = r.median_execs.map_or("-".to_string(), |e| e.to_string());

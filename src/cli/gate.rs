@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use rowguard::engine::artifacts::write_atomic;
-use rowguard::tools::gate::{self, GateConfig, Outcome};
 use rowguard::report;
+use rowguard::tools::gate::{self, GateConfig, Outcome};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rowguard::tools::engine::artifacts;
-use rowguard::tools::minimize;
 use rowguard::scenario::{self, Reproducer};
 use rowguard::target::{self, Session};
+use rowguard::tools::engine::artifacts;
+use rowguard::tools::minimize;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -33,5 +33,8 @@ pub fn appointments_policy(keys: &[i64]) -> Policy {
 /// A guard over a fresh fixture of `size` appointments, with the reschedule
 /// policy of appointment `target`.
 pub fn guard_for(size: usize, target: i64) -> crate::Result<Guard> {
-    Ok(Guard::new(schema::open(size)?, appointments_policy(&[target]))?)
+    Ok(Guard::new(
+        schema::open(size)?,
+        appointments_policy(&[target]),
+    )?)
 }

@@ -104,9 +104,7 @@ impl Db for Recorder<'_> {
     fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
         self.shapes.push(self.guard.shape_of(sql));
         let rows = self.guard.query_unchecked(sql, params)?;
-        rows.into_iter()
-            .next()
-            .ok_or_else(DbError::no_rows)
+        rows.into_iter().next().ok_or_else(DbError::no_rows)
     }
 }
 

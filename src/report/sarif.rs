@@ -12,8 +12,8 @@ use serde_sarif::sarif::{
     ToolComponent,
 };
 
-use crate::tools::gate::{GateReport, Outcome};
 use crate::guard::Kind;
+use crate::tools::gate::{GateReport, Outcome};
 
 /// The schema URI written into `$schema`.
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";

@@ -6,7 +6,6 @@
 //! reads other rows through a subquery is `shape-changed`. The static layer
 //! parses with the chosen dialect; the dynamic layer is always SQLite.
 
-
 use serde::Serialize;
 
 use crate::db::Db;

@@ -22,8 +22,8 @@
 //! prints something new, one renderer in `src/report/`.
 
 pub mod bench;
-pub mod dict;
 pub mod check;
+pub mod dict;
 pub mod engine;
 pub mod gate;
 pub mod input;

@@ -26,7 +26,11 @@ pub struct Replay {
 
 /// Reads, decodes and replays the input at `path` on the pipeline `flag`
 /// names (else the reproducer's, else `ROWGUARD_PIPELINE`, else `safe`).
-pub fn replay_file(session: &mut Session, path: &Path, flag: Option<&str>) -> crate::Result<Replay> {
+pub fn replay_file(
+    session: &mut Session,
+    path: &Path,
+    flag: Option<&str>,
+) -> crate::Result<Replay> {
     let bytes = super::input::read_file(path)?;
     let decoded = decode_file(&bytes)
         .map_err(|e| crate::Error::Decode(format!("{}: {e}", path.display())))?;

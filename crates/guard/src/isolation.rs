@@ -73,8 +73,7 @@ impl Counters {
         let (total, rowid) = (conn.total_changes(), conn.last_insert_rowid());
         let result = write();
         let own = conn.total_changes().saturating_sub(total);
-        self.total_at_start
-            .fetch_add(own as i64, Ordering::Relaxed);
+        self.total_at_start.fetch_add(own as i64, Ordering::Relaxed);
         // SAFETY: as in `reset`: the live connection's own handle, an integer stored.
         unsafe { rusqlite::ffi::sqlite3_set_last_insert_rowid(conn.handle(), rowid) };
         result

@@ -138,10 +138,7 @@ mod tests {
                 .map(|c| (c.table.clone(), c.column.clone()))
                 .collect()
         };
-        assert_eq!(
-            s[3].findings[0].kind,
-            crate::Kind::WriteOutsideTarget
-        );
+        assert_eq!(s[3].findings[0].kind, crate::Kind::WriteOutsideTarget);
         assert_eq!(cells(1), cells(3));
         assert!(cells(1).contains(&("appointments".to_string(), "notes".to_string())));
     }

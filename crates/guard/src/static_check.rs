@@ -775,12 +775,7 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = format!("SELECT {}1{}", "(".repeat(100_000), ")".repeat(100_000));
-        let v = analyze(
-            &deep,
-            Dialect::Sqlite,
-            &crate::tests::policy7(),
-            None,
-        );
+        let v = analyze(&deep, Dialect::Sqlite, &crate::tests::policy7(), None);
         assert_eq!(v.statements, None);
     }
 

@@ -171,7 +171,10 @@ impl GuardSession {
             })
             .is_ok()
         }))?;
-        let guard = Guard::new(conn, appointments::appointments_policy(&[schema::DEFAULT_TARGET]))?;
+        let guard = Guard::new(
+            conn,
+            appointments::appointments_policy(&[schema::DEFAULT_TARGET]),
+        )?;
         commits.store(0, Ordering::Relaxed);
         let pristine = schema::dump(guard.connection())?;
         Ok(GuardSession {

@@ -81,7 +81,12 @@ impl Judge {
 
     /// Judges the bytes of the corpus file `path` under `rule`: the broken
     /// rules, or `Err` when the file could not be judged.
-    pub fn judge(&mut self, rule: &Rule, path: &Path, bytes: &[u8]) -> Result<Vec<Problem>, String> {
+    pub fn judge(
+        &mut self,
+        rule: &Rule,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<Vec<Problem>, String> {
         match rule {
             Rule::Regression { pipeline } => self.regression(path, bytes, pipeline),
             Rule::Seed => {
@@ -98,7 +103,12 @@ impl Judge {
         execute(&mut self.session, p, &decoded.scenario).map_err(|e| e.to_string())
     }
 
-    fn regression(&mut self, path: &Path, bytes: &[u8], name: &str) -> Result<Vec<Problem>, String> {
+    fn regression(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        name: &str,
+    ) -> Result<Vec<Problem>, String> {
         let decoded = decode_as_repro(bytes)?;
         // `repro FILE` replays a reproducer on the pipeline it names: the
         // corpus must be judged on the same run, so field and folder agree.

@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::guard::{Db, DbError, ErrorClass, Value};
 use super::schema;
+pub use crate::guard::{Db, DbError, ErrorClass, Value};
 
 mod blacklist;
 mod concat;

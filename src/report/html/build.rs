@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{Detail, FindingRow, GateRow, Report, RunInfo, Status, MAX_DETAILS};
 use crate::db::{Db, DbError, Value};
-use crate::tools::gate::{GateReport, Outcome};
 use crate::engine::{Found, Summary};
 use crate::guard::Guard;
 use crate::pipeline::{self, Pipeline};
 use crate::scenario::{decode_file, Scenario};
 use crate::target::{self, Execution, Session};
+use crate::tools::gate::{GateReport, Outcome};
 
 /// Records the SQL of an op run on placeholder text; reads go to the
 /// fixture, unchecked, so branches follow the same data as the real run.

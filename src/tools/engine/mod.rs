@@ -58,7 +58,6 @@ pub mod artifacts;
 pub mod corpus;
 pub mod feedback;
 
-
 pub mod mutate;
 pub mod mutator;
 pub use crate::harness::rng;
