@@ -85,27 +85,40 @@ impl Execution {
     }
 }
 
-/// Records the shapes of an op run on placeholder text; reads go to the
-/// real database, unchecked, so branches follow the same data.
+/// Records the SQL of an op run on placeholder text; reads go to the real
+/// database, unchecked, so branches follow the same data.
 struct Recorder<'g> {
     guard: &'g Guard,
-    shapes: Vec<String>,
+    sql: Vec<String>,
 }
 
 impl Db for Recorder<'_> {
     fn execute(&mut self, sql: &str, _: &[Value]) -> Result<usize, DbError> {
-        self.shapes.push(self.guard.shape_of(sql));
+        self.sql.push(sql.to_string());
         Ok(1)
     }
     fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.shapes.push(self.guard.shape_of(sql));
+        self.sql.push(sql.to_string());
         Ok(())
     }
     fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
-        self.shapes.push(self.guard.shape_of(sql));
+        self.sql.push(sql.to_string());
         let rows = self.guard.query_unchecked(sql, params)?;
         rows.into_iter().next().ok_or_else(DbError::no_rows)
     }
+}
+
+/// The statements `op` makes on placeholder text (each free-text field
+/// replaced by benign text of the same length): the template its real run
+/// is compared with. The placeholder run only fails where the real one
+/// would, so what it sent before failing stays useful.
+pub fn placeholder_sql(guard: &Guard, pipeline: &dyn Pipeline, op: &Op) -> Vec<String> {
+    let mut recorder = Recorder {
+        guard,
+        sql: Vec::new(),
+    };
+    let _ = pipeline.run(&op.placeholder(), &mut recorder);
+    recorder.sql
 }
 
 /// The appointments an op may write: its series, or itself.
@@ -164,13 +177,10 @@ fn execute_here(
     for op in &scenario.ops {
         let targets = targets(guard, op)?;
         guard.set_policy(appointments_policy(&targets));
-        let mut recorder = Recorder {
-            guard,
-            shapes: Vec::new(),
-        };
-        // The placeholder run only fails where the real one would; its shapes stay useful.
-        let _ = pipeline.run(&op.placeholder(), &mut recorder);
-        let shapes = recorder.shapes;
+        let shapes = placeholder_sql(guard, pipeline, op)
+            .iter()
+            .map(|sql| guard.shape_of(sql))
+            .collect();
         guard.set_templates(Some(shapes));
         let error = pipeline.run(op, guard).err().map(|e| e.message);
         guard.set_templates(None);

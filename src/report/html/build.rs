@@ -14,39 +14,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{Detail, FindingRow, GateRow, Report, RunInfo, Status, MAX_DETAILS};
-use crate::db::{Db, DbError, Value};
 use crate::engine::{Found, Summary};
 use crate::guard::Guard;
+use crate::harness::execute::placeholder_sql;
 use crate::pipeline::{self, Pipeline};
 use crate::scenario::{decode_file, Scenario};
 use crate::target::{self, Execution, Session};
 use crate::tools::gate::{GateReport, Outcome};
-
-/// Records the SQL of an op run on placeholder text; reads go to the
-/// fixture, unchecked, so branches follow the same data as the real run.
-struct Recorder<'g> {
-    guard: &'g Guard,
-    sql: Vec<String>,
-}
-
-impl Db for Recorder<'_> {
-    fn execute(&mut self, sql: &str, _: &[Value]) -> Result<usize, DbError> {
-        self.sql.push(sql.to_string());
-        Ok(1)
-    }
-    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.sql.push(sql.to_string());
-        Ok(())
-    }
-    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
-        self.sql.push(sql.to_string());
-        let rows = self
-            .guard
-            .query_unchecked(sql, params)
-            .map_err(DbError::from)?;
-        rows.into_iter().next().ok_or_else(DbError::no_rows)
-    }
-}
 
 /// Per op, the statements the same op makes on placeholder text (the
 /// template the guard compared shapes against), on the pristine fixture.
@@ -59,14 +33,7 @@ pub fn templates(
     scenario
         .ops
         .iter()
-        .map(|op| {
-            let mut r = Recorder {
-                guard,
-                sql: Vec::new(),
-            };
-            let _ = pipeline.run(&op.placeholder(), &mut r);
-            r.sql
-        })
+        .map(|op| placeholder_sql(guard, pipeline, op))
         .collect()
 }
 
