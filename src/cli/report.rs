@@ -59,8 +59,8 @@ fn check_artifacts(dir: &Path) -> anyhow::Result<()> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let bytes =
-        std::fs::read(&args.summary).with_context(|| format!("{}", args.summary.display()))?;
+    // bounded and regular files only, like every input (a FIFO or /dev/zero is one line)
+    let bytes = rowguard::tools::input::read_file(&args.summary)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         bail!("{}: empty summary", args.summary.display());
     }

@@ -55,7 +55,7 @@ pub fn detail(
 
 /// Reads and decodes an input file as `rowguard repro` does.
 pub fn read_input(path: &Path) -> crate::Result<Scenario> {
-    let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+    let bytes = crate::tools::input::read_file(path)?;
     decode_file(&bytes)
         .map(|d| d.scenario)
         .map_err(|e| crate::Error::Decode(format!("{}: {e}", path.display())))
