@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
-            eprintln!("rowguard: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("rowguard: {}", cli::error_line(&e));
             ExitCode::from(2)
         }
         Err(_) => ExitCode::from(2),

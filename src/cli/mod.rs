@@ -163,3 +163,17 @@ fn one_line(rendered: &str) -> String {
         text.strip_prefix("error: ").unwrap_or(&text)
     )
 }
+
+/// The error and its causes on one line, each cause once: the library's
+/// errors already print their source (`path: No such file...`), so a cause
+/// whose text the line holds is not repeated.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line.replace('\n', " ")
+}

@@ -110,7 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         match replay(f, &args, &mut session, &mut pages) {
             Ok(hit) => found |= hit,
             Err(e) => {
-                eprintln!("rowguard: {}", format!("{e:#}").replace('\n', " "));
+                eprintln!("rowguard: {}", super::error_line(&e));
                 failed = true;
             }
         }
