@@ -40,3 +40,5 @@ mod cli_check;
 mod faults;
 // words from the code under test: `rowguard dict`, `--dict`/`--source`, a random word found from its source
 mod words;
+// the guard on a real PostgreSQL server: channel table, fixtures, isolation, the corpus oracle
+mod postgres;

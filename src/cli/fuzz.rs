@@ -25,6 +25,8 @@ use super::Format;
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    db: super::DatabaseArgs,
     /// Pipeline to fuzz (default: $ROWGUARD_PIPELINE, else safe).
     #[arg(long)]
     pipeline: Option<String>,
@@ -178,6 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let decoded = rowguard::scenario::decode(b"");
     let pipeline = target::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
     let mut cfg = engine::Config::new(pipeline);
+    cfg.database = args.db.options();
     cfg.seed = args.seed;
     cfg.jobs = args.jobs;
     cfg.runs = args.runs;

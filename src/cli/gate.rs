@@ -16,6 +16,8 @@ use rowguard::tools::gate::{self, GateConfig, Outcome};
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    db: super::DatabaseArgs,
     /// Seconds of fuzzing `safe` after the replay.
     #[arg(long, default_value_t = 60)]
     time: u64,
@@ -69,6 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         jobs: args.jobs,
         artifacts: Some(args.artifacts),
+        database: args.db.options(),
     };
     let result = gate::run(&cfg, stop)?;
     for case in &result.cases {

@@ -61,6 +61,30 @@ enum Command {
     Report(report::Args),
 }
 
+/// `--database`: the PostgreSQL server a command runs on instead of embedded SQLite.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct DatabaseArgs {
+    /// Run on this PostgreSQL server (postgres://user:password@host:port/db) in
+    /// schemas and roles rowguard creates and drops; default $ROWGUARD_DATABASE_URL,
+    /// else embedded SQLite.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Use --database even though it holds tables rowguard did not create
+    /// (rowguard still writes only in its own schemas).
+    #[arg(long)]
+    database_owned_by_rowguard: bool,
+}
+
+impl DatabaseArgs {
+    /// The server to use, if any.
+    pub fn options(&self) -> Option<rowguard::guard::postgres::PgOptions> {
+        rowguard::harness::choice::database_options(
+            self.database.as_deref(),
+            self.database_owned_by_rowguard,
+        )
+    }
+}
+
 /// Set once a write to stdout failed: later output is dropped.
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
 /// The first stdout failure that was not a closed pipe, reported once at the end.

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Detail, FindingRow, GateRow, Report, RunInfo, Status, MAX_DETAILS};
 use crate::engine::{Found, Summary};
-use crate::guard::Guard;
 use crate::harness::execute::placeholder_sql;
 use crate::pipeline::{self, Pipeline};
 use crate::scenario::{decode_file, Scenario};
@@ -29,11 +28,11 @@ pub fn templates(
     pipeline: &dyn Pipeline,
     scenario: &Scenario,
 ) -> Vec<Vec<String>> {
-    let guard: &Guard = session.guard();
+    let guard = session.backend();
     scenario
         .ops
         .iter()
-        .map(|op| placeholder_sql(guard, pipeline, op))
+        .map(|op| placeholder_sql(&mut *guard, pipeline, op))
         .collect()
 }
 

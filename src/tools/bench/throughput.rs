@@ -144,12 +144,18 @@ fn breakdown(
     rounds: usize,
 ) -> crate::Result<Parts> {
     let (mut sum, mut raw_exec, mut total) = (Breakdown::default(), 0.0, 0.0);
+    let profiling = |session: &mut Session, on: bool| -> crate::Result<Breakdown> {
+        let guard = session.guard().ok_or_else(|| {
+            crate::Error::Usage("the checking-cost breakdown is measured on SQLite only".into())
+        })?;
+        guard.set_profiling(on);
+        Ok(guard.take_profile())
+    };
     for _ in 0..rounds {
-        session.guard().set_profiling(true);
+        profiling(session, true)?;
         let (r, t) = time(|| checked_round(session, p, work));
-        session.guard().set_profiling(false);
+        let b = profiling(session, false)?;
         r?;
-        let b = session.guard().take_profile();
         total += t.as_secs_f64();
         sum.template_s += b.template_s;
         sum.static_s += b.static_s;
