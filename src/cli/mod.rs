@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod check;
 mod dict;
+mod differential;
 mod fuzz;
 mod gate;
 mod minimize;
@@ -57,6 +58,8 @@ enum Command {
     Scan(scan::Args),
     /// Harvest words from Rust source into a libFuzzer dictionary (comparison operands first).
     Dict(dict::Args),
+    /// The same notes lines on SQLite and on a PostgreSQL server: every line whose verdicts differ, and why.
+    Differential(differential::Args),
     /// One self-contained HTML page from a fuzz or gate JSON summary and its artifacts.
     Report(report::Args),
 }
@@ -170,6 +173,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(args),
         Command::Dict(args) => dict::run(args),
         Command::Report(args) => report::run(args),
+        Command::Differential(args) => differential::run(args),
     }
 }
 
