@@ -36,9 +36,11 @@ use crate::static_check::{compiled_text, Dialect, StaticView};
 use crate::{Api, Db, DbError, ErrorClass, Finding, Kind, Policy, StatementCheck, Value, Verdict};
 
 pub mod lex;
+mod raw;
 mod setup;
 pub mod values;
 
+pub use raw::PgRaw;
 pub use setup::PgOptions;
 
 /// Per-statement limits (the server enforces them).
@@ -281,21 +283,14 @@ impl PgGuard {
     /// Runs one statement with bound values.
     fn run_one(&mut self, api: Api, sql: &str, params: &[Value]) -> Result<Ran, postgres::Error> {
         let stmt = self.prepared(sql)?;
-        let bound: Vec<values::Param<'_>> = params.iter().map(values::Param).collect();
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = bound
-            .iter()
-            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
-            .collect();
-        match api {
-            Api::QueryRow => {
-                let rows = self.conn().query(&stmt, &refs)?;
-                match rows.first() {
-                    Some(r) => Ok(Ran::Row(values::row_values(r)?)),
-                    None => Ok(Ran::Done),
-                }
-            }
-            _ => Ok(Ran::Rows(self.conn().execute(&stmt, &refs)? as usize)),
-        }
+        let conn = self.conn();
+        values::with_bound(params, |refs| match api {
+            Api::QueryRow => match conn.query(&stmt, refs)?.first() {
+                Some(r) => Ok(Ran::Row(values::row_values(r)?)),
+                None => Ok(Ran::Done),
+            },
+            _ => Ok(Ran::Rows(conn.execute(&stmt, refs)? as usize)),
+        })
     }
 
     /// Checks and runs one call.
@@ -588,16 +583,13 @@ impl Backend for PgGuard {
         let text = lex::dollar_params(sql, !params.is_empty());
         let run = |g: &mut PgGuard| -> Result<Vec<Vec<Value>>, postgres::Error> {
             let stmt = g.prepared(&text)?;
-            let bound: Vec<values::Param<'_>> = params.iter().map(values::Param).collect();
-            let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = bound
-                .iter()
-                .map(|p| p as &(dyn postgres::types::ToSql + Sync))
-                .collect();
-            g.conn()
-                .query(&stmt, &refs)?
-                .iter()
-                .map(values::row_values)
-                .collect()
+            let conn = g.conn();
+            values::with_bound(params, |refs| {
+                conn.query(&stmt, refs)?
+                    .iter()
+                    .map(values::row_values)
+                    .collect()
+            })
         };
         run(self).map_err(|e| {
             let error = db_error(&e);

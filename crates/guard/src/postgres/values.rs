@@ -17,6 +17,13 @@ type BoxError = Box<dyn StdError + Sync + Send>;
 #[derive(Debug)]
 pub struct Param<'a>(pub &'a Value);
 
+/// Calls `f` with `params` bound as the client's parameter list.
+pub fn with_bound<T>(params: &[Value], f: impl FnOnce(&[&(dyn ToSql + Sync)]) -> T) -> T {
+    let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    f(&refs)
+}
+
 impl ToSql for Param<'_> {
     fn to_sql(
         &self,
