@@ -327,3 +327,122 @@ fn the_differential_explains_every_difference() {
         .iter()
         .all(|p| p.name() != "estring" && p.name() != "series"));
 }
+
+/// An admin connection to the test server (for what the tests do behind rowguard's back).
+fn admin(options: &PgOptions) -> postgres::Client {
+    postgres::Client::connect(&options.url, postgres::NoTls).unwrap()
+}
+
+/// The URL of `options` with another database name.
+fn url_of_database(options: &PgOptions, db: &str) -> String {
+    let (base, _) = options.url.rsplit_once('/').unwrap();
+    format!("{base}/{db}")
+}
+
+#[test]
+fn a_database_with_foreign_tables_is_refused_unless_owned() {
+    let Some(options) = server() else { return };
+    let db = format!("rowguard_foreign_{}", std::process::id());
+    let mut a = admin(&options);
+    a.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+        .unwrap();
+    a.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+    let url = url_of_database(&options, &db);
+    let mut other = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    other
+        .batch_execute("CREATE TABLE payroll (id int PRIMARY KEY, amount int); INSERT INTO payroll VALUES (1, 100)")
+        .unwrap();
+    let sql = "UPDATE appointments SET notes = 'n' WHERE id = 7";
+    let refused = crate::util::rowguard(&["check", "--database", &url, sql]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("already holds 1 table(s)") && stderr.trim().lines().count() == 1,
+        "{stderr}"
+    );
+    let owned = crate::util::rowguard(&[
+        "check",
+        "--database",
+        &url,
+        "--database-owned-by-rowguard",
+        sql,
+    ]);
+    assert_eq!(
+        owned.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&owned.stderr)
+    );
+    // rowguard wrote only in its own schemas, and dropped them
+    let left: i64 = other
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rowguard%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let amount: i32 = other
+        .query_one("SELECT amount FROM payroll", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!((left, amount), (0, 100));
+    drop(other);
+    a.batch_execute(&format!("DROP DATABASE {db}")).unwrap();
+}
+
+/// The guard's connection killed mid-scan (as when the server restarts): the
+/// lines already judged stay on stdout, the line it died on is an `error`,
+/// the scan goes on with a fresh guard, and the exit is 2 (not all checked).
+#[test]
+fn a_connection_killed_mid_scan_keeps_what_was_judged() {
+    use std::io::{BufRead, BufReader};
+    let Some(options) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.txt");
+    let lines: Vec<String> = (0..400).map(|i| format!("note {i}")).collect();
+    std::fs::write(&notes, lines.join("\n")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rowguard"))
+        .args([
+            "scan",
+            "--pipeline",
+            "legacy",
+            "--format",
+            "jsonl",
+            "--database",
+            &options.url,
+        ])
+        .arg("--notes")
+        .arg(&notes)
+        .env_remove("ROWGUARD_DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let killed: i64 = admin(&options)
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename LIKE 'rowguard\\_%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1, "no rowguard connection to kill");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let reports: Vec<serde_json::Value> = std::iter::once(first.as_str())
+        .chain(rest.lines())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), lines.len(), "every line has its report");
+    assert!(
+        reports.iter().any(|r| r["verdict"] == "error"),
+        "the line the connection died on is an error"
+    );
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
