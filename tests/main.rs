@@ -40,3 +40,5 @@ mod cli_check;
 mod faults;
 // words from the code under test: `rowguard dict`, `--dict`/`--source`, a random word found from its source
 mod words;
+// the HTML report: attacker text from the corpora stays inert data
+mod report_injection;
