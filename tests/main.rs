@@ -42,3 +42,5 @@ mod faults;
 mod words;
 // the HTML report: attacker text from the corpora stays inert data
 mod report_injection;
+// the HTML report in headless Chromium: DOM after load, screenshots in target/browser/
+mod browser;
