@@ -44,3 +44,5 @@ mod words;
 mod report_injection;
 // the HTML report in headless Chromium: DOM after load, screenshots in target/browser/
 mod browser;
+// `rowguard report`: the page of a saved run; bad summaries and artifacts folders are exit 2
+mod report_cli;

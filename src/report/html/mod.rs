@@ -86,8 +86,12 @@ pub struct Detail {
     pub templates: Vec<Vec<String>>,
 }
 
-/// How a gate case ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// How a gate case ended (`error`, `failed`, `passed` in the gate's JSON
+/// summary); the order is the gate table's, failures first.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Error,
     Failed,
