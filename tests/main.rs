@@ -46,3 +46,5 @@ mod report_injection;
 mod browser;
 // `rowguard report`: the page of a saved run; bad summaries and artifacts folders are exit 2
 mod report_cli;
+// the HTML report of a huge run: under 5 MB, every cut counted
+mod report_size;

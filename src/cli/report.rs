@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use rowguard::engine::artifacts::{content_hash, write_atomic};
+use rowguard::engine::artifacts::content_hash;
 use rowguard::engine::{Found, Summary};
 use rowguard::guard::Kind;
 use rowguard::report::html::{self, build};
@@ -24,7 +24,8 @@ pub struct Args {
     /// The artifacts folder the run wrote (default: the paths in the summary).
     #[arg(long)]
     artifacts: Option<PathBuf>,
-    /// Write the page here (default: stdout).
+    /// Write the page here (default: stdout); cells too many to embed go to
+    /// `<stem>-cells/` next to it.
     #[arg(short, long)]
     output: Option<PathBuf>,
 }
@@ -131,12 +132,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         check_referenced(&s.findings, &resolve)?;
         build::from_fuzz(&s, "sqlite", &resolve)?
     };
-    let page = html::page(&report);
     match &args.output {
-        Some(path) => {
-            write_atomic(path, page.as_bytes()).with_context(|| "writing the HTML report")?
-        }
-        None => print!("{page}"),
+        Some(path) => html::write(&report, path).with_context(|| "writing the HTML report")?,
+        None => print!("{}", html::page(&report)),
     }
     Ok(match report.verdict() {
         "clean" => ExitCode::SUCCESS,
