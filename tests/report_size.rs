@@ -119,8 +119,9 @@ fn a_million_cells_and_thousands_of_findings_fit_in_a_small_page() {
     let page = html::render(&report, Some("report-cells"));
     let (html, files) = (&page.html, &page.attachments);
     println!(
-        "page of {FINDINGS} findings and {CELLS} changed cells: {} bytes, {} attachment(s) of {} bytes",
+        "page of {FINDINGS} findings and {CELLS} changed cells: {} bytes ({} findings in detail), {} attachment(s) of {} bytes",
         html.len(),
+        html.matches("<section class=\"finding\"").count(),
         files.len(),
         files.iter().map(|a| a.bytes.len()).sum::<usize>()
     );
