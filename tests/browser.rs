@@ -196,6 +196,26 @@ fn legacy_fuzz_page_shows_its_findings_blast_radius_and_plot_in_chromium() {
         "the title is the report's"
     );
     assert_eq!(text_of(&doc, "#verdict").as_deref(), Some("FINDING"));
+    // every download is embedded or a file next to the page that is there
+    let links: Vec<String> = doc
+        .select(&Selector::parse("p.downloads a").unwrap())
+        .map(|a| a.value().attr("href").unwrap().to_string())
+        .collect();
+    assert!(links.iter().any(|h| h.starts_with("data:")), "embedded");
+    assert!(
+        links.iter().any(|h| h.starts_with("page-cells/")),
+        "and files"
+    );
+    for href in &links {
+        if !href.starts_with("data:") {
+            let file = dir.path().join(href);
+            let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{href}: {e}"));
+            assert!(
+                text.starts_with("table,key,column,before,after\n") || text.starts_with("[{"),
+                "{href}"
+            );
+        }
+    }
     let png = screenshot(&browser, &page, "legacy");
     println!("screenshot: {}", png.display());
 }

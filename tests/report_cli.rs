@@ -92,6 +92,11 @@ fn report_of_a_saved_fuzz_run_is_its_page() {
     );
     assert_eq!(page.matches("<tr class=\"finding-row\">").count(), n);
     assert!(page.contains("<svg id=\"discovery-plot\""));
+    // cells too many to embed are files next to the page, and they are there
+    for link in page.split("href=\"page-cells/").skip(1) {
+        let name = &link[..link.find('"').unwrap()];
+        assert!(dir.join("page-cells").join(name).is_file(), "{name}");
+    }
     // the engine's leftover of an interrupted write is not junk
     std::fs::write(dir.join("moved/.tmp-1-2"), b"half").unwrap();
     let out = rowguard_in(dir, &["report", "summary.json", "--artifacts", "moved"]);
