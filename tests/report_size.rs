@@ -186,3 +186,26 @@ fn a_million_cells_and_thousands_of_findings_fit_in_a_small_page() {
         );
     }
 }
+
+#[test]
+fn one_input_with_thousands_of_statements_stops_the_page_mid_detail() {
+    // one op whose every statement writes outside: the page stops inside it
+    let statements = 1_000;
+    let mut d = detail(0);
+    let s = d.execution.ops[0].statements[0].clone();
+    let mut small = s.clone();
+    small.findings[0].outside.truncate(2_000);
+    small.findings[0].undo.truncate(2_000);
+    d.execution.ops[0].statements = vec![small; statements];
+    let page = html::render(&build::from_replays(vec![d], "sqlite"), None).html;
+    println!("one input, {statements} statements: {} bytes", page.len());
+    assert!(page.len() < 5_000_000, "{} bytes", page.len());
+    let shown = page.matches("<div class=\"stmt bad\">").count();
+    assert!((1..statements).contains(&shown), "{shown}");
+    assert!(page.contains(&format!(
+        "{} more statement(s) of this op left out to keep the page small",
+        statements - shown
+    )));
+    // with no folder for files, the cells past the budget are said, not lost
+    assert!(page.contains("Downloads left out: the 2000 cells"));
+}
