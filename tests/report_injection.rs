@@ -16,9 +16,10 @@
 //! notes and reasons are the corpus lines (real statements, messages, blast
 //! radii and undo statements), one synthetic detail putting a payload into
 //! every other field the renderer shows (file name, table, key, column,
-//! parameters, errors, ignored tail, template), and `rowguard report`'s page
-//! of a gate summary whose case names, suites, messages and artifact paths
-//! are the payloads. The checker is shown to fail on a page where one
+//! parameters, errors, ignored tail, template), `rowguard report`'s page of a
+//! gate summary whose case names, suites, messages and artifact paths are the
+//! payloads, and the page of a real `rowguard gate --html` over a corpus of
+//! files named after the payloads (passing, failing and erroring cases). The checker is shown to fail on a page where one
 //! payload is left unescaped, or where the policy is missing.
 //! `tests/browser.rs` opens the same page in Chromium.
 
@@ -502,4 +503,66 @@ fn the_checker_fails_an_unescaped_payload_or_a_missing_policy() {
     assert!(check_inert(&no_policy, &shown).is_err());
     let loose = page.replacen("default-src 'none'", "default-src 'self'", 1);
     assert!(check_inert(&loose, &shown).is_err());
+}
+
+/// A payload as a file name: no `/` or NUL, at most 200 bytes.
+fn file_name(p: &str) -> Option<String> {
+    let name: String = p.replace('/', "_");
+    (!name.contains('\0')
+        && !name.trim().is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 200)
+        .then_some(name)
+}
+
+#[test]
+fn a_real_gate_over_files_named_after_payloads_keeps_every_name_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    let mut names = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, p) in payloads()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 4 == 0 || *i < PROBES.len())
+    {
+        let Some(name) = file_name(p) else { continue };
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let notes = serde_json::to_string(p).unwrap();
+        // passing seeds, lost regressions (FAIL), and unknown pipelines (ERROR)
+        let (folder, body) = match i % 3 {
+            0 => ("pipeline", format!(r#"{{"rowguard": 1, "expect": [], "ops": [{{"op": "edit-notes", "id": 7, "notes": {notes}}}]}}"#)),
+            1 => ("regressions/legacy", r#"{"rowguard": 1, "pipeline": "legacy", "expect": ["write-outside-target"], "ops": [{"op": "edit-notes", "id": 7, "notes": "harmless"}]}"#.to_string()),
+            _ => ("pipeline", format!(r#"{{"rowguard": 1, "pipeline": {notes}, "expect": [], "ops": [{{"op": "edit-notes", "id": 7, "notes": "x"}}]}}"#)),
+        };
+        let path = corpus.join(folder).join(format!("{name}.json"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, body).unwrap();
+        names.push(name);
+    }
+    assert!(names.len() > 400, "{} files", names.len());
+    let out = rowguard_in(
+        dir.path(),
+        &[
+            "gate",
+            "--time",
+            "1",
+            "--corpus",
+            "corpus",
+            "--html",
+            "gate.html",
+            "--json",
+            "gate.json",
+        ],
+    );
+    // lost regressions are findings (exit 1 wins over the ERROR cases)
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let page = std::fs::read_to_string(dir.path().join("gate.html")).unwrap();
+    check_inert(&page, &names).unwrap();
+    for class in ["gate-row error", "gate-row failed", "gate-row passed"] {
+        assert!(page.contains(&format!("class=\"{class}\"")), "{class}");
+    }
 }
