@@ -56,7 +56,8 @@ pub struct Args {
     /// Rust source file or folder to harvest words from (comparison operands first); repeatable.
     #[arg(long, value_name = "PATH")]
     source: Vec<PathBuf>,
-    /// Also write the run as one self-contained HTML page here.
+    /// Also write the run as one self-contained HTML page here (cells of a
+    /// blast radius too large to embed go to `<stem>-cells/` next to it).
     #[arg(long)]
     html: Option<PathBuf>,
 }

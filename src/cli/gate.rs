@@ -42,7 +42,8 @@ pub struct Args {
     /// A libFuzzer dictionary whose words the fuzz stage uses; repeatable.
     #[arg(long = "dict", value_name = "FILE")]
     dict: Vec<PathBuf>,
-    /// Write one self-contained HTML page here (one row per corpus file, failures first).
+    /// Write one self-contained HTML page here (one row per corpus file,
+    /// failures first; cells too many to embed go to `<stem>-cells/` next to it).
     #[arg(long)]
     html: Option<PathBuf>,
     /// Write the gate's JSON summary here (what `rowguard report` reads).
