@@ -90,6 +90,17 @@ fn detail(n: usize) -> Detail {
     }
 }
 
+/// Every `#finding-N` link of the findings table has its section.
+fn links_resolve(html: &str) {
+    for link in html.split("href=\"#finding-").skip(1) {
+        let n = &link[..link.find('"').unwrap()];
+        assert!(
+            html.contains(&format!("id=\"finding-{n}\"")),
+            "#finding-{n} links nowhere"
+        );
+    }
+}
+
 /// The page of the synthetic run, and its attachments.
 pub fn huge_report() -> html::Report {
     let details: Vec<Detail> = (0..INPUTS).map(detail).collect();
@@ -126,6 +137,7 @@ fn a_million_cells_and_thousands_of_findings_fit_in_a_small_page() {
         files.iter().map(|a| a.bytes.len()).sum::<usize>()
     );
     assert!(html.len() < 5_000_000, "{} bytes", html.len());
+    links_resolve(html);
 
     // the findings table: MAX_ROWS rows, the rest counted
     assert_eq!(html.matches("<tr class=\"finding-row\">").count(), MAX_ROWS);
@@ -198,9 +210,13 @@ fn one_input_with_thousands_of_statements_stops_the_page_mid_detail() {
     small.findings[0].undo.truncate(2_000);
     d.execution.ops[0].statements = vec![small; statements];
     let page = html::render(&build::from_replays(vec![d], "sqlite"), None).html;
-    println!("one input, {statements} statements: {} bytes", page.len());
-    assert!(page.len() < 5_000_000, "{} bytes", page.len());
     let shown = page.matches("<div class=\"stmt bad\">").count();
+    println!(
+        "one input, {statements} statements: {} bytes ({shown} statements shown)",
+        page.len()
+    );
+    assert!(page.len() < 5_000_000, "{} bytes", page.len());
+    links_resolve(&page);
     assert!((1..statements).contains(&shown), "{shown}");
     assert!(page.contains(&format!(
         "{} more statement(s) of this op left out to keep the page small",

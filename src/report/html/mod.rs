@@ -238,22 +238,36 @@ pub fn render(r: &Report, folder: Option<&str>) -> Page {
     if !r.gate.is_empty() {
         gate_section(&mut out, &r.gate);
     }
-    findings_section(&mut out, r);
-    plot_section(&mut out, &r.series);
+    // the details come after the findings table and the plot, but which of
+    // them fit decides which table rows link to one: render the table with
+    // every link first (an upper bound on its size), then again if needed
+    let mut findings = String::new();
+    findings_section(&mut findings, r, r.details.len());
+    let mut plot = String::new();
+    plot_section(&mut plot, &r.series);
+    let limit = PAGE_STOP.saturating_sub(out.len() + findings.len() + plot.len());
     let mut budget = blast::Budget {
         bytes: DOWNLOAD_BUDGET,
         folder: folder.map(String::from),
         attachments: Vec::new(),
     };
+    let mut details = String::new();
     let mut shown = 0;
     for (i, d) in r.details.iter().enumerate() {
-        if out.len() >= PAGE_STOP {
+        if details.len() >= limit {
             break;
         }
-        detail_section(&mut out, i, d, &mut budget);
+        detail_section(&mut details, i, d, &mut budget, limit);
         shown += 1;
     }
     let stopped = r.details.len() - shown;
+    if stopped > 0 {
+        findings.clear();
+        findings_section(&mut findings, r, shown);
+    }
+    out.push_str(&findings);
+    out.push_str(&plot);
+    out.push_str(&details);
     if r.details_left_out + stopped > 0 {
         let _ = write!(
             out,
@@ -337,7 +351,9 @@ fn gate_section(out: &mut String, rows: &[GateRow]) {
     out.push_str("</section>");
 }
 
-fn findings_section(out: &mut String, r: &Report) {
+/// The findings table; rows whose detail is one of the first `linked`
+/// link to it.
+fn findings_section(out: &mut String, r: &Report, linked: usize) {
     let inputs: u64 = r.findings.iter().map(|f| f.count).sum();
     let _ = write!(
         out,
@@ -358,8 +374,8 @@ fn findings_section(out: &mut String, r: &Report) {
             _ => "–".into(),
         };
         let link = match f.detail {
-            Some(d) => format!("<a href=\"#finding-{d}\">{}</a>", i + 1),
-            None => (i + 1).to_string(),
+            Some(d) if d < linked => format!("<a href=\"#finding-{d}\">{}</a>", i + 1),
+            _ => (i + 1).to_string(),
         };
         let _ = write!(
             out,
@@ -451,7 +467,15 @@ fn op_html(op: &crate::pipeline::Op) -> String {
     }
 }
 
-fn detail_section(out: &mut String, i: usize, d: &Detail, budget: &mut blast::Budget) {
+/// One finding in detail; no statement is started once `out` holds
+/// `limit` bytes.
+fn detail_section(
+    out: &mut String,
+    i: usize,
+    d: &Detail,
+    budget: &mut blast::Budget,
+    limit: usize,
+) {
     let e = &d.execution;
     let kinds = crate::report::verdict_line(e);
     let file = d.file.as_ref().map(|p| p.display().to_string());
@@ -481,7 +505,7 @@ fn detail_section(out: &mut String, i: usize, d: &Detail, budget: &mut blast::Bu
         );
         let templates = d.templates.get(k).map(Vec::as_slice).unwrap_or(&[]);
         for (j, s) in run_op.statements.iter().enumerate() {
-            if out.len() >= PAGE_STOP {
+            if out.len() >= limit {
                 let _ = write!(
                     out,
                     "<p class=\"left-out\">{} more statement(s) of this op left out to keep the page small: \
