@@ -44,7 +44,8 @@ pub struct Args {
     /// A libFuzzer dictionary whose words the fuzz stage uses; repeatable.
     #[arg(long = "dict", value_name = "FILE")]
     dict: Vec<PathBuf>,
-    /// Write one self-contained HTML page here (one row per corpus file, failures first).
+    /// Write one self-contained HTML page here (one row per corpus file,
+    /// failures first; cells too many to embed go to `<stem>-cells/` next to it).
     #[arg(long)]
     html: Option<PathBuf>,
     /// Write the gate's JSON summary here (what `rowguard report` reads).
@@ -123,7 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &args.html {
         let written = report::html::build::from_gate(&summary, "sqlite", &|p| p.to_path_buf())
-            .and_then(|page| write_atomic(path, report::html::page(&page).as_bytes()));
+            .and_then(|page| report::html::write(&page, path));
         if let Err(e) = written {
             unwritten.push(format!("writing the HTML report: {e}"));
         }

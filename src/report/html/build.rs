@@ -216,7 +216,7 @@ pub struct CaseJson {
     pub suite: String,
     pub name: String,
     /// `passed`, `failed` or `error`.
-    pub status: String,
+    pub status: Status,
     #[serde(default)]
     pub messages: Vec<String>,
     #[serde(default)]
@@ -237,21 +237,21 @@ impl GateSummary {
             .iter()
             .map(|c| {
                 let (status, messages, artifacts) = match &c.outcome {
-                    Outcome::Passed => ("passed", vec![], vec![]),
+                    Outcome::Passed => (Status::Passed, vec![], vec![]),
                     Outcome::Failed(issues) => (
-                        "failed",
+                        Status::Failed,
                         issues
                             .iter()
                             .map(|i| format!("{}: {}", i.kind, i.message))
                             .collect(),
                         issues.iter().filter_map(|i| i.path.clone()).collect(),
                     ),
-                    Outcome::Error(e) => ("error", vec![e.clone()], vec![]),
+                    Outcome::Error(e) => (Status::Error, vec![e.clone()], vec![]),
                 };
                 CaseJson {
                     suite: c.suite.to_string(),
                     name: c.name.clone(),
-                    status: status.into(),
+                    status,
                     messages,
                     artifacts,
                 }
@@ -284,17 +284,6 @@ pub fn from_gate(
         ..Report::default()
     };
     for c in &g.cases {
-        let status = match c.status.as_str() {
-            "passed" => Status::Passed,
-            "failed" => Status::Failed,
-            "error" => Status::Error,
-            other => {
-                return Err(crate::Error::Decode(format!(
-                    "gate case {}: unknown status `{other}`",
-                    c.name
-                )))
-            }
-        };
         let mut messages = c.messages.clone();
         for a in &c.artifacts {
             messages.push(format!(
@@ -303,7 +292,7 @@ pub fn from_gate(
             ));
         }
         report.gate.push(GateRow {
-            status,
+            status: c.status,
             suite: c.suite.clone(),
             name: c.name.clone(),
             messages,
