@@ -33,8 +33,9 @@ enum Which {
         /// Budget per seed, in seconds.
         #[arg(long, default_value_t = 60)]
         time: u64,
-        /// A built cargo-fuzz `pipeline` target (`cd fuzz && cargo fuzz build -O --sanitizer none`)
-        /// to measure as a third engine.
+        /// A built cargo-fuzz `pipeline` target (`cd fuzz && cargo fuzz build -O --sanitizer none`):
+        /// measured as `libfuzzer+rowguard` (its mutator, `-dict=` the harvested words), and its
+        /// sibling `pipeline_plain`, when present, as plain `libfuzzer`.
         #[arg(long)]
         cargo_fuzz: Option<PathBuf>,
         /// Rust source to harvest words from for the `rowguard+dict` engine; repeatable

@@ -1,10 +1,12 @@
 //! Time and executions to the first `write-outside-target` on each planted
-//! pipeline, over several seeds, one job, for three engines measured in the
+//! pipeline, over several seeds, one job, for every engine measured in the
 //! same run: the built-in engine with its SQL-shape feedback (`rowguard`),
-//! the same generator with feedback off (`random`), and, when its binary is
-//! given, the cargo-fuzz `pipeline` target (`cargo-fuzz`, libFuzzer,
-//! `--sanitizer none`), and, given words harvested from the pipeline
-//! source, the built-in engine with them (`rowguard+dict`). A seed not found within the budget counts as
+//! the same generator with feedback off (`random`), given words harvested
+//! from the pipeline source the built-in engine with them (`rowguard+dict`),
+//! and, when the cargo-fuzz binaries are given, plain libFuzzer
+//! (`libfuzzer`: the `pipeline_plain` target) and libFuzzer with rowguard's
+//! mutator and the harvested dictionary (`libfuzzer+rowguard`: the
+//! `pipeline` target, `-dict=`; see [`libfuzzer`]). A seed not found within the budget counts as
 //! infinite: a median or max that is infinite is reported as `null` ("not
 //! found"), never omitted.
 
@@ -143,6 +145,11 @@ pub fn run(
     } else {
         pipelines.to_vec()
     };
+    // libFuzzer's `-dict=` file: the harvested words and the shared tokens
+    let dict_file = match &cargo_fuzz {
+        Some(_) => Some(write_dict(dictionary)?),
+        None => None,
+    };
     let mut results = Vec::new();
     for name in &names {
         let p = pipeline::by_name(name)?;
@@ -158,22 +165,46 @@ pub fn run(
             results.push(row(name, engine, &outcomes));
         }
         if let Some(bin) = &cargo_fuzz {
-            let mut outcomes = Vec::new();
-            for seed in 1..=seeds.max(1) {
-                let r = libfuzzer::run(bin, name, seed, budget.as_secs().max(1))?;
-                let ran = r.found_after_s.unwrap_or(budget.as_secs_f64());
-                outcomes.push((r.found_after_s.map(|t| (t, r.execs)), r.execs, ran));
+            let plain = bin.with_file_name("pipeline_plain");
+            let mut columns = Vec::new();
+            if plain.is_file() {
+                columns.push(("libfuzzer", plain, None));
             }
-            results.push(row(name, "cargo-fuzz", &outcomes));
+            columns.push(("libfuzzer+rowguard", bin.clone(), dict_file.as_deref()));
+            for (engine, binary, dict) in columns {
+                let mut outcomes = Vec::new();
+                for seed in 1..=seeds.max(1) {
+                    let r = libfuzzer::run(&binary, name, seed, budget.as_secs().max(1), dict)?;
+                    let ran = r.found_after_s.unwrap_or(budget.as_secs_f64());
+                    outcomes.push((r.found_after_s.map(|t| (t, r.execs)), r.execs, ran));
+                }
+                results.push(row(name, engine, &outcomes));
+            }
         }
     }
     Ok(Detect {
         database: here,
         results,
         budget_s: budget.as_secs_f64(),
-        cargo_fuzz_command: cargo_fuzz
-            .map(|b| libfuzzer::command_line(&b, "<pipeline>", 1, budget.as_secs().max(1))),
+        cargo_fuzz_command: cargo_fuzz.map(|b| {
+            libfuzzer::command_line(
+                &b,
+                "<pipeline>",
+                1,
+                budget.as_secs().max(1),
+                dict_file.as_deref(),
+            )
+        }),
     })
+}
+
+/// Writes `dictionary` (with the shared tokens) where libFuzzer can read it.
+fn write_dict(dictionary: &crate::dict::Dictionary) -> crate::Result<PathBuf> {
+    let path = std::env::temp_dir().join(format!("rowguard-detect-{}.dict", std::process::id()));
+    let text =
+        dictionary.to_libfuzzer("rowguard bench detect: harvested words + fuzz/rowguard.dict");
+    std::fs::write(&path, text).map_err(|e| crate::Error::io(&path, e))?;
+    Ok(path)
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
-//! The cargo-fuzz column of `bench detect`: runs a built `pipeline` fuzz
-//! target binary (libFuzzer, `--sanitizer none`, stable) from an empty
-//! scratch corpus on one planted pipeline, counting only
-//! `write-outside-target`, and reads time and executions to the first
-//! finding from libFuzzer's final stats.
+//! The libFuzzer columns of `bench detect`: runs a built cargo-fuzz target
+//! binary (libFuzzer, `--sanitizer none`, stable) from an empty scratch
+//! corpus on one planted pipeline, counting only `write-outside-target`, and
+//! reads time and executions to the first finding from libFuzzer's final
+//! stats. Two columns: `libfuzzer` is the `pipeline_plain` target (libFuzzer's
+//! own byte mutations, no dictionary); `libfuzzer+rowguard` is the `pipeline`
+//! target (rowguard's structure-aware mutator and crossover) given `-dict=`
+//! the words harvested from the pipeline source merged with the shared
+//! token dictionary.
 //!
-//! Build the binary with `cd fuzz && cargo fuzz build -O --sanitizer none`;
-//! it lands in `fuzz/target/<host triple>/release/pipeline`.
+//! Build both with `cd fuzz && cargo fuzz build -O --sanitizer none`; they
+//! land in `fuzz/target/<host triple>/release/`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -20,15 +24,28 @@ pub struct Run {
 }
 
 /// The exact command line used, for the report.
-pub fn command_line(binary: &Path, pipeline: &str, seed: u64, budget_s: u64) -> String {
+pub fn command_line(
+    binary: &Path,
+    pipeline: &str,
+    seed: u64,
+    budget_s: u64,
+    dict: Option<&Path>,
+) -> String {
+    let dict = dict.map_or(String::new(), |d| format!(" -dict={}", d.display()));
     format!(
-        "ROWGUARD_PIPELINE={pipeline} ROWGUARD_KINDS=write-outside-target {} <empty dir> -seed={seed} -max_total_time={budget_s} -print_final_stats=1",
+        "ROWGUARD_PIPELINE={pipeline} ROWGUARD_KINDS=write-outside-target {} <empty dir> -seed={seed} -max_total_time={budget_s} -print_final_stats=1{dict}",
         binary.display()
     )
 }
 
 /// Runs the target once; `Err` when it cannot be started at all.
-pub fn run(binary: &Path, pipeline: &str, seed: u64, budget_s: u64) -> crate::Result<Run> {
+pub fn run(
+    binary: &Path,
+    pipeline: &str,
+    seed: u64,
+    budget_s: u64,
+    dict: Option<&Path>,
+) -> crate::Result<Run> {
     let scratch = std::env::temp_dir().join(format!(
         "rowguard-detect-{}-{pipeline}-{seed}",
         std::process::id()
@@ -36,7 +53,11 @@ pub fn run(binary: &Path, pipeline: &str, seed: u64, budget_s: u64) -> crate::Re
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).map_err(|e| crate::Error::io(&scratch, e))?;
     let start = Instant::now();
-    let out = Command::new(binary)
+    let mut command = Command::new(binary);
+    if let Some(d) = dict {
+        command.arg(format!("-dict={}", d.display()));
+    }
+    let out = command
         .env("ROWGUARD_PIPELINE", pipeline)
         .env("ROWGUARD_KINDS", "write-outside-target")
         .arg(&scratch)
@@ -51,6 +72,11 @@ pub fn run(binary: &Path, pipeline: &str, seed: u64, budget_s: u64) -> crate::Re
     let elapsed = start.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&scratch);
     let log = String::from_utf8_lossy(&out.stderr);
+    if let Some(bad) = log.lines().find(|l| l.contains("ParseDictionaryFile")) {
+        return Err(crate::Error::Usage(format!(
+            "libFuzzer rejected the dictionary: {bad}"
+        )));
+    }
     let execs = log
         .lines()
         .find_map(|l| l.strip_prefix("stat::number_of_executed_units:"))
