@@ -66,6 +66,7 @@ use serde::{Serialize, Serializer};
 pub use db::{Db, DbError, ErrorClass, Value};
 pub use error::{Error, Result};
 
+mod builtins;
 mod capture;
 pub mod coverage;
 pub mod db;
