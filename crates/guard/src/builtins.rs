@@ -770,23 +770,21 @@ unsafe extern "C" fn trim_fn(ctx: *mut sqlite3_context, _: c_int, argv: *mut *mu
 /// `func.c` trimFunc with two arguments. SQLite splits the set Y into
 /// "characters" (a byte below 0xC0 alone; a byte from 0xC0 up with every
 /// continuation byte after it) and at each step removes the first character
-/// of Y, in Y's order, found at the edge of X. The same choice, in linear
-/// time: the set's characters sorted, and at each edge a walk that narrows
-/// the sorted range byte by byte (a trie without the nodes).
+/// of Y, in Y's order, found at the edge of X, trying every character of Y
+/// at every step. The same choice, with each step looking only at the
+/// characters that can be at that edge ([`CharSet`]).
 fn trim(a: &Args, flags: usize) -> Option<&[u8]> {
     if a.kind(0) == ffi::SQLITE_NULL {
         return None;
     }
     let mut x = a.text(0)?;
     let set = a.text(1)?;
-    let set = CharSet::new(set);
-    if set.chars.is_empty() {
+    let set = CharSet::new(set, SHORT);
+    if set.is_empty() {
         return Some(x);
     }
     if flags & 1 != 0 {
-        while let Some(len) = set.first_prefix(x) {
-            x = &x[len..];
-        }
+        x = &x[set.trim_start(x)..];
     }
     if flags & 2 != 0 {
         x = &x[..set.trim_end(x)];
@@ -794,18 +792,37 @@ fn trim(a: &Args, flags: usize) -> Option<&[u8]> {
     Some(x)
 }
 
+/// Longest multi-byte character looked up by hashing (valid UTF-8 has at
+/// most 4 bytes); a set with a longer one is searched by a sorted walk.
+const SHORT: usize = 8;
+
+/// The characters of a trim set, each with the index of its first
+/// occurrence in Y (SQLite's order of preference).
 struct CharSet<'a> {
-    /// Distinct characters, sorted by bytes, each with its first index in Y.
-    chars: Vec<(&'a [u8], usize)>,
+    /// One-byte characters by byte value.
+    one: [u32; 256],
+    /// Characters of 2 bytes or more (a lead byte from 0xC0 up, then
+    /// continuation bytes only): hashed when none is longer than `SHORT`,
+    /// else in `sorted`.
+    multi: std::collections::HashMap<&'a [u8], u32>,
+    /// The same, distinct and sorted by bytes, when one is longer than `SHORT`.
+    sorted: Option<Vec<(&'a [u8], u32)>>,
+    max_len: usize,
 }
 
+const NONE: u32 = u32::MAX;
+
 impl<'a> CharSet<'a> {
-    fn new(y: &'a [u8]) -> CharSet<'a> {
+    /// `short`: the longest multi-byte character for the hashed form (a
+    /// parameter so the tests can compare both forms on the same sets).
+    fn new(y: &'a [u8], short: usize) -> CharSet<'a> {
         // SQLite reads Y as a C string: it ends at the first NUL.
         let end = y.iter().position(|&b| b == 0).unwrap_or(y.len());
         let y = &y[..end];
-        let mut chars = Vec::new();
-        let mut i = 0;
+        let mut one = [NONE; 256];
+        let mut multi = std::collections::HashMap::new();
+        let mut all = Vec::new();
+        let (mut i, mut n, mut max_len) = (0, 0u32, 0);
         while i < y.len() {
             let start = i;
             i += 1;
@@ -814,56 +831,104 @@ impl<'a> CharSet<'a> {
                     i += 1;
                 }
             }
-            chars.push((&y[start..i], chars.len()));
+            let c = &y[start..i];
+            if c.len() == 1 {
+                let slot = &mut one[c[0] as usize];
+                *slot = (*slot).min(n);
+            } else {
+                max_len = max_len.max(c.len());
+                all.push((c, n));
+            }
+            n += 1;
         }
-        // Sorted by bytes, then first index: keep the first of equal ones.
-        chars.sort();
-        chars.dedup_by(|later, first| later.0 == first.0);
-        CharSet { chars }
+        let sorted = if max_len > short {
+            // Sorted by bytes, then index: the first of equal ones stays.
+            all.sort();
+            all.dedup_by(|later, first| later.0 == first.0);
+            Some(all)
+        } else {
+            for (c, n) in all {
+                multi.entry(c).or_insert(n);
+            }
+            None
+        };
+        CharSet {
+            one,
+            multi,
+            sorted,
+            max_len,
+        }
     }
 
-    /// Walks the sorted characters along `s` from its first byte and
-    /// returns, for each character that is a prefix of `s`, (length, index),
-    /// shortest first. Each step costs two binary searches.
-    fn prefixes(&self, s: &[u8], mut each: impl FnMut(usize, usize)) {
-        let (mut lo, mut hi) = (0, self.chars.len());
+    fn is_empty(&self) -> bool {
+        self.max_len == 0 && self.one.iter().all(|&i| i == NONE)
+    }
+
+    /// Calls `each(length, index)` for every multi-byte character that is a
+    /// prefix of `s`, shortest first. Hashed: at most `SHORT` lookups of at
+    /// most `SHORT` bytes. Sorted: one walk that narrows the sorted range
+    /// byte by byte (a trie without the nodes), two binary searches a byte.
+    fn multis(&self, s: &[u8], mut each: impl FnMut(usize, u32)) {
+        if s.first().is_none_or(|&b| b < 0xC0) {
+            return;
+        }
+        let Some(sorted) = &self.sorted else {
+            for len in 2..=s.len().min(self.max_len) {
+                if s[len - 1] & 0xC0 != 0x80 {
+                    return;
+                }
+                if let Some(&i) = self.multi.get(&s[..len]) {
+                    each(len, i);
+                }
+            }
+            return;
+        };
+        let (mut lo, mut hi) = (0, sorted.len());
         for d in 0..=s.len() {
             // Every character in lo..hi starts with s[..d]; the one equal
-            // to it (at most one, as they are distinct) sorts first.
-            if lo < hi && self.chars[lo].0.len() == d {
-                each(d, self.chars[lo].1);
+            // to it (at most one: they are distinct) sorts first.
+            if lo < hi && sorted[lo].0.len() == d {
+                each(d, sorted[lo].1);
                 lo += 1;
             }
             if d == s.len() || lo == hi {
                 return;
             }
             let b = s[d];
-            let range = &self.chars[lo..hi];
+            let range = &sorted[lo..hi];
             let start = lo + range.partition_point(|c| c.0[d] < b);
             let end = lo + range.partition_point(|c| c.0[d] <= b);
             (lo, hi) = (start, end);
         }
     }
 
-    /// Length of the character of Y, first in Y's order, that `x` starts with.
-    fn first_prefix(&self, x: &[u8]) -> Option<usize> {
-        let mut best: Option<(usize, usize)> = None;
-        self.prefixes(x, |len, idx| {
-            if best.is_none_or(|(i, _)| idx < i) {
-                best = Some((idx, len));
+    /// Bytes removed from the start of `x`: at each step the character of
+    /// Y, first in Y's order, that `x` starts with.
+    fn trim_start(&self, x: &[u8]) -> usize {
+        let mut p = 0;
+        while p < x.len() {
+            let mut best = (self.one[x[p] as usize], 1);
+            self.multis(&x[p..], |len, i| {
+                if i < best.0 {
+                    best = (i, len);
+                }
+            });
+            if best.0 == NONE {
+                break;
             }
-        });
-        best.map(|(_, len)| len)
+            p += best.1;
+        }
+        p
     }
 
     /// What is left of `x` (its length) once characters of Y are removed
     /// from its end, one at a time, each the first in Y's order that `x`
-    /// ends with. A character longer than one byte is a lead byte (0xC0 and
-    /// up) followed by continuation bytes only, so at an end inside a run of
-    /// continuation bytes only two characters can match: the last byte
-    /// alone, or everything from the run's lead byte. One walk from the lead
-    /// finds the latter for every end inside the run, so each byte is
-    /// looked at a bounded number of times.
+    /// ends with. A multi-byte character is a lead byte and continuation
+    /// bytes only, so at an end inside a run of continuation bytes only two
+    /// characters can match: the last byte alone, or everything from the
+    /// run's lead byte. One [`CharSet::multis`] from the lead gives the
+    /// latter for every end inside the run, so each byte is looked at a
+    /// bounded number of times.
     fn trim_end(&self, x: &[u8]) -> usize {
         let cont = |b: &u8| b & 0xC0 == 0x80;
         let mut e = x.len();
@@ -871,45 +936,38 @@ impl<'a> CharSet<'a> {
             let run = x[..e].iter().rev().take_while(|b| cont(b)).count();
             let l = e - run;
             if run == 0 {
-                match self.index_of(&x[e - 1..e]) {
-                    Some(_) => e -= 1,
-                    None => break,
+                if self.one[x[e - 1] as usize] == NONE {
+                    break;
                 }
+                e -= 1;
                 continue;
             }
             // Characters x[l-1..l-1+d], deepest last: (d, index in Y).
-            let mut whole: Vec<(usize, usize)> = Vec::new();
+            let mut whole: Vec<(usize, u32)> = Vec::new();
             if l > 0 {
-                self.prefixes(&x[l - 1..e], |d, idx| whole.push((d, idx)));
+                self.multis(&x[l - 1..e], |d, i| whole.push((d, i)));
             }
             while e > l {
                 let depth = e - l + 1;
                 while whole.last().is_some_and(|&(d, _)| d > depth) {
                     whole.pop();
                 }
-                let many = whole.last().filter(|&&(d, _)| d == depth).map(|w| w.1);
-                match (self.index_of(&x[e - 1..e]), many) {
-                    (Some(o), Some(m)) if m < o => {
-                        e = l - 1;
-                        break;
-                    }
-                    (None, Some(_)) => {
-                        e = l - 1;
-                        break;
-                    }
-                    (Some(_), _) => e -= 1,
-                    (None, None) => return e,
+                let many = whole
+                    .last()
+                    .filter(|&&(d, _)| d == depth)
+                    .map_or(NONE, |w| w.1);
+                let one = self.one[x[e - 1] as usize];
+                if many < one {
+                    e = l - 1;
+                    break;
                 }
+                if one == NONE {
+                    return e;
+                }
+                e -= 1;
             }
         }
         e
-    }
-
-    fn index_of(&self, c: &[u8]) -> Option<usize> {
-        self.chars
-            .binary_search_by(|probe| probe.0.cmp(c))
-            .ok()
-            .map(|i| self.chars[i].1)
     }
 }
 
@@ -1365,6 +1423,53 @@ mod tests {
     fn trims_with_a_set_give_sqlites_answers() {
         for name in ["ltrim", "rtrim", "trim"] {
             differential(name, 2, 4000, "length({})");
+        }
+        // Sets and texts of UTF-8 edge pieces only, so that a set often
+        // holds both a multi-byte character and one of its bytes alone, in
+        // either order (which one SQLite removes depends on that order).
+        let edge: &[&[u8]] = &[
+            "\u{e9}".as_bytes(),
+            b"\xc3",
+            b"\xa9",
+            b"\x80",
+            b"a",
+            "\u{1f600}".as_bytes(),
+            b"\xf0\x9f",
+            b"\x98\x80",
+            b"\xc3\xa9\x80",
+        ];
+        let (theirs, ours) = (native(), replaced());
+        let mut rng = Rng(3);
+        let mut pick = |n: usize| -> Vec<u8> {
+            (0..rng.below(n))
+                .flat_map(|_| edge[rng.below(edge.len())].to_vec())
+                .collect()
+        };
+        for _ in 0..6000 {
+            let (x, y) = (pick(7), pick(4));
+            for name in ["ltrim", "rtrim", "trim"] {
+                let sql = format!(
+                    "SELECT hex({name}(CAST(x'{}' AS TEXT), CAST(x'{}' AS TEXT)))",
+                    hex(&x),
+                    hex(&y)
+                );
+                assert_eq!(eval(&ours, &sql), eval(&theirs, &sql), "{sql}");
+            }
+        }
+    }
+
+    /// The hashed and the sorted form of a trim set choose alike (the SQL
+    /// differential above reaches the sorted form only when a generated set
+    /// has a character longer than `SHORT` bytes).
+    #[test]
+    fn both_forms_of_a_trim_set_agree() {
+        let mut rng = Rng(11);
+        for _ in 0..20_000 {
+            let (y, x) = (bytes(&mut rng, 6), bytes(&mut rng, 10));
+            let (hashed, sorted) = (CharSet::new(&y, usize::MAX), CharSet::new(&y, 0));
+            assert!(sorted.sorted.is_some() || sorted.max_len == 0);
+            assert_eq!(hashed.trim_start(&x), sorted.trim_start(&x), "{y:?} {x:?}");
+            assert_eq!(hashed.trim_end(&x), sorted.trim_end(&x), "{y:?} {x:?}");
         }
     }
 
