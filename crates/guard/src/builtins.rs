@@ -790,7 +790,7 @@ fn trim(a: &Args, flags: usize) -> Result<Option<&[u8]>, String> {
     let Some(set) = a.text(1) else {
         return Ok(None);
     };
-    let set = CharSet::new(set, SHORT);
+    let set = CharSet::new(set, SHORT, DIRECT);
     if set.count == 0 {
         return Ok(Some(x));
     }
@@ -829,6 +829,10 @@ struct CharSet<'a> {
     /// Keyed by the bytes packed into a `u64` (no character holds a 0 byte,
     /// so zero padding is unambiguous): no pointer into Y to follow per probe.
     multi: std::collections::HashMap<u64, u32>,
+    /// For a large set: well-formed UTF-8 characters by code point (one
+    /// 4 MiB table, where a hash probe of a million-entry map missed the
+    /// cache twice); the others stay in `multi`.
+    direct: Vec<u32>,
     /// Per lead byte, the lengths (bit `len`) of its characters in `multi`:
     /// valid UTF-8 has one per lead byte, so most positions cost one lookup.
     lens: [u64; 256],
@@ -840,6 +844,29 @@ struct CharSet<'a> {
 
 const NONE: u32 = u32::MAX;
 
+/// Fewest multi-byte characters in a trim set for the code-point table.
+const DIRECT: usize = 4096;
+
+/// The code point of a well-formed (shortest-form) UTF-8 character of 2 to
+/// 4 bytes, None for any other byte string.
+fn code_point(c: &[u8]) -> Option<u32> {
+    let cont = |b: u8| b & 0xC0 == 0x80;
+    if c.len() < 2 || c.len() > 4 || !c[1..].iter().all(|&b| cont(b)) {
+        return None;
+    }
+    let tail = c[1..]
+        .iter()
+        .fold(0u32, |cp, &b| (cp << 6) | u32::from(b & 0x3F));
+    let (lead, min) = match c.len() {
+        2 if (0xC2..=0xDF).contains(&c[0]) => (u32::from(c[0] & 0x1F), 0x80),
+        3 if (0xE0..=0xEF).contains(&c[0]) => (u32::from(c[0] & 0x0F), 0x800),
+        4 if (0xF0..=0xF4).contains(&c[0]) => (u32::from(c[0] & 0x07), 0x1_0000),
+        _ => return None,
+    };
+    let cp = (lead << (6 * (c.len() - 1))) | tail;
+    (min..=0x10_FFFF).contains(&cp).then_some(cp)
+}
+
 /// Up to 8 bytes as one integer.
 fn pack(c: &[u8]) -> u64 {
     let mut b = [0u8; 8];
@@ -848,9 +875,10 @@ fn pack(c: &[u8]) -> u64 {
 }
 
 impl<'a> CharSet<'a> {
-    /// `short`: the longest multi-byte character for the hashed form (a
-    /// parameter so the tests can compare both forms on the same sets).
-    fn new(y: &'a [u8], short: usize) -> CharSet<'a> {
+    /// `short`: the longest multi-byte character for the hashed form;
+    /// `direct`: the fewest multi-byte characters for the code-point table
+    /// (parameters so the tests can compare every form on the same sets).
+    fn new(y: &'a [u8], short: usize, direct: usize) -> CharSet<'a> {
         let short = short.min(8); // packed into a u64
                                   // SQLite reads Y as a C string: it ends at the first NUL.
         let end = y.iter().position(|&b| b == 0).unwrap_or(y.len());
@@ -871,6 +899,7 @@ impl<'a> CharSet<'a> {
         let mut set = CharSet {
             one: [NONE; 256],
             multi: std::collections::HashMap::new(),
+            direct: Vec::new(),
             lens: [0; 256],
             max_len,
             naive: None,
@@ -880,8 +909,15 @@ impl<'a> CharSet<'a> {
             set.naive = Some(chars);
             return set;
         }
+        if chars.iter().filter(|c| c.len() > 1).count() >= direct.max(1) {
+            set.direct = vec![NONE; 0x11_0000];
+        }
         for (n, c) in chars.into_iter().enumerate() {
-            if c.len() == 1 {
+            if let Some(cp) = code_point(c).filter(|_| !set.direct.is_empty()) {
+                set.lens[c[0] as usize] |= 1 << c.len();
+                let slot = &mut set.direct[cp as usize];
+                *slot = (*slot).min(n as u32);
+            } else if c.len() == 1 {
                 let slot = &mut set.one[c[0] as usize];
                 *slot = (*slot).min(n as u32);
             } else {
@@ -906,7 +942,12 @@ impl<'a> CharSet<'a> {
                 return;
             }
             if lens & (1 << len) != 0 {
-                if let Some(&i) = self.multi.get(&pack(&s[..len])) {
+                let c = &s[..len];
+                let found = match code_point(c).filter(|_| !self.direct.is_empty()) {
+                    Some(cp) => Some(self.direct[cp as usize]).filter(|&i| i != NONE),
+                    None => self.multi.get(&pack(c)).copied(),
+                };
+                if let Some(i) = found {
                     each(len, i);
                 }
             }
@@ -1504,7 +1545,10 @@ mod tests {
         let mut rng = Rng(11);
         for _ in 0..20_000 {
             let (y, x) = (bytes(&mut rng, 6), bytes(&mut rng, 10));
-            let (hashed, naive) = (CharSet::new(&y, SHORT), CharSet::new(&y, 0));
+            let (hashed, naive) = (CharSet::new(&y, SHORT, DIRECT), CharSet::new(&y, 0, DIRECT));
+            let direct = CharSet::new(&y, SHORT, 0);
+            assert_eq!(direct.trim_start(&x), naive.trim_start(&x), "{y:?} {x:?}");
+            assert_eq!(direct.trim_end(&x), naive.trim_end(&x), "{y:?} {x:?}");
             assert!(naive.naive.is_some() || naive.max_len == 0);
             assert_eq!(hashed.trim_start(&x), naive.trim_start(&x), "{y:?} {x:?}");
             assert_eq!(hashed.trim_end(&x), naive.trim_end(&x), "{y:?} {x:?}");
