@@ -26,6 +26,10 @@ pub enum Error {
     /// The guard could not set up or restore its own state.
     #[error(transparent)]
     Guard(#[from] rowguard_guard::Error),
+    /// A database call of rowguard's own harness failed (a read of the
+    /// fixture, not a statement under test).
+    #[error("database error: {0}")]
+    Db(#[from] rowguard_guard::DbError),
     /// A worker thread panicked: a bug in rowguard, never the caller's fault.
     #[error("internal error: a worker panicked: {0}")]
     WorkerPanic(String),

@@ -50,7 +50,7 @@ fn legacy_quote_then_nul_rewrites_other_rows() {
 #[test]
 fn a_session_is_reusable_and_restores_the_fixture() {
     let mut s = Session::new().unwrap();
-    let before = schema::dump(s.guard().connection()).unwrap();
+    let before = schema::dump(s.guard().unwrap().connection()).unwrap();
     let legacy = rowguard::pipeline::by_name("legacy").unwrap();
     let scenario = rowguard::scenario::Scenario {
         ops: vec![reschedule7("'--")],
@@ -58,5 +58,8 @@ fn a_session_is_reusable_and_restores_the_fixture() {
     let first = rowguard::target::execute(&mut s, legacy, &scenario).unwrap();
     let second = rowguard::target::execute(&mut s, legacy, &scenario).unwrap();
     assert_eq!(first, second, "the same input means the same thing twice");
-    assert_eq!(schema::dump(s.guard().connection()).unwrap(), before);
+    assert_eq!(
+        schema::dump(s.guard().unwrap().connection()).unwrap(),
+        before
+    );
 }

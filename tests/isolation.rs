@@ -8,7 +8,7 @@ use rowguard::{pipeline, schema, target};
 #[test]
 fn injected_transaction_control_cannot_escape_and_the_fixture_stays_pristine() {
     let mut session = target::Session::new().unwrap();
-    let pristine = schema::dump(session.guard().connection()).unwrap();
+    let pristine = schema::dump(session.guard().unwrap().connection()).unwrap();
     let legacy = pipeline::by_name("legacy").unwrap();
     for payload in [
         "'; COMMIT; --",
@@ -35,11 +35,11 @@ fn injected_transaction_control_cannot_escape_and_the_fixture_stays_pristine() {
         ];
         let _ = target::execute(&mut session, legacy, &Scenario { ops }).unwrap();
         assert!(
-            session.guard().connection().is_autocommit(),
+            session.guard().unwrap().connection().is_autocommit(),
             "an input left a transaction open"
         );
         assert_eq!(
-            schema::dump(session.guard().connection()).unwrap(),
+            schema::dump(session.guard().unwrap().connection()).unwrap(),
             pristine,
             "after {payload:?}"
         );

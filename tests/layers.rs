@@ -128,6 +128,8 @@ fn the_guard_crate_is_domain_free_and_small() {
         "serde_json",
         "thiserror",
         "stacker",
+        // the PostgreSQL backend's client (guard::postgres)
+        "postgres",
     ];
     for d in &deps {
         assert!(allowed.contains(d), "the guard crate depends on {d}");

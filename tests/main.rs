@@ -40,3 +40,13 @@ mod cli_check;
 mod faults;
 // words from the code under test: `rowguard dict`, `--dict`/`--source`, a random word found from its source
 mod words;
+// the guard on a real PostgreSQL server: channel table, fixtures, isolation, the corpus oracle
+mod postgres;
+// the HTML report: attacker text from the corpora stays inert data
+mod report_injection;
+// the HTML report in headless Chromium: DOM after load, screenshots in target/browser/
+mod browser;
+// `rowguard report`: the page of a saved run; bad summaries and artifacts folders are exit 2
+mod report_cli;
+// the HTML report of a huge run: under 5 MB, every cut counted
+mod report_size;

@@ -42,12 +42,13 @@ pub fn reschedule7(notes: &str) -> Op {
     }
 }
 
-/// Runs the `rowguard` binary in `cwd` with `ROWGUARD_PIPELINE` unset.
+/// Runs the `rowguard` binary in `cwd` with `ROWGUARD_PIPELINE` and `ROWGUARD_DATABASE_URL` unset.
 pub fn rowguard_in(cwd: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_rowguard"))
         .args(args)
         .current_dir(cwd)
         .env_remove("ROWGUARD_PIPELINE")
+        .env_remove("ROWGUARD_DATABASE_URL")
         .output()
         .expect("rowguard runs")
 }

@@ -68,6 +68,7 @@ fn gate_on(corpus: &Path) -> GateReport {
         seed: 1,
         jobs: 1,
         artifacts: Some(artifacts.path().to_path_buf()),
+        database: None,
         // the gate's default: the project's own pipeline code
         dictionary: rowguard::dict::harvest_sources(&[root().join("src/harness/pipeline")])
             .unwrap()

@@ -21,6 +21,8 @@ enum DialectArg {
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    db: super::DatabaseArgs,
     /// SQL strings to check, in order, as one input (`-` reads stdin).
     #[arg(required = true)]
     sql: Vec<String>,
@@ -55,6 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             DialectArg::Mysql => Dialect::Mysql,
             DialectArg::Postgres => Dialect::Postgres,
         },
+        database: args.db.options(),
     };
     let report = check::check(&sql, &opts)?;
     match args.format {

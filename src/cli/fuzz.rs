@@ -16,7 +16,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
-use rowguard::engine::artifacts::write_atomic;
 use rowguard::engine::{self, Found, Summary};
 use rowguard::guard::Kind;
 use rowguard::{report, target};
@@ -25,6 +24,8 @@ use super::Format;
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    db: super::DatabaseArgs,
     /// Pipeline to fuzz (default: $ROWGUARD_PIPELINE, else safe).
     #[arg(long)]
     pipeline: Option<String>,
@@ -57,7 +58,8 @@ pub struct Args {
     /// Rust source file or folder to harvest words from (comparison operands first); repeatable.
     #[arg(long, value_name = "PATH")]
     source: Vec<PathBuf>,
-    /// Also write the run as one self-contained HTML page here.
+    /// Also write the run as one self-contained HTML page here (cells of a
+    /// blast radius too large to embed go to `<stem>-cells/` next to it).
     #[arg(long)]
     html: Option<PathBuf>,
 }
@@ -178,6 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let decoded = rowguard::scenario::decode(b"");
     let pipeline = target::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
     let mut cfg = engine::Config::new(pipeline);
+    cfg.database = args.db.options();
     cfg.seed = args.seed;
     cfg.jobs = args.jobs;
     cfg.runs = args.runs;
@@ -198,8 +201,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = engine::run(&cfg, stop_flag()?)?;
     if let Some(path) = &args.html {
         let page = report::html::build::from_fuzz(&summary, "sqlite", &|p| p.to_path_buf())?;
-        write_atomic(path, report::html::page(&page).as_bytes())
-            .with_context(|| "writing the HTML report")?;
+        report::html::write(&page, path).with_context(|| "writing the HTML report")?;
     }
     match args.format {
         Format::Text => print_text(&summary),

@@ -16,6 +16,8 @@ use rowguard::tools::gate::{self, GateConfig, Outcome};
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    db: super::DatabaseArgs,
     /// Seconds of fuzzing `safe` after the replay.
     #[arg(long, default_value_t = 60)]
     time: u64,
@@ -42,7 +44,8 @@ pub struct Args {
     /// A libFuzzer dictionary whose words the fuzz stage uses; repeatable.
     #[arg(long = "dict", value_name = "FILE")]
     dict: Vec<PathBuf>,
-    /// Write one self-contained HTML page here (one row per corpus file, failures first).
+    /// Write one self-contained HTML page here (one row per corpus file,
+    /// failures first; cells too many to embed go to `<stem>-cells/` next to it).
     #[arg(long)]
     html: Option<PathBuf>,
     /// Write the gate's JSON summary here (what `rowguard report` reads).
@@ -69,6 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         jobs: args.jobs,
         artifacts: Some(args.artifacts),
+        database: args.db.options(),
     };
     let result = gate::run(&cfg, stop)?;
     for case in &result.cases {
@@ -120,7 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &args.html {
         let written = report::html::build::from_gate(&summary, "sqlite", &|p| p.to_path_buf())
-            .and_then(|page| write_atomic(path, report::html::page(&page).as_bytes()));
+            .and_then(|page| report::html::write(&page, path));
         if let Err(e) = written {
             unwritten.push(format!("writing the HTML report: {e}"));
         }

@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod check;
 mod dict;
+mod differential;
 mod fuzz;
 mod gate;
 mod minimize;
@@ -57,8 +58,34 @@ enum Command {
     Scan(scan::Args),
     /// Harvest words from Rust source into a libFuzzer dictionary (comparison operands first).
     Dict(dict::Args),
+    /// The same notes lines on SQLite and on a PostgreSQL server: every line whose verdicts differ, and why.
+    Differential(differential::Args),
     /// One self-contained HTML page from a fuzz or gate JSON summary and its artifacts.
     Report(report::Args),
+}
+
+/// `--database`: the PostgreSQL server a command runs on instead of embedded SQLite.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct DatabaseArgs {
+    /// Run on this PostgreSQL server (postgres://user:password@host:port/db) in
+    /// schemas and roles rowguard creates and drops; default $ROWGUARD_DATABASE_URL,
+    /// else embedded SQLite.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Use --database even though it holds tables rowguard did not create
+    /// (rowguard still writes only in its own schemas).
+    #[arg(long)]
+    database_owned_by_rowguard: bool,
+}
+
+impl DatabaseArgs {
+    /// The server to use, if any.
+    pub fn options(&self) -> Option<rowguard::guard::postgres::PgOptions> {
+        rowguard::harness::choice::database_options(
+            self.database.as_deref(),
+            self.database_owned_by_rowguard,
+        )
+    }
 }
 
 /// Set once a write to stdout failed: later output is dropped.
@@ -146,6 +173,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(args),
         Command::Dict(args) => dict::run(args),
         Command::Report(args) => report::run(args),
+        Command::Differential(args) => differential::run(args),
     }
 }
 

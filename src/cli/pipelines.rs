@@ -1,4 +1,5 @@
-//! `rowguard pipelines`: the table of pipelines and the bug class each models.
+//! `rowguard pipelines`: the table of pipelines, the database each bug needs
+//! (`any`, or the one database it exists on) and the bug class each models.
 
 use super::outln;
 use std::process::ExitCode;
@@ -11,11 +12,17 @@ pub fn run() -> anyhow::Result<ExitCode> {
         .map(|p| p.bug_class().chars().count())
         .max()
         .unwrap_or(0);
-    outln!("{:<name$}  {:<class$}  trigger", "name", "bug class");
+    outln!(
+        "{:<name$}  {:<8}  {:<class$}  trigger",
+        "name",
+        "database",
+        "bug class"
+    );
     for p in all {
         outln!(
-            "{:<name$}  {:<class$}  {}",
+            "{:<name$}  {:<8}  {:<class$}  {}",
             p.name(),
+            p.database().unwrap_or("any"),
             p.bug_class(),
             p.trigger()
         );

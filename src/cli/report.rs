@@ -2,16 +2,18 @@
 //! run from what it left, the JSON summary of `fuzz --format json` or of
 //! `gate --json`, and its artifacts folder (each finding's input is replayed
 //! for the page). A missing or malformed summary, an artifact that is not
-//! there, or a file in the artifacts folder that is not a rowguard artifact
-//! is a one-line error (exit 2): a page is never built from half the data.
+//! there, or anything in the artifacts folder that is not one of the run's
+//! artifacts (another name, a folder, a device, content that does not have
+//! the hash its name says, more than 16 MiB) is a one-line error (exit 2): a
+//! page is never built from half the data or from junk.
 //! Exit code otherwise follows the run: 0 clean, 1 finding.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use rowguard::engine::artifacts::write_atomic;
-use rowguard::engine::Summary;
+use rowguard::engine::artifacts::content_hash;
+use rowguard::engine::{Found, Summary};
 use rowguard::guard::Kind;
 use rowguard::report::html::{self, build};
 
@@ -22,38 +24,77 @@ pub struct Args {
     /// The artifacts folder the run wrote (default: the paths in the summary).
     #[arg(long)]
     artifacts: Option<PathBuf>,
-    /// Write the page here (default: stdout).
+    /// Write the page here (default: stdout); cells too many to embed go to
+    /// `<stem>-cells/` next to it.
     #[arg(short, long)]
     output: Option<PathBuf>,
 }
 
-/// Whether a file name is an artifact's: `<kind>-<16 hex digits>[.json]`.
-fn artifact_name(name: &str) -> bool {
+/// The hash part of an artifact's file name, `<kind>-<16 hex digits>[.json]`.
+fn artifact_hash(name: &str) -> Option<&str> {
     let stem = name.strip_suffix(".json").unwrap_or(name);
-    Kind::ALL.iter().any(|k| {
+    Kind::ALL.iter().find_map(|k| {
         stem.strip_prefix(k.as_str())
             .and_then(|r| r.strip_prefix('-'))
-            .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .filter(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
     })
 }
 
-/// Every file of the artifacts folder must be an artifact that decodes.
+/// Every entry of the artifacts folder must be an artifact the run wrote:
+/// a regular file named `<kind>-<hash>[.json]` whose content has that hash
+/// (the engine names artifacts after their content) and that decodes. The
+/// folder is flat; the engine's own `.tmp-*` leftovers of an interrupted
+/// write are skipped.
 fn check_artifacts(dir: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
         bail!("{}: not an artifacts folder", dir.display());
     }
-    for f in rowguard::engine::corpus::files_under(dir)? {
-        let name = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !artifact_name(&name) {
+    let entries = std::fs::read_dir(dir).with_context(|| dir.display().to_string())?;
+    for entry in entries {
+        let entry = entry.with_context(|| dir.display().to_string())?;
+        let (path, name) = (entry.path(), entry.file_name());
+        let name = name.to_string_lossy();
+        if name.starts_with(".tmp-") {
+            continue;
+        }
+        if path.is_dir() {
             bail!(
-                "{}: not a rowguard artifact (expected <kind>-<hash>[.json])",
-                f.display()
+                "{}: a folder inside the artifacts folder (it holds only <kind>-<hash>[.json] files)",
+                path.display()
             );
         }
-        build::read_input(&f)?;
+        let Some(hash) = artifact_hash(&name) else {
+            bail!(
+                "{}: not a rowguard artifact (expected <kind>-<hash>[.json])",
+                path.display()
+            );
+        };
+        // bounded, regular files only: a FIFO or device is one line, never opened
+        let bytes = rowguard::tools::input::read_file(&path)?;
+        if content_hash(&bytes) != hash.to_ascii_lowercase() {
+            bail!(
+                "{}: its content does not have the hash in its name (not the file the run wrote)",
+                path.display()
+            );
+        }
+        build::read_input(&path)?;
+    }
+    Ok(())
+}
+
+/// Every artifact a summary names must be there, replayed or not.
+fn check_referenced(findings: &[Found], resolve: &dyn Fn(&Path) -> PathBuf) -> anyhow::Result<()> {
+    for f in findings {
+        if let Some(a) = &f.artifact {
+            let path = resolve(a);
+            if !path.is_file() {
+                bail!(
+                    "{}: the artifact of a {} finding is not there (pass the run's artifacts folder with --artifacts)",
+                    path.display(),
+                    f.kind
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -82,17 +123,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let report = if value.get("cases").is_some() {
         let g: build::GateSummary = serde_json::from_value(value).with_context(what)?;
+        if let Some(s) = &g.fuzz {
+            check_referenced(&s.findings, &resolve)?;
+        }
         build::from_gate(&g, "sqlite", &resolve)?
     } else {
         let s: Summary = serde_json::from_value(value).with_context(what)?;
+        check_referenced(&s.findings, &resolve)?;
         build::from_fuzz(&s, "sqlite", &resolve)?
     };
-    let page = html::page(&report);
     match &args.output {
-        Some(path) => {
-            write_atomic(path, page.as_bytes()).with_context(|| "writing the HTML report")?
-        }
-        None => print!("{page}"),
+        Some(path) => html::write(&report, path).with_context(|| "writing the HTML report")?,
+        None => print!("{}", html::page(&report)),
     }
     Ok(match report.verdict() {
         "clean" => ExitCode::SUCCESS,
@@ -103,13 +145,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    use super::artifact_name;
+    use super::artifact_hash;
 
     #[test]
     fn artifact_names_are_kind_dash_hash() {
-        assert!(artifact_name("write-outside-target-0123456789abcdef.json"));
-        assert!(artifact_name("sql-error-0123456789abcdef"));
-        assert!(!artifact_name("notes.txt"));
-        assert!(!artifact_name("sql-error-0123.json"));
+        assert_eq!(
+            artifact_hash("write-outside-target-0123456789abcdef.json"),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(
+            artifact_hash("sql-error-0123456789abcdef"),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(artifact_hash("notes.txt"), None);
+        assert_eq!(artifact_hash("sql-error-0123.json"), None);
+        assert_eq!(artifact_hash("no-kind-0123456789abcdef.json"), None);
     }
 }

@@ -21,6 +21,8 @@ pub enum Format {
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    db: super::DatabaseArgs,
     /// Input files or folders of them.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
@@ -103,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
         anyhow::bail!("no input files under {}", args.inputs[0].display());
     }
-    let mut session = target::Session::new()?;
+    let mut session = target::Session::open(args.db.options().as_ref())?;
     let (mut found, mut failed) = (false, false);
     let mut pages = Vec::new();
     for f in &files {

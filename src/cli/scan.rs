@@ -18,6 +18,8 @@ pub enum ScanFormat {
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    db: super::DatabaseArgs,
     /// Pipeline to scan (default: $ROWGUARD_PIPELINE, else safe).
     #[arg(long)]
     pipeline: Option<String>,
@@ -40,7 +42,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .as_deref()
         .or(env.as_deref())
         .unwrap_or("safe");
-    let mut scan = Scan::new(pipeline::by_name(name)?, args.target)?;
+    let mut scan = Scan::on(
+        pipeline::by_name(name)?,
+        args.target,
+        args.db.options().as_ref(),
+    )?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let format = args.format;
     // the first failure to write stdout: the scan stops there (see `cli`'s module doc)

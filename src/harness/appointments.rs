@@ -2,7 +2,8 @@
 //! write (DESIGN.md, "The invariant"), and the one constructor for "a guard
 //! over the fixture for target N" that every tool and test uses.
 
-use super::schema;
+use super::{schema, schema_pg};
+use crate::guard::postgres::{PgGuard, PgOptions};
 use crate::guard::{Guard, Policy, SideEffect, Value};
 
 /// Columns a reschedule may change on its target rows.
@@ -35,6 +36,16 @@ pub fn appointments_policy(keys: &[i64]) -> Policy {
 pub fn guard_for(size: usize, target: i64) -> crate::Result<Guard> {
     Ok(Guard::new(
         schema::open(size)?,
+        appointments_policy(&[target]),
+    )?)
+}
+
+/// The same guard on the PostgreSQL server of `options`: the fixture built
+/// in a schema rowguard creates (and drops with the guard).
+pub fn pg_guard_for(options: &PgOptions, size: usize, target: i64) -> crate::Result<PgGuard> {
+    Ok(PgGuard::open(
+        options,
+        &schema_pg::sql(size),
         appointments_policy(&[target]),
     )?)
 }

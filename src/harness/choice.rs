@@ -13,6 +13,8 @@ use crate::guard::Kind;
 pub const PIPELINE_ENV: &str = "ROWGUARD_PIPELINE";
 /// Environment variable listing the kinds that fail the fuzz target.
 pub const KINDS_ENV: &str = "ROWGUARD_KINDS";
+/// Environment variable giving the PostgreSQL server when no `--database` flag does.
+pub const DATABASE_ENV: &str = "ROWGUARD_DATABASE_URL";
 
 /// The pipeline under test: the flag, else the reproducer's, else
 /// `ROWGUARD_PIPELINE`, else `safe`.
@@ -41,4 +43,21 @@ pub fn parse_kinds(list: &str) -> crate::Result<BTreeSet<Kind>> {
     list.split(',')
         .map(|k| k.trim().parse::<Kind>().map_err(crate::Error::Usage))
         .collect()
+}
+
+/// The PostgreSQL server to run on: the flag, else `ROWGUARD_DATABASE_URL`
+/// (when set and not blank), else none (embedded SQLite).
+pub fn database_options(
+    flag: Option<&str>,
+    owned_by_rowguard: bool,
+) -> Option<crate::guard::postgres::PgOptions> {
+    let env = std::env::var(DATABASE_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    flag.map(str::to_string)
+        .or(env)
+        .map(|url| crate::guard::postgres::PgOptions {
+            url,
+            owned_by_rowguard,
+        })
 }

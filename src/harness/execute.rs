@@ -16,30 +16,89 @@ use super::appointments::{self, appointments_policy};
 use super::pipeline::{Op, Pipeline};
 use super::scenario::Scenario;
 use super::schema;
-use crate::guard::{Db, DbError, Finding, Guard, Kind, StatementCheck, Value};
+use crate::guard::postgres::{PgGuard, PgOptions};
+use crate::guard::{
+    Backend, BackendKind, Db, DbError, Finding, Guard, Kind, StatementCheck, Value,
+};
 
-/// A guard over a fresh fixture, reused input after input.
+/// A guard over a fresh fixture, reused input after input: embedded SQLite
+/// (the default) or a PostgreSQL server (`--database`).
 pub struct Session {
-    guard: Guard,
+    backend: SessionBackend,
     size: usize,
+    database: Option<PgOptions>,
+}
+
+enum SessionBackend {
+    Sqlite(Guard),
+    Postgres(Box<PgGuard>),
 }
 
 impl Session {
-    /// A session over the default fixture.
+    /// A session over the default fixture on embedded SQLite.
     pub fn new() -> crate::Result<Session> {
         Session::with_size(schema::DEFAULT_SIZE)
     }
 
-    /// A session over a fixture of `size` appointments.
+    /// A session over a fixture of `size` appointments on embedded SQLite.
     pub fn with_size(size: usize) -> crate::Result<Session> {
+        Session::open_sized(None, size)
+    }
+
+    /// A session over the default fixture on `database` when given, else
+    /// on embedded SQLite.
+    pub fn open(database: Option<&PgOptions>) -> crate::Result<Session> {
+        Session::open_sized(database, schema::DEFAULT_SIZE)
+    }
+
+    /// A session over a fixture of `size` appointments on `database` when
+    /// given, else on embedded SQLite.
+    pub fn open_sized(database: Option<&PgOptions>, size: usize) -> crate::Result<Session> {
+        let backend = match database {
+            None => SessionBackend::Sqlite(appointments::guard_for(size, schema::DEFAULT_TARGET)?),
+            Some(options) => SessionBackend::Postgres(Box::new(appointments::pg_guard_for(
+                options,
+                size,
+                schema::DEFAULT_TARGET,
+            )?)),
+        };
         Ok(Session {
-            guard: appointments::guard_for(size, schema::DEFAULT_TARGET)?,
+            backend,
             size,
+            database: database.cloned(),
         })
     }
 
-    pub fn guard(&mut self) -> &mut Guard {
-        &mut self.guard
+    /// The SQLite guard, on a SQLite session (for reads of its connection).
+    pub fn guard(&mut self) -> Option<&mut Guard> {
+        match &mut self.backend {
+            SessionBackend::Sqlite(g) => Some(g),
+            SessionBackend::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL guard, on a PostgreSQL session.
+    pub fn postgres_guard(&mut self) -> Option<&mut PgGuard> {
+        match &mut self.backend {
+            SessionBackend::Postgres(g) => Some(g),
+            SessionBackend::Sqlite(_) => None,
+        }
+    }
+
+    /// The guarded database, whichever it is.
+    pub fn backend(&mut self) -> &mut dyn Backend {
+        match &mut self.backend {
+            SessionBackend::Sqlite(g) => g,
+            SessionBackend::Postgres(g) => g.as_mut(),
+        }
+    }
+
+    /// Which database the session runs on.
+    pub fn kind(&self) -> BackendKind {
+        match &self.backend {
+            SessionBackend::Sqlite(_) => BackendKind::Sqlite,
+            SessionBackend::Postgres(_) => BackendKind::Postgres,
+        }
     }
 }
 
@@ -88,7 +147,7 @@ impl Execution {
 /// Records the SQL of an op run on placeholder text; reads go to the real
 /// database, unchecked, so branches follow the same data.
 struct Recorder<'g> {
-    guard: &'g Guard,
+    guard: &'g mut dyn Backend,
     sql: Vec<String>,
 }
 
@@ -106,13 +165,16 @@ impl Db for Recorder<'_> {
         let rows = self.guard.query_unchecked(sql, params)?;
         rows.into_iter().next().ok_or_else(DbError::no_rows)
     }
+    fn database(&self) -> &'static str {
+        self.guard.kind().as_str()
+    }
 }
 
 /// The statements `op` makes on placeholder text (each free-text field
 /// replaced by benign text of the same length): the template its real run
 /// is compared with. The placeholder run only fails where the real one
 /// would, so what it sent before failing stays useful.
-pub fn placeholder_sql(guard: &Guard, pipeline: &dyn Pipeline, op: &Op) -> Vec<String> {
+pub fn placeholder_sql(guard: &mut dyn Backend, pipeline: &dyn Pipeline, op: &Op) -> Vec<String> {
     let mut recorder = Recorder {
         guard,
         sql: Vec::new(),
@@ -122,7 +184,7 @@ pub fn placeholder_sql(guard: &Guard, pipeline: &dyn Pipeline, op: &Op) -> Vec<S
 }
 
 /// The appointments an op may write: its series, or itself.
-fn targets(guard: &Guard, op: &Op) -> crate::Result<Vec<i64>> {
+fn targets(guard: &mut dyn Backend, op: &Op) -> crate::Result<Vec<i64>> {
     let id = op.target();
     if !op.is_series() {
         return Ok(vec![id]);
@@ -160,7 +222,7 @@ pub fn execute(
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".into());
-            *session = Session::with_size(session.size)?;
+            *session = Session::open_sized(session.database.as_ref(), session.size)?;
             Err(crate::Error::Panic(message))
         }
     }
@@ -171,18 +233,18 @@ fn execute_here(
     pipeline: &dyn Pipeline,
     scenario: &Scenario,
 ) -> crate::Result<Execution> {
-    let guard = &mut session.guard;
+    let guard = session.backend();
     guard.begin_input()?;
     let mut ops = Vec::with_capacity(scenario.ops.len());
     for op in &scenario.ops {
-        let targets = targets(guard, op)?;
+        let targets = targets(&mut *guard, op)?;
         guard.set_policy(appointments_policy(&targets));
-        let shapes = placeholder_sql(guard, pipeline, op)
+        let shapes = placeholder_sql(&mut *guard, pipeline, op)
             .iter()
             .map(|sql| guard.shape_of(sql))
             .collect();
         guard.set_templates(Some(shapes));
-        let error = pipeline.run(op, guard).err().map(|e| e.message);
+        let error = pipeline.run(op, guard.as_db()).err().map(|e| e.message);
         guard.set_templates(None);
         ops.push(OpRun {
             op: op.clone(),

@@ -9,6 +9,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`schema`] | the appointments schema and its deterministic fixture |
+//! | [`schema_pg`] | the same fixture in PostgreSQL's dialect |
 //! | [`appointments`] | the reschedule policy and "a guard over the fixture for target N" |
 //! | [`pipeline`] | the reschedule + notes pipeline: `safe` and the planted variants |
 //! | [`scenario`] | fuzz input (`Scenario { ops }`) and the one `decode(bytes)` |
@@ -33,3 +34,4 @@ pub mod pipeline;
 pub mod rng;
 pub mod scenario;
 pub mod schema;
+pub mod schema_pg;

@@ -4,13 +4,16 @@
 //! back. With templates, each statement's shape is compared with its
 //! template's (the same statement with benign text); without, a write that
 //! reads other rows through a subquery is `shape-changed`. The static layer
-//! parses with the chosen dialect; the dynamic layer is always SQLite.
+//! parses with the chosen dialect; the dynamic layer is embedded SQLite, or
+//! a PostgreSQL server (`database`, its own fixture; the static layer then
+//! parses PostgreSQL).
 
 use serde::Serialize;
 
-use crate::db::Db;
-use crate::guard::{CellChange, Dialect, Guard, Kind, StatementCheck, Verdict};
-use crate::{schema, target};
+use crate::guard::postgres::PgOptions;
+use crate::guard::{Backend, CellChange, Dialect, Kind, StatementCheck, Verdict};
+use crate::harness::appointments;
+use crate::schema;
 
 /// What to check and how.
 #[derive(Debug, Clone)]
@@ -21,6 +24,8 @@ pub struct CheckOptions {
     /// one applies to all.
     pub templates: Vec<String>,
     pub dialect: Dialect,
+    /// Check on this PostgreSQL server instead of embedded SQLite.
+    pub database: Option<PgOptions>,
 }
 
 impl Default for CheckOptions {
@@ -29,6 +34,7 @@ impl Default for CheckOptions {
             target: schema::DEFAULT_TARGET,
             templates: Vec::new(),
             dialect: Dialect::Sqlite,
+            database: None,
         }
     }
 }
@@ -55,9 +61,10 @@ pub fn check(statements: &[String], opts: &CheckOptions) -> crate::Result<CheckR
             opts.target
         )));
     }
-    let conn = schema::open(size)?;
-    let mut guard =
-        Guard::new(conn, target::appointments_policy(&[opts.target]))?.with_dialect(opts.dialect);
+    let mut guard: Box<dyn Backend> = match &opts.database {
+        Some(database) => Box::new(appointments::pg_guard_for(database, size, opts.target)?),
+        None => Box::new(appointments::guard_for(size, opts.target)?.with_dialect(opts.dialect)),
+    };
     guard.begin_input()?;
     for (i, sql) in statements.iter().enumerate() {
         let template = opts.templates.get(i).or(match opts.templates.len() {
@@ -68,7 +75,7 @@ pub fn check(statements: &[String], opts: &CheckOptions) -> crate::Result<CheckR
         let with_templates = !opts.templates.is_empty();
         // Past the last of several templates: "no statement at this position".
         guard.set_templates(shapes.or_else(|| with_templates.then(Vec::new)));
-        let _ = guard.execute_batch(sql);
+        let _ = guard.as_db().execute_batch(sql);
     }
     guard.set_templates(None);
     Ok(report(opts.target, guard.end_input()?))

@@ -114,6 +114,8 @@ pub struct GateConfig {
     /// Words for the fuzz stage (the CLI harvests the project's pipeline
     /// source into it by default).
     pub dictionary: crate::tools::dict::Dictionary,
+    /// Replay and fuzz on this PostgreSQL server instead of SQLite.
+    pub database: Option<crate::guard::postgres::PgOptions>,
 }
 
 /// Replays the corpus folder, one case per file, in path order, each judged
@@ -191,7 +193,7 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
             cfg.corpus.display()
         )));
     }
-    let replayed = replay(&mut Judge::new()?, &cfg.corpus, stop)?;
+    let replayed = replay(&mut Judge::on(cfg.database.as_ref())?, &cfg.corpus, stop)?;
     let mut cases = replayed.cases;
     let name = format!("fuzz safe (seed {}, {} s)", cfg.seed, cfg.time.as_secs());
     if replayed.skipped > 0 {
@@ -222,6 +224,7 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
     fuzz.save_corpus = false;
     fuzz.artifacts = cfg.artifacts.clone();
     fuzz.dictionary = cfg.dictionary.clone();
+    fuzz.database = cfg.database.clone();
     fuzz.status = true;
     let start = Instant::now();
     let (outcome, summary) = match engine::run(&fuzz, stop) {

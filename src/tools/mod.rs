@@ -14,6 +14,7 @@
 //! | [`gate`] | `rowguard gate`: corpus replay through [`crate::harness::oracle`], then fuzzing `safe` |
 //! | [`scan`] | `rowguard scan`: a file of notes streamed through the guard |
 //! | [`check`] | `rowguard check`: pasted statements against the fixture |
+//! | [`differential`] | `rowguard differential`: the same lines on SQLite and PostgreSQL, every difference explained |
 //! | [`repro`] | `rowguard repro`: inputs decoded and replayed |
 //! | [`bench`] | `rowguard bench`: detection, throughput and scaling |
 //!
@@ -24,6 +25,7 @@
 pub mod bench;
 pub mod check;
 pub mod dict;
+pub mod differential;
 pub mod engine;
 pub mod gate;
 pub mod input;

@@ -32,6 +32,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::db::Value;
+use crate::guard::postgres::PgOptions;
 use crate::guard::{param_json, CellChange, Kind};
 use crate::pipeline::{Op, Pipeline};
 use crate::scenario::Scenario;
@@ -222,6 +223,7 @@ fn read_line_capped(
 pub struct Scan {
     pipeline: &'static dyn Pipeline,
     target: i64,
+    database: Option<PgOptions>,
     session: Session,
     summary: Summary,
 }
@@ -229,9 +231,18 @@ pub struct Scan {
 impl Scan {
     /// A scan of reschedules of appointment `target` (which must exist in the fixture).
     pub fn new(pipeline: &'static dyn Pipeline, target: i64) -> crate::Result<Scan> {
-        let mut session = Session::new()?;
+        Scan::on(pipeline, target, None)
+    }
+
+    /// A scan on the PostgreSQL server `database` when given, else on SQLite.
+    pub fn on(
+        pipeline: &'static dyn Pipeline,
+        target: i64,
+        database: Option<&PgOptions>,
+    ) -> crate::Result<Scan> {
+        let mut session = Session::open(database)?;
         let exists = session
-            .guard()
+            .backend()
             .query_unchecked(
                 "SELECT 1 FROM appointments WHERE id = ?1",
                 &[Value::Integer(target)],
@@ -247,6 +258,7 @@ impl Scan {
         Ok(Scan {
             pipeline,
             target,
+            database: database.cloned(),
             session,
             summary: Summary::default(),
         })
@@ -286,7 +298,7 @@ impl Scan {
             Ok(e) => e,
             Err(e) => {
                 // The guard's own state may be broken: start the next line afresh.
-                let message = match Session::new() {
+                let message = match Session::open(self.database.as_ref()) {
                     Ok(s) => {
                         self.session = s;
                         format!("the guard failed: {e}")

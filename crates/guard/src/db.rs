@@ -101,6 +101,11 @@ pub trait Db {
     fn execute_batch(&mut self, sql: &str) -> Result<(), DbError>;
     /// Runs a query and returns its first row.
     fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError>;
+    /// The database the calls reach (`sqlite` or `postgres`), as a real
+    /// app's driver knows it: code ported between databases branches on it.
+    fn database(&self) -> &'static str {
+        "sqlite"
+    }
 }
 
 /// Reads every column of a row into owned values.

@@ -12,6 +12,10 @@ pub enum Error {
     /// The guard could not start a part of itself (e.g. its watchdog thread).
     #[error("the guard could not start: {0}")]
     Setup(String),
+    /// The PostgreSQL server could not be reached, refused the guard, or
+    /// failed on a statement the guard wrote (not one under test).
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
 }
 
 /// `Result` with the guard's [`Error`].

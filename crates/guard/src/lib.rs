@@ -66,6 +66,7 @@ use serde::{Serialize, Serializer};
 pub use db::{Db, DbError, ErrorClass, Value};
 pub use error::{Error, Result};
 
+pub mod backend;
 mod builtins;
 mod capture;
 pub mod coverage;
@@ -75,10 +76,12 @@ mod error;
 mod isolation;
 mod memo;
 pub mod policy;
+pub mod postgres;
 mod profile;
 pub mod static_check;
 mod watchdog;
 
+pub use backend::{Backend, BackendKind};
 pub use coverage::ObservedWrite;
 pub use dynamic::Guard;
 pub use policy::{CellChange, Policy, SideEffect};

@@ -24,6 +24,12 @@ impl Concat {
     }
 
     pub(crate) fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError> {
+        self.run_with_prefix(op, db, "")
+    }
+
+    /// Like [`Concat::run`], with `p` written before each user-text literal
+    /// (e.g. `E` for a PostgreSQL escape string).
+    pub(crate) fn run_with_prefix(&self, op: &Op, db: &mut dyn Db, p: &str) -> Result<(), DbError> {
         let q = self.literal;
         match op {
             Op::Reschedule {
@@ -37,7 +43,7 @@ impl Concat {
                 self.send(
                     db,
                     &format!(
-                        "UPDATE appointments SET start_at = '{start}', end_at = '{end}', notes = '{}', reason = '{}', \
+                        "UPDATE appointments SET start_at = '{start}', end_at = '{end}', notes = {p}'{}', reason = {p}'{}', \
                          updated_at = '{NOW}' WHERE id = {id}",
                         q(notes),
                         q(reason)
@@ -58,7 +64,7 @@ impl Concat {
             Op::EditNotes { id, notes } => self.send(
                 db,
                 &format!(
-                    "UPDATE appointments SET notes = '{}', updated_at = '{NOW}' WHERE id = {id}",
+                    "UPDATE appointments SET notes = {p}'{}', updated_at = '{NOW}' WHERE id = {id}",
                     q(notes)
                 ),
             ),
@@ -77,7 +83,7 @@ impl Concat {
                     db,
                     &format!(
                         "UPDATE appointments SET start_at = substr(start_at, 1, 11) || '{}', end_at = substr(end_at, 1, 11) || '{}', \
-                         notes = '{}', reason = '{}', updated_at = '{NOW}' WHERE {filter}",
+                         notes = {p}'{}', reason = {p}'{}', updated_at = '{NOW}' WHERE {filter}",
                         &start[11..],
                         &end[11..],
                         q(notes),

@@ -13,6 +13,7 @@ pub use crate::guard::{Db, DbError, ErrorClass, Value};
 
 mod blacklist;
 mod concat;
+mod estring;
 mod legacy;
 mod safe;
 mod series;
@@ -128,6 +129,11 @@ pub trait Pipeline: Sync {
     fn bug_class(&self) -> &'static str;
     /// The kind of input that triggers it.
     fn trigger(&self) -> &'static str;
+    /// The only database its bug exists on (`Some("postgres")`), or `None`
+    /// when it is a bug on every database. Replays expect it clean elsewhere.
+    fn database(&self) -> Option<&'static str> {
+        None
+    }
     /// Runs one op through `db`; stops at the first error.
     fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError>;
 }
@@ -143,6 +149,7 @@ pub fn all() -> &'static [&'static dyn Pipeline] {
         &unicode::Unicode,
         &series::Series,
         &wording::WORDING,
+        &estring::EString,
     ]
 }
 

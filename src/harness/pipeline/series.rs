@@ -25,6 +25,11 @@ impl Pipeline for Series {
         "any reschedule-series of a one-off appointment (no special text at all)"
     }
 
+    /// `x IS (subquery)` is SQLite syntax: PostgreSQL rejects the statement.
+    fn database(&self) -> Option<&'static str> {
+        Some("sqlite")
+    }
+
     fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError> {
         let Op::RescheduleSeries {
             id,

@@ -1,8 +1,9 @@
 //! The blast radius of a `write-outside-target` finding as a person reads
 //! it: a count per table and per column, then before/after tables grouped by
 //! table (one row per key, one column per changed column), large radii
-//! summarised, and every cell as CSV and JSON downloads (`data:` links, no
-//! script) within the page's [`Budget`].
+//! summarised, and every cell as CSV and JSON downloads: `data:` links (no
+//! script) within the page's [`Budget`], then files next to the page
+//! ([`Attachment`]s) when the page is written to a file.
 //!
 //! Contract: the counts always cover every cell; what the tables and the
 //! downloads leave out is said with a count, never silently.
@@ -20,10 +21,28 @@ pub const SHOWN_COLUMNS: usize = 10;
 /// Characters of one value shown in a table cell.
 const VALUE_CHARS: usize = 60;
 
-/// Bytes of `data:` downloads the whole page may still embed.
-#[derive(Debug, Clone, Copy)]
+/// Tables shown per finding (the most changed first); the rest are counted.
+pub const SHOWN_TABLES: usize = 8;
+
+/// A file the page links to instead of embedding it: every cell of a blast
+/// radius too large for the page's download budget.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// The file name inside the attachments folder.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Bytes of `data:` downloads the whole page may still embed, and where the
+/// cells go that do not fit.
+#[derive(Debug, Clone, Default)]
 pub struct Budget {
     pub bytes: usize,
+    /// The folder, relative to the page, that the caller writes
+    /// [`Budget::attachments`] into; `None` (a page on stdout) keeps no
+    /// file and says how to print the cells instead.
+    pub folder: Option<String>,
+    pub attachments: Vec<Attachment>,
 }
 
 /// Standard base64 (RFC 4648, with padding), for `data:` links.
@@ -143,7 +162,12 @@ pub fn render(out: &mut String, cells: &[CellChange], name: &str, budget: &mut B
         );
     }
     out.push_str("</tbody></table>");
-    for (table, t) in &tables {
+    // the most changed tables get a before/after table
+    let mut order: Vec<(&&str, &TableView)> = tables.iter().collect();
+    order.sort_by(|a, b| b.1.cells.cmp(&a.1.cells).then(a.0.cmp(b.0)));
+    let hidden_tables = order.len().saturating_sub(SHOWN_TABLES);
+    order.truncate(SHOWN_TABLES);
+    for (table, t) in order {
         let mut cols: Vec<(&str, usize)> = t.columns.iter().map(|(c, n)| (*c, *n)).collect();
         cols.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let hidden_cols = cols.len().saturating_sub(SHOWN_COLUMNS);
@@ -184,6 +208,12 @@ pub fn render(out: &mut String, cells: &[CellChange], name: &str, budget: &mut B
             );
         }
     }
+    if hidden_tables > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"left-out\">{hidden_tables} more table(s) left out (counted above; every cell is in the downloads).</p>"
+        );
+    }
     downloads(out, cells, name, budget);
     out.push_str("</div>");
 }
@@ -193,7 +223,19 @@ fn downloads(out: &mut String, cells: &[CellChange], name: &str, budget: &mut Bu
     let json = serde_json::to_string(cells).unwrap_or_default();
     // base64 grows a file by a third
     let cost = (csv.len() + json.len()).div_ceil(3) * 4;
-    if cost > budget.bytes {
+    if cost <= budget.bytes {
+        budget.bytes -= cost;
+        let _ = write!(
+            out,
+            "<p class=\"downloads\">Every cell: <a download=\"{n}.csv\" href=\"data:text/csv;base64,{}\">CSV</a> · \
+             <a download=\"{n}.json\" href=\"data:application/json;base64,{}\">JSON</a></p>",
+            base64(csv.as_bytes()),
+            base64(json.as_bytes()),
+            n = text(name)
+        );
+        return;
+    }
+    let Some(folder) = &budget.folder else {
         let _ = write!(
             out,
             "<p class=\"left-out\">Downloads left out: the {} cells ({} bytes as CSV) exceed what is left of the page's size budget. \
@@ -202,16 +244,24 @@ fn downloads(out: &mut String, cells: &[CellChange], name: &str, budget: &mut Bu
             csv.len()
         );
         return;
-    }
-    budget.bytes -= cost;
+    };
     let _ = write!(
         out,
-        "<p class=\"downloads\">Every cell: <a download=\"{n}.csv\" href=\"data:text/csv;base64,{}\">CSV</a> · \
-         <a download=\"{n}.json\" href=\"data:application/json;base64,{}\">JSON</a></p>",
-        base64(csv.as_bytes()),
-        base64(json.as_bytes()),
-        n = text(name)
+        "<p class=\"downloads\">Every cell ({} cells, {} bytes as CSV: too many to embed, in files next to this page): \
+         <a download=\"{n}.csv\" href=\"{f}/{n}.csv\">CSV</a> · <a download=\"{n}.json\" href=\"{f}/{n}.json\">JSON</a></p>",
+        cells.len(),
+        csv.len(),
+        n = text(name),
+        f = text(folder)
     );
+    budget.attachments.push(Attachment {
+        name: format!("{name}.csv"),
+        bytes: csv.into_bytes(),
+    });
+    budget.attachments.push(Attachment {
+        name: format!("{name}.json"),
+        bytes: json.into_bytes(),
+    });
 }
 
 #[cfg(test)]
@@ -262,7 +312,10 @@ mod tests {
             (0..300).map(|k| cell("appointments", k, "notes")).collect();
         cells.extend((0..40).map(|k| cell("reminders", k, "send_at")));
         let mut out = String::new();
-        let mut budget = Budget { bytes: 100 };
+        let mut budget = Budget {
+            bytes: 100,
+            ..Budget::default()
+        };
         render(&mut out, &cells, "f1", &mut budget);
         assert!(
             out.contains("<span class=\"n-cells\">340</span> cell(s) in 340 row(s) of 2 table(s)"),
@@ -272,10 +325,52 @@ mod tests {
         assert!(out.contains("Left out of this table: 275 row(s)"));
         assert!(out.contains("Downloads left out"));
         assert!(!out.contains("<old"), "values are escaped");
-        let mut big = Budget { bytes: 1 << 20 };
+        let mut big = Budget {
+            bytes: 1 << 20,
+            ..Budget::default()
+        };
         let mut out = String::new();
         render(&mut out, &cells, "f1", &mut big);
         assert!(out.contains("data:text/csv;base64,"));
         assert!(big.bytes < 1 << 20);
+        assert!(big.attachments.is_empty());
+    }
+
+    #[test]
+    fn cells_over_the_budget_become_files_next_to_the_page() {
+        let cells: Vec<CellChange> = (0..300).map(|k| cell("appointments", k, "notes")).collect();
+        let mut budget = Budget {
+            bytes: 100,
+            folder: Some("report-cells".into()),
+            attachments: Vec::new(),
+        };
+        let mut out = String::new();
+        render(&mut out, &cells, "finding-0-stmt-1", &mut budget);
+        assert!(
+            out.contains("href=\"report-cells/finding-0-stmt-1.csv\""),
+            "{out}"
+        );
+        assert!(out.contains("href=\"report-cells/finding-0-stmt-1.json\""));
+        assert!(!out.contains("Downloads left out"));
+        let names: Vec<&str> = budget.attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["finding-0-stmt-1.csv", "finding-0-stmt-1.json"]);
+        assert_eq!(budget.attachments[0].bytes, csv(&cells).into_bytes());
+        assert_eq!(budget.bytes, 100, "nothing embedded");
+    }
+
+    #[test]
+    fn many_tables_show_the_most_changed_and_count_the_rest() {
+        let cells: Vec<CellChange> = (0..SHOWN_TABLES + 3)
+            .flat_map(|t| (0..=t).map(move |k| cell(&format!("t{t:02}"), k, "c")))
+            .collect();
+        let mut out = String::new();
+        render(&mut out, &cells, "f", &mut Budget::default());
+        assert_eq!(out.matches("<table class=\"radius\"").count(), SHOWN_TABLES);
+        assert!(out.contains("3 more table(s) left out"));
+        assert!(out.contains(&format!("data-table=\"t{:02}\"", SHOWN_TABLES + 2)));
+        assert!(
+            !out.contains("data-table=\"t00\""),
+            "the least changed is left out"
+        );
     }
 }

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Detail, FindingRow, GateRow, Report, RunInfo, Status, MAX_DETAILS};
 use crate::engine::{Found, Summary};
-use crate::guard::Guard;
 use crate::harness::execute::placeholder_sql;
 use crate::pipeline::{self, Pipeline};
 use crate::scenario::{decode_file, Scenario};
@@ -29,11 +28,11 @@ pub fn templates(
     pipeline: &dyn Pipeline,
     scenario: &Scenario,
 ) -> Vec<Vec<String>> {
-    let guard: &Guard = session.guard();
+    let guard = session.backend();
     scenario
         .ops
         .iter()
-        .map(|op| placeholder_sql(guard, pipeline, op))
+        .map(|op| placeholder_sql(&mut *guard, pipeline, op))
         .collect()
 }
 
@@ -217,7 +216,7 @@ pub struct CaseJson {
     pub suite: String,
     pub name: String,
     /// `passed`, `failed` or `error`.
-    pub status: String,
+    pub status: Status,
     #[serde(default)]
     pub messages: Vec<String>,
     #[serde(default)]
@@ -238,21 +237,21 @@ impl GateSummary {
             .iter()
             .map(|c| {
                 let (status, messages, artifacts) = match &c.outcome {
-                    Outcome::Passed => ("passed", vec![], vec![]),
+                    Outcome::Passed => (Status::Passed, vec![], vec![]),
                     Outcome::Failed(issues) => (
-                        "failed",
+                        Status::Failed,
                         issues
                             .iter()
                             .map(|i| format!("{}: {}", i.kind, i.message))
                             .collect(),
                         issues.iter().filter_map(|i| i.path.clone()).collect(),
                     ),
-                    Outcome::Error(e) => ("error", vec![e.clone()], vec![]),
+                    Outcome::Error(e) => (Status::Error, vec![e.clone()], vec![]),
                 };
                 CaseJson {
                     suite: c.suite.to_string(),
                     name: c.name.clone(),
-                    status: status.into(),
+                    status,
                     messages,
                     artifacts,
                 }
@@ -285,17 +284,6 @@ pub fn from_gate(
         ..Report::default()
     };
     for c in &g.cases {
-        let status = match c.status.as_str() {
-            "passed" => Status::Passed,
-            "failed" => Status::Failed,
-            "error" => Status::Error,
-            other => {
-                return Err(crate::Error::Decode(format!(
-                    "gate case {}: unknown status `{other}`",
-                    c.name
-                )))
-            }
-        };
         let mut messages = c.messages.clone();
         for a in &c.artifacts {
             messages.push(format!(
@@ -304,7 +292,7 @@ pub fn from_gate(
             ));
         }
         report.gate.push(GateRow {
-            status,
+            status: c.status,
             suite: c.suite.clone(),
             name: c.name.clone(),
             messages,

@@ -11,14 +11,18 @@
 //! - attacker text is data: every note, reason, statement, message and
 //!   file name goes through [`escape`] (hand-written, tested; no template
 //!   engine, so nothing is ever inserted unescaped by default);
-//! - bounded: at most [`MAX_DETAILS`] findings in detail, [`blast::SHOWN_ROWS`]
-//!   rows per table, statements cut at [`STATEMENT_BYTES`], downloads within
-//!   [`DOWNLOAD_BUDGET`]; each cut is said on the page with a count;
+//! - bounded: at most [`MAX_DETAILS`] findings in detail and nothing more in
+//!   detail past [`PAGE_STOP`] bytes, [`MAX_ROWS`] table rows,
+//!   [`blast::SHOWN_ROWS`] rows per blast-radius table, statements cut at
+//!   [`STATEMENT_BYTES`], [`SHOWN_UNDO`] undo statements, `data:` downloads
+//!   within [`DOWNLOAD_BUDGET`] and the other cells in files next to the page
+//!   ([`write`]); each cut is said on the page with a count;
 //! - deterministic apart from the run's own numbers (no clock is read here).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use crate::engine::artifacts::write_atomic;
 use crate::engine::series::Point;
 use crate::guard::Kind;
 use crate::target::Execution;
@@ -36,12 +40,19 @@ use escape::text;
 pub const MAX_DETAILS: usize = 40;
 /// Bytes of one statement's text shown.
 pub const STATEMENT_BYTES: usize = 4_000;
-/// Bytes of `data:` downloads one page embeds at most.
-pub const DOWNLOAD_BUDGET: usize = 3_000_000;
+/// Bytes of `data:` downloads one page embeds at most; larger blast radii
+/// go to files next to the page (see [`write`]).
+pub const DOWNLOAD_BUDGET: usize = 1_500_000;
 /// Undo statements shown per finding.
-pub const SHOWN_UNDO: usize = 200;
+pub const SHOWN_UNDO: usize = 100;
+/// Characters of one undo statement shown.
+pub const UNDO_CHARS: usize = 400;
 /// Rows of the findings table and the gate table.
-pub const MAX_ROWS: usize = 2_000;
+pub const MAX_ROWS: usize = 500;
+/// Bytes of page past which no further statement or finding is shown in
+/// detail (each is counted instead): with one statement's block on top, the
+/// page stays under 5 MB whatever the run.
+pub const PAGE_STOP: usize = 4_000_000;
 
 /// The Content-Security-Policy of every page: nothing may load or run.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
@@ -86,8 +97,12 @@ pub struct Detail {
     pub templates: Vec<Vec<String>>,
 }
 
-/// How a gate case ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// How a gate case ended (`error`, `failed`, `passed` in the gate's JSON
+/// summary); the order is the gate table's, failures first.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Error,
     Failed,
@@ -149,8 +164,56 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or("–".into(), |v| v.to_string())
 }
 
-/// The whole page.
+/// A rendered page and the files it links to.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub html: String,
+    /// Cells too many to embed, for the folder named in [`render`].
+    pub attachments: Vec<blast::Attachment>,
+}
+
+/// The whole page, for stdout: cells over the download budget are not kept
+/// (the page says how to print them).
 pub fn page(r: &Report) -> String {
+    render(r, None).html
+}
+
+/// The folder next to a page written to `path` that holds its attachments:
+/// `<file stem>-cells`, in characters safe in a relative URL.
+pub fn attachments_folder(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let safe: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}-cells")
+}
+
+/// Writes the page to `path` (atomically) and, when some blast radius does
+/// not fit the page, its cells into [`attachments_folder`] next to it.
+pub fn write(r: &Report, path: &Path) -> crate::Result<()> {
+    let folder = attachments_folder(path);
+    let page = render(r, Some(&folder));
+    let dir = path.parent().unwrap_or(Path::new("")).join(&folder);
+    for a in &page.attachments {
+        write_atomic(&dir.join(&a.name), &a.bytes)?;
+    }
+    write_atomic(path, page.html.as_bytes())
+}
+
+/// The whole page; cells over the download budget become attachments
+/// linked under `folder` (a path relative to the page), or, without one,
+/// are left out with a count.
+pub fn render(r: &Report, folder: Option<&str>) -> Page {
     let mut out = String::with_capacity(64 * 1024);
     let verdict = r.verdict();
     let title = format!("rowguard {} {}: {verdict}", r.run.command, r.run.pipeline);
@@ -175,24 +238,55 @@ pub fn page(r: &Report) -> String {
     if !r.gate.is_empty() {
         gate_section(&mut out, &r.gate);
     }
-    findings_section(&mut out, r);
-    plot_section(&mut out, &r.series);
+    // the details come after the findings table and the plot, but which of
+    // them fit decides which table rows link to one: render the table with
+    // every link first (an upper bound on its size), then again if needed
+    let mut findings = String::new();
+    findings_section(&mut findings, r, r.details.len());
+    let mut plot = String::new();
+    plot_section(&mut plot, &r.series);
+    let limit = PAGE_STOP.saturating_sub(out.len() + findings.len() + plot.len());
     let mut budget = blast::Budget {
         bytes: DOWNLOAD_BUDGET,
+        folder: folder.map(String::from),
+        attachments: Vec::new(),
     };
+    let mut details = String::new();
+    let mut shown = 0;
     for (i, d) in r.details.iter().enumerate() {
-        detail_section(&mut out, i, d, &r.run, &mut budget);
+        if details.len() >= limit {
+            break;
+        }
+        detail_section(&mut details, i, d, &mut budget, limit);
+        shown += 1;
     }
-    if r.details_left_out > 0 {
+    let stopped = r.details.len() - shown;
+    if stopped > 0 {
+        findings.clear();
+        findings_section(&mut findings, r, shown);
+    }
+    out.push_str(&findings);
+    out.push_str(&plot);
+    out.push_str(&details);
+    if r.details_left_out + stopped > 0 {
         let _ = write!(
             out,
-            "<p class=\"left-out\" id=\"details-left-out\">{} more finding(s) are not shown in detail (the first {MAX_DETAILS} are, one of each kind first); \
+            "<p class=\"left-out\" id=\"details-left-out\">{} more finding(s) are not shown in detail (the first {} are, one of each kind first{}); \
              their artifacts are in the findings table.</p>",
-            r.details_left_out
+            r.details_left_out + stopped,
+            shown,
+            if stopped > 0 {
+                "; the page stopped there to stay small"
+            } else {
+                ""
+            }
         );
     }
     out.push_str("</main><footer>rowguard report · self-contained page: no script, no network · attacker text shown as data</footer></body></html>\n");
-    out
+    Page {
+        html: out,
+        attachments: budget.attachments,
+    }
 }
 
 fn run_section(out: &mut String, r: &Report) {
@@ -257,7 +351,9 @@ fn gate_section(out: &mut String, rows: &[GateRow]) {
     out.push_str("</section>");
 }
 
-fn findings_section(out: &mut String, r: &Report) {
+/// The findings table; rows whose detail is one of the first `linked`
+/// link to it.
+fn findings_section(out: &mut String, r: &Report, linked: usize) {
     let inputs: u64 = r.findings.iter().map(|f| f.count).sum();
     let _ = write!(
         out,
@@ -278,8 +374,8 @@ fn findings_section(out: &mut String, r: &Report) {
             _ => "–".into(),
         };
         let link = match f.detail {
-            Some(d) => format!("<a href=\"#finding-{d}\">{}</a>", i + 1),
-            None => (i + 1).to_string(),
+            Some(d) if d < linked => format!("<a href=\"#finding-{d}\">{}</a>", i + 1),
+            _ => (i + 1).to_string(),
         };
         let _ = write!(
             out,
@@ -371,12 +467,14 @@ fn op_html(op: &crate::pipeline::Op) -> String {
     }
 }
 
+/// One finding in detail; no statement is started once `out` holds
+/// `limit` bytes.
 fn detail_section(
     out: &mut String,
     i: usize,
     d: &Detail,
-    run: &RunInfo,
     budget: &mut blast::Budget,
+    limit: usize,
 ) {
     let e = &d.execution;
     let kinds = crate::report::verdict_line(e);
@@ -407,6 +505,15 @@ fn detail_section(
         );
         let templates = d.templates.get(k).map(Vec::as_slice).unwrap_or(&[]);
         for (j, s) in run_op.statements.iter().enumerate() {
+            if out.len() >= limit {
+                let _ = write!(
+                    out,
+                    "<p class=\"left-out\">{} more statement(s) of this op left out to keep the page small: \
+                     <code>rowguard repro FILE</code> prints every one.</p>",
+                    run_op.statements.len() - j
+                );
+                break;
+            }
             n += 1;
             statement(
                 out,
@@ -438,7 +545,6 @@ fn detail_section(
             text(&pipe)
         );
     }
-    let _ = run;
     out.push_str("</section>");
 }
 
@@ -526,10 +632,22 @@ fn statement(
                 f.undo.len()
             );
             for u in f.undo.iter().take(SHOWN_UNDO) {
-                escape::push(out, u);
+                escape::push(out, &clip(u, UNDO_CHARS));
                 out.push('\n');
             }
             out.push_str("</pre>");
+            let cut = f
+                .undo
+                .iter()
+                .take(SHOWN_UNDO)
+                .filter(|u| u.chars().nth(UNDO_CHARS).is_some())
+                .count();
+            if cut > 0 {
+                let _ = write!(
+                    out,
+                    "<p class=\"left-out\">{cut} undo statement(s) cut at {UNDO_CHARS} characters (ending in …): <code>rowguard repro FILE --format json</code> prints them whole.</p>"
+                );
+            }
             if f.undo.len() > SHOWN_UNDO {
                 let _ = write!(
                     out,

@@ -58,10 +58,10 @@ fn lex(sql: &str) -> Vec<Token<'_>> {
             (Class::Space, n)
         } else if rest.starts_with("--") {
             (Class::Comment, rest.find('\n').unwrap_or(rest.len()))
-        } else if rest.starts_with("/*") {
+        } else if let Some(body) = rest.strip_prefix("/*") {
             (
                 Class::Comment,
-                rest[2..].find("*/").map_or(rest.len(), |i| i + 4),
+                body.find("*/").map_or(rest.len(), |i| i + 4),
             )
         } else if c == '\'' {
             (Class::Str, quoted(rest, '\'', '\''))

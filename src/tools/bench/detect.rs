@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::libfuzzer;
 use crate::engine::{self, Config};
+use crate::guard::postgres::PgOptions;
 use crate::guard::Kind;
 use crate::pipeline;
 
@@ -37,6 +38,8 @@ pub struct Row {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Detect {
+    /// `sqlite`, or `postgres` with `--database` (the built-in engines on the server).
+    pub database: &'static str,
     pub results: Vec<Row>,
     pub budget_s: f64,
     /// The exact cargo-fuzz command line, when that engine ran.
@@ -53,8 +56,10 @@ fn builtin(
     budget: Duration,
     feedback: bool,
     dictionary: &crate::dict::Dictionary,
+    database: Option<&PgOptions>,
 ) -> crate::Result<Outcome> {
     let mut cfg = Config::new(p);
+    cfg.database = database.cloned();
     cfg.dictionary = dictionary.clone();
     cfg.seed = seed;
     cfg.jobs = 1;
@@ -117,11 +122,22 @@ pub fn run(
     budget: Duration,
     cargo_fuzz: Option<PathBuf>,
     dictionary: &crate::dict::Dictionary,
+    database: Option<&PgOptions>,
 ) -> crate::Result<Detect> {
+    if database.is_some() && cargo_fuzz.is_some() {
+        return Err(crate::Error::Usage(
+            "--cargo-fuzz runs on SQLite only: leave out --database to measure it".into(),
+        ));
+    }
+    let here = if database.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     let names: Vec<String> = if pipelines.is_empty() {
         pipeline::all()
             .iter()
-            .filter(|p| p.name() != "safe")
+            .filter(|p| p.name() != "safe" && p.database().is_none_or(|d| d == here))
             .map(|p| p.name().to_string())
             .collect()
     } else {
@@ -137,7 +153,7 @@ pub fn run(
         }
         for (engine, feedback, words) in engines {
             let outcomes = (1..=seeds.max(1))
-                .map(|seed| builtin(p, seed, budget, feedback, words))
+                .map(|seed| builtin(p, seed, budget, feedback, words, database))
                 .collect::<crate::Result<Vec<_>>>()?;
             results.push(row(name, engine, &outcomes));
         }
@@ -152,6 +168,7 @@ pub fn run(
         }
     }
     Ok(Detect {
+        database: here,
         results,
         budget_s: budget.as_secs_f64(),
         cargo_fuzz_command: cargo_fuzz

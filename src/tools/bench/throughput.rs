@@ -29,7 +29,9 @@ use serde::Serialize;
 
 use super::{median, time, workload};
 use crate::engine;
+use crate::guard::postgres::{PgOptions, PgRaw};
 use crate::guard::{Api, Breakdown, StatementCheck};
+use crate::harness::schema_pg;
 use crate::scenario::Scenario;
 use crate::target::{self, Session};
 use crate::{pipeline, schema};
@@ -41,8 +43,9 @@ pub struct PipelineThroughput {
     pub checked_per_s: f64,
     pub raw_per_s: f64,
     pub ratio: f64,
-    /// Where a checked input's time goes, microseconds per input.
-    pub breakdown: Parts,
+    /// Where a checked input's time goes, microseconds per input (SQLite only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Parts>,
 }
 
 /// Mean microseconds per input of each part of a checked input.
@@ -81,6 +84,8 @@ pub struct EngineCeiling {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
+    /// `sqlite`, or `postgres` with `--database` (both sides on the server).
+    pub database: &'static str,
     /// The worst pipeline's ratio.
     pub ratio: f64,
     pub pipelines: Vec<PipelineThroughput>,
@@ -144,12 +149,18 @@ fn breakdown(
     rounds: usize,
 ) -> crate::Result<Parts> {
     let (mut sum, mut raw_exec, mut total) = (Breakdown::default(), 0.0, 0.0);
+    let profiling = |session: &mut Session, on: bool| -> crate::Result<Breakdown> {
+        let guard = session.guard().ok_or_else(|| {
+            crate::Error::Usage("the checking-cost breakdown is measured on SQLite only".into())
+        })?;
+        guard.set_profiling(on);
+        Ok(guard.take_profile())
+    };
     for _ in 0..rounds {
-        session.guard().set_profiling(true);
+        profiling(session, true)?;
         let (r, t) = time(|| checked_round(session, p, work));
-        session.guard().set_profiling(false);
+        let b = profiling(session, false)?;
         r?;
-        let b = session.guard().take_profile();
         total += t.as_secs_f64();
         sum.template_s += b.template_s;
         sum.static_s += b.static_s;
@@ -233,20 +244,42 @@ pub fn run(
     inputs: usize,
     rounds: usize,
     seed: u64,
+    database: Option<&PgOptions>,
 ) -> crate::Result<Throughput> {
     let work = workload(seed, inputs);
     let mut results = Vec::new();
     for name in pipelines {
         let p = pipeline::by_name(name)?;
-        let mut session = Session::new()?;
-        let mut raw = schema::open(schema::DEFAULT_SIZE)?;
+        let mut session = Session::open(database)?;
         let statements = checked_round(&mut session, p, &work)?; // warm-up, and the raw workload
         let (mut checked_t, mut raw_t): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
-        for _ in 0..rounds.max(1) {
-            checked_t.push(time(|| checked_round(&mut session, p, &work)).1);
-            raw_t.push(time(|| raw_round(&mut raw, &statements, false)).1);
-        }
-        let breakdown = breakdown(&mut session, &mut raw, p, &work, &statements, rounds.max(1))?;
+        let breakdown = match database {
+            None => {
+                let mut raw = schema::open(schema::DEFAULT_SIZE)?;
+                for _ in 0..rounds.max(1) {
+                    checked_t.push(time(|| checked_round(&mut session, p, &work)).1);
+                    raw_t.push(time(|| raw_round(&mut raw, &statements, false)).1);
+                }
+                Some(breakdown(
+                    &mut session,
+                    &mut raw,
+                    p,
+                    &work,
+                    &statements,
+                    rounds.max(1),
+                )?)
+            }
+            Some(options) => {
+                let mut raw = PgRaw::open(options, &schema_pg::sql(schema::DEFAULT_SIZE))?;
+                for _ in 0..rounds.max(1) {
+                    checked_t.push(time(|| checked_round(&mut session, p, &work)).1);
+                    let (r, t) = time(|| pg_raw_round(&mut raw, &statements));
+                    r?;
+                    raw_t.push(t);
+                }
+                None
+            }
+        };
         let n = statements.len() as f64;
         let checked_per_s = n / median(&mut checked_t).as_secs_f64().max(1e-9);
         let raw_per_s = n / median(&mut raw_t).as_secs_f64().max(1e-9);
@@ -259,15 +292,38 @@ pub fn run(
             breakdown,
         });
     }
-    let engine = match pipelines.contains(&"safe") {
+    let engine = match pipelines.contains(&"safe") && database.is_none() {
         true => Some(engine_ceiling("safe", &work, rounds)?),
         false => None,
     };
     Ok(Throughput {
+        database: if database.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
         ratio: results.iter().map(|r| r.ratio).fold(0.0, f64::max),
         pipelines: results,
         engine,
         inputs,
         rounds,
     })
+}
+
+/// One raw round on the server: the input's transaction, each statement
+/// in a savepoint rolled back after it (an error aborts only the savepoint).
+fn pg_raw_round(raw: &mut PgRaw, statements: &[StatementCheck]) -> crate::Result<()> {
+    use crate::db::Db;
+    raw.execute_batch("BEGIN")?;
+    for s in statements {
+        raw.execute_batch("SAVEPOINT raw")?;
+        // Errors are part of the workload (legacy's broken SQL): same as checked.
+        let _ = match s.api {
+            Api::Execute => raw.execute(&s.sql, &s.params).map(|_| ()),
+            Api::ExecuteBatch => raw.execute_batch(&s.sql),
+            Api::QueryRow => raw.query_row(&s.sql, &s.params).map(|_| ()),
+        };
+        raw.execute_batch("ROLLBACK TO SAVEPOINT raw; RELEASE SAVEPOINT raw")?;
+    }
+    Ok(raw.execute_batch("ROLLBACK")?)
 }

@@ -140,6 +140,8 @@ pub struct Config {
     /// written into text fields by generation and mutation (default empty:
     /// the shared token dictionary only).
     pub dictionary: crate::dict::Dictionary,
+    /// Run on this PostgreSQL server instead of embedded SQLite (default none).
+    pub database: Option<crate::guard::postgres::PgOptions>,
 }
 
 impl Config {
@@ -161,6 +163,7 @@ impl Config {
             status: false,
             on_finding: None,
             dictionary: crate::dict::Dictionary::default(),
+            database: None,
         }
     }
 }
@@ -389,7 +392,7 @@ impl Run<'_> {
     }
 
     fn worker(&self, mut rng: Rng) -> crate::Result<()> {
-        let mut session = Session::new()?;
+        let mut session = Session::open(self.cfg.database.as_ref())?;
         while !self.should_stop() {
             let n = self.execs.fetch_add(1, Ordering::SeqCst) + 1;
             if self.cfg.runs.is_some_and(|r| n > r) {

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL 15 server for rowguard's PostgreSQL tests.
+#
+#   source .ci/postgres.sh start   # exports ROWGUARD_DATABASE_URL and PG_SCRATCH
+#   .ci/postgres.sh stop [DIR]     # stops the server in DIR (default $PG_SCRATCH) and deletes DIR
+#
+# initdb into a temporary folder owned by the `postgres` user (the server refuses
+# to run as root), listening on 127.0.0.1 on a free port and on a Unix socket in
+# that folder only. Installs Debian's `postgresql` package only when the binaries
+# are missing. The URL uses the superuser `postgres` with a password, over TCP.
+set -euo pipefail
+
+pg_bin() {
+  local dir
+  for dir in /usr/lib/postgresql/15/bin /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
+  done
+  return 1
+}
+
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_start() {
+  local bin
+  if ! bin=$(pg_bin); then
+    echo "postgres.sh: no PostgreSQL binaries; installing Debian's postgresql package" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    bin=$(pg_bin)
+  fi
+  local dir port password
+  dir=$(mktemp -d /tmp/rowguard-pg.XXXXXX)
+  chmod 755 "$dir"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+         || echo $(( 20000 + RANDOM % 20000 )))
+  password=rowguard-ci
+  as_pg bash -c "printf '%s\n' '$password' > '$dir/pwfile'"
+  as_pg "$bin/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pwfile" -A scram-sha-256 \
+      --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; return 1; }
+  as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off -c synchronous_commit=off" \
+      start >/dev/null \
+    || { cat "$dir/server.log" >&2; return 1; }
+  export PG_SCRATCH="$dir"
+  export ROWGUARD_DATABASE_URL="postgres://postgres:$password@127.0.0.1:$port/postgres"
+  echo "postgres.sh: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $dir)" >&2
+}
+
+pg_stop() {
+  local dir=${1:-${PG_SCRATCH:-}} bin
+  [ -n "$dir" ] && [ -d "$dir/data" ] || return 0
+  bin=$(pg_bin) || return 0
+  as_pg "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+
+case "${1:-}" in
+  start) pg_start ;;
+  stop) pg_stop "${2:-}" ;;
+  *) echo "usage: .ci/postgres.sh start|stop [DIR]" >&2; return 2 2>/dev/null || exit 2 ;;
+esac

@@ -1,0 +1,90 @@
+//! The backend seam: what the harness needs from a guarded database, so the
+//! same [`Policy`], [`Verdict`], finding kinds, blast radius and undo serve
+//! every database the guard runs on. [`Guard`] (embedded SQLite, the
+//! default) and [`crate::postgres::PgGuard`] (a real PostgreSQL server)
+//! implement it; each keeps its own isolation (DESIGN.md, "Isolation").
+//!
+//! Contract: a backend sees every statement of an input through [`Db`],
+//! judges it against the policy set last, and rolls the whole input back in
+//! [`Backend::end_input`], leaving its fixture exactly as before.
+
+use crate::{Db, DbError, Guard, Policy, Value, Verdict};
+
+/// Which database a backend runs statements on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Embedded SQLite ([`Guard`]), the default.
+    Sqlite,
+    /// A PostgreSQL server ([`crate::postgres::PgGuard`]).
+    Postgres,
+}
+
+impl BackendKind {
+    /// The name used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Sqlite => "sqlite",
+            BackendKind::Postgres => "postgres",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A guarded database: the calls of one input go through [`Db`], between
+/// [`Backend::begin_input`] and [`Backend::end_input`].
+pub trait Backend: Db {
+    /// Which database this backend runs statements on.
+    fn kind(&self) -> BackendKind;
+    /// Opens the input's outer transaction (rolling back any left open).
+    fn begin_input(&mut self) -> crate::Result<()>;
+    /// Rolls the input back (sequences included) and returns the verdict of its calls.
+    fn end_input(&mut self) -> crate::Result<Verdict>;
+    /// Sets the policy the next calls are checked against.
+    fn set_policy(&mut self, policy: Policy);
+    /// Shapes of the statements the same operation makes on placeholder text.
+    fn set_templates(&mut self, shapes: Option<Vec<String>>);
+    /// The shape of a SQL string as the static layer computes it.
+    fn shape_of(&self, sql: &str) -> String;
+    /// Reads outside any check (the harness's own queries), inside the input.
+    fn query_unchecked(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError>;
+    /// The checks recorded since the last take.
+    fn take_verdict(&mut self) -> Verdict;
+    /// The guard as the `Db` a pipeline runs through.
+    fn as_db(&mut self) -> &mut dyn Db;
+}
+
+impl Backend for Guard {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Sqlite
+    }
+    fn begin_input(&mut self) -> crate::Result<()> {
+        Guard::begin_input(self)
+    }
+    fn end_input(&mut self) -> crate::Result<Verdict> {
+        Guard::end_input(self)
+    }
+    fn set_policy(&mut self, policy: Policy) {
+        Guard::set_policy(self, policy)
+    }
+    fn set_templates(&mut self, shapes: Option<Vec<String>>) {
+        Guard::set_templates(self, shapes)
+    }
+    fn shape_of(&self, sql: &str) -> String {
+        Guard::shape_of(self, sql)
+    }
+    fn query_unchecked(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
+        Ok(Guard::query_unchecked(self, sql, params)?)
+    }
+    fn take_verdict(&mut self) -> Verdict {
+        Guard::take_verdict(self)
+    }
+    fn as_db(&mut self) -> &mut dyn Db {
+        self
+    }
+}

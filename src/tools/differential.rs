@@ -1,0 +1,285 @@
+//! `rowguard differential`: the same notes lines through the same pipeline
+//! on both backends (embedded SQLite and a PostgreSQL server), line by line,
+//! and every line whose verdict differs, with why.
+//!
+//! Where both databases ran every statement, the verdict must be the same:
+//! the same finding kinds and the same blast radius (table, key, column).
+//! A difference is explained only when one database did not run what the
+//! other ran, and the explanation names which and quotes its error:
+//! PostgreSQL rejects what SQLite coerces (`'' OR true` is text OR boolean),
+//! SQLite lacks a server function (`pg_sleep`), a server limit stopped a
+//! statement. Anything else is [`Reason::Unexplained`]: a guard that sees a
+//! write on one backend and not on the other.
+//!
+//! Pipelines whose bug or syntax belongs to one database
+//! ([`Pipeline::database`]) are not compared: they differ by design.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::scan::{LineReport, LineVerdict, Scan};
+use crate::guard::postgres::PgOptions;
+use crate::guard::Kind;
+use crate::harness::pipeline::{self, Pipeline};
+
+/// Why a line's verdicts differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", content = "error", rename_all = "kebab-case")]
+pub enum Reason {
+    /// PostgreSQL rejected a statement SQLite ran (stricter types or grammar).
+    PostgresRejected(String),
+    /// SQLite rejected a statement PostgreSQL ran.
+    SqliteRejected(String),
+    /// Both rejected a statement; the static layers (one dialect each) differ.
+    BothRejected(String),
+    /// A work, time or size limit stopped a statement on one database only.
+    LimitOnOne(String),
+    /// Both ran everything, yet the verdicts differ: a guard bug.
+    Unexplained(String),
+}
+
+impl Reason {
+    /// True for [`Reason::Unexplained`].
+    pub fn is_unexplained(&self) -> bool {
+        matches!(self, Reason::Unexplained(_))
+    }
+}
+
+/// One line whose verdicts differ.
+#[derive(Debug, Clone, Serialize)]
+pub struct Difference {
+    pub pipeline: &'static str,
+    pub file: String,
+    pub line: u64,
+    pub notes: Option<String>,
+    pub sqlite: Vec<Kind>,
+    pub postgres: Vec<Kind>,
+    #[serde(flatten)]
+    pub reason: Reason,
+}
+
+/// The counts of one pipeline's comparison.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PipelineCounts {
+    pub pipeline: &'static str,
+    pub lines: u64,
+    pub same: u64,
+    pub explained: u64,
+    pub unexplained: u64,
+}
+
+/// What a comparison found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub pipelines: Vec<PipelineCounts>,
+    pub differences: Vec<Difference>,
+}
+
+impl Report {
+    /// Lines whose difference no rule explains.
+    pub fn unexplained(&self) -> usize {
+        self.differences
+            .iter()
+            .filter(|d| d.reason.is_unexplained())
+            .count()
+    }
+}
+
+/// The pipelines that exist on every database (their SQL and bug alike).
+pub fn dialect_neutral() -> Vec<&'static dyn Pipeline> {
+    pipeline::all()
+        .iter()
+        .copied()
+        .filter(|p| p.database().is_none())
+        .collect()
+}
+
+/// The first statement error on one side, else the line's error.
+fn first_error(r: &LineReport) -> String {
+    r.statements
+        .iter()
+        .find_map(|s| s.error.clone())
+        .or_else(|| r.error.clone())
+        .unwrap_or_default()
+}
+
+fn radius(r: &LineReport) -> BTreeSet<(&str, &str, &str)> {
+    r.outside
+        .iter()
+        .map(|c| (c.table.as_str(), c.key.as_str(), c.column.as_str()))
+        .collect()
+}
+
+/// Why `sqlite` and `postgres` (the same line) differ, or `None` when they agree.
+pub fn classify(sqlite: &LineReport, postgres: &LineReport) -> Option<Reason> {
+    if sqlite.verdict == LineVerdict::Error || postgres.verdict == LineVerdict::Error {
+        let why = format!(
+            "a guard could not check the line: {}",
+            sqlite
+                .error
+                .clone()
+                .or(postgres.error.clone())
+                .unwrap_or_default()
+        );
+        return Some(Reason::Unexplained(why));
+    }
+    if sqlite.kinds == postgres.kinds && radius(sqlite) == radius(postgres) {
+        return None;
+    }
+    let has = |r: &LineReport, k: Kind| r.kinds.contains(&k);
+    let (s_err, p_err) = (has(sqlite, Kind::SqlError), has(postgres, Kind::SqlError));
+    let (s_lim, p_lim) = (
+        has(sqlite, Kind::ResourceLimit),
+        has(postgres, Kind::ResourceLimit),
+    );
+    Some(match (s_err || s_lim, p_err || p_lim) {
+        (false, true) if p_lim => {
+            Reason::LimitOnOne(format!("PostgreSQL: {}", first_error(postgres)))
+        }
+        (true, false) if s_lim => Reason::LimitOnOne(format!("SQLite: {}", first_error(sqlite))),
+        (false, true) => Reason::PostgresRejected(first_error(postgres)),
+        (true, false) => Reason::SqliteRejected(first_error(sqlite)),
+        (true, true) if p_lim != s_lim => Reason::LimitOnOne(format!(
+            "SQLite: {}; PostgreSQL: {}",
+            first_error(sqlite),
+            first_error(postgres)
+        )),
+        (true, true) => Reason::BothRejected(format!(
+            "SQLite: {}; PostgreSQL: {}",
+            first_error(sqlite),
+            first_error(postgres)
+        )),
+        (false, false) => Reason::Unexplained(format!(
+            "both ran every statement: blast radius {} cell(s) on SQLite, {} on PostgreSQL",
+            sqlite.outside.len(),
+            postgres.outside.len()
+        )),
+    })
+}
+
+/// Compares every line of `files` through each of `pipelines` on SQLite and
+/// on the server of `database` (target appointment `target`).
+pub fn compare(
+    pipelines: &[&'static dyn Pipeline],
+    files: &[&Path],
+    database: &PgOptions,
+    target: i64,
+) -> crate::Result<Report> {
+    let mut report = Report::default();
+    for &p in pipelines {
+        let mut sqlite = Scan::on(p, target, None)?;
+        let mut postgres = Scan::on(p, target, Some(database))?;
+        let mut counts = PipelineCounts {
+            pipeline: p.name(),
+            ..PipelineCounts::default()
+        };
+        for file in files {
+            let name = file.display().to_string();
+            let mut on_sqlite = Vec::new();
+            sqlite.run_file(file, |r| {
+                on_sqlite.push(r.clone());
+                Ok(())
+            })?;
+            let mut i = 0;
+            postgres.run_file(file, |pg| {
+                counts.lines += 1;
+                let Some(sq) = on_sqlite.get(i) else {
+                    return Ok(());
+                };
+                i += 1;
+                match classify(sq, pg) {
+                    None => counts.same += 1,
+                    Some(reason) => {
+                        if reason.is_unexplained() {
+                            counts.unexplained += 1;
+                        } else {
+                            counts.explained += 1;
+                        }
+                        report.differences.push(Difference {
+                            pipeline: p.name(),
+                            file: name.clone(),
+                            line: pg.line,
+                            notes: pg.notes.clone(),
+                            sqlite: sq.kinds.clone(),
+                            postgres: pg.kinds.clone(),
+                            reason,
+                        });
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        report.pipelines.push(counts);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guard::CellChange;
+    use crate::tools::scan::Sent;
+
+    fn line(kinds: Vec<Kind>, error: Option<&str>, outside: &[(&str, &str)]) -> LineReport {
+        LineReport {
+            line: 1,
+            target: 7,
+            notes: Some("n".into()),
+            verdict: if kinds.is_empty() {
+                LineVerdict::Clean
+            } else {
+                LineVerdict::Finding
+            },
+            kinds,
+            statements: vec![Sent {
+                sql: "UPDATE ...".into(),
+                params: Vec::new(),
+                error: error.map(str::to_string),
+            }],
+            outside: outside
+                .iter()
+                .map(|(key, column)| CellChange {
+                    table: "appointments".into(),
+                    key: key.to_string(),
+                    column: column.to_string(),
+                    before: None,
+                    after: None,
+                })
+                .collect(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn agreeing_lines_are_no_difference() {
+        let a = line(vec![Kind::WriteOutsideTarget], None, &[("8", "notes")]);
+        assert_eq!(classify(&a, &a.clone()), None);
+    }
+
+    #[test]
+    fn a_write_seen_on_one_backend_only_is_unexplained() {
+        let sqlite = line(vec![Kind::WriteOutsideTarget], None, &[("8", "notes")]);
+        let postgres = line(Vec::new(), None, &[]);
+        assert!(classify(&sqlite, &postgres).unwrap().is_unexplained());
+        // the same kinds but another row: still a guard bug
+        let elsewhere = line(vec![Kind::WriteOutsideTarget], None, &[("9", "notes")]);
+        assert!(classify(&sqlite, &elsewhere).unwrap().is_unexplained());
+    }
+
+    #[test]
+    fn a_statement_only_one_database_ran_explains_the_difference() {
+        let sqlite = line(vec![Kind::WriteOutsideTarget], None, &[("8", "notes")]);
+        let postgres = line(vec![Kind::SqlError], Some("operator does not exist"), &[]);
+        assert_eq!(
+            classify(&sqlite, &postgres),
+            Some(Reason::PostgresRejected("operator does not exist".into()))
+        );
+        let limit = line(vec![Kind::ResourceLimit], Some("statement timeout"), &[]);
+        assert!(matches!(
+            classify(&sqlite, &limit),
+            Some(Reason::LimitOnOne(_))
+        ));
+    }
+}
