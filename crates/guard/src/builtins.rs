@@ -30,7 +30,7 @@
 //! - [`Cost::Linear`] and [`Cost::PerRow`]: left to SQLite.
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
-use std::sync::Arc;
+use std::rc::Rc;
 
 use rusqlite::ffi::{self, sqlite3, sqlite3_context, sqlite3_stmt, sqlite3_value};
 use rusqlite::Connection;
@@ -431,11 +431,13 @@ pub(crate) fn install(conn: &Connection) -> rusqlite::Result<()> {
         }
         register(db, "unhex", 2, unhex_fn, std::ptr::null_mut(), None)?;
     }
-    let native = Arc::new(Native::open(conn)?);
+    // Rc: every clone belongs to this one connection, whose functions run
+    // (and are dropped) one at a time, never concurrently.
+    let native = Rc::new(Native::open(conn)?);
     for f in BUILTINS {
         let Bounded(limit) = f.cost else { continue };
         let call = Box::new(BoundedCall {
-            native: Arc::clone(&native),
+            native: Rc::clone(&native),
             stmt: native.prepare(f.name, f.narg)?,
             limit,
             name: f.name,
@@ -1195,7 +1197,7 @@ impl Drop for Stmt {
 struct BoundedCall {
     // Field order matters: `stmt` is finalized before `native` may close.
     stmt: Stmt,
-    native: Arc<Native>,
+    native: Rc<Native>,
     limit: u64,
     name: &'static str,
     json: bool,
