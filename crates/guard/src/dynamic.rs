@@ -25,6 +25,7 @@ use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::limits::Limit;
 use rusqlite::{params_from_iter, Batch, Connection, ErrorCode};
 
+use super::builtins;
 use super::capture;
 use super::coverage::{ObservedWrite, SchemaEffects};
 use super::isolation::{isolate, Counters};
@@ -39,9 +40,10 @@ use crate::db::row_values;
 /// Progress-handler calls (of 1000 VM steps each) one statement may use.
 const STEP_BUDGET: i64 = 20_000;
 /// Wall-clock limit per statement (`time`), for steps that are each
-/// expensive (e.g. `hex(randomblob(100000))` per row of a join, or one
-/// quadratic `instr` call): the step budget alone bounds the count of VM
-/// steps, not their cost. The watchdog enforces it from outside the step.
+/// expensive (e.g. `hex(randomblob(100000))` per row of a join): the step
+/// budget alone bounds the count of VM steps, not their cost. The watchdog
+/// enforces it between steps; one step (one function call) is bounded by
+/// `builtins.rs`.
 pub const STATEMENT_TIME: Duration = Duration::from_secs(3);
 /// Wall-clock limit for all the statements of one input (`input-time`), so
 /// no input, however many statements it sends, runs longer.
@@ -360,6 +362,8 @@ impl Guard {
         capture::install(&conn, &tables, &policy)?;
         let part = static_part(&policy);
         set_limits(&conn)?;
+        // After the limits: the private connection of the bounded built-ins copies them.
+        builtins::install(&conn)?;
         let auth = Arc::new(Mutex::new(AuthState::default()));
         let hook_state = Arc::clone(&auth);
         let mut conn = conn;

@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rusqlite::functions::{Context, FunctionFlags};
-use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 use super::dynamic::MAX_LENGTH;
@@ -132,63 +131,7 @@ pub(crate) fn isolate(conn: &Connection) -> rusqlite::Result<Arc<Counters>> {
         blob.truncate(n as usize);
         Ok(blob)
     })?;
-    // One call of SQLite's `instr` runs inside one VM step, where neither
-    // the progress handler nor an interrupt is looked at, and it compares
-    // naively (needle length times haystack length: 17 s for a 1 MB haystack
-    // and a 500 KB needle). The same function, linear (two-way search).
-    conn.create_scalar_function(
-        "instr",
-        2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| instr(ctx.get_raw(0), ctx.get_raw(1)),
-    )?;
     Ok(counters)
-}
-
-/// SQLite's `instr(X, Y)`: 1-based position of Y in X (characters for
-/// text, bytes when both are blobs), 0 when absent, NULL when either is.
-fn instr(x: ValueRef<'_>, y: ValueRef<'_>) -> rusqlite::Result<Option<i64>> {
-    fn bytes(v: ValueRef<'_>) -> Option<std::borrow::Cow<'_, [u8]>> {
-        Some(match v {
-            ValueRef::Null => return None,
-            ValueRef::Integer(i) => i.to_string().into_bytes().into(),
-            ValueRef::Real(f) => format_real(f).into_bytes().into(),
-            ValueRef::Text(t) | ValueRef::Blob(t) => t.into(),
-        })
-    }
-    let blobs = matches!((x, y), (ValueRef::Blob(_), ValueRef::Blob(_)));
-    let (Some(hay), Some(needle)) = (bytes(x), bytes(y)) else {
-        return Ok(None);
-    };
-    let found = if needle.is_empty() {
-        Some(0)
-    } else {
-        memmem(&hay, &needle)
-    };
-    Ok(Some(match found {
-        None => 0,
-        Some(at) if blobs => at as i64 + 1,
-        // characters before the match: UTF-8 lead bytes
-        Some(at) => hay[..at].iter().filter(|&&b| b & 0xC0 != 0x80).count() as i64 + 1,
-    }))
-}
-
-/// SQLite's text form of a REAL (`%!.15g`), for the common cases.
-fn format_real(f: f64) -> String {
-    let s = format!("{f}");
-    if s.contains('.') || s.contains('e') || !f.is_finite() {
-        s
-    } else {
-        format!("{s}.0")
-    }
-}
-
-/// Linear substring search (the standard library's two-way algorithm).
-fn memmem(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    // Latin-1 maps each byte to one char, so `str::find` searches bytes.
-    let h: String = hay.iter().map(|&b| b as char).collect();
-    let n: String = needle.iter().map(|&b| b as char).collect();
-    h.find(&n).map(|at| h[..at].chars().count())
 }
 
 #[cfg(test)]

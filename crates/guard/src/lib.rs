@@ -67,6 +67,7 @@ pub use db::{Db, DbError, ErrorClass, Value};
 pub use error::{Error, Result};
 
 pub mod backend;
+mod builtins;
 mod capture;
 pub mod coverage;
 pub mod db;

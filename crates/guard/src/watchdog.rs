@@ -2,9 +2,13 @@
 //! SQLite from outside the running step (`sqlite3_interrupt` through
 //! rusqlite's interrupt handle).
 //!
-//! Why a thread: the progress handler runs between virtual-machine steps, so
-//! one step that runs long (a quadratic built-in such as `instr` over two
-//! megabyte strings) never reaches it; only another thread can stop it.
+//! Why a thread: the progress handler counts virtual-machine steps, not
+//! time, so a statement of few but costly steps (a function over megabyte
+//! strings per row of a join) stays within its step budget for minutes; a
+//! clock outside the connection stops it. Neither reaches inside one step:
+//! SQLite looks at an interrupt only between steps, so one function call
+//! must end quickly by itself, which `builtins.rs` makes sure of for every
+//! built-in function.
 //!
 //! Contract: [`Watchdog::arm`] before a user statement and
 //! [`Watchdog::disarm`] after it; an interrupt can only happen between the

@@ -1,0 +1,1 @@
+SELECT count(*) FROM appointments WHERE printf('%.*c', 1000000, 'é') GLOB '*' || printf('%.*c', 1000, 'é') || 'b'

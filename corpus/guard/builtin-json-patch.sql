@@ -1,0 +1,1 @@
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20000), o(j) AS (SELECT jsonb_group_object(char(i + 256), 1) FROM c) SELECT length(jsonb_patch(j, j)) FROM o

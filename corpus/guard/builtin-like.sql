@@ -1,0 +1,1 @@
+UPDATE appointments SET notes = 'x' WHERE printf('%.*c', 1000000, 'a') LIKE '%' || printf('%.*c', 1000, 'a') || 'b'

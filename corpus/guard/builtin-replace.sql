@@ -1,0 +1,1 @@
+SELECT sum(length(replace(printf('%.*c', 1000000, 'a'), printf('%.*c', 500000, 'a') || 'b', 'x'))) FROM (VALUES (1), (2), (3))

@@ -1,0 +1,1 @@
+SELECT sum(length(rtrim('z' || printf('%.*c', 100000, char(20255)), (WITH RECURSIVE c(i) AS (SELECT 256 UNION ALL SELECT i + 1 FROM c WHERE i < 20255) SELECT group_concat(char(i), '') FROM c)))) FROM (VALUES (1), (2))

@@ -1,0 +1,1 @@
+SELECT sum(length(unhex(printf('%.*c', 100000, char(20255)) || 'ab', (WITH RECURSIVE c(i) AS (SELECT 256 UNION ALL SELECT i + 1 FROM c WHERE i < 20255) SELECT group_concat(char(i), '') FROM c)))) FROM (VALUES (1), (2))
