@@ -597,28 +597,9 @@ impl Guard {
             &self.policy,
             template.as_ref().and_then(|t| t.as_deref()),
         );
-        check.shape = view.shape.clone();
         self.last_observed.clear();
-        if let Some(None) = template {
-            check.add(Finding::new(
-                Kind::ShapeChanged,
-                "the placeholder run made no statement at this position",
-            ));
-        }
-        for (kind, message) in &view.findings {
-            check.add(Finding::new(*kind, message.clone()));
-        }
+        check.add_static(&view, &template, tail, "compiled by SQLite");
         self.last_view = view;
-        if let Some(tail) = tail.filter(|t| t.len() > 1) {
-            let shown: String = tail[1..].chars().take(80).collect();
-            check.add(Finding::new(
-                Kind::MultipleStatements,
-                format!(
-                    "{} byte(s) after an embedded NUL are never compiled by SQLite: {shown:?}",
-                    tail.len() - 1
-                ),
-            ));
-        }
         self.profile.add(Part::Static, t);
         let result = self.run_dynamic(&mut check, compiled, run);
         self.verdict.statements.push(check);

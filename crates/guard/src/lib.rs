@@ -268,6 +268,39 @@ pub struct StatementCheck {
 }
 
 impl StatementCheck {
+    /// Records what the static layer saw, shared by every backend: the
+    /// shape, a missing template (`Some(None)`: the placeholder run made no
+    /// statement here), the static findings, and text after an embedded NUL
+    /// that the database `never` sees (e.g. "compiled by SQLite").
+    pub(crate) fn add_static(
+        &mut self,
+        view: &static_check::StaticView,
+        template: &Option<Option<String>>,
+        tail: Option<&str>,
+        never: &str,
+    ) {
+        self.shape = view.shape.clone();
+        if let Some(None) = template {
+            self.add(Finding::new(
+                Kind::ShapeChanged,
+                "the placeholder run made no statement at this position",
+            ));
+        }
+        for (kind, message) in &view.findings {
+            self.add(Finding::new(*kind, message.clone()));
+        }
+        if let Some(tail) = tail.filter(|t| t.len() > 1) {
+            let shown: String = tail[1..].chars().take(80).collect();
+            self.add(Finding::new(
+                Kind::MultipleStatements,
+                format!(
+                    "{} byte(s) after an embedded NUL are never {never}: {shown:?}",
+                    tail.len() - 1
+                ),
+            ));
+        }
+    }
+
     /// Adds a finding unless one of the same kind and message is there.
     pub fn add(&mut self, f: Finding) {
         if !self
