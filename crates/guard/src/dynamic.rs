@@ -775,22 +775,7 @@ impl Guard {
         }
         self.last_observed.extend(observed);
         if !outside.is_empty() {
-            let rows: BTreeSet<(&str, &str)> = outside
-                .iter()
-                .map(|c| (c.table.as_str(), c.key.as_str()))
-                .collect();
-            let mut f = Finding::new(
-                Kind::WriteOutsideTarget,
-                format!(
-                    "{} cell(s) in {} row(s) changed outside the policy",
-                    outside.len(),
-                    rows.len()
-                ),
-            );
-            undos.reverse();
-            f.outside = outside;
-            f.undo = undos;
-            check.add(f);
+            check.add(Finding::write_outside(outside, undos));
         }
         Ok(())
     }

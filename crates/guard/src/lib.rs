@@ -267,6 +267,30 @@ pub struct StatementCheck {
     pub findings: Vec<Finding>,
 }
 
+impl Finding {
+    /// The `write-outside-target` finding of the cells changed outside the
+    /// policy, with the undo statements of their rows in observation order
+    /// (reversed here, so running them in order restores the rows).
+    pub(crate) fn write_outside(outside: Vec<CellChange>, mut undo: Vec<String>) -> Finding {
+        let rows: BTreeSet<(&str, &str)> = outside
+            .iter()
+            .map(|c| (c.table.as_str(), c.key.as_str()))
+            .collect();
+        let mut f = Finding::new(
+            Kind::WriteOutsideTarget,
+            format!(
+                "{} cell(s) in {} row(s) changed outside the policy",
+                outside.len(),
+                rows.len()
+            ),
+        );
+        undo.reverse();
+        f.outside = outside;
+        f.undo = undo;
+        f
+    }
+}
+
 impl StatementCheck {
     /// Records what the static layer saw, shared by every backend: the
     /// shape, a missing template (`Some(None)`: the placeholder run made no

@@ -479,25 +479,9 @@ impl PgGuard {
                 undos.push(undo(&change, table));
             }
         }
-        if outside.is_empty() {
-            return;
+        if !outside.is_empty() {
+            check.add(Finding::write_outside(outside, undos));
         }
-        let distinct: BTreeSet<(&str, &str)> = outside
-            .iter()
-            .map(|c| (c.table.as_str(), c.key.as_str()))
-            .collect();
-        let mut f = Finding::new(
-            Kind::WriteOutsideTarget,
-            format!(
-                "{} cell(s) in {} row(s) changed outside the policy",
-                outside.len(),
-                distinct.len()
-            ),
-        );
-        undos.reverse();
-        f.outside = outside;
-        f.undo = undos;
-        check.add(f);
     }
 }
 
