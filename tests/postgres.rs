@@ -446,3 +446,71 @@ fn a_connection_killed_mid_scan_keeps_what_was_judged() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A PostgreSQL run's HTML page says so and replays its findings on the
+/// server; `rowguard report` on its summary needs the server to replay them
+/// (one line, exit 2 without it) rather than replaying them on SQLite.
+#[test]
+fn a_postgresql_run_is_reported_and_replayed_on_postgresql() {
+    let Some(options) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = options.url.as_str();
+    let fuzz = crate::util::rowguard_in(
+        dir.path(),
+        &[
+            "fuzz",
+            "--database",
+            url,
+            "--pipeline",
+            "legacy",
+            "--runs",
+            "30",
+            "--seed",
+            "1",
+            "--kinds",
+            "write-outside-target",
+            "--format",
+            "json",
+            "--html",
+            "page.html",
+        ],
+    );
+    assert_eq!(
+        fuzz.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&fuzz.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&fuzz.stdout).unwrap();
+    assert_eq!(summary["database"], "postgres");
+    std::fs::write(dir.path().join("summary.json"), &fuzz.stdout).unwrap();
+    let page = std::fs::read_to_string(dir.path().join("page.html")).unwrap();
+    assert!(page.contains("postgres") && page.contains("changed outside the policy"));
+    let without =
+        crate::util::rowguard_in(dir.path(), &["report", "summary.json", "-o", "again.html"]);
+    let stderr = String::from_utf8_lossy(&without.stderr);
+    assert_eq!(without.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("checked on PostgreSQL") && stderr.trim().lines().count() == 1,
+        "{stderr}"
+    );
+    let with = crate::util::rowguard_in(
+        dir.path(),
+        &[
+            "report",
+            "summary.json",
+            "--database",
+            url,
+            "-o",
+            "again.html",
+        ],
+    );
+    assert_eq!(
+        with.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    let again = std::fs::read_to_string(dir.path().join("again.html")).unwrap();
+    assert!(again.contains("changed outside the policy"));
+}

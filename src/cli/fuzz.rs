@@ -200,7 +200,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let summary = engine::run(&cfg, stop_flag()?)?;
     if let Some(path) = &args.html {
-        let page = report::html::build::from_fuzz(&summary, "sqlite", &|p| p.to_path_buf())?;
+        let page =
+            report::html::build::from_fuzz(&summary, cfg.database.as_ref(), &|p| p.to_path_buf())?;
         report::html::write(&page, path).with_context(|| "writing the HTML report")?;
     }
     match args.format {

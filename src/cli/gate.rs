@@ -123,8 +123,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(path) = &args.html {
-        let written = report::html::build::from_gate(&summary, "sqlite", &|p| p.to_path_buf())
-            .and_then(|page| report::html::write(&page, path));
+        let written =
+            report::html::build::from_gate(&summary, cfg.database.as_ref(), &|p| p.to_path_buf())
+                .and_then(|page| report::html::write(&page, path));
         if let Err(e) = written {
             unwritten.push(format!("writing the HTML report: {e}"));
         }

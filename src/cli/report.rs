@@ -19,6 +19,9 @@ use rowguard::report::html::{self, build};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The server a PostgreSQL run's findings replay on.
+    #[command(flatten)]
+    db: super::DatabaseArgs,
     /// The JSON summary of `rowguard fuzz --format json` or `rowguard gate --json`.
     summary: PathBuf,
     /// The artifacts folder the run wrote (default: the paths in the summary).
@@ -126,11 +129,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(s) = &g.fuzz {
             check_referenced(&s.findings, &resolve)?;
         }
-        build::from_gate(&g, "sqlite", &resolve)?
+        build::from_gate(&g, args.db.options().as_ref(), &resolve)?
     } else {
         let s: Summary = serde_json::from_value(value).with_context(what)?;
         check_referenced(&s.findings, &resolve)?;
-        build::from_fuzz(&s, "sqlite", &resolve)?
+        build::from_fuzz(&s, args.db.options().as_ref(), &resolve)?
     };
     match &args.output {
         Some(path) => html::write(&report, path).with_context(|| "writing the HTML report")?,

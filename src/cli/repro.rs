@@ -118,7 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if args.format == Format::Html {
-        let page = report::html::build::from_replays(pages, "sqlite");
+        let page = report::html::build::from_replays(pages, session.kind().as_str());
         print!("{}", report::html::page(&page));
     }
     Ok(if found {

@@ -11,10 +11,11 @@
 use crate::{Db, DbError, Guard, Policy, Value, Verdict};
 
 /// Which database a backend runs statements on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// Embedded SQLite ([`Guard`]), the default.
+    #[default]
     Sqlite,
     /// A PostgreSQL server ([`crate::postgres::PgGuard`]).
     Postgres,

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Detail, FindingRow, GateRow, Report, RunInfo, Status, MAX_DETAILS};
 use crate::engine::{Found, Summary};
+use crate::guard::postgres::PgOptions;
+use crate::guard::BackendKind;
 use crate::harness::execute::placeholder_sql;
 use crate::pipeline::{self, Pipeline};
 use crate::scenario::{decode_file, Scenario};
@@ -181,11 +183,11 @@ pub fn add_fuzz(
 }
 
 /// The run line of a fuzz summary.
-pub fn fuzz_run(summary: &Summary, command: &str, backend: &str) -> RunInfo {
+pub fn fuzz_run(summary: &Summary, command: &str) -> RunInfo {
     RunInfo {
         command: command.into(),
         pipeline: summary.pipeline.clone(),
-        backend: backend.into(),
+        backend: summary.database.as_str().into(),
         seed: Some(summary.seed),
         execs: Some(summary.execs),
         elapsed_s: Some(summary.elapsed_s),
@@ -195,17 +197,36 @@ pub fn fuzz_run(summary: &Summary, command: &str, backend: &str) -> RunInfo {
     }
 }
 
-/// The page of `rowguard fuzz --html` / `rowguard report` on a fuzz summary.
+/// The session a summary's findings replay in: the database the run
+/// checked on (a PostgreSQL run needs `database`, the server to use).
+fn replay_session(summary: &Summary, database: Option<&PgOptions>) -> crate::Result<Session> {
+    match (summary.database, database) {
+        (BackendKind::Sqlite, _) => Session::new(),
+        (BackendKind::Postgres, Some(options)) => Session::open(Some(options)),
+        (BackendKind::Postgres, None) => Err(crate::Error::Usage(
+            "this run checked on PostgreSQL: give --database URL to replay its findings there"
+                .into(),
+        )),
+    }
+}
+
+/// The page of `rowguard fuzz --html` / `rowguard report` on a fuzz summary;
+/// findings replay on the run's database (`database`: its server, if PostgreSQL).
 pub fn from_fuzz(
     summary: &Summary,
-    backend: &str,
+    database: Option<&PgOptions>,
     resolve: &dyn Fn(&Path) -> PathBuf,
 ) -> crate::Result<Report> {
     let mut report = Report {
-        run: fuzz_run(summary, "fuzz", backend),
+        run: fuzz_run(summary, "fuzz"),
         ..Report::default()
     };
-    add_fuzz(&mut report, summary, &mut Session::new()?, resolve)?;
+    add_fuzz(
+        &mut report,
+        summary,
+        &mut replay_session(summary, database)?,
+        resolve,
+    )?;
     Ok(report)
 }
 
@@ -268,16 +289,19 @@ impl GateSummary {
 /// per case (failures first), the fuzz stage's findings in detail.
 pub fn from_gate(
     g: &GateSummary,
-    backend: &str,
+    database: Option<&PgOptions>,
     resolve: &dyn Fn(&Path) -> PathBuf,
 ) -> crate::Result<Report> {
     let mut report = Report {
         run: match &g.fuzz {
-            Some(s) => fuzz_run(s, "gate", backend),
+            Some(s) => fuzz_run(s, "gate"),
             None => RunInfo {
                 command: "gate".into(),
                 pipeline: "safe".into(),
-                backend: backend.into(),
+                backend: match database {
+                    Some(_) => BackendKind::Postgres.as_str().into(),
+                    None => BackendKind::Sqlite.as_str().into(),
+                },
                 ..RunInfo::default()
             },
         },
@@ -299,7 +323,7 @@ pub fn from_gate(
         });
     }
     if let Some(s) = &g.fuzz {
-        add_fuzz(&mut report, s, &mut Session::new()?, resolve)?;
+        add_fuzz(&mut report, s, &mut replay_session(s, database)?, resolve)?;
     }
     Ok(report)
 }

@@ -193,6 +193,9 @@ pub struct Found {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub pipeline: String,
+    /// The database the run checked on (`sqlite` when a summary predates the field).
+    #[serde(default)]
+    pub database: crate::guard::BackendKind,
     pub seed: u64,
     pub jobs: usize,
     pub execs: u64,
@@ -332,6 +335,10 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
     };
     Ok(Summary {
         pipeline: cfg.pipeline.name().to_string(),
+        database: match cfg.database {
+            Some(_) => crate::guard::BackendKind::Postgres,
+            None => crate::guard::BackendKind::Sqlite,
+        },
         seed: cfg.seed,
         jobs: cfg.jobs,
         execs,
