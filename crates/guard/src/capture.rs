@@ -1,213 +1,391 @@
-//! Policy-aware change capture: the TEMP triggers that fill `temp.rg_log`.
+//! Change capture: TEMP triggers that hand every changed row to Rust.
 //!
 //! Every row change of a protected table fires its table's AFTER trigger
 //! (with `recursive_triggers = ON`, REPLACE deletes too; WITHOUT ROWID tables
-//! and foreign-key cascades alike). The trigger first asks whether the change
-//! is one the current policy allows, in SQL, with the exact comparisons of
-//! [`super::policy`] (same type and same bytes: what equal encodings mean):
+//! and foreign-key cascades alike). The trigger's WHEN clause calls
+//! `rg_capture(table, op, OLD..., NEW...)`, a Rust function that copies
+//! the row's values, in the guard's exact encoding ([`Cell`]), into the
+//! [`Log`]. Nothing is encoded in SQL and nothing is written per row, and the
+//! trigger text stays small: SQLite compiles the triggers into every new
+//! statement text, so their size is paid per text, and the row work is paid
+//! per changed cell. The policy is not in the triggers: the Rust side judges
+//! the rows ([`super::Policy::violations`]), so the triggers are built once.
 //!
-//! - target table, UPDATE: the old row's key column holds a target key, the
-//!   row's key and key column are unchanged, and every column the policy
-//!   does not make writable is unchanged;
-//! - a side-effect table: the operation is allowed and the old and/or new
-//!   row's column holds a target key;
-//! - anything else is never allowed.
+//! SQLite undoes a failed statement's changes (the statement rollback), but
+//! not Rust's log. So each top-level statement gets a generation
+//! ([`Log::next_statement`]); the first row a generation logs makes the WHEN
+//! clause true, and the trigger body inserts that generation into
+//! `temp.rg_log`, which SQLite undoes with the statement. A statement's
+//! changes are undone all together or not at all (no savepoint can be opened
+//! by user SQL), so after a call that failed, the rows whose generation is
+//! still in `temp.rg_log` are exactly the rows that stand
+//! ([`Log::keep_generations`]). A call that succeeded rolled nothing back.
 //!
-//! An allowed change logs a small row: its table, operation and a bitmask of
-//! the columns that changed (what the differential and `changed_rows` need).
-//! Any other change logs OLD and NEW in full, encoded, as before: the Rust
-//! side still judges those rows with [`super::Policy::violations`], so the
-//! SQL test only decides what may skip the encoding, never a verdict.
-//!
-//! The target keys live in `temp.rg_keys`, rewritten when the keys change,
-//! so the trigger text depends only on the policy's tables, columns and side
-//! effects: the triggers are rebuilt only when those change (never between
-//! the ops of the appointments pipeline). Both live in the temp schema, which
-//! is transactional: a rebuild or key change inside an input is undone by
-//! the input's rollback, so the guard tracks what is committed.
+//! The function takes at most [`CHUNK`] values per call (the guard's limit on
+//! function arguments binds trigger bodies too), so a wide table's row comes
+//! in several calls of one WHEN clause, evaluated left to right.
 
+use std::collections::BTreeSet;
+use std::ffi::{c_char, CStr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::functions::{Context, FunctionFlags};
+use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
-use super::policy::{Cell, TableInfo};
-use super::Policy;
+use super::policy::{push_hex, Cell, RowChange, TableInfo};
 
-/// Tables with more columns than this always log full rows (the mask is an i64).
-const MASK_BITS: usize = 62;
+/// Values per `rg_capture` call (2 more arguments are the call's own; the
+/// guard limits function arguments to 64).
+const CHUNK: usize = 62;
 
-/// The log and the key table (created once per connection).
-pub(crate) const SETUP: &str = "PRAGMA recursive_triggers = ON;\n\
-     CREATE TEMP TABLE rg_log (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, old TEXT, new TEXT, op INTEGER, mask INTEGER);\n\
-     CREATE TEMP TABLE rg_keys (k TEXT PRIMARY KEY) WITHOUT ROWID;\n";
+/// The marker table (created once per connection).
+const SETUP: &str = "PRAGMA recursive_triggers = ON;\n\
+     CREATE TEMP TABLE rg_log (g INTEGER PRIMARY KEY);\n";
+
+/// One captured row change, before the judge reads it.
+#[derive(Debug)]
+pub(crate) struct Logged {
+    generation: i64,
+    /// Index into the guard's protected tables.
+    pub(crate) table: usize,
+    pub(crate) old: Option<Vec<Cell>>,
+    pub(crate) new: Option<Vec<Cell>>,
+}
+
+impl Logged {
+    /// The change, named after its table.
+    pub(crate) fn into_change(self, tables: &[TableInfo]) -> RowChange {
+        RowChange {
+            table: tables[self.table].name.clone(),
+            old: self.old,
+            new: self.new,
+        }
+    }
+}
+
+/// The rows the triggers captured during the current call.
+#[derive(Debug, Default)]
+pub(crate) struct Log {
+    generation: i64,
+    /// Whether the current generation's marker has been asked for.
+    marked: bool,
+    /// The first generation of the current call.
+    call_start: i64,
+    /// The row whose chunks are still arriving: its cells so far.
+    partial: Vec<Cell>,
+    rows: Vec<Logged>,
+}
+
+impl Log {
+    /// A new call: forgets every row (a previous call's rows were taken or
+    /// belong to the guard's own writes).
+    pub(crate) fn start_call(&mut self) {
+        self.rows.clear();
+        self.partial.clear();
+        self.next_statement();
+        self.call_start = self.generation;
+    }
+
+    /// The next top-level statement of the call starts.
+    pub(crate) fn next_statement(&mut self) {
+        self.generation += 1;
+        self.marked = false;
+    }
+
+    /// The generations of this call, as `temp.rg_log` holds them.
+    pub(crate) fn call_generations(&self) -> (i64, i64) {
+        (self.call_start, self.generation)
+    }
+
+    /// Drops the rows of statements that SQLite rolled back: those whose
+    /// generation is not in `standing`.
+    pub(crate) fn keep_generations(&mut self, standing: &BTreeSet<i64>) {
+        self.rows.retain(|r| standing.contains(&r.generation));
+    }
+
+    /// Takes the call's rows, in the order they changed.
+    pub(crate) fn take(&mut self) -> Vec<Logged> {
+        std::mem::take(&mut self.rows)
+    }
+
+    /// One `rg_capture` call: returns whether the trigger body must write the
+    /// generation's marker (once per generation, on a row's last chunk).
+    fn capture(&mut self, ctx: &Context<'_>, widths: &[usize]) -> rusqlite::Result<bool> {
+        let table = ctx.get::<i64>(0)? as usize;
+        let op = ctx.get::<i64>(1)?;
+        let width = *widths
+            .get(table)
+            .ok_or_else(|| rusqlite::Error::UserFunctionError("unknown table".into()))?;
+        for i in 2..ctx.len() {
+            self.partial.push(encode(ctx.get_raw(i)));
+        }
+        let expected = if op == 1 { 2 * width } else { width };
+        if self.partial.len() < expected {
+            return Ok(false);
+        }
+        let mut cells = std::mem::take(&mut self.partial);
+        let (old, new) = match op {
+            0 => (None, Some(cells)),
+            1 => {
+                let new = cells.split_off(width);
+                (Some(cells), Some(new))
+            }
+            _ => (Some(cells), None),
+        };
+        self.rows.push(Logged {
+            generation: self.generation,
+            table,
+            old,
+            new,
+        });
+        Ok(!std::mem::replace(&mut self.marked, true))
+    }
+}
+
+pub(crate) fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
+    log.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A real as SQLite's `quote()` prints it (`%!0.17g`: exact, and infinity
+/// as `9.0e+999`), through SQLite's own printf.
+pub(crate) fn real_literal(f: f64) -> String {
+    let mut buf = [0 as c_char; 64];
+    // SAFETY: SQLite writes at most `buf.len()` bytes, NUL included, into
+    // the buffer; the format takes exactly one double.
+    unsafe {
+        rusqlite::ffi::sqlite3_snprintf(buf.len() as i32, buf.as_mut_ptr(), c"%!0.17g".as_ptr(), f);
+        CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
+    }
+}
+
+/// The exact encoding of one stored value ([`Cell`]: type and bytes,
+/// whatever the column's collation).
+fn encode(v: ValueRef<'_>) -> Cell {
+    Cell(match v {
+        ValueRef::Null => "NULL".into(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => real_literal(f),
+        ValueRef::Text(t) => return Cell::text(t),
+        ValueRef::Blob(b) => {
+            let mut s = String::with_capacity(3 + 2 * b.len());
+            s.push_str("X'");
+            push_hex(&mut s, b);
+            s.push('\'');
+            s
+        }
+    })
+}
 
 fn column(prefix: &str, c: &str) -> String {
     if c == "rowid" {
         format!("{prefix}.rowid")
     } else {
-        format!("{prefix}.\"{c}\"")
+        format!("{prefix}.\"{}\"", c.replace('"', "\"\""))
     }
 }
 
-/// The exact encoding of one value ([`Cell`]).
-fn encoded(v: &str) -> String {
-    format!("CASE typeof({v}) WHEN 'text' THEN 'T' || hex({v}) ELSE quote({v}) END")
-}
-
-pub(crate) fn encoded_row(prefix: &str, t: &TableInfo) -> String {
-    let cells: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| encoded(&column(prefix, c)))
+/// The WHEN clause of one trigger: `rg_capture` over the row's values, in
+/// chunks; true once per generation.
+fn when(table: usize, op: usize, values: &[String]) -> String {
+    let calls: Vec<String> = values
+        .chunks(CHUNK)
+        .map(|chunk| format!("rg_capture({table}, {op}, {})", chunk.join(", ")))
         .collect();
-    format!("json_array({})", cells.join(", "))
-}
-
-/// True exactly when OLD and NEW of column `c` encode the same: same type,
-/// same bytes (BINARY, whatever the column's collation), and for reals the
-/// same printed value (-0.0 and 0.0 compare equal but print differently).
-fn same(c: &str) -> String {
-    let (o, n) = (column("OLD", c), column("NEW", c));
-    format!(
-        "({o} IS {n} COLLATE BINARY AND typeof({o}) = typeof({n}) AND (typeof({o}) <> 'real' OR quote({o}) = quote({n})))"
-    )
-}
-
-/// Whether the value holds one of the target keys (compared encoded, as
-/// `Policy::holds_key` does).
-fn holds(v: &str) -> String {
-    format!(
-        "(({}) COLLATE BINARY IN (SELECT k FROM temp.rg_keys))",
-        encoded(v)
-    )
-}
-
-/// Bitmask of the changed columns among `columns` (indexes into the table's).
-fn mask(t: &TableInfo, columns: impl Iterator<Item = usize>) -> String {
-    let terms: Vec<String> = columns
-        .map(|i| {
-            format!(
-                "CASE WHEN {} THEN 0 ELSE {} END",
-                same(&t.columns[i]),
-                1u64 << i
-            )
-        })
-        .collect();
-    if terms.is_empty() {
-        "0".into()
+    if calls.is_empty() {
+        format!("rg_capture({table}, {op})")
     } else {
-        terms.join(" + ")
+        calls.join(" + ")
     }
 }
 
-fn index(t: &TableInfo, c: &str) -> Option<usize> {
-    t.columns.iter().position(|x| x.eq_ignore_ascii_case(c))
-}
-
-/// For each operation (insert, update, delete): the SQL condition under which
-/// the policy allows the change, and the mask of its changed columns.
-fn allowed(t: &TableInfo, p: &Policy) -> [Option<(String, String)>; 3] {
-    if t.columns.len() > MASK_BITS {
-        return [None, None, None];
-    }
-    if t.name.eq_ignore_ascii_case(&p.table) {
-        let Some(kc) = index(t, &p.key_column) else {
-            return [None, None, None];
-        };
-        let writable = |i: usize| {
-            p.writable
-                .iter()
-                .any(|w| w.eq_ignore_ascii_case(&t.columns[i]))
-        };
-        let fixed = |i: usize| t.key.contains(&i) || i == kc || !writable(i);
-        let mut conds = vec![holds(&column("OLD", &t.columns[kc]))];
-        conds.extend(
-            (0..t.columns.len())
-                .filter(|&i| fixed(i))
-                .map(|i| same(&t.columns[i])),
-        );
-        let m = mask(t, (0..t.columns.len()).filter(|&i| !fixed(i)));
-        return [None, Some((format!("({})", conds.join(" AND ")), m)), None];
-    }
-    let mut ops: [Vec<String>; 3] = Default::default();
-    for s in p
-        .side_effects
-        .iter()
-        .filter(|s| s.table.eq_ignore_ascii_case(&t.name))
-    {
-        let Some(col) = index(t, &s.column) else {
-            continue;
-        };
-        let (old, new) = (
-            holds(&column("OLD", &t.columns[col])),
-            holds(&column("NEW", &t.columns[col])),
-        );
-        if s.insert {
-            ops[0].push(new.clone());
-        }
-        if s.update {
-            ops[1].push(format!("({old} AND {new})"));
-        }
-        if s.delete {
-            ops[2].push(old);
-        }
-    }
-    let all = mask(t, 0..t.columns.len());
-    let either = |v: &[String], m: &str| {
-        (!v.is_empty()).then(|| (format!("({})", v.join(" OR ")), m.to_string()))
-    };
-    [
-        either(&ops[0], "0"),
-        either(&ops[1], &all),
-        either(&ops[2], "0"),
-    ]
-}
-
-/// Drops and creates the capture triggers of `tables` for `policy`.
+/// Creates the marker table, the capture functions and the triggers of
+/// `tables`; returns the log they fill.
 pub(crate) fn install(
     conn: &Connection,
     tables: &[TableInfo],
-    policy: &Policy,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Arc<Mutex<Log>>> {
+    conn.execute_batch(SETUP)?;
+    let log = Arc::new(Mutex::new(Log::default()));
+    let widths: Vec<usize> = tables.iter().map(|t| t.columns.len()).collect();
+    // Not deterministic: SQLite must call it once per row, as written.
+    let flags = FunctionFlags::SQLITE_UTF8;
+    let l = Arc::clone(&log);
+    conn.create_scalar_function("rg_capture", -1, flags, move |ctx| {
+        lock(&l).capture(ctx, &widths)
+    })?;
+    let l = Arc::clone(&log);
+    conn.create_scalar_function("rg_generation", 0, flags, move |_| Ok(lock(&l).generation))?;
     let mut sql = String::new();
-    for t in tables {
-        let n = &t.name;
-        let (old, new) = (encoded_row("OLD", t), encoded_row("NEW", t));
-        let full = [
-            ("insert", "NULL".to_string(), new.clone()),
-            ("update", old.clone(), new),
-            ("delete", old, "NULL".to_string()),
-        ];
-        for ((op, (event, o, nw)), allow) in (0..).zip(full).zip(allowed(t, policy)) {
-            let name = format!("rg_{n}_{event}");
-            sql += &format!("DROP TRIGGER IF EXISTS temp.{name};\n");
-            let body = match allow {
-                None => {
-                    format!("INSERT INTO temp.rg_log (tbl, old, new) VALUES ('{n}', {o}, {nw});")
-                }
-                // One INSERT: the policy test runs once per row (a subquery
-                // without FROM is never flattened, so `m` is computed once).
-                Some((cond, m)) => format!(
-                    "INSERT INTO temp.rg_log (tbl, op, mask, old, new) SELECT '{n}', \
-                     CASE WHEN m IS NULL THEN NULL ELSE {op} END, m, \
-                     CASE WHEN m IS NULL THEN {o} END, CASE WHEN m IS NULL THEN {nw} END \
-                     FROM (SELECT CASE WHEN {cond} THEN {m} END AS m);"
-                ),
-            };
+    for (i, t) in tables.iter().enumerate() {
+        let values =
+            |prefix: &str| -> Vec<String> { t.columns.iter().map(|c| column(prefix, c)).collect() };
+        let both: Vec<String> = values("OLD").into_iter().chain(values("NEW")).collect();
+        for (op, (event, args)) in [
+            ("INSERT", values("NEW")),
+            ("UPDATE", both),
+            ("DELETE", values("OLD")),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             sql += &format!(
-                "CREATE TEMP TRIGGER {name} AFTER {} ON main.\"{n}\" BEGIN\n  {body}\nEND;\n",
-                event.to_ascii_uppercase()
+                "CREATE TEMP TRIGGER rg_{}_{} AFTER {event} ON main.\"{}\" WHEN {} BEGIN \
+                 INSERT INTO temp.rg_log (g) VALUES (rg_generation()); END;\n",
+                i,
+                event.to_ascii_lowercase(),
+                t.name.replace('"', "\"\""),
+                when(i, op, &args)
             );
         }
     }
-    conn.execute_batch(&sql)
+    conn.execute_batch(&sql)?;
+    Ok(log)
 }
 
-/// Replaces the target keys.
-pub(crate) fn set_keys(conn: &Connection, policy: &Policy) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM temp.rg_keys")?
-        .execute([])?;
-    let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO temp.rg_keys (k) VALUES (?1)")?;
-    for k in &policy.keys {
-        insert.execute([Cell::of(k).0])?;
+#[cfg(test)]
+mod tests {
+    use crate::{Db, Guard, Kind, Policy, Verdict};
+
+    /// `t (id, v NOT NULL, r REAL)` with rows 1..=4, row 1 the target.
+    fn guard(extra_columns: usize) -> Guard {
+        let extra: String = (0..extra_columns)
+            .map(|i| format!(", c{i} INTEGER DEFAULT {i}"))
+            .collect();
+        let schema = format!(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL, r REAL{extra});
+             INSERT INTO t (id, v, r) VALUES (1, 'a', 0.0), (2, 'b', 0.1), (3, 'c', 1e300), (4, 'd', 2.5);"
+        );
+        Guard::open_memory(&schema, Policy::new("t", "id").key(1).writable(["v"])).unwrap()
     }
-    Ok(())
+
+    fn outside(v: &Verdict) -> Vec<(String, String, Option<String>, Option<String>)> {
+        v.outside()
+            .map(|c| {
+                (
+                    c.key.clone(),
+                    c.column.clone(),
+                    c.before.clone(),
+                    c.after.clone(),
+                )
+            })
+            .collect()
+    }
+
+    fn run(g: &mut Guard, sql: &str) -> Verdict {
+        g.check(|g| {
+            let _ = g.execute_batch(sql);
+        })
+        .unwrap()
+        .1
+    }
+
+    #[test]
+    fn a_statement_sqlite_rolled_back_reports_no_write() {
+        let mut g = guard(0);
+        // Rows 1 and 2 change, then row 3 fails NOT NULL: the statement is undone.
+        let v = run(
+            &mut g,
+            "UPDATE t SET v = CASE WHEN id = 3 THEN NULL ELSE 'z' END",
+        );
+        assert_eq!(v.kinds().into_iter().collect::<Vec<_>>(), [Kind::SqlError]);
+        assert_eq!(v.statements[0].changed_rows, 0);
+        // OR FAIL keeps what changed before the failure: row 2 stands.
+        let v = run(
+            &mut g,
+            "UPDATE OR FAIL t SET v = CASE WHEN id = 3 THEN NULL ELSE 'z' END",
+        );
+        assert_eq!(
+            outside(&v),
+            [(
+                "2".into(),
+                "v".into(),
+                Some("'b'".into()),
+                Some("'z'".into())
+            )]
+        );
+        assert_eq!(v.statements[0].changed_rows, 2);
+        // In a batch, the statements before the failing one stand.
+        let v = run(
+            &mut g,
+            "UPDATE t SET v = 'y' WHERE id = 4; UPDATE t SET v = NULL",
+        );
+        assert_eq!(
+            outside(&v),
+            [(
+                "4".into(),
+                "v".into(),
+                Some("'d'".into()),
+                Some("'y'".into())
+            )]
+        );
+        // The next call starts clean.
+        let v = run(&mut g, "UPDATE t SET v = 'q' WHERE id = 1");
+        assert!(v.kinds().is_empty(), "{v:?}");
+        assert_eq!(v.statements[0].changed_rows, 1);
+    }
+
+    #[test]
+    fn reals_are_encoded_as_sqlite_quotes_them() {
+        let mut g = guard(0);
+        let v = run(&mut g, "UPDATE t SET r = -r");
+        let got: Vec<_> = outside(&v)
+            .into_iter()
+            .map(|(k, _, b, a)| (k, b.unwrap(), a.unwrap()))
+            .collect();
+        let quoted: Vec<(String, String, String)> = g
+            .connection()
+            .prepare("SELECT id, quote(r), quote(-r) FROM t ORDER BY id")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?, r.get(2)?))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        // SQLite stores -0.0 as 0.0 (row 1 is unchanged); every other row is reported.
+        let changed: Vec<_> = quoted.into_iter().filter(|(_, b, a)| b != a).collect();
+        assert_eq!(got, changed);
+        assert_eq!(got[0], ("2".into(), "0.1".into(), "-0.1".into()));
+    }
+
+    #[test]
+    fn a_table_wider_than_one_call_is_captured_whole() {
+        for extra in [58, 59, 60, 61, 200] {
+            let mut g = guard(extra);
+            let last = format!("c{}", extra - 1);
+            let v = run(&mut g, &format!("UPDATE t SET {last} = -1 WHERE id = 3"));
+            assert_eq!(
+                outside(&v),
+                [(
+                    "3".into(),
+                    last.clone(),
+                    Some((extra - 1).to_string()),
+                    Some("-1".into())
+                )],
+                "{extra} extra columns"
+            );
+            let v = run(&mut g, "DELETE FROM t WHERE id = 4");
+            assert_eq!(v.outside().count(), 3 + extra, "{extra} extra columns");
+        }
+    }
+
+    #[test]
+    fn user_sql_cannot_call_the_capture_functions() {
+        let mut g = guard(0);
+        for sql in [
+            "SELECT rg_capture(0, 0, 1, 'x', 0.0)",
+            "SELECT RG_Generation()",
+        ] {
+            let v = run(&mut g, sql);
+            assert_eq!(
+                v.kinds().into_iter().collect::<Vec<_>>(),
+                [Kind::ForbiddenAction],
+                "{sql}"
+            );
+        }
+        // Nothing forged reached the log: a clean write stays clean.
+        let v = run(&mut g, "UPDATE t SET v = 'q' WHERE id = 1");
+        assert!(v.kinds().is_empty(), "{v:?}");
+    }
 }

@@ -1,9 +1,8 @@
 //! The dynamic layer and the [`Guard`] connection wrapper.
 //!
 //! Setup ([`Guard::new`]): for every table of `main`, TEMP triggers (AFTER
-//! INSERT/UPDATE/DELETE, built by [`super::capture`]) log each changed row
-//! into `temp.rg_log`: a kind+mask row when the current policy allows the
-//! change, OLD and NEW in full otherwise; with `recursive_triggers = ON` so
+//! INSERT/UPDATE/DELETE, built by [`super::capture`]) hand each changed row,
+//! OLD and NEW, to the capture log in Rust; with `recursive_triggers = ON` so
 //! REPLACE conflict deletes are seen too; triggers also defeat the truncate
 //! optimisation of a WHERE-less DELETE, and fire for WITHOUT ROWID tables and
 //! foreign-key cascades. The cost is per changed row, never per table or database.
@@ -11,7 +10,7 @@
 //! Per input: an outer transaction, always rolled back. Per call: a
 //! savepoint; the statement is prepared under the authorizer (which runs at
 //! prepare time and records the trace), bounded by the progress handler and
-//! SQLite limits, then the log is read, compared with the policy and cleared.
+//! SQLite limits, then the log is taken and compared with the policy.
 //! If a statement still ends the transaction (`OR ROLLBACK`, an interrupt),
 //! that is a finding and the guard opens a new one before anything else runs.
 
@@ -29,10 +28,10 @@ use super::builtins;
 use super::capture;
 use super::coverage::{ObservedWrite, SchemaEffects};
 use super::isolation::{isolate, Counters};
-use super::memo::{static_part, Memo};
-use super::policy::{undo, Cell, RowChange, TableInfo};
+use super::memo::Memo;
+use super::policy::{undo, TableInfo};
 use super::profile::{Breakdown, Part, Profile};
-use super::static_check::{compiled_text, Dialect, StaticView, WriteOp, FORBIDDEN_FUNCTIONS};
+use super::static_check::{compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
 use super::watchdog::Watchdog;
 use super::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
 use crate::db::row_values;
@@ -112,19 +111,8 @@ pub struct Guard {
     last_observed: Vec<ObservedWrite>,
     memo: Memo,
     profile: Profile,
-    capture: Capture,
-}
-
-/// What the capture triggers and `temp.rg_keys` hold: the policy static part
-/// the triggers are wanted for, were built for at setup (committed) and are
-/// built for now (inside the input's transaction), and the keys written in
-/// this transaction.
-#[derive(Default)]
-struct Capture {
-    wanted: String,
-    committed: String,
-    current: String,
-    keys: Option<Vec<Value>>,
+    /// The rows the capture triggers hand over during a call.
+    log: Arc<Mutex<capture::Log>>,
 }
 
 fn lock(auth: &Mutex<AuthState>) -> std::sync::MutexGuard<'_, AuthState> {
@@ -174,6 +162,15 @@ fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authorization {
         ),
         A::Reindex { .. } | A::Analyze { .. } => {
             deny(state, Kind::ForbiddenAction, format!("{:?}", ctx.action))
+        }
+        A::Function { function_name }
+            if !ours && function_name.to_ascii_lowercase().starts_with(OWN) =>
+        {
+            deny(
+                state,
+                Kind::ForbiddenAction,
+                format!("calls the guard's own function {function_name}()"),
+            )
         }
         A::Function { function_name }
             if FORBIDDEN_FUNCTIONS
@@ -358,9 +355,7 @@ impl Guard {
         let effects = SchemaEffects::load(&conn, &tables)?;
         // Before the log: changing temp_store drops every TEMP object.
         let counters = isolate(&conn)?;
-        conn.execute_batch(capture::SETUP)?;
-        capture::install(&conn, &tables, &policy)?;
-        let part = static_part(&policy);
+        let log = capture::install(&conn, &tables)?;
         set_limits(&conn)?;
         // After the limits: the private connection of the bounded built-ins copies them.
         builtins::install(&conn)?;
@@ -404,12 +399,7 @@ impl Guard {
             last_observed: Vec::new(),
             memo,
             profile: Profile::default(),
-            capture: Capture {
-                wanted: part.clone(),
-                committed: part.clone(),
-                current: part,
-                keys: None,
-            },
+            log,
         })
     }
 
@@ -445,31 +435,7 @@ impl Guard {
     /// Sets the policy the next calls are checked against.
     pub fn set_policy(&mut self, policy: Policy) {
         self.memo.set_policy(&policy);
-        self.capture.wanted = static_part(&policy);
         self.policy = policy;
-    }
-
-    /// Brings the capture triggers and the key table in line with the policy,
-    /// inside the input's transaction (the guard never commits: a caller's
-    /// commit hook may count commits), so both are undone with the input.
-    fn sync_capture(&mut self) -> rusqlite::Result<()> {
-        // The guard's own writes: invisible to the counters statements read.
-        let (conn, counters) = (&self.conn, &self.counters);
-        if self.capture.wanted != self.capture.current {
-            counters.unseen(conn, || capture::install(conn, &self.tables, &self.policy))?;
-            self.capture.current = self.capture.wanted.clone();
-        }
-        if self.capture.keys.as_ref() != Some(&self.policy.keys) && !conn.is_autocommit() {
-            counters.unseen(conn, || capture::set_keys(conn, &self.policy))?;
-            self.capture.keys = Some(self.policy.keys.clone());
-        }
-        Ok(())
-    }
-
-    /// After a rollback of the input's transaction: what it wrote is gone.
-    fn capture_rolled_back(&mut self) {
-        self.capture.current = self.capture.committed.clone();
-        self.capture.keys = None;
     }
 
     /// Shapes of the statements the same operation makes on placeholder text,
@@ -522,7 +488,6 @@ impl Guard {
         let t = self.profile.start();
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
-            self.capture_rolled_back();
         }
         self.conn.execute_batch("BEGIN")?;
         self.counters.reset(&self.conn);
@@ -536,7 +501,6 @@ impl Guard {
         let t = self.profile.start();
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
-            self.capture_rolled_back();
         }
         self.profile.add(Part::Savepoints, t);
         Ok(self.take_verdict())
@@ -619,7 +583,6 @@ impl Guard {
             Ok(())
         };
         let savepoint = |c: &Connection| c.prepare_cached("SAVEPOINT rg_statement")?.execute([]);
-        let opened = opened.and_then(|()| self.sync_capture());
         if let Err(e) = opened.and_then(|()| savepoint(&self.conn)) {
             check.add(Finding::new(
                 Kind::ResourceLimit,
@@ -644,6 +607,7 @@ impl Guard {
         };
         self.watchdog.arm(deadline);
         let total_before = self.conn.total_changes();
+        capture::lock(&self.log).start_call();
         let result = run(&self.conn, compiled);
         self.counters.after_statement(&self.conn, total_before);
         let timed_out = self.watchdog.disarm();
@@ -693,12 +657,11 @@ impl Guard {
                 "the statement ended the guard's transaction (its changes were rolled back)",
             ));
             // A fresh outer transaction: nothing may ever run in autocommit.
-            self.capture_rolled_back();
-            let reopened = self.conn.execute_batch("BEGIN");
-            self.conn.execute_batch("DELETE FROM temp.rg_log").ok();
-            reopened?;
+            // The call's changes were rolled back with the transaction.
+            capture::lock(&self.log).take();
+            self.conn.execute_batch("BEGIN")?;
         } else {
-            self.collect_changes(check)?;
+            self.collect_changes(check, result.is_err())?;
             self.profile.add(Part::Verdict, t);
             let t = self.profile.start();
             self.conn
@@ -709,61 +672,29 @@ impl Guard {
         result.map_err(DbError::from)
     }
 
-    /// Reads and clears the change log; records writes outside the policy.
-    fn collect_changes(&mut self, check: &mut StatementCheck) -> Result<(), DbError> {
-        type Row = (
-            String,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-        );
-        let rows: Vec<Row> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT tbl, old, new, op, mask FROM temp.rg_log ORDER BY seq")?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?;
-            rows.collect::<rusqlite::Result<_>>()?
+    /// Takes the call's captured rows (after a failed call, only those of
+    /// statements SQLite did not roll back); records writes outside the policy.
+    fn collect_changes(&mut self, check: &mut StatementCheck, failed: bool) -> Result<(), DbError> {
+        let rows = {
+            let mut log = capture::lock(&self.log);
+            if failed {
+                let (first, last) = log.call_generations();
+                let standing: BTreeSet<i64> = self
+                    .conn
+                    .prepare_cached("SELECT g FROM temp.rg_log WHERE g BETWEEN ?1 AND ?2")?
+                    .query_map([first, last], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                log.keep_generations(&standing);
+            }
+            log.take()
         };
-        if rows.is_empty() {
-            return Ok(());
-        }
-        self.conn
-            .prepare_cached("DELETE FROM temp.rg_log")?
-            .execute([])?;
         check.changed_rows = rows.len();
-        let decode = |s: Option<String>| -> Option<Vec<Cell>> {
-            s.and_then(|s| serde_json::from_str::<Vec<String>>(&s).ok())
-                .map(|v| v.into_iter().map(Cell).collect())
-        };
         let mut outside = Vec::new();
         let mut undos = Vec::new();
         let mut observed = BTreeSet::new();
-        for (tbl, old, new, op, mask) in rows {
-            let Some(table) = self.tables.iter().find(|t| t.name == tbl) else {
-                continue;
-            };
-            if let (Some(op), Some(mask)) = (op, mask) {
-                // A change the policy allows: only its kind was logged.
-                let op = [WriteOp::Insert, WriteOp::Update, WriteOp::Delete][op as usize % 3];
-                let columns = (0..table.columns.len())
-                    .filter(|&i| op == WriteOp::Update && mask & (1 << i) != 0)
-                    .map(|i| table.columns[i].clone())
-                    .collect();
-                observed.insert(ObservedWrite {
-                    table: table.name.clone(),
-                    op,
-                    columns,
-                });
-                continue;
-            }
-            let change = RowChange {
-                table: tbl,
-                old: decode(old),
-                new: decode(new),
-            };
+        for row in rows {
+            let table = &self.tables[row.table];
+            let change = row.into_change(&self.tables);
             observed.insert(ObservedWrite::of(&change, table));
             let cells = self.policy.violations(&change, table);
             if !cells.is_empty() {
@@ -814,7 +745,8 @@ impl Db for Guard {
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.guarded(Api::ExecuteBatch, sql, &[], |conn, compiled| {
+        let log = Arc::clone(&self.log);
+        self.guarded(Api::ExecuteBatch, sql, &[], move |conn, compiled| {
             // Counted before anything runs: stepping through a huge batch
             // costs rusqlite's Batch time per remaining byte, so the bound
             // must hold before the first statement (a `;` inside a literal
@@ -839,6 +771,7 @@ impl Db for Guard {
                         Some("interrupted".into()),
                     ));
                 }
+                capture::lock(&log).next_statement();
                 stmt.raw_query().next()?;
             }
             Ok(())

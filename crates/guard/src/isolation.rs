@@ -61,23 +61,6 @@ impl Counters {
         }
     }
 
-    /// Runs one of the guard's own writes (e.g. the capture's target keys)
-    /// so that no counter a statement can read sees it: its changes leave
-    /// `total_changes()`, and `last_insert_rowid()` is put back.
-    pub(crate) fn unseen<T>(
-        &self,
-        conn: &Connection,
-        write: impl FnOnce() -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<T> {
-        let (total, rowid) = (conn.total_changes(), conn.last_insert_rowid());
-        let result = write();
-        let own = conn.total_changes().saturating_sub(total);
-        self.total_at_start.fetch_add(own as i64, Ordering::Relaxed);
-        // SAFETY: as in `reset`: the live connection's own handle, an integer stored.
-        unsafe { rusqlite::ffi::sqlite3_set_last_insert_rowid(conn.handle(), rowid) };
-        result
-    }
-
     /// splitmix64: small, fast, and the same sequence on every machine.
     fn next(&self) -> u64 {
         let s = self

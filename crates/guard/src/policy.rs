@@ -147,7 +147,10 @@ pub struct CellChange {
     pub after: Option<String>,
 }
 
-/// One cell value in the guard's exact encoding.
+/// One cell value in the guard's exact encoding: equal cells are equal
+/// values of the same type with the same bytes. Text is `'` and the text
+/// itself when it is valid UTF-8, else `T` and its bytes in hex; anything
+/// else is written as SQLite's `quote()` writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cell(pub String);
 
@@ -180,40 +183,90 @@ impl Cell {
             Value::Null => "NULL".into(),
             Value::Integer(i) => i.to_string(),
             Value::Real(f) => format!("{f:?}"),
-            Value::Text(t) => format!("T{}", hex(t.as_bytes())),
+            Value::Text(t) => return Cell::text(t.as_bytes()),
             Value::Blob(b) => format!("X'{}'", hex(b)),
         })
     }
 
-    fn text_bytes(&self) -> Option<Vec<u8>> {
-        let h = self.0.strip_prefix('T')?;
-        (0..h.len() / 2)
-            .map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
-            .collect()
+    /// A text value's cell, from its bytes.
+    pub fn text(bytes: &[u8]) -> Cell {
+        Cell(match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                let mut c = String::with_capacity(1 + s.len());
+                c.push('\'');
+                c.push_str(s);
+                c
+            }
+            Err(_) => {
+                let mut c = String::with_capacity(1 + 2 * bytes.len());
+                c.push('T');
+                push_hex(&mut c, bytes);
+                c
+            }
+        })
+    }
+
+    /// The text of a text cell: `Ok` when valid UTF-8, else its bytes.
+    fn text_value(&self) -> Option<Result<&str, Vec<u8>>> {
+        if let Some(s) = self.0.strip_prefix('\'') {
+            return Some(Ok(s));
+        }
+        let h = self.0.strip_prefix('T')?.as_bytes();
+        let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+        Some(Err(h
+            .chunks_exact(2)
+            .map(|p| digit(p[0]) << 4 | digit(p[1]))
+            .collect()))
     }
 
     /// A readable SQL literal (text shown lossily, quotes doubled).
     pub fn display(&self) -> String {
-        match self.text_bytes() {
-            Some(b) => format!("'{}'", String::from_utf8_lossy(&b).replace('\'', "''")),
+        match self.text_value() {
+            Some(Ok(s)) => quoted(s),
+            Some(Err(b)) => quoted(&String::from_utf8_lossy(&b)),
             None => self.0.clone(),
         }
     }
 
     /// An exact SQL literal, for undo statements.
     pub fn literal(&self) -> String {
-        match self.text_bytes() {
-            Some(b) => match String::from_utf8(b) {
-                Ok(s) if !s.contains('\0') => format!("'{}'", s.replace('\'', "''")),
-                _ => format!("CAST(X'{}' AS TEXT)", &self.0[1..]),
-            },
+        match self.text_value() {
+            Some(Ok(s)) if !s.contains('\0') => quoted(s),
+            Some(Ok(s)) => format!("CAST(X'{}' AS TEXT)", hex(s.as_bytes())),
+            Some(Err(_)) => format!("CAST(X'{}' AS TEXT)", &self.0[1..]),
             None => self.0.clone(),
         }
     }
 }
 
+/// `s` as an SQL string literal.
+fn quoted(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('\'');
+    for part in s.split_inclusive('\'') {
+        q.push_str(part);
+        if part.ends_with('\'') {
+            q.push('\'');
+        }
+    }
+    q.push('\'');
+    q
+}
+
+/// Appends the upper-case hex digits of `bytes` (as SQLite's `hex()`).
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(2 * bytes.len());
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    let mut s = String::new();
+    push_hex(&mut s, bytes);
+    s
 }
 
 impl TableInfo {
@@ -269,6 +322,9 @@ impl Policy {
             });
             vec![ok; changed.len()]
         };
+        if allowed.iter().all(|&ok| ok) {
+            return Vec::new();
+        }
         let key_row = change
             .new
             .as_ref()
@@ -381,20 +437,20 @@ mod tests {
         let t = appointments();
         let ok = RowChange {
             table: "appointments".into(),
-            old: Some(cells(&["7", "7", "T61", "Tx"])),
-            new: Some(cells(&["7", "7", "T62", "Tx"])),
+            old: Some(cells(&["7", "7", "'a", "'x"])),
+            new: Some(cells(&["7", "7", "'b", "'x"])),
         };
         assert!(policy().violations(&ok, &t).is_empty());
         let status = RowChange {
-            new: Some(cells(&["7", "7", "T61", "T79"])),
+            new: Some(cells(&["7", "7", "'a", "'y"])),
             ..ok.clone()
         };
         let v = policy().violations(&status, &t);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].column, "status");
         let other = RowChange {
-            old: Some(cells(&["8", "8", "T61", "Tx"])),
-            new: Some(cells(&["8", "8", "T62", "Tx"])),
+            old: Some(cells(&["8", "8", "'a", "'x"])),
+            new: Some(cells(&["8", "8", "'b", "'x"])),
             ..ok
         };
         assert_eq!(policy().violations(&other, &t)[0].key, "8");
@@ -409,5 +465,13 @@ mod tests {
         let c = Cell::of(&Value::Text("a\0'".into()));
         assert_eq!(c.literal(), "CAST(X'610027' AS TEXT)");
         assert_eq!(Cell::of(&Value::Text("it's".into())).literal(), "'it''s'");
+        // Text that is not UTF-8 keeps its bytes; equal bytes, equal cells.
+        let c = Cell::text(b"\xff'");
+        assert_eq!(c.literal(), "CAST(X'FF27' AS TEXT)");
+        assert_eq!(c.display(), "'\u{fffd}'''");
+        assert_eq!(c, Cell::text(b"\xff'"));
+        assert_ne!(c, Cell::text("\u{fffd}'".as_bytes()));
+        assert_ne!(Cell::text(b"1"), Cell::of(&Value::Integer(1)));
+        assert_ne!(Cell::text(b"NULL"), Cell::of(&Value::Null));
     }
 }

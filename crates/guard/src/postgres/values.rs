@@ -9,7 +9,7 @@ use std::error::Error as StdError;
 use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 
 use crate::db::Value;
-use crate::policy::{hex, Cell};
+use crate::policy::Cell;
 
 type BoxError = Box<dyn StdError + Sync + Send>;
 
@@ -125,15 +125,15 @@ pub fn row_values(row: &postgres::Row) -> Result<Vec<Value>, postgres::Error> {
 }
 
 /// One cell of a `to_jsonb` row image in the guard's encoding: numbers as
-/// written, text as `T` + hex of its bytes, NULL as `NULL`.
+/// written, text as [`Cell::text`], NULL as `NULL`.
 pub fn cell_of_json(v: Option<&serde_json::Value>) -> Cell {
     use serde_json::Value as J;
     Cell(match v {
         None | Some(J::Null) => "NULL".into(),
         Some(J::Number(n)) => n.to_string(),
         Some(J::Bool(b)) => if *b { "TRUE" } else { "FALSE" }.into(),
-        Some(J::String(s)) => format!("T{}", hex(s.as_bytes())),
-        Some(other) => format!("T{}", hex(other.to_string().as_bytes())),
+        Some(J::String(s)) => return Cell::text(s.as_bytes()),
+        Some(other) => return Cell::text(other.to_string().as_bytes()),
     })
 }
 
