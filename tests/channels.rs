@@ -415,7 +415,9 @@ fn attach_detach_vacuum_pragma_and_extensions_are_forbidden() {
             "SELECT load_extension('libx')",
             "REINDEX",
             "ANALYZE",
-            "UPDATE temp.rg_log SET tbl = 'x'",
+            "UPDATE temp.rg_log SET g = 0",
+            "DELETE FROM temp.rg_log",
+            "SELECT rg_capture(0, 1, 7)",
         ],
         Kind::ForbiddenAction,
     );

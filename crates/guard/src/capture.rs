@@ -8,8 +8,10 @@
 //! [`Log`]. Nothing is encoded in SQL and nothing is written per row, and the
 //! trigger text stays small: SQLite compiles the triggers into every new
 //! statement text, so their size is paid per text, and the row work is paid
-//! per changed cell. The policy is not in the triggers: the Rust side judges
-//! the rows ([`super::Policy::violations`]), so the triggers are built once.
+//! per changed cell: in an update, a column that kept its value is encoded
+//! only when the policy reads it ([`super::Policy::read_columns`]). The
+//! policy is not in the triggers: the Rust side judges the rows
+//! ([`super::Policy::violations`]), so the triggers are built once.
 //!
 //! SQLite undoes a failed statement's changes (the statement rollback), but
 //! not Rust's log. So each top-level statement gets a generation
@@ -34,6 +36,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 use super::policy::{push_hex, Cell, RowChange, TableInfo};
+use super::Policy;
 
 /// Values per `rg_capture` call (2 more arguments are the call's own; the
 /// guard limits function arguments to 64).
@@ -74,6 +77,9 @@ pub(crate) struct Log {
     call_start: i64,
     /// The row whose chunks are still arriving: its cells so far.
     partial: Vec<Cell>,
+    /// Per table, the columns the policy reads even when unchanged
+    /// ([`super::Policy::read_columns`]).
+    read: Vec<Vec<bool>>,
     rows: Vec<Logged>,
 }
 
@@ -85,6 +91,11 @@ impl Log {
         self.partial.clear();
         self.next_statement();
         self.call_start = self.generation;
+    }
+
+    /// The policy the next calls are judged by.
+    pub(crate) fn set_policy(&mut self, policy: &Policy, tables: &[TableInfo]) {
+        self.read = tables.iter().map(|t| policy.read_columns(t)).collect();
     }
 
     /// The next top-level statement of the call starts.
@@ -117,10 +128,35 @@ impl Log {
         let width = *widths
             .get(table)
             .ok_or_else(|| rusqlite::Error::UserFunctionError("unknown table".into()))?;
-        for i in 2..ctx.len() {
-            self.partial.push(encode(ctx.get_raw(i)));
-        }
         let expected = if op == 1 { 2 * width } else { width };
+        let read = self.read.get(table).filter(|r| r.len() == width);
+        // At most CHUNK values per call (the triggers are built so): kept on the stack.
+        let n = ctx.len() - 2;
+        if n > CHUNK {
+            return Err(rusqlite::Error::UserFunctionError("too many values".into()));
+        }
+        let mut buf = [ValueRef::Null; CHUNK];
+        for (i, v) in buf.iter_mut().take(n).enumerate() {
+            *v = ctx.get_raw(2 + i);
+        }
+        let values = &buf[..n];
+        self.partial.reserve(expected);
+        match (op, read) {
+            // An update in one call: a column that kept its value and that
+            // the judge never reads unchanged costs no encoding.
+            (1, Some(read)) if n == expected => {
+                let (old, new) = values.split_at(width);
+                for (i, &v) in values.iter().enumerate() {
+                    let c = i % width;
+                    self.partial.push(if read[c] || !same(old[c], new[c]) {
+                        encode(v)
+                    } else {
+                        Cell(String::new())
+                    });
+                }
+            }
+            _ => self.partial.extend(values.iter().map(|&v| encode(v))),
+        }
         if self.partial.len() < expected {
             return Ok(false);
         }
@@ -128,7 +164,7 @@ impl Log {
         let (old, new) = match op {
             0 => (None, Some(cells)),
             1 => {
-                let new = cells.split_off(width);
+                let new = cells.drain(width..).collect();
                 (Some(cells), Some(new))
             }
             _ => (Some(cells), None),
@@ -156,6 +192,18 @@ pub(crate) fn real_literal(f: f64) -> String {
     unsafe {
         rusqlite::ffi::sqlite3_snprintf(buf.len() as i32, buf.as_mut_ptr(), c"%!0.17g".as_ptr(), f);
         CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
+    }
+}
+
+/// Whether two stored values have the same encoding: same type, same
+/// bytes, and for reals the same bits (`%!0.17g` tells any two apart).
+fn same(a: ValueRef<'_>, b: ValueRef<'_>) -> bool {
+    match (a, b) {
+        (ValueRef::Null, ValueRef::Null) => true,
+        (ValueRef::Integer(x), ValueRef::Integer(y)) => x == y,
+        (ValueRef::Real(x), ValueRef::Real(y)) => x.to_bits() == y.to_bits(),
+        (ValueRef::Text(x), ValueRef::Text(y)) | (ValueRef::Blob(x), ValueRef::Blob(y)) => x == y,
+        _ => false,
     }
 }
 

@@ -29,7 +29,7 @@ use super::capture;
 use super::coverage::{ObservedWrite, SchemaEffects};
 use super::isolation::{isolate, Counters};
 use super::memo::Memo;
-use super::policy::{undo, TableInfo};
+use super::policy::{changed_columns, undo_changed, TableInfo};
 use super::profile::{Breakdown, Part, Profile};
 use super::static_check::{compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
 use super::watchdog::Watchdog;
@@ -356,6 +356,7 @@ impl Guard {
         // Before the log: changing temp_store drops every TEMP object.
         let counters = isolate(&conn)?;
         let log = capture::install(&conn, &tables)?;
+        capture::lock(&log).set_policy(&policy, &tables);
         set_limits(&conn)?;
         // After the limits: the private connection of the bounded built-ins copies them.
         builtins::install(&conn)?;
@@ -435,6 +436,7 @@ impl Guard {
     /// Sets the policy the next calls are checked against.
     pub fn set_policy(&mut self, policy: Policy) {
         self.memo.set_policy(&policy);
+        capture::lock(&self.log).set_policy(&policy, &self.tables);
         self.policy = policy;
     }
 
@@ -692,15 +694,27 @@ impl Guard {
         let mut outside = Vec::new();
         let mut undos = Vec::new();
         let mut observed = BTreeSet::new();
+        // Each kind of write once: (table, operation, changed columns).
+        let mut kinds = BTreeSet::new();
         for row in rows {
-            let table = &self.tables[row.table];
+            let t = row.table;
+            let table = &self.tables[t];
             let change = row.into_change(&self.tables);
-            observed.insert(ObservedWrite::of(&change, table));
-            let cells = self.policy.violations(&change, table);
+            let op = (change.old.is_some(), change.new.is_some());
+            let changed = changed_columns(&change, table);
+            let columns = if op == (true, true) {
+                changed.clone()
+            } else {
+                Vec::new()
+            };
+            if kinds.insert((t, op, columns)) {
+                observed.insert(ObservedWrite::of(&change, table));
+            }
+            let cells = self.policy.violations_changed(&change, table, &changed);
             if !cells.is_empty() {
                 outside.extend(cells);
                 let t = self.profile.start();
-                undos.push(undo(&change, table));
+                undos.push(undo_changed(&change, table, &changed));
                 self.profile.carve(Part::Verdict, Part::Undo, t);
             }
         }

@@ -58,7 +58,7 @@
 
 #![deny(missing_docs)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
 use serde::{Serialize, Serializer};
@@ -272,10 +272,16 @@ impl Finding {
     /// policy, with the undo statements of their rows in observation order
     /// (reversed here, so running them in order restores the rows).
     pub(crate) fn write_outside(outside: Vec<CellChange>, mut undo: Vec<String>) -> Finding {
-        let rows: BTreeSet<(&str, &str)> = outside
-            .iter()
-            .map(|c| (c.table.as_str(), c.key.as_str()))
-            .collect();
+        // A row's cells come together: count each run once, then distinct runs.
+        let mut rows = HashSet::new();
+        let mut last = None;
+        for c in &outside {
+            let row = (c.table.as_str(), c.key.as_str());
+            if last != Some(row) {
+                rows.insert(row);
+                last = Some(row);
+            }
+        }
         let mut f = Finding::new(
             Kind::WriteOutsideTarget,
             format!(

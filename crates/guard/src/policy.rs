@@ -154,7 +154,10 @@ pub struct CellChange {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cell(pub String);
 
-/// A row change the TEMP triggers logged: `old` is absent for inserts, `new` for deletes.
+/// A row change the TEMP triggers logged: `old` is absent for inserts, `new`
+/// for deletes. In an update, a column that kept its value and that the
+/// policy does not read ([`Policy::read_columns`]) may be an empty cell on
+/// both sides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowChange {
     /// The table of the row.
@@ -230,11 +233,25 @@ impl Cell {
 
     /// An exact SQL literal, for undo statements.
     pub fn literal(&self) -> String {
+        let mut l = String::new();
+        self.write_literal(&mut l);
+        l
+    }
+
+    fn write_literal(&self, out: &mut String) {
         match self.text_value() {
-            Some(Ok(s)) if !s.contains('\0') => quoted(s),
-            Some(Ok(s)) => format!("CAST(X'{}' AS TEXT)", hex(s.as_bytes())),
-            Some(Err(_)) => format!("CAST(X'{}' AS TEXT)", &self.0[1..]),
-            None => self.0.clone(),
+            Some(Ok(s)) if !s.contains('\0') => push_quoted(out, s),
+            Some(Ok(s)) => {
+                out.push_str("CAST(X'");
+                push_hex(out, s.as_bytes());
+                out.push_str("' AS TEXT)");
+            }
+            Some(Err(_)) => {
+                out.push_str("CAST(X'");
+                out.push_str(&self.0[1..]);
+                out.push_str("' AS TEXT)");
+            }
+            None => out.push_str(&self.0),
         }
     }
 }
@@ -242,15 +259,19 @@ impl Cell {
 /// `s` as an SQL string literal.
 fn quoted(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
-    q.push('\'');
+    push_quoted(&mut q, s);
+    q
+}
+
+fn push_quoted(out: &mut String, s: &str) {
+    out.push('\'');
     for part in s.split_inclusive('\'') {
-        q.push_str(part);
+        out.push_str(part);
         if part.ends_with('\'') {
-            q.push('\'');
+            out.push('\'');
         }
     }
-    q.push('\'');
-    q
+    out.push('\'');
 }
 
 /// Appends the upper-case hex digits of `bytes` (as SQLite's `hex()`).
@@ -285,12 +306,15 @@ impl TableInfo {
             .join(", ")
     }
 
-    fn key_condition(&self, row: &[Cell]) -> String {
-        self.key
-            .iter()
-            .map(|&i| format!("{} = {}", self.columns[i], row[i].literal()))
-            .collect::<Vec<_>>()
-            .join(" AND ")
+    fn write_key_condition(&self, row: &[Cell], out: &mut String) {
+        for (n, &i) in self.key.iter().enumerate() {
+            if n > 0 {
+                out.push_str(" AND ");
+            }
+            out.push_str(&self.columns[i]);
+            out.push_str(" = ");
+            row[i].write_literal(out);
+        }
     }
 }
 
@@ -302,7 +326,16 @@ impl Policy {
 
     /// The cells of `change` that lie outside the policy (empty when allowed).
     pub fn violations(&self, change: &RowChange, table: &TableInfo) -> Vec<CellChange> {
-        let changed = changed_columns(change, table);
+        self.violations_changed(change, table, &changed_columns(change, table))
+    }
+
+    /// [`Policy::violations`], given the change's [`changed_columns`].
+    pub(crate) fn violations_changed(
+        &self,
+        change: &RowChange,
+        table: &TableInfo,
+        changed: &[usize],
+    ) -> Vec<CellChange> {
         let allowed: Vec<bool> = if change.table.eq_ignore_ascii_case(&self.table) {
             self.target_allows(change, table, &changed)
         } else {
@@ -345,6 +378,32 @@ impl Policy {
             .collect()
     }
 
+    /// The columns of `table` that [`Policy::violations`] and [`undo`] read
+    /// even when unchanged: the key, the policy's key column and the side
+    /// effects' columns. The other unchanged columns of an updated row may
+    /// be left out of its [`RowChange`] (an empty cell on both sides).
+    pub(crate) fn read_columns(&self, table: &TableInfo) -> Vec<bool> {
+        let mut read = vec![false; table.columns.len()];
+        let mut columns: Vec<&str> = self
+            .side_effects
+            .iter()
+            .filter(|s| s.table.eq_ignore_ascii_case(&table.name))
+            .map(|s| s.column.as_str())
+            .collect();
+        if table.name.eq_ignore_ascii_case(&self.table) {
+            columns.push(&self.key_column);
+        }
+        for i in table
+            .key
+            .iter()
+            .copied()
+            .chain(columns.into_iter().filter_map(|c| table.index(c)))
+        {
+            read[i] = true;
+        }
+        read
+    }
+
     /// For the target table: an update of a target row that keeps its key may
     /// change the writable columns; nothing else is allowed.
     fn target_allows(&self, change: &RowChange, table: &TableInfo, changed: &[usize]) -> Vec<bool> {
@@ -383,27 +442,53 @@ pub(crate) fn changed_columns(change: &RowChange, table: &TableInfo) -> Vec<usiz
 
 /// A statement that reverses one row change.
 pub fn undo(change: &RowChange, table: &TableInfo) -> String {
+    undo_changed(change, table, &changed_columns(change, table))
+}
+
+/// [`undo`], given the change's [`changed_columns`].
+pub(crate) fn undo_changed(change: &RowChange, table: &TableInfo, changed: &[usize]) -> String {
+    let mut u = String::with_capacity(64);
     let t = &table.name;
     match (&change.old, &change.new) {
         (Some(old), Some(new)) => {
-            let sets: Vec<String> = changed_columns(change, table)
-                .into_iter()
-                .map(|i| format!("{} = {}", table.columns[i], old[i].literal()))
-                .collect();
-            format!(
-                "UPDATE {t} SET {} WHERE {};",
-                sets.join(", "),
-                table.key_condition(new)
-            )
+            u.push_str("UPDATE ");
+            u.push_str(t);
+            u.push_str(" SET ");
+            for (n, &i) in changed.iter().enumerate() {
+                if n > 0 {
+                    u.push_str(", ");
+                }
+                u.push_str(&table.columns[i]);
+                u.push_str(" = ");
+                old[i].write_literal(&mut u);
+            }
+            u.push_str(" WHERE ");
+            table.write_key_condition(new, &mut u);
         }
-        (None, Some(new)) => format!("DELETE FROM {t} WHERE {};", table.key_condition(new)),
-        (Some(old), None) => format!(
-            "INSERT INTO {t} ({}) VALUES ({});",
-            table.columns.join(", "),
-            old.iter().map(Cell::literal).collect::<Vec<_>>().join(", ")
-        ),
-        (None, None) => String::new(),
+        (None, Some(new)) => {
+            u.push_str("DELETE FROM ");
+            u.push_str(t);
+            u.push_str(" WHERE ");
+            table.write_key_condition(new, &mut u);
+        }
+        (Some(old), None) => {
+            u.push_str("INSERT INTO ");
+            u.push_str(t);
+            u.push_str(" (");
+            u.push_str(&table.columns.join(", "));
+            u.push_str(") VALUES (");
+            for (n, c) in old.iter().enumerate() {
+                if n > 0 {
+                    u.push_str(", ");
+                }
+                c.write_literal(&mut u);
+            }
+            u.push(')');
+        }
+        (None, None) => return u,
     }
+    u.push(';');
+    u
 }
 
 #[cfg(test)]
