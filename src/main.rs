@@ -7,14 +7,6 @@ use std::process::ExitCode;
 
 mod cli;
 
-/// A finding input allocates a few small strings per changed cell (its blast
-/// radius), and with glibc's allocator malloc and free were about a third of
-/// such an input's time (`perf record` on a 4,311-cell input); mimalloc made
-/// it 1.4x faster (BENCHMARKS.md, issue 14). SQLite keeps its own allocator
-/// and heap limit: only Rust's allocations move.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         let msg = info

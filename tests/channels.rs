@@ -61,8 +61,8 @@ fn assert_clean_on(conn: rusqlite::Connection, keys: &[i64], sql: &str) {
 fn outside_rows(v: &Verdict, table: &str) -> Vec<String> {
     let mut keys: Vec<String> = v
         .outside()
-        .filter(|c| c.table == table)
-        .map(|c| c.key.clone())
+        .filter(|c| &*c.table == table)
+        .map(|c| c.key.to_string())
         .collect();
     keys.dedup();
     keys

@@ -43,7 +43,7 @@ fn legacy_quote_then_nul_rewrites_other_rows() {
     assert!(first.findings.iter().any(|f| f
         .outside
         .iter()
-        .any(|c| c.table == "appointments" && c.key != "7")));
+        .any(|c| &*c.table == "appointments" && &*c.key != "7")));
     assert!(run("safe", vec![reschedule7("'\0")]).is_clean());
 }
 

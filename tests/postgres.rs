@@ -55,7 +55,7 @@ fn check(g: &mut PgGuard, sql: &str) -> Verdict {
 /// (table, key, column) of every cell outside the policy.
 fn radius(v: &Verdict) -> BTreeSet<(String, String, String)> {
     v.outside()
-        .map(|c| (c.table.clone(), c.key.clone(), c.column.clone()))
+        .map(|c| (c.table.to_string(), c.key.to_string(), c.column.to_string()))
         .collect()
 }
 

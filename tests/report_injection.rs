@@ -68,9 +68,9 @@ fn synthetic_detail(p: &[String]) -> Detail {
     let at = |i: usize| p[i % p.len()].clone();
     let cells: Vec<CellChange> = (0..40)
         .map(|i| CellChange {
-            table: at(i / 8),
-            key: at(i + 3),
-            column: at(i % 5 + 7),
+            table: at(i / 8).into(),
+            key: at(i + 3).into(),
+            column: at(i % 5 + 7).into(),
             before: Some(at(i + 11)),
             after: (i % 3 != 0).then(|| at(i + 13)),
         })

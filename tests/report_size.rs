@@ -33,9 +33,9 @@ fn detail(n: usize) -> Detail {
         .map(|i| {
             let (t, rest) = (i / (per / TABLES), i % (per / TABLES));
             CellChange {
-                table: format!("table_{t}"),
-                key: (rest / COLUMNS).to_string(),
-                column: format!("column_{}", rest % COLUMNS),
+                table: format!("table_{t}").into(),
+                key: (rest / COLUMNS).to_string().into(),
+                column: format!("column_{}", rest % COLUMNS).into(),
                 before: Some(format!("'value {i} before, with some text in it'")),
                 after: Some(format!("'value {i} after ' OR 1=1 --'")),
             }

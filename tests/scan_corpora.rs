@@ -346,7 +346,7 @@ fn run_corpus(file: &str, pipeline_name: &str) -> Counts {
         let reported: BTreeSet<CellId> = r
             .outside
             .iter()
-            .map(|o| (o.table.clone(), o.key.clone(), o.column.clone()))
+            .map(|o| (o.table.to_string(), o.key.to_string(), o.column.to_string()))
             .collect();
         assert_eq!(
             reported, truth,

@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(
             r.outside
                 .iter()
-                .filter(|c| c.table == "appointments")
+                .filter(|c| &*c.table == "appointments")
                 .count(),
             239
         );

@@ -108,7 +108,7 @@ fn first_error(r: &LineReport) -> String {
 fn radius(r: &LineReport) -> BTreeSet<(&str, &str, &str)> {
     r.outside
         .iter()
-        .map(|c| (c.table.as_str(), c.key.as_str(), c.column.as_str()))
+        .map(|c| (&*c.table, &*c.key, &*c.column))
         .collect()
 }
 
@@ -242,8 +242,8 @@ mod tests {
                 .iter()
                 .map(|(key, column)| CellChange {
                     table: "appointments".into(),
-                    key: key.to_string(),
-                    column: column.to_string(),
+                    key: (*key).into(),
+                    column: (*column).into(),
                     before: None,
                     after: None,
                 })

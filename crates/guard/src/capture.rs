@@ -311,8 +311,8 @@ mod tests {
         v.outside()
             .map(|c| {
                 (
-                    c.key.clone(),
-                    c.column.clone(),
+                    c.key.to_string(),
+                    c.column.to_string(),
                     c.before.clone(),
                     c.after.clone(),
                 )

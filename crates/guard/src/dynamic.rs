@@ -29,7 +29,7 @@ use super::capture;
 use super::coverage::{ObservedWrite, SchemaEffects};
 use super::isolation::{isolate, Counters};
 use super::memo::Memo;
-use super::policy::{changed_columns, undo_changed, TableInfo};
+use super::policy::{changed_columns, undo_changed, Names, TableInfo};
 use super::profile::{Breakdown, Part, Profile};
 use super::static_check::{compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
 use super::watchdog::Watchdog;
@@ -87,13 +87,15 @@ struct AuthState {
 /// let verdict = g.end_input()?;
 /// assert!(verdict.statements[0].findings.is_empty());
 /// assert_eq!(verdict.kinds().into_iter().collect::<Vec<_>>(), [Kind::WriteOutsideTarget]);
-/// let cells: Vec<_> = verdict.outside().map(|c| (c.key.as_str(), c.column.as_str())).collect();
+/// let cells: Vec<_> = verdict.outside().map(|c| (&*c.key, &*c.column)).collect();
 /// assert_eq!(cells, [("2", "v")]); // row 1 was the target's own column
 /// # Ok::<(), rowguard_guard::Error>(())
 /// ```
 pub struct Guard {
     conn: Connection,
     tables: Vec<TableInfo>,
+    /// The tables' names, shared by the cells of every blast radius.
+    names: Vec<Names>,
     policy: Policy,
     dialect: Dialect,
     auth: Arc<Mutex<AuthState>>,
@@ -385,6 +387,7 @@ impl Guard {
         })?;
         Ok(Guard {
             conn,
+            names: tables.iter().map(Names::of).collect(),
             tables,
             policy,
             dialect: Dialect::Sqlite,
@@ -710,7 +713,9 @@ impl Guard {
             if kinds.insert((t, op, columns)) {
                 observed.insert(ObservedWrite::of(&change, table));
             }
-            let cells = self.policy.violations_changed(&change, table, &changed);
+            let cells = self
+                .policy
+                .violations_named(&change, table, &changed, &self.names[t]);
             if !cells.is_empty() {
                 outside.extend(cells);
                 let t = self.profile.start();

@@ -51,7 +51,7 @@
 //!     db.execute(&format!("UPDATE documents SET title = '{title}' WHERE id = 2"), &[])
 //! })?;
 //! assert!(verdict.kinds().contains(&Kind::WriteOutsideTarget));
-//! let rows: Vec<&str> = verdict.outside().filter(|c| c.table == "documents").map(|c| c.key.as_str()).collect();
+//! let rows: Vec<&str> = verdict.outside().filter(|c| &*c.table == "documents").map(|c| &*c.key).collect();
 //! assert_eq!(rows, ["1", "3"]);
 //! # Ok::<(), rowguard_guard::Error>(())
 //! ```
@@ -276,7 +276,7 @@ impl Finding {
         let mut rows = HashSet::new();
         let mut last = None;
         for c in &outside {
-            let row = (c.table.as_str(), c.key.as_str());
+            let row = (&*c.table, &*c.key);
             if last != Some(row) {
                 rows.insert(row);
                 last = Some(row);

@@ -135,7 +135,7 @@ mod tests {
         let cells = |i: usize| -> Vec<(String, String)> {
             let outside = s[i].findings.iter().flat_map(|f| &f.outside);
             outside
-                .map(|c| (c.table.clone(), c.column.clone()))
+                .map(|c| (c.table.to_string(), c.column.to_string()))
                 .collect()
         };
         assert_eq!(s[3].findings[0].kind, crate::Kind::WriteOutsideTarget);

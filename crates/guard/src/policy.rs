@@ -8,6 +8,7 @@
 //! of the bytes for text (so a NUL inside text is seen).
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::db::Value;
 
@@ -136,11 +137,11 @@ impl SideEffect {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CellChange {
     /// The table of the changed cell.
-    pub table: String,
+    pub table: Arc<str>,
     /// The row's key (its primary key values, or its rowid), as text.
-    pub key: String,
+    pub key: Arc<str>,
     /// The column changed.
-    pub column: String,
+    pub column: Arc<str>,
     /// The value before, as an SQL literal (`None`: the row did not exist).
     pub before: Option<String>,
     /// The value after, as an SQL literal (`None`: the row was deleted).
@@ -189,6 +190,18 @@ impl Cell {
             Value::Text(t) => return Cell::text(t.as_bytes()),
             Value::Blob(b) => format!("X'{}'", hex(b)),
         })
+    }
+
+    /// Whether this cell is the encoding of `v` ([`Cell::of`], without
+    /// building it).
+    pub fn encodes(&self, v: &Value) -> bool {
+        match v {
+            Value::Null => self.0 == "NULL",
+            // Integer cells are canonical decimal; no other cell parses as one.
+            Value::Integer(i) => self.0.parse::<i64>() == Ok(*i),
+            Value::Text(t) => self.0.strip_prefix('\'') == Some(t.as_str()),
+            Value::Real(_) | Value::Blob(_) => *self == Cell::of(v),
+        }
     }
 
     /// A text value's cell, from its bytes.
@@ -290,6 +303,23 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// A table's name and columns as shared text: the cells of a blast radius
+/// point to them instead of each holding copies.
+#[derive(Debug, Clone)]
+pub(crate) struct Names {
+    table: Arc<str>,
+    columns: Vec<Arc<str>>,
+}
+
+impl Names {
+    pub(crate) fn of(table: &TableInfo) -> Names {
+        Names {
+            table: table.name.as_str().into(),
+            columns: table.columns.iter().map(|c| c.as_str().into()).collect(),
+        }
+    }
+}
+
 impl TableInfo {
     fn index(&self, column: &str) -> Option<usize> {
         self.columns
@@ -321,20 +351,23 @@ impl TableInfo {
 impl Policy {
     fn holds_key(&self, row: &[Cell], column: Option<usize>) -> bool {
         let Some(i) = column else { return false };
-        self.keys.iter().any(|k| Cell::of(k) == row[i])
+        self.keys.iter().any(|k| row[i].encodes(k))
     }
 
     /// The cells of `change` that lie outside the policy (empty when allowed).
     pub fn violations(&self, change: &RowChange, table: &TableInfo) -> Vec<CellChange> {
-        self.violations_changed(change, table, &changed_columns(change, table))
+        let changed = changed_columns(change, table);
+        self.violations_named(change, table, &changed, &Names::of(table))
     }
 
-    /// [`Policy::violations`], given the change's [`changed_columns`].
-    pub(crate) fn violations_changed(
+    /// [`Policy::violations`], given the change's [`changed_columns`] and
+    /// its table's [`Names`] (shared by every cell of a blast radius).
+    pub(crate) fn violations_named(
         &self,
         change: &RowChange,
         table: &TableInfo,
         changed: &[usize],
+        names: &Names,
     ) -> Vec<CellChange> {
         let allowed: Vec<bool> = if change.table.eq_ignore_ascii_case(&self.table) {
             self.target_allows(change, table, &changed)
@@ -363,15 +396,15 @@ impl Policy {
             .as_ref()
             .or(change.old.as_ref())
             .expect("a change has a row");
-        let key = table.key_of(change.old.as_ref().unwrap_or(key_row));
+        let key: Arc<str> = table.key_of(change.old.as_ref().unwrap_or(key_row)).into();
         changed
             .iter()
             .zip(allowed)
             .filter(|(_, ok)| !ok)
             .map(|(&i, _)| CellChange {
-                table: change.table.clone(),
-                key: key.clone(),
-                column: table.columns[i].clone(),
+                table: Arc::clone(&names.table),
+                key: Arc::clone(&key),
+                column: Arc::clone(&names.columns[i]),
                 before: change.old.as_ref().map(|r| r[i].display()),
                 after: change.new.as_ref().map(|r| r[i].display()),
             })
@@ -532,13 +565,13 @@ mod tests {
         };
         let v = policy().violations(&status, &t);
         assert_eq!(v.len(), 1);
-        assert_eq!(v[0].column, "status");
+        assert_eq!(&*v[0].column, "status");
         let other = RowChange {
             old: Some(cells(&["8", "8", "'a", "'x"])),
             new: Some(cells(&["8", "8", "'b", "'x"])),
             ..ok
         };
-        assert_eq!(policy().violations(&other, &t)[0].key, "8");
+        assert_eq!(&*policy().violations(&other, &t)[0].key, "8");
         assert_eq!(
             undo(&other, &t),
             "UPDATE appointments SET notes = 'a' WHERE rowid = 8;"

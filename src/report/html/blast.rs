@@ -130,11 +130,10 @@ pub fn render(out: &mut String, cells: &[CellChange], name: &str, budget: &mut B
         t.cells += 1;
         t.rows.insert(&c.key);
         *t.columns.entry(&c.column).or_default() += 1;
-        if let Some(row) = t.shown.iter_mut().find(|(k, _)| *k == c.key.as_str()) {
+        if let Some(row) = t.shown.iter_mut().find(|(k, _)| *k == &*c.key) {
             row.1.insert(&c.column, c);
         } else if t.shown.len() < SHOWN_ROWS {
-            t.shown
-                .push((&c.key, HashMap::from([(c.column.as_str(), c)])));
+            t.shown.push((&c.key, HashMap::from([(&*c.column, c)])));
         }
     }
     let rows: usize = tables.values().map(|t| t.rows.len()).sum();
@@ -271,7 +270,7 @@ mod tests {
     fn cell(table: &str, key: usize, column: &str) -> CellChange {
         CellChange {
             table: table.into(),
-            key: key.to_string(),
+            key: key.to_string().into(),
             column: column.into(),
             before: Some(format!("<old {key}>")),
             after: (key % 2 == 0).then(|| "x".to_string()),
