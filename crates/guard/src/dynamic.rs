@@ -7,10 +7,10 @@
 //! optimisation of a WHERE-less DELETE, and fire for WITHOUT ROWID tables and
 //! foreign-key cascades. The cost is per changed row, never per table or database.
 //!
-//! Per input: an outer transaction, always rolled back. Per call: a
-//! savepoint; the statement is prepared under the authorizer (which runs at
-//! prepare time and records the trace), bounded by the progress handler and
-//! SQLite limits, then the log is taken and compared with the policy.
+//! Per input: an outer transaction, always rolled back. Per call: the
+//! statement is prepared under the authorizer (which runs at prepare time and
+//! records the trace), bounded by the progress handler and SQLite limits,
+//! then the log is taken and compared with the policy.
 //! If a statement still ends the transaction (`OR ROLLBACK`, an interrupt),
 //! that is a finding and the guard opens a new one before anything else runs.
 
@@ -582,18 +582,17 @@ impl Guard {
         run: impl FnOnce(&Connection, &str) -> rusqlite::Result<T>,
     ) -> Result<T, DbError> {
         let t = self.profile.start();
-        let opened = if self.conn.is_autocommit() {
-            self.conn.execute_batch("BEGIN")
-        } else {
-            Ok(())
-        };
-        let savepoint = |c: &Connection| c.prepare_cached("SAVEPOINT rg_statement")?.execute([]);
-        if let Err(e) = opened.and_then(|()| savepoint(&self.conn)) {
-            check.add(Finding::new(
-                Kind::ResourceLimit,
-                format!("guard could not open a savepoint: {e}"),
-            ));
-            return Err(e.into());
+        // The input's transaction holds every call; a failed statement is
+        // undone by SQLite itself (and its captured rows dropped), so a call
+        // needs no savepoint of its own.
+        if self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute_batch("BEGIN") {
+                check.add(Finding::new(
+                    Kind::ResourceLimit,
+                    format!("guard could not open a transaction: {e}"),
+                ));
+                return Err(e.into());
+            }
         }
         self.profile.add(Part::Savepoints, t);
         let t = self.profile.start();
@@ -668,11 +667,6 @@ impl Guard {
         } else {
             self.collect_changes(check, result.is_err())?;
             self.profile.add(Part::Verdict, t);
-            let t = self.profile.start();
-            self.conn
-                .prepare_cached("RELEASE rg_statement")?
-                .execute([])?;
-            self.profile.add(Part::Savepoints, t);
         }
         result.map_err(DbError::from)
     }
