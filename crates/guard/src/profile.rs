@@ -15,7 +15,7 @@ pub(crate) enum Part {
     Template,
     /// Static layer: compiled text, memoized view, shape comparison.
     Static,
-    /// The input's transaction and each call's savepoint (open and release).
+    /// The input's transaction (open and roll back).
     Savepoints,
     /// Preparing and running the statement under the hooks; the capture
     /// triggers fire inside it.
@@ -43,7 +43,7 @@ pub struct Breakdown {
     pub template_s: f64,
     /// The static layer (sqlparser, shapes, limits).
     pub static_s: f64,
-    /// Opening and releasing the input's transaction and statement savepoints.
+    /// Opening and rolling back the input's transaction.
     pub savepoints_s: f64,
     /// Statement execution under the guard (SQLite's own work plus the change capture).
     pub execute_s: f64,

@@ -55,7 +55,7 @@ pub struct Parts {
     pub template_us: f64,
     /// Static check (compiled text, memoized view, shape comparison).
     pub static_us: f64,
-    /// The input's transaction and each statement's savepoint.
+    /// The input's transaction (open and roll back).
     pub savepoints_us: f64,
     /// The statements' own work: their raw execution time.
     pub sqlite_us: f64,
