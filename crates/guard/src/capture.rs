@@ -115,6 +115,11 @@ impl Log {
         self.rows.retain(|r| standing.contains(&r.generation));
     }
 
+    /// Whether no row was captured in this call.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
     /// Takes the call's rows, in the order they changed.
     pub(crate) fn take(&mut self) -> Vec<Logged> {
         std::mem::take(&mut self.rows)

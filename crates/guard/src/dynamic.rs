@@ -676,7 +676,7 @@ impl Guard {
     fn collect_changes(&mut self, check: &mut StatementCheck, failed: bool) -> Result<(), DbError> {
         let rows = {
             let mut log = capture::lock(&self.log);
-            if failed {
+            if failed && !log.is_empty() {
                 let (first, last) = log.call_generations();
                 let standing: BTreeSet<i64> = self
                     .conn
