@@ -1267,6 +1267,7 @@ unsafe extern "C" fn bounded_fn(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::hex;
     use rusqlite::types::ValueRef;
     use std::collections::BTreeSet;
 
@@ -1439,10 +1440,6 @@ mod tests {
         (0..n)
             .flat_map(|_| PIECES[rng.below(PIECES.len())].to_vec())
             .collect()
-    }
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// One argument as SQL: mostly text (possibly invalid UTF-8), sometimes

@@ -548,17 +548,7 @@ impl Guard {
     ) -> Result<T, DbError> {
         let t = self.profile.start();
         let (compiled, tail) = compiled_text(sql);
-        let mut check = StatementCheck {
-            api,
-            sql: sql.to_string(),
-            params: params.to_vec(),
-            ignored_tail: tail.map(str::to_string),
-            shape: String::new(),
-            accesses: Vec::new(),
-            changed_rows: 0,
-            error: None,
-            findings: Vec::new(),
-        };
+        let mut check = StatementCheck::new(api, sql, params, tail);
         let template = self.next_template();
         let view = self.memo.view(
             compiled,

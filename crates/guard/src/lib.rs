@@ -298,6 +298,22 @@ impl Finding {
 }
 
 impl StatementCheck {
+    /// A call about to be checked: what was sent, nothing seen yet. `tail`
+    /// is the text after an embedded NUL that the database never sees.
+    pub(crate) fn new(api: Api, sql: &str, params: &[Value], tail: Option<&str>) -> StatementCheck {
+        StatementCheck {
+            api,
+            sql: sql.to_string(),
+            params: params.to_vec(),
+            ignored_tail: tail.map(str::to_string),
+            shape: String::new(),
+            accesses: Vec::new(),
+            changed_rows: 0,
+            error: None,
+            findings: Vec::new(),
+        }
+    }
+
     /// Records what the static layer saw, shared by every backend: the
     /// shape, a missing template (`Some(None)`: the placeholder run made no
     /// statement here), the static findings, and text after an embedded NUL

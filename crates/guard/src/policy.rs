@@ -370,7 +370,7 @@ impl Policy {
         names: &Names,
     ) -> Vec<CellChange> {
         let allowed: Vec<bool> = if change.table.eq_ignore_ascii_case(&self.table) {
-            self.target_allows(change, table, &changed)
+            self.target_allows(change, table, changed)
         } else {
             let ok = self.side_effects.iter().any(|s| {
                 s.table.eq_ignore_ascii_case(&change.table) && {
