@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -64,18 +64,13 @@ pub struct Args {
     html: Option<PathBuf>,
 }
 
-/// A flag SIGINT (Ctrl-C), SIGTERM (`timeout`, Docker, a cancelled CI job)
-/// and SIGHUP (a closed terminal) set; a second signal exits at once with
-/// 130 (artifacts are already on disk).
+/// The process-wide stop flag: SIGINT (Ctrl-C), SIGTERM (`timeout`, Docker,
+/// a cancelled CI job) and SIGHUP (a closed terminal) set it and cancel any
+/// server-side query in flight ([`rowguard_guard::interrupt`]); the handler
+/// is installed for every command by [`super::run`]. A second signal exits
+/// at once with 130 (artifacts are already on disk).
 pub fn stop_flag() -> anyhow::Result<&'static AtomicBool> {
-    static STOP: AtomicBool = AtomicBool::new(false);
-    ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    })
-    .context("cannot install the signal handler")?;
-    Ok(&STOP)
+    Ok(rowguard_guard::interrupt::flag())
 }
 
 /// `all` or a comma-separated list of kinds.

@@ -161,6 +161,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         }
         Err(e) => anyhow::bail!("{}", one_line(&e.render().to_string())),
     };
+    install_signal_handler()?;
     match cli.command {
         Command::Repro(args) => repro::run(args),
         Command::Check(args) => check::run(args),
@@ -175,6 +176,22 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Differential(args) => differential::run(args),
     }
+}
+
+/// SIGINT, SIGTERM and SIGHUP, for every command: the first asks everything
+/// to stop ([`rowguard_guard::interrupt::request`]: the stop flag every loop
+/// polls, and a cancel of any server-side query in flight), so each command
+/// ends its work, drops what it made on a server and writes its reports; a
+/// second one exits at once with 130.
+fn install_signal_handler() -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    ctrlc::set_handler(|| {
+        if rowguard_guard::interrupt::requested() {
+            std::process::exit(130);
+        }
+        rowguard_guard::interrupt::request();
+    })
+    .context("cannot install the signal handler")
 }
 
 /// clap's usage error on one line: its message lines up to `Usage:`, and a pointer to `--help`.

@@ -73,6 +73,7 @@ pub mod coverage;
 pub mod db;
 mod dynamic;
 mod error;
+pub mod interrupt;
 mod isolation;
 mod memo;
 pub mod policy;
