@@ -42,6 +42,8 @@ mod faults;
 mod words;
 // the guard on a real PostgreSQL server: channel table, fixtures, isolation, the corpus oracle
 mod postgres;
+// hostile code against the guard on PostgreSQL: no escape, no blinding, nothing outlasts it or is left
+mod postgres_hostile;
 // the HTML report: attacker text from the corpora stays inert data
 mod report_injection;
 // the HTML report in headless Chromium: DOM after load, screenshots in target/browser/

@@ -176,8 +176,11 @@ fn channels() -> Vec<(
         ),
         ("clean DO block", "DO $$ BEGIN UPDATE appointments SET notes = 'n' WHERE id = 7; END $$", vec![], none()),
         ("SET ROLE is denied", "SET ROLE postgres", vec![Kind::ForbiddenAction], none()),
+        // The server would change nothing (the app role is the session user and
+        // a member of no role); the static layer refuses the statement itself.
         ("RESET ROLE is denied", "RESET ROLE", vec![Kind::ForbiddenAction], none()),
-        ("set_config back to the session role is caught", "SELECT set_config('role', 'none', true)", vec![Kind::ForbiddenAction], none()),
+        // The session role is the app role: going back to it reaches nothing.
+        ("set_config back to the session role changes nothing", "SELECT set_config('role', 'none', true)", vec![], none()),
         ("COMMIT inside a batch is denied", "UPDATE appointments SET notes = 'n' WHERE id = 7; COMMIT", vec![Kind::ForbiddenAction], none()),
         ("DDL is denied", "DROP TABLE reminders", vec![Kind::SchemaChange], none()),
         ("a temp table made in a DO block is caught", "DO $$ BEGIN EXECUTE 'CREATE TEMP TABLE t (x int)'; END $$", vec![Kind::SchemaChange], none()),
@@ -190,6 +193,77 @@ fn channels() -> Vec<(
         ),
         ("clean log insert for the target", "INSERT INTO appointment_log (appointment_id) VALUES (7)", vec![], none()),
         ("statement_timeout is a resource limit", "SELECT pg_sleep(10)", vec![Kind::ResourceLimit], none()),
+        // Issue 21: the code under test cannot escape, blind or outlast the guard.
+        (
+            "back to the session role, capture off, then a write: the owner is out of reach",
+            "DO $$ BEGIN PERFORM set_config('role', 'none', true); ALTER TABLE appointments DISABLE TRIGGER USER; UPDATE appointments SET notes = 'PWNED'; END $$",
+            vec![Kind::SchemaChange],
+            none(),
+        ),
+        (
+            "RESET ROLE in a DO block, then a write to another row, is still seen",
+            "DO $$ BEGIN EXECUTE 'RESET ROLE'; UPDATE appointments SET notes = 'n' WHERE id = 8; END $$",
+            vec![Kind::WriteOutsideTarget],
+            log8.clone(),
+        ),
+        ("the change log cannot be emptied", "DELETE FROM rowguard.log", vec![Kind::ForbiddenAction], none()),
+        ("the capture triggers cannot be dropped", "DROP TRIGGER rowguard_log ON appointments", vec![Kind::SchemaChange], none()),
+        ("the input marker cannot be forged away", "DELETE FROM rowguard.input", vec![Kind::ForbiddenAction], none()),
+        (
+            "a timeout turned off is caught (and the watchdog still bounds the call)",
+            "SELECT set_config('statement_timeout', '0', true)",
+            vec![Kind::ForbiddenAction],
+            none(),
+        ),
+        ("work_mem raised is caught", "SET work_mem = '1GB'", vec![Kind::ForbiddenAction], none()),
+        (
+            "a line comment ends at CR, as the server reads it",
+            "--x\rUPDATE appointments SET notes = 'n' WHERE id = 8",
+            vec![Kind::WriteOutsideTarget],
+            log8.clone(),
+        ),
+        (
+            "a $ inside an identifier opens no dollar quote",
+            "SELECT 1 AS a$$b$$; UPDATE appointments SET notes = 'n' WHERE id = 8",
+            vec![Kind::WriteOutsideTarget],
+            log8.clone(),
+        ),
+        (
+            "a write before a denied COMMIT keeps its blast radius",
+            "UPDATE appointments SET notes = 'n' WHERE id = 8; COMMIT",
+            vec![Kind::WriteOutsideTarget, Kind::ForbiddenAction],
+            log8.clone(),
+        ),
+        (
+            "a write after a ROLLBACK cannot autocommit",
+            "ROLLBACK; UPDATE appointments SET notes = 'n' WHERE id = 8",
+            vec![Kind::ForbiddenAction],
+            none(),
+        ),
+        (
+            "a transaction of its own, marked as an input, is judged and never commits",
+            "ROLLBACK; BEGIN; SELECT rowguard.begin(); UPDATE appointments SET notes = 'n' WHERE id = 8",
+            vec![Kind::WriteOutsideTarget, Kind::ForbiddenAction],
+            log8.clone(),
+        ),
+        (
+            "the guard's savepoint released mid-call hides no write",
+            "RELEASE SAVEPOINT rowguard_statement; UPDATE appointments SET notes = 'n' WHERE id = 8",
+            vec![Kind::WriteOutsideTarget],
+            log8.clone(),
+        ),
+        (
+            "a temporary table cannot be made at all",
+            "CREATE TEMP TABLE t AS SELECT 1",
+            vec![Kind::SchemaChange],
+            none(),
+        ),
+        (
+            "objects outside rowguard's database are out of reach",
+            "SELECT nextval('public.invoice_no')",
+            vec![Kind::SqlError],
+            none(),
+        ),
     ]
 }
 
@@ -357,7 +431,7 @@ fn a_database_with_foreign_tables_is_refused_unless_owned() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("already holds 1 table(s)") && stderr.trim().lines().count() == 1,
+        stderr.contains("already holds 1 object(s)") && stderr.trim().lines().count() == 1,
         "{stderr}"
     );
     let owned = crate::util::rowguard(&[

@@ -68,14 +68,18 @@ enum Command {
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct DatabaseArgs {
     /// Run on this PostgreSQL server (postgres://user:password@host:port/db) in
-    /// schemas and roles rowguard creates and drops; default $ROWGUARD_DATABASE_URL,
+    /// a database and roles rowguard creates and drops; default $ROWGUARD_DATABASE_URL,
     /// else embedded SQLite.
     #[arg(long, value_name = "URL")]
     database: Option<String>,
-    /// Use --database even though it holds tables rowguard did not create
-    /// (rowguard still writes only in its own schemas).
+    /// Use --database even though it holds objects rowguard did not create
+    /// (rowguard still writes only in the databases it creates).
     #[arg(long)]
     database_owned_by_rowguard: bool,
+    /// The role name the code under test runs as on the server (what
+    /// `current_user` says to it); rowguard creates it and drops it after.
+    #[arg(long, value_name = "NAME")]
+    database_role: Option<String>,
 }
 
 impl DatabaseArgs {
@@ -84,6 +88,7 @@ impl DatabaseArgs {
         rowguard::harness::choice::database_options(
             self.database.as_deref(),
             self.database_owned_by_rowguard,
+            self.database_role.as_deref(),
         )
     }
 }
@@ -162,7 +167,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Err(e) => anyhow::bail!("{}", one_line(&e.render().to_string())),
     };
     install_signal_handler()?;
-    match cli.command {
+    // fuzz and gate end a run on a signal by design (the summary says
+    // `interrupted`); for any other command a clean answer cut short is no answer.
+    let reports_interruption = matches!(cli.command, Command::Fuzz(_) | Command::Gate(_));
+    let code = match cli.command {
         Command::Repro(args) => repro::run(args),
         Command::Check(args) => check::run(args),
         Command::Schema(args) => schema::run(args),
@@ -175,7 +183,14 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Dict(args) => dict::run(args),
         Command::Report(args) => report::run(args),
         Command::Differential(args) => differential::run(args),
+    }?;
+    if rowguard_guard::interrupt::requested() && !reports_interruption && code == ExitCode::SUCCESS
+    {
+        anyhow::bail!(
+            "interrupted by a signal before the command finished (nothing was found up to then)"
+        );
     }
+    Ok(code)
 }
 
 /// SIGINT, SIGTERM and SIGHUP, for every command: the first asks everything

@@ -50,6 +50,7 @@ pub fn parse_kinds(list: &str) -> crate::Result<BTreeSet<Kind>> {
 pub fn database_options(
     flag: Option<&str>,
     owned_by_rowguard: bool,
+    app_role: Option<&str>,
 ) -> Option<crate::guard::postgres::PgOptions> {
     let env = std::env::var(DATABASE_ENV)
         .ok()
@@ -59,5 +60,6 @@ pub fn database_options(
         .map(|url| crate::guard::postgres::PgOptions {
             url,
             owned_by_rowguard,
+            app_role: app_role.map(str::to_string),
         })
 }

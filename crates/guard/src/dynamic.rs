@@ -224,6 +224,21 @@ fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authorization {
             };
             deny(state, kind, what)
         }
+        // The guard's capture lives in the temp schema (its triggers in
+        // temp.sqlite_master); user SQL can create nothing there, so any
+        // read of it is a look at the guard (`count(*)` reads with an empty column).
+        A::Read { table_name, .. }
+            if !ours
+                && (ctx.database_name == Some("temp")
+                    || table_name.eq_ignore_ascii_case("sqlite_temp_master")
+                    || table_name.eq_ignore_ascii_case("sqlite_temp_schema")) =>
+        {
+            deny(
+                state,
+                Kind::ForbiddenAction,
+                format!("reads the temp schema ({table_name}), where the guard keeps its capture"),
+            )
+        }
         A::Unknown { code, .. } => deny(
             state,
             Kind::ForbiddenAction,

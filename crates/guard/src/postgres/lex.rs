@@ -1,14 +1,44 @@
-//! Just enough of PostgreSQL's lexer for the guard: where statements end,
-//! where `?N` placeholders (the `Db` trait's rusqlite style) stand, and what
-//! a statement's first words are. It knows the literal forms whose ends
-//! differ from SQLite's: `'...'` (quotes doubled; `standard_conforming_strings`
-//! on, so a backslash is a plain character), `E'...'` (a backslash escapes
-//! the next character, so `\'` does not end it), `$tag$...$tag$`, `"..."`,
-//! `--` and nested `/* */` comments.
+//! Just enough of PostgreSQL's lexer for two jobs that never decide what
+//! runs: where `?N` placeholders (the `Db` trait's rusqlite style) stand,
+//! and what a statement's first words are (the feedback the fuzzing engine
+//! keeps, as SQLite's authorizer trace is on the other backend). The guard
+//! never splits, classifies or drops SQL with it: a batch goes to the server
+//! whole and the server splits it (see [`super`]).
 //!
-//! Why it is safe to be approximate: every piece is sent with the extended
-//! protocol, which the server refuses when a piece holds two statements; a
-//! wrong cut only makes a syntax error, never an unchecked statement.
+//! It follows the server's rules where they differ from SQLite's: `'...'`
+//! (quotes doubled; `standard_conforming_strings` on, so a backslash is a
+//! plain character), `E'...'` (a backslash escapes the next character),
+//! `$tag$...$tag$` (a `$` inside an identifier, as in `a$$b`, starts none),
+//! `"..."`, `--` comments ended by LF or CR, nested `/* */` comments.
+//! `tests/postgres.rs` checks the statement count against the server's on
+//! generated text.
+//!
+//! [`longest_operator_run`] is the one check that keeps text away from the
+//! server: PostgreSQL's lexer takes quadratic time on a long run of operator
+//! characters (it matches the run, then gives back all but a `/*` or `--`
+//! start) and checks no interrupt meanwhile, so neither a timeout nor a
+//! cancel ends it. It counts runs over the raw bytes, literals included, so
+//! no disagreement between this lexer and the server's can hide one.
+
+/// Longest run of operator characters the guard sends (PostgreSQL 15 lexes
+/// a 4,096-character run of `*/` in well under 0.1 s, 80,000 in 6 s).
+pub const MAX_OPERATOR_RUN: usize = 4096;
+
+/// The longest run of PostgreSQL operator characters (`+-*/<>=~!@#%^&|\`?`)
+/// anywhere in `sql`.
+pub fn longest_operator_run(sql: &str) -> usize {
+    let mut longest = 0;
+    let mut run = 0;
+    for &c in sql.as_bytes() {
+        if b"+-*/<>=~!@#%^&|`?".contains(&c) {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    longest
+}
 
 /// One lexical region of the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +65,7 @@ fn spans(sql: &str) -> Vec<(Region, usize, usize)> {
         let start = i;
         let (region, end) = match c {
             b'-' if next == Some(b'-') => {
-                let end = sql[i..].find('\n').map_or(b.len(), |n| i + n + 1);
+                let end = sql[i..].find(['\n', '\r']).map_or(b.len(), |n| i + n + 1);
                 (Region::Comment, end)
             }
             b'/' if next == Some(b'*') => {
@@ -61,10 +91,24 @@ fn spans(sql: &str) -> Vec<(Region, usize, usize)> {
             }
             b'\'' => (Region::Literal, quoted(b, i + 1, b'\'', false)),
             b'"' => (Region::Literal, quoted(b, i + 1, b'"', false)),
-            b'E' | b'e' if next == Some(b'\'') && (i == 0 || !is_word(b[i - 1])) => {
-                (Region::Literal, quoted(b, i + 2, b'\'', true))
+            b'E' | b'e' if next == Some(b'\'') => (Region::Literal, quoted(b, i + 2, b'\'', true)),
+            // An identifier (`$` continues one), a number, or a parameter `$N`: code.
+            c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
+                i += b[i..]
+                    .iter()
+                    .take_while(|&&c| is_word(c) || c == b'$')
+                    .count();
+                continue;
             }
-            b'$' if i == 0 || !is_word(b[i - 1]) => match dollar_tag(&sql[i..]) {
+            c if c.is_ascii_digit() => {
+                i += b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+                continue;
+            }
+            b'$' if next.is_some_and(|n| n.is_ascii_digit()) => {
+                i += 1;
+                continue;
+            }
+            b'$' => match dollar_tag(&sql[i..]) {
                 Some(tag) => {
                     let body = i + tag.len();
                     let end = sql[body..]
@@ -247,6 +291,30 @@ mod tests {
             ["SELECT 'a\\'", " DELETE FROM t"]
         );
         assert_eq!(statements("SELECT E'a\\'; DELETE FROM t'").len(), 1);
+    }
+
+    #[test]
+    fn the_server_ends_a_line_comment_at_cr_and_reads_dollars_in_identifiers() {
+        assert_eq!(
+            statements("--x\rUPDATE t SET a = 1; SELECT 2"),
+            ["--x\rUPDATE t SET a = 1", " SELECT 2"]
+        );
+        assert_eq!(
+            statements("SELECT 1 AS a$$b$$; UPDATE clients SET name = 'x'"),
+            ["SELECT 1 AS a$$b$$", " UPDATE clients SET name = 'x'"]
+        );
+        // after a parameter or a number, `$$` does open a dollar quote
+        assert_eq!(statements("SELECT $1$$;$$").len(), 1);
+        assert_eq!(statements("SELECT 1$$;$$").len(), 1);
+        assert_eq!(leading_words("-- c\rcommit", 1), ["COMMIT"]);
+    }
+
+    #[test]
+    fn operator_runs_are_counted_over_the_raw_bytes() {
+        assert_eq!(longest_operator_run("SELECT 1 + 2"), 1);
+        assert_eq!(longest_operator_run("SELECT '/*/*/*' -- x"), 6);
+        assert_eq!(longest_operator_run(&"*/".repeat(5000)), 10_000);
+        assert_eq!(longest_operator_run("a"), 0);
     }
 
     #[test]

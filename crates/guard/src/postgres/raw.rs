@@ -1,56 +1,74 @@
 //! [`PgRaw`]: a plain, unchecked PostgreSQL connection over its own copy of
 //! a fixture, implementing [`Db`]: the baseline a benchmark compares the
 //! guard with (as a plain `rusqlite::Connection` is on SQLite). It builds the
-//! fixture in a schema it creates (`rowguard_<pid>_<n>_raw`) and drops it
-//! when dropped; it installs no trigger, role or limit.
+//! fixture in a database it creates (marked as rowguard's, like a guard's)
+//! and drops it when dropped; it installs no trigger, role or limit.
 
 use postgres::Client;
 
-use super::{config_of, connect, db_error, lex, one_line, values, Names};
+use super::run::{self, Objects};
+use super::{connect, db_error, lex, one_line, values};
 use crate::{Db, DbError, Value};
 
-/// An unchecked connection whose `search_path` is its own fixture schema.
+/// An unchecked connection to its own fixture database.
 pub struct PgRaw {
-    client: Client,
-    schema: String,
+    client: Option<Client>,
+    admin: Client,
+    objects: Objects,
 }
 
 impl PgRaw {
-    /// Connects to the server in `options` and builds `schema_sql` in a fresh schema.
+    /// Connects to the server in `options` and builds `schema_sql` in a fresh database.
     pub fn open(options: &super::PgOptions, schema_sql: &str) -> crate::Result<PgRaw> {
-        let config = config_of(&options.url)?;
-        let client = connect(&config, "to the --database server")?;
-        let schema = format!("{}_raw", Names::next().schema);
-        let setup = format!(
-            "CREATE SCHEMA \"{schema}\"; SET search_path = \"{schema}\"; \
-             SET standard_conforming_strings = on; SET client_min_messages = error;"
-        );
-        let mut raw = PgRaw { client, schema };
-        raw.client
-            .batch_execute(&setup)
-            .and_then(|()| raw.client.batch_execute(schema_sql))
-            .map_err(|e| {
-                crate::Error::Postgres(format!("building the raw fixture: {}", one_line(&e)))
-            })?;
-        Ok(raw)
+        let (config, mut admin) = run::admin(options)?;
+        let objects = Objects::create(&mut admin, options, false)?;
+        let built = connect(&objects.config_for(&config), "to rowguard's database").and_then(|mut client| {
+            client
+                .batch_execute(&format!(
+                    "SET ROLE {}; SET standard_conforming_strings = on; SET client_min_messages = error;",
+                    run::ident(&objects.owner)
+                ))
+                .and_then(|()| client.batch_execute(schema_sql))
+                .map_err(|e| {
+                    crate::Error::Postgres(format!("building the raw fixture: {}", one_line(&e)))
+                })?;
+            Ok(client)
+        });
+        match built {
+            Ok(client) => Ok(PgRaw {
+                client: Some(client),
+                admin,
+                objects,
+            }),
+            Err(e) => {
+                objects.drop_all(&mut admin);
+                Err(e)
+            }
+        }
+    }
+
+    fn client(&mut self) -> &mut Client {
+        self.client.as_mut().expect("open until dropped")
     }
 
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Vec<postgres::Row>, postgres::Error> {
         let text = lex::dollar_params(sql, !params.is_empty());
-        values::with_bound(params, |refs| self.client.query(text.as_str(), refs))
+        let client = self.client();
+        values::with_bound(params, |refs| client.query(text.as_str(), refs))
     }
 }
 
 impl Db for PgRaw {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
         let text = lex::dollar_params(sql, !params.is_empty());
-        values::with_bound(params, |refs| self.client.execute(text.as_str(), refs))
+        let client = self.client();
+        values::with_bound(params, |refs| client.execute(text.as_str(), refs))
             .map(|n| n as usize)
             .map_err(|e| db_error(&e))
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.client.batch_execute(sql).map_err(|e| db_error(&e))
+        self.client().batch_execute(sql).map_err(|e| db_error(&e))
     }
 
     fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
@@ -68,9 +86,7 @@ impl Db for PgRaw {
 
 impl Drop for PgRaw {
     fn drop(&mut self) {
-        let _ = self.client.batch_execute(&format!(
-            "ROLLBACK; DROP SCHEMA IF EXISTS \"{}\" CASCADE",
-            self.schema
-        ));
+        drop(self.client.take());
+        self.objects.drop_all(&mut self.admin);
     }
 }
