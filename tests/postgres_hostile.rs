@@ -155,11 +155,13 @@ fn wait_for_objects(options: &PgOptions, pid: u32) {
     std::thread::sleep(Duration::from_millis(300));
 }
 
-fn running_sleeps(options: &PgOptions) -> i64 {
+/// Backends running `sleep` (each test sleeps for its own number of seconds).
+fn running(options: &PgOptions, sleep: &str) -> i64 {
+    let like = format!("%{sleep}%");
     admin(options)
         .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(20)%' AND pid <> pg_backend_pid()",
-            &[],
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+            &[&like],
         )
         .unwrap()
         .get(0)
@@ -169,7 +171,7 @@ fn running_sleeps(options: &PgOptions) -> i64 {
 fn a_signal_cancels_the_query_and_drops_everything() {
     let Some(options) = server() else { return };
     for signal in ["TERM", "INT", "HUP"] {
-        let child = spawn_check(&options, "SELECT pg_sleep(20)");
+        let child = spawn_check(&options, "SELECT pg_sleep(21)");
         let pid = child.id();
         wait_for_objects(&options, pid);
         Command::new("kill")
@@ -185,7 +187,7 @@ fn a_signal_cancels_the_query_and_drops_everything() {
         );
         assert_eq!(left_by(&options, pid), 0, "SIG{signal} left objects");
         assert_eq!(
-            running_sleeps(&options),
+            running(&options, "pg_sleep(21)"),
             0,
             "SIG{signal}: the server still runs the query"
         );
@@ -195,15 +197,12 @@ fn a_signal_cancels_the_query_and_drops_everything() {
 #[test]
 fn what_a_killed_run_left_is_dropped_by_the_next_run() {
     let Some(options) = server() else { return };
-    let mut child = spawn_check(&options, "SELECT pg_sleep(20)");
+    let mut child = spawn_check(&options, "SELECT pg_sleep(22)");
     let pid = child.id();
     wait_for_objects(&options, pid);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(
-        left_by(&options, pid) > 0,
-        "SIGKILL leaves the objects to the next run"
-    );
+    // (any rowguard run started from now on may drop them: not asserted here)
     let next = crate::util::rowguard(&[
         "check",
         "--database",
@@ -221,7 +220,7 @@ fn what_a_killed_run_left_is_dropped_by_the_next_run() {
         0,
         "the next run dropped the dead run's objects"
     );
-    assert_eq!(running_sleeps(&options), 0);
+    assert_eq!(running(&options, "pg_sleep(22)"), 0);
 }
 
 /// Generated text with the lexical forms where PostgreSQL's reading differs
