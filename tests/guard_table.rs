@@ -77,6 +77,24 @@ fn denied_actions_are_findings_and_never_run() {
     assert_finding("SELECT length(randomblob(1000000000))", Kind::ResourceLimit);
 }
 
+/// Code that looks for the guard (its capture lives in the temp schema) and
+/// writes every row when it finds none, as in production, is a finding, not
+/// a clean verdict bought by the guard's own presence.
+#[test]
+fn looking_at_the_guard_is_a_finding() {
+    for probe in [
+        "(SELECT count(*) FROM temp.sqlite_master) = 0",
+        "(SELECT count(*) FROM sqlite_temp_master) = 0",
+        "(SELECT count(*) FROM sqlite_temp_schema) = 0",
+        "NOT EXISTS (SELECT 1 FROM temp.sqlite_schema WHERE type = 'trigger')",
+        "(SELECT count(*) FROM pragma_table_list WHERE schema = 'temp') = 0",
+        "(SELECT count(*) FROM pragma_function_list WHERE name LIKE 'rg%') = 0",
+    ] {
+        let sql = format!("UPDATE appointments SET notes = 'x' WHERE id = 7 OR {probe}");
+        assert_finding(&sql, Kind::ForbiddenAction);
+    }
+}
+
 #[test]
 fn a_write_that_reads_other_rows_is_shape_changed() {
     assert_finding(
