@@ -287,3 +287,26 @@ fn commands(c: &mut postgres::Client, text: &str) -> Result<usize, postgres::Err
     c.batch_execute("ROLLBACK")?;
     n
 }
+
+/// Session state a rollback does not undo cannot carry one input into the next.
+#[test]
+fn a_statement_prepared_by_one_input_is_gone_for_the_next() {
+    let Some(options) = server() else { return };
+    let mut g = pg_guard_for(&options, schema::DEFAULT_SIZE, 7).unwrap();
+    g.begin_input().unwrap();
+    let _ = g.execute_batch("PREPARE later AS UPDATE appointments SET notes = 'x' WHERE id = 8");
+    g.end_input().unwrap();
+    g.begin_input().unwrap();
+    let _ = g.execute_batch("EXECUTE later");
+    let v = g.end_input().unwrap();
+    assert!(!v.kinds().contains(&Kind::WriteOutsideTarget), "{v:#?}");
+    assert!(v.kinds().contains(&Kind::SqlError), "{v:#?}");
+    // and the guard's own statements still work after DEALLOCATE ALL
+    g.begin_input().unwrap();
+    g.execute(
+        "UPDATE appointments SET notes = ?1 WHERE id = 7",
+        &["n".to_string().into()],
+    )
+    .unwrap();
+    assert!(g.end_input().unwrap().is_clean());
+}

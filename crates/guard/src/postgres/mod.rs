@@ -781,10 +781,21 @@ impl Backend for PgGuard {
     fn end_input(&mut self) -> crate::Result<Verdict> {
         let verdict = self.take_verdict();
         self.fatal_error()?;
-        self.own(
-            "ROLLBACK; SELECT rowguard.reset_sequences(), pg_catalog.pg_advisory_unlock_all()",
-        )
-        .map_err(|e| crate::Error::Postgres(e.message))?;
+        // What a rollback does not undo: sequences, advisory locks, and
+        // statements the input PREPAREd (a later input could EXECUTE them).
+        let left = self
+            .own("ROLLBACK; SELECT rowguard.reset_sequences(), pg_catalog.pg_advisory_unlock_all(), \
+                  (SELECT count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql)::text")
+            .map_err(|e| crate::Error::Postgres(e.message))?;
+        let prepared = run::rows(left)
+            .first()
+            .and_then(|r| r.get(2).cloned().flatten())
+            .is_some_and(|n| n != "0");
+        if prepared {
+            self.statements.clear();
+            self.own("DEALLOCATE ALL")
+                .map_err(|e| crate::Error::Postgres(e.message))?;
+        }
         Ok(verdict)
     }
 
