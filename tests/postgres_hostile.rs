@@ -77,6 +77,24 @@ fn an_input_that_turns_its_timeouts_off_still_ends_within_the_limit() {
     }
 }
 
+/// Calls each under every per-call limit still end with the input's.
+#[test]
+fn an_input_of_many_slow_calls_ends_within_the_input_limit() {
+    let Some(options) = server() else { return };
+    let mut g = pg_guard_for(&options, schema::DEFAULT_SIZE, 7).unwrap();
+    g.begin_input().unwrap();
+    for _ in 0..5 {
+        let _ = g.execute_batch("SELECT pg_sleep(2.5)");
+    }
+    let v = g.end_input().unwrap();
+    let input_limit = v
+        .statements
+        .iter()
+        .flat_map(|s| &s.findings)
+        .any(|f| f.kind == Kind::ResourceLimit && f.message.contains("input ran past"));
+    assert!(input_limit, "{v:#?}");
+}
+
 #[test]
 fn text_that_would_stall_the_servers_lexer_is_never_sent() {
     let Some(options) = server() else { return };

@@ -32,7 +32,7 @@
 //! A signal ([`crate::interrupt`]) cancels the call in flight.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
 
@@ -59,6 +59,8 @@ const STATEMENT_TIMEOUT_MS: u64 = 3000;
 /// The wall-clock limit of one call (its statements and the guard's reading
 /// after it): past it the watchdog cancels the call, then ends it.
 const CALL_LIMIT: Duration = Duration::from_millis(STATEMENT_TIMEOUT_MS + 1000);
+/// Wall-clock limit of all the calls of one input (as on SQLite).
+const INPUT_TIME: Duration = crate::dynamic::INPUT_TIME;
 /// Prepared statements kept per connection before the cache is emptied.
 const STATEMENT_CACHE: usize = 256;
 
@@ -102,6 +104,8 @@ pub struct PgGuard {
     xid: String,
     /// The last change-log row read.
     read_after: i64,
+    /// When the current input's time is up ([`INPUT_TIME`] after it began).
+    input_deadline: Option<Instant>,
     /// The previous call's savepoint is still open (released when the next call opens its own).
     savepoint_open: bool,
     /// [`WATCHED`] as the app role's session starts with them.
@@ -219,6 +223,7 @@ impl PgGuard {
             statements: HashMap::new(),
             xid: String::new(),
             read_after: 0,
+            input_deadline: None,
             savepoint_open: false,
             baseline,
             status_sql,
@@ -418,23 +423,7 @@ impl PgGuard {
         );
         check.add_static(&view, &template, tail, "sent to the server");
         self.last_view = view;
-        self.watchdog.arm(CALL_LIMIT);
         let result = self.run_dynamic(&mut check, api, &text, params);
-        let acted = self.watchdog.disarm();
-        if acted != Acted::Nothing && !interrupt::requested() {
-            check.add(Finding::new(
-                Kind::ResourceLimit,
-                format!(
-                    "the call ran past its wall-clock limit of {} ms: the guard {} it",
-                    CALL_LIMIT.as_millis(),
-                    if acted == Acted::Cancelled {
-                        "cancelled"
-                    } else {
-                        "ended the connection of"
-                    }
-                ),
-            ));
-        }
         self.verdict.statements.push(check);
         result
     }
@@ -466,7 +455,43 @@ impl PgGuard {
             return Err(DbError::new(ErrorClass::Limit, why));
         }
         self.open_savepoint(check)?;
+        // The call's wall-clock bound: its own limit, within what is left of the input's.
+        let now = Instant::now();
+        let deadline = self.input_deadline.unwrap_or(now + CALL_LIMIT);
+        let (limit, clock) = if deadline < now + CALL_LIMIT {
+            (
+                deadline.saturating_duration_since(now),
+                ("input", INPUT_TIME),
+            )
+        } else {
+            (CALL_LIMIT, ("call", CALL_LIMIT))
+        };
+        if limit.is_zero() {
+            let why = format!(
+                "the input ran past its wall-clock limit of {} ms: not sent",
+                INPUT_TIME.as_millis()
+            );
+            check.add(Finding::new(Kind::ResourceLimit, why.clone()));
+            return Err(DbError::new(ErrorClass::Limit, why));
+        }
+        self.watchdog.arm(limit);
         let ran = self.run_one(api, text, params);
+        let acted = self.watchdog.disarm();
+        if acted != Acted::Nothing && !interrupt::requested() {
+            check.add(Finding::new(
+                Kind::ResourceLimit,
+                format!(
+                    "the {} ran past its wall-clock limit of {} ms: the guard {} it",
+                    clock.0,
+                    clock.1.as_millis(),
+                    if acted == Acted::Cancelled {
+                        "cancelled"
+                    } else {
+                        "ended the connection of"
+                    }
+                ),
+            ));
+        }
         let result = match ran {
             Ok(r) => Ok(r),
             Err(e) => {
@@ -495,7 +520,12 @@ impl PgGuard {
                 Err(db_error(&e))
             }
         };
-        self.collect(check, result.is_err())?;
+        // The guard's own reading has a clock of its own: a call that used up
+        // its time cannot make the reading fail (and look like tampering).
+        self.watchdog.arm(CALL_LIMIT);
+        let collected = self.collect(check, result.is_err());
+        self.watchdog.disarm();
+        collected?;
         match result {
             Ok(Ran::Done) if api == Api::QueryRow => Err(DbError::no_rows()),
             other => other,
@@ -775,6 +805,7 @@ impl Backend for PgGuard {
             .and_then(|r| r.first().cloned().flatten())
             .unwrap_or_default();
         self.savepoint_open = false;
+        self.input_deadline = Some(Instant::now() + INPUT_TIME);
         Ok(())
     }
 
