@@ -31,7 +31,7 @@
 //! characters long enough to stall PostgreSQL's lexer is never sent.
 //! A signal ([`crate::interrupt`]) cancels the call in flight.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
@@ -39,20 +39,23 @@ use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
 use crate::backend::{Backend, BackendKind};
 use crate::interrupt;
 use crate::memo::Memo;
-use crate::policy::{undo, RowChange, TableInfo};
+use crate::policy::TableInfo;
 use crate::static_check::{compiled_text, Dialect, StaticView};
-use crate::{Api, Db, DbError, ErrorClass, Finding, Kind, Policy, StatementCheck, Value, Verdict};
+use crate::{Api, Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
 
+mod call;
 pub mod lex;
 mod raw;
 mod run;
 mod setup;
+mod status;
 pub mod values;
 mod watchdog;
 
 pub use raw::PgRaw;
 pub use run::PgOptions;
-use watchdog::{Acted, Watchdog};
+use status::{status_sql, watched_sql};
+use watchdog::Watchdog;
 
 /// Per-statement limits the server enforces (set on the app role).
 const STATEMENT_TIMEOUT_MS: u64 = 3000;
@@ -63,29 +66,6 @@ const CALL_LIMIT: Duration = Duration::from_millis(STATEMENT_TIMEOUT_MS + 1000);
 const INPUT_TIME: Duration = crate::dynamic::INPUT_TIME;
 /// Prepared statements kept per connection before the cache is emptied.
 const STATEMENT_CACHE: usize = 256;
-
-/// Settings on the app role. `temp_file_limit` (kB) only a superuser can
-/// change; the others any role can, so [`WATCHED`] checks them after every call.
-pub(crate) const ROLE_SETTINGS: [(&str, &str); 6] = [
-    ("statement_timeout", "3000"),
-    ("lock_timeout", "1000"),
-    ("temp_file_limit", "65536"),
-    ("work_mem", "4096"),
-    ("hash_mem_multiplier", "1"),
-    ("client_connection_check_interval", "1000"),
-];
-
-/// Session settings the guard depends on; a call that changes one is a finding.
-const WATCHED: [&str; 8] = [
-    "statement_timeout",
-    "lock_timeout",
-    "work_mem",
-    "hash_mem_multiplier",
-    "maintenance_work_mem",
-    "client_connection_check_interval",
-    "idle_in_transaction_session_timeout",
-    "search_path",
-];
 
 /// A PostgreSQL connection whose every statement is checked against a policy.
 pub struct PgGuard {
@@ -178,19 +158,6 @@ enum Ran {
     Rows(usize),
     Row(Vec<Value>),
     Done,
-}
-
-/// What the guard read after a call.
-struct Status {
-    user: String,
-    session_user: String,
-    in_input: bool,
-    xid: String,
-    temp: i64,
-    triggers: usize,
-    settings: String,
-    rows: Vec<(String, Option<String>, Option<String>)>,
-    last_seq: i64,
 }
 
 impl PgGuard {
@@ -371,405 +338,6 @@ impl PgGuard {
         self.statements.insert(sql.to_string(), s.clone());
         Ok(s)
     }
-
-    /// Runs one call: a batch whole (the server splits it), anything else
-    /// alone with bound values. A cached statement the code under test
-    /// deallocated (`DEALLOCATE ALL`) is prepared again once.
-    fn run_one(&mut self, api: Api, sql: &str, params: &[Value]) -> Result<Ran, postgres::Error> {
-        if api == Api::ExecuteBatch {
-            return self.conn().simple_query(sql).map(|_| Ran::Done);
-        }
-        let ran = self.run_prepared(api, sql, params);
-        match &ran {
-            Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "26000") => {
-                self.statements.clear();
-                self.run_prepared(api, sql, params)
-            }
-            _ => ran,
-        }
-    }
-
-    fn run_prepared(
-        &mut self,
-        api: Api,
-        sql: &str,
-        params: &[Value],
-    ) -> Result<Ran, postgres::Error> {
-        let stmt = self.prepared(sql)?;
-        let conn = self.conn();
-        values::with_bound(params, |refs| match api {
-            Api::QueryRow => match conn.query(&stmt, refs)?.first() {
-                Some(r) => Ok(Ran::Row(values::row_values(r)?)),
-                None => Ok(Ran::Done),
-            },
-            _ => Ok(Ran::Rows(conn.execute(&stmt, refs)? as usize)),
-        })
-    }
-
-    /// Checks and runs one call under the watchdog.
-    fn guarded(&mut self, api: Api, sql: &str, params: &[Value]) -> Result<Ran, DbError> {
-        if interrupt::requested() && self.fatal.is_none() {
-            self.fatal = Some("interrupted by a signal".into());
-        }
-        let (compiled, tail) = compiled_text(sql);
-        let text = lex::dollar_params(compiled, !params.is_empty());
-        let mut check = StatementCheck::new(api, sql, params, tail);
-        let template = self.next_template();
-        let view = self.memo.view(
-            &text,
-            Dialect::Postgres,
-            &self.policy,
-            template.as_ref().and_then(|t| t.as_deref()),
-        );
-        check.add_static(&view, &template, tail, "sent to the server");
-        self.last_view = view;
-        let result = self.run_dynamic(&mut check, api, &text, params);
-        self.verdict.statements.push(check);
-        result
-    }
-
-    fn run_dynamic(
-        &mut self,
-        check: &mut StatementCheck,
-        api: Api,
-        text: &str,
-        params: &[Value],
-    ) -> Result<Ran, DbError> {
-        if let Some(f) = &self.fatal {
-            return Err(DbError::new(ErrorClass::Other, f.clone()));
-        }
-        // Feedback only (which statements the text starts): never what runs.
-        check.accesses = lex::statements(text)
-            .iter()
-            .map(|p| lex::leading_words(p, 2).join(" ").to_ascii_lowercase())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let run = lex::longest_operator_run(text);
-        if run > lex::MAX_OPERATOR_RUN {
-            let why = format!(
-                "a run of {run} operator characters (more than {}): PostgreSQL's lexer takes quadratic time on it and cannot be interrupted; not sent",
-                lex::MAX_OPERATOR_RUN
-            );
-            check.add(Finding::new(Kind::ResourceLimit, why.clone()));
-            return Err(DbError::new(ErrorClass::Limit, why));
-        }
-        self.open_savepoint(check)?;
-        // The call's wall-clock bound: its own limit, within what is left of the input's.
-        let now = Instant::now();
-        let deadline = self.input_deadline.unwrap_or(now + CALL_LIMIT);
-        let (limit, clock) = if deadline < now + CALL_LIMIT {
-            (
-                deadline.saturating_duration_since(now),
-                ("input", INPUT_TIME),
-            )
-        } else {
-            (CALL_LIMIT, ("call", CALL_LIMIT))
-        };
-        if limit.is_zero() {
-            let why = format!(
-                "the input ran past its wall-clock limit of {} ms: not sent",
-                INPUT_TIME.as_millis()
-            );
-            check.add(Finding::new(Kind::ResourceLimit, why.clone()));
-            return Err(DbError::new(ErrorClass::Limit, why));
-        }
-        self.watchdog.arm(limit);
-        let ran = self.run_one(api, text, params);
-        let acted = self.watchdog.disarm();
-        if acted != Acted::Nothing && !interrupt::requested() {
-            check.add(Finding::new(
-                Kind::ResourceLimit,
-                format!(
-                    "the {} ran past its wall-clock limit of {} ms: the guard {} it",
-                    clock.0,
-                    clock.1.as_millis(),
-                    if acted == Acted::Cancelled {
-                        "cancelled"
-                    } else {
-                        "ended the connection of"
-                    }
-                ),
-            ));
-        }
-        let result = match ran {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                let message = one_line(&e);
-                if interrupt::requested() {
-                    self.fatal = Some("interrupted by a signal".into());
-                    return Err(DbError::new(ErrorClass::Other, message));
-                }
-                if e.as_db_error().is_none() && self.conn.as_ref().is_some_and(Client::is_closed) {
-                    self.fatal = Some(message.clone());
-                    return Err(DbError::new(ErrorClass::Other, message));
-                }
-                check.error = Some(message.clone());
-                let kind = match e.as_db_error() {
-                    Some(db) => error_kind(db.code().code(), db.message(), !params.is_empty()),
-                    // Client-side: a value that cannot be bound to the parameter's type.
-                    None => Some(Kind::SqlError),
-                };
-                if let Some(kind) = kind {
-                    check.add(Finding::new(kind, message.clone()));
-                }
-                if let Some(rows) = e.as_db_error().and_then(|d| self.denied_commit_rows(d)) {
-                    // What the transaction wrote before the denied COMMIT undid it.
-                    self.judge(check, rows);
-                }
-                Err(db_error(&e))
-            }
-        };
-        // The guard's own reading has a clock of its own: a call that used up
-        // its time cannot make the reading fail (and look like tampering).
-        self.watchdog.arm(CALL_LIMIT);
-        let collected = self.collect(check, result.is_err());
-        self.watchdog.disarm();
-        collected?;
-        match result {
-            Ok(Ran::Done) if api == Api::QueryRow => Err(DbError::no_rows()),
-            other => other,
-        }
-    }
-
-    /// The call's savepoint, in the round trip that releases the previous
-    /// call's: released after the previous call was read, so a call that
-    /// releases or rolls back the guard's savepoint hides none of its writes,
-    /// and is found here (a finding on this call; a new input transaction).
-    fn open_savepoint(&mut self, check: &mut StatementCheck) -> Result<(), DbError> {
-        let sql = if self.savepoint_open {
-            "RELEASE SAVEPOINT rowguard_statement; SAVEPOINT rowguard_statement"
-        } else {
-            "SAVEPOINT rowguard_statement"
-        };
-        if self.own(sql).is_err() {
-            if let Some(f) = &self.fatal {
-                return Err(DbError::new(ErrorClass::Other, f.clone()));
-            }
-            check.add(Finding::new(
-                Kind::ForbiddenAction,
-                "the previous statement released or rolled back the guard's savepoint (savepoint control): denied; the guard began a new transaction".to_string(),
-            ));
-            self.restart_input()?;
-            self.own("SAVEPOINT rowguard_statement")?;
-        }
-        self.savepoint_open = true;
-        Ok(())
-    }
-
-    /// After a call: undoes it when it failed, then in one round trip reads
-    /// its log rows and checks the role, the transaction, the capture, the
-    /// temporary objects and the settings. Any of these tampered with is a
-    /// finding; an input transaction the call ended (or broke) is replaced
-    /// by a new one.
-    fn collect(&mut self, check: &mut StatementCheck, failed: bool) -> Result<(), DbError> {
-        let rolled_back = !failed || self.own("ROLLBACK TO SAVEPOINT rowguard_statement").is_ok();
-        let status = if rolled_back {
-            let sql = format!(
-                "{}; SELECT * FROM rowguard.read({})",
-                self.status_sql, self.read_after
-            );
-            self.own(&sql)
-                .ok()
-                .map(|m| parse_status(m, self.read_after))
-        } else {
-            None
-        };
-        if self.fatal.is_some() {
-            return Err(DbError::new(
-                ErrorClass::Other,
-                self.fatal.clone().unwrap_or_default(),
-            ));
-        }
-        let xid = self.xid.clone();
-        let ended = |s: &Status| !(s.in_input && s.xid == xid);
-        let status = match status {
-            Some(s) if ended(&s) => {
-                // A transaction of the code's own (it can write only when
-                // marked as an input, and then never commit): judged too.
-                self.judge(check, s.rows);
-                None
-            }
-            other => other,
-        };
-        let Some(status) = status else {
-            check.add(Finding::new(
-                Kind::ForbiddenAction,
-                "the statement ended or broke the input's transaction (COMMIT, ROLLBACK or savepoint control): denied; the guard began a new one".to_string(),
-            ));
-            return self.restart_input();
-        };
-        self.read_after = status.last_seq;
-        if status.user != self.objects.app || status.session_user != self.objects.app {
-            check.add(Finding::new(
-                Kind::ForbiddenAction,
-                format!(
-                    "the statement changed the role to `{}` (session `{}`): denied",
-                    status.user, status.session_user
-                ),
-            ));
-        }
-        if status.triggers != setup::capture_triggers(&self.tables) + 1 {
-            check.add(Finding::new(
-                Kind::ForbiddenAction,
-                "the statement disabled or dropped the guard's capture triggers".to_string(),
-            ));
-        }
-        if status.temp > 0 {
-            check.add(Finding::new(
-                Kind::SchemaChange,
-                format!("the statement created {} temporary object(s)", status.temp),
-            ));
-        }
-        if status.settings != self.baseline {
-            check.add(Finding::new(
-                Kind::ForbiddenAction,
-                format!(
-                    "the statement changed session settings the guard relies on ({}): denied, reset",
-                    changed_settings(&self.baseline, &status.settings)
-                ),
-            ));
-            self.own("RESET ALL")?;
-        }
-        self.judge(check, status.rows);
-        Ok(())
-    }
-
-    /// The log rows after [`PgGuard::read_after`] that a denied COMMIT
-    /// reported in its error's DETAIL (the rollback that followed erased them).
-    fn denied_commit_rows(
-        &self,
-        db: &postgres::error::DbError,
-    ) -> Option<Vec<(String, Option<String>, Option<String>)>> {
-        if db.code().code() != "P0001" || !db.message().starts_with("rowguard: COMMIT") {
-            return None;
-        }
-        let rows: Vec<(String, String, Option<String>, Option<String>)> =
-            serde_json::from_str(db.detail()?).ok()?;
-        Some(
-            rows.into_iter()
-                .filter(|r| r.0.parse::<i64>().is_ok_and(|seq| seq > self.read_after))
-                .map(|(_, tbl, old, new)| (tbl, old, new))
-                .collect(),
-        )
-    }
-
-    /// A new input transaction after the code under test ended the old one.
-    fn restart_input(&mut self) -> Result<(), DbError> {
-        self.savepoint_open = false;
-        let messages = self.own("ROLLBACK; RESET ALL; BEGIN; SELECT rowguard.begin()")?;
-        self.xid = run::rows(messages)
-            .first()
-            .and_then(|r| r.first().cloned().flatten())
-            .unwrap_or_default();
-        Ok(())
-    }
-
-    /// Compares logged row changes with the policy (as the SQLite backend does).
-    fn judge(
-        &mut self,
-        check: &mut StatementCheck,
-        rows: Vec<(String, Option<String>, Option<String>)>,
-    ) {
-        check.changed_rows = rows.len();
-        let mut outside = Vec::new();
-        let mut undos = Vec::new();
-        for (tbl, old, new) in rows {
-            let Some(table) = self.tables.iter().find(|t| t.name == tbl) else {
-                continue;
-            };
-            let change = RowChange {
-                old: values::cells_of_image(old.as_deref(), &table.columns),
-                new: values::cells_of_image(new.as_deref(), &table.columns),
-                table: tbl,
-            };
-            if change.old.is_none() && change.new.is_none() {
-                continue;
-            }
-            let cells = self.policy.violations(&change, table);
-            if !cells.is_empty() {
-                outside.extend(cells);
-                undos.push(undo(&change, table));
-            }
-        }
-        if !outside.is_empty() {
-            check.add(Finding::write_outside(outside, undos));
-        }
-    }
-}
-
-/// `concat_ws` of the [`WATCHED`] settings.
-fn watched_sql() -> String {
-    let parts: Vec<String> = WATCHED
-        .iter()
-        .map(|w| format!("pg_catalog.current_setting('{w}')"))
-        .collect();
-    format!("pg_catalog.concat_ws(' | ', {})", parts.join(", "))
-}
-
-/// The status query of [`PgGuard::collect`] (one row).
-fn status_sql() -> String {
-    format!(
-        "SELECT current_user::text, session_user::text, rowguard.in_input()::text, pg_catalog.pg_current_xact_id()::text, \
-         (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema())::text, \
-         (SELECT count(*) FROM pg_catalog.pg_trigger WHERE tgname IN ('rowguard_log', 'rowguard_input', 'rowguard_truncate', 'deny_commit') AND tgenabled = 'O')::text, \
-         {}",
-        watched_sql()
-    )
-}
-
-/// The status row, then the log rows after `after`.
-fn parse_status(messages: Vec<SimpleQueryMessage>, after: i64) -> Status {
-    let mut part = 0;
-    let mut s = Status {
-        user: String::new(),
-        session_user: String::new(),
-        in_input: false,
-        xid: String::new(),
-        temp: 0,
-        triggers: 0,
-        settings: String::new(),
-        rows: Vec::new(),
-        last_seq: after,
-    };
-    for m in messages {
-        match m {
-            SimpleQueryMessage::CommandComplete(_) => part += 1,
-            SimpleQueryMessage::Row(r) if part == 0 => {
-                let g = |i: usize| r.get(i).unwrap_or("").to_string();
-                s.user = g(0);
-                s.session_user = g(1);
-                s.in_input = g(2) == "true";
-                s.xid = g(3);
-                s.temp = g(4).parse().unwrap_or(0);
-                s.triggers = g(5).parse().unwrap_or(0);
-                s.settings = g(6);
-            }
-            SimpleQueryMessage::Row(r) if part == 1 => {
-                if let Some(seq) = r.get(0).and_then(|q| q.parse::<i64>().ok()) {
-                    s.last_seq = s.last_seq.max(seq);
-                }
-                s.rows.push((
-                    r.get(1).unwrap_or("").to_string(),
-                    r.get(2).map(str::to_string),
-                    r.get(3).map(str::to_string),
-                ));
-            }
-            _ => {}
-        }
-    }
-    s
-}
-
-/// `name: before -> after` of each watched setting that differs.
-fn changed_settings(before: &str, after: &str) -> String {
-    WATCHED
-        .iter()
-        .zip(before.split(" | ").zip(after.split(" | ")))
-        .filter(|(_, (a, b))| a != b)
-        .map(|(name, (a, b))| format!("{name}: {a} -> {b}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl Drop for PgGuard {

@@ -295,7 +295,7 @@ impl Objects {
         if self.shared_app {
             roles.insert(self.app.clone(), (1, self.password.clone()));
         }
-        let bounds = super::ROLE_SETTINGS
+        let bounds = super::status::ROLE_SETTINGS
             .iter()
             .map(|(name, value)| format!("ALTER ROLE {app} SET {name} = {}", literal(value)))
             .collect::<Vec<_>>()
