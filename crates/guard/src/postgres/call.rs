@@ -113,7 +113,6 @@ impl PgGuard {
             check.add(Finding::new(Kind::ResourceLimit, why.clone()));
             return Err(DbError::new(ErrorClass::Limit, why));
         }
-        self.open_savepoint(check)?;
         // The call's wall-clock bound: its own limit, within what is left of the input's.
         let now = Instant::now();
         let deadline = self.input_deadline.unwrap_or(now + CALL_LIMIT);
@@ -133,6 +132,7 @@ impl PgGuard {
             check.add(Finding::new(Kind::ResourceLimit, why.clone()));
             return Err(DbError::new(ErrorClass::Limit, why));
         }
+        self.open_savepoint(check)?;
         self.watchdog.arm(limit);
         let ran = self.run_one(api, text, params);
         let acted = self.watchdog.disarm();
