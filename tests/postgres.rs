@@ -162,6 +162,9 @@ fn channels() -> Vec<(
         ("TRUNCATE inside a DO block is denied", "DO $$ BEGIN EXECUTE 'TRUNCATE reminders CASCADE'; END $$", vec![Kind::ForbiddenAction], none()),
         ("COPY to a program is denied", "COPY appointments TO PROGRAM 'true'", vec![Kind::ForbiddenAction], none()),
         ("COPY from a file is denied", "COPY appointments FROM '/etc/hostname'", vec![Kind::ForbiddenAction], none()),
+        ("COPY from the client is denied (the guard never serves a copy stream)", "COPY appointments FROM STDIN", vec![Kind::ForbiddenAction], none()),
+        ("COPY to the client is denied", "UPDATE appointments SET notes = 'n' WHERE id = 7; COPY appointments TO STDOUT", vec![Kind::ForbiddenAction], none()),
+        ("a huge result is streamed past, not held", "SELECT generate_series(1, 1000000000)", vec![Kind::ResourceLimit], none()),
         ("pg_read_file is denied by the server", "SELECT pg_read_file('/etc/hostname')", vec![Kind::ForbiddenAction], none()),
         ("lo_import is denied by the server", "SELECT lo_import('/etc/hostname')", vec![Kind::ForbiddenAction], none()),
         (

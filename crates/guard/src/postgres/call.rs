@@ -31,7 +31,9 @@ impl PgGuard {
         params: &[Value],
     ) -> Result<Ran, postgres::Error> {
         if api == Api::ExecuteBatch {
-            return self.conn().simple_query(sql).map(|_| Ran::Done);
+            // Rows are read and dropped as they come: a batch that selects
+            // millions holds none of them in memory.
+            return self.conn().batch_execute(sql).map(|()| Ran::Done);
         }
         let ran = self.run_prepared(api, sql, params);
         match &ran {
@@ -52,10 +54,14 @@ impl PgGuard {
         let stmt = self.prepared(sql)?;
         let conn = self.conn();
         values::with_bound(params, |refs| match api {
-            Api::QueryRow => match conn.query(&stmt, refs)?.first() {
-                Some(r) => Ok(Ran::Row(values::row_values(r)?)),
-                None => Ok(Ran::Done),
-            },
+            // The first row only; the rest stream past (never all in memory).
+            Api::QueryRow => {
+                let mut rows = conn.query_raw(&stmt, refs.iter().copied())?;
+                match postgres::fallible_iterator::FallibleIterator::next(&mut rows)? {
+                    Some(r) => Ok(Ran::Row(values::row_values(&r)?)),
+                    None => Ok(Ran::Done),
+                }
+            }
             _ => Ok(Ran::Rows(conn.execute(&stmt, refs)? as usize)),
         })
     }
@@ -98,12 +104,20 @@ impl PgGuard {
             return Err(DbError::new(ErrorClass::Other, f.clone()));
         }
         // Feedback only (which statements the text starts): never what runs.
-        check.accesses = lex::statements(text)
+        let firsts: BTreeSet<String> = lex::statements(text)
             .iter()
             .map(|p| lex::leading_words(p, 2).join(" ").to_ascii_lowercase())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
             .collect();
+        // COPY switches the protocol to a data stream the client would have to
+        // serve (FROM STDIN) or swallow (TO STDOUT): refused before it is sent.
+        // A COPY this reading misses breaks the connection: an error, never clean.
+        if let Some(copy) = firsts.iter().find(|w| w.split(' ').next() == Some("copy")) {
+            let why = format!("`{copy} ...`: COPY reads or writes outside SQL (files, programs, the client's streams): denied, not sent");
+            check.add(Finding::new(Kind::ForbiddenAction, why.clone()));
+            check.accesses = firsts.into_iter().collect();
+            return Err(DbError::new(ErrorClass::Denied, why));
+        }
+        check.accesses = firsts.into_iter().collect();
         let run = lex::longest_operator_run(text);
         if run > lex::MAX_OPERATOR_RUN {
             let why = format!(
