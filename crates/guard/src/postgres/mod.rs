@@ -14,11 +14,13 @@
 //! change log and its triggers belong to a NOLOGIN owner. Each input is one
 //! transaction, always rolled back, that can never commit (a deferred
 //! trigger raises at COMMIT) and outside which no fixture table can be
-//! written; each call runs in a savepoint. Nothing is split, classified or
-//! skipped by reading the SQL: a batch goes to the server whole (simple
-//! query protocol, the server splits it), a call with parameters goes alone
-//! (extended protocol). What the server refuses the app role is a finding
-//! from its SQLSTATE. After each call, in one round trip, the guard reads
+//! written; each call runs in a savepoint. Nothing is split or skipped by
+//! reading the SQL: a batch goes to the server whole (simple query protocol,
+//! the server splits it, rows stream past), a call with parameters goes
+//! alone (extended protocol). What the server refuses the app role is a
+//! finding from its SQLSTATE. The only statement refused before it is sent
+//! is `COPY` (the guard serves no copy stream; one it misses breaks the
+//! connection: an error, never a clean verdict). After each call, in one round trip, the guard reads
 //! the new log rows, the role, the transaction (still the input's?), the
 //! capture triggers (all enabled?), temporary objects and the session
 //! settings it depends on: any change is a finding, and the guard restores
