@@ -165,6 +165,13 @@ fn channels() -> Vec<(
         ("COPY from the client is denied (the guard never serves a copy stream)", "COPY appointments FROM STDIN", vec![Kind::ForbiddenAction], none()),
         ("COPY to the client is denied", "UPDATE appointments SET notes = 'n' WHERE id = 7; COPY appointments TO STDOUT", vec![Kind::ForbiddenAction], none()),
         ("a huge result is streamed past, not held", "SELECT generate_series(1, 1000000000)", vec![Kind::ResourceLimit], none()),
+        (
+            "a sort that spills is stopped by temp_file_limit, which the app role cannot lift",
+            "SET LOCAL work_mem = '64kB'; SELECT count(*) FROM (SELECT md5(g::text) m FROM generate_series(1, 3000000) g ORDER BY 1 DESC) x",
+            vec![Kind::ResourceLimit],
+            none(),
+        ),
+        ("temp_file_limit cannot be lifted", "SET temp_file_limit = -1", vec![Kind::ForbiddenAction], none()),
         ("pg_read_file is denied by the server", "SELECT pg_read_file('/etc/hostname')", vec![Kind::ForbiddenAction], none()),
         ("lo_import is denied by the server", "SELECT lo_import('/etc/hostname')", vec![Kind::ForbiddenAction], none()),
         (
