@@ -60,6 +60,34 @@ fn a_role_name_the_user_chooses_hides_the_guard_from_current_user() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0);
+    // The same from the command line; a name the server cannot take is one line, exit 2.
+    let out = crate::util::rowguard(&[
+        "check",
+        "--database",
+        &options.url,
+        "--database-role",
+        &role,
+        "UPDATE appointments SET notes = 'x' WHERE id = 7 OR current_user NOT LIKE 'rowguard%'",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for bad in ["x".repeat(64), "postgres".to_string()] {
+        let out = crate::util::rowguard(&[
+            "check",
+            "--database",
+            &options.url,
+            "--database-role",
+            &bad,
+            "SELECT 1",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
 }
 
 #[test]

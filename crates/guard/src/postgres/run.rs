@@ -203,6 +203,13 @@ impl Objects {
         options: &PgOptions,
         with_app: bool,
     ) -> crate::Result<Objects> {
+        if let Some(role) = &options.app_role {
+            if role.is_empty() || role.len() > 63 || role.contains('\0') {
+                return Err(crate::Error::Postgres(format!(
+                    "--database-role {role:?}: a role name is 1 to 63 bytes, without NUL"
+                )));
+            }
+        }
         let database = next_name();
         let mut objects = Objects {
             owner: format!("{database}_owner"),
