@@ -139,12 +139,28 @@ struct Replayed {
 }
 
 fn replay(judge: &mut Judge, dir: &Path, stop: &AtomicBool) -> crate::Result<Replayed> {
-    let files = corpus::files_under(dir)?;
     let mut out = Replayed {
         cases: Vec::new(),
         seeds: Vec::new(),
         skipped: 0,
     };
+    let files = match corpus::files_under(dir) {
+        Ok(files) => files,
+        // a signal while listing: an incomplete gate with its report, not a bare error
+        Err(e) if stop.load(Ordering::SeqCst) || crate::guard::interrupt::requested() => {
+            out.cases.push(Case {
+                suite: "corpus",
+                name: dir.display().to_string(),
+                file: None,
+                time: Duration::ZERO,
+                outcome: Outcome::Error(e.to_string()),
+            });
+            out.skipped = 1;
+            return Ok(out);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut seed_bytes = 0u64;
     for (i, path) in files.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
             out.skipped = files.len() - i;
@@ -156,7 +172,11 @@ fn replay(judge: &mut Judge, dir: &Path, stop: &AtomicBool) -> crate::Result<Rep
             .map_err(|e| e.to_string())
             .and_then(|bytes| {
                 let judged = Rule::of(&rel).and_then(|rule| judge.judge(&rule, path, &bytes));
-                out.seeds.push(bytes);
+                // every file is judged; the fuzz stage's seeds are bounded in all
+                seed_bytes += bytes.len() as u64;
+                if seed_bytes <= corpus::MAX_SEED_BYTES {
+                    out.seeds.push(bytes);
+                }
                 judged
             });
         let outcome = match result {
