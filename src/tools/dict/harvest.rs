@@ -16,9 +16,14 @@
 //! Attributes (doc comments, `cfg` strings) are not code and are skipped.
 //! Macro bodies are read as comma-separated expressions when they parse as
 //! such (`format!`, `assert!`, `println!`), so the SQL inside `format!` counts.
-//! A file `syn` cannot parse is skipped with a warning, never a panic.
+//! Constant concatenations are folded into the word they make:
+//! `concat!("tele", "health")`, `[A, B].concat()` and `[A, B].join("")`
+//! (names resolved through the file's `const`, `static` and `let`
+//! bindings), ranked like any literal in their place.
+//! A file `syn` cannot parse is skipped with a warning, never a panic (the
+//! caller bounds its depth first: [`super::depth`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use syn::visit::{self, Visit};
 use syn::{Expr, Lit, Pat};
@@ -61,8 +66,32 @@ pub(super) struct Harvest {
     pub words: Vec<(Vec<u8>, Rank)>,
     /// Names that are compared (`x.contains(NAME)`, `a == self.name`).
     compared_names: HashSet<String>,
-    /// Literals bound to a name (`const NAME: &str = "..."`, `name: "..."`).
-    bindings: Vec<(String, Vec<u8>)>,
+    /// Constants bound to a name (`const NAME: &str = "..."`, `name: "..."`).
+    bindings: Vec<(String, Vec<Part>)>,
+    /// Concatenations met, resolved once every binding is known.
+    folds: Vec<(Vec<Part>, Rank)>,
+}
+
+/// A piece of a constant string: bytes, or a name still to resolve.
+#[derive(Debug, Clone)]
+enum Part {
+    Bytes(Vec<u8>),
+    Name(String),
+}
+
+/// The bytes `parts` make, every name resolved through `known`.
+fn resolve(parts: &[Part], known: &HashMap<String, Vec<u8>>) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for p in parts {
+        match p {
+            Part::Bytes(b) => out.extend_from_slice(b),
+            Part::Name(n) => out.extend_from_slice(known.get(n)?),
+        }
+        if out.len() > super::format::MAX_ENTRY {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 /// Parses `source` and harvests it; `Err` with `syn`'s message when it is not Rust.
@@ -74,10 +103,29 @@ pub(super) fn harvest(source: &str) -> Result<Vec<(Vec<u8>, Rank)>, String> {
         mut words,
         compared_names,
         bindings,
+        folds,
     } = h;
-    for (name, value) in bindings {
+    // names to bytes, through chains of constants (a few rounds are enough)
+    let mut known: HashMap<String, Vec<u8>> = HashMap::new();
+    for _ in 0..4 {
+        for (name, parts) in &bindings {
+            if !known.contains_key(name) {
+                if let Some(v) = resolve(parts, &known) {
+                    known.insert(name.clone(), v);
+                }
+            }
+        }
+    }
+    for (parts, rank) in folds {
+        if let Some(v) = resolve(&parts, &known) {
+            words.push((v, rank));
+        }
+    }
+    for (name, parts) in bindings {
         if compared_names.contains(&name) {
-            words.push((value, Rank::Compared));
+            if let Some(v) = resolve(&parts, &known) {
+                words.push((v, Rank::Compared));
+            }
         }
     }
     Ok(words)
@@ -123,6 +171,50 @@ fn name_of(e: &Expr) -> Option<String> {
     }
 }
 
+/// The parts of a constant concatenation: `concat!(...)`, `[..].concat()`
+/// or `[..].join("")` of literals, names and nested concatenations.
+fn fold_of(e: &Expr) -> Option<Vec<Part>> {
+    let elems: Vec<Expr> = match e {
+        Expr::Reference(r) => return fold_of(&r.expr),
+        Expr::Paren(p) => return fold_of(&p.expr),
+        Expr::Macro(m) if m.mac.path.is_ident("concat") => m
+            .mac
+            .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated)
+            .ok()?
+            .into_iter()
+            .collect(),
+        Expr::MethodCall(m)
+            if (m.method == "concat" && m.args.is_empty())
+                || (m.method == "join"
+                    && m.args.len() == 1
+                    && literal_of(&m.args[0]).is_some_and(|s| s.is_empty())) =>
+        {
+            let mut r = &*m.receiver;
+            while let Expr::Reference(x) = r {
+                r = &x.expr;
+            }
+            match r {
+                Expr::Array(a) => a.elems.iter().cloned().collect(),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    let mut parts = Vec::new();
+    for x in &elems {
+        if let Some(v) = literal_of(x) {
+            parts.push(Part::Bytes(v));
+        } else if let Some(inner) = fold_of(x) {
+            parts.extend(inner);
+        } else if let Expr::Path(p) = x {
+            parts.push(Part::Name(p.path.segments.last()?.ident.to_string()));
+        } else {
+            return None;
+        }
+    }
+    Some(parts)
+}
+
 /// The literals a pattern matches.
 fn pattern_literals(p: &Pat, out: &mut Vec<Vec<u8>>) {
     match p {
@@ -147,6 +239,8 @@ impl Harvest {
     fn compared(&mut self, e: &Expr) {
         if let Some(v) = literal_of(e) {
             self.words.push((v, Rank::Compared));
+        } else if let Some(parts) = fold_of(e) {
+            self.folds.push((parts, Rank::Compared));
         } else if let Some(n) = name_of(e) {
             self.compared_names.insert(n);
         }
@@ -154,7 +248,9 @@ impl Harvest {
 
     fn bind(&mut self, name: String, e: &Expr) {
         if let Some(v) = literal_of(e) {
-            self.bindings.push((name, v));
+            self.bindings.push((name, vec![Part::Bytes(v)]));
+        } else if let Some(parts) = fold_of(e) {
+            self.bindings.push((name, parts));
         }
     }
 
@@ -168,6 +264,14 @@ impl Harvest {
 
 impl<'ast> Visit<'ast> for Harvest {
     fn visit_attribute(&mut self, _: &'ast syn::Attribute) {}
+
+    fn visit_expr(&mut self, e: &'ast Expr) {
+        // a concatenation anywhere is a word of its own (its pieces are too)
+        if let Some(parts) = fold_of(e) {
+            self.folds.push((parts, Rank::Literal));
+        }
+        visit::visit_expr(self, e);
+    }
 
     fn visit_lit(&mut self, lit: &'ast Lit) {
         if let Some(v) = lit_bytes(lit) {
@@ -343,6 +447,26 @@ mod tests {
         assert_eq!(rank_of(&w, "UPDATE"), Some(Rank::Fragment));
         assert_eq!(rank_of(&w, "WHERE"), Some(Rank::Fragment));
         assert_eq!(rank_of(&w, "doc text is not code"), None);
+    }
+
+    #[test]
+    fn constant_concatenations_are_folded_into_their_word() {
+        let w = ranked(
+            r#"
+            const A: &str = "tele";
+            const B: &str = "health";
+            const AB: &str = concat!("vi", "deo");
+            fn f(s: &str) -> bool {
+                let joined = [A, "-", B].join("");
+                s.contains(&[A, B].concat()) || s.contains(AB) || s == "x" || joined.is_empty()
+                    || s.starts_with(concat!("on", concat!("li", "ne")))
+            }
+            "#,
+        );
+        assert_eq!(rank_of(&w, "telehealth"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "video"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "online"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "tele-health"), Some(Rank::Literal), "{w:?}");
     }
 
     #[test]
