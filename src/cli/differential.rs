@@ -42,6 +42,7 @@ fn reason_text(r: &Reason) -> String {
         Reason::SqliteRejected(e) => format!("SQLite rejected a statement PostgreSQL ran: {e}"),
         Reason::BothRejected(e) => format!("both rejected a statement: {e}"),
         Reason::LimitOnOne(e) => format!("a limit stopped a statement on one database: {e}"),
+        Reason::NotRun(e) => format!("neither database ran the line: {e}"),
         Reason::Unexplained(e) => format!("UNEXPLAINED: {e}"),
     }
 }
