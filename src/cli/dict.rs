@@ -32,7 +32,7 @@ pub fn harvest(paths: &[PathBuf]) -> anyhow::Result<dict::Dictionary> {
     }
     if h.cut > 0 {
         eprintln!(
-            "rowguard: warning: {} words cut: a dictionary holds at most {} (compared words kept first)",
+            "rowguard: warning: {} harvested words left out: a dictionary holds at most {} (compared words kept first)",
             h.cut,
             dict::MAX_WORDS
         );

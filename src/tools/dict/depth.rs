@@ -49,6 +49,7 @@ pub fn check(tokens: TokenStream) -> Result<(), TooMuch> {
         vec![(tokens.into_iter(), 0, 0, false)];
     let mut count = 0usize;
     let mut after_block = false;
+    let mut in_attribute = false;
     while let Some((iter, base, statement, _)) = stack.last_mut() {
         let Some(t) = iter.next() else {
             // a block's end may start a new statement; other groups never do
@@ -63,7 +64,26 @@ pub fn check(tokens: TokenStream) -> Result<(), TooMuch> {
             *statement = 0;
         }
         after_block = false;
-        *statement += 1;
+        // an attribute (`#[..]`, `#![..]`, every doc comment line) adds no
+        // level to what follows it: its tokens do not count
+        let attribute = match &t {
+            TokenTree::Punct(p) if p.as_char() == '#' => {
+                in_attribute = true;
+                true
+            }
+            TokenTree::Punct(p) if p.as_char() == '!' && in_attribute => true,
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket && in_attribute => {
+                in_attribute = false;
+                true
+            }
+            _ => {
+                in_attribute = false;
+                false
+            }
+        };
+        if !attribute {
+            *statement += 1;
+        }
         let depth = *base + *statement;
         if depth > MAX_DEPTH {
             return Err(TooMuch::Depth);
@@ -98,6 +118,8 @@ mod tests {
         assert_eq!(of(&format!("fn f(x: u32) {{ match x {{ {arms} _ => {{}} }} }}")), Ok(()));
         let list: String = (0..50_000).map(|i| format!("{i}, ")).collect();
         assert_eq!(of(&format!("const A: &[u32] = &[{list}];")), Ok(()));
+        let docs = "/// a line of documentation\n".repeat(10_000);
+        assert_eq!(of(&format!("//! module docs\n{docs}{docs}fn f() {{}}")), Ok(()));
     }
 
     #[test]
@@ -112,6 +134,7 @@ mod tests {
             format!("fn f() {{ if a {{}} {} }}", "else if a {} ".repeat(n)),
             format!("fn f() {{ {}x{} }}", "m!(".repeat(n), ")".repeat(n)),
             format!("fn f() {{ x{} }}", ".a()".repeat(n)),
+            format!("fn f() {{ x = 1{}; }}", " + #[a] 1".repeat(n)),
         ] {
             assert_eq!(of(&src), Err(TooMuch::Depth), "{}", &src[..40]);
         }

@@ -82,7 +82,8 @@ pub struct Harvested {
     /// Files not harvested (not parseable, nested too deep, too large, not
     /// a regular file, past the harvest's byte budget): a warning each.
     pub skipped: Vec<Skipped>,
-    /// Distinct words cut because the dictionary was full ([`MAX_WORDS`]).
+    /// Words harvested but left out because the dictionary was full
+    /// ([`MAX_WORDS`]; each occurrence counts).
     pub cut: usize,
 }
 
@@ -93,7 +94,8 @@ impl Dictionary {
         Dictionary::capped(words).0
     }
 
-    /// [`Dictionary::from_words`] and how many distinct words were cut. At
+    /// [`Dictionary::from_words`] and how many words were left out (each
+    /// occurrence of a word that found no room counts). At
     /// most [`MAX_WORDS`] words of each rank are held while reading, so
     /// memory is bounded whatever `words` yields.
     pub fn capped(words: impl IntoIterator<Item = (Vec<u8>, Rank)>) -> (Dictionary, usize) {
@@ -104,7 +106,7 @@ impl Dictionary {
         let mut best: Vec<Word> = Vec::new();
         let mut index = std::collections::HashMap::new();
         let mut per_rank = [0usize; 3];
-        let mut cut = std::collections::HashSet::new();
+        let mut cut = 0usize;
         for (bytes, rank) in words {
             if bytes.is_empty() || bytes.len() > format::MAX_ENTRY || base.contains(&bytes[..]) {
                 continue;
@@ -114,11 +116,7 @@ impl Dictionary {
                     let w: &mut Word = &mut best[i];
                     w.rank = w.rank.min(rank);
                 }
-                None if per_rank[rank as usize] >= MAX_WORDS => {
-                    if cut.len() < MAX_WORDS {
-                        cut.insert(bytes);
-                    }
-                }
+                None if per_rank[rank as usize] >= MAX_WORDS => cut += 1,
                 None => {
                     per_rank[rank as usize] += 1;
                     index.insert(bytes.clone(), best.len());
@@ -130,7 +128,7 @@ impl Dictionary {
         best.sort_by_key(|w| w.rank);
         let over = best.len().saturating_sub(MAX_WORDS);
         best.truncate(MAX_WORDS);
-        (Dictionary { words: best }, cut.len() + over)
+        (Dictionary { words: best }, cut + over)
     }
 
     /// Merges several dictionaries (best rank wins).

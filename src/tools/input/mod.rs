@@ -65,14 +65,13 @@ pub(crate) fn refused(path: &Path, why: String) -> Error {
     )
 }
 
+/// Why a file of type `t` is not read (without its path).
+pub(crate) fn not_regular_reason(t: std::fs::FileType) -> String {
+    format!("is {}; rowguard reads regular files only", file_kind(t))
+}
+
 fn not_regular(path: &Path, t: std::fs::FileType) -> Error {
-    refused(
-        path,
-        format!(
-            "is {}; rowguard reads regular files only",
-            file_kind(t)
-        ),
-    )
+    refused(path, not_regular_reason(t))
 }
 
 /// The pseudo file system `file` lives on (`/proc`, `/sys`, ...), if any.

@@ -125,6 +125,9 @@ pub fn walk(root: &Path) -> crate::Result<Walk> {
             }
             match entries(&path) {
                 Ok(e) => stack.push(e.into_iter()),
+                Err(crate::Error::Io { source, .. }) => {
+                    out.special.push((path, source.to_string()))
+                }
                 Err(e) => out.special.push((path, e.to_string())),
             }
         } else if meta.is_file() {
@@ -133,8 +136,7 @@ pub fn walk(root: &Path) -> crate::Result<Walk> {
                 return Err(too_many(root, "files", MAX_FILES));
             }
         } else {
-            let what = super::not_regular(&path, meta.file_type()).to_string();
-            out.special.push((path, what));
+            out.special.push((path, super::not_regular_reason(meta.file_type())));
         }
     }
     Ok(out)
