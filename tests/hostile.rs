@@ -22,8 +22,14 @@ fn bounded(cwd: &Path, args: &[&str]) -> Output {
         .output()
         .expect("timeout runs");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked") && !err.contains("overflow"), "{args:?}: {err}");
-    assert!(matches!(out.status.code(), Some(0..=2)), "{args:?}: {out:?}");
+    assert!(
+        !err.contains("panicked") && !err.contains("overflow"),
+        "{args:?}: {err}"
+    );
+    assert!(
+        matches!(out.status.code(), Some(0..=2)),
+        "{args:?}: {out:?}"
+    );
     out
 }
 
@@ -37,7 +43,10 @@ fn refused(cwd: &Path, args: &[&str], what: &str) {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-    assert!(err.starts_with("rowguard: ") && err.contains(what), "{args:?}: {err}");
+    assert!(
+        err.starts_with("rowguard: ") && err.contains(what),
+        "{args:?}: {err}"
+    );
 }
 
 fn mkfifo(path: &Path) {
@@ -76,7 +85,10 @@ fn a_source_folder_of_special_files_and_link_loops_is_harvested_with_warnings() 
         ("zero.rs", "character device"),
         ("dangling.rs", "cannot be read"),
     ] {
-        let line = err.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{err}"));
+        let line = err
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{err}"));
         assert!(line.contains(why) && line.ends_with("skipped"), "{line}");
     }
     // a special file or a pseudo file system named as the source is refused
@@ -88,7 +100,11 @@ fn a_source_folder_of_special_files_and_link_loops_is_harvested_with_warnings() 
     ] {
         refused(dir.path(), &["dict", "--source", arg], what);
     }
-    refused(dir.path(), &["fuzz", "--runs", "1", "--source", "/proc/self"], "/proc");
+    refused(
+        dir.path(),
+        &["fuzz", "--runs", "1", "--source", "/proc/self"],
+        "/proc",
+    );
 }
 
 #[test]
@@ -96,11 +112,25 @@ fn corpus_folders_with_link_loops_end_and_special_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus/pipeline");
     std::fs::create_dir_all(&corpus).unwrap();
-    std::fs::copy(root().join("corpus/pipeline/obrien.json"), corpus.join("obrien.json")).unwrap();
+    std::fs::copy(
+        root().join("corpus/pipeline/obrien.json"),
+        corpus.join("obrien.json"),
+    )
+    .unwrap();
     symlink("..", corpus.join("up")).unwrap();
     symlink(&corpus, corpus.join("self")).unwrap();
-    let fuzz = ["fuzz", "--runs", "20", "--corpus", "corpus", "--artifacts", "art"];
-    let gate = ["gate", "--time", "0", "--corpus", "corpus", "--junit", "gate.xml"];
+    let fuzz = [
+        "fuzz",
+        "--runs",
+        "20",
+        "--corpus",
+        "corpus",
+        "--artifacts",
+        "art",
+    ];
+    let gate = [
+        "gate", "--time", "0", "--corpus", "corpus", "--junit", "gate.xml",
+    ];
     // loops alone: every command ends, clean
     for args in [&["repro", "corpus"][..], &fuzz, &gate] {
         let out = bounded(dir.path(), args);
@@ -114,14 +144,26 @@ fn corpus_folders_with_link_loops_end_and_special_files_are_named() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 2, "{err}");
-    assert!(err.contains("fifo.json: is a FIFO") && err.contains("zero.json: is a character device"), "{err}");
+    assert!(
+        err.contains("fifo.json: is a FIFO") && err.contains("zero.json: is a character device"),
+        "{err}"
+    );
     refused(dir.path(), &fuzz, "FIFO");
     let out = bounded(dir.path(), &gate);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("is a FIFO") && text.contains("character device"), "{text}");
-    assert!(dir.path().join("gate.xml").is_file(), "the gate still reports");
-    for args in [&["repro", "/proc/self"][..], &["fuzz", "--runs", "1", "--corpus", "/proc/self"]] {
+    assert!(
+        text.contains("is a FIFO") && text.contains("character device"),
+        "{text}"
+    );
+    assert!(
+        dir.path().join("gate.xml").is_file(),
+        "the gate still reports"
+    );
+    for args in [
+        &["repro", "/proc/self"][..],
+        &["fuzz", "--runs", "1", "--corpus", "/proc/self"],
+    ] {
         refused(dir.path(), args, "/proc");
     }
 }
@@ -131,18 +173,68 @@ fn source_nested_too_deep_of_any_kind_is_skipped_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     std::fs::create_dir(&src).unwrap();
-    std::fs::write(src.join("ok.rs"), "fn f(s: &str) -> bool { s == \"zebra\" }").unwrap();
+    std::fs::write(
+        src.join("ok.rs"),
+        "fn f(s: &str) -> bool { s == \"zebra\" }",
+    )
+    .unwrap();
     let deep = [
-        ("parens", format!("fn f() {{ x({}1{}) }}", "(".repeat(4_000), ")".repeat(4_000))),
-        ("blocks", format!("fn f() {}{}", "{".repeat(50_000), "}".repeat(50_000))),
-        ("ifs", format!("fn f() {{ {}{} }}", "if a { ".repeat(20_000), "}".repeat(20_000))),
-        ("macros", format!("fn f() {{ {}x{}; }}", "m!(".repeat(5_000), ")".repeat(5_000))),
-        ("chain", format!("fn f() {{ x = {}1; }}", "1 + ".repeat(500_000))),
-        ("unary", format!("fn f() {{ x = {}y; }}", "!".repeat(200_000))),
-        ("types", format!("type T = {}u8{};", "Vec<".repeat(20_000), ">".repeat(20_000))),
-        ("closures", format!("fn f() {{ x = {}1; }}", "|| ".repeat(50_000))),
-        ("calls", format!("fn f() {{ x{}; }}", ".a()".repeat(100_000))),
-        ("elseif", format!("fn f() {{ if a {{}} {} }}", "else if a {} ".repeat(50_000))),
+        (
+            "parens",
+            format!(
+                "fn f() {{ x({}1{}) }}",
+                "(".repeat(4_000),
+                ")".repeat(4_000)
+            ),
+        ),
+        (
+            "blocks",
+            format!("fn f() {}{}", "{".repeat(50_000), "}".repeat(50_000)),
+        ),
+        (
+            "ifs",
+            format!(
+                "fn f() {{ {}{} }}",
+                "if a { ".repeat(20_000),
+                "}".repeat(20_000)
+            ),
+        ),
+        (
+            "macros",
+            format!(
+                "fn f() {{ {}x{}; }}",
+                "m!(".repeat(5_000),
+                ")".repeat(5_000)
+            ),
+        ),
+        (
+            "chain",
+            format!("fn f() {{ x = {}1; }}", "1 + ".repeat(500_000)),
+        ),
+        (
+            "unary",
+            format!("fn f() {{ x = {}y; }}", "!".repeat(200_000)),
+        ),
+        (
+            "types",
+            format!(
+                "type T = {}u8{};",
+                "Vec<".repeat(20_000),
+                ">".repeat(20_000)
+            ),
+        ),
+        (
+            "closures",
+            format!("fn f() {{ x = {}1; }}", "|| ".repeat(50_000)),
+        ),
+        (
+            "calls",
+            format!("fn f() {{ x{}; }}", ".a()".repeat(100_000)),
+        ),
+        (
+            "elseif",
+            format!("fn f() {{ if a {{}} {} }}", "else if a {} ".repeat(50_000)),
+        ),
     ];
     for (name, text) in &deep {
         std::fs::write(src.join(format!("{name}.rs")), text).unwrap();
@@ -153,7 +245,8 @@ fn source_nested_too_deep_of_any_kind_is_skipped_with_a_warning() {
     for (name, _) in &deep {
         let file = format!("{name}.rs");
         assert!(
-            err.lines().any(|l| l.contains(&file) && l.ends_with("skipped")),
+            err.lines()
+                .any(|l| l.contains(&file) && l.ends_with("skipped")),
             "{file}: {err}"
         );
     }
@@ -161,8 +254,14 @@ fn source_nested_too_deep_of_any_kind_is_skipped_with_a_warning() {
     // the gate harvests the same folder and still writes its report
     let corpus = dir.path().join("corpus/pipeline");
     std::fs::create_dir_all(&corpus).unwrap();
-    std::fs::copy(root().join("corpus/pipeline/obrien.json"), corpus.join("obrien.json")).unwrap();
-    let gate = ["gate", "--time", "0", "--source", "src", "--junit", "gate.xml"];
+    std::fs::copy(
+        root().join("corpus/pipeline/obrien.json"),
+        corpus.join("obrien.json"),
+    )
+    .unwrap();
+    let gate = [
+        "gate", "--time", "0", "--source", "src", "--junit", "gate.xml",
+    ];
     let out = bounded(dir.path(), &gate);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(dir.path().join("gate.xml").is_file());
@@ -175,14 +274,25 @@ fn a_huge_harvest_is_capped_and_what_was_cut_is_reported() {
     std::fs::create_dir(&src).unwrap();
     for f in 0..3 {
         let words: String = (0..25_000).map(|i| format!("\"w{f}x{i}\", ")).collect();
-        std::fs::write(src.join(format!("f{f}.rs")), format!("const A: &[&str] = &[{words}];")).unwrap();
+        std::fs::write(
+            src.join(format!("f{f}.rs")),
+            format!("const A: &[&str] = &[{words}];"),
+        )
+        .unwrap();
     }
     let chars = "'a', ".repeat(500_000); // 2.5 MB of char literals
-    std::fs::write(src.join("chars.rs"), format!("const C: &[char] = &[{chars}];")).unwrap();
+    std::fs::write(
+        src.join("chars.rs"),
+        format!("const C: &[char] = &[{chars}];"),
+    )
+    .unwrap();
     let out = bounded(dir.path(), &["dict", "--source", "src", "-o", "words.dict"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("chars.rs") && err.contains("larger than"), "{err}");
+    assert!(
+        err.contains("chars.rs") && err.contains("larger than"),
+        "{err}"
+    );
     assert!(err.contains("words left out"), "{err}");
     let text = std::fs::read(dir.path().join("words.dict")).unwrap();
     let entries = rowguard::dict::format::parse(&text).unwrap();
@@ -195,7 +305,17 @@ fn a_huge_harvest_is_capped_and_what_was_cut_is_reported() {
 fn saved_run(dir: &Path) -> serde_json::Value {
     let out = bounded(
         dir,
-        &["fuzz", "--pipeline", "legacy", "--runs", "40", "--seed", "1", "--format", "json"],
+        &[
+            "fuzz",
+            "--pipeline",
+            "legacy",
+            "--runs",
+            "40",
+            "--seed",
+            "1",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     std::fs::write(dir.join("summary.json"), &out.stdout).unwrap();
@@ -217,8 +337,16 @@ fn report_reads_artifacts_only_by_name_from_its_folder() {
     let out = bounded(dir, &["report", "here/summary.json", "-o", "page.html"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     std::fs::remove_file(dir.join("page.html")).unwrap();
-    let first = summary["findings"][0]["artifact"].as_str().unwrap().to_string();
-    let name = Path::new(&first).file_name().unwrap().to_str().unwrap().to_string();
+    let first = summary["findings"][0]["artifact"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let name = Path::new(&first)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let write = |file: &str, artifact: &str| {
         let mut s = summary.clone();
         s["findings"][0]["artifact"] = artifact.into();
@@ -229,7 +357,14 @@ fn report_reads_artifacts_only_by_name_from_its_folder() {
     write("dir.json", "/etc/");
     for file in ["abs.json", "up.json", "dir.json"] {
         refused(dir, &["report", file, "-o", "page.html"], "by file name");
-        let args = ["report", file, "--artifacts", "artifacts/legacy", "-o", "page.html"];
+        let args = [
+            "report",
+            file,
+            "--artifacts",
+            "artifacts/legacy",
+            "-o",
+            "page.html",
+        ];
         refused(dir, &args, "by file name");
     }
     // a link inside the artifacts folder pointing out, even to the real artifact
@@ -240,10 +375,18 @@ fn report_reads_artifacts_only_by_name_from_its_folder() {
             symlink(f.path(), dir.join("links").join(f.file_name())).unwrap();
         }
     }
-    refused(dir, &["report", "summary.json", "--artifacts", "links"], "symbolic link");
+    refused(
+        dir,
+        &["report", "summary.json", "--artifacts", "links"],
+        "symbolic link",
+    );
     std::fs::remove_file(dir.join("links").join(&name)).unwrap();
     symlink("/etc/passwd", dir.join("links").join(&name)).unwrap();
-    refused(dir, &["report", "summary.json", "--artifacts", "links"], "symbolic link");
+    refused(
+        dir,
+        &["report", "summary.json", "--artifacts", "links"],
+        "symbolic link",
+    );
     // content that is not what the hash in the summary's name says
     let changed = dir.join("here").join(&name);
     let mut bytes = std::fs::read(&changed).unwrap();
@@ -251,7 +394,11 @@ fn report_reads_artifacts_only_by_name_from_its_folder() {
     std::fs::write(&changed, bytes).unwrap();
     refused(dir, &["report", "here/summary.json"], "hash");
     std::fs::copy(&changed, dir.join("artifacts/legacy").join(&name)).unwrap();
-    refused(dir, &["report", "summary.json", "--artifacts", "artifacts/legacy"], "hash");
+    refused(
+        dir,
+        &["report", "summary.json", "--artifacts", "artifacts/legacy"],
+        "hash",
+    );
     assert!(!dir.join("page.html").exists(), "no page from any of them");
 }
 
@@ -261,38 +408,57 @@ fn ordinary_big_statements_are_clean_and_hostile_ones_stay_bounded() {
     use rowguard::guard::Kind;
     let opts = CheckOptions::default();
     let ids: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
-    let ordinary = [
-        format!(
-            "UPDATE appointments SET notes = 'x' WHERE id = 7 AND id IN ({})",
-            ids.join(", ")
-        ),
-        format!(
-            "UPDATE appointments SET notes = {}'x'{} WHERE id = 7",
-            "(".repeat(40),
-            ")".repeat(40)
-        ),
-        format!(
+    let ordinary =
+        [
+            format!(
+                "UPDATE appointments SET notes = 'x' WHERE id = 7 AND id IN ({})",
+                ids.join(", ")
+            ),
+            format!(
+                "UPDATE appointments SET notes = {}'x'{} WHERE id = 7",
+                "(".repeat(40),
+                ")".repeat(40)
+            ),
+            format!(
             "UPDATE appointments SET notes = 'x' WHERE id = 7 AND (id, client_id) IN (VALUES {})",
             ids.iter().map(|i| format!("({i}, {i})")).collect::<Vec<_>>().join(", ")
         ),
-        format!(
-            "UPDATE appointments SET notes = CASE {} ELSE notes END WHERE id = 7",
-            ids[..2_000]
-                .iter()
-                .map(|i| format!("WHEN client_id = {i} THEN 'n{i}' "))
-                .collect::<String>()
-        ),
-    ];
+            format!(
+                "UPDATE appointments SET notes = CASE {} ELSE notes END WHERE id = 7",
+                ids[..2_000]
+                    .iter()
+                    .map(|i| format!("WHEN client_id = {i} THEN 'n{i}' "))
+                    .collect::<String>()
+            ),
+        ];
     for sql in ordinary {
         let r = check(std::slice::from_ref(&sql), &opts).unwrap();
-        let kinds: Vec<Kind> = r.statements.iter().flat_map(|s| &s.findings).map(|f| f.kind).collect();
+        let kinds: Vec<Kind> = r
+            .statements
+            .iter()
+            .flat_map(|s| &s.findings)
+            .map(|f| f.kind)
+            .collect();
         assert!(kinds.is_empty(), "{}: {kinds:?}", &sql[..70]);
     }
     for (sql, limit) in [
         (format!("SELECT 1{}", " + 1".repeat(200_000)), "`tokens`"),
-        (format!("SELECT 1, ({}1)", "1 * ".repeat(5_000)), "`operators`"),
-        (format!("SELECT {}1{}", "(".repeat(50_000), ")".repeat(50_000)), "`nesting`"),
-        (format!("SELECT {}1{}", "CASE WHEN 1 THEN ".repeat(5_000), " END".repeat(5_000)), "`nesting`"),
+        (
+            format!("SELECT 1, ({}1)", "1 * ".repeat(5_000)),
+            "`operators`",
+        ),
+        (
+            format!("SELECT {}1{}", "(".repeat(50_000), ")".repeat(50_000)),
+            "`nesting`",
+        ),
+        (
+            format!(
+                "SELECT {}1{}",
+                "CASE WHEN 1 THEN ".repeat(5_000),
+                " END".repeat(5_000)
+            ),
+            "`nesting`",
+        ),
         ("SELECT 1;".repeat(100_000), "`statements`"),
     ] {
         let r = check(std::slice::from_ref(&sql), &opts).unwrap();
@@ -303,6 +469,9 @@ fn ordinary_big_statements_are_clean_and_hostile_ones_stay_bounded() {
             .filter(|f| f.kind == Kind::ResourceLimit)
             .map(|f| f.message.as_str())
             .collect();
-        assert!(messages.iter().any(|m| m.contains(limit)), "{limit}: {messages:?}");
+        assert!(
+            messages.iter().any(|m| m.contains(limit)),
+            "{limit}: {messages:?}"
+        );
     }
 }

@@ -95,7 +95,10 @@ fn check_artifacts(dir: &Path) -> anyhow::Result<()> {
 /// symbolic link, FIFO or device) of at most 16 MiB whose content has the
 /// hash its name says.
 fn verified(path: &Path) -> anyhow::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let Some(hash) = artifact_hash(&name) else {
         bail!("{}: not a rowguard artifact name", path.display());
     };

@@ -241,11 +241,7 @@ fn check_limits(sql: &str, tokens: Option<&[Token]>) -> Result<(), LimitHit> {
                 chain = 0;
                 0
             }
-            _ if matches!(
-                keyword,
-                Some(Keyword::WHEN | Keyword::THEN | Keyword::ELSE)
-            ) =>
-            {
+            _ if matches!(keyword, Some(Keyword::WHEN | Keyword::THEN | Keyword::ELSE)) => {
                 chain = 0;
                 0
             }
@@ -994,14 +990,30 @@ mod tests {
         // Size is not depth: long lists, CASE chains and 40 parentheses are clean.
         let ids: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
         let ordinary = [
-            format!("UPDATE t SET a = 1 WHERE id = 7 AND id IN ({})", ids.join(", ")),
-            format!("INSERT INTO t VALUES {}", vec!["(1, 'a', NULL)"; 10_000].join(", ")),
+            format!(
+                "UPDATE t SET a = 1 WHERE id = 7 AND id IN ({})",
+                ids.join(", ")
+            ),
+            format!(
+                "INSERT INTO t VALUES {}",
+                vec!["(1, 'a', NULL)"; 10_000].join(", ")
+            ),
             format!(
                 "UPDATE t SET a = CASE {} ELSE 0 END WHERE id = 7",
-                (0..2_000).map(|i| format!("WHEN id = {i} THEN {i} + 1")).collect::<String>()
+                (0..2_000)
+                    .map(|i| format!("WHEN id = {i} THEN {i} + 1"))
+                    .collect::<String>()
             ),
-            format!("UPDATE t SET a = {}1{} WHERE id = 7", "(".repeat(40), ")".repeat(40)),
-            format!("SELECT {}1{}", "CASE WHEN 1 THEN ".repeat(40), " END".repeat(40)),
+            format!(
+                "UPDATE t SET a = {}1{} WHERE id = 7",
+                "(".repeat(40),
+                ")".repeat(40)
+            ),
+            format!(
+                "SELECT {}1{}",
+                "CASE WHEN 1 THEN ".repeat(40),
+                " END".repeat(40)
+            ),
         ];
         for sql in &ordinary {
             assert_eq!(limit_of(sql, d), None, "{}", &sql[..60]);
@@ -1009,12 +1021,20 @@ mod tests {
             assert_eq!(v.statements, Some(1), "{}", &sql[..60]);
         }
         // nesting of any kind past the limit, and a chain inside a list item
-        let cases = format!("SELECT {}1{}", "CASE WHEN 1 THEN ".repeat(5_000), " END".repeat(5_000));
+        let cases = format!(
+            "SELECT {}1{}",
+            "CASE WHEN 1 THEN ".repeat(5_000),
+            " END".repeat(5_000)
+        );
         assert_eq!(limit_of(&cases, d), Some("nesting"));
         let hidden = format!("SELECT 1, ({}), 2", "1 + ".repeat(5_000) + "1");
         assert_eq!(limit_of(&hidden, d), Some("operators"));
         let stepped = format!("SELECT {}1", "1 + 1 + 1 + (".repeat(60)) + &")".repeat(60);
-        assert_eq!(limit_of(&stepped, d), Some("operators"), "depth adds up across levels");
+        assert_eq!(
+            limit_of(&stepped, d),
+            Some("operators"),
+            "depth adds up across levels"
+        );
         // A long string literal is one token: a long note is no limit.
         let note = format!(
             "UPDATE t SET notes = '{}' WHERE id = 7",

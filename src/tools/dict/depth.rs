@@ -115,11 +115,19 @@ mod tests {
             .collect();
         assert_eq!(of(&items), Ok(()));
         let arms: String = (0..5_000).map(|i| format!("{i} => {{ f() }}\n")).collect();
-        assert_eq!(of(&format!("fn f(x: u32) {{ match x {{ {arms} _ => {{}} }} }}")), Ok(()));
+        assert_eq!(
+            of(&format!(
+                "fn f(x: u32) {{ match x {{ {arms} _ => {{}} }} }}"
+            )),
+            Ok(())
+        );
         let list: String = (0..50_000).map(|i| format!("{i}, ")).collect();
         assert_eq!(of(&format!("const A: &[u32] = &[{list}];")), Ok(()));
         let docs = "/// a line of documentation\n".repeat(10_000);
-        assert_eq!(of(&format!("//! module docs\n{docs}{docs}fn f() {{}}")), Ok(()));
+        assert_eq!(
+            of(&format!("//! module docs\n{docs}{docs}fn f() {{}}")),
+            Ok(())
+        );
     }
 
     #[test]

@@ -214,7 +214,10 @@ mod tests {
         let first = [(b"kept".to_vec(), Rank::Compared)];
         let (big, cut) = Dictionary::capped(many.chain(first));
         assert_eq!((big.words.len(), cut), (MAX_WORDS, 11));
-        assert_eq!(big.words[0].bytes, b"kept", "a compared word is never cut for fragments");
+        assert_eq!(
+            big.words[0].bytes, b"kept",
+            "a compared word is never cut for fragments"
+        );
         let got: Vec<(&[u8], Rank)> = d.words.iter().map(|w| (&w.bytes[..], w.rank)).collect();
         assert_eq!(
             got,

@@ -79,9 +79,7 @@ fn harvest_bounded(text: String) -> Result<Vec<(Vec<u8>, Rank)>, String> {
                     depth::MAX_DEPTH
                 ))
             }
-            Err(TooMuch::Tokens) => {
-                return Err(format!("more than {} tokens", depth::MAX_TOKENS))
-            }
+            Err(TooMuch::Tokens) => return Err(format!("more than {} tokens", depth::MAX_TOKENS)),
             Ok(()) => {}
         }
         harvest::harvest(&text).map_err(|e| format!("not parseable Rust ({e})"))

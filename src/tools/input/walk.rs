@@ -136,7 +136,8 @@ pub fn walk(root: &Path) -> crate::Result<Walk> {
                 return Err(too_many(root, "files", MAX_FILES));
             }
         } else {
-            out.special.push((path, super::not_regular_reason(meta.file_type())));
+            out.special
+                .push((path, super::not_regular_reason(meta.file_type())));
         }
     }
     Ok(out)
@@ -176,14 +177,21 @@ mod tests {
         symlink("/dev/zero", dir.path().join("zero.rs")).unwrap();
         let w = walk(dir.path()).unwrap();
         assert!(w.files.is_empty());
-        assert!(w.special[0].1.contains("character device"), "{:?}", w.special);
+        assert!(
+            w.special[0].1.contains("character device"),
+            "{:?}",
+            w.special
+        );
         #[cfg(target_os = "linux")]
         {
             let e = walk(Path::new("/proc/self")).unwrap_err().to_string();
             assert!(e.contains("/proc"), "{e}");
             symlink("/proc/self", dir.path().join("proc")).unwrap();
             let w = walk(dir.path()).unwrap();
-            assert!(w.special.iter().any(|(p, why)| p.ends_with("proc") && why.contains("/proc")));
+            assert!(w
+                .special
+                .iter()
+                .any(|(p, why)| p.ends_with("proc") && why.contains("/proc")));
         }
     }
 }
