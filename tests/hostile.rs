@@ -475,3 +475,29 @@ fn ordinary_big_statements_are_clean_and_hostile_ones_stay_bounded() {
         );
     }
 }
+
+/// `differential`: a line neither database ran (not UTF-8) is `not-run`
+/// with its reason, never unexplained (skipped without a PostgreSQL server,
+/// like `tests/postgres.rs`).
+#[test]
+fn a_line_neither_database_ran_is_not_unexplained() {
+    use rowguard::pipeline;
+    use rowguard::tools::differential::{compare, Reason};
+    let Some(options) = crate::postgres::server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, b"fine\n\xff\xfe not utf-8\nO'Brien\n").unwrap();
+    let safe = pipeline::by_name("safe").unwrap();
+    let report = compare(&[safe], &[notes.as_path()], &options, 7).unwrap();
+    assert_eq!(report.pipelines[0].lines, 3);
+    assert_eq!(report.unexplained(), 0, "{:#?}", report.differences);
+    let d = &report.differences;
+    assert!(
+        d.len() == 1
+            && d[0].line == 2
+            && matches!(&d[0].reason, Reason::NotRun(why) if !why.is_empty()),
+        "{d:#?}"
+    );
+}

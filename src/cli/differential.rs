@@ -68,13 +68,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Text => {
             for d in &report.differences {
                 let notes: String = d.notes.as_deref().unwrap_or("").chars().take(60).collect();
+                let verdict = |kinds: &[rowguard::guard::Kind]| match d.reason {
+                    Reason::NotRun(_) => "not run".to_string(),
+                    _ => rowguard::guard::kinds_line(kinds.iter().copied()),
+                };
                 outln!(
                     "{} {}:{}: sqlite {} vs postgres {} ({}): notes {notes:?}",
                     d.pipeline,
                     d.file,
                     d.line,
-                    rowguard::guard::kinds_line(d.sqlite.iter().copied()),
-                    rowguard::guard::kinds_line(d.postgres.iter().copied()),
+                    verdict(&d.sqlite),
+                    verdict(&d.postgres),
                     reason_text(&d.reason)
                 );
             }
