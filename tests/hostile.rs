@@ -160,6 +160,18 @@ fn corpus_folders_with_link_loops_end_and_special_files_are_named() {
         dir.path().join("gate.xml").is_file(),
         "the gate still reports"
     );
+    // a link out to the whole file system: the walk's bound ends it, the gate still reports
+    let wide = dir.path().join("wide/pipeline");
+    std::fs::create_dir_all(&wide).unwrap();
+    symlink("/", wide.join("root")).unwrap();
+    refused(dir.path(), &["repro", "wide"], "more than");
+    let gate = [
+        "gate", "--time", "0", "--corpus", "wide", "--junit", "wide.xml",
+    ];
+    let out = bounded(dir.path(), &gate);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let junit = std::fs::read_to_string(dir.path().join("wide.xml")).unwrap();
+    assert!(junit.contains("more than"), "{junit}");
     for args in [
         &["repro", "/proc/self"][..],
         &["fuzz", "--runs", "1", "--corpus", "/proc/self"],
