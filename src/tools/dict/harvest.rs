@@ -173,16 +173,27 @@ fn name_of(e: &Expr) -> Option<String> {
 
 /// The parts of a constant concatenation: `concat!(...)`, `[..].concat()`
 /// or `[..].join("")` of literals, names and nested concatenations.
+///
+/// Folding looks at most [`MAX_FOLD`] concatenations deep and reads
+/// `concat!` arguments as tokens (never re-parsing a body), so every
+/// expression of a deep nest costs a bounded amount of work.
 fn fold_of(e: &Expr) -> Option<Vec<Part>> {
-    let elems: Vec<Expr> = match e {
-        Expr::Reference(r) => return fold_of(&r.expr),
-        Expr::Paren(p) => return fold_of(&p.expr),
-        Expr::Macro(m) if m.mac.path.is_ident("concat") => m
-            .mac
-            .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated)
-            .ok()?
-            .into_iter()
-            .collect(),
+    fold_at(e, 0)
+}
+
+/// Deepest nest of concatenations folded.
+const MAX_FOLD: usize = 8;
+
+fn fold_at(e: &Expr, depth: usize) -> Option<Vec<Part>> {
+    if depth > MAX_FOLD {
+        return None;
+    }
+    let elems = match e {
+        Expr::Reference(r) => return fold_at(&r.expr, depth + 1),
+        Expr::Paren(p) => return fold_at(&p.expr, depth + 1),
+        Expr::Macro(m) if m.mac.path.is_ident("concat") => {
+            return concat_tokens(m.mac.tokens.clone(), depth)
+        }
         Expr::MethodCall(m)
             if (m.method == "concat" && m.args.is_empty())
                 || (m.method == "join"
@@ -194,22 +205,49 @@ fn fold_of(e: &Expr) -> Option<Vec<Part>> {
                 r = &x.expr;
             }
             match r {
-                Expr::Array(a) => a.elems.iter().cloned().collect(),
+                Expr::Array(a) => &a.elems,
                 _ => return None,
             }
         }
         _ => return None,
     };
     let mut parts = Vec::new();
-    for x in &elems {
+    for x in elems {
         if let Some(v) = literal_of(x) {
             parts.push(Part::Bytes(v));
-        } else if let Some(inner) = fold_of(x) {
+        } else if let Some(inner) = fold_at(x, depth + 1) {
             parts.extend(inner);
         } else if let Expr::Path(p) = x {
             parts.push(Part::Name(p.path.segments.last()?.ident.to_string()));
         } else {
             return None;
+        }
+    }
+    Some(parts)
+}
+
+/// The parts of a `concat!` body read as tokens: literals, commas and
+/// nested `concat!(...)`.
+fn concat_tokens(body: proc_macro2::TokenStream, depth: usize) -> Option<Vec<Part>> {
+    use proc_macro2::TokenTree;
+    if depth > MAX_FOLD {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut tokens = body.into_iter();
+    while let Some(t) = tokens.next() {
+        match t {
+            TokenTree::Literal(l) => parts.push(Part::Bytes(lit_bytes(&Lit::new(l))?)),
+            TokenTree::Punct(p) if p.as_char() == ',' => {}
+            TokenTree::Ident(i) if i == "concat" => match (tokens.next(), tokens.next()) {
+                (Some(TokenTree::Punct(bang)), Some(TokenTree::Group(g)))
+                    if bang.as_char() == '!' =>
+                {
+                    parts.extend(concat_tokens(g.stream(), depth + 1)?)
+                }
+                _ => return None,
+            },
+            _ => return None,
         }
     }
     Some(parts)
