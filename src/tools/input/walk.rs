@@ -70,14 +70,20 @@ fn entries(dir: &Path) -> crate::Result<Vec<PathBuf>> {
             format!("is on {fs} (a pseudo file system); rowguard reads regular files only"),
         ));
     }
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut out: Vec<PathBuf> = Vec::new();
+    for (n, e) in std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
+        .enumerate()
+    {
+        // one folder of millions of entries is not listed into memory
+        if n >= MAX_ENTRIES {
+            return Err(too_many(dir, "entries", MAX_ENTRIES));
+        }
+        let Ok(e) = e else { continue };
+        if !e.file_name().to_string_lossy().starts_with('.') {
+            out.push(e.path());
+        }
+    }
     out.sort();
     Ok(out)
 }
