@@ -15,7 +15,8 @@
 //!
 //! Attributes (doc comments, `cfg` strings) are not code and are skipped.
 //! Macro bodies are read as comma-separated expressions when they parse as
-//! such (`format!`, `assert!`, `println!`), so the SQL inside `format!` counts.
+//! such (`format!`, `assert!`, `println!`), so the SQL inside `format!` counts;
+//! at most 16 macros deep (each level re-reads the tokens under it).
 //! Constant concatenations are folded into the word they make:
 //! `concat!("zig", "zag")`, `[A, B].concat()` and `[A, B].join("")`
 //! (names resolved through the file's `const`, `static` and `let`
