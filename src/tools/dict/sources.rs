@@ -26,8 +26,8 @@ use super::{harvest, Dictionary, Harvested, Rank, Skipped};
 /// hand-written code: sqlparser's whole parser is 0.9 MB).
 pub const MAX_SOURCE: u64 = 2 << 20;
 /// Most bytes of source one harvest reads in all (16 MiB of literal-dense
-/// source parses in about 9 s in a debug build).
-pub const MAX_HARVEST: u64 = 16 << 20;
+/// source took 6.9 s to parse in a release build on a loaded 2-core machine).
+pub const MAX_HARVEST: u64 = 8 << 20;
 /// Stack of the thread a file is parsed on (reserved, not committed: only
 /// what the parse touches is memory).
 pub const PARSE_STACK: usize = 512 << 20;
