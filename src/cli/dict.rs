@@ -25,9 +25,16 @@ pub fn harvest(paths: &[PathBuf]) -> anyhow::Result<dict::Dictionary> {
     let h = dict::harvest_sources(paths)?;
     for s in &h.skipped {
         eprintln!(
-            "rowguard: warning: {}: not parseable Rust ({}), skipped",
+            "rowguard: warning: {}: {}, skipped",
             s.path.display(),
             s.reason.replace('\n', " ")
+        );
+    }
+    if h.cut > 0 {
+        eprintln!(
+            "rowguard: warning: {} harvested words left out: a dictionary holds at most {} (compared words kept first)",
+            h.cut,
+            dict::MAX_WORDS
         );
     }
     anyhow::ensure!(

@@ -42,6 +42,7 @@ fn reason_text(r: &Reason) -> String {
         Reason::SqliteRejected(e) => format!("SQLite rejected a statement PostgreSQL ran: {e}"),
         Reason::BothRejected(e) => format!("both rejected a statement: {e}"),
         Reason::LimitOnOne(e) => format!("a limit stopped a statement on one database: {e}"),
+        Reason::NotRun(e) => format!("neither database ran the line: {e}"),
         Reason::Unexplained(e) => format!("UNEXPLAINED: {e}"),
     }
 }
@@ -67,13 +68,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Text => {
             for d in &report.differences {
                 let notes: String = d.notes.as_deref().unwrap_or("").chars().take(60).collect();
+                let verdict = |kinds: &[rowguard::guard::Kind]| match d.reason {
+                    Reason::NotRun(_) => "not run".to_string(),
+                    _ => rowguard::guard::kinds_line(kinds.iter().copied()),
+                };
                 outln!(
                     "{} {}:{}: sqlite {} vs postgres {} ({}): notes {notes:?}",
                     d.pipeline,
                     d.file,
                     d.line,
-                    rowguard::guard::kinds_line(d.sqlite.iter().copied()),
-                    rowguard::guard::kinds_line(d.postgres.iter().copied()),
+                    verdict(&d.sqlite),
+                    verdict(&d.postgres),
                     reason_text(&d.reason)
                 );
             }

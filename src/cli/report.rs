@@ -6,6 +6,14 @@
 //! artifacts (another name, a folder, a device, content that does not have
 //! the hash its name says, more than 16 MiB) is a one-line error (exit 2): a
 //! page is never built from half the data or from junk.
+//!
+//! Artifacts are read only from the artifacts folder given, else the
+//! summary's own folder, and by file name only: whatever path a finding's
+//! `artifact` names (absolute, `../`), only its last component is used, it
+//! must be a `<kind>-<hash>[.json]` name, a regular file that is not a
+//! symbolic link, and its content must have the hash in its name (the hash
+//! the summary recorded). Anything else is refused (exit 2): the page never
+//! embeds bytes of a file outside that folder.
 //! Exit code otherwise follows the run: 0 clean, 1 finding.
 
 use std::path::{Path, PathBuf};
@@ -53,51 +61,81 @@ fn check_artifacts(dir: &Path) -> anyhow::Result<()> {
         bail!("{}: not an artifacts folder", dir.display());
     }
     let entries = std::fs::read_dir(dir).with_context(|| dir.display().to_string())?;
-    for entry in entries {
+    for (n, entry) in entries.enumerate() {
         let entry = entry.with_context(|| dir.display().to_string())?;
+        if n >= rowguard::input::walk::MAX_ENTRIES {
+            bail!("{}: more entries than any run writes", dir.display());
+        }
         let (path, name) = (entry.path(), entry.file_name());
         let name = name.to_string_lossy();
         if name.starts_with(".tmp-") {
             continue;
         }
-        if path.is_dir() {
+        // the entry itself, not what a link names
+        let meta = std::fs::symlink_metadata(&path).with_context(|| path.display().to_string())?;
+        if meta.is_dir() {
             bail!(
                 "{}: a folder inside the artifacts folder (it holds only <kind>-<hash>[.json] files)",
                 path.display()
             );
         }
-        let Some(hash) = artifact_hash(&name) else {
+        if artifact_hash(&name).is_none() {
             bail!(
                 "{}: not a rowguard artifact (expected <kind>-<hash>[.json])",
                 path.display()
             );
-        };
-        // bounded, regular files only: a FIFO or device is one line, never opened
-        let bytes = rowguard::tools::input::read_file(&path)?;
-        if content_hash(&bytes) != hash.to_ascii_lowercase() {
-            bail!(
-                "{}: its content does not have the hash in its name (not the file the run wrote)",
-                path.display()
-            );
         }
+        verified(&path)?;
         build::read_input(&path)?;
     }
     Ok(())
 }
 
-/// Every artifact a summary names must be there, replayed or not.
-fn check_referenced(findings: &[Found], resolve: &dyn Fn(&Path) -> PathBuf) -> anyhow::Result<()> {
+/// Reads the artifact at `path`, which must be a regular file (not a
+/// symbolic link, FIFO or device) of at most 16 MiB whose content has the
+/// hash its name says.
+fn verified(path: &Path) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let Some(hash) = artifact_hash(&name) else {
+        bail!("{}: not a rowguard artifact name", path.display());
+    };
+    let file = rowguard::input::open_no_follow(path)?;
+    let bytes = rowguard::input::read_open_file(file, path, rowguard::input::MAX_INPUT)?;
+    if content_hash(&bytes) != hash.to_ascii_lowercase() {
+        bail!(
+            "{}: its content does not have the hash in its name (not the file the run wrote)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Every artifact a summary names must be in `folder`, by file name, with
+/// an artifact's name and the content that name's hash says, replayed or not.
+fn check_referenced(findings: &[Found], folder: &Path) -> anyhow::Result<()> {
     for f in findings {
-        if let Some(a) = &f.artifact {
-            let path = resolve(a);
-            if !path.is_file() {
-                bail!(
-                    "{}: the artifact of a {} finding is not there (pass the run's artifacts folder with --artifacts)",
-                    path.display(),
-                    f.kind
-                );
-            }
+        let Some(a) = &f.artifact else { continue };
+        let name = a.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(name) = name.filter(|n| artifact_hash(n).is_some()) else {
+            bail!(
+                "{}: the artifact of a {} finding is not named <kind>-<hash>[.json]; report reads artifacts by file name from {} only",
+                a.display(),
+                f.kind,
+                folder.display()
+            );
+        };
+        let path = folder.join(&name);
+        if std::fs::symlink_metadata(&path).is_err() {
+            bail!(
+                "{}: the artifact of a {} finding is not there (pass the run's artifacts folder with --artifacts)",
+                path.display(),
+                f.kind
+            );
         }
+        verified(&path)?;
     }
     Ok(())
 }
@@ -113,11 +151,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.artifacts {
         check_artifacts(dir)?;
     }
-    let dir = args.artifacts.clone();
-    let resolve = move |p: &Path| match (&dir, p.file_name()) {
-        (Some(d), Some(name)) => d.join(name),
-        _ => p.to_path_buf(),
+    // artifacts come from this folder, by file name only
+    let folder = match &args.artifacts {
+        Some(d) => d.clone(),
+        None => match args.summary.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
     };
+    let at = folder.clone();
+    let resolve = move |p: &Path| at.join(p.file_name().unwrap_or_default());
     let what = || {
         format!(
             "{}: not a rowguard fuzz or gate summary",
@@ -127,12 +170,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = if value.get("cases").is_some() {
         let g: build::GateSummary = serde_json::from_value(value).with_context(what)?;
         if let Some(s) = &g.fuzz {
-            check_referenced(&s.findings, &resolve)?;
+            check_referenced(&s.findings, &folder)?;
         }
         build::from_gate(&g, args.db.options().as_ref(), &resolve)?
     } else {
         let s: Summary = serde_json::from_value(value).with_context(what)?;
-        check_referenced(&s.findings, &resolve)?;
+        check_referenced(&s.findings, &folder)?;
         build::from_fuzz(&s, args.db.options().as_ref(), &resolve)?
     };
     match &args.output {

@@ -29,6 +29,8 @@ pub struct Session {
     database: Option<PgOptions>,
 }
 
+// one per session, made once and never moved: boxing the common case buys nothing
+#[allow(clippy::large_enum_variant)]
 enum SessionBackend {
     Sqlite(Guard),
     Postgres(Box<PgGuard>),

@@ -36,6 +36,9 @@ pub enum Reason {
     BothRejected(String),
     /// A work, time or size limit stopped a statement on one database only.
     LimitOnOne(String),
+    /// Neither database ran the line: it could not be read as notes (not
+    /// UTF-8, too long), the same on both sides.
+    NotRun(String),
     /// Both ran everything, yet the verdicts differ: a guard bug.
     Unexplained(String),
 }
@@ -114,7 +117,15 @@ fn radius(r: &LineReport) -> BTreeSet<(&str, &str, &str)> {
 
 /// Why `sqlite` and `postgres` (the same line) differ, or `None` when they agree.
 pub fn classify(sqlite: &LineReport, postgres: &LineReport) -> Option<Reason> {
-    if sqlite.verdict == LineVerdict::Error || postgres.verdict == LineVerdict::Error {
+    let (s_none, p_none) = (
+        sqlite.verdict == LineVerdict::Error,
+        postgres.verdict == LineVerdict::Error,
+    );
+    if s_none && p_none && sqlite.error == postgres.error {
+        // the line never reached either database: nothing to compare
+        return Some(Reason::NotRun(sqlite.error.clone().unwrap_or_default()));
+    }
+    if s_none || p_none {
         let why = format!(
             "a guard could not check the line: {}",
             sqlite
@@ -256,6 +267,20 @@ mod tests {
     fn agreeing_lines_are_no_difference() {
         let a = line(vec![Kind::WriteOutsideTarget], None, &[("8", "notes")]);
         assert_eq!(classify(&a, &a.clone()), None);
+    }
+
+    #[test]
+    fn a_line_neither_database_ran_is_explained_by_its_error() {
+        let mut sqlite = line(vec![], None, &[]);
+        sqlite.verdict = LineVerdict::Error;
+        sqlite.error = Some("not UTF-8".into());
+        let postgres = sqlite.clone();
+        let r = classify(&sqlite, &postgres).unwrap();
+        assert_eq!(r, Reason::NotRun("not UTF-8".into()));
+        assert!(!r.is_unexplained());
+        // one side only could not check it: that is not explained
+        let ran = line(vec![], None, &[]);
+        assert!(classify(&sqlite, &ran).unwrap().is_unexplained());
     }
 
     #[test]

@@ -136,15 +136,37 @@ struct Replayed {
     seeds: Vec<Vec<u8>>,
     /// Files not replayed because `stop` was set.
     skipped: usize,
+    /// The folder could not be listed: nothing was replayed.
+    unlisted: bool,
 }
 
 fn replay(judge: &mut Judge, dir: &Path, stop: &AtomicBool) -> crate::Result<Replayed> {
-    let files = corpus::files_under(dir)?;
     let mut out = Replayed {
         cases: Vec::new(),
         seeds: Vec::new(),
         skipped: 0,
+        unlisted: false,
     };
+    let files = match corpus::files_under(dir) {
+        Ok(files) => files,
+        // a signal while listing: an incomplete gate with its report, not a bare error
+        // a folder that cannot be listed (a signal, more files than the walk
+        // takes, a link into /proc): an error case, and the reports are written
+        Err(e) => {
+            out.cases.push(Case {
+                suite: "corpus",
+                name: dir.display().to_string(),
+                file: None,
+                time: Duration::ZERO,
+                outcome: Outcome::Error(e.to_string()),
+            });
+            out.unlisted = true;
+            let signal = stop.load(Ordering::SeqCst) || crate::guard::interrupt::requested();
+            out.skipped = usize::from(signal);
+            return Ok(out);
+        }
+    };
+    let mut seed_bytes = 0u64;
     for (i, path) in files.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
             out.skipped = files.len() - i;
@@ -156,7 +178,11 @@ fn replay(judge: &mut Judge, dir: &Path, stop: &AtomicBool) -> crate::Result<Rep
             .map_err(|e| e.to_string())
             .and_then(|bytes| {
                 let judged = Rule::of(&rel).and_then(|rule| judge.judge(&rule, path, &bytes));
-                out.seeds.push(bytes);
+                // every file is judged; the fuzz stage's seeds are bounded in all
+                seed_bytes += bytes.len() as u64;
+                if seed_bytes <= corpus::MAX_SEED_BYTES {
+                    out.seeds.push(bytes);
+                }
                 judged
             });
         let outcome = match result {
@@ -211,6 +237,22 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
             cases,
             fuzz: None,
             interrupted: true,
+        });
+    }
+    if replayed.unlisted {
+        cases.push(Case {
+            suite: "fuzz",
+            name,
+            file: None,
+            time: Duration::ZERO,
+            outcome: Outcome::Error(
+                "safe not fuzzed: the corpus folder could not be listed".into(),
+            ),
+        });
+        return Ok(GateReport {
+            cases,
+            fuzz: None,
+            interrupted: false,
         });
     }
     let mut fuzz = Config::new(pipeline::by_name("safe")?);

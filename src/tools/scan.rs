@@ -25,7 +25,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::File;
 use std::io::{self, BufRead};
 use std::path::Path;
 
@@ -344,9 +343,8 @@ impl Scan {
         if path == Path::new("-") {
             return self.run(&mut io::stdin().lock(), path, each);
         }
-        // a FIFO or a device is refused before it is opened (`--notes -` reads a stream)
-        crate::input::check_regular(path)?;
-        let file = File::open(path).map_err(|e| crate::Error::io(path, e))?;
+        // a FIFO, a device or /proc is refused, checked on the handle (`--notes -` reads a stream)
+        let file = crate::input::open_regular(path)?;
         let size = file
             .metadata()
             .map_err(|e| crate::Error::io(path, e))?

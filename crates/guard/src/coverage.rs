@@ -331,7 +331,7 @@ mod tests {
             observed("clients", WriteOp::Update, &["phone"]),
             observed("reminders", WriteOp::Delete, &[]),
         ] {
-            assert_eq!(e.uncovered(&ws, &[bad.clone()]), vec![bad]);
+            assert_eq!(e.uncovered(&ws, std::slice::from_ref(&bad)), vec![bad]);
         }
         let rowid = writes("UPDATE appointments SET rowid = 9 WHERE id = 7");
         assert!(e

@@ -51,7 +51,8 @@ impl Dialect {
 }
 
 /// Recursion limit for sqlparser: deep nesting is an error, never a stack overflow.
-const RECURSION_LIMIT: usize = 50;
+/// (A parenthesis level costs one unit, a subquery level about three.)
+const RECURSION_LIMIT: usize = 96;
 
 /// The text SQLite compiles (up to the first NUL) and the tail it ignores.
 pub fn compiled_text(sql: &str) -> (&str, Option<&str>) {
@@ -98,25 +99,34 @@ pub struct StaticView {
     pub findings: Vec<(Kind, String)>,
 }
 
-/// Most operators a text may hold for sqlparser to parse it. sqlparser's
-/// recursion limit bounds nesting, not a left-deep chain (`1 + 1 + ...`,
-/// `1 XOR 1 XOR ...`, `SELECT 1 UNION SELECT 1 ...`, `x::t::t`), which it
-/// builds in a loop into a tree whose every later walk (clone, print, drop:
-/// derived code that sqlparser's stack protection does not cover) recurses
-/// once per operator. Which words are infix operators depends on the dialect
-/// (`XOR`, `DIV`, `MOD`, `ILIKE`, `OVERLAPS`, `AT TIME ZONE`, ...), so every
-/// keyword and every symbol other than `,` `;` `(` `)` `.` counts as one: an
-/// upper bound on any chain's depth in every dialect. SQLite itself stops
-/// expressions deeper than 200 (the guard's `SQLITE_LIMIT_EXPR_DEPTH`).
+/// Deepest operator chain a text may hold for sqlparser to parse it.
+/// sqlparser's recursion limit bounds nesting, not a left-deep chain
+/// (`1 + 1 + ...`, `1 XOR 1 XOR ...`, `SELECT 1 UNION SELECT 1 ...`,
+/// `x::t::t`), which it builds in a loop into a tree whose every later walk
+/// (clone, print, drop: derived code that sqlparser's stack protection does
+/// not cover) recurses once per operator. Which words are infix operators
+/// depends on the dialect (`XOR`, `DIV`, `MOD`, `ILIKE`, `OVERLAPS`,
+/// `AT TIME ZONE`, ...), so every keyword and every symbol other than `,`
+/// `;` `(` `)` `.` counts as one: an upper bound on any chain's depth in
+/// every dialect. What is bounded is depth, not size: the count restarts at
+/// every `,` (list items are siblings: a 10,000-id `IN` list or a long
+/// `VALUES` list is flat) and at `WHEN`/`THEN`/`ELSE` (the branches of a
+/// `CASE` are siblings too), and the depth at a token is its chain's count
+/// plus the counts of every enclosing parenthesis or `CASE`, plus one per
+/// level. SQLite itself stops expressions deeper than 200 (the guard's
+/// `SQLITE_LIMIT_EXPR_DEPTH`).
 pub const MAX_OPERATORS: usize = 200;
-/// Deepest parenthesis nesting parsed (sqlparser stops at `RECURSION_LIMIT` too).
-pub const MAX_NESTING: usize = 32;
+/// Deepest nesting of parentheses and `CASE` parsed (ordinary generated
+/// SQL nests 40 deep; sqlparser stops at `RECURSION_LIMIT` too).
+pub const MAX_NESTING: usize = 64;
 /// Longest text (bytes) the static layer tokenizes: tokens cost ~100 bytes
 /// each, so a megabyte of `;` is ~100 MB before any tree is built.
 pub const MAX_STATIC_LENGTH: usize = 1 << 20;
 /// Most tokens (whitespace and comments excluded) the static layer parses:
-/// syntax trees cost ~1 KB per token, so this bounds the tree at ~20 MB.
-pub const MAX_TOKENS: usize = 20_000;
+/// a flat list item's tree is a few hundred bytes, so this bounds the tree
+/// at tens of MB while a 10,000-id `IN` list (20,000 tokens) or a
+/// 10,000-row `VALUES` list stays clean.
+pub const MAX_TOKENS: usize = 200_000;
 /// Most statements in one string the static layer parses (one tree each).
 pub const MAX_STATEMENTS: usize = 64;
 
@@ -171,7 +181,7 @@ fn tokenize(sql: &str, dialect: Dialect) -> Option<Vec<Token>> {
 }
 
 /// The limits checked on the token stream before parsing: length first
-/// (before any token is made), then statements, tokens, operators, nesting.
+/// (before any token is made), then statements, tokens, nesting, operators.
 fn check_limits(sql: &str, tokens: Option<&[Token]>) -> Result<(), LimitHit> {
     let hit = |name, limit, found| Err(LimitHit { name, limit, found });
     if sql.len() > MAX_STATIC_LENGTH {
@@ -187,29 +197,55 @@ fn check_limits(sql: &str, tokens: Option<&[Token]>) -> Result<(), LimitHit> {
     };
     let mut statements = 0;
     let mut in_statement = false;
-    let mut operators = 0;
-    let (mut depth, mut deepest) = (0usize, 0usize);
+    // open parentheses (false) and CASEs (true), each with the depth and
+    // chain count of its parent when it opened
+    let mut open: Vec<(bool, usize, usize)> = Vec::new();
+    let (mut base, mut chain, mut deepest_chain, mut deepest) = (0usize, 0usize, 0usize, 0usize);
     for t in solid() {
         if !matches!(t, Token::SemiColon) && !in_statement {
             in_statement = true;
             statements += 1;
         }
-        operators += match t {
+        let keyword = match t {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
+            _ => None,
+        };
+        let opens = matches!(t, Token::LParen) || keyword == Some(Keyword::CASE);
+        let case_ends = keyword == Some(Keyword::END) && open.last().is_some_and(|o| o.0);
+        if opens {
+            open.push((!matches!(t, Token::LParen), base, chain));
+            base += chain + 1;
+            chain = 0;
+            deepest = deepest.max(open.len());
+            continue;
+        }
+        if matches!(t, Token::RParen) || case_ends {
+            // a `)` also closes the CASEs left open inside it
+            while let Some(o) = open.pop() {
+                (base, chain) = (o.1, o.2);
+                if !o.0 || case_ends {
+                    break;
+                }
+            }
+            continue;
+        }
+        chain += match t {
             Token::SemiColon => {
                 in_statement = false;
+                open.clear();
+                base = 0;
+                chain = 0;
                 0
             }
-            Token::LParen => {
-                depth += 1;
-                deepest = deepest.max(depth);
+            Token::Comma => {
+                chain = 0;
                 0
             }
-            Token::RParen => {
-                depth = depth.saturating_sub(1);
+            _ if matches!(keyword, Some(Keyword::WHEN | Keyword::THEN | Keyword::ELSE)) => {
+                chain = 0;
                 0
             }
-            Token::Comma
-            | Token::Period
+            Token::Period
             | Token::Number(..)
             | Token::SingleQuotedString(_)
             | Token::DoubleQuotedString(_)
@@ -230,6 +266,7 @@ fn check_limits(sql: &str, tokens: Option<&[Token]>) -> Result<(), LimitHit> {
             Token::Word(_) => 0,
             _ => 1,
         };
+        deepest_chain = deepest_chain.max(base + chain);
     }
     if statements > MAX_STATEMENTS {
         return hit("statements", MAX_STATEMENTS, statements);
@@ -238,11 +275,11 @@ fn check_limits(sql: &str, tokens: Option<&[Token]>) -> Result<(), LimitHit> {
     if count > MAX_TOKENS {
         return hit("tokens", MAX_TOKENS, count);
     }
-    if operators > MAX_OPERATORS {
-        return hit("operators", MAX_OPERATORS, operators);
-    }
     if deepest > MAX_NESTING {
         return hit("nesting", MAX_NESTING, deepest);
+    }
+    if deepest_chain > MAX_OPERATORS {
+        return hit("operators", MAX_OPERATORS, deepest_chain);
     }
     Ok(())
 }
@@ -950,6 +987,54 @@ mod tests {
         let nested = |n| format!("SELECT {}1{}", "(".repeat(n), ")".repeat(n));
         assert_eq!(limit_of(&nested(MAX_NESTING + 1), d), Some("nesting"));
         assert_eq!(limit_of(&nested(MAX_NESTING), d), None);
+        // Size is not depth: long lists, CASE chains and 40 parentheses are clean.
+        let ids: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
+        let ordinary = [
+            format!(
+                "UPDATE t SET a = 1 WHERE id = 7 AND id IN ({})",
+                ids.join(", ")
+            ),
+            format!(
+                "INSERT INTO t VALUES {}",
+                vec!["(1, 'a', NULL)"; 10_000].join(", ")
+            ),
+            format!(
+                "UPDATE t SET a = CASE {} ELSE 0 END WHERE id = 7",
+                (0..2_000)
+                    .map(|i| format!("WHEN id = {i} THEN {i} + 1"))
+                    .collect::<String>()
+            ),
+            format!(
+                "UPDATE t SET a = {}1{} WHERE id = 7",
+                "(".repeat(40),
+                ")".repeat(40)
+            ),
+            format!(
+                "SELECT {}1{}",
+                "CASE WHEN 1 THEN ".repeat(40),
+                " END".repeat(40)
+            ),
+        ];
+        for sql in &ordinary {
+            assert_eq!(limit_of(sql, d), None, "{}", &sql[..60]);
+            let v = analyze(sql, d, &crate::tests::policy7(), None);
+            assert_eq!(v.statements, Some(1), "{}", &sql[..60]);
+        }
+        // nesting of any kind past the limit, and a chain inside a list item
+        let cases = format!(
+            "SELECT {}1{}",
+            "CASE WHEN 1 THEN ".repeat(5_000),
+            " END".repeat(5_000)
+        );
+        assert_eq!(limit_of(&cases, d), Some("nesting"));
+        let hidden = format!("SELECT 1, ({}), 2", "1 + ".repeat(5_000) + "1");
+        assert_eq!(limit_of(&hidden, d), Some("operators"));
+        let stepped = format!("SELECT {}1", "1 + 1 + 1 + (".repeat(60)) + &")".repeat(60);
+        assert_eq!(
+            limit_of(&stepped, d),
+            Some("operators"),
+            "depth adds up across levels"
+        );
         // A long string literal is one token: a long note is no limit.
         let note = format!(
             "UPDATE t SET notes = '{}' WHERE id = 7",

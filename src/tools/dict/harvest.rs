@@ -15,10 +15,16 @@
 //!
 //! Attributes (doc comments, `cfg` strings) are not code and are skipped.
 //! Macro bodies are read as comma-separated expressions when they parse as
-//! such (`format!`, `assert!`, `println!`), so the SQL inside `format!` counts.
-//! A file `syn` cannot parse is skipped with a warning, never a panic.
+//! such (`format!`, `assert!`, `println!`), so the SQL inside `format!` counts;
+//! at most 16 macros deep (each level re-reads the tokens under it).
+//! Constant concatenations are folded into the word they make:
+//! `concat!("zig", "zag")`, `[A, B].concat()` and `[A, B].join("")`
+//! (names resolved through the file's `const`, `static` and `let`
+//! bindings), ranked like any literal in their place.
+//! A file `syn` cannot parse is skipped with a warning, never a panic (the
+//! caller bounds its depth first: [`super::depth`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use syn::visit::{self, Visit};
 use syn::{Expr, Lit, Pat};
@@ -61,8 +67,39 @@ pub(super) struct Harvest {
     pub words: Vec<(Vec<u8>, Rank)>,
     /// Names that are compared (`x.contains(NAME)`, `a == self.name`).
     compared_names: HashSet<String>,
-    /// Literals bound to a name (`const NAME: &str = "..."`, `name: "..."`).
-    bindings: Vec<(String, Vec<u8>)>,
+    /// Constants bound to a name (`const NAME: &str = "..."`, `name: "..."`).
+    bindings: Vec<(String, Vec<Part>)>,
+    /// Concatenations met, resolved once every binding is known.
+    folds: Vec<(Vec<Part>, Rank)>,
+    /// Macro bodies being read, one inside the other.
+    macro_depth: usize,
+}
+
+/// Deepest nest of macro bodies read: each level re-reads the tokens under
+/// it, so a bound keeps a deep nest of macros around a wide body linear
+/// (700 levels around 300,000 tokens took 29 s without it).
+const MAX_MACRO_NEST: usize = 16;
+
+/// A piece of a constant string: bytes, or a name still to resolve.
+#[derive(Debug, Clone)]
+enum Part {
+    Bytes(Vec<u8>),
+    Name(String),
+}
+
+/// The bytes `parts` make, every name resolved through `known`.
+fn resolve(parts: &[Part], known: &HashMap<String, Vec<u8>>) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for p in parts {
+        match p {
+            Part::Bytes(b) => out.extend_from_slice(b),
+            Part::Name(n) => out.extend_from_slice(known.get(n)?),
+        }
+        if out.len() > super::format::MAX_ENTRY {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 /// Parses `source` and harvests it; `Err` with `syn`'s message when it is not Rust.
@@ -74,10 +111,30 @@ pub(super) fn harvest(source: &str) -> Result<Vec<(Vec<u8>, Rank)>, String> {
         mut words,
         compared_names,
         bindings,
+        folds,
+        macro_depth: _,
     } = h;
-    for (name, value) in bindings {
+    // names to bytes, through chains of constants (a few rounds are enough)
+    let mut known: HashMap<String, Vec<u8>> = HashMap::new();
+    for _ in 0..4 {
+        for (name, parts) in &bindings {
+            if !known.contains_key(name) {
+                if let Some(v) = resolve(parts, &known) {
+                    known.insert(name.clone(), v);
+                }
+            }
+        }
+    }
+    for (parts, rank) in folds {
+        if let Some(v) = resolve(&parts, &known) {
+            words.push((v, rank));
+        }
+    }
+    for (name, parts) in bindings {
         if compared_names.contains(&name) {
-            words.push((value, Rank::Compared));
+            if let Some(v) = resolve(&parts, &known) {
+                words.push((v, Rank::Compared));
+            }
         }
     }
     Ok(words)
@@ -123,6 +180,88 @@ fn name_of(e: &Expr) -> Option<String> {
     }
 }
 
+/// The parts of a constant concatenation: `concat!(...)`, `[..].concat()`
+/// or `[..].join("")` of literals, names and nested concatenations.
+///
+/// Folding looks at most [`MAX_FOLD`] concatenations deep and reads
+/// `concat!` arguments as tokens (never re-parsing a body), so every
+/// expression of a deep nest costs a bounded amount of work.
+fn fold_of(e: &Expr) -> Option<Vec<Part>> {
+    fold_at(e, 0)
+}
+
+/// Deepest nest of concatenations folded.
+const MAX_FOLD: usize = 8;
+
+fn fold_at(e: &Expr, depth: usize) -> Option<Vec<Part>> {
+    if depth > MAX_FOLD {
+        return None;
+    }
+    let elems = match e {
+        Expr::Reference(r) => return fold_at(&r.expr, depth + 1),
+        Expr::Paren(p) => return fold_at(&p.expr, depth + 1),
+        Expr::Macro(m) if m.mac.path.is_ident("concat") => {
+            return concat_tokens(m.mac.tokens.clone(), depth)
+        }
+        Expr::MethodCall(m)
+            if (m.method == "concat" && m.args.is_empty())
+                || (m.method == "join"
+                    && m.args.len() == 1
+                    && literal_of(&m.args[0]).is_some_and(|s| s.is_empty())) =>
+        {
+            let mut r = &*m.receiver;
+            while let Expr::Reference(x) = r {
+                r = &x.expr;
+            }
+            match r {
+                Expr::Array(a) => &a.elems,
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    let mut parts = Vec::new();
+    for x in elems {
+        if let Some(v) = literal_of(x) {
+            parts.push(Part::Bytes(v));
+        } else if let Some(inner) = fold_at(x, depth + 1) {
+            parts.extend(inner);
+        } else if let Expr::Path(p) = x {
+            parts.push(Part::Name(p.path.segments.last()?.ident.to_string()));
+        } else {
+            return None;
+        }
+    }
+    Some(parts)
+}
+
+/// The parts of a `concat!` body read as tokens: literals, commas and
+/// nested `concat!(...)`.
+fn concat_tokens(body: proc_macro2::TokenStream, depth: usize) -> Option<Vec<Part>> {
+    use proc_macro2::TokenTree;
+    if depth > MAX_FOLD {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut tokens = body.into_iter();
+    while let Some(t) = tokens.next() {
+        match t {
+            TokenTree::Literal(l) => parts.push(Part::Bytes(lit_bytes(&Lit::new(l))?)),
+            TokenTree::Punct(p) if p.as_char() == ',' => {}
+            TokenTree::Ident(i) if i == "concat" => match (tokens.next(), tokens.next()) {
+                (Some(TokenTree::Punct(bang)), Some(TokenTree::Group(g)))
+                    if bang.as_char() == '!' =>
+                {
+                    parts.extend(concat_tokens(g.stream(), depth + 1)?)
+                }
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+    Some(parts)
+}
+
 /// The literals a pattern matches.
 fn pattern_literals(p: &Pat, out: &mut Vec<Vec<u8>>) {
     match p {
@@ -147,6 +286,8 @@ impl Harvest {
     fn compared(&mut self, e: &Expr) {
         if let Some(v) = literal_of(e) {
             self.words.push((v, Rank::Compared));
+        } else if let Some(parts) = fold_of(e) {
+            self.folds.push((parts, Rank::Compared));
         } else if let Some(n) = name_of(e) {
             self.compared_names.insert(n);
         }
@@ -154,7 +295,9 @@ impl Harvest {
 
     fn bind(&mut self, name: String, e: &Expr) {
         if let Some(v) = literal_of(e) {
-            self.bindings.push((name, v));
+            self.bindings.push((name, vec![Part::Bytes(v)]));
+        } else if let Some(parts) = fold_of(e) {
+            self.bindings.push((name, parts));
         }
     }
 
@@ -168,6 +311,14 @@ impl Harvest {
 
 impl<'ast> Visit<'ast> for Harvest {
     fn visit_attribute(&mut self, _: &'ast syn::Attribute) {}
+
+    fn visit_expr(&mut self, e: &'ast Expr) {
+        // a concatenation anywhere is a word of its own (its pieces are too)
+        if let Some(parts) = fold_of(e) {
+            self.folds.push((parts, Rank::Literal));
+        }
+        visit::visit_expr(self, e);
+    }
 
     fn visit_lit(&mut self, lit: &'ast Lit) {
         if let Some(v) = lit_bytes(lit) {
@@ -234,6 +385,18 @@ impl<'ast> Visit<'ast> for Harvest {
     }
 
     fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        if self.macro_depth >= MAX_MACRO_NEST {
+            return;
+        }
+        self.macro_depth += 1;
+        self.visit_macro_body(m);
+        self.macro_depth -= 1;
+    }
+}
+
+impl Harvest {
+    /// Reads a macro's body as expressions (or `matches!`'s pattern).
+    fn visit_macro_body(&mut self, m: &syn::Macro) {
         let name = m
             .path
             .segments
@@ -343,6 +506,41 @@ mod tests {
         assert_eq!(rank_of(&w, "UPDATE"), Some(Rank::Fragment));
         assert_eq!(rank_of(&w, "WHERE"), Some(Rank::Fragment));
         assert_eq!(rank_of(&w, "doc text is not code"), None);
+    }
+
+    #[test]
+    fn constant_concatenations_are_folded_into_their_word() {
+        let w = ranked(
+            r#"
+            const A: &str = "zig";
+            const B: &str = "zag";
+            const AB: &str = concat!("mar", "mot");
+            fn f(s: &str) -> bool {
+                let joined = [A, "-", B].join("");
+                s.contains(&[A, B].concat()) || s.contains(AB) || s == "x" || joined.is_empty()
+                    || s.starts_with(concat!("ok", concat!("ap", "i")))
+            }
+            "#,
+        );
+        assert_eq!(rank_of(&w, "zigzag"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "marmot"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "okapi"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "zig-zag"), Some(Rank::Literal), "{w:?}");
+    }
+
+    #[test]
+    fn macro_bodies_are_read_to_a_bounded_nest() {
+        let nest = |n: usize, word: &str| {
+            format!(
+                "fn f() {{ {}\"{word}\"{}; }}",
+                "m!(".repeat(n),
+                ")".repeat(n)
+            )
+        };
+        let w = ranked(&nest(MAX_MACRO_NEST, "shallow"));
+        assert_eq!(rank_of(&w, "shallow"), Some(Rank::Literal), "{w:?}");
+        let w = ranked(&nest(MAX_MACRO_NEST + 1, "deep"));
+        assert_eq!(rank_of(&w, "deep"), None, "{w:?}");
     }
 
     #[test]

@@ -13,13 +13,19 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub mod depth;
 pub mod format;
 pub mod harvest;
+pub mod sources;
+
+pub use sources::harvest_sources;
 
 /// Shortest word kept from splitting a long literal.
 pub const MIN_FRAGMENT: usize = 3;
-/// Largest source file read (a Rust file larger than this is not hand-written code).
-pub const MAX_SOURCE: u64 = 8 << 20;
+/// Most words a dictionary holds: past it the worst-ranked words are cut
+/// (and counted). Entries are at most [`format::MAX_ENTRY`] bytes, so a
+/// dictionary is at most 3.2 MB of words.
+pub const MAX_WORDS: usize = 50_000;
 
 /// How directly a word guards a branch of the code it came from (the order
 /// is the priority).
@@ -73,19 +79,34 @@ pub struct Harvested {
     pub dictionary: Dictionary,
     /// Rust files parsed.
     pub files: usize,
-    /// Files `syn` could not parse: skipped, with a warning to print.
+    /// Files not harvested (not parseable, nested too deep, too large, not
+    /// a regular file, past the harvest's byte budget): a warning each.
     pub skipped: Vec<Skipped>,
+    /// Words harvested but left out because the dictionary was full
+    /// ([`MAX_WORDS`]; each occurrence counts).
+    pub cut: usize,
 }
 
 impl Dictionary {
-    /// Ranks and deduplicates `words` (a word keeps its best rank).
+    /// Ranks and deduplicates `words` (a word keeps its best rank); at most
+    /// [`MAX_WORDS`], the best ranked kept.
     pub fn from_words(words: impl IntoIterator<Item = (Vec<u8>, Rank)>) -> Dictionary {
+        Dictionary::capped(words).0
+    }
+
+    /// [`Dictionary::from_words`] and how many words were left out (each
+    /// occurrence of a word that found no room counts). At
+    /// most [`MAX_WORDS`] words of each rank are held while reading, so
+    /// memory is bounded whatever `words` yields.
+    pub fn capped(words: impl IntoIterator<Item = (Vec<u8>, Rank)>) -> (Dictionary, usize) {
         let base: std::collections::HashSet<&[u8]> = crate::scenario::dict::tokens()
             .iter()
             .map(|t| t.as_bytes())
             .collect();
         let mut best: Vec<Word> = Vec::new();
         let mut index = std::collections::HashMap::new();
+        let mut per_rank = [0usize; 3];
+        let mut cut = 0usize;
         for (bytes, rank) in words {
             if bytes.is_empty() || bytes.len() > format::MAX_ENTRY || base.contains(&bytes[..]) {
                 continue;
@@ -95,7 +116,9 @@ impl Dictionary {
                     let w: &mut Word = &mut best[i];
                     w.rank = w.rank.min(rank);
                 }
+                None if per_rank[rank as usize] >= MAX_WORDS => cut += 1,
                 None => {
+                    per_rank[rank as usize] += 1;
                     index.insert(bytes.clone(), best.len());
                     best.push(Word { bytes, rank });
                 }
@@ -103,7 +126,9 @@ impl Dictionary {
         }
         // stable: first-seen order within a rank
         best.sort_by_key(|w| w.rank);
-        Dictionary { words: best }
+        let over = best.len().saturating_sub(MAX_WORDS);
+        best.truncate(MAX_WORDS);
+        (Dictionary { words: best }, cut + over)
     }
 
     /// Merges several dictionaries (best rank wins).
@@ -128,7 +153,7 @@ impl Dictionary {
     /// `literal` or `fragment` keep that rank, any other entry is a
     /// `Literal`. A line libFuzzer would reject is an error.
     pub fn load(path: &Path) -> crate::Result<Dictionary> {
-        let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+        let bytes = crate::input::read_file(path)?;
         let entries = format::parse(&bytes)
             .map_err(|e| crate::Error::Usage(format!("{}: {e}", path.display())))?;
         Ok(Dictionary::from_words(entries.into_iter().map(|e| {
@@ -171,68 +196,6 @@ impl Dictionary {
     }
 }
 
-/// Rust files under `path` (itself when it is a file), sorted.
-fn rust_files(path: &Path) -> crate::Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(path).map_err(|e| crate::Error::io(path, e))?;
-    if meta.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    Ok(crate::engine::corpus::files_under(path)?
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .collect())
-}
-
-/// Harvests every Rust file under `paths` (files or folders). A missing
-/// path, an unreadable, binary or oversized file, or no Rust file at all is
-/// an error; a file `syn` cannot parse is skipped and listed in `skipped`.
-pub fn harvest_sources(paths: &[PathBuf]) -> crate::Result<Harvested> {
-    if paths.is_empty() {
-        return Err(crate::Error::Usage("no source path given".into()));
-    }
-    let mut words = Vec::new();
-    let mut out = Harvested::default();
-    for root in paths {
-        let files = rust_files(root)?;
-        if files.is_empty() {
-            return Err(crate::Error::Usage(format!(
-                "{}: no Rust source (.rs) file in it",
-                root.display()
-            )));
-        }
-        for f in files {
-            let len = std::fs::metadata(&f)
-                .map_err(|e| crate::Error::io(&f, e))?
-                .len();
-            if len > MAX_SOURCE {
-                return Err(crate::Error::Usage(format!(
-                    "{}: {len} bytes is too large for a Rust source file (limit {MAX_SOURCE})",
-                    f.display()
-                )));
-            }
-            let bytes = std::fs::read(&f).map_err(|e| crate::Error::io(&f, e))?;
-            let text = match String::from_utf8(bytes) {
-                Ok(t) if !t.contains('\0') => t,
-                _ => {
-                    return Err(crate::Error::Usage(format!(
-                        "{}: binary file, not Rust source",
-                        f.display()
-                    )))
-                }
-            };
-            match harvest::harvest(&text) {
-                Ok(w) => {
-                    words.extend(w);
-                    out.files += 1;
-                }
-                Err(reason) => out.skipped.push(Skipped { path: f, reason }),
-            }
-        }
-    }
-    out.dictionary = Dictionary::from_words(words);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +210,14 @@ mod tests {
             (b"other".to_vec(), Rank::Literal),
             (Vec::new(), Rank::Compared),
         ]);
+        let many = (0..MAX_WORDS + 10).map(|i| (format!("w{i}").into_bytes(), Rank::Fragment));
+        let first = [(b"kept".to_vec(), Rank::Compared)];
+        let (big, cut) = Dictionary::capped(many.chain(first));
+        assert_eq!((big.words.len(), cut), (MAX_WORDS, 11));
+        assert_eq!(
+            big.words[0].bytes, b"kept",
+            "a compared word is never cut for fragments"
+        );
         let got: Vec<(&[u8], Rank)> = d.words.iter().map(|w| (&w.bytes[..], w.rank)).collect();
         assert_eq!(
             got,

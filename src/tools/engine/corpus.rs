@@ -28,38 +28,37 @@ impl Input {
     }
 }
 
-/// Every regular file under `dir` (hidden ones skipped), sorted by path.
+/// Every file under `dir` (hidden ones skipped), sorted by path, through the
+/// one bounded walk ([`crate::input::walk`]): a FIFO, device or socket is
+/// listed (reading it is then refused, naming it), never opened.
 pub fn files_under(dir: &Path) -> crate::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| crate::Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            out.extend(files_under(&p)?);
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(out)
+    Ok(crate::input::walk::walk(dir)?.all())
 }
 
+/// Most bytes of seeds read from one corpus folder (past it, a one-line error).
+pub const MAX_SEED_BYTES: u64 = 256 << 20;
+
 /// The seeds under `dir` (a missing folder is an empty corpus: it is created
-/// when the first interesting input is written).
+/// when the first interesting input is written). A file that is not a
+/// regular file, or seeds above [`MAX_SEED_BYTES`] in all, is an error.
 pub fn read_seeds(dir: &Path) -> crate::Result<Vec<Vec<u8>>> {
-    if !dir.exists() {
+    if std::fs::symlink_metadata(dir).is_err() {
         return Ok(Vec::new());
     }
-    files_under(dir)?
-        .into_iter()
-        .map(|p| crate::input::read_file(&p))
-        .collect()
+    let mut total = 0u64;
+    let mut seeds = Vec::new();
+    for p in files_under(dir)? {
+        let bytes = crate::input::read_file(&p)?;
+        total += bytes.len() as u64;
+        if total > MAX_SEED_BYTES {
+            return Err(crate::Error::Usage(format!(
+                "{}: more than {MAX_SEED_BYTES} bytes of seeds in all",
+                dir.display()
+            )));
+        }
+        seeds.push(bytes);
+    }
+    Ok(seeds)
 }
 
 /// The bytes a corpus file holds for `input`, and whether they are JSON:

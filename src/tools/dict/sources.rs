@@ -1,0 +1,153 @@
+//! Harvesting a source tree (`dict --source`, `fuzz --source`, the gate's
+//! default): which files are read, and the bounds that keep a hostile tree
+//! from crashing or ballooning the harvest. Every file comes through the
+//! one file-input layer ([`crate::input`]): folders by its bounded walk,
+//! files opened as regular files only and read up to [`MAX_SOURCE`] bytes
+//! actually read.
+//!
+//! Skipped with a warning (in [`Harvested::skipped`]), never a crash: a
+//! file that does not parse, one nested past [`depth::MAX_DEPTH`] or holding
+//! more than [`depth::MAX_TOKENS`] tokens, one larger than [`MAX_SOURCE`],
+//! a `.rs` entry that is not a regular file (FIFO, device, `/proc`), and
+//! every file after [`MAX_HARVEST`] bytes in all. Each file is tokenized,
+//! checked, parsed and visited on a thread of its own with a
+//! [`PARSE_STACK`] stack, so even the bounded depth cannot overflow it. The
+//! dictionary is capped at [`super::MAX_WORDS`] words ([`Harvested::cut`]).
+//!
+//! A missing path, a binary file, a root on `/proc`, or no Rust file at all
+//! is an error (exit 2).
+
+use std::path::{Path, PathBuf};
+
+use super::depth::{self, TooMuch};
+use super::{harvest, Dictionary, Harvested, Rank, Skipped};
+
+/// Largest source file read (a Rust file larger than this is not
+/// hand-written code: sqlparser's whole parser is 0.9 MB).
+pub const MAX_SOURCE: u64 = 2 << 20;
+/// Most bytes of source one harvest reads in all (16 MiB of literal-dense
+/// source took 6.9 s to parse in a release build on a loaded 2-core machine).
+pub const MAX_HARVEST: u64 = 8 << 20;
+/// Stack of the thread a file is parsed on (reserved, not committed: only
+/// what the parse touches is memory).
+pub const PARSE_STACK: usize = 512 << 20;
+
+/// The Rust files under `path` (itself when it is a file), sorted, and the
+/// `.rs` entries that are not regular files.
+fn rust_files(path: &Path) -> crate::Result<(Vec<PathBuf>, Vec<Skipped>)> {
+    let meta = std::fs::metadata(path).map_err(|e| crate::Error::io(path, e))?;
+    if !meta.is_dir() {
+        // a named file must be one: a FIFO or device given by name is refused
+        crate::input::open_regular(path)?;
+        return Ok((vec![path.to_path_buf()], Vec::new()));
+    }
+    let w = crate::input::walk::walk(path)?;
+    let rs = |p: &PathBuf| p.extension().is_some_and(|e| e == "rs");
+    let special = w
+        .special
+        .into_iter()
+        .filter(|(p, _)| rs(p))
+        .map(|(path, reason)| Skipped { path, reason })
+        .collect();
+    Ok((w.files.into_iter().filter(rs).collect(), special))
+}
+
+/// Reads one source file: `Ok(Err(why))` when it is skipped (too large).
+fn read_source(f: &Path) -> crate::Result<Result<String, String>> {
+    let file = crate::input::open_regular(f)?;
+    let bytes = match crate::input::read_open_file(file, f, MAX_SOURCE) {
+        Ok(b) => b,
+        Err(_) => return Ok(Err(format!("larger than {MAX_SOURCE} bytes"))),
+    };
+    match String::from_utf8(bytes) {
+        Ok(t) if !t.contains('\0') => Ok(Ok(t)),
+        _ => Err(crate::Error::Usage(format!(
+            "{}: binary file, not Rust source",
+            f.display()
+        ))),
+    }
+}
+
+/// Tokenizes, bounds, parses and harvests `text` on a thread with a
+/// [`PARSE_STACK`] stack; `Err` says why the file is skipped.
+fn harvest_bounded(text: String) -> Result<Vec<(Vec<u8>, Rank)>, String> {
+    let work = move || {
+        let tokens: proc_macro2::TokenStream = text.parse().map_err(|e| format!("{e:?}"))?;
+        match depth::check(tokens) {
+            Err(TooMuch::Depth) => {
+                return Err(format!(
+                    "nested deeper than rowguard parses (depth estimate over {})",
+                    depth::MAX_DEPTH
+                ))
+            }
+            Err(TooMuch::Tokens) => return Err(format!("more than {} tokens", depth::MAX_TOKENS)),
+            Ok(()) => {}
+        }
+        harvest::harvest(&text).map_err(|e| format!("not parseable Rust ({e})"))
+    };
+    std::thread::Builder::new()
+        .name("rowguard-harvest".into())
+        .stack_size(PARSE_STACK)
+        .spawn(work)
+        .map_err(|e| format!("no thread to parse it on: {e}"))?
+        .join()
+        .unwrap_or_else(|_| Err("the parser panicked".into()))
+}
+
+/// Harvests every Rust file under `paths` (files or folders); see the
+/// module doc for what is skipped and what is an error.
+pub fn harvest_sources(paths: &[PathBuf]) -> crate::Result<Harvested> {
+    if paths.is_empty() {
+        return Err(crate::Error::Usage("no source path given".into()));
+    }
+    let mut words = Vec::new();
+    let mut out = Harvested::default();
+    let mut read = 0u64;
+    for root in paths {
+        let (files, special) = rust_files(root)?;
+        if files.is_empty() && special.is_empty() {
+            return Err(crate::Error::Usage(format!(
+                "{}: no Rust source (.rs) file in it",
+                root.display()
+            )));
+        }
+        out.skipped.extend(special);
+        for f in files {
+            if crate::guard::interrupt::requested() {
+                return Err(crate::Error::Usage(
+                    "interrupted (SIGINT, SIGTERM or SIGHUP) while harvesting".into(),
+                ));
+            }
+            if read >= MAX_HARVEST {
+                let reason = format!("past the harvest's {MAX_HARVEST} bytes in all");
+                out.skipped.push(Skipped { path: f, reason });
+                continue;
+            }
+            let text = match read_source(&f)? {
+                Ok(t) => t,
+                Err(reason) => {
+                    out.skipped.push(Skipped { path: f, reason });
+                    continue;
+                }
+            };
+            read += text.len() as u64;
+            match harvest_bounded(text) {
+                Ok(w) => {
+                    words.extend(w);
+                    out.files += 1;
+                }
+                Err(reason) => out.skipped.push(Skipped { path: f, reason }),
+            }
+            // dedupe and cap as we go: memory follows the dictionary, not the sources
+            if words.len() > 4 * super::MAX_WORDS {
+                let (d, cut) = Dictionary::capped(std::mem::take(&mut words));
+                out.cut += cut;
+                words = d.words.into_iter().map(|w| (w.bytes, w.rank)).collect();
+            }
+        }
+    }
+    let (d, cut) = Dictionary::capped(words);
+    out.dictionary = d;
+    out.cut += cut;
+    Ok(out)
+}
