@@ -96,12 +96,14 @@ fn both_fixtures_hold_the_same_rows() {
 }
 
 /// (label, hostile or clean SQL, kinds, blast radius).
-fn channels() -> Vec<(
+type Channel = (
     &'static str,
     &'static str,
     Vec<Kind>,
     BTreeSet<(String, String, String)>,
-)> {
+);
+
+fn channels() -> Vec<Channel> {
     let none = BTreeSet::new;
     let mut log8 = cells("appointments", "8", &["notes"]);
     log8.extend(cells("appointment_log", "1", &LOG_COLUMNS));
