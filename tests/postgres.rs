@@ -572,8 +572,18 @@ fn a_postgresql_run_is_reported_and_replayed_on_postgresql() {
     std::fs::write(dir.path().join("summary.json"), &fuzz.stdout).unwrap();
     let page = std::fs::read_to_string(dir.path().join("page.html")).unwrap();
     assert!(page.contains("postgres") && page.contains("changed outside the policy"));
-    let without =
-        crate::util::rowguard_in(dir.path(), &["report", "summary.json", "-o", "again.html"]);
+    // The artifacts are in the run's artifacts folder, not next to the summary.
+    let without = crate::util::rowguard_in(
+        dir.path(),
+        &[
+            "report",
+            "summary.json",
+            "--artifacts",
+            "artifacts/legacy",
+            "-o",
+            "again.html",
+        ],
+    );
     let stderr = String::from_utf8_lossy(&without.stderr);
     assert_eq!(without.status.code(), Some(2), "{stderr}");
     assert!(
@@ -585,6 +595,8 @@ fn a_postgresql_run_is_reported_and_replayed_on_postgresql() {
         &[
             "report",
             "summary.json",
+            "--artifacts",
+            "artifacts/legacy",
             "--database",
             url,
             "-o",
