@@ -45,7 +45,7 @@ use crate::{Api, Db, DbError, ErrorClass, Finding, Kind, Policy, StatementCheck,
 
 pub mod lex;
 mod raw;
-mod run;
+pub(crate) mod run;
 mod setup;
 pub mod values;
 mod watchdog;
