@@ -52,3 +52,7 @@ mod browser;
 mod report_cli;
 // the HTML report of a huge run: under 5 MB, every cut counted
 mod report_size;
+// the guard in production: the tripwire on a SQLite file (incident, safe seeds, load, kill)
+mod tripwire;
+// the tripwire on PostgreSQL: incident, safe seeds, no commit around it, load, a connection ended mid-operation
+mod tripwire_pg;
