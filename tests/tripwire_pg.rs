@@ -232,6 +232,14 @@ fn four_threads_of_mixed_operations_on_postgres_commit_exactly_the_clean_ones() 
                                 assert!(violating, "false finding: {op:?}: {verdict:?}");
                                 tripped += 1;
                             }
+                            // Two whole-table updates lock rows in different
+                            // orders: the server ends one (as it would without
+                            // the tripwire), and the tripwire rolls it back.
+                            Err(TripError::Failed { error, .. })
+                                if violating && error.message.contains("40P01") =>
+                            {
+                                tripped += 1;
+                            }
                             Err(e) => panic!("{op:?}: {e}"),
                         }
                     }

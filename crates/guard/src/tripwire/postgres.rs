@@ -298,7 +298,7 @@ fn tables_of(client: &mut Client, schema: &str) -> crate::Result<Vec<TableInfo>>
     let sql = "SELECT c.relname::text, a.attname::text, \
          (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-         WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname, a.attnum";
+         WHERE c.relnamespace = $1::text::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname, a.attnum";
     let found = client
         .query(sql, &[&ident(schema)])
         .map_err(pg_error("reading the protected tables"))?;
