@@ -56,3 +56,5 @@ mod report_size;
 mod tripwire;
 // the tripwire on PostgreSQL: incident, safe seeds, no commit around it, load, a connection ended mid-operation
 mod tripwire_pg;
+// the tripwire beside key-in-WHERE, WHERE-present and max-rows checks over every reproducer (BENCHMARKS.md)
+mod tripwire_compare;
