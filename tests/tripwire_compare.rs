@@ -1,7 +1,9 @@
 //! The tripwire beside the runtime guards that exist (issue 27, item 3), on
 //! SQLite: every planted pipeline's reproducers (`corpus/regressions/`) and
 //! the `safe` pipeline over the seeds (`corpus/pipeline/`, series
-//! reschedules included), each op judged by four checks:
+//! reschedules included), and two sharpened forms of the incident's notes
+//! on `legacy` (`' WHERE id = 7 OR 1=1 --`, `' WHERE id IN (7, 8) --`),
+//! each op judged by four checks:
 //!
 //! - `tripwire`: the op really run through [`Tripwire`] on a fresh fixture;
 //!   stopped = rolled back with a verdict;
@@ -28,11 +30,11 @@ use rowguard::guard::tripwire::{TripError, Tripwire};
 use rowguard::guard::{Kind, StatementCheck};
 use rowguard::harness::appointments::appointments_policy;
 use rowguard::harness::execute::{execute, OpRun, Session};
-use rowguard::harness::pipeline;
+use rowguard::harness::pipeline::{self, Op};
 use rowguard::harness::scenario::{decode_file, Scenario};
 use rowguard::harness::schema;
 
-use crate::util::{files_under, root};
+use crate::util::{files_under, reschedule7, root};
 
 /// Key columns (primary keys and indexed columns) of the fixture's tables.
 const KEYS: [&str; 4] = ["id", "series_id", "appointment_id", "send_at"];
@@ -159,17 +161,17 @@ fn the_tripwire_beside_key_where_and_row_count_checks() {
     let mut session = Session::new().unwrap();
     // (pipeline, legitimate?, the guard's run of the op, the tripwire's answer)
     let mut runs: Vec<(String, bool, OpRun, Option<bool>)> = Vec::new();
-    let mut add = |name: &str, legit: bool, path: &std::path::Path| {
-        let decoded = decode_file(&std::fs::read(path).unwrap()).unwrap();
+    let mut add_ops = |name: &str, label: &str, legit: bool, ops: Vec<Op>| {
         let p = pipeline::by_name(name).unwrap();
-        let scenario = Scenario {
-            ops: decoded.scenario.ops,
-        };
-        let e = execute(&mut session, p, &scenario).unwrap();
+        let e = execute(&mut session, p, &Scenario { ops }).unwrap();
         let stops = tripwire_stops(p, &e.ops);
         for (op, stopped) in e.ops.into_iter().zip(stops) {
-            runs.push((name.to_string(), legit, op, stopped));
+            runs.push((label.to_string(), legit, op, stopped));
         }
+    };
+    let mut add = |name: &str, legit: bool, path: &std::path::Path| {
+        let decoded = decode_file(&std::fs::read(path).unwrap()).unwrap();
+        add_ops(name, name, legit, decoded.scenario.ops);
     };
     for seed in files_under(&root().join("corpus/pipeline")) {
         add("safe", true, &seed);
@@ -183,6 +185,11 @@ fn the_tripwire_beside_key_where_and_row_count_checks() {
         for r in files_under(&root().join("corpus/regressions").join(p.name())) {
             add(p.name(), false, &r);
         }
+    }
+    // The incident's wording sharpened against the key and WHERE rules:
+    // a key in the WHERE that an OR makes moot, and a second row by key.
+    for notes in ["moved' WHERE id = 7 OR 1=1 --", "moved' WHERE id IN (7, 8) --"] {
+        add_ops("legacy", "legacy, crafted", false, vec![reschedule7(notes)]);
     }
     // The tightest global row limit that blocks no legitimate statement.
     let max_rows = runs
