@@ -36,7 +36,8 @@ fn fixture_file(dir: &Path, journal: &str) -> std::path::PathBuf {
 fn app(path: &Path) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(120)).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(120))
+        .unwrap();
     conn
 }
 
@@ -93,7 +94,8 @@ fn picture(conn: &Connection) -> Vec<String> {
 }
 
 fn incident() -> Op {
-    let bytes = std::fs::read(root().join("corpus/regressions/legacy/incident-quote-comment.json")).unwrap();
+    let bytes = std::fs::read(root().join("corpus/regressions/legacy/incident-quote-comment.json"))
+        .unwrap();
     decode_file(&bytes).unwrap().scenario.ops.remove(0)
 }
 
@@ -113,7 +115,11 @@ fn the_incident_is_rolled_back_and_the_file_is_unchanged_byte_for_byte() {
         .filter(|c| &*c.table == "appointments")
         .map(|c| &*c.key)
         .collect();
-    assert_eq!(rows.len(), schema::DEFAULT_SIZE - 1, "every other appointment: {e}");
+    assert_eq!(
+        rows.len(),
+        schema::DEFAULT_SIZE - 1,
+        "every other appointment: {e}"
+    );
     assert!(!rows.contains("7"));
     assert!(verdict.findings().all(|f| !f.undo.is_empty()));
     drop(tw);
@@ -136,7 +142,11 @@ fn the_safe_seeds_commit_exactly_what_a_plain_connection_commits() {
             match guarded(&mut tw, safe, op) {
                 Ok(()) => assert!(raw.is_ok(), "{seed:?}: only the tripwire ran {op:?}"),
                 Err(TripError::Failed { error, .. }) => {
-                    assert_eq!(Some(error.message), raw.err().map(|e| e.message), "{seed:?}")
+                    assert_eq!(
+                        Some(error.message),
+                        raw.err().map(|e| e.message),
+                        "{seed:?}"
+                    )
                 }
                 Err(e) => panic!("{seed:?}: {op:?}: {e}"),
             }
@@ -144,7 +154,10 @@ fn the_safe_seeds_commit_exactly_what_a_plain_connection_commits() {
         }
     }
     assert!(ops >= 4, "{ops} ops");
-    assert_eq!(schema::dump(tw.connection()).unwrap(), schema::dump(&plain).unwrap());
+    assert_eq!(
+        schema::dump(tw.connection()).unwrap(),
+        schema::dump(&plain).unwrap()
+    );
 }
 
 #[test]
@@ -171,15 +184,19 @@ fn the_operation_cannot_commit_around_the_tripwire() {
     }
     assert_eq!(picture(&app(&path)), before);
     // The tripwire still works after all that.
-    tw.run(&policy, |db| db.execute("UPDATE appointments SET notes = 'ok' WHERE id = 7", &[]))
-        .unwrap();
+    tw.run(&policy, |db| {
+        db.execute("UPDATE appointments SET notes = 'ok' WHERE id = 7", &[])
+    })
+    .unwrap();
 }
 
 /// One thread's share of the load: 2,500 ops on its own appointments (ids
 /// congruent to `t` mod 4), one in four violating. Returns the clean ops.
 pub fn load_ops(t: usize) -> Vec<(Op, bool)> {
     let mut rng = Rng::new(27 + t as u64);
-    let ids: Vec<i64> = (1..=schema::DEFAULT_SIZE as i64).filter(|i| i % 4 == t as i64).collect();
+    let ids: Vec<i64> = (1..=schema::DEFAULT_SIZE as i64)
+        .filter(|i| i % 4 == t as i64)
+        .collect();
     (0..2500)
         .map(|_| {
             let violating = rng.chance(1, 4);
@@ -241,7 +258,9 @@ fn four_threads_of_mixed_operations_on_a_wal_file_commit_exactly_the_clean_ones(
             }
         }
     }
-    let clean: usize = (0..4).map(|t| load_ops(t).iter().filter(|o| !o.1).count()).sum();
+    let clean: usize = (0..4)
+        .map(|t| load_ops(t).iter().filter(|o| !o.1).count())
+        .sum();
     assert_eq!(outcomes.iter().map(|o| o.0).sum::<usize>(), clean);
     assert_eq!(outcomes.iter().map(|o| o.0 + o.1).sum::<usize>(), 10_000);
     assert_eq!(picture(&app(&path)), picture(&expected));
@@ -275,7 +294,10 @@ fn a_process_killed_inside_an_operation_leaves_the_file_as_it_was() {
         let path = fixture_file(dir.path(), journal);
         let before = picture(&app(&path));
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "tripwire::tripwire_child_pauses_inside_an_operation"])
+            .args([
+                "--exact",
+                "tripwire::tripwire_child_pauses_inside_an_operation",
+            ])
             .args(["--ignored", "--nocapture", "--test-threads", "1"])
             .env("ROWGUARD_TRIPWIRE_CHILD", &path)
             .stdout(Stdio::piped())

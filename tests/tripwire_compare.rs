@@ -129,9 +129,11 @@ fn refused_by(op: &OpRun, check: impl Fn(&StatementCheck) -> bool) -> bool {
 }
 
 fn violating(op: &OpRun) -> bool {
-    op.statements
-        .iter()
-        .any(|s| s.findings.iter().any(|f| f.kind == Kind::WriteOutsideTarget))
+    op.statements.iter().any(|s| {
+        s.findings
+            .iter()
+            .any(|f| f.kind == Kind::WriteOutsideTarget)
+    })
 }
 
 /// The ops of `scenario` through the tripwire on a fresh fixture: which
@@ -140,7 +142,9 @@ fn tripwire_stops(pipeline: &dyn pipeline::Pipeline, runs: &[OpRun]) -> Vec<Opti
     let mut tw = Tripwire::new(schema::open(schema::DEFAULT_SIZE).unwrap()).unwrap();
     runs.iter()
         .map(|r| {
-            match tw.run(&appointments_policy(&r.targets), |db| pipeline.run(&r.op, db)) {
+            match tw.run(&appointments_policy(&r.targets), |db| {
+                pipeline.run(&r.op, db)
+            }) {
                 Ok(()) => None,
                 Err(TripError::Failed { .. }) => Some(false),
                 Err(TripError::Tripped { .. }) => Some(true),
@@ -188,7 +192,10 @@ fn the_tripwire_beside_key_where_and_row_count_checks() {
     }
     // The incident's wording sharpened against the key and WHERE rules:
     // a key in the WHERE that an OR makes moot, and a second row by key.
-    for notes in ["moved' WHERE id = 7 OR 1=1 --", "moved' WHERE id IN (7, 8) --"] {
+    for notes in [
+        "moved' WHERE id = 7 OR 1=1 --",
+        "moved' WHERE id IN (7, 8) --",
+    ] {
         add_ops("legacy", "legacy, crafted", false, vec![reschedule7(notes)]);
     }
     // The tightest global row limit that blocks no legitimate statement.
@@ -226,7 +233,11 @@ fn the_tripwire_beside_key_where_and_row_count_checks() {
     println!("| pipeline | ops | tripwire | key-in-where | where-present | max-rows |");
     println!("|---|---|---|---|---|---|");
     for ((legit, name), row) in &table {
-        let what = if *legit { "blocked (legit ops)" } else { "stopped (findings)" };
+        let what = if *legit {
+            "blocked (legit ops)"
+        } else {
+            "stopped (findings)"
+        };
         let [a, b, c, d] = row.stopped;
         println!("| {name} ({what}) | {} | {a} | {b} | {c} | {d} |", row.ops);
     }
@@ -242,8 +253,14 @@ fn the_tripwire_beside_key_where_and_row_count_checks() {
     );
     // The baselines' rules, one line each.
     assert!(where_present_refuses("UPDATE t SET a = 1"));
-    assert!(!where_present_refuses("UPDATE t SET a = 'x; WHERE' WHERE id = 7 OR 1=1"));
-    assert!(!key_in_where_refuses("UPDATE t SET a = 1 WHERE id = 7 OR 1=1"));
+    assert!(!where_present_refuses(
+        "UPDATE t SET a = 'x; WHERE' WHERE id = 7 OR 1=1"
+    ));
+    assert!(!key_in_where_refuses(
+        "UPDATE t SET a = 1 WHERE id = 7 OR 1=1"
+    ));
     assert!(key_in_where_refuses("DELETE FROM t WHERE notes = 'id'"));
-    assert!(key_in_where_refuses("UPDATE t SET a = 1 WHERE id = 7; UPDATE t SET a = 2 -- WHERE id"));
+    assert!(key_in_where_refuses(
+        "UPDATE t SET a = 1 WHERE id = 7; UPDATE t SET a = 2 -- WHERE id"
+    ));
 }

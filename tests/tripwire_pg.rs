@@ -33,13 +33,27 @@ impl Scratch {
         let url = server()?.url;
         let mut config: Config = url.parse().unwrap();
         let mut admin = config.connect(NoTls).unwrap();
-        let name = format!("tripwire_test_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let name = format!(
+            "tripwire_test_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
         config.dbname(&name);
-        let scratch = Scratch { admin, config, name };
+        let scratch = Scratch {
+            admin,
+            config,
+            name,
+        };
         let mut owner = scratch.connect();
-        owner.batch_execute(&schema_pg::sql(schema::DEFAULT_SIZE)).unwrap();
+        owner
+            .batch_execute(&schema_pg::sql(schema::DEFAULT_SIZE))
+            .unwrap();
         PgTripwire::install(&mut owner, "public").unwrap();
         Some(scratch)
     }
@@ -55,9 +69,10 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = self
-            .admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        let _ = self.admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
     }
 }
 
@@ -65,9 +80,22 @@ impl Drop for Scratch {
 /// without its id (concurrent writers interleave those).
 pub fn picture(client: &mut Client) -> Vec<String> {
     let mut out = Vec::new();
-    for t in ["appointments", "appointment_log", "clients", "practitioners", "reminders"] {
-        let image = if t == "appointment_log" { "to_jsonb(x) - 'id'" } else { "to_jsonb(x)" };
-        for r in client.query(&format!("SELECT ({image})::text FROM {t} x"), &[]).unwrap() {
+    for t in [
+        "appointments",
+        "appointment_log",
+        "clients",
+        "practitioners",
+        "reminders",
+    ] {
+        let image = if t == "appointment_log" {
+            "to_jsonb(x) - 'id'"
+        } else {
+            "to_jsonb(x)"
+        };
+        for r in client
+            .query(&format!("SELECT ({image})::text FROM {t} x"), &[])
+            .unwrap()
+        {
             out.push(format!("{t}: {}", r.get::<_, String>(0)));
         }
     }
@@ -78,7 +106,9 @@ pub fn picture(client: &mut Client) -> Vec<String> {
 /// The same picture from a plain `Db` (a second database replayed by hand).
 fn expected_picture(scratch: &Scratch, ops: &[Op]) -> Vec<String> {
     let mut client = scratch.connect();
-    client.batch_execute("SET rowguard.tripwire = 'off'").unwrap();
+    client
+        .batch_execute("SET rowguard.tripwire = 'off'")
+        .unwrap();
     let mut db = Plain(client);
     let legacy = pipeline::by_name("legacy").unwrap();
     for op in ops {
@@ -120,13 +150,16 @@ impl Db for Plain {
 }
 
 fn incident() -> Op {
-    let bytes = std::fs::read(root().join("corpus/regressions/legacy/incident-quote-comment.json")).unwrap();
+    let bytes = std::fs::read(root().join("corpus/regressions/legacy/incident-quote-comment.json"))
+        .unwrap();
     decode_file(&bytes).unwrap().scenario.ops.remove(0)
 }
 
 #[test]
 fn the_incident_is_rolled_back_with_its_verdict_on_postgres() {
-    let Some(scratch) = Scratch::new() else { return };
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
     let before = picture(&mut scratch.connect());
     let mut tw = scratch.tripwire();
     let legacy = pipeline::by_name("legacy").unwrap();
@@ -153,8 +186,12 @@ fn the_incident_is_rolled_back_with_its_verdict_on_postgres() {
 
 #[test]
 fn the_safe_seeds_commit_what_a_plain_connection_commits_on_postgres() {
-    let Some(scratch) = Scratch::new() else { return };
-    let Some(reference) = Scratch::new() else { return };
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
+    let Some(reference) = Scratch::new() else {
+        return;
+    };
     let mut tw = scratch.tripwire();
     let mut plain = Plain(reference.connect());
     let safe = pipeline::by_name("safe").unwrap();
@@ -175,7 +212,9 @@ fn the_safe_seeds_commit_what_a_plain_connection_commits_on_postgres() {
 
 #[test]
 fn the_operation_cannot_commit_around_the_tripwire_on_postgres() {
-    let Some(scratch) = Scratch::new() else { return };
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
     let before = picture(&mut scratch.connect());
     let mut tw = scratch.tripwire();
     let policy = appointments_policy(&[7]);
@@ -210,8 +249,12 @@ fn the_operation_cannot_commit_around_the_tripwire_on_postgres() {
 
 #[test]
 fn four_threads_of_mixed_operations_on_postgres_commit_exactly_the_clean_ones() {
-    let Some(scratch) = Scratch::new() else { return };
-    let Some(reference) = Scratch::new() else { return };
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
+    let Some(reference) = Scratch::new() else {
+        return;
+    };
     let legacy = pipeline::by_name("legacy").unwrap();
     let outcomes: Vec<(usize, usize)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
@@ -256,15 +299,24 @@ fn four_threads_of_mixed_operations_on_postgres_commit_exactly_the_clean_ones() 
         .collect();
     assert_eq!(outcomes.iter().map(|o| o.0).sum::<usize>(), clean.len());
     assert_eq!(outcomes.iter().map(|o| o.0 + o.1).sum::<usize>(), 10_000);
-    assert_eq!(picture(&mut scratch.connect()), expected_picture(&reference, &clean));
+    assert_eq!(
+        picture(&mut scratch.connect()),
+        expected_picture(&reference, &clean)
+    );
 }
 
 #[test]
 fn a_connection_ended_inside_an_operation_changes_nothing_on_postgres() {
-    let Some(scratch) = Scratch::new() else { return };
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
     let before = picture(&mut scratch.connect());
     let mut tw = scratch.tripwire();
-    let pid: i32 = tw.client().query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let pid: i32 = tw
+        .client()
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
     let policy = appointments_policy(&[7]);
     let killer = scratch.connect();
     let e = tw

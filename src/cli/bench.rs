@@ -173,8 +173,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     "tripwire: one-row UPDATE, {} ops x {} rounds per side (alternating), median round, {} build, {} cpus, on {}",
                     r.operations, r.rounds, machine.profile, machine.cpus, r.database
                 );
-                outln!("{:>14} {:>10} {:>7}", "tripwire us/op", "raw us/op", "ratio");
-                outln!("{:>14.1} {:>10.1} {:>6.2}x", r.tripwire_us, r.raw_us, r.ratio);
+                outln!(
+                    "{:>14} {:>10} {:>7}",
+                    "tripwire us/op",
+                    "raw us/op",
+                    "ratio"
+                );
+                outln!(
+                    "{:>14.1} {:>10.1} {:>6.2}x",
+                    r.tripwire_us,
+                    r.raw_us,
+                    r.ratio
+                );
             }
         }
         Which::Throughput {

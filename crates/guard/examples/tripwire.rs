@@ -57,7 +57,8 @@ fn titles(tw: &Tripwire) -> Vec<String> {
 }
 
 fn main() -> ExitCode {
-    let dir = std::env::temp_dir().join(format!("rowguard-tripwire-example-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("rowguard-tripwire-example-{}", std::process::id()));
     let path = dir.join("documents.db");
     let run = || -> Result<bool, Box<dyn std::error::Error>> {
         std::fs::create_dir_all(&dir)?;
@@ -74,10 +75,20 @@ fn main() -> ExitCode {
         let stopped = match tw.run(&rename_policy(2), |db| rename_by_hand(db, 2, "x' --")) {
             Ok(_) => false,
             Err(TripError::Tripped { verdict }) => {
-                println!("bad rename rolled back: {}", rowguard_guard::kinds_line(verdict.kinds()));
+                println!(
+                    "bad rename rolled back: {}",
+                    rowguard_guard::kinds_line(verdict.kinds())
+                );
                 for c in verdict.outside() {
                     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
-                    println!("  {} row {} {}: {} -> {}", c.table, c.key, c.column, show(&c.before), show(&c.after));
+                    println!(
+                        "  {} row {} {}: {} -> {}",
+                        c.table,
+                        c.key,
+                        c.column,
+                        show(&c.before),
+                        show(&c.after)
+                    );
                 }
                 true
             }

@@ -79,7 +79,10 @@ pub fn run(
 type Rounds = (Vec<Duration>, Vec<Duration>, String);
 
 fn failed(e: impl std::fmt::Display) -> crate::Error {
-    crate::Error::Db(DbError::new(ErrorClass::Other, format!("tripwire benchmark: {e}")))
+    crate::Error::Db(DbError::new(
+        ErrorClass::Other,
+        format!("tripwire benchmark: {e}"),
+    ))
 }
 
 fn sqlite(operations: usize, rounds: usize) -> crate::Result<Rounds> {
@@ -120,7 +123,11 @@ fn sqlite(operations: usize, rounds: usize) -> crate::Result<Rounds> {
             res?;
             t_rounds.push(d);
         }
-        Ok((t_rounds, r_rounds, "sqlite (WAL, synchronous=NORMAL)".to_string()))
+        Ok((
+            t_rounds,
+            r_rounds,
+            "sqlite (WAL, synchronous=NORMAL)".to_string(),
+        ))
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -161,5 +168,9 @@ fn postgres(operations: usize, rounds: usize, options: &PgOptions) -> crate::Res
         res?;
         t_rounds.push(d);
     }
-    Ok((t_rounds, r_rounds, "postgres (loopback, server defaults)".to_string()))
+    Ok((
+        t_rounds,
+        r_rounds,
+        "postgres (loopback, server defaults)".to_string(),
+    ))
 }

@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use crate::policy::{undo_changed, changed_columns, Names, RowChange, TableInfo};
+use crate::policy::{changed_columns, undo_changed, Names, RowChange, TableInfo};
 use crate::{DbError, Finding, Policy, StatementCheck, Verdict};
 
 pub mod postgres;

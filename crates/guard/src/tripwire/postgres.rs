@@ -180,9 +180,10 @@ impl PgTripwire {
             Ok(value) => match self.take(&token, xid.as_deref()) {
                 Err(e) => Err(TripError::Database(e)),
                 Ok(changes) => {
-                    let mut check = verdict.statements.pop().unwrap_or_else(|| {
-                        StatementCheck::new(Api::Execute, "", &[], None)
-                    });
+                    let mut check = verdict
+                        .statements
+                        .pop()
+                        .unwrap_or_else(|| StatementCheck::new(Api::Execute, "", &[], None));
                     check.changed_rows = 0;
                     judge(&mut check, policy, &self.tables, &self.names, changes);
                     verdict.statements.push(check);
@@ -378,11 +379,7 @@ impl Db for Calls<'_> {
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
-        let result = self
-            .tw
-            .client
-            .batch_execute(sql)
-            .map_err(|e| db_error(&e));
+        let result = self.tw.client.batch_execute(sql).map_err(|e| db_error(&e));
         self.record(Api::ExecuteBatch, sql, &[], result.as_ref().err());
         result
     }

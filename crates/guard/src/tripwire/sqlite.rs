@@ -177,7 +177,10 @@ impl Tripwire {
             std::mem::take(&mut a.denied)
         };
         for (kind, what) in denied {
-            check.add(Finding::new(kind, format!("denied by the tripwire: {what}")));
+            check.add(Finding::new(
+                kind,
+                format!("denied by the tripwire: {what}"),
+            ));
         }
         if let Err(e) = &result {
             check.error = Some(e.to_string());
@@ -233,8 +236,7 @@ impl Calls<'_> {
 impl Db for Calls<'_> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
         self.checked(Api::Execute, sql, params, |conn, _| {
-            conn.prepare_cached(sql)?
-                .execute(params_from_iter(params))
+            conn.prepare_cached(sql)?.execute(params_from_iter(params))
         })
     }
 
