@@ -54,3 +54,9 @@ mod report_cli;
 mod report_size;
 // issue 22: hostile source trees, corpus folders and summaries; big ordinary SQL stays clean
 mod hostile;
+// the guard in production: the tripwire on a SQLite file (incident, safe seeds, load, kill)
+mod tripwire;
+// the tripwire on PostgreSQL: incident, safe seeds, no commit around it, load, a connection ended mid-operation
+mod tripwire_pg;
+// the tripwire beside key-in-WHERE, WHERE-present and max-rows checks over every reproducer (BENCHMARKS.md)
+mod tripwire_compare;

@@ -1,4 +1,4 @@
-//! `rowguard bench detect|throughput|scaling`: run a benchmark, print a table (or
+//! `rowguard bench detect|throughput|tripwire|scaling`: run a benchmark, print a table (or
 //! one JSON object with `--format json`). Numbers only: no pass/fail.
 
 use super::outln;
@@ -8,7 +8,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rowguard::bench::{self, detect, scaling, throughput};
+use rowguard::bench::{self, detect, scaling, throughput, tripwire};
 
 use super::Format;
 
@@ -57,6 +57,16 @@ enum Which {
         rounds: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        #[command(flatten)]
+        db: super::DatabaseArgs,
+    },
+    /// A one-row UPDATE through the production tripwire against the same UPDATE raw.
+    Tripwire {
+        /// Operations per round and side.
+        #[arg(long, default_value_t = 2000)]
+        operations: usize,
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
         #[command(flatten)]
         db: super::DatabaseArgs,
     },
@@ -141,6 +151,40 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 if let Some(c) = &r.cargo_fuzz_command {
                     outln!("cargo-fuzz: {c}");
                 }
+            }
+        }
+        Which::Tripwire {
+            operations,
+            rounds,
+            db,
+        } => {
+            anyhow::ensure!(
+                operations > 0 && rounds > 0,
+                "--operations and --rounds must be positive"
+            );
+            let r = tripwire::run(operations, rounds, db.options().as_ref())?;
+            if args.format == Format::Json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"benchmark": "tripwire", "machine": machine, "result": r})
+                );
+            } else {
+                outln!(
+                    "tripwire: one-row UPDATE, {} ops x {} rounds per side (alternating), median round, {} build, {} cpus, on {}",
+                    r.operations, r.rounds, machine.profile, machine.cpus, r.database
+                );
+                outln!(
+                    "{:>14} {:>10} {:>7}",
+                    "tripwire us/op",
+                    "raw us/op",
+                    "ratio"
+                );
+                outln!(
+                    "{:>14.1} {:>10.1} {:>6.2}x",
+                    r.tripwire_us,
+                    r.raw_us,
+                    r.ratio
+                );
             }
         }
         Which::Throughput {

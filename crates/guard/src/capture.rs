@@ -81,6 +81,9 @@ pub(crate) struct Log {
     /// ([`super::Policy::read_columns`]).
     read: Vec<Vec<bool>>,
     rows: Vec<Logged>,
+    /// While set, nothing is captured (the tripwire between operations:
+    /// the application's own writes are not judged and not kept).
+    pub(crate) paused: bool,
 }
 
 impl Log {
@@ -128,6 +131,9 @@ impl Log {
     /// One `rg_capture` call: returns whether the trigger body must write the
     /// generation's marker (once per generation, on a row's last chunk).
     fn capture(&mut self, ctx: &Context<'_>, widths: &[usize]) -> rusqlite::Result<bool> {
+        if self.paused {
+            return Ok(false);
+        }
         let table = ctx.get::<i64>(0)? as usize;
         let op = ctx.get::<i64>(1)?;
         let width = *widths

@@ -64,10 +64,10 @@ const STATEMENT_CACHE: usize = 256;
 const OWN: &str = "rg_";
 
 #[derive(Default)]
-struct AuthState {
-    enabled: bool,
-    accesses: BTreeSet<String>,
-    denied: Vec<(Kind, String)>,
+pub(crate) struct AuthState {
+    pub(crate) enabled: bool,
+    pub(crate) accesses: BTreeSet<String>,
+    pub(crate) denied: Vec<(Kind, String)>,
 }
 
 /// A connection whose every statement is checked against a policy.
@@ -117,12 +117,12 @@ pub struct Guard {
     log: Arc<Mutex<capture::Log>>,
 }
 
-fn lock(auth: &Mutex<AuthState>) -> std::sync::MutexGuard<'_, AuthState> {
+pub(crate) fn lock(auth: &Mutex<AuthState>) -> std::sync::MutexGuard<'_, AuthState> {
     auth.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The authorizer's decision for one action while user SQL is prepared.
-fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authorization {
+pub(crate) fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authorization {
     let ours = ctx.accessor.is_some_and(|a| a.starts_with(OWN));
     let deny = |state: &mut AuthState, kind: Kind, what: String| {
         state.denied.push((kind, what));
@@ -275,7 +275,7 @@ pub(crate) fn tables_of(g: &Guard) -> Vec<TableInfo> {
 }
 
 /// Reads every table of `main`, its logged columns and key.
-fn protected_tables(conn: &Connection) -> rusqlite::Result<Vec<TableInfo>> {
+pub(crate) fn protected_tables(conn: &Connection) -> rusqlite::Result<Vec<TableInfo>> {
     let names: Vec<String> = conn
         .prepare("SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?
         .query_map([], |r| r.get(0))?

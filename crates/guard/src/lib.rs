@@ -80,6 +80,7 @@ pub mod policy;
 pub mod postgres;
 mod profile;
 pub mod static_check;
+pub mod tripwire;
 mod watchdog;
 
 pub use backend::{Backend, BackendKind};

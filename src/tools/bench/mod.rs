@@ -9,6 +9,8 @@
 //!   savepoint.
 //! - [`scaling`]: checked time per one-row `safe` statement at growing fixture
 //!   sizes: the cost must follow the rows changed, not the database.
+//! - [`tripwire`]: a one-row UPDATE through the production tripwire against
+//!   the same UPDATE raw, on SQLite and PostgreSQL.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,7 @@ pub mod detect;
 pub mod libfuzzer;
 pub mod scaling;
 pub mod throughput;
+pub mod tripwire;
 
 /// A deterministic workload: `n` non-empty scenarios generated from `seed`
 /// by the same generator the fuzzers use.

@@ -48,7 +48,7 @@ use crate::{Api, Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
 mod call;
 pub mod lex;
 mod raw;
-mod run;
+pub(crate) mod run;
 mod setup;
 mod status;
 pub mod values;

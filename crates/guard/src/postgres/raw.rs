@@ -13,6 +13,8 @@ use crate::{Db, DbError, Value};
 /// An unchecked connection to its own fixture database.
 pub struct PgRaw {
     client: Option<Client>,
+    /// Where [`PgRaw::connect`] connects: the fixture's database.
+    config: postgres::Config,
     admin: Client,
     objects: Objects,
 }
@@ -37,6 +39,7 @@ impl PgRaw {
         match built {
             Ok(client) => Ok(PgRaw {
                 client: Some(client),
+                config: objects.config_for(&config),
                 admin,
                 objects,
             }),
@@ -45,6 +48,19 @@ impl PgRaw {
                 Err(e)
             }
         }
+    }
+
+    /// Another connection to the fixture's database, as the fixture's
+    /// owner (e.g. the application's connection a benchmark wraps).
+    pub fn connect(&self) -> crate::Result<Client> {
+        let mut client = connect(&self.config, "to rowguard's database")?;
+        client
+            .batch_execute(&format!(
+                "SET ROLE {}; SET standard_conforming_strings = on; SET client_min_messages = error;",
+                run::ident(&self.objects.owner)
+            ))
+            .map_err(|e| crate::Error::Postgres(format!("connecting as the fixture's owner: {}", one_line(&e))))?;
+        Ok(client)
     }
 
     fn client(&mut self) -> &mut Client {

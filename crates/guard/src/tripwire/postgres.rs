@@ -1,0 +1,400 @@
+//! [`PgTripwire`] on PostgreSQL: the application's own `postgres::Client`,
+//! and a capture the schema owner installs once, like a migration
+//! ([`PgTripwire::install`]), in schema `rowguard_tripwire`:
+//!
+//! - `log` (UNLOGGED: its rows never outlive their transaction) and an AFTER
+//!   ROW trigger on every table of the protected schema whose SECURITY
+//!   DEFINER function logs `to_jsonb(OLD)`/`to_jsonb(NEW)` only while the
+//!   session setting `rowguard.tripwire` is `on`: other connections, and this
+//!   one between operations, log nothing and pay one setting read per row;
+//! - a deferred constraint trigger on `log`: a transaction that still holds
+//!   log rows at COMMIT fails. So a COMMIT the operation sends itself, or a
+//!   write after it in autocommit, can never commit unchecked (the setting is
+//!   a session one for the operation's whole length, not `SET LOCAL`);
+//! - `arm(token)`, which logs a first row holding a per-operation random
+//!   token, and `take(token)`, which returns and deletes this transaction's
+//!   rows only when that first row holds the same token: SQL the operation
+//!   sends cannot empty the log behind the tripwire's back;
+//! - a BEFORE TRUNCATE trigger that refuses TRUNCATE while armed (no row
+//!   trigger sees one).
+//!
+//! One operation, three round trips of the tripwire's own: `BEGIN; SET
+//! rowguard.tripwire = 'on'; SELECT arm(token)` (returns the transaction id),
+//! after the operation `take(token)` with the transaction id (still ours?),
+//! then `COMMIT; RESET rowguard.tripwire` or ROLLBACK. The rows are read
+//! once, so a blast radius is reported on the operation's last call.
+//!
+//! Not covered: SQL that itself sets `rowguard.tripwire` to `off` (the
+//! setting is readable and settable by any session) is not logged while
+//! off; the operation is the application's code, and SQL injected into it
+//! that knows the tripwire can blind it. `take` then finds the setting off
+//! and trips if it was left off.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+
+use postgres::{Client, SimpleQueryMessage, Statement};
+
+use super::{judge, TripError};
+use crate::policy::{Names, RowChange, TableInfo};
+use crate::postgres::run::{ident, literal, rows};
+use crate::postgres::{db_error, lex, one_line, values};
+use crate::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
+
+/// Prepared statements kept per connection before the cache is emptied.
+const STATEMENT_CACHE: usize = 256;
+
+/// The capture's schema.
+pub const SCHEMA: &str = "rowguard_tripwire";
+
+/// A PostgreSQL connection whose every [`PgTripwire::run`] commits only
+/// what its policy allows.
+pub struct PgTripwire {
+    client: Client,
+    tables: Vec<TableInfo>,
+    names: Vec<Names>,
+    statements: HashMap<String, Statement>,
+    take: Option<Statement>,
+}
+
+fn pg_error(what: &str) -> impl Fn(postgres::Error) -> crate::Error + '_ {
+    move |e| crate::Error::Postgres(format!("{what}: {}", one_line(&e)))
+}
+
+impl PgTripwire {
+    /// Installs (or re-installs) the capture on every table of `schema`:
+    /// run once, as the tables' owner, like a migration, and again after
+    /// adding a table. The schema `rowguard_tripwire` is replaced.
+    pub fn install(client: &mut Client, schema: &str) -> crate::Result<()> {
+        let tables = tables_of(client, schema)?;
+        let mut sql = format!(
+            "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE;\n\
+             CREATE SCHEMA {SCHEMA};\n\
+             REVOKE ALL ON SCHEMA {SCHEMA} FROM PUBLIC;\n\
+             CREATE UNLOGGED TABLE {SCHEMA}.log (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n\
+               xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(), tbl text NOT NULL, old jsonb, new jsonb);\n\
+             CREATE INDEX ON {SCHEMA}.log (xid);\n\
+             CREATE FUNCTION {SCHEMA}.log_row() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
+             BEGIN\n\
+               IF current_setting('rowguard.tripwire', true) = 'on' THEN\n\
+                 INSERT INTO {SCHEMA}.log (tbl, old, new) VALUES (TG_TABLE_NAME,\n\
+                   CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,\n\
+                   CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);\n\
+               END IF;\n\
+               RETURN NULL;\n\
+             END $rg$;\n\
+             CREATE FUNCTION {SCHEMA}.untaken() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
+             BEGIN\n\
+               IF EXISTS (SELECT 1 FROM {SCHEMA}.log WHERE seq = NEW.seq) THEN\n\
+                 RAISE EXCEPTION 'rowguard tripwire: writes the tripwire has not checked cannot commit';\n\
+               END IF;\n\
+               RETURN NULL;\n\
+             END $rg$;\n\
+             CREATE CONSTRAINT TRIGGER untaken AFTER INSERT ON {SCHEMA}.log DEFERRABLE INITIALLY DEFERRED\n\
+               FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.untaken();\n\
+             CREATE FUNCTION {SCHEMA}.no_truncate() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog AS $rg$\n\
+             BEGIN\n\
+               IF current_setting('rowguard.tripwire', true) = 'on' THEN\n\
+                 RAISE EXCEPTION 'rowguard tripwire: TRUNCATE of % is denied', TG_TABLE_NAME;\n\
+               END IF;\n\
+               RETURN NULL;\n\
+             END $rg$;\n\
+             CREATE FUNCTION {SCHEMA}.arm(token text) RETURNS text LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
+               INSERT INTO {SCHEMA}.log (tbl, old) VALUES ('', to_jsonb(token));\n\
+               SELECT pg_current_xact_id()::text\n\
+             $rg$;\n\
+             CREATE FUNCTION {SCHEMA}.take(token text) RETURNS TABLE (xid text, tbl text, old text, new text)\n\
+               LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
+             BEGIN\n\
+               IF current_setting('rowguard.tripwire', true) IS DISTINCT FROM 'on' THEN\n\
+                 RAISE EXCEPTION 'rowguard tripwire: the setting rowguard.tripwire was turned off';\n\
+               END IF;\n\
+               IF (SELECT l.old FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() ORDER BY l.seq LIMIT 1)\n\
+                  IS DISTINCT FROM to_jsonb(token) THEN\n\
+                 RAISE EXCEPTION 'rowguard tripwire: take() without the operation''s token';\n\
+               END IF;\n\
+               RETURN QUERY WITH d AS (DELETE FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() RETURNING l.seq, l.tbl, l.old, l.new)\n\
+                 SELECT pg_current_xact_id()::text, d.tbl, d.old::text, d.new::text FROM d WHERE d.tbl <> '' ORDER BY d.seq;\n\
+             END $rg$;\n\
+             REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {SCHEMA} FROM PUBLIC;\n\
+             GRANT USAGE ON SCHEMA {SCHEMA} TO PUBLIC;\n\
+             GRANT EXECUTE ON FUNCTION {SCHEMA}.arm(text), {SCHEMA}.take(text) TO PUBLIC;\n"
+        );
+        for t in &tables {
+            let name = format!("{}.{}", ident(schema), ident(&t.name));
+            sql += &format!(
+                "CREATE TRIGGER rowguard_tripwire AFTER INSERT OR UPDATE OR DELETE ON {name} FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.log_row();\n\
+                 CREATE TRIGGER rowguard_tripwire_truncate BEFORE TRUNCATE ON {name} FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.no_truncate();\n"
+            );
+        }
+        // Triggers of an earlier install on tables went with the schema (CASCADE).
+        client
+            .batch_execute(&format!("SET client_min_messages = warning; {sql}"))
+            .map_err(pg_error("installing the tripwire"))
+    }
+
+    /// Wraps `client` (connected as any role that may write the tables of
+    /// `schema`, where [`PgTripwire::install`] has run).
+    pub fn new(mut client: Client, schema: &str) -> crate::Result<PgTripwire> {
+        let tables = tables_of(&mut client, schema)?;
+        Ok(PgTripwire {
+            client,
+            names: tables.iter().map(Names::of).collect(),
+            tables,
+            statements: HashMap::new(),
+            take: None,
+        })
+    }
+
+    /// The connection, for reads (writes through it outside [`PgTripwire::run`] are not checked).
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// Runs one operation under `policy`: commits its writes when every
+    /// change is allowed; otherwise rolls all of them back and says why.
+    pub fn run<T>(
+        &mut self,
+        policy: &Policy,
+        op: impl FnOnce(&mut dyn Db) -> Result<T, DbError>,
+    ) -> Result<T, TripError> {
+        let token = token();
+        let xid = match self.client.simple_query(&format!(
+            "BEGIN; SET rowguard.tripwire = 'on'; SELECT {SCHEMA}.arm({})",
+            literal(&token)
+        )) {
+            Ok(m) => first_value(m),
+            Err(e) => {
+                self.abandon();
+                return Err(TripError::Database(one_line(&e)));
+            }
+        };
+        let mut calls = Calls {
+            tw: self,
+            verdict: Verdict::default(),
+        };
+        let result = op(&mut calls);
+        let mut verdict = calls.verdict;
+        let outcome = match result {
+            Err(error) => Err(TripError::Failed { error, verdict }),
+            Ok(value) => match self.take(&token, xid.as_deref()) {
+                Err(e) => Err(TripError::Database(e)),
+                Ok(changes) => {
+                    let mut check = verdict
+                        .statements
+                        .pop()
+                        .unwrap_or_else(|| StatementCheck::new(Api::Execute, "", &[], None));
+                    check.changed_rows = 0;
+                    judge(&mut check, policy, &self.tables, &self.names, changes);
+                    verdict.statements.push(check);
+                    if !verdict.is_clean() {
+                        Err(TripError::Tripped { verdict })
+                    } else {
+                        match self.client.batch_execute("COMMIT; RESET rowguard.tripwire") {
+                            Ok(()) => return Ok(value),
+                            Err(e) => Err(TripError::Database(format!(
+                                "COMMIT failed: {}",
+                                one_line(&e)
+                            ))),
+                        }
+                    }
+                }
+            },
+        };
+        self.abandon();
+        outcome
+    }
+
+    /// Rolls back whatever is open and disarms the session.
+    fn abandon(&mut self) {
+        let _ = self
+            .client
+            .batch_execute("ROLLBACK; RESET rowguard.tripwire");
+    }
+
+    /// This transaction's log rows (if it is still the one armed as `xid`).
+    fn take(&mut self, token: &str, xid: Option<&str>) -> Result<Vec<(usize, RowChange)>, String> {
+        let stmt = match &self.take {
+            Some(s) => s.clone(),
+            None => {
+                let s = self
+                    .client
+                    .prepare(&format!(
+                        "SELECT pg_catalog.pg_current_xact_id()::text, t.tbl, t.old, t.new \
+                         FROM (SELECT 1) one LEFT JOIN {SCHEMA}.take($1) t ON true"
+                    ))
+                    .map_err(|e| one_line(&e))?;
+                self.take = Some(s.clone());
+                s
+            }
+        };
+        let got = self
+            .client
+            .query(&stmt, &[&token])
+            .map_err(|e| one_line(&e))?;
+        let mut changes = Vec::new();
+        for row in got {
+            let now: Option<String> = row.get(0);
+            if now.as_deref() != xid {
+                return Err("the operation ended the tripwire's transaction".into());
+            }
+            let (Some(tbl), old, new) = (
+                row.get::<_, Option<String>>(1),
+                row.get::<_, Option<String>>(2),
+                row.get::<_, Option<String>>(3),
+            ) else {
+                continue;
+            };
+            let Some(t) = self.tables.iter().position(|t| t.name == tbl) else {
+                continue;
+            };
+            let columns = &self.tables[t].columns;
+            changes.push((
+                t,
+                RowChange {
+                    old: values::cells_of_image(old.as_deref(), columns),
+                    new: values::cells_of_image(new.as_deref(), columns),
+                    table: tbl,
+                },
+            ));
+        }
+        Ok(changes)
+    }
+
+    fn prepared(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        if self.statements.len() >= STATEMENT_CACHE {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+}
+
+/// 128 bits of std's per-process random hash keys and the clock.
+fn token() -> String {
+    let state = std::collections::hash_map::RandomState::new();
+    let mut a = state.build_hasher();
+    a.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    let mut b = std::collections::hash_map::RandomState::new().build_hasher();
+    b.write_u64(a.finish());
+    format!("{:016x}{:016x}", a.finish(), b.finish())
+}
+
+fn first_value(messages: Vec<SimpleQueryMessage>) -> Option<String> {
+    rows(messages).into_iter().next()?.into_iter().next()?
+}
+
+/// Every ordinary table of `schema`: columns in order, key = primary key
+/// (every column when there is none).
+fn tables_of(client: &mut Client, schema: &str) -> crate::Result<Vec<TableInfo>> {
+    let sql = "SELECT c.relname::text, a.attname::text, \
+         (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+         WHERE c.relnamespace = $1::text::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname, a.attnum";
+    let found = client
+        .query(sql, &[&ident(schema)])
+        .map_err(pg_error("reading the protected tables"))?;
+    let mut tables: Vec<(TableInfo, Vec<(i32, usize)>)> = Vec::new();
+    for r in found {
+        let name: String = r.get(0);
+        let column: String = r.get(1);
+        if tables.last().is_none_or(|(t, _)| t.name != name) {
+            let table = TableInfo {
+                name,
+                columns: Vec::new(),
+                key: Vec::new(),
+            };
+            tables.push((table, Vec::new()));
+        }
+        let (t, pk) = tables.last_mut().expect("pushed above");
+        if let Some(pos) = r.get::<_, Option<i32>>(2) {
+            pk.push((pos, t.columns.len()));
+        }
+        t.columns.push(column);
+    }
+    Ok(tables
+        .into_iter()
+        .map(|(mut t, mut pk)| {
+            pk.sort();
+            t.key = if pk.is_empty() {
+                (0..t.columns.len()).collect()
+            } else {
+                pk.into_iter().map(|(_, i)| i).collect()
+            };
+            t
+        })
+        .collect())
+}
+
+/// The operation's view of the connection: every call recorded.
+struct Calls<'a> {
+    tw: &'a mut PgTripwire,
+    verdict: Verdict,
+}
+
+impl Calls<'_> {
+    fn record(&mut self, api: Api, sql: &str, params: &[Value], error: Option<&DbError>) {
+        let mut check = StatementCheck::new(api, sql, params, None);
+        if let Some(e) = error {
+            check.error = Some(e.message.clone());
+            if e.message.contains("rowguard tripwire") {
+                check.add(Finding::new(Kind::ForbiddenAction, e.message.clone()));
+            }
+        }
+        self.verdict.statements.push(check);
+    }
+
+    fn prepared_call<T>(
+        &mut self,
+        api: Api,
+        sql: &str,
+        params: &[Value],
+        run: impl FnOnce(&mut Client, &Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T, DbError> {
+        let text = lex::dollar_params(sql, !params.is_empty());
+        let result = self
+            .tw
+            .prepared(&text)
+            .and_then(|stmt| run(&mut self.tw.client, &stmt))
+            .map_err(|e| db_error(&e));
+        self.record(api, sql, params, result.as_ref().err());
+        result
+    }
+}
+
+impl Db for Calls<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
+        self.prepared_call(Api::Execute, sql, params, |client, stmt| {
+            values::with_bound(params, |refs| client.execute(stmt, refs)).map(|n| n as usize)
+        })
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        let result = self.tw.client.batch_execute(sql).map_err(|e| db_error(&e));
+        self.record(Api::ExecuteBatch, sql, &[], result.as_ref().err());
+        result
+    }
+
+    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
+        self.prepared_call(Api::QueryRow, sql, params, |client, stmt| {
+            values::with_bound(params, |refs| match client.query(stmt, refs)?.first() {
+                Some(r) => values::row_values(r).map(Some),
+                None => Ok(None),
+            })
+        })?
+        .ok_or_else(DbError::no_rows)
+    }
+
+    fn database(&self) -> &'static str {
+        "postgres"
+    }
+}

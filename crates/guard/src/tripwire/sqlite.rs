@@ -1,0 +1,261 @@
+//! [`Tripwire`] on SQLite: the application's `rusqlite::Connection` (a real
+//! database file, any journal mode) with the guard's TEMP-trigger capture
+//! installed once. TEMP objects are private to the connection: other
+//! connections to the file see no trigger, and the file holds nothing of
+//! the tripwire.
+//!
+//! One operation ([`Tripwire::run`]): `BEGIN IMMEDIATE` (the write lock
+//! first, so no other writer interleaves and a busy database waits at the
+//! start instead of failing at COMMIT), the operation's calls through a
+//! [`Db`] over the connection (statements cached), each call's captured rows
+//! judged as it returns (after a failed call, only the rows of statements
+//! SQLite did not roll back, by their generation markers), then COMMIT, or
+//! ROLLBACK on any finding or error.
+//!
+//! While an operation's SQL is prepared, the guard's authorizer denies
+//! transaction control, ATTACH/DETACH, PRAGMA, DDL and the capture's own
+//! functions and temp tables: the operation cannot commit around the
+//! tripwire or blind it. The tripwire's own BEGIN/COMMIT/ROLLBACK are
+//! prepared uncached, so no cached statement lets the operation's text reach
+//! them.
+//!
+//! Differences from the plain connection the application had: the capture
+//! sets `recursive_triggers = ON` (REPLACE conflict deletes fire delete
+//! triggers; the app's own recursive triggers now recurse), and writes made
+//! through [`Tripwire::connection`] outside `run` are not checked.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::fallible_iterator::FallibleIterator;
+use rusqlite::hooks::{AuthContext, Authorization};
+use rusqlite::{params_from_iter, Batch, Connection};
+
+use super::{judge, TripError};
+use crate::capture::{self, Log};
+use crate::db::row_values;
+use crate::dynamic::{authorize, lock, protected_tables, AuthState};
+use crate::policy::{Names, TableInfo};
+use crate::{Api, Db, DbError, Finding, Policy, StatementCheck, Value, Verdict};
+
+/// Operations between two clean-ups of the capture's generation markers.
+const MARKER_SWEEP: u64 = 1024;
+
+/// A SQLite connection whose every [`Tripwire::run`] commits only what its
+/// policy allows.
+///
+/// ```
+/// use rowguard_guard::tripwire::{TripError, Tripwire};
+/// use rowguard_guard::{Db, Policy};
+///
+/// let conn = rusqlite::Connection::open_in_memory().unwrap();
+/// conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+///                     INSERT INTO t VALUES (1, 'a'), (2, 'b');").unwrap();
+/// let mut tw = Tripwire::new(conn)?;
+/// let policy = Policy::new("t", "id").key(1).writable(["v"]);
+/// // A clean write commits.
+/// tw.run(&policy, |db| db.execute("UPDATE t SET v = 'x' WHERE id = 1", &[])).unwrap();
+/// // A write outside row 1 rolls the whole operation back.
+/// let e = tw.run(&policy, |db| {
+///     db.execute("UPDATE t SET v = 'y' WHERE id = 1", &[])?;
+///     db.execute("UPDATE t SET v = 'y'", &[])
+/// }).unwrap_err();
+/// let TripError::Tripped { verdict } = e else { panic!("{e}") };
+/// assert_eq!(verdict.outside().map(|c| &*c.key).collect::<Vec<_>>(), ["2"]);
+/// let v: Vec<String> = tw.connection().prepare("SELECT v FROM t ORDER BY id").unwrap()
+///     .query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+/// assert_eq!(v, ["x", "b"]);
+/// # Ok::<(), rowguard_guard::Error>(())
+/// ```
+pub struct Tripwire {
+    conn: Connection,
+    tables: Vec<TableInfo>,
+    names: Vec<Names>,
+    log: Arc<Mutex<Log>>,
+    auth: Arc<Mutex<AuthState>>,
+    operations: u64,
+}
+
+impl Tripwire {
+    /// Installs the capture on `conn` (every table of `main` is protected)
+    /// and the authorizer that is active while an operation's SQL is prepared.
+    pub fn new(mut conn: Connection) -> crate::Result<Tripwire> {
+        let tables = protected_tables(&conn)?;
+        let log = capture::install(&conn, &tables)?;
+        capture::lock(&log).paused = true;
+        let auth = Arc::new(Mutex::new(AuthState::default()));
+        let hook = Arc::clone(&auth);
+        conn.authorizer(Some(move |ctx: AuthContext<'_>| {
+            let mut state = lock(&hook);
+            if state.enabled {
+                authorize(&mut state, &ctx)
+            } else {
+                Authorization::Allow
+            }
+        }))?;
+        Ok(Tripwire {
+            conn,
+            names: tables.iter().map(Names::of).collect(),
+            tables,
+            log,
+            auth,
+            operations: 0,
+        })
+    }
+
+    /// The connection, for reads (writes through it are not checked).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs one operation under `policy`: commits its writes when every
+    /// change is allowed; otherwise rolls all of them back and says why.
+    pub fn run<T>(
+        &mut self,
+        policy: &Policy,
+        op: impl FnOnce(&mut dyn Db) -> Result<T, DbError>,
+    ) -> Result<T, TripError> {
+        let sql_error = |e: rusqlite::Error| TripError::Database(e.to_string());
+        if !self.conn.is_autocommit() {
+            // An earlier operation panicked inside its transaction.
+            self.conn.execute_batch("ROLLBACK").map_err(sql_error)?;
+        }
+        self.operations += 1;
+        if self.operations % MARKER_SWEEP == 0 {
+            self.conn
+                .execute_batch("DELETE FROM temp.rg_log")
+                .map_err(sql_error)?;
+        }
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(sql_error)?;
+        {
+            let mut log = capture::lock(&self.log);
+            log.set_policy(policy, &self.tables);
+            log.paused = false;
+        }
+        let mut call = Calls {
+            tw: self,
+            policy,
+            verdict: Verdict::default(),
+        };
+        let result = op(&mut call);
+        let verdict = call.verdict;
+        capture::lock(&self.log).paused = true;
+        let outcome = match result {
+            Err(error) => Err(TripError::Failed { error, verdict }),
+            Ok(_) if !verdict.is_clean() => Err(TripError::Tripped { verdict }),
+            Ok(value) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => return Ok(value),
+                Err(e) => Err(TripError::Database(format!("COMMIT failed: {e}"))),
+            },
+        };
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK").map_err(sql_error)?;
+        }
+        outcome
+    }
+
+    /// Runs one call of the operation with the authorizer on; judges the rows it changed.
+    fn call<T>(
+        &mut self,
+        policy: &Policy,
+        check: &mut StatementCheck,
+        run: impl FnOnce(&Connection, &Mutex<Log>) -> rusqlite::Result<T>,
+    ) -> Result<T, DbError> {
+        {
+            let mut a = lock(&self.auth);
+            a.enabled = true;
+            a.denied.clear();
+        }
+        capture::lock(&self.log).start_call();
+        let result = run(&self.conn, &self.log);
+        let denied = {
+            let mut a = lock(&self.auth);
+            a.enabled = false;
+            a.accesses.clear();
+            std::mem::take(&mut a.denied)
+        };
+        for (kind, what) in denied {
+            check.add(Finding::new(
+                kind,
+                format!("denied by the tripwire: {what}"),
+            ));
+        }
+        if let Err(e) = &result {
+            check.error = Some(e.to_string());
+        }
+        if self.conn.is_autocommit() {
+            check.add(Finding::new(
+                crate::Kind::ForbiddenAction,
+                "the statement ended the tripwire's transaction",
+            ));
+        }
+        let rows = {
+            let mut log = capture::lock(&self.log);
+            if result.is_err() && !log.is_empty() {
+                let (first, last) = log.call_generations();
+                let standing: BTreeSet<i64> = self
+                    .conn
+                    .prepare_cached("SELECT g FROM temp.rg_log WHERE g BETWEEN ?1 AND ?2")?
+                    .query_map([first, last], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                log.keep_generations(&standing);
+            }
+            log.take()
+        };
+        let tables = &self.tables;
+        let changes = rows.into_iter().map(|r| (r.table, r.into_change(tables)));
+        judge(check, policy, tables, &self.names, changes);
+        result.map_err(DbError::from)
+    }
+}
+
+/// The operation's view of the connection: every call checked.
+struct Calls<'a> {
+    tw: &'a mut Tripwire,
+    policy: &'a Policy,
+    verdict: Verdict,
+}
+
+impl Calls<'_> {
+    fn checked<T>(
+        &mut self,
+        api: Api,
+        sql: &str,
+        params: &[Value],
+        run: impl FnOnce(&Connection, &Mutex<Log>) -> rusqlite::Result<T>,
+    ) -> Result<T, DbError> {
+        let mut check = StatementCheck::new(api, sql, params, None);
+        let result = self.tw.call(self.policy, &mut check, run);
+        self.verdict.statements.push(check);
+        result
+    }
+}
+
+impl Db for Calls<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
+        self.checked(Api::Execute, sql, params, |conn, _| {
+            conn.prepare_cached(sql)?.execute(params_from_iter(params))
+        })
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.checked(Api::ExecuteBatch, sql, &[], |conn, log| {
+            let mut batch = Batch::new(conn, sql);
+            while let Some(mut stmt) = batch.next()? {
+                // Each statement its own generation: a failing one is undone alone.
+                capture::lock(log).next_statement();
+                stmt.raw_query().next()?;
+            }
+            Ok(())
+        })
+    }
+
+    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
+        self.checked(Api::QueryRow, sql, params, |conn, _| {
+            conn.prepare_cached(sql)?
+                .query_row(params_from_iter(params), row_values)
+        })
+    }
+}

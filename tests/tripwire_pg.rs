@@ -1,0 +1,335 @@
+//! The tripwire on PostgreSQL (issue 27), in a database each test creates
+//! and drops: the incident is rolled back with its verdict and changes no
+//! row; the `safe` seeds commit what a plain connection commits; an
+//! operation cannot commit around the tripwire or empty its log; 4 threads x
+//! 2,500 mixed operations commit every clean one and nothing else (against
+//! an independent replay); a connection the server ends inside an operation
+//! (as when the client process dies) changes nothing.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use postgres::{Client, Config, NoTls};
+use rowguard::guard::postgres::values;
+use rowguard::guard::tripwire::{PgTripwire, TripError};
+use rowguard::guard::{Db, DbError, Value};
+use rowguard::harness::appointments::appointments_policy;
+use rowguard::harness::pipeline::{self, Op};
+use rowguard::harness::scenario::decode_file;
+use rowguard::harness::{schema, schema_pg};
+
+use crate::postgres::server;
+use crate::util::{files_under, root};
+
+/// A database of its own, with the fixture and the tripwire installed; dropped with it.
+pub struct Scratch {
+    admin: Client,
+    config: Config,
+    name: String,
+}
+
+impl Scratch {
+    pub fn new() -> Option<Scratch> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let url = server()?.url;
+        let mut config: Config = url.parse().unwrap();
+        let mut admin = config.connect(NoTls).unwrap();
+        let name = format!(
+            "tripwire_test_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        config.dbname(&name);
+        let scratch = Scratch {
+            admin,
+            config,
+            name,
+        };
+        let mut owner = scratch.connect();
+        owner
+            .batch_execute(&schema_pg::sql(schema::DEFAULT_SIZE))
+            .unwrap();
+        PgTripwire::install(&mut owner, "public").unwrap();
+        Some(scratch)
+    }
+
+    pub fn connect(&self) -> Client {
+        self.config.connect(NoTls).unwrap()
+    }
+
+    pub fn tripwire(&self) -> PgTripwire {
+        PgTripwire::new(self.connect(), "public").unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = self.admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+/// Every row of the fixture tables as text, sorted; `appointment_log`
+/// without its id (concurrent writers interleave those).
+pub fn picture(client: &mut Client) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in [
+        "appointments",
+        "appointment_log",
+        "clients",
+        "practitioners",
+        "reminders",
+    ] {
+        let image = if t == "appointment_log" {
+            "to_jsonb(x) - 'id'"
+        } else {
+            "to_jsonb(x)"
+        };
+        for r in client
+            .query(&format!("SELECT ({image})::text FROM {t} x"), &[])
+            .unwrap()
+        {
+            out.push(format!("{t}: {}", r.get::<_, String>(0)));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The same picture from a plain `Db` (a second database replayed by hand).
+fn expected_picture(scratch: &Scratch, ops: &[Op]) -> Vec<String> {
+    let mut client = scratch.connect();
+    client
+        .batch_execute("SET rowguard.tripwire = 'off'")
+        .unwrap();
+    let mut db = Plain(client);
+    let legacy = pipeline::by_name("legacy").unwrap();
+    for op in ops {
+        legacy.run(op, &mut db).unwrap();
+    }
+    picture(&mut db.0)
+}
+
+/// A plain client as a `Db` (no tripwire): the reference runs.
+pub struct Plain(pub Client);
+
+impl Db for Plain {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
+        let text = rowguard::guard::postgres::lex::dollar_params(sql, !params.is_empty());
+        let c = &mut self.0;
+        values::with_bound(params, |refs| c.execute(text.as_str(), refs))
+            .map(|n| n as usize)
+            .map_err(|e| DbError::new(rowguard::guard::ErrorClass::Other, e.to_string()))
+    }
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.0
+            .batch_execute(sql)
+            .map_err(|e| DbError::new(rowguard::guard::ErrorClass::Other, e.to_string()))
+    }
+    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
+        let text = rowguard::guard::postgres::lex::dollar_params(sql, !params.is_empty());
+        let c = &mut self.0;
+        let rows = values::with_bound(params, |refs| c.query(text.as_str(), refs))
+            .map_err(|e| DbError::new(rowguard::guard::ErrorClass::Other, e.to_string()))?;
+        match rows.first() {
+            Some(r) => values::row_values(r)
+                .map_err(|e| DbError::new(rowguard::guard::ErrorClass::Other, e.to_string())),
+            None => Err(DbError::no_rows()),
+        }
+    }
+    fn database(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+fn incident() -> Op {
+    let bytes = std::fs::read(root().join("corpus/regressions/legacy/incident-quote-comment.json"))
+        .unwrap();
+    decode_file(&bytes).unwrap().scenario.ops.remove(0)
+}
+
+#[test]
+fn the_incident_is_rolled_back_with_its_verdict_on_postgres() {
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
+    let before = picture(&mut scratch.connect());
+    let mut tw = scratch.tripwire();
+    let legacy = pipeline::by_name("legacy").unwrap();
+    let e = tw
+        .run(&appointments_policy(&[7]), |db| legacy.run(&incident(), db))
+        .unwrap_err();
+    let TripError::Tripped { verdict } = &e else {
+        panic!("not tripped: {e}");
+    };
+    let rows: std::collections::BTreeSet<&str> = verdict
+        .outside()
+        .filter(|c| &*c.table == "appointments")
+        .map(|c| &*c.key)
+        .collect();
+    assert_eq!(rows.len(), schema::DEFAULT_SIZE - 1, "{e}");
+    assert_eq!(picture(&mut scratch.connect()), before);
+    let left: i64 = scratch
+        .connect()
+        .query_one("SELECT count(*) FROM rowguard_tripwire.log", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the log keeps nothing");
+}
+
+#[test]
+fn the_safe_seeds_commit_what_a_plain_connection_commits_on_postgres() {
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
+    let Some(reference) = Scratch::new() else {
+        return;
+    };
+    let mut tw = scratch.tripwire();
+    let mut plain = Plain(reference.connect());
+    let safe = pipeline::by_name("safe").unwrap();
+    for seed in files_under(&root().join("corpus/pipeline")) {
+        let decoded = decode_file(&std::fs::read(&seed).unwrap()).unwrap();
+        for op in &decoded.scenario.ops {
+            let raw = safe.run(op, &mut plain);
+            let keys = crate::tripwire::targets(&mut Plain(reference.connect()), op);
+            match tw.run(&appointments_policy(&keys), |db| safe.run(op, db)) {
+                Ok(()) => assert!(raw.is_ok(), "{seed:?}: only the tripwire ran {op:?}"),
+                Err(TripError::Failed { .. }) => assert!(raw.is_err(), "{seed:?}: {op:?}"),
+                Err(e) => panic!("{seed:?}: {op:?}: {e}"),
+            }
+        }
+    }
+    assert_eq!(picture(&mut scratch.connect()), picture(&mut plain.0));
+}
+
+#[test]
+fn the_operation_cannot_commit_around_the_tripwire_on_postgres() {
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
+    let before = picture(&mut scratch.connect());
+    let mut tw = scratch.tripwire();
+    let policy = appointments_policy(&[7]);
+    for sql in [
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; COMMIT",
+        "COMMIT; UPDATE appointments SET notes = 'x' WHERE id = 8",
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; SELECT rowguard_tripwire.take('guess')",
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; DELETE FROM rowguard_tripwire.log",
+        "TRUNCATE reminders CASCADE",
+        "SET rowguard.tripwire = 'off'; UPDATE appointments SET notes = 'x' WHERE id = 8",
+    ] {
+        let e = tw
+            .run(&policy, |db| {
+                let _ = db.execute_batch(sql);
+                Ok::<_, DbError>(())
+            })
+            .unwrap_err();
+        assert!(!matches!(e, TripError::Failed { .. }), "{sql}: {e}");
+        assert_eq!(picture(&mut scratch.connect()), before, "{sql}");
+    }
+    tw.run(&policy, |db| {
+        db.execute("UPDATE appointments SET notes = 'ok' WHERE id = 7", &[])
+    })
+    .unwrap();
+    let notes: String = scratch
+        .connect()
+        .query_one("SELECT notes FROM appointments WHERE id = 7", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(notes, "ok");
+}
+
+#[test]
+fn four_threads_of_mixed_operations_on_postgres_commit_exactly_the_clean_ones() {
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
+    let Some(reference) = Scratch::new() else {
+        return;
+    };
+    let legacy = pipeline::by_name("legacy").unwrap();
+    let outcomes: Vec<(usize, usize)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let config = &scratch.config;
+                s.spawn(move || {
+                    let client = config.connect(NoTls).unwrap();
+                    let mut tw = PgTripwire::new(client, "public").unwrap();
+                    let (mut committed, mut tripped) = (0, 0);
+                    for (op, violating) in crate::tripwire::load_ops(t) {
+                        let policy = appointments_policy(&[op.target()]);
+                        match tw.run(&policy, |db| legacy.run(&op, db)) {
+                            Ok(()) => {
+                                assert!(!violating, "committed: {op:?}");
+                                committed += 1;
+                            }
+                            Err(TripError::Tripped { verdict }) => {
+                                assert!(violating, "false finding: {op:?}: {verdict:?}");
+                                tripped += 1;
+                            }
+                            // Two whole-table updates lock rows in different
+                            // orders: the server ends one (as it would without
+                            // the tripwire), and the tripwire rolls it back.
+                            Err(TripError::Failed { error, .. })
+                                if violating && error.message.contains("40P01") =>
+                            {
+                                tripped += 1;
+                            }
+                            Err(e) => panic!("{op:?}: {e}"),
+                        }
+                    }
+                    (committed, tripped)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let clean: Vec<Op> = (0..4)
+        .flat_map(crate::tripwire::load_ops)
+        .filter(|o| !o.1)
+        .map(|o| o.0)
+        .collect();
+    assert_eq!(outcomes.iter().map(|o| o.0).sum::<usize>(), clean.len());
+    assert_eq!(outcomes.iter().map(|o| o.0 + o.1).sum::<usize>(), 10_000);
+    assert_eq!(
+        picture(&mut scratch.connect()),
+        expected_picture(&reference, &clean)
+    );
+}
+
+#[test]
+fn a_connection_ended_inside_an_operation_changes_nothing_on_postgres() {
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
+    let before = picture(&mut scratch.connect());
+    let mut tw = scratch.tripwire();
+    let pid: i32 = tw
+        .client()
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let policy = appointments_policy(&[7]);
+    let killer = scratch.connect();
+    let e = tw
+        .run(&policy, move |db| {
+            db.execute("UPDATE appointments SET notes = 'half' WHERE id = 7", &[])?;
+            // The client process dies here: its connection ends mid-transaction.
+            let mut killer = killer;
+            killer
+                .execute("SELECT pg_terminate_backend($1)", &[&pid])
+                .unwrap();
+            db.execute("UPDATE appointments SET notes = 'rest' WHERE id = 7", &[])
+        })
+        .unwrap_err();
+    assert!(matches!(e, TripError::Failed { .. }), "{e}");
+    assert_eq!(picture(&mut scratch.connect()), before);
+}
