@@ -128,6 +128,25 @@ impl Log {
         std::mem::take(&mut self.rows)
     }
 
+    /// Takes the rows of the call's statements that stood: after a call
+    /// that `failed`, only those whose generation marker SQLite kept in
+    /// `temp.rg_log` (a call that succeeded rolled nothing back).
+    pub(crate) fn take_standing(
+        &mut self,
+        conn: &Connection,
+        failed: bool,
+    ) -> rusqlite::Result<Vec<Logged>> {
+        if failed && !self.is_empty() {
+            let (first, last) = self.call_generations();
+            let standing: BTreeSet<i64> = conn
+                .prepare_cached("SELECT g FROM temp.rg_log WHERE g BETWEEN ?1 AND ?2")?
+                .query_map([first, last], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            self.keep_generations(&standing);
+        }
+        Ok(self.take())
+    }
+
     /// One `rg_capture` call: returns whether the trigger body must write the
     /// generation's marker (once per generation, on a row's last chunk).
     fn capture(&mut self, ctx: &Context<'_>, widths: &[usize]) -> rusqlite::Result<bool> {

@@ -679,19 +679,7 @@ impl Guard {
     /// Takes the call's captured rows (after a failed call, only those of
     /// statements SQLite did not roll back); records writes outside the policy.
     fn collect_changes(&mut self, check: &mut StatementCheck, failed: bool) -> Result<(), DbError> {
-        let rows = {
-            let mut log = capture::lock(&self.log);
-            if failed && !log.is_empty() {
-                let (first, last) = log.call_generations();
-                let standing: BTreeSet<i64> = self
-                    .conn
-                    .prepare_cached("SELECT g FROM temp.rg_log WHERE g BETWEEN ?1 AND ?2")?
-                    .query_map([first, last], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                log.keep_generations(&standing);
-            }
-            log.take()
-        };
+        let rows = capture::lock(&self.log).take_standing(&self.conn, failed)?;
         check.changed_rows = rows.len();
         let mut outside = Vec::new();
         let mut undos = Vec::new();

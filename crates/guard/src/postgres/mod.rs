@@ -49,7 +49,7 @@ mod call;
 pub mod lex;
 mod raw;
 pub(crate) mod run;
-mod setup;
+pub(crate) mod setup;
 mod status;
 pub mod values;
 mod watchdog;

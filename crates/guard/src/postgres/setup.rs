@@ -47,7 +47,7 @@ pub(super) fn build(
     builder
         .batch_execute(schema_sql)
         .map_err(pg("building the fixture"))?;
-    let tables = protected_tables(&mut builder)?;
+    let tables = tables_in(&mut builder, "public")?;
     let sequences = rows(
         builder
             .simple_query(
@@ -74,33 +74,30 @@ pub(super) fn build(
     Ok((conn, tables))
 }
 
-/// Every table of the fixture schema: columns in order, key = primary key
-/// (every column when there is none).
-fn protected_tables(conn: &mut Client) -> crate::Result<Vec<TableInfo>> {
+/// Every ordinary table of `schema`: columns in order, key = primary key
+/// (every column when there is none). Shared with the tripwire.
+pub(crate) fn tables_in(client: &mut Client, schema: &str) -> crate::Result<Vec<TableInfo>> {
     let sql = "SELECT c.relname::text, a.attname::text, \
-         (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)::text \
+         (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname, a.attnum";
-    let mut tables: Vec<(TableInfo, Vec<(i64, usize)>)> = Vec::new();
-    for r in rows(
-        conn.simple_query(sql)
-            .map_err(pg("reading the fixture's tables"))?,
-    ) {
-        let (Some(name), Some(column)) = (r[0].clone(), r[1].clone()) else {
-            continue;
-        };
+         WHERE c.relnamespace = $1::text::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname, a.attnum";
+    let found = client
+        .query(sql, &[&ident(schema)])
+        .map_err(pg("reading the protected tables"))?;
+    let mut tables: Vec<(TableInfo, Vec<(i32, usize)>)> = Vec::new();
+    for r in found {
+        let name: String = r.get(0);
+        let column: String = r.get(1);
         if tables.last().is_none_or(|(t, _)| t.name != name) {
-            tables.push((
-                TableInfo {
-                    name,
-                    columns: Vec::new(),
-                    key: Vec::new(),
-                },
-                Vec::new(),
-            ));
+            let table = TableInfo {
+                name,
+                columns: Vec::new(),
+                key: Vec::new(),
+            };
+            tables.push((table, Vec::new()));
         }
         let (t, pk) = tables.last_mut().expect("pushed above");
-        if let Some(pos) = r[2].as_deref().and_then(|p| p.parse::<i64>().ok()) {
+        if let Some(pos) = r.get::<_, Option<i32>>(2) {
             pk.push((pos, t.columns.len()));
         }
         t.columns.push(column);

@@ -66,7 +66,7 @@ impl PgTripwire {
     /// run once, as the tables' owner, like a migration, and again after
     /// adding a table. The schema `rowguard_tripwire` is replaced.
     pub fn install(client: &mut Client, schema: &str) -> crate::Result<()> {
-        let tables = tables_of(client, schema)?;
+        let tables = crate::postgres::setup::tables_in(client, schema)?;
         let mut sql = format!(
             "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE;\n\
              CREATE SCHEMA {SCHEMA};\n\
@@ -136,7 +136,7 @@ impl PgTripwire {
     /// Wraps `client` (connected as any role that may write the tables of
     /// `schema`, where [`PgTripwire::install`] has run).
     pub fn new(mut client: Client, schema: &str) -> crate::Result<PgTripwire> {
-        let tables = tables_of(&mut client, schema)?;
+        let tables = crate::postgres::setup::tables_in(&mut client, schema)?;
         Ok(PgTripwire {
             client,
             names: tables.iter().map(Names::of).collect(),
@@ -291,48 +291,6 @@ fn token() -> String {
 
 fn first_value(messages: Vec<SimpleQueryMessage>) -> Option<String> {
     rows(messages).into_iter().next()?.into_iter().next()?
-}
-
-/// Every ordinary table of `schema`: columns in order, key = primary key
-/// (every column when there is none).
-fn tables_of(client: &mut Client, schema: &str) -> crate::Result<Vec<TableInfo>> {
-    let sql = "SELECT c.relname::text, a.attname::text, \
-         (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) \
-         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-         WHERE c.relnamespace = $1::text::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname, a.attnum";
-    let found = client
-        .query(sql, &[&ident(schema)])
-        .map_err(pg_error("reading the protected tables"))?;
-    let mut tables: Vec<(TableInfo, Vec<(i32, usize)>)> = Vec::new();
-    for r in found {
-        let name: String = r.get(0);
-        let column: String = r.get(1);
-        if tables.last().is_none_or(|(t, _)| t.name != name) {
-            let table = TableInfo {
-                name,
-                columns: Vec::new(),
-                key: Vec::new(),
-            };
-            tables.push((table, Vec::new()));
-        }
-        let (t, pk) = tables.last_mut().expect("pushed above");
-        if let Some(pos) = r.get::<_, Option<i32>>(2) {
-            pk.push((pos, t.columns.len()));
-        }
-        t.columns.push(column);
-    }
-    Ok(tables
-        .into_iter()
-        .map(|(mut t, mut pk)| {
-            pk.sort();
-            t.key = if pk.is_empty() {
-                (0..t.columns.len()).collect()
-            } else {
-                pk.into_iter().map(|(_, i)| i).collect()
-            };
-            t
-        })
-        .collect())
 }
 
 /// The operation's view of the connection: every call recorded.

@@ -24,7 +24,6 @@
 //! triggers; the app's own recursive triggers now recurse), and writes made
 //! through [`Tripwire::connection`] outside `run` are not checked.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::fallible_iterator::FallibleIterator;
@@ -191,19 +190,7 @@ impl Tripwire {
                 "the statement ended the tripwire's transaction",
             ));
         }
-        let rows = {
-            let mut log = capture::lock(&self.log);
-            if result.is_err() && !log.is_empty() {
-                let (first, last) = log.call_generations();
-                let standing: BTreeSet<i64> = self
-                    .conn
-                    .prepare_cached("SELECT g FROM temp.rg_log WHERE g BETWEEN ?1 AND ?2")?
-                    .query_map([first, last], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                log.keep_generations(&standing);
-            }
-            log.take()
-        };
+        let rows = capture::lock(&self.log).take_standing(&self.conn, result.is_err())?;
         let tables = &self.tables;
         let changes = rows.into_iter().map(|r| (r.table, r.into_change(tables)));
         judge(check, policy, tables, &self.names, changes);
