@@ -85,6 +85,25 @@ fn failed(e: impl std::fmt::Display) -> crate::Error {
     ))
 }
 
+/// `rounds` rounds, each the raw side then the tripwire side, timed:
+/// (tripwire times, raw times).
+fn alternate(
+    rounds: usize,
+    mut raw: impl FnMut() -> crate::Result<()>,
+    mut tripwire: impl FnMut() -> crate::Result<()>,
+) -> crate::Result<(Vec<Duration>, Vec<Duration>)> {
+    let (mut t_rounds, mut r_rounds) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (res, d) = time(&mut raw);
+        res?;
+        r_rounds.push(d);
+        let (res, d) = time(&mut tripwire);
+        res?;
+        t_rounds.push(d);
+    }
+    Ok((t_rounds, r_rounds))
+}
+
 fn sqlite(operations: usize, rounds: usize) -> crate::Result<Rounds> {
     let dir = std::env::temp_dir().join(format!("rowguard-bench-tripwire-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(failed)?;
@@ -100,29 +119,25 @@ fn sqlite(operations: usize, rounds: usize) -> crate::Result<Rounds> {
         };
         let raw = open("raw.db")?;
         let mut tw = Tripwire::new(open("tripwire.db")?)?;
-        let (mut t_rounds, mut r_rounds) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            let (res, d) = time(|| -> crate::Result<()> {
+        let (t_rounds, r_rounds) = alternate(
+            rounds,
+            || {
                 let mut stmt = raw.prepare_cached(UPDATE)?;
                 for i in 0..operations {
                     let (_, p) = params(i);
                     stmt.execute(rusqlite::params_from_iter(&p))?;
                 }
                 Ok(())
-            });
-            res?;
-            r_rounds.push(d);
-            let (res, d) = time(|| -> crate::Result<()> {
+            },
+            || {
                 for i in 0..operations {
                     let (id, p) = params(i);
                     tw.run(&appointments_policy(&[id]), |db| db.execute(UPDATE, &p))
                         .map_err(failed)?;
                 }
                 Ok(())
-            });
-            res?;
-            t_rounds.push(d);
-        }
+            },
+        )?;
         Ok((
             t_rounds,
             r_rounds,
@@ -143,19 +158,17 @@ fn postgres(operations: usize, rounds: usize, options: &PgOptions) -> crate::Res
     let mut tw = PgTripwire::new(owner, "public")?;
     let update = UPDATE.replace('?', "$");
     let stmt = raw.prepare(&update).map_err(failed)?;
-    let (mut t_rounds, mut r_rounds) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let (res, d) = time(|| -> crate::Result<()> {
+    let (t_rounds, r_rounds) = alternate(
+        rounds,
+        || {
             for i in 0..operations {
                 let (_, p) = params(i);
                 crate::guard::postgres::values::with_bound(&p, |refs| raw.execute(&stmt, refs))
                     .map_err(failed)?;
             }
             Ok(())
-        });
-        res?;
-        r_rounds.push(d);
-        let (res, d) = time(|| -> crate::Result<()> {
+        },
+        || {
             for i in 0..operations {
                 let (id, p) = params(i);
                 tw.run(&appointments_policy(&[id]), |db: &mut dyn Db| {
@@ -164,10 +177,8 @@ fn postgres(operations: usize, rounds: usize, options: &PgOptions) -> crate::Res
                 .map_err(failed)?;
             }
             Ok(())
-        });
-        res?;
-        t_rounds.push(d);
-    }
+        },
+    )?;
     Ok((
         t_rounds,
         r_rounds,
