@@ -102,3 +102,16 @@ pub fn assert_finding(sql: &str, kind: Kind) -> Verdict {
     );
     v
 }
+
+/// The `resource-limit` messages `rowguard check` gives `sql` (default options).
+pub fn limit_messages(sql: &str) -> Vec<String> {
+    use rowguard::check::{check, CheckOptions};
+    check(&[sql.to_string()], &CheckOptions::default())
+        .unwrap()
+        .statements
+        .iter()
+        .flat_map(|s| &s.findings)
+        .filter(|f| f.kind == Kind::ResourceLimit)
+        .map(|f| f.message.clone())
+        .collect()
+}
