@@ -24,17 +24,42 @@ fn command(cwd: &Path, args: &[&str]) -> Command {
 
 /// Waits for `child`, killing it after a minute: a hang fails the test
 /// (a guard against hangs, not a timing assertion).
+/// Its pipes are drained meanwhile: a summary larger than a pipe's buffer
+/// would otherwise block the child's write and look like a hang.
 fn finish(mut child: Child) -> Output {
+    fn drain(
+        pipe: Option<impl std::io::Read + Send + 'static>,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if Instant::now() > deadline {
             child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!("hung (killed after 60 s): {out:?}");
+            let status = child.wait().unwrap();
+            let stdout = out.join().unwrap();
+            panic!(
+                "hung (killed after 60 s): {status:?}, stdout {}",
+                String::from_utf8_lossy(&stdout)
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
     }
-    child.wait_with_output().unwrap()
 }
 
 fn signal(child: &Child, sig: &str) {
