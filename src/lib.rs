@@ -31,28 +31,3 @@ pub mod report;
 pub mod tools;
 
 pub use error::{Error, Result};
-
-// Short paths kept for code written against the flat layout of 0.1 (one
-// module per part at the crate root); new code names the layer.
-#[doc(hidden)]
-pub use guard::db;
-#[doc(hidden)]
-pub use harness::{pipeline, scenario, schema};
-#[doc(hidden)]
-pub use tools::engine::mutator;
-#[doc(hidden)]
-pub use tools::{bench, check, dict, engine, input, scan};
-#[doc(hidden)]
-pub mod target {
-    //! The flat layout's `target` module, now split over the harness.
-    pub use crate::fuzzing::fuzz_one;
-    pub use crate::harness::appointments::*;
-    pub use crate::harness::choice::*;
-    pub use crate::harness::execute::*;
-}
-#[doc(hidden)]
-pub mod guard_target {
-    //! The flat layout's `guard_target` module, now the harness's guard oracle.
-    pub use crate::fuzzing::fuzz_guard;
-    pub use crate::harness::oracle::guard::*;
-}

@@ -6,10 +6,10 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 
-use rowguard::engine::{self, Config, Found, Summary};
 use rowguard::guard::Kind;
-use rowguard::scenario::decode_file;
-use rowguard::{pipeline, report, target};
+use rowguard::harness::scenario::decode_file;
+use rowguard::tools::engine::{self, Config, Found, Summary};
+use rowguard::{harness::choice, harness::execute, harness::pipeline, report};
 
 fn config(pipeline_name: &str, seed: u64, runs: u64) -> Config {
     let mut cfg = Config::new(pipeline::by_name(pipeline_name).unwrap());
@@ -131,10 +131,10 @@ fn an_engine_artifact_replays_to_the_same_kind() {
         let bytes = std::fs::read(path).unwrap();
         let decoded = decode_file(&bytes).unwrap();
         assert_eq!(decoded.expect, vec![f.kind]);
-        let p = target::choose_pipeline(None, &decoded).unwrap();
+        let p = choice::choose_pipeline(None, &decoded).unwrap();
         assert_eq!(p.name(), "legacy");
-        let mut session = target::Session::new().unwrap();
-        let e = target::execute(&mut session, p, &decoded.scenario).unwrap();
+        let mut session = execute::Session::new().unwrap();
+        let e = execute::execute(&mut session, p, &decoded.scenario).unwrap();
         assert!(
             e.kinds().contains(&f.kind),
             "{} does not replay to {}:\n{}",

@@ -538,13 +538,14 @@ fn every_file_the_engine_writes_replays_with_the_same_meaning() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(replayed.len(), written.len());
-    let legacy = rowguard::pipeline::by_name("legacy").unwrap();
-    let mut session = rowguard::target::Session::new().unwrap();
+    let legacy = rowguard::harness::pipeline::by_name("legacy").unwrap();
+    let mut session = rowguard::harness::execute::Session::new().unwrap();
     for (f, v) in written.iter().zip(&replayed) {
         assert_eq!(v["file"], f.display().to_string());
         // what the engine made of the same bytes
-        let engine = rowguard::scenario::decode(&std::fs::read(f).unwrap());
-        let e = rowguard::target::execute(&mut session, legacy, &engine.scenario).unwrap();
+        let engine = rowguard::harness::scenario::decode(&std::fs::read(f).unwrap());
+        let e =
+            rowguard::harness::execute::execute(&mut session, legacy, &engine.scenario).unwrap();
         let kinds: Vec<String> = e.kinds().iter().map(|k| k.to_string()).collect();
         let repro: Vec<String> = v["kinds"]
             .as_array()

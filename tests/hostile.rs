@@ -307,9 +307,9 @@ fn a_huge_harvest_is_capped_and_what_was_cut_is_reported() {
     );
     assert!(err.contains("words left out"), "{err}");
     let text = std::fs::read(dir.path().join("words.dict")).unwrap();
-    let entries = rowguard::dict::format::parse(&text).unwrap();
-    let shared = rowguard::scenario::dict::tokens().len();
-    assert_eq!(entries.len(), rowguard::dict::MAX_WORDS + shared);
+    let entries = rowguard::tools::dict::format::parse(&text).unwrap();
+    let shared = rowguard::harness::scenario::dict::tokens().len();
+    assert_eq!(entries.len(), rowguard::tools::dict::MAX_WORDS + shared);
 }
 
 /// A saved legacy run in `dir`: `summary.json`, `artifacts/legacy/`, and
@@ -416,8 +416,8 @@ fn report_reads_artifacts_only_by_name_from_its_folder() {
 
 #[test]
 fn ordinary_big_statements_are_clean_and_hostile_ones_stay_bounded() {
-    use rowguard::check::{check, CheckOptions};
     use rowguard::guard::Kind;
+    use rowguard::tools::check::{check, CheckOptions};
     let opts = CheckOptions::default();
     let ids: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
     let ordinary =
@@ -486,7 +486,7 @@ fn ordinary_big_statements_are_clean_and_hostile_ones_stay_bounded() {
 /// like `tests/postgres.rs`).
 #[test]
 fn a_line_neither_database_ran_is_not_unexplained() {
-    use rowguard::pipeline;
+    use rowguard::harness::pipeline;
     use rowguard::tools::differential::{compare, Reason};
     let Some(options) = crate::postgres::server() else {
         return;

@@ -3,8 +3,8 @@
 //! cuts the UPDATE before its WHERE and rewrites the calendar.
 
 use rowguard::guard::Kind;
-use rowguard::schema;
-use rowguard::target::Session;
+use rowguard::harness::execute::Session;
+use rowguard::harness::schema;
 
 use crate::util::{reschedule7, run};
 
@@ -15,7 +15,7 @@ fn safe_stores_a_tricky_note_byte_for_byte_and_is_clean() {
     assert!(e.is_clean(), "{}", rowguard::report::text(&e));
     // Replay without rollback on a plain connection to read the stored note back.
     let mut conn = schema::open(schema::DEFAULT_SIZE).unwrap();
-    rowguard::pipeline::by_name("safe")
+    rowguard::harness::pipeline::by_name("safe")
         .unwrap()
         .run(&reschedule7(note), &mut conn)
         .unwrap();
@@ -51,12 +51,12 @@ fn legacy_quote_then_nul_rewrites_other_rows() {
 fn a_session_is_reusable_and_restores_the_fixture() {
     let mut s = Session::new().unwrap();
     let before = schema::dump(s.guard().unwrap().connection()).unwrap();
-    let legacy = rowguard::pipeline::by_name("legacy").unwrap();
-    let scenario = rowguard::scenario::Scenario {
+    let legacy = rowguard::harness::pipeline::by_name("legacy").unwrap();
+    let scenario = rowguard::harness::scenario::Scenario {
         ops: vec![reschedule7("'--")],
     };
-    let first = rowguard::target::execute(&mut s, legacy, &scenario).unwrap();
-    let second = rowguard::target::execute(&mut s, legacy, &scenario).unwrap();
+    let first = rowguard::harness::execute::execute(&mut s, legacy, &scenario).unwrap();
+    let second = rowguard::harness::execute::execute(&mut s, legacy, &scenario).unwrap();
     assert_eq!(first, second, "the same input means the same thing twice");
     assert_eq!(
         schema::dump(s.guard().unwrap().connection()).unwrap(),

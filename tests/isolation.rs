@@ -1,13 +1,15 @@
 //! The checker survives what it checks: injected transaction control cannot
 //! end the guard's transaction, and the next input sees the pristine fixture.
 
-use rowguard::pipeline::Op;
-use rowguard::scenario::Scenario;
-use rowguard::{pipeline, schema, target};
+use rowguard::harness::pipeline::Op;
+use rowguard::harness::scenario::Scenario;
+use rowguard::{
+    harness::appointments, harness::choice, harness::execute, harness::pipeline, harness::schema,
+};
 
 #[test]
 fn injected_transaction_control_cannot_escape_and_the_fixture_stays_pristine() {
-    let mut session = target::Session::new().unwrap();
+    let mut session = execute::Session::new().unwrap();
     let pristine = schema::dump(session.guard().unwrap().connection()).unwrap();
     let legacy = pipeline::by_name("legacy").unwrap();
     for payload in [
@@ -33,7 +35,7 @@ fn injected_transaction_control_cannot_escape_and_the_fixture_stays_pristine() {
                 reason: payload.into(),
             },
         ];
-        let _ = target::execute(&mut session, legacy, &Scenario { ops }).unwrap();
+        let _ = execute::execute(&mut session, legacy, &Scenario { ops }).unwrap();
         assert!(
             session.guard().unwrap().connection().is_autocommit(),
             "an input left a transaction open"
@@ -49,10 +51,10 @@ fn injected_transaction_control_cannot_escape_and_the_fixture_stays_pristine() {
 #[test]
 fn or_rollback_ending_the_transaction_is_a_finding_and_nothing_leaks() {
     use rowguard::guard::{Guard, Kind};
-    use rowguard::pipeline::Db;
+    use rowguard::harness::pipeline::Db;
     let mut g = Guard::new(
         schema::open(schema::DEFAULT_SIZE).unwrap(),
-        target::appointments_policy(&[7]),
+        appointments::appointments_policy(&[7]),
     )
     .unwrap();
     let pristine = schema::dump(g.connection()).unwrap();
@@ -109,7 +111,7 @@ fn sqlite_temp_files() -> std::collections::BTreeSet<String> {
 #[test]
 fn temp_heavy_statements_create_no_file() {
     use rowguard::guard::Guard;
-    use rowguard::pipeline::Db;
+    use rowguard::harness::pipeline::Db;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     let before = sqlite_temp_files();
@@ -126,7 +128,7 @@ fn temp_heavy_statements_create_no_file() {
     };
     let mut g = Guard::new(
         schema::open(schema::DEFAULT_SIZE).unwrap(),
-        target::appointments_policy(&[7]),
+        appointments::appointments_policy(&[7]),
     )
     .unwrap();
     g.begin_input().unwrap();
@@ -158,21 +160,21 @@ fn temp_heavy_statements_create_no_file() {
 #[test]
 fn every_corpus_file_gets_the_same_verdict_alone_and_after_any_other() {
     use crate::util::{files_under, root};
-    use rowguard::scenario::decode_file;
+    use rowguard::harness::scenario::decode_file;
     let inputs: Vec<(String, &dyn pipeline::Pipeline, Scenario)> =
         ["corpus/pipeline", "corpus/regressions"]
             .iter()
             .flat_map(|d| files_under(&root().join(d)))
             .map(|f| {
                 let decoded = decode_file(&std::fs::read(&f).unwrap()).unwrap();
-                let p = target::choose_pipeline(None, &decoded).unwrap();
+                let p = choice::choose_pipeline(None, &decoded).unwrap();
                 (f.display().to_string(), p, decoded.scenario)
             })
             .collect();
     assert!(inputs.len() >= 8, "{}", inputs.len());
-    let verdict = |session: &mut target::Session,
+    let verdict = |session: &mut execute::Session,
                    (_, p, s): &(String, &dyn pipeline::Pipeline, Scenario)| {
-        let e = target::execute(session, *p, s).unwrap();
+        let e = execute::execute(session, *p, s).unwrap();
         (
             e.kinds(),
             e.findings()
@@ -182,9 +184,9 @@ fn every_corpus_file_gets_the_same_verdict_alone_and_after_any_other() {
     };
     let alone: Vec<_> = inputs
         .iter()
-        .map(|i| verdict(&mut target::Session::new().unwrap(), i))
+        .map(|i| verdict(&mut execute::Session::new().unwrap(), i))
         .collect();
-    let mut session = target::Session::new().unwrap();
+    let mut session = execute::Session::new().unwrap();
     for (a, first) in inputs.iter().enumerate() {
         for (b, then) in inputs.iter().enumerate() {
             verdict(&mut session, first);
@@ -199,12 +201,12 @@ fn every_corpus_file_gets_the_same_verdict_alone_and_after_any_other() {
     }
 
     use rowguard::guard::{Api, Guard};
-    use rowguard::guard_target;
-    use rowguard::pipeline::Db;
+    use rowguard::harness::oracle::guard as guard_target;
+    use rowguard::harness::pipeline::Db;
     let new_guard = || {
         Guard::new(
             schema::open(schema::DEFAULT_SIZE).unwrap(),
-            target::appointments_policy(&[7]),
+            appointments::appointments_policy(&[7]),
         )
         .unwrap()
     };

@@ -16,10 +16,6 @@ fn rank(module: &str) -> Option<u8> {
         "tools" => 2,
         "report" => 3,
         "fuzzing" => 4,
-        // The 0.1 flat paths `src/lib.rs` still re-exports, by the layer they name.
-        "db" => 0,
-        "schema" | "pipeline" | "scenario" | "target" | "guard_target" => 1,
-        "engine" | "check" | "scan" | "bench" | "input" | "dict" | "mutator" => 2,
         _ => return None,
     })
 }
@@ -40,6 +36,21 @@ fn layer_of(rel: &Path) -> Option<&'static str> {
 fn crate_paths(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in text.lines() {
+        // A doc link (`[`crate::tools`]`) is an arrow in the drawing of the
+        // imports too: collect those from comments.
+        if let Some(i) = line.find("//") {
+            let mut rest = &line[i..];
+            while let Some(j) = rest.find("[`crate::").or_else(|| rest.find("[crate::")) {
+                let after = rest[j..].trim_start_matches("[`").trim_start_matches('[');
+                let after = &after["crate::".len()..];
+                let name: String = after
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                out.push(name);
+                rest = after;
+            }
+        }
         let code = line.split("//").next().unwrap_or("");
         let mut rest = code;
         while let Some(i) = rest.find("crate::") {
@@ -135,4 +146,81 @@ fn the_guard_crate_is_domain_free_and_small() {
         assert!(allowed.contains(d), "the guard crate depends on {d}");
     }
     assert!(deps.contains(&"rusqlite") && deps.contains(&"sqlparser"));
+}
+
+/// The sibling modules a library file names (`super::x`, or `crate::…::x`
+/// through its folder's own path), outside its test module.
+fn siblings_named(file: &Path, src: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let code = text.split("#[cfg(test)]").next().unwrap_or("");
+    let dir = file.parent().unwrap();
+    let folder: Vec<String> = dir
+        .strip_prefix(src)
+        .unwrap()
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let mut prefixes = vec!["super::".to_string()];
+    if !folder.is_empty() {
+        prefixes.push(format!("crate::{}::", folder.join("::")));
+    } else {
+        prefixes.push("crate::".to_string());
+    }
+    let mut out = Vec::new();
+    for line in code.lines() {
+        let line = line.split("//").next().unwrap_or("");
+        for p in &prefixes {
+            let mut rest = line;
+            while let Some(i) = rest.find(p.as_str()) {
+                let after = &rest[i + p.len()..];
+                let inner: Vec<&str> = match after.strip_prefix('{') {
+                    Some(group) => group.split('}').next().unwrap_or("").split(',').collect(),
+                    None => vec![after],
+                };
+                for name in inner {
+                    let name: String = name
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    out.push(name);
+                }
+                rest = after;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_two_files_import_each_other() {
+    let mut circles = Vec::new();
+    for src in [root().join("src"), root().join("crates/guard/src")] {
+        let files: Vec<_> = files_under(&src)
+            .into_iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+            .filter(|f| {
+                f.file_name()
+                    .is_some_and(|n| n != "mod.rs" && n != "lib.rs" && n != "main.rs")
+            })
+            .collect();
+        let module = |f: &Path| f.file_stem().unwrap().to_string_lossy().into_owned();
+        for a in &files {
+            for b in &files {
+                if a >= b || a.parent() != b.parent() {
+                    continue;
+                }
+                if siblings_named(a, &src).contains(&module(b))
+                    && siblings_named(b, &src).contains(&module(a))
+                {
+                    circles.push(format!("{} <-> {}", a.display(), b.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "file-level import circles:\n{}",
+        circles.join("\n")
+    );
 }

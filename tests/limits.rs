@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use rowguard::guard::{Guard, Kind};
-use rowguard::pipeline::Db;
-use rowguard::{schema, target};
+use rowguard::harness::pipeline::Db;
+use rowguard::{harness::appointments, harness::execute, harness::schema};
 
 /// Generous: an unbounded statement below would run for minutes or exhaust memory.
 const BOUND: Duration = Duration::from_secs(20);
@@ -16,7 +16,7 @@ const BOUND: Duration = Duration::from_secs(20);
 fn assert_stopped(sql: &str) {
     let mut g = Guard::new(
         schema::open(schema::DEFAULT_SIZE).unwrap(),
-        target::appointments_policy(&[7]),
+        appointments::appointments_policy(&[7]),
     )
     .unwrap();
     g.begin_input().unwrap();
@@ -110,7 +110,7 @@ fn deep_expressions_are_stopped() {
 fn a_quadratic_instr_is_one_cheap_step() {
     let mut g = Guard::new(
         schema::open(schema::DEFAULT_SIZE).unwrap(),
-        target::appointments_policy(&[7]),
+        appointments::appointments_policy(&[7]),
     )
     .unwrap();
     let (row, _) = g
@@ -122,7 +122,7 @@ fn a_quadratic_instr_is_one_cheap_step() {
             )
         })
         .unwrap();
-    use rowguard::db::Value::{Integer, Null};
+    use rowguard::guard::db::Value::{Integer, Null};
     assert_eq!(
         row.unwrap(),
         [
@@ -140,7 +140,7 @@ fn a_quadratic_instr_is_one_cheap_step() {
 fn guard7() -> Guard {
     Guard::new(
         schema::open(schema::DEFAULT_SIZE).unwrap(),
-        target::appointments_policy(&[7]),
+        appointments::appointments_policy(&[7]),
     )
     .unwrap()
 }
@@ -161,7 +161,7 @@ const SET: &str =
 /// no finding, and SQLite's answer.
 #[test]
 fn replaced_builtins_answer_their_worst_inputs_without_a_limit() {
-    use rowguard::db::Value::Integer;
+    use rowguard::guard::db::Value::Integer;
     for (expr, want) in [
         (
             "length(replace(printf('%.*c', 1000000, 'a'), printf('%.*c', 500000, 'a') || 'b', 'x'))",
@@ -229,7 +229,7 @@ fn bounded_builtins_past_their_product_are_a_named_limit() {
         })
         .unwrap();
     assert!(v.kinds().is_empty(), "{:?}", v.kinds());
-    use rowguard::db::Value::{Integer, Text};
+    use rowguard::guard::db::Value::{Integer, Text};
     assert_eq!(row.unwrap(), [Integer(0), Text(r#"{"a":1,"b":2}"#.into())]);
 }
 
@@ -241,7 +241,7 @@ fn a_statement_of_costly_steps_is_cut_by_the_watchdog() {
     assert_stopped(sql);
     let mut g = Guard::new(
         schema::open(schema::DEFAULT_SIZE).unwrap(),
-        target::appointments_policy(&[7]),
+        appointments::appointments_policy(&[7]),
     )
     .unwrap();
     let (_, v) = g.check(|g| g.execute_batch(sql)).unwrap();
@@ -281,12 +281,12 @@ fn deep_chains_and_many_statements_are_named_limits() {
 /// one `execute` on `legacy` overflowed the stack.
 #[test]
 fn sixty_thousand_statements_in_one_execute_do_not_recurse() {
-    use rowguard::pipeline;
-    use rowguard::scenario::Scenario;
+    use rowguard::harness::pipeline;
+    use rowguard::harness::scenario::Scenario;
     let notes = format!("x'{}", ";SELECT 1".repeat(60_000));
-    let mut session = target::Session::new().unwrap();
+    let mut session = execute::Session::new().unwrap();
     let ops = vec![crate::util::reschedule7(&notes)];
-    let e = target::execute(
+    let e = execute::execute(
         &mut session,
         pipeline::by_name("legacy").unwrap(),
         &Scenario { ops },

@@ -3,7 +3,7 @@
 //! `safe`), and `rowguard pipelines` lists each with its bug class and trigger.
 
 use rowguard::guard::Kind;
-use rowguard::pipeline;
+use rowguard::harness::pipeline;
 
 use crate::util::{files_under, reschedule7, root, run};
 
@@ -80,7 +80,7 @@ fn wording_breaks_only_when_the_notes_hold_its_word_in_any_case() {
 /// or the mutator.
 #[test]
 fn the_wording_word_is_in_no_dictionary_generator_or_engine_table() {
-    for token in rowguard::scenario::dict::tokens() {
+    for token in rowguard::harness::scenario::dict::tokens() {
         assert!(
             !token.to_lowercase().contains(WORD),
             "dictionary token {token:?}"

@@ -1,6 +1,6 @@
 //! The third-party corpora in `tests/data/corpora/` (copied verbatim from
 //! `../shared/corpora/`; sources and licences in its `SOURCES.md`) through
-//! `rowguard::scan` on `safe`, `legacy` and `stacked`, judged against ground
+//! `rowguard::tools::scan` on `safe`, `legacy` and `stacked`, judged against ground
 //! truth this test computes itself, without the guard: the same pipeline
 //! runs the same op on a plain rusqlite connection of the fixture, the whole
 //! database (every table, every cell) is diffed before and after each `Db`
@@ -20,9 +20,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use rowguard::guard::Kind;
-use rowguard::pipeline::{self, Db, DbError, Op, Pipeline};
-use rowguard::scan::{LineReport, LineVerdict, Scan, DAY, REASON, SLOT};
-use rowguard::schema;
+use rowguard::harness::pipeline::{self, Db, DbError, Op, Pipeline};
+use rowguard::harness::schema;
+use rowguard::tools::scan::{LineReport, LineVerdict, Scan, DAY, REASON, SLOT};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
 
@@ -289,7 +289,7 @@ fn ground_truth(
     (violated, stored)
 }
 
-/// The lines of a corpus file, split independently of `rowguard::scan`.
+/// The lines of a corpus file, split independently of `rowguard::tools::scan`.
 fn corpus_lines(bytes: &[u8]) -> Vec<&[u8]> {
     let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     if bytes.ends_with(b"\n") || bytes.is_empty() {

@@ -17,7 +17,7 @@ pub fn root() -> PathBuf {
 /// Every regular file under `dir`, sorted (the engine's corpus walk); none
 /// when `dir` does not exist.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    rowguard::engine::corpus::files_under(dir).unwrap_or_default()
+    rowguard::tools::engine::corpus::files_under(dir).unwrap_or_default()
 }
 
 /// Runs ops on a named pipeline in a fresh session.
@@ -105,7 +105,7 @@ pub fn assert_finding(sql: &str, kind: Kind) -> Verdict {
 
 /// The `resource-limit` messages `rowguard check` gives `sql` (default options).
 pub fn limit_messages(sql: &str) -> Vec<String> {
-    use rowguard::check::{check, CheckOptions};
+    use rowguard::tools::check::{check, CheckOptions};
     check(&[sql.to_string()], &CheckOptions::default())
         .unwrap()
         .statements

@@ -9,10 +9,10 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 
-use rowguard::dict::{self, format, Rank};
-use rowguard::engine::{self, Config};
 use rowguard::guard::Kind;
-use rowguard::pipeline::{self, Pipeline, Wording};
+use rowguard::harness::pipeline::{self, Pipeline, Wording};
+use rowguard::tools::dict::{self, format, Rank};
+use rowguard::tools::engine::{self, Config};
 
 use crate::util::{root, rowguard};
 
@@ -57,7 +57,7 @@ fn dict_ranks_the_wording_word_among_the_compared_and_writes_a_valid_file() {
     assert!(word < first_literal, "ranked after a literal");
     assert_eq!(entries[word].name.as_deref(), Some("compared"));
     // merged with the shared token dictionary
-    for t in rowguard::scenario::dict::tokens() {
+    for t in rowguard::harness::scenario::dict::tokens() {
         assert!(entries.iter().any(|e| e.value == t.as_bytes()), "{t:?}");
     }
     // and read back by the engine with its ranks
@@ -129,7 +129,7 @@ fn random_word() -> String {
                 (b'a' + (x % 26) as u8) as char
             })
             .collect();
-        if !rowguard::scenario::dict::tokens()
+        if !rowguard::harness::scenario::dict::tokens()
             .iter()
             .any(|t| t.to_lowercase().contains(&word))
         {

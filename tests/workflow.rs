@@ -9,11 +9,11 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use rowguard::guard::Kind;
-use rowguard::pipeline::Op;
-use rowguard::scenario::{decode_file, Reproducer, Scenario};
+use rowguard::harness::pipeline::Op;
+use rowguard::harness::scenario::{decode_file, Reproducer, Scenario};
 use rowguard::tools::gate::{self, GateConfig, GateReport, Outcome};
 use rowguard::tools::minimize;
-use rowguard::{pipeline, report, target};
+use rowguard::{harness::choice, harness::execute, harness::pipeline, report};
 
 use crate::util::root;
 
@@ -39,9 +39,9 @@ fn minimize_keeps_the_kind_and_shrinks() {
         ],
     };
     let legacy = pipeline::by_name("legacy").unwrap();
-    let mut session = target::Session::new().unwrap();
+    let mut session = execute::Session::new().unwrap();
     let min = minimize::minimize(&mut session, legacy, &noisy, Kind::WriteOutsideTarget).unwrap();
-    let e = target::execute(&mut session, legacy, &min.scenario).unwrap();
+    let e = execute::execute(&mut session, legacy, &min.scenario).unwrap();
     assert!(
         e.kinds().contains(&Kind::WriteOutsideTarget),
         "{}",
@@ -70,7 +70,7 @@ fn gate_on(corpus: &Path) -> GateReport {
         artifacts: Some(artifacts.path().to_path_buf()),
         database: None,
         // the gate's default: the project's own pipeline code
-        dictionary: rowguard::dict::harvest_sources(&[root().join("src/harness/pipeline")])
+        dictionary: rowguard::tools::dict::harvest_sources(&[root().join("src/harness/pipeline")])
             .unwrap()
             .dictionary,
     };
@@ -221,8 +221,8 @@ fn a_minimized_reproducer_replays_through_decode_file() {
     let bytes = std::fs::read(root().join("corpus/regressions/legacy/incident-quote-comment.json"))
         .unwrap();
     let decoded = decode_file(&bytes).unwrap();
-    let legacy = target::choose_pipeline(None, &decoded).unwrap();
-    let mut session = target::Session::new().unwrap();
+    let legacy = choice::choose_pipeline(None, &decoded).unwrap();
+    let mut session = execute::Session::new().unwrap();
     let min = minimize::minimize(
         &mut session,
         legacy,
@@ -239,6 +239,6 @@ fn a_minimized_reproducer_replays_through_decode_file() {
     assert!(json.len() < bytes.len());
     let again = decode_file(json.as_bytes()).unwrap();
     assert_eq!(again.scenario, min.scenario);
-    let e = target::execute(&mut session, legacy, &again.scenario).unwrap();
+    let e = execute::execute(&mut session, legacy, &again.scenario).unwrap();
     assert!(e.kinds().contains(&Kind::WriteOutsideTarget));
 }

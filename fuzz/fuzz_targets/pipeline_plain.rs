@@ -3,4 +3,4 @@
 //! rowguard's mutator against).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| rowguard::target::fuzz_one(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rowguard::fuzzing::fuzz_one(data));

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rowguard::bench::{self, detect, scaling, throughput, tripwire};
+use rowguard::tools::bench::{self, detect, scaling, throughput, tripwire};
 
 use super::Format;
 

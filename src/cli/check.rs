@@ -1,14 +1,14 @@
 //! `rowguard check [--target N] [--template SQL] [--dialect D] [--format F] SQL...`:
 //! statements against the fixture under the policy of a reschedule of
 //! appointment N. `-` reads one SQL string from stdin. The work is
-//! `rowguard::check`; this arm parses, prints and picks the exit code.
+//! `rowguard::tools::check`; this arm parses, prints and picks the exit code.
 
 use super::{out, outln};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rowguard::check::{self, CheckOptions};
 use rowguard::guard::Dialect;
+use rowguard::tools::check::{self, CheckOptions};
 
 use super::Format;
 
@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(required = true)]
     sql: Vec<String>,
     /// The appointment the reschedule targets.
-    #[arg(long, default_value_t = rowguard::schema::DEFAULT_TARGET)]
+    #[arg(long, default_value_t = rowguard::harness::schema::DEFAULT_TARGET)]
     target: i64,
     /// The same statement with benign text, for the shape comparison (repeat for several statements).
     #[arg(long)]
@@ -43,7 +43,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut sql = Vec::with_capacity(args.sql.len());
     for s in args.sql {
         if s == "-" {
-            let bytes = rowguard::input::read_capped(std::io::stdin().lock(), "stdin".as_ref())?;
+            let bytes =
+                rowguard::tools::input::read_capped(std::io::stdin().lock(), "stdin".as_ref())?;
             sql.push(String::from_utf8(bytes).context("stdin: SQL is not valid UTF-8")?);
         } else {
             sql.push(s);

@@ -1,5 +1,5 @@
 //! `rowguard dict --source PATH... [-o FILE]`: words harvested from the code
-//! under test (`rowguard::dict`), written as one libFuzzer dictionary merged
+//! under test (`rowguard::tools::dict`), written as one libFuzzer dictionary merged
 //! with `fuzz/rowguard.dict`: comparison operands first. For
 //! `rowguard fuzz --dict FILE` and libFuzzer's `-dict=FILE` alike.
 
@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rowguard::dict::{self, Rank};
-use rowguard::engine::artifacts::write_atomic;
+use rowguard::tools::dict::{self, Rank};
+use rowguard::tools::engine::artifacts::write_atomic;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         d.ranked(Rank::Compared).count(),
         d.ranked(Rank::Literal).count(),
         d.ranked(Rank::Fragment).count(),
-        rowguard::scenario::dict::tokens().len()
+        rowguard::harness::scenario::dict::tokens().len()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,4 @@
-//! `rowguard fuzz`: the built-in engine (`rowguard::engine`) on one
+//! `rowguard fuzz`: the built-in engine (`rowguard::tools::engine`) on one
 //! pipeline. On a terminal: a live status line and a line for the first
 //! finding of each kind on stderr;
 //! the summary (text, or one JSON object) on stdout at the end. Ctrl-C,
@@ -16,9 +16,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
-use rowguard::engine::{self, Found, Summary};
 use rowguard::guard::Kind;
-use rowguard::{report, target};
+use rowguard::tools::engine::{self, Found, Summary};
+use rowguard::{harness::choice, report};
 
 use super::Format;
 
@@ -78,7 +78,7 @@ pub fn kinds(list: &str) -> anyhow::Result<std::collections::BTreeSet<Kind>> {
     if list.trim() == "all" {
         return Ok(Kind::ALL.into_iter().collect());
     }
-    Ok(target::parse_kinds(list)?)
+    Ok(choice::parse_kinds(list)?)
 }
 
 /// Distinct findings listed per kind in the text summary (all are in the
@@ -172,8 +172,8 @@ fn print_text(s: &Summary) {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let decoded = rowguard::scenario::decode(b"");
-    let pipeline = target::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
+    let decoded = rowguard::harness::scenario::decode(b"");
+    let pipeline = choice::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
     let mut cfg = engine::Config::new(pipeline);
     cfg.database = args.db.options();
     cfg.seed = args.seed;

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rowguard::engine::artifacts::write_atomic;
 use rowguard::report;
+use rowguard::tools::engine::artifacts::write_atomic;
 use rowguard::tools::gate::{self, GateConfig, Outcome};
 
 #[derive(clap::Args)]

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rowguard::scenario::{self, Reproducer};
-use rowguard::target::{self, Session};
+use rowguard::harness::choice::choose_pipeline;
+use rowguard::harness::execute::{execute, Session};
+use rowguard::harness::scenario::{self, Reproducer};
 use rowguard::tools::engine::artifacts;
 use rowguard::tools::minimize;
 
@@ -27,11 +28,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let path = &args.input;
-    let bytes = rowguard::input::read_file(path)?;
+    let bytes = rowguard::tools::input::read_file(path)?;
     let decoded = scenario::decode_file(&bytes).with_context(|| format!("{}", path.display()))?;
-    let pipeline = target::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
+    let pipeline = choose_pipeline(args.pipeline.as_deref(), &decoded)?;
     let mut session = Session::new()?;
-    let made = target::execute(&mut session, pipeline, &decoded.scenario)?.kinds();
+    let made = execute(&mut session, pipeline, &decoded.scenario)?.kinds();
     let Some(kind) = minimize::target_kind(&decoded.expect, &made) else {
         anyhow::bail!(
             "{}: clean on {}, nothing to minimize",

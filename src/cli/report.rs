@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use rowguard::engine::artifacts::content_hash;
-use rowguard::engine::{Found, Summary};
 use rowguard::guard::Kind;
 use rowguard::report::html::{self, build};
+use rowguard::tools::engine::artifacts::content_hash;
+use rowguard::tools::engine::{Found, Summary};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -63,7 +63,7 @@ fn check_artifacts(dir: &Path) -> anyhow::Result<()> {
     let entries = std::fs::read_dir(dir).with_context(|| dir.display().to_string())?;
     for (n, entry) in entries.enumerate() {
         let entry = entry.with_context(|| dir.display().to_string())?;
-        if n >= rowguard::input::walk::MAX_ENTRIES {
+        if n >= rowguard::tools::input::walk::MAX_ENTRIES {
             bail!("{}: more entries than any run writes", dir.display());
         }
         let (path, name) = (entry.path(), entry.file_name());
@@ -102,8 +102,9 @@ fn verified(path: &Path) -> anyhow::Result<()> {
     let Some(hash) = artifact_hash(&name) else {
         bail!("{}: not a rowguard artifact name", path.display());
     };
-    let file = rowguard::input::open_no_follow(path)?;
-    let bytes = rowguard::input::read_open_file(file, path, rowguard::input::MAX_INPUT)?;
+    let file = rowguard::tools::input::open_no_follow(path)?;
+    let bytes =
+        rowguard::tools::input::read_open_file(file, path, rowguard::tools::input::MAX_INPUT)?;
     if content_hash(&bytes) != hash.to_ascii_lowercase() {
         bail!(
             "{}: its content does not have the hash in its name (not the file the run wrote)",

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use rowguard::tools::repro;
-use rowguard::{report, target};
+use rowguard::{harness::execute, report};
 
 /// Output format of `repro`: the shared text and JSON, or one HTML page for all inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -40,7 +40,7 @@ pub fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     for p in inputs {
         let meta = std::fs::metadata(p).with_context(|| format!("{}", p.display()))?;
         if meta.is_dir() {
-            out.extend(rowguard::engine::corpus::files_under(p)?);
+            out.extend(rowguard::tools::engine::corpus::files_under(p)?);
         } else {
             out.push(p.clone());
         }
@@ -51,7 +51,7 @@ pub fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 fn replay(
     path: &Path,
     args: &Args,
-    session: &mut target::Session,
+    session: &mut execute::Session,
     pages: &mut Vec<report::html::Detail>,
 ) -> anyhow::Result<bool> {
     let replay = repro::replay_file(session, path, args.pipeline.as_deref())?;
@@ -99,13 +99,13 @@ fn shell_word(s: &str) -> String {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(p) = &args.pipeline {
-        rowguard::pipeline::by_name(p)?;
+        rowguard::harness::pipeline::by_name(p)?;
     }
     let files = expand(&args.inputs)?;
     if files.is_empty() {
         anyhow::bail!("no input files under {}", args.inputs[0].display());
     }
-    let mut session = target::Session::open(args.db.options().as_ref())?;
+    let mut session = execute::Session::open(args.db.options().as_ref())?;
     let (mut found, mut failed) = (false, false);
     let mut pages = Vec::new();
     for f in &files {

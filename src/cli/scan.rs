@@ -1,14 +1,14 @@
 //! `rowguard scan --pipeline P --notes FILE [--target N] [--format text|jsonl]`:
 //! each line of FILE is the notes of one reschedule of the target; the work
-//! is [`rowguard::scan`]. Text prints the lines that need a look, then a
+//! is [`rowguard::tools::scan`]. Text prints the lines that need a look, then a
 //! summary; jsonl prints one object per line of FILE, as it goes.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rowguard::scan::{LineReport, Scan};
-use rowguard::{pipeline, schema, target};
+use rowguard::tools::scan::{LineReport, Scan};
+use rowguard::{harness::choice, harness::pipeline, harness::schema};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScanFormat {
@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let env = std::env::var(target::PIPELINE_ENV)
+    let env = std::env::var(choice::PIPELINE_ENV)
         .ok()
         .filter(|s| !s.is_empty());
     let name = args

@@ -3,8 +3,8 @@
 //! the tools.
 //!
 //! Arrows point down only: `harness` imports `rowguard_guard` (re-exported
-//! as [`crate::guard`]) and nothing from [`crate::tools`], [`crate::report`],
-//! [`crate::fuzzing`] or the binary.
+//! as [`crate::guard`]) and nothing from the layers above it (tools,
+//! report, fuzzing, the binary).
 //!
 //! | module | owns |
 //! |---|---|

@@ -259,7 +259,7 @@ pub fn dump(conn: &Connection) -> rusqlite::Result<Vec<String>> {
         let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\""))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let values = crate::db::row_values(row)?;
+            let values = crate::guard::db::row_values(row)?;
             out.push(format!("{t}: {values:?}"));
         }
     }

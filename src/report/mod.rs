@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::guard::{param_json, Finding, Kind, StatementCheck};
-use crate::pipeline::Op;
-use crate::target::Execution;
+use crate::harness::execute::Execution;
+use crate::harness::pipeline::Op;
 
 pub mod html;
 pub mod junit;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::guard::postgres::PgOptions;
 use crate::guard::{Backend, CellChange, Dialect, Kind, StatementCheck, Verdict};
 use crate::harness::appointments;
-use crate::schema;
+use crate::harness::schema;
 
 /// What to check and how.
 #[derive(Debug, Clone)]

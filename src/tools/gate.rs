@@ -10,7 +10,7 @@
 //!   (the rules are [`crate::harness::oracle`]'s, shared with `cargo test`);
 //! - then the engine fuzzes `safe` from all of them, every kind counting.
 //!
-//! Every file is read once ([`crate::input::read_file`]: regular files only,
+//! Every file is read once ([`crate::tools::input::read_file`]: regular files only,
 //! size-capped; a FIFO or device is an error, never opened) and decoded and
 //! given a pipeline the way `rowguard repro` does: a reproducer naming an
 //! unknown pipeline, or one other than its folder's, is an error naming the

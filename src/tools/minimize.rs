@@ -3,16 +3,16 @@
 //! simplify ids, days and slots, empty or shorten each text (halving chunk
 //! sizes, delta-debugging style), then turn each remaining character into a
 //! plain `x` where that keeps the kind. Every candidate runs through
-//! [`crate::target::execute`], so the result means the same everywhere.
+//! [`crate::harness::execute::execute`], so the result means the same everywhere.
 
 use std::collections::BTreeSet;
 
 use super::engine::mutate::texts_mut;
 use crate::guard::Kind;
-use crate::pipeline::{Op, Pipeline};
-use crate::scenario::Scenario;
-use crate::schema;
-use crate::target::{self, Session};
+use crate::harness::execute::{execute, Session};
+use crate::harness::pipeline::{Op, Pipeline};
+use crate::harness::scenario::Scenario;
+use crate::harness::schema;
 
 /// Passes over the whole input, at most (each pass only shrinks).
 const MAX_PASSES: usize = 8;
@@ -50,7 +50,7 @@ struct Shrinker<'a> {
 impl Shrinker<'_> {
     fn keeps(&mut self, s: &Scenario) -> crate::Result<bool> {
         self.execs += 1;
-        Ok(target::execute(self.session, self.pipeline, s)?
+        Ok(execute(self.session, self.pipeline, s)?
             .kinds()
             .contains(&self.kind))
     }

@@ -1,9 +1,9 @@
 //! The tools: one library module per `rowguard` command, above the harness
 //! and below the report layer. A CLI arm (`src/cli/`) only parses flags, calls
-//! one of these and prints what it returns through [`crate::report`].
+//! one of these and prints what it returns through the report layer.
 //!
 //! Arrows point down only: tools import [`crate::harness`] and
-//! [`crate::guard`]; they never import [`crate::report`], [`crate::fuzzing`]
+//! [`crate::guard`]; they never import the report layer, the fuzzing boundary
 //! or the binary.
 //!
 //! | module | command |

@@ -30,12 +30,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::db::Value;
+use crate::guard::db::Value;
 use crate::guard::postgres::PgOptions;
 use crate::guard::{param_json, CellChange, Kind};
-use crate::pipeline::{Op, Pipeline};
-use crate::scenario::Scenario;
-use crate::target::{self, Session};
+use crate::harness::execute::{execute, Session};
+use crate::harness::pipeline::{Op, Pipeline};
+use crate::harness::scenario::Scenario;
 
 /// Day of March every scanned reschedule moves the target to.
 pub const DAY: u8 = 12;
@@ -251,7 +251,7 @@ impl Scan {
         if !exists {
             return Err(crate::Error::Usage(format!(
                 "appointment {target} is not in the fixture (ids 1..={})",
-                crate::schema::DEFAULT_SIZE
+                crate::harness::schema::DEFAULT_SIZE
             )));
         }
         Ok(Scan {
@@ -293,7 +293,7 @@ impl Scan {
         let scenario = Scenario {
             ops: vec![self.op(notes)],
         };
-        let execution = match target::execute(&mut self.session, self.pipeline, &scenario) {
+        let execution = match execute(&mut self.session, self.pipeline, &scenario) {
             Ok(e) => e,
             Err(e) => {
                 // The guard's own state may be broken: start the next line afresh.
@@ -344,7 +344,7 @@ impl Scan {
             return self.run(&mut io::stdin().lock(), path, each);
         }
         // a FIFO, a device or /proc is refused, checked on the handle (`--notes -` reads a stream)
-        let file = crate::input::open_regular(path)?;
+        let file = crate::tools::input::open_regular(path)?;
         let size = file
             .metadata()
             .map_err(|e| crate::Error::io(path, e))?
@@ -474,7 +474,7 @@ mod tests {
 
     #[test]
     fn each_line_gets_a_verdict_and_the_summary_counts_them() {
-        let legacy = crate::pipeline::by_name("legacy").unwrap();
+        let legacy = crate::harness::pipeline::by_name("legacy").unwrap();
         let mut scan = Scan::new(legacy, 7).unwrap();
         let mut seen = Vec::new();
         let input = b"O'Brien\nfine\nmoved'--\n\xff\xfe\n";
@@ -496,7 +496,7 @@ mod tests {
 
     #[test]
     fn empty_input_and_unknown_targets_are_errors() {
-        let safe = crate::pipeline::by_name("safe").unwrap();
+        let safe = crate::harness::pipeline::by_name("safe").unwrap();
         assert!(Scan::new(safe, 99_999).is_err());
         let mut scan = Scan::new(safe, 7).unwrap();
         assert!(scan.run(&mut &b""[..], Path::new("t"), |_| Ok(())).is_err());
@@ -505,7 +505,7 @@ mod tests {
     #[test]
     fn a_line_as_long_as_the_cap_is_checked_and_clean_on_safe() {
         // MAX_LINE must stay within what the guard can log (see the module doc)
-        let safe = crate::pipeline::by_name("safe").unwrap();
+        let safe = crate::harness::pipeline::by_name("safe").unwrap();
         let mut scan = Scan::new(safe, 7).unwrap();
         let mut line = vec![b'\''; MAX_LINE];
         line.push(b'\n');

@@ -6,7 +6,7 @@
 //! looks at the progress handler and at `sqlite3_interrupt` only between
 //! steps, so neither the step budget nor the watchdog can stop one call. A
 //! call must therefore end quickly on its own, whatever its arguments (each
-//! at most [`MAX_LENGTH`](super::dynamic::MAX_LENGTH) bytes, at most 64 of them).
+//! at most [`MAX_LENGTH`](super::isolation::MAX_LENGTH) bytes, at most 64 of them).
 //!
 //! [`BUILTINS`] is the one table: `builtins::tests` fails when the bundled
 //! SQLite has a function it does not list, or lists one that is gone, so an
@@ -1276,7 +1276,7 @@ mod tests {
         let c = Connection::open_in_memory().unwrap();
         c.set_limit(
             rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
-            crate::dynamic::MAX_LENGTH,
+            crate::isolation::MAX_LENGTH,
         )
         .unwrap();
         c.set_limit(

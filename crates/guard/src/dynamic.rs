@@ -27,7 +27,7 @@ use rusqlite::{params_from_iter, Batch, Connection, ErrorCode};
 use super::builtins;
 use super::capture;
 use super::coverage::{ObservedWrite, SchemaEffects};
-use super::isolation::{isolate, Counters};
+use super::isolation::{isolate, Counters, MAX_LENGTH};
 use super::memo::Memo;
 use super::policy::{changed_columns, undo_changed, Names, TableInfo};
 use super::profile::{Breakdown, Part, Profile};
@@ -53,8 +53,6 @@ pub const INPUT_TIME: Duration = Duration::from_secs(8);
 /// `multiple-statements` and past its own `statements` limit; without this
 /// bound a million tiny statements run for minutes.
 pub const MAX_BATCH_STATEMENTS: usize = 10_000;
-/// Largest string or blob, and longest SQL text, a statement may make.
-pub const MAX_LENGTH: i32 = 16 * 1024 * 1024;
 /// Process-wide heap ceiling for SQLite (bytes): with the static layer's
 /// limits it keeps a whole `check` under 1 GB resident (BENCHMARKS.md).
 pub const HEAP_LIMIT: i64 = 512 << 20;

@@ -25,9 +25,10 @@ use std::sync::Arc;
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::Connection;
 
-use super::dynamic::MAX_LENGTH;
-
 /// The generator's state at the start of every input.
+/// Largest string or blob, and longest SQL text, a statement may make.
+pub const MAX_LENGTH: i32 = 16 * 1024 * 1024;
+
 const SEED: u64 = 0x726f_7767_7561_7264; // "rowguard"
 
 /// The per-input baselines of one connection.

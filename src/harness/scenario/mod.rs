@@ -29,6 +29,21 @@ pub struct Scenario {
     pub ops: Vec<Op>,
 }
 
+impl Scenario {
+    /// The canonical JSON form (no pipeline, no expectation): what the
+    /// engine keeps and writes for an input it mutated.
+    pub fn to_json(&self) -> Vec<u8> {
+        Reproducer {
+            rowguard: 1,
+            pipeline: None,
+            expect: Vec::new(),
+            ops: self.ops.clone(),
+        }
+        .to_json()
+        .into_bytes()
+    }
+}
+
 /// The committed, human-editable form of an input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{Detail, FindingRow, GateRow, Report, RunInfo, Status, MAX_DETAILS};
-use crate::engine::{Found, Summary};
 use crate::guard::postgres::PgOptions;
 use crate::guard::BackendKind;
 use crate::harness::execute::placeholder_sql;
-use crate::pipeline::{self, Pipeline};
-use crate::scenario::{decode_file, Scenario};
-use crate::target::{self, Execution, Session};
+use crate::harness::execute::{execute, Execution, Session};
+use crate::harness::pipeline::{self, Pipeline};
+use crate::harness::scenario::{decode_file, Scenario};
+use crate::tools::engine::{Found, Summary};
 use crate::tools::gate::{GateReport, Outcome};
 
 /// Per op, the statements the same op makes on placeholder text (the
@@ -45,7 +45,7 @@ pub fn detail(
     file: Option<PathBuf>,
     scenario: &Scenario,
 ) -> crate::Result<Detail> {
-    let execution = target::execute(session, pipeline, scenario)?;
+    let execution = execute(session, pipeline, scenario)?;
     let templates = templates(session, pipeline, scenario);
     Ok(Detail {
         file,

@@ -22,10 +22,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::engine::artifacts::write_atomic;
-use crate::engine::series::Point;
 use crate::guard::Kind;
-use crate::target::Execution;
+use crate::harness::execute::Execution;
+use crate::tools::engine::artifacts::write_atomic;
+use crate::tools::engine::series::Point;
 
 pub mod blast;
 pub mod build;
@@ -431,8 +431,8 @@ fn clip(s: &str, max: usize) -> String {
     out
 }
 
-fn op_html(op: &crate::pipeline::Op) -> String {
-    use crate::pipeline::Op;
+fn op_html(op: &crate::harness::pipeline::Op) -> String {
+    use crate::harness::pipeline::Op;
     let field = |name: &str, v: &str| {
         format!(
             "<span class=\"field\">{name}</span> <code class=\"user\">{}</code>",

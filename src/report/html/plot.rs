@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::engine::series::Point;
+use crate::tools::engine::series::Point;
 
 const W: f64 = 760.0;
 const PANEL: f64 = 150.0;

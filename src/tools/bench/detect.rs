@@ -18,10 +18,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::libfuzzer;
-use crate::engine::{self, Config};
 use crate::guard::postgres::PgOptions;
 use crate::guard::Kind;
-use crate::pipeline;
+use crate::harness::pipeline;
+use crate::tools::engine::{self, Config};
 
 /// One pipeline × engine row.
 #[derive(Debug, Clone, Serialize)]
@@ -57,7 +57,7 @@ fn builtin(
     seed: u64,
     budget: Duration,
     feedback: bool,
-    dictionary: &crate::dict::Dictionary,
+    dictionary: &crate::tools::dict::Dictionary,
     database: Option<&PgOptions>,
 ) -> crate::Result<Outcome> {
     let mut cfg = Config::new(p);
@@ -123,7 +123,7 @@ pub fn run(
     seeds: u64,
     budget: Duration,
     cargo_fuzz: Option<PathBuf>,
-    dictionary: &crate::dict::Dictionary,
+    dictionary: &crate::tools::dict::Dictionary,
     database: Option<&PgOptions>,
 ) -> crate::Result<Detect> {
     if database.is_some() && cargo_fuzz.is_some() {
@@ -153,7 +153,7 @@ pub fn run(
     let mut results = Vec::new();
     for name in &names {
         let p = pipeline::by_name(name)?;
-        let none = crate::dict::Dictionary::default();
+        let none = crate::tools::dict::Dictionary::default();
         let mut engines = vec![("rowguard", true, &none), ("random", false, &none)];
         if !dictionary.is_empty() {
             engines.push(("rowguard+dict", true, dictionary));
@@ -199,7 +199,7 @@ pub fn run(
 }
 
 /// Writes `dictionary` (with the shared tokens) where libFuzzer can read it.
-fn write_dict(dictionary: &crate::dict::Dictionary) -> crate::Result<PathBuf> {
+fn write_dict(dictionary: &crate::tools::dict::Dictionary) -> crate::Result<PathBuf> {
     let path = std::env::temp_dir().join(format!("rowguard-detect-{}.dict", std::process::id()));
     let text =
         dictionary.to_libfuzzer("rowguard bench detect: harvested words + fuzz/rowguard.dict");

@@ -18,7 +18,7 @@ use arbitrary::Unstructured;
 use serde::Serialize;
 
 use crate::harness::rng::Rng;
-use crate::scenario::{Scenario, MAX_OPS};
+use crate::harness::scenario::{Scenario, MAX_OPS};
 
 pub mod detect;
 pub mod libfuzzer;
@@ -37,7 +37,7 @@ pub fn workload(seed: u64, n: usize) -> Vec<Scenario> {
             .collect();
         let mut u = Unstructured::new(&bytes);
         let ops = (0..1 + rng.next_u64() as usize % MAX_OPS)
-            .map_while(|_| crate::scenario::arbitrary_op(&mut u).ok())
+            .map_while(|_| crate::harness::scenario::arbitrary_op(&mut u).ok())
             .collect::<Vec<_>>();
         if !ops.is_empty() {
             out.push(Scenario { ops });

@@ -11,9 +11,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{median, time};
-use crate::pipeline::{self, Op};
-use crate::scenario::Scenario;
-use crate::target::{self, Session};
+use crate::harness::execute::{execute, Session};
+use crate::harness::pipeline::{self, Op};
+use crate::harness::scenario::Scenario;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Size {
@@ -37,7 +37,7 @@ fn round(session: &mut Session, size: usize, statements: usize) -> crate::Result
             id: id as i64,
             notes: format!("call back re: visit {i}"),
         };
-        let e = target::execute(session, safe, &Scenario { ops: vec![op] })?;
+        let e = execute(session, safe, &Scenario { ops: vec![op] })?;
         debug_assert!(e.is_clean());
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! Checked against raw throughput, per pipeline, in one run.
 //!
-//! Checked side: `target::execute` on a fixed workload, exactly as the fuzz
+//! Checked side: `execute` on a fixed workload, exactly as the fuzz
 //! loop runs it. Raw side: every statement that run sent, replayed through
 //! the same `Db` call on a plain connection of the same fixture, each inside
 //! a savepoint that is rolled back. Rounds alternate sides; the median round
@@ -28,13 +28,13 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::{median, time, workload};
-use crate::engine;
 use crate::guard::postgres::{PgOptions, PgRaw};
 use crate::guard::{Api, Breakdown, StatementCheck};
+use crate::harness::execute::{execute, Session};
+use crate::harness::scenario::Scenario;
 use crate::harness::schema_pg;
-use crate::scenario::Scenario;
-use crate::target::{self, Session};
-use crate::{pipeline, schema};
+use crate::tools::engine;
+use crate::{harness::pipeline, harness::schema};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PipelineThroughput {
@@ -102,7 +102,7 @@ fn checked_round(
 ) -> crate::Result<Vec<StatementCheck>> {
     let mut statements = Vec::new();
     for s in inputs {
-        let e = target::execute(session, p, s)?;
+        let e = execute(session, p, s)?;
         statements.extend(e.ops.into_iter().flat_map(|o| o.statements));
     }
     Ok(statements)
@@ -122,9 +122,9 @@ fn raw_round(
         let start = timed.then(Instant::now);
         // Errors are part of the workload (legacy's broken SQL): same as checked.
         let _ = match s.api {
-            Api::Execute => crate::db::Db::execute(conn, &s.sql, &s.params).map(|_| ()),
-            Api::ExecuteBatch => crate::db::Db::execute_batch(conn, &s.sql),
-            Api::QueryRow => crate::db::Db::query_row(conn, &s.sql, &s.params).map(|_| ()),
+            Api::Execute => crate::guard::db::Db::execute(conn, &s.sql, &s.params).map(|_| ()),
+            Api::ExecuteBatch => crate::guard::db::Db::execute_batch(conn, &s.sql),
+            Api::QueryRow => crate::guard::db::Db::query_row(conn, &s.sql, &s.params).map(|_| ()),
         };
         if let Some(t) = start {
             spent += t.elapsed();
@@ -213,7 +213,7 @@ fn raw_scenarios(p: &dyn pipeline::Pipeline, work: &[Scenario]) -> crate::Result
 fn engine_ceiling(name: &str, work: &[Scenario], rounds: usize) -> crate::Result<EngineCeiling> {
     let p = pipeline::by_name(name)?;
     let mut cfg = engine::Config::new(p);
-    cfg.seeds = work.iter().map(engine::mutate::to_json).collect();
+    cfg.seeds = work.iter().map(Scenario::to_json).collect();
     cfg.runs = Some(work.len() as u64);
     cfg.save_corpus = false;
     let stop = AtomicBool::new(false);
@@ -313,7 +313,7 @@ pub fn run(
 /// One raw round on the server: the input's transaction, each statement
 /// in a savepoint rolled back after it (an error aborts only the savepoint).
 fn pg_raw_round(raw: &mut PgRaw, statements: &[StatementCheck]) -> crate::Result<()> {
-    use crate::db::Db;
+    use crate::guard::db::Db;
     raw.execute_batch("BEGIN")?;
     for s in statements {
         raw.execute_batch("SAVEPOINT raw")?;

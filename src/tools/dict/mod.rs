@@ -4,7 +4,7 @@
 //! libFuzzer custom mutator and `rowguard dict`.
 //!
 //! The token dictionary the generator is built on (`fuzz/rowguard.dict`,
-//! quotes, comment markers, keywords) is [`crate::scenario::dict`]; a
+//! quotes, comment markers, keywords) is [`crate::harness::scenario::dict`]; a
 //! [`Dictionary`] holds the words that file does not: the ones a program
 //! compares its input against, which no fixed table can know. A dictionary
 //! is ranked: [`Rank::Compared`] words first.
@@ -99,7 +99,7 @@ impl Dictionary {
     /// most [`MAX_WORDS`] words of each rank are held while reading, so
     /// memory is bounded whatever `words` yields.
     pub fn capped(words: impl IntoIterator<Item = (Vec<u8>, Rank)>) -> (Dictionary, usize) {
-        let base: std::collections::HashSet<&[u8]> = crate::scenario::dict::tokens()
+        let base: std::collections::HashSet<&[u8]> = crate::harness::scenario::dict::tokens()
             .iter()
             .map(|t| t.as_bytes())
             .collect();
@@ -153,7 +153,7 @@ impl Dictionary {
     /// `literal` or `fragment` keep that rank, any other entry is a
     /// `Literal`. A line libFuzzer would reject is an error.
     pub fn load(path: &Path) -> crate::Result<Dictionary> {
-        let bytes = crate::input::read_file(path)?;
+        let bytes = crate::tools::input::read_file(path)?;
         let entries = format::parse(&bytes)
             .map_err(|e| crate::Error::Usage(format!("{}: {e}", path.display())))?;
         Ok(Dictionary::from_words(entries.into_iter().map(|e| {
@@ -186,7 +186,7 @@ impl Dictionary {
             }
         }
         out.push_str("\n# the shared token dictionary (fuzz/rowguard.dict)\n");
-        for t in crate::scenario::dict::tokens() {
+        for t in crate::harness::scenario::dict::tokens() {
             if let Some(line) = format::write_entry(None, t.as_bytes()) {
                 out.push_str(&line);
                 out.push('\n');
@@ -245,7 +245,7 @@ mod tests {
         let entries = format::parse(text.as_bytes()).unwrap();
         assert_eq!(
             entries.len(),
-            3 + crate::scenario::dict::tokens().len(),
+            3 + crate::harness::scenario::dict::tokens().len(),
             "{text}"
         );
     }

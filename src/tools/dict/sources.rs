@@ -1,7 +1,7 @@
 //! Harvesting a source tree (`dict --source`, `fuzz --source`, the gate's
 //! default): which files are read, and the bounds that keep a hostile tree
 //! from crashing or ballooning the harvest. Every file comes through the
-//! one file-input layer ([`crate::input`]): folders by its bounded walk,
+//! one file-input layer ([`crate::tools::input`]): folders by its bounded walk,
 //! files opened as regular files only and read up to [`MAX_SOURCE`] bytes
 //! actually read.
 //!
@@ -38,10 +38,10 @@ fn rust_files(path: &Path) -> crate::Result<(Vec<PathBuf>, Vec<Skipped>)> {
     let meta = std::fs::metadata(path).map_err(|e| crate::Error::io(path, e))?;
     if !meta.is_dir() {
         // a named file must be one: a FIFO or device given by name is refused
-        crate::input::open_regular(path)?;
+        crate::tools::input::open_regular(path)?;
         return Ok((vec![path.to_path_buf()], Vec::new()));
     }
-    let w = crate::input::walk::walk(path)?;
+    let w = crate::tools::input::walk::walk(path)?;
     let rs = |p: &PathBuf| p.extension().is_some_and(|e| e == "rs");
     let special = w
         .special
@@ -54,8 +54,8 @@ fn rust_files(path: &Path) -> crate::Result<(Vec<PathBuf>, Vec<Skipped>)> {
 
 /// Reads one source file: `Ok(Err(why))` when it is skipped (too large).
 fn read_source(f: &Path) -> crate::Result<Result<String, String>> {
-    let file = crate::input::open_regular(f)?;
-    let bytes = match crate::input::read_open_file(file, f, MAX_SOURCE) {
+    let file = crate::tools::input::open_regular(f)?;
+    let bytes = match crate::tools::input::read_open_file(file, f, MAX_SOURCE) {
         Ok(b) => b,
         Err(_) => return Ok(Err(format!("larger than {MAX_SOURCE} bytes"))),
     };

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::guard::Kind;
-use crate::scenario::{self, Reproducer, Scenario};
+use crate::harness::scenario::{self, Reproducer, Scenario};
 
 /// A 64-bit FNV-1a hash of `bytes` as 16 hex digits: stable across runs,
 /// platforms and versions.

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::artifacts::{content_hash, write_atomic};
-use crate::scenario::{self, Encoding, Scenario};
+use crate::harness::scenario::{self, Encoding, Scenario};
 
 /// One input: its bytes and what `scenario::decode` makes of them.
 #[derive(Debug, Clone)]
@@ -29,10 +29,10 @@ impl Input {
 }
 
 /// Every file under `dir` (hidden ones skipped), sorted by path, through the
-/// one bounded walk ([`crate::input::walk`]): a FIFO, device or socket is
+/// one bounded walk ([`crate::tools::input::walk`]): a FIFO, device or socket is
 /// listed (reading it is then refused, naming it), never opened.
 pub fn files_under(dir: &Path) -> crate::Result<Vec<PathBuf>> {
-    Ok(crate::input::walk::walk(dir)?.all())
+    Ok(crate::tools::input::walk::walk(dir)?.all())
 }
 
 /// Most bytes of seeds read from one corpus folder (past it, a one-line error).
@@ -48,7 +48,7 @@ pub fn read_seeds(dir: &Path) -> crate::Result<Vec<Vec<u8>>> {
     let mut total = 0u64;
     let mut seeds = Vec::new();
     for p in files_under(dir)? {
-        let bytes = crate::input::read_file(&p)?;
+        let bytes = crate::tools::input::read_file(&p)?;
         total += bytes.len() as u64;
         if total > MAX_SEED_BYTES {
             return Err(crate::Error::Usage(format!(
@@ -70,7 +70,7 @@ pub fn file_form(input: &Input) -> Option<(Vec<u8>, bool)> {
     if input.json || !scenario::looks_like_json(&input.bytes) {
         return Some((input.bytes.clone(), input.json));
     }
-    let json = super::mutate::to_json(&input.scenario);
+    let json = input.scenario.to_json();
     (scenario::decode(&json).scenario == input.scenario).then_some((json, true))
 }
 
@@ -106,7 +106,7 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let path = save(dir.path(), &input).unwrap().unwrap();
-        let back = scenario::decode_file(&crate::input::read_file(&path).unwrap()).unwrap();
+        let back = scenario::decode_file(&crate::tools::input::read_file(&path).unwrap()).unwrap();
         assert_eq!(back.scenario, input.scenario);
         // plain raw bytes stay raw
         let plain = Input::new((0u8..=255).cycle().skip(1).take(600).collect());

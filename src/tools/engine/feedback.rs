@@ -6,8 +6,8 @@
 
 use std::collections::HashSet;
 
-use crate::scenario::dict;
-use crate::target::Execution;
+use crate::harness::execute::Execution;
+use crate::harness::scenario::dict;
 
 /// Everything seen so far.
 #[derive(Debug, Default)]

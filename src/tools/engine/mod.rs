@@ -1,7 +1,7 @@
 //! The built-in fuzz engine: stable Rust, no setup, smart about SQL.
 //!
-//! Inputs are byte vectors decoded by [`crate::scenario::decode`] and run by
-//! [`crate::target::execute`], the same path as the cargo-fuzz target and
+//! Inputs are byte vectors decoded by [`crate::harness::scenario::decode`] and run by
+//! [`crate::harness::execute::execute`], the same path as the cargo-fuzz target and
 //! `rowguard repro`, so an artifact of either engine replays under the other.
 //! The loop: take the next seed, else mutate a corpus input ([`mutate`]),
 //! else generate one; run it; keep it when the guard saw something new
@@ -25,10 +25,10 @@
 //!
 //! ```
 //! use std::sync::atomic::AtomicBool;
-//! use rowguard::engine::{self, Config};
+//! use rowguard::tools::engine::{self, Config};
 //! use rowguard::guard::Kind;
 //!
-//! let mut cfg = Config::new(rowguard::pipeline::by_name("legacy")?);
+//! let mut cfg = Config::new(rowguard::harness::pipeline::by_name("legacy")?);
 //! cfg.seed = 1;
 //! cfg.runs = Some(500);
 //! cfg.kinds = [Kind::WriteOutsideTarget].into();
@@ -51,8 +51,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::guard::Kind;
-use crate::pipeline::Pipeline;
-use crate::target::{self, Execution, Session};
+use crate::harness::execute::{execute, Execution, Session};
+use crate::harness::pipeline::Pipeline;
 
 pub mod artifacts;
 pub mod corpus;
@@ -139,7 +139,7 @@ pub struct Config {
     /// Words harvested from the code under test (`--dict`, `--source`),
     /// written into text fields by generation and mutation (default empty:
     /// the shared token dictionary only).
-    pub dictionary: crate::dict::Dictionary,
+    pub dictionary: crate::tools::dict::Dictionary,
     /// Run on this PostgreSQL server instead of embedded SQLite (default none).
     pub database: Option<crate::guard::postgres::PgOptions>,
 }
@@ -162,7 +162,7 @@ impl Config {
             stop_on_first: false,
             status: false,
             on_finding: None,
-            dictionary: crate::dict::Dictionary::default(),
+            dictionary: crate::tools::dict::Dictionary::default(),
             database: None,
         }
     }
@@ -410,7 +410,7 @@ impl Run<'_> {
             if input.scenario.ops.is_empty() {
                 continue;
             }
-            let execution = target::execute(&mut session, self.cfg.pipeline, &input.scenario)?;
+            let execution = execute(&mut session, self.cfg.pipeline, &input.scenario)?;
             self.record(input, seed, &execution, n)?;
         }
         Ok(())

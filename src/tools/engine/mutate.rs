@@ -25,10 +25,10 @@ use arbitrary::Unstructured;
 
 use super::corpus::Input;
 use super::rng::Rng;
-use crate::dict::{Dictionary, Rank};
-use crate::pipeline::{Op, DAYS, SLOTS};
-use crate::scenario::{self, dict, Reproducer, Scenario, MAX_OPS, MAX_RUN};
-use crate::schema;
+use crate::harness::pipeline::{Op, DAYS, SLOTS};
+use crate::harness::scenario::{self, dict, Scenario, MAX_OPS, MAX_RUN};
+use crate::harness::schema;
+use crate::tools::dict::{Dictionary, Rank};
 
 /// Longest raw input the generator makes.
 pub const MAX_GENERATED: usize = 512;
@@ -98,7 +98,7 @@ pub fn generate_with_word(rng: &mut Rng, d: &Dictionary) -> Vec<u8> {
         return input.bytes;
     }
     insert_word(rng, &mut input.scenario, d);
-    to_json(&input.scenario)
+    input.scenario.to_json()
 }
 
 /// A mutant of `base`, possibly mixed with `other`, using words of `d`.
@@ -117,19 +117,7 @@ pub fn mutate(rng: &mut Rng, base: &Input, other: &Input, d: &Dictionary) -> Vec
     if s.ops.is_empty() {
         s = base.scenario.clone();
     }
-    to_json(&s)
-}
-
-/// The canonical JSON form of a scenario (no pipeline, no expectation).
-pub fn to_json(s: &Scenario) -> Vec<u8> {
-    Reproducer {
-        rowguard: 1,
-        pipeline: None,
-        expect: Vec::new(),
-        ops: s.ops.clone(),
-    }
-    .to_json()
-    .into_bytes()
+    s.to_json()
 }
 
 fn token(rng: &mut Rng) -> &'static str {
@@ -348,7 +336,7 @@ mod tests {
                 assert!(op.texts().iter().all(|t| t.chars().count() <= MAX_TEXT));
             }
             if next.json {
-                assert_eq!(to_json(&next.scenario), next.bytes);
+                assert_eq!(next.scenario.to_json(), next.bytes);
             }
             if !next.scenario.ops.is_empty() {
                 input = next;

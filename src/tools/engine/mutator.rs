@@ -18,11 +18,11 @@
 
 use std::sync::OnceLock;
 
-use crate::dict::Dictionary;
-use crate::engine::corpus::Input;
-use crate::engine::mutate;
-use crate::engine::rng::Rng;
-use crate::scenario::{Reproducer, Scenario, MAX_OPS};
+use crate::harness::scenario::{Reproducer, Scenario, MAX_OPS};
+use crate::tools::dict::Dictionary;
+use crate::tools::engine::corpus::Input;
+use crate::tools::engine::mutate;
+use crate::tools::engine::rng::Rng;
 
 /// Out of this many calls, one goes to libFuzzer's byte mutation.
 const BYTES_SHARE: usize = 3;
@@ -56,7 +56,7 @@ pub fn libfuzzer_words() -> &'static Dictionary {
 }
 
 /// Compact JSON of `ops`, dropping ops from the end until it fits `max`.
-fn encode(mut ops: Vec<crate::pipeline::Op>, max: usize) -> Option<Vec<u8>> {
+fn encode(mut ops: Vec<crate::harness::pipeline::Op>, max: usize) -> Option<Vec<u8>> {
     while !ops.is_empty() {
         let r = Reproducer {
             rowguard: 1,
@@ -147,7 +147,7 @@ pub fn decoded(bytes: &[u8]) -> Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dict::Rank;
+    use crate::tools::dict::Rank;
 
     /// A stand-in for libFuzzer's byte mutation: deterministic.
     fn flip(data: &mut [u8], size: usize, _max: usize) -> usize {
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn crossover_splices_ops_of_both_inputs() {
-        let op = |notes: &str| crate::pipeline::Op::EditNotes {
+        let op = |notes: &str| crate::harness::pipeline::Op::EditNotes {
             id: 7,
             notes: notes.into(),
         };
