@@ -5,28 +5,40 @@
 
 use std::cell::RefCell;
 
-use crate::harness::choice::{choose_pipeline, kinds_from_env, KINDS_ENV};
+use crate::harness::choice::{choose_pipeline, harnesses, kinds_from_env, KINDS_ENV};
+use crate::harness::domain::Domain;
 use crate::harness::execute::{execute, Session};
 use crate::harness::oracle::guard::{check, decode as decode_guard, GuardSession};
 use crate::harness::scenario;
 
-/// The cargo-fuzz `pipeline` target's body: decode, run, and panic with the
-/// report when a counted kind is found. Inputs that decode to nothing are
-/// dropped silently.
+/// The cargo-fuzz `pipeline` target's body on the process's first harness
+/// (appointments unless the target installed others): see [`fuzz_one_in`].
 pub fn fuzz_one(bytes: &[u8]) {
+    fuzz_one_in(harnesses()[0], bytes)
+}
+
+/// A cargo-fuzz target's body for any harness: decode, run, and panic with
+/// the report when a counted kind is found. Inputs that decode to nothing
+/// are dropped silently. The pipeline is `ROWGUARD_PIPELINE`, else the
+/// reproducer's, else the harness's correct version.
+pub fn fuzz_one_in(domain: &'static dyn Domain, bytes: &[u8]) {
     thread_local! {
         static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
     }
-    let decoded = scenario::decode(bytes);
+    let decoded = scenario::decode(domain, bytes);
     if decoded.scenario.ops.is_empty() {
         return;
     }
-    let pipeline = choose_pipeline(None, &decoded).unwrap_or_else(|e| panic!("rowguard: {e}"));
+    let pipeline =
+        choose_pipeline(domain, None, &decoded).unwrap_or_else(|e| panic!("rowguard: {e}"));
     let counted = kinds_from_env().unwrap_or_else(|e| panic!("rowguard: {KINDS_ENV}: {e}"));
     let execution = SESSION.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(Session::new().expect("rowguard: fixture builds"));
+        if !slot
+            .as_ref()
+            .is_some_and(|s| std::ptr::addr_eq(s.harness(), domain))
+        {
+            *slot = Some(Session::open(domain, None).expect("rowguard: fixture builds"));
         }
         let session = slot.as_mut().expect("session exists");
         execute(session, pipeline, &decoded.scenario).expect("rowguard: guard internal error")

@@ -129,9 +129,10 @@ fn an_engine_artifact_replays_to_the_same_kind() {
     for f in &s.findings {
         let path = f.artifact.as_ref().expect("artifact written");
         let bytes = std::fs::read(path).unwrap();
-        let decoded = decode_file(&bytes).unwrap();
+        let decoded = decode_file(rowguard::harness::appointments::harness(), &bytes).unwrap();
         assert_eq!(decoded.expect, vec![f.kind]);
-        let p = choice::choose_pipeline(None, &decoded).unwrap();
+        let p = choice::choose_pipeline(rowguard::harness::appointments::harness(), None, &decoded)
+            .unwrap();
         assert_eq!(p.name(), "legacy");
         let mut session = execute::Session::new().unwrap();
         let e = execute::execute(&mut session, p, &decoded.scenario).unwrap();
@@ -165,7 +166,11 @@ fn a_corpus_folder_is_read_and_grown() {
     );
     assert!(files.len() <= s.corpus, "the seed is not written back");
     for f in files {
-        decode_file(&std::fs::read(&f).unwrap()).unwrap();
+        decode_file(
+            rowguard::harness::appointments::harness(),
+            &std::fs::read(&f).unwrap(),
+        )
+        .unwrap();
     }
 }
 

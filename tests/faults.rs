@@ -543,7 +543,10 @@ fn every_file_the_engine_writes_replays_with_the_same_meaning() {
     for (f, v) in written.iter().zip(&replayed) {
         assert_eq!(v["file"], f.display().to_string());
         // what the engine made of the same bytes
-        let engine = rowguard::harness::scenario::decode(&std::fs::read(f).unwrap());
+        let engine = rowguard::harness::scenario::decode(
+            rowguard::harness::appointments::harness(),
+            &std::fs::read(f).unwrap(),
+        );
         let e =
             rowguard::harness::execute::execute(&mut session, legacy, &engine.scenario).unwrap();
         let kinds: Vec<String> = e.kinds().iter().map(|k| k.to_string()).collect();

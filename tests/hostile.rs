@@ -495,7 +495,7 @@ fn a_line_neither_database_ran_is_not_unexplained() {
     let notes = dir.path().join("notes.txt");
     std::fs::write(&notes, b"fine\n\xff\xfe not utf-8\nO'Brien\n").unwrap();
     let safe = pipeline::by_name("safe").unwrap();
-    let report = compare(&[safe], &[notes.as_path()], &options, 7).unwrap();
+    let report = compare(&[safe], &[notes.as_path()], &options, Some(7)).unwrap();
     assert_eq!(report.pipelines[0].lines, 3);
     assert_eq!(report.unexplained(), 0, "{:#?}", report.differences);
     let d = &report.differences;

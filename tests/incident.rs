@@ -17,7 +17,7 @@ fn safe_stores_a_tricky_note_byte_for_byte_and_is_clean() {
     let mut conn = schema::open(schema::DEFAULT_SIZE).unwrap();
     rowguard::harness::pipeline::by_name("safe")
         .unwrap()
-        .run(&reschedule7(note), &mut conn)
+        .run_typed(&reschedule7(note), &mut conn)
         .unwrap();
     let stored: String = conn
         .query_row("SELECT notes FROM appointments WHERE id = 7", [], |r| {
@@ -52,9 +52,7 @@ fn a_session_is_reusable_and_restores_the_fixture() {
     let mut s = Session::new().unwrap();
     let before = schema::dump(s.guard().unwrap().connection()).unwrap();
     let legacy = rowguard::harness::pipeline::by_name("legacy").unwrap();
-    let scenario = rowguard::harness::scenario::Scenario {
-        ops: vec![reschedule7("'--")],
-    };
+    let scenario = rowguard::harness::scenario::Scenario::of(vec![reschedule7("'--")]);
     let first = rowguard::harness::execute::execute(&mut s, legacy, &scenario).unwrap();
     let second = rowguard::harness::execute::execute(&mut s, legacy, &scenario).unwrap();
     assert_eq!(first, second, "the same input means the same thing twice");

@@ -35,7 +35,7 @@ fn injected_transaction_control_cannot_escape_and_the_fixture_stays_pristine() {
                 reason: payload.into(),
             },
         ];
-        let _ = execute::execute(&mut session, legacy, &Scenario { ops }).unwrap();
+        let _ = execute::execute(&mut session, legacy, &Scenario::of(ops)).unwrap();
         assert!(
             session.guard().unwrap().connection().is_autocommit(),
             "an input left a transaction open"
@@ -166,8 +166,17 @@ fn every_corpus_file_gets_the_same_verdict_alone_and_after_any_other() {
             .iter()
             .flat_map(|d| files_under(&root().join(d)))
             .map(|f| {
-                let decoded = decode_file(&std::fs::read(&f).unwrap()).unwrap();
-                let p = choice::choose_pipeline(None, &decoded).unwrap();
+                let decoded = decode_file(
+                    rowguard::harness::appointments::harness(),
+                    &std::fs::read(&f).unwrap(),
+                )
+                .unwrap();
+                let p = choice::choose_pipeline(
+                    rowguard::harness::appointments::harness(),
+                    None,
+                    &decoded,
+                )
+                .unwrap();
                 (f.display().to_string(), p, decoded.scenario)
             })
             .collect();

@@ -289,7 +289,7 @@ fn sixty_thousand_statements_in_one_execute_do_not_recurse() {
     let e = execute::execute(
         &mut session,
         pipeline::by_name("legacy").unwrap(),
-        &Scenario { ops },
+        &Scenario::of(ops),
     )
     .unwrap();
     // The text after the last `'` does not tokenize, so no static limit

@@ -4,6 +4,8 @@
 mod util;
 // the architecture: arrows point down only
 mod layers;
+// a team's own harness (examples/invoices.rs) through every command
+mod own_harness;
 
 // every committed corpus file replayed, reports kept as insta snapshots
 mod replay;

@@ -325,7 +325,7 @@ fn every_corpus_file_passes_the_oracle_on_postgresql() {
     // still makes its kinds there (or, when its bug needs another database,
     // nothing but `sql-error`), `safe` is clean on all of them.
     let Some(options) = server() else { return };
-    let mut judge = Judge::on(Some(&options)).unwrap();
+    let mut judge = Judge::on(rowguard::harness::appointments::harness(), Some(&options)).unwrap();
     let cases = replay_corpus_with(&mut judge, &root().join("corpus")).unwrap();
     assert!(cases.len() > 10);
     let failed: Vec<String> = cases
@@ -341,10 +341,14 @@ fn every_corpus_file_passes_the_oracle_on_postgresql() {
 fn estring_is_a_bug_on_postgresql_only() {
     let Some(options) = server() else { return };
     let file = root().join("corpus/regressions/estring/backslash-quote-ends-e-literal.json");
-    let decoded = decode_file(&std::fs::read(&file).unwrap()).unwrap();
+    let decoded = decode_file(
+        rowguard::harness::appointments::harness(),
+        &std::fs::read(&file).unwrap(),
+    )
+    .unwrap();
     let estring = pipeline::by_name("estring").unwrap();
     let on_pg = execute(
-        &mut Session::open(Some(&options)).unwrap(),
+        &mut Session::open(rowguard::harness::appointments::harness(), Some(&options)).unwrap(),
         estring,
         &decoded.scenario,
     )
@@ -402,14 +406,14 @@ fn the_differential_explains_every_difference() {
     let lines: Vec<&str> = payloads.lines().take(120).collect();
     std::fs::write(&sample, lines.join("\n")).unwrap();
     let legacy = pipeline::by_name("legacy").unwrap();
-    let report = compare(&[legacy], &[sample.as_path()], &options, 7).unwrap();
+    let report = compare(&[legacy], &[sample.as_path()], &options, Some(7)).unwrap();
     assert_eq!(report.pipelines[0].lines, lines.len() as u64);
     assert_eq!(report.unexplained(), 0, "{:#?}", report.differences);
     assert!(report
         .differences
         .iter()
         .any(|d| matches!(d.reason, Reason::PostgresRejected(_))));
-    assert!(dialect_neutral()
+    assert!(dialect_neutral(rowguard::harness::appointments::harness())
         .iter()
         .all(|p| p.name() != "estring" && p.name() != "series"));
 }

@@ -15,7 +15,8 @@ use crate::util::{files_under, root};
 
 fn replay(path: &std::path::Path, pipeline_name: &str) -> Execution {
     let bytes = std::fs::read(path).unwrap();
-    let decoded = decode_file(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let decoded = decode_file(rowguard::harness::appointments::harness(), &bytes)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut session = Session::new().unwrap();
     execute(
         &mut session,

@@ -92,14 +92,17 @@ fn synthetic_detail(p: &[String]) -> Detail {
     Detail {
         file: Some(PathBuf::from(at(9))),
         execution: Execution {
+            harness: "appointments".into(),
             pipeline: at(10),
             ops: vec![OpRun {
-                op: Op::RescheduleSeries {
+                table: "appointments".into(),
+                op: serde_json::to_value(Op::RescheduleSeries {
                     id: 3,
                     slot: 2,
                     notes: at(11),
                     reason: at(12),
-                },
+                })
+                .unwrap(),
                 targets: vec![3, 4],
                 statements: vec![statement],
                 error: Some(at(13)),
@@ -128,7 +131,7 @@ pub fn repro_pages() -> Vec<String> {
             details.push(synthetic_detail(&p));
         }
         for (n, chunk) in part.chunks(part.len().div_ceil(inputs)).enumerate() {
-            let ops = chunk
+            let ops: Vec<Op> = chunk
                 .chunks(2)
                 .enumerate()
                 .map(|(k, pair)| match pair {
@@ -148,7 +151,7 @@ pub fn repro_pages() -> Vec<String> {
                 .collect();
             let file = PathBuf::from(format!("corpus-{page}-{n}.json"));
             details
-                .push(build::detail(&mut session, legacy, Some(file), &Scenario { ops }).unwrap());
+                .push(build::detail(&mut session, legacy, Some(file), &Scenario::of(ops)).unwrap());
         }
         let html = html::page(&build::from_replays(details, "sqlite"));
         assert!(

@@ -66,9 +66,11 @@ fn detail(n: usize) -> Detail {
             "artifacts/legacy/write-outside-target-{n:016x}.json"
         ))),
         execution: Execution {
+            harness: "appointments".into(),
             pipeline: "legacy".into(),
             ops: vec![OpRun {
-                op: Op::EditNotes { id: 7, notes },
+                table: "appointments".into(),
+                op: serde_json::to_value(Op::EditNotes { id: 7, notes }).unwrap(),
                 targets: vec![7],
                 statements: vec![StatementCheck {
                     api: Api::Execute,

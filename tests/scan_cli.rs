@@ -169,7 +169,7 @@ fn bad_notes_files_are_one_line_errors() {
     let empty = notes_file("empty.txt", b"");
     assert_one_line_error(
         &rowguard(&["scan", "--notes", empty.to_str().unwrap()]),
-        "empty notes file",
+        "empty file, no line to scan",
     );
     let f = notes_file("ok.txt", b"ok\n");
     let unknown = rowguard(&["scan", "--pipeline", "nope", "--notes", f.to_str().unwrap()]);

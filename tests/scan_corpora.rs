@@ -22,7 +22,13 @@ use std::sync::Arc;
 use rowguard::guard::Kind;
 use rowguard::harness::pipeline::{self, Db, DbError, Op, Pipeline};
 use rowguard::harness::schema;
-use rowguard::tools::scan::{LineReport, LineVerdict, Scan, DAY, REASON, SLOT};
+use rowguard::tools::scan::{LineReport, LineVerdict, Scan};
+
+/// What `scan` makes of a line on the built-in harness: its example
+/// operation, a reschedule to day 12, slot 4, for a client request.
+const DAY: u8 = 12;
+const SLOT: u8 = 4;
+const REASON: &str = "client request";
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
 
@@ -268,7 +274,7 @@ fn ground_truth(
         notes: notes.to_string(),
         reason: REASON.to_string(),
     };
-    let _ = p.run(&op, db);
+    let _ = p.run_typed(&op, db);
     let stored: Option<Vec<u8>> = db
         .conn
         .query_row(
@@ -331,7 +337,7 @@ fn run_corpus(file: &str, pipeline_name: &str) -> Counts {
         let notes =
             std::str::from_utf8(line).unwrap_or_else(|_| panic!("{at}: corpus line is not UTF-8"));
         assert_eq!(
-            r.notes.as_deref(),
+            r.text.as_deref(),
             Some(notes),
             "{at}: scan read a different line"
         );

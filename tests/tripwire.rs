@@ -67,7 +67,7 @@ pub fn targets(db: &mut dyn Db, op: &Op) -> Vec<i64> {
 fn guarded(tw: &mut Tripwire, pipeline: &dyn Pipeline, op: &Op) -> Result<(), TripError> {
     let mut plain = Connection::open(tw.connection().path().unwrap()).unwrap();
     let keys = targets(&mut plain, op);
-    tw.run(&appointments_policy(&keys), |db| pipeline.run(op, db))
+    tw.run(&appointments_policy(&keys), |db| pipeline.run_typed(op, db))
 }
 
 /// Every row of every table, sorted; `appointment_log` without its id
@@ -96,7 +96,14 @@ fn picture(conn: &Connection) -> Vec<String> {
 fn incident() -> Op {
     let bytes = std::fs::read(root().join("corpus/regressions/legacy/incident-quote-comment.json"))
         .unwrap();
-    decode_file(&bytes).unwrap().scenario.ops.remove(0)
+    serde_json::from_value(
+        decode_file(rowguard::harness::appointments::harness(), &bytes)
+            .unwrap()
+            .scenario
+            .ops
+            .remove(0),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -136,9 +143,14 @@ fn the_safe_seeds_commit_exactly_what_a_plain_connection_commits() {
     let safe = pipeline::by_name("safe").unwrap();
     let mut ops = 0;
     for seed in files_under(&root().join("corpus/pipeline")) {
-        let decoded = decode_file(&std::fs::read(&seed).unwrap()).unwrap();
+        let decoded = decode_file(
+            rowguard::harness::appointments::harness(),
+            &std::fs::read(&seed).unwrap(),
+        )
+        .unwrap();
         for op in &decoded.scenario.ops {
-            let raw = safe.run(op, &mut plain);
+            let op: &Op = &serde_json::from_value(op.clone()).unwrap();
+            let raw = safe.run_typed(op, &mut plain);
             match guarded(&mut tw, safe, op) {
                 Ok(()) => assert!(raw.is_ok(), "{seed:?}: only the tripwire ran {op:?}"),
                 Err(TripError::Failed { error, .. }) => {
@@ -231,7 +243,7 @@ fn four_threads_of_mixed_operations_on_a_wal_file_commit_exactly_the_clean_ones(
                     let (mut committed, mut tripped) = (0, 0);
                     for (op, violating) in load_ops(t) {
                         let policy = appointments_policy(&[op.target()]);
-                        match tw.run(&policy, |db| legacy.run(&op, db)) {
+                        match tw.run(&policy, |db| legacy.run_typed(&op, db)) {
                             Ok(()) => {
                                 assert!(!violating, "committed: {op:?}");
                                 committed += 1;
@@ -254,7 +266,7 @@ fn four_threads_of_mixed_operations_on_a_wal_file_commit_exactly_the_clean_ones(
     for t in 0..4 {
         for (op, violating) in load_ops(t) {
             if !violating {
-                legacy.run(&op, &mut expected).unwrap();
+                legacy.run_typed(&op, &mut expected).unwrap();
             }
         }
     }

@@ -30,7 +30,7 @@ use rowguard::guard::tripwire::{TripError, Tripwire};
 use rowguard::guard::{Kind, StatementCheck};
 use rowguard::harness::appointments::appointments_policy;
 use rowguard::harness::execute::{execute, OpRun, Session};
-use rowguard::harness::pipeline::{self, Op};
+use rowguard::harness::pipeline;
 use rowguard::harness::scenario::{decode_file, Scenario};
 use rowguard::harness::schema;
 
@@ -165,17 +165,21 @@ fn the_tripwire_beside_key_where_and_row_count_checks() {
     let mut session = Session::new().unwrap();
     // (pipeline, legitimate?, the guard's run of the op, the tripwire's answer)
     let mut runs: Vec<(String, bool, OpRun, Option<bool>)> = Vec::new();
-    let mut add_ops = |name: &str, label: &str, legit: bool, ops: Vec<Op>| {
+    let mut add_ops = |name: &str, label: &str, legit: bool, scenario: Scenario| {
         let p = pipeline::by_name(name).unwrap();
-        let e = execute(&mut session, p, &Scenario { ops }).unwrap();
+        let e = execute(&mut session, p, &scenario).unwrap();
         let stops = tripwire_stops(p, &e.ops);
         for (op, stopped) in e.ops.into_iter().zip(stops) {
             runs.push((label.to_string(), legit, op, stopped));
         }
     };
     let mut add = |name: &str, legit: bool, path: &std::path::Path| {
-        let decoded = decode_file(&std::fs::read(path).unwrap()).unwrap();
-        add_ops(name, name, legit, decoded.scenario.ops);
+        let decoded = decode_file(
+            rowguard::harness::appointments::harness(),
+            &std::fs::read(path).unwrap(),
+        )
+        .unwrap();
+        add_ops(name, name, legit, decoded.scenario);
     };
     for seed in files_under(&root().join("corpus/pipeline")) {
         add("safe", true, &seed);
@@ -196,7 +200,12 @@ fn the_tripwire_beside_key_where_and_row_count_checks() {
         "moved' WHERE id = 7 OR 1=1 --",
         "moved' WHERE id IN (7, 8) --",
     ] {
-        add_ops("legacy", "legacy, crafted", false, vec![reschedule7(notes)]);
+        add_ops(
+            "legacy",
+            "legacy, crafted",
+            false,
+            Scenario::of(vec![reschedule7(notes)]),
+        );
     }
     // The tightest global row limit that blocks no legitimate statement.
     let max_rows = runs

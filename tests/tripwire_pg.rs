@@ -112,7 +112,7 @@ fn expected_picture(scratch: &Scratch, ops: &[Op]) -> Vec<String> {
     let mut db = Plain(client);
     let legacy = pipeline::by_name("legacy").unwrap();
     for op in ops {
-        legacy.run(op, &mut db).unwrap();
+        legacy.run_typed(op, &mut db).unwrap();
     }
     picture(&mut db.0)
 }
@@ -152,7 +152,14 @@ impl Db for Plain {
 fn incident() -> Op {
     let bytes = std::fs::read(root().join("corpus/regressions/legacy/incident-quote-comment.json"))
         .unwrap();
-    decode_file(&bytes).unwrap().scenario.ops.remove(0)
+    serde_json::from_value(
+        decode_file(rowguard::harness::appointments::harness(), &bytes)
+            .unwrap()
+            .scenario
+            .ops
+            .remove(0),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -164,7 +171,9 @@ fn the_incident_is_rolled_back_with_its_verdict_on_postgres() {
     let mut tw = scratch.tripwire();
     let legacy = pipeline::by_name("legacy").unwrap();
     let e = tw
-        .run(&appointments_policy(&[7]), |db| legacy.run(&incident(), db))
+        .run(&appointments_policy(&[7]), |db| {
+            legacy.run_typed(&incident(), db)
+        })
         .unwrap_err();
     let TripError::Tripped { verdict } = &e else {
         panic!("not tripped: {e}");
@@ -196,11 +205,16 @@ fn the_safe_seeds_commit_what_a_plain_connection_commits_on_postgres() {
     let mut plain = Plain(reference.connect());
     let safe = pipeline::by_name("safe").unwrap();
     for seed in files_under(&root().join("corpus/pipeline")) {
-        let decoded = decode_file(&std::fs::read(&seed).unwrap()).unwrap();
+        let decoded = decode_file(
+            rowguard::harness::appointments::harness(),
+            &std::fs::read(&seed).unwrap(),
+        )
+        .unwrap();
         for op in &decoded.scenario.ops {
-            let raw = safe.run(op, &mut plain);
+            let op: &Op = &serde_json::from_value(op.clone()).unwrap();
+            let raw = safe.run_typed(op, &mut plain);
             let keys = crate::tripwire::targets(&mut Plain(reference.connect()), op);
-            match tw.run(&appointments_policy(&keys), |db| safe.run(op, db)) {
+            match tw.run(&appointments_policy(&keys), |db| safe.run_typed(op, db)) {
                 Ok(()) => assert!(raw.is_ok(), "{seed:?}: only the tripwire ran {op:?}"),
                 Err(TripError::Failed { .. }) => assert!(raw.is_err(), "{seed:?}: {op:?}"),
                 Err(e) => panic!("{seed:?}: {op:?}: {e}"),
@@ -275,7 +289,7 @@ fn four_threads_of_mixed_operations_on_postgres_commit_exactly_the_clean_ones() 
                         let mut attempts = 0;
                         let outcome = loop {
                             attempts += 1;
-                            match tw.run(&policy, |db| legacy.run(&op, db)) {
+                            match tw.run(&policy, |db| legacy.run_typed(&op, db)) {
                                 Err(TripError::Failed { error, .. })
                                     if error.message.contains("40P01") && attempts < 50 => {}
                                 outcome => break outcome,

@@ -26,7 +26,7 @@ pub fn run(pipeline_name: &str, ops: Vec<Op>) -> Execution {
     execute(
         &mut s,
         pipeline::by_name(pipeline_name).expect("pipeline"),
-        &Scenario { ops },
+        &Scenario::of(ops),
     )
     .expect("execute")
 }

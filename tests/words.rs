@@ -157,6 +157,11 @@ fn a_word_chosen_at_random_is_found_from_the_source_alone() {
     let p: &'static Wording = Box::leak(Box::new(Wording::new(Box::leak(
         word.clone().into_boxed_str(),
     ))));
-    let found = first_write(p, d, 1, 20_000);
+    let found = first_write(
+        rowguard::harness::appointments::with_variant(p),
+        d,
+        1,
+        20_000,
+    );
     assert!(found.is_some(), "{word} not found in 20000 executions");
 }

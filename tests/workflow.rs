@@ -19,25 +19,23 @@ use crate::util::root;
 
 #[test]
 fn minimize_keeps_the_kind_and_shrinks() {
-    let noisy = Scenario {
-        ops: vec![
-            Op::EditNotes {
-                id: 12,
-                notes: "harmless note".into(),
-            },
-            Op::Reschedule {
-                id: 40,
-                day: 17,
-                slot: 9,
-                notes: "call back Tuesday é’ re: invoice 42'-- and more text".into(),
-                reason: "the client phoned in to move it".into(),
-            },
-            Op::EditNotes {
-                id: 7,
-                notes: "x".repeat(50),
-            },
-        ],
-    };
+    let noisy = Scenario::of(vec![
+        Op::EditNotes {
+            id: 12,
+            notes: "harmless note".into(),
+        },
+        Op::Reschedule {
+            id: 40,
+            day: 17,
+            slot: 9,
+            notes: "call back Tuesday é’ re: invoice 42'-- and more text".into(),
+            reason: "the client phoned in to move it".into(),
+        },
+        Op::EditNotes {
+            id: 7,
+            notes: "x".repeat(50),
+        },
+    ]);
     let legacy = pipeline::by_name("legacy").unwrap();
     let mut session = execute::Session::new().unwrap();
     let min = minimize::minimize(&mut session, legacy, &noisy, Kind::WriteOutsideTarget).unwrap();
@@ -48,20 +46,23 @@ fn minimize_keeps_the_kind_and_shrinks() {
         report::text(&e)
     );
     assert_eq!(min.scenario.ops.len(), 1, "{:?}", min.scenario);
-    let text: usize = min.scenario.ops[0].texts().iter().map(|t| t.len()).sum();
+    let text: usize = rowguard::harness::ops::texts(legacy.harness(), &min.scenario.ops[0])
+        .iter()
+        .map(|t| t.len())
+        .sum();
     assert!(text <= 4, "texts not shortened: {:?}", min.scenario);
-    let json = |s: &Scenario| Reproducer::new(s, "legacy", vec![]).to_json().len();
+    let json = |s: &Scenario| Reproducer::new(s, legacy, vec![]).to_json().len();
     assert!(json(&min.scenario) < json(&noisy));
     // a clean input has nothing to keep
-    let clean = Scenario {
-        ops: vec![noisy.ops[0].clone()],
-    };
+    let clean = Scenario::of(vec![noisy.ops[0].clone()]);
     assert!(minimize::minimize(&mut session, legacy, &clean, Kind::WriteOutsideTarget).is_err());
 }
 
 fn gate_on(corpus: &Path) -> GateReport {
     let artifacts = tempfile::tempdir().unwrap();
     let cfg = GateConfig {
+        harness: rowguard::harness::appointments::harness(),
+        pipeline: None,
         corpus: corpus.to_path_buf(),
         time: Duration::from_secs(3600),
         runs: Some(40),
@@ -220,8 +221,10 @@ fn the_gate_fails_closed_on_what_it_cannot_check() {
 fn a_minimized_reproducer_replays_through_decode_file() {
     let bytes = std::fs::read(root().join("corpus/regressions/legacy/incident-quote-comment.json"))
         .unwrap();
-    let decoded = decode_file(&bytes).unwrap();
-    let legacy = choice::choose_pipeline(None, &decoded).unwrap();
+    let decoded = decode_file(rowguard::harness::appointments::harness(), &bytes).unwrap();
+    let legacy =
+        choice::choose_pipeline(rowguard::harness::appointments::harness(), None, &decoded)
+            .unwrap();
     let mut session = execute::Session::new().unwrap();
     let min = minimize::minimize(
         &mut session,
@@ -230,14 +233,13 @@ fn a_minimized_reproducer_replays_through_decode_file() {
         Kind::WriteOutsideTarget,
     )
     .unwrap();
-    let json = Reproducer::new(
-        &min.scenario,
-        "legacy",
-        vec![rowguard::guard::Kind::WriteOutsideTarget],
-    )
-    .to_json();
-    assert!(json.len() < bytes.len());
-    let again = decode_file(json.as_bytes()).unwrap();
+    let encode = |s: &Scenario| {
+        Reproducer::new(s, legacy, vec![rowguard::guard::Kind::WriteOutsideTarget]).to_json()
+    };
+    let json = encode(&min.scenario);
+    // the same encoding of the input before and after
+    assert!(json.len() < encode(&decoded.scenario).len());
+    let again = decode_file(rowguard::harness::appointments::harness(), json.as_bytes()).unwrap();
     assert_eq!(again.scenario, min.scenario);
     let e = execute::execute(&mut session, legacy, &again.scenario).unwrap();
     assert!(e.kinds().contains(&Kind::WriteOutsideTarget));

@@ -9,10 +9,12 @@
 libfuzzer_sys::fuzz_target!(|data: &[u8]| rowguard::fuzzing::fuzz_one(data));
 
 libfuzzer_sys::fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    let harness = rowguard::harness::appointments::harness();
     let words = rowguard::tools::engine::mutator::libfuzzer_words();
-    rowguard::tools::engine::mutator::mutate(data, size, max_size, seed, words, libfuzzer_sys::fuzzer_mutate)
+    rowguard::tools::engine::mutator::mutate(harness, data, size, max_size, seed, words, libfuzzer_sys::fuzzer_mutate)
 });
 
 libfuzzer_sys::fuzz_crossover!(|data1: &[u8], data2: &[u8], out: &mut [u8], seed: u32| {
-    rowguard::tools::engine::mutator::crossover(data1, data2, out, seed)
+    let harness = rowguard::harness::appointments::harness();
+    rowguard::tools::engine::mutator::crossover(harness, data1, data2, out, seed)
 });

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rowguard::tools::bench::{self, detect, scaling, throughput, tripwire};
+use crate::tools::bench::{self, detect, scaling, throughput, tripwire};
 
 use super::Format;
 
@@ -60,7 +60,7 @@ enum Which {
         #[command(flatten)]
         db: super::DatabaseArgs,
     },
-    /// A one-row UPDATE through the production tripwire against the same UPDATE raw.
+    /// The harness's example operation through the production tripwire against the same operation raw.
     Tripwire {
         /// Operations per round and side.
         #[arg(long, default_value_t = 2000)]
@@ -108,6 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
             }
             let r = detect::run(
+                super::harness(None)?,
                 &pipelines,
                 seeds,
                 Duration::from_secs(time),
@@ -162,7 +163,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 operations > 0 && rounds > 0,
                 "--operations and --rounds must be positive"
             );
-            let r = tripwire::run(operations, rounds, db.options().as_ref())?;
+            let r = tripwire::run(
+                super::harness(None)?,
+                operations,
+                rounds,
+                db.options().as_ref(),
+            )?;
             if args.format == Format::Json {
                 outln!(
                     "{}",
@@ -170,7 +176,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
             } else {
                 outln!(
-                    "tripwire: one-row UPDATE, {} ops x {} rounds per side (alternating), median round, {} build, {} cpus, on {}",
+                    "tripwire: the example operation, {} ops x {} rounds per side (alternating), median round, {} build, {} cpus, on {}",
                     r.operations, r.rounds, machine.profile, machine.cpus, r.database
                 );
                 outln!(
@@ -199,7 +205,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "--inputs and --rounds must be positive"
             );
             let names: Vec<&str> = pipelines.iter().map(String::as_str).collect();
-            let r = throughput::run(&names, inputs, rounds, seed, db.options().as_ref())?;
+            let r = throughput::run(
+                super::harness(None)?,
+                &names,
+                inputs,
+                rounds,
+                seed,
+                db.options().as_ref(),
+            )?;
             if args.format == Format::Json {
                 outln!(
                     "{}",
@@ -272,7 +285,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 !sizes.is_empty() && sizes.iter().all(|&s| s > 0) && statements > 0 && rounds > 0,
                 "--sizes, --statements and --rounds must be positive"
             );
-            let r = scaling::run(&sizes, statements, rounds)?;
+            let r = scaling::run(super::harness(None)?, &sizes, statements, rounds)?;
             if args.format == Format::Json {
                 outln!(
                     "{}",
@@ -280,9 +293,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
             } else {
                 outln!("scaling: {statements} one-row safe statements per round, median of {rounds} rounds, {} build", machine.profile);
-                outln!("{:>12} {:>16}", "appointments", "ns/statement");
+                outln!("{:>12} {:>16}", "rows", "ns/statement");
                 for s in &r.sizes {
-                    outln!("{:>12} {:>16.0}", s.appointments, s.ns_per_statement);
+                    outln!("{:>12} {:>16.0}", s.rows, s.ns_per_statement);
                 }
                 outln!(
                     "ratio largest/smallest: {:.2}x (target: at most 1.5x)",

@@ -1,14 +1,14 @@
 //! `rowguard check [--target N] [--template SQL] [--dialect D] [--format F] SQL...`:
-//! statements against the fixture under the policy of a reschedule of
-//! appointment N. `-` reads one SQL string from stdin. The work is
-//! `rowguard::tools::check`; this arm parses, prints and picks the exit code.
+//! statements against the harness's fixture under the policy of its example
+//! operation on row N. `-` reads one SQL string from stdin. The work is
+//! `crate::tools::check`; this arm parses, prints and picks the exit code.
 
 use super::{out, outln};
 use std::process::ExitCode;
 
+use crate::guard::Dialect;
+use crate::tools::check::{self, CheckOptions};
 use anyhow::Context;
-use rowguard::guard::Dialect;
-use rowguard::tools::check::{self, CheckOptions};
 
 use super::Format;
 
@@ -26,9 +26,9 @@ pub struct Args {
     /// SQL strings to check, in order, as one input (`-` reads stdin).
     #[arg(required = true)]
     sql: Vec<String>,
-    /// The appointment the reschedule targets.
-    #[arg(long, default_value_t = rowguard::harness::schema::DEFAULT_TARGET)]
-    target: i64,
+    /// The row the example operation targets (default: the example's own).
+    #[arg(long)]
+    target: Option<i64>,
     /// The same statement with benign text, for the shape comparison (repeat for several statements).
     #[arg(long)]
     template: Vec<String>,
@@ -44,13 +44,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for s in args.sql {
         if s == "-" {
             let bytes =
-                rowguard::tools::input::read_capped(std::io::stdin().lock(), "stdin".as_ref())?;
+                crate::tools::input::read_capped(std::io::stdin().lock(), "stdin".as_ref())?;
             sql.push(String::from_utf8(bytes).context("stdin: SQL is not valid UTF-8")?);
         } else {
             sql.push(s);
         }
     }
     let opts = CheckOptions {
+        harness: super::harness(None)?,
         target: args.target,
         templates: args.template,
         dialect: match args.dialect {
@@ -62,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let report = check::check(&sql, &opts)?;
     match args.format {
-        Format::Text => out!("{}", rowguard::report::check_text(&report)),
+        Format::Text => out!("{}", crate::report::check_text(&report)),
         Format::Json => outln!("{}", report.json()),
     }
     Ok(if report.is_clean() {

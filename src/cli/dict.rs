@@ -1,14 +1,14 @@
 //! `rowguard dict --source PATH... [-o FILE]`: words harvested from the code
-//! under test (`rowguard::tools::dict`), written as one libFuzzer dictionary merged
+//! under test (`crate::tools::dict`), written as one libFuzzer dictionary merged
 //! with `fuzz/rowguard.dict`: comparison operands first. For
 //! `rowguard fuzz --dict FILE` and libFuzzer's `-dict=FILE` alike.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::tools::dict::{self, Rank};
+use crate::tools::engine::artifacts::write_atomic;
 use anyhow::Context;
-use rowguard::tools::dict::{self, Rank};
-use rowguard::tools::engine::artifacts::write_atomic;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         d.ranked(Rank::Compared).count(),
         d.ranked(Rank::Literal).count(),
         d.ranked(Rank::Fragment).count(),
-        rowguard::harness::scenario::dict::tokens().len()
+        crate::harness::scenario::dict::tokens().len()
     );
     Ok(ExitCode::SUCCESS)
 }

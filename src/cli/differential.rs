@@ -1,15 +1,14 @@
 //! `rowguard differential --database URL [--pipeline P]... [--format text|json] FILE...`:
 //! every line of each FILE as the notes of one reschedule, through each
 //! dialect-neutral pipeline on embedded SQLite and on the server; prints
-//! each line whose verdicts differ with why ([`rowguard::tools::differential`]).
+//! each line whose verdicts differ with why ([`crate::tools::differential`]).
 //! Exit 0 when every difference is explained, 1 when one is not, 2 when the
 //! comparison could not run.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use rowguard::harness::{pipeline, schema};
-use rowguard::tools::differential::{self, Reason};
+use crate::tools::differential::{self, Reason};
 
 use super::outln;
 
@@ -27,8 +26,8 @@ pub struct Args {
     #[arg(long)]
     pipeline: Vec<String>,
     /// The appointment every line reschedules.
-    #[arg(long, default_value_t = schema::DEFAULT_TARGET)]
-    target: i64,
+    #[arg(long)]
+    target: Option<i64>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Notes files, one notes text per line.
@@ -53,12 +52,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "differential needs a PostgreSQL server: --database URL or $ROWGUARD_DATABASE_URL"
         );
     };
+    let harness = super::harness(None)?;
     let pipelines = if args.pipeline.is_empty() {
-        differential::dialect_neutral()
+        differential::dialect_neutral(harness)
     } else {
         args.pipeline
             .iter()
-            .map(|n| pipeline::by_name(n))
+            .map(|n| harness.pipeline(n))
             .collect::<Result<_, _>>()?
     };
     let files: Vec<&Path> = args.files.iter().map(PathBuf::as_path).collect();
@@ -67,13 +67,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text => {
             for d in &report.differences {
-                let notes: String = d.notes.as_deref().unwrap_or("").chars().take(60).collect();
-                let verdict = |kinds: &[rowguard::guard::Kind]| match d.reason {
+                let text: String = d.text.as_deref().unwrap_or("").chars().take(60).collect();
+                let verdict = |kinds: &[crate::guard::Kind]| match d.reason {
                     Reason::NotRun(_) => "not run".to_string(),
-                    _ => rowguard::guard::kinds_line(kinds.iter().copied()),
+                    _ => crate::guard::kinds_line(kinds.iter().copied()),
                 };
                 outln!(
-                    "{} {}:{}: sqlite {} vs postgres {} ({}): notes {notes:?}",
+                    "{} {}:{}: sqlite {} vs postgres {} ({}): text {text:?}",
                     d.pipeline,
                     d.file,
                     d.line,

@@ -1,4 +1,4 @@
-//! `rowguard fuzz`: the built-in engine (`rowguard::tools::engine`) on one
+//! `rowguard fuzz`: the built-in engine (`crate::tools::engine`) on one
 //! pipeline. On a terminal: a live status line and a line for the first
 //! finding of each kind on stderr;
 //! the summary (text, or one JSON object) on stdout at the end. Ctrl-C,
@@ -15,10 +15,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::guard::Kind;
+use crate::tools::engine::{self, Found, Summary};
+use crate::{harness::choice, report};
 use anyhow::Context;
-use rowguard::guard::Kind;
-use rowguard::tools::engine::{self, Found, Summary};
-use rowguard::{harness::choice, report};
 
 use super::Format;
 
@@ -172,8 +172,9 @@ fn print_text(s: &Summary) {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let decoded = rowguard::harness::scenario::decode(b"");
-    let pipeline = choice::choose_pipeline(args.pipeline.as_deref(), &decoded)?;
+    let harness = super::harness(None)?;
+    let decoded = crate::harness::scenario::decode(harness, b"");
+    let pipeline = choice::choose_pipeline(harness, args.pipeline.as_deref(), &decoded)?;
     let mut cfg = engine::Config::new(pipeline);
     cfg.database = args.db.options();
     cfg.seed = args.seed;

@@ -1,4 +1,4 @@
-//! `rowguard gate`: the CI gate (`rowguard::tools::gate`). Prints one line
+//! `rowguard gate`: the CI gate (`crate::tools::gate`). Prints one line
 //! per case, writes JUnit and SARIF on request (even when failing), and
 //! exits 0 pass, 1 a finding or lost regression, 2 anything it could not
 //! check (fails closed), an interruption, or a report it could not write.
@@ -10,17 +10,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rowguard::report;
-use rowguard::tools::engine::artifacts::write_atomic;
-use rowguard::tools::gate::{self, GateConfig, Outcome};
+use crate::report;
+use crate::tools::engine::artifacts::write_atomic;
+use crate::tools::gate::{self, GateConfig, Outcome};
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     db: super::DatabaseArgs,
-    /// Seconds of fuzzing `safe` after the replay.
+    /// Seconds of fuzzing the code under test after the replay.
     #[arg(long, default_value_t = 60)]
     time: u64,
+    /// The version under test (default: the harness's first, `safe`): seeds
+    /// must be clean on it, and it is what the fuzz stage runs.
+    #[arg(long)]
+    pipeline: Option<String>,
     /// Write a JUnit XML report here.
     #[arg(long)]
     junit: Option<PathBuf>,
@@ -34,11 +38,11 @@ pub struct Args {
     seed: u64,
     #[arg(long, default_value_t = 1)]
     jobs: usize,
-    /// Where fuzz findings go.
-    #[arg(long, default_value = "artifacts/safe")]
-    artifacts: PathBuf,
+    /// Where fuzz findings go (default: artifacts/<pipeline>).
+    #[arg(long)]
+    artifacts: Option<PathBuf>,
     /// Rust source to harvest words from for the fuzz stage; repeatable
-    /// (default: src/harness/pipeline when it exists: the project's own pipeline code).
+    /// (default: the harness's own source folders that exist here).
     #[arg(long, value_name = "PATH")]
     source: Vec<PathBuf>,
     /// A libFuzzer dictionary whose words the fuzz stage uses; repeatable.
@@ -53,25 +57,39 @@ pub struct Args {
     json: Option<PathBuf>,
 }
 
-/// The project's own pipeline code, harvested when no `--source` is given.
-const DEFAULT_SOURCE: &str = "src/harness/pipeline";
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // first, so a signal at any point ends the gate through its reports
     let stop = super::fuzz::stop_flag()?;
+    let harness = super::harness(None)?;
     let mut sources = args.source;
-    if sources.is_empty() && std::path::Path::new(DEFAULT_SOURCE).is_dir() {
-        sources.push(PathBuf::from(DEFAULT_SOURCE));
+    if sources.is_empty() {
+        // the harness's own code under test, when run from its project root
+        sources.extend(
+            harness
+                .sources()
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| p.is_dir()),
+        );
     }
     let dictionary = super::dict::words(&args.dict, &sources)?;
+    let pipeline = match &args.pipeline {
+        Some(name) => harness.pipeline(name)?,
+        None => harness.safe()?,
+    };
     let cfg = GateConfig {
+        harness,
+        pipeline: Some(pipeline.name().to_string()),
         dictionary,
         corpus: args.corpus,
         time: Duration::from_secs(args.time),
         runs: None,
         seed: args.seed,
         jobs: args.jobs,
-        artifacts: Some(args.artifacts),
+        artifacts: Some(
+            args.artifacts
+                .unwrap_or_else(|| PathBuf::from("artifacts").join(pipeline.name())),
+        ),
         database: args.db.options(),
     };
     let result = gate::run(&cfg, stop)?;

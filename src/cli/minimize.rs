@@ -1,5 +1,5 @@
 //! `rowguard minimize FILE`: the smallest input that makes the same finding
-//! kind on the same pipeline (`rowguard::tools::minimize`), written as a
+//! kind on the same pipeline (`crate::tools::minimize`), written as a
 //! human-readable JSON reproducer to `-o OUT` or stdout. Exit 0 when written;
 //! 2 when the input makes no finding (nothing to keep) or cannot be read.
 
@@ -7,12 +7,12 @@ use super::out;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::harness::choice::choose_pipeline;
+use crate::harness::execute::{execute, Session};
+use crate::harness::scenario::{self, Reproducer};
+use crate::tools::engine::artifacts;
+use crate::tools::minimize;
 use anyhow::Context;
-use rowguard::harness::choice::choose_pipeline;
-use rowguard::harness::execute::{execute, Session};
-use rowguard::harness::scenario::{self, Reproducer};
-use rowguard::tools::engine::artifacts;
-use rowguard::tools::minimize;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,10 +28,12 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let path = &args.input;
-    let bytes = rowguard::tools::input::read_file(path)?;
-    let decoded = scenario::decode_file(&bytes).with_context(|| format!("{}", path.display()))?;
-    let pipeline = choose_pipeline(args.pipeline.as_deref(), &decoded)?;
-    let mut session = Session::new()?;
+    let bytes = crate::tools::input::read_file(path)?;
+    let harness = super::harness(Some(&bytes))?;
+    let decoded =
+        scenario::decode_file(harness, &bytes).with_context(|| format!("{}", path.display()))?;
+    let pipeline = choose_pipeline(harness, args.pipeline.as_deref(), &decoded)?;
+    let mut session = Session::open(harness, None)?;
     let made = execute(&mut session, pipeline, &decoded.scenario)?.kinds();
     let Some(kind) = minimize::target_kind(&decoded.expect, &made) else {
         anyhow::bail!(
@@ -41,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     };
     let min = minimize::minimize(&mut session, pipeline, &decoded.scenario, kind)?;
-    let json = Reproducer::new(&min.scenario, pipeline.name(), vec![kind]).to_json();
+    let json = Reproducer::new(&min.scenario, pipeline, vec![kind]).to_json();
     eprintln!(
         "rowguard: kept {kind} on {}: {} op(s) -> {}, {} -> {} bytes ({} candidate runs)",
         pipeline.name(),

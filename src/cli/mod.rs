@@ -1,6 +1,12 @@
-//! Command-line arms: one small file per subcommand, real work in the
-//! library. Each arm returns the exit code (0 clean, 1 finding) or an error
-//! (exit 2, printed by `main` on one line).
+//! The command line: [`main`] runs it on the harnesses a binary hands over
+//! (the `rowguard` binary: the built-in appointments one; a team's binary:
+//! its own), with one small file per subcommand and the real work in the
+//! layers below. Exit codes (ripgrep's convention): 0 clean, 1 at least one
+//! finding, 2 bad usage or unreadable input. Every error is one line on
+//! stderr; a panic is reported the same way, never as a backtrace.
+//!
+//! Each arm returns the exit code (0 clean, 1 finding) or an error (exit 2,
+//! printed by [`main`] on one line).
 //!
 //! Every arm prints through [`outln!`] / [`out!`] (never `println!`, which
 //! panics when stdout is gone): a closed stdout (`| head -1`, `| true`) ends
@@ -32,8 +38,70 @@ mod schema;
 #[derive(Parser)]
 #[command(name = "rowguard", version, about, propagate_version = true)]
 struct Cli {
+    /// The harness to work on (default: a reproducer's own, else the binary's first).
+    #[arg(long, global = true, value_name = "NAME")]
+    harness: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The `--harness` flag, for the arms.
+static HARNESS_FLAG: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// The harness `--harness` names, else the one a reproducer's `bytes` name,
+/// else the binary's first.
+pub fn harness(
+    bytes: Option<&[u8]>,
+) -> anyhow::Result<&'static dyn crate::harness::domain::Domain> {
+    let flag = HARNESS_FLAG.get().and_then(|f| f.as_deref());
+    Ok(crate::harness::choice::choose_harness(flag, bytes)?)
+}
+
+/// The harness `--harness` names, else `named` (what a summary says),
+/// else the binary's first.
+pub fn harness_or(
+    named: Option<&str>,
+) -> anyhow::Result<&'static dyn crate::harness::domain::Domain> {
+    let flag = HARNESS_FLAG.get().and_then(|f| f.as_deref());
+    Ok(crate::harness::choice::choose_harness(
+        flag.or(named),
+        None,
+    )?)
+}
+
+/// Runs the command line on `harnesses` (the first is the default; none:
+/// the built-in appointments harness) and returns the exit code. A team's
+/// binary is `fn main() -> ExitCode { rowguard::cli::main(vec![register(MyHarness)]) }`.
+pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> ExitCode {
+    if !harnesses.is_empty() {
+        crate::harness::choice::install(harnesses);
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "rowguard: internal error{place}: {}",
+            msg.replace('\n', " ")
+        );
+    }));
+    let result = std::panic::catch_unwind(run);
+    finish_stdout();
+    match result {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprintln!("rowguard: {}", error_line(&e));
+            ExitCode::from(2)
+        }
+        Err(_) => ExitCode::from(2),
+    }
 }
 
 #[derive(Subcommand)]
@@ -84,8 +152,8 @@ pub struct DatabaseArgs {
 
 impl DatabaseArgs {
     /// The server to use, if any.
-    pub fn options(&self) -> Option<rowguard::guard::postgres::PgOptions> {
-        rowguard::harness::choice::database_options(
+    pub fn options(&self) -> Option<crate::guard::postgres::PgOptions> {
+        crate::harness::choice::database_options(
             self.database.as_deref(),
             self.database_owned_by_rowguard,
             self.database_role.as_deref(),
@@ -150,7 +218,7 @@ pub enum Format {
     Json,
 }
 
-pub fn run() -> anyhow::Result<ExitCode> {
+fn run() -> anyhow::Result<ExitCode> {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e)
@@ -166,6 +234,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         }
         Err(e) => anyhow::bail!("{}", one_line(&e.render().to_string())),
     };
+    let _ = HARNESS_FLAG.set(cli.harness.clone());
     install_signal_handler()?;
     // fuzz and gate end a run on a signal by design (the summary says
     // `interrupted`); for any other command a clean answer cut short is no answer.

@@ -5,7 +5,7 @@ use super::outln;
 use std::process::ExitCode;
 
 pub fn run() -> anyhow::Result<ExitCode> {
-    let all = rowguard::harness::pipeline::all();
+    let all = super::harness(None)?.pipelines();
     let name = all.iter().map(|p| p.name().len()).max().unwrap_or(0);
     let class = all
         .iter()

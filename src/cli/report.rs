@@ -19,11 +19,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::guard::Kind;
+use crate::harness::domain::Domain;
+use crate::report::html::{self, build};
+use crate::tools::engine::artifacts::content_hash;
+use crate::tools::engine::{Found, Summary};
 use anyhow::{bail, Context};
-use rowguard::guard::Kind;
-use rowguard::report::html::{self, build};
-use rowguard::tools::engine::artifacts::content_hash;
-use rowguard::tools::engine::{Found, Summary};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -56,14 +57,14 @@ fn artifact_hash(name: &str) -> Option<&str> {
 /// (the engine names artifacts after their content) and that decodes. The
 /// folder is flat; the engine's own `.tmp-*` leftovers of an interrupted
 /// write are skipped.
-fn check_artifacts(dir: &Path) -> anyhow::Result<()> {
+fn check_artifacts(harness: &dyn Domain, dir: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
         bail!("{}: not an artifacts folder", dir.display());
     }
     let entries = std::fs::read_dir(dir).with_context(|| dir.display().to_string())?;
     for (n, entry) in entries.enumerate() {
         let entry = entry.with_context(|| dir.display().to_string())?;
-        if n >= rowguard::tools::input::walk::MAX_ENTRIES {
+        if n >= crate::tools::input::walk::MAX_ENTRIES {
             bail!("{}: more entries than any run writes", dir.display());
         }
         let (path, name) = (entry.path(), entry.file_name());
@@ -86,7 +87,7 @@ fn check_artifacts(dir: &Path) -> anyhow::Result<()> {
             );
         }
         verified(&path)?;
-        build::read_input(&path)?;
+        build::read_input(harness, &path)?;
     }
     Ok(())
 }
@@ -102,9 +103,8 @@ fn verified(path: &Path) -> anyhow::Result<()> {
     let Some(hash) = artifact_hash(&name) else {
         bail!("{}: not a rowguard artifact name", path.display());
     };
-    let file = rowguard::tools::input::open_no_follow(path)?;
-    let bytes =
-        rowguard::tools::input::read_open_file(file, path, rowguard::tools::input::MAX_INPUT)?;
+    let file = crate::tools::input::open_no_follow(path)?;
+    let bytes = crate::tools::input::read_open_file(file, path, crate::tools::input::MAX_INPUT)?;
     if content_hash(&bytes) != hash.to_ascii_lowercase() {
         bail!(
             "{}: its content does not have the hash in its name (not the file the run wrote)",
@@ -143,14 +143,21 @@ fn check_referenced(findings: &[Found], folder: &Path) -> anyhow::Result<()> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // bounded and regular files only, like every input (a FIFO or /dev/zero is one line)
-    let bytes = rowguard::tools::input::read_file(&args.summary)?;
+    let bytes = crate::tools::input::read_file(&args.summary)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         bail!("{}: empty summary", args.summary.display());
     }
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}: not a JSON summary", args.summary.display()))?;
+    // the harness the run was on (a gate's fuzz stage says it too)
+    let named = value
+        .get("harness")
+        .or_else(|| value.get("fuzz").and_then(|f| f.get("harness")))
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty());
+    let harness = super::harness_or(named)?;
     if let Some(dir) = &args.artifacts {
-        check_artifacts(dir)?;
+        check_artifacts(harness, dir)?;
     }
     // artifacts come from this folder, by file name only
     let folder = match &args.artifacts {

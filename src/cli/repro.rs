@@ -7,9 +7,9 @@ use super::{out, outln};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::tools::repro;
+use crate::{harness::execute, report};
 use anyhow::Context;
-use rowguard::tools::repro;
-use rowguard::{harness::execute, report};
 
 /// Output format of `repro`: the shared text and JSON, or one HTML page for all inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -40,7 +40,7 @@ pub fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     for p in inputs {
         let meta = std::fs::metadata(p).with_context(|| format!("{}", p.display()))?;
         if meta.is_dir() {
-            out.extend(rowguard::tools::engine::corpus::files_under(p)?);
+            out.extend(crate::tools::engine::corpus::files_under(p)?);
         } else {
             out.push(p.clone());
         }
@@ -98,14 +98,17 @@ fn shell_word(s: &str) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(p) = &args.pipeline {
-        rowguard::harness::pipeline::by_name(p)?;
-    }
     let files = expand(&args.inputs)?;
     if files.is_empty() {
         anyhow::bail!("no input files under {}", args.inputs[0].display());
     }
-    let mut session = execute::Session::open(args.db.options().as_ref())?;
+    // the harness the first file names, unless --harness says
+    let first = crate::tools::input::read_file(&files[0]).ok();
+    let harness = super::harness(first.as_deref())?;
+    if let Some(p) = &args.pipeline {
+        harness.pipeline(p)?;
+    }
+    let mut session = execute::Session::open(harness, args.db.options().as_ref())?;
     let (mut found, mut failed) = (false, false);
     let mut pages = Vec::new();
     for f in &files {

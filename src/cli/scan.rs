@@ -1,14 +1,14 @@
-//! `rowguard scan --pipeline P --notes FILE [--target N] [--format text|jsonl]`:
-//! each line of FILE is the notes of one reschedule of the target; the work
-//! is [`rowguard::tools::scan`]. Text prints the lines that need a look, then a
+//! `rowguard scan --pipeline P --text FILE [--field F] [--target N] [--format text|jsonl]`:
+//! each line of FILE is one free-text field of the harness's example
+//! operation on the target row; the work is [`crate::tools::scan`]. Text prints the lines that need a look, then a
 //! summary; jsonl prints one object per line of FILE, as it goes.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rowguard::tools::scan::{LineReport, Scan};
-use rowguard::{harness::choice, harness::pipeline, harness::schema};
+use crate::harness::choice;
+use crate::tools::scan::{LineReport, Scan};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScanFormat {
@@ -20,15 +20,19 @@ pub enum ScanFormat {
 pub struct Args {
     #[command(flatten)]
     db: super::DatabaseArgs,
-    /// Pipeline to scan (default: $ROWGUARD_PIPELINE, else safe).
+    /// Pipeline to scan (default: $ROWGUARD_PIPELINE, else the harness's first).
     #[arg(long)]
     pipeline: Option<String>,
-    /// Notes file, one notes text per line (`-` reads standard input).
+    /// Text file, one text per line (`-` reads standard input). `--notes`
+    /// is the name rowguard 0.1 gave it.
+    #[arg(long, visible_alias = "notes")]
+    text: PathBuf,
+    /// The text field each line goes into (default: the example operation's first).
+    #[arg(long, value_name = "FIELD")]
+    field: Option<String>,
+    /// The row every line's operation targets (default: the example operation's).
     #[arg(long)]
-    notes: PathBuf,
-    /// The appointment every line reschedules.
-    #[arg(long, default_value_t = schema::DEFAULT_TARGET)]
-    target: i64,
+    target: Option<i64>,
     #[arg(long, value_enum, default_value = "text")]
     format: ScanFormat,
 }
@@ -37,21 +41,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env = std::env::var(choice::PIPELINE_ENV)
         .ok()
         .filter(|s| !s.is_empty());
-    let name = args
-        .pipeline
-        .as_deref()
-        .or(env.as_deref())
-        .unwrap_or("safe");
+    let harness = super::harness(None)?;
+    let pipeline = match args.pipeline.as_deref().or(env.as_deref()) {
+        Some(name) => harness.pipeline(name)?,
+        None => harness.safe()?,
+    };
     let mut scan = Scan::on(
-        pipeline::by_name(name)?,
+        pipeline,
         args.target,
+        args.field.as_deref(),
         args.db.options().as_ref(),
     )?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let format = args.format;
     // the first failure to write stdout: the scan stops there (see `cli`'s module doc)
     let mut out_failed: Option<std::io::Error> = None;
-    let result = scan.run_file(&args.notes, |r: &LineReport| {
+    let result = scan.run_file(&args.text, |r: &LineReport| {
         let written = match format {
             ScanFormat::Jsonl => serde_json::to_writer(&mut out, r)
                 .map_err(std::io::Error::from)
@@ -82,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let result = match (result, &out_failed) {
         // the output failed, not the input: what was scanned decides the exit code
-        (Err(rowguard::Error::Io { .. }), Some(_)) => Ok(()),
+        (Err(crate::Error::Io { .. }), Some(_)) => Ok(()),
         (other, _) => other,
     };
     // whoever read the output went away (`| head`): stop quietly, like other line tools

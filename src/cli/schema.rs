@@ -1,10 +1,8 @@
-//! `rowguard schema [--dialect sqlite|postgres]`: the SQL (DDL, fixture rows)
-//! that builds the fixture on SQLite (with its pragmas) or PostgreSQL.
+//! `rowguard schema [--dialect sqlite|postgres] [--size N]`: the SQL (DDL,
+//! fixture rows) that builds the harness's fixture on SQLite or PostgreSQL.
 
 use super::out;
 use std::process::ExitCode;
-
-use rowguard::harness::{schema, schema_pg};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum SchemaDialect {
@@ -14,18 +12,28 @@ enum SchemaDialect {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Appointments in the fixture.
-    #[arg(long, default_value_t = schema::DEFAULT_SIZE)]
-    size: usize,
+    /// Rows of the main table, for a harness whose fixture has a size (default: its own).
+    #[arg(long)]
+    size: Option<usize>,
     /// The database the script is for.
     #[arg(long, value_enum, default_value = "sqlite")]
     dialect: SchemaDialect,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut harness = super::harness(None)?;
+    if let Some(rows) = args.size {
+        harness = harness.resized(rows).ok_or_else(|| {
+            anyhow::anyhow!("harness `{}`: its fixture has no size", harness.name())
+        })?;
+    }
+    let fixture = harness.fixture();
     match args.dialect {
-        SchemaDialect::Sqlite => out!("{}", schema::sql(args.size)),
-        SchemaDialect::Postgres => out!("{}", schema_pg::sql(args.size)),
+        SchemaDialect::Sqlite => out!("{}", fixture.sqlite_text),
+        SchemaDialect::Postgres => match fixture.postgres {
+            Some(sql) => out!("{sql}"),
+            None => anyhow::bail!("harness `{}` has no PostgreSQL fixture", harness.name()),
+        },
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,175 @@
-//! The appointments policy: what one reschedule of target appointments may
-//! write (DESIGN.md, "The invariant"), and the one constructor for "a guard
-//! over the fixture for target N" that every tool and test uses.
+//! The appointments harness: the clinic's month view as one [`Harness`]
+//! (its fixture, the reschedule policy of DESIGN.md "The invariant", the
+//! pipelines as versions), and the constructors for "a guard over the
+//! fixture for target N" that `check` and the tests use.
 
-use super::{schema, schema_pg};
+use std::sync::OnceLock;
+
+use arbitrary::Unstructured;
+
+use super::domain::{register, Domain, Fixture, Harness, Pipeline, Version};
+use super::pipeline::{self, Op};
+use super::{scenario, schema, schema_pg};
 use crate::guard::postgres::{PgGuard, PgOptions};
-use crate::guard::{Guard, Policy, SideEffect, Value};
+use crate::guard::{Db, DbError, ErrorClass, Guard, Policy, SideEffect, Value};
+
+/// The month view of a clinic of `size` appointments, with the built-in
+/// variants and `extra` ones (a test's own planted bug).
+pub struct Appointments {
+    pub size: usize,
+    pub extra: Vec<&'static dyn pipeline::Variant>,
+}
+
+impl Harness for Appointments {
+    type Op = Op;
+
+    fn name(&self) -> &'static str {
+        "appointments"
+    }
+
+    fn fixture(&self) -> Fixture {
+        let size = self.size;
+        Fixture {
+            sqlite: Box::new(move |conn| schema::build(conn, size)),
+            sqlite_text: schema::sql(size),
+            postgres: Some(schema_pg::sql(size)),
+        }
+    }
+
+    fn policy(&self, op: &Op, db: &mut dyn Db) -> Result<Policy, DbError> {
+        Ok(appointments_policy(&targets(db, op)?))
+    }
+
+    fn versions(&self) -> Vec<Version<Op>> {
+        pipeline::variants()
+            .iter()
+            .chain(&self.extra)
+            .map(|&v| Version {
+                name: v.name(),
+                bug_class: v.bug_class(),
+                trigger: v.trigger(),
+                database: v.database(),
+                run: Box::new(move |op: &Op, db: &mut dyn Db| v.run(op, db)),
+            })
+            .collect()
+    }
+
+    fn example(&self) -> Op {
+        Op::Reschedule {
+            id: schema::DEFAULT_TARGET,
+            day: 12,
+            slot: 4,
+            notes: String::new(),
+            reason: "client request".into(),
+        }
+    }
+
+    fn generate(&self, u: &mut Unstructured<'_>) -> arbitrary::Result<Op> {
+        scenario::arbitrary_op(u)
+    }
+
+    fn validate(&self, op: &Op) -> Result<(), String> {
+        op.validate()
+    }
+
+    fn sources(&self) -> &'static [&'static str] {
+        &["src/harness/pipeline"]
+    }
+
+    fn describe(&self, op: &Op) -> Option<String> {
+        Some(match op {
+            Op::Reschedule {
+                id,
+                day,
+                slot,
+                notes,
+                reason,
+            } => format!(
+                "reschedule #{id} to day {day} slot {slot}, notes {notes:?}, reason {reason:?}"
+            ),
+            Op::EditNotes { id, notes } => format!("edit-notes #{id}, notes {notes:?}"),
+            Op::RescheduleSeries {
+                id,
+                slot,
+                notes,
+                reason,
+            } => format!(
+                "reschedule-series of #{id} to slot {slot}, notes {notes:?}, reason {reason:?}"
+            ),
+        })
+    }
+
+    fn resized(&self, rows: usize) -> Option<Appointments> {
+        Some(Appointments {
+            size: rows,
+            extra: self.extra.clone(),
+        })
+    }
+}
+
+/// The appointments harness over the default fixture, registered once.
+pub fn harness() -> &'static dyn Domain {
+    static ONE: OnceLock<&'static dyn Domain> = OnceLock::new();
+    *ONE.get_or_init(|| {
+        register(Appointments {
+            size: schema::DEFAULT_SIZE,
+            extra: Vec::new(),
+        })
+    })
+}
+
+/// `variant` as a pipeline of its own appointments harness (the built-in
+/// variants and it): how a test fuzzes a planted bug it writes itself.
+pub fn with_variant(variant: &'static dyn pipeline::Variant) -> &'static dyn Pipeline {
+    let domain = register(Appointments {
+        size: schema::DEFAULT_SIZE,
+        extra: vec![variant],
+    });
+    *domain
+        .pipelines()
+        .last()
+        .expect("the harness holds the variant it was given")
+}
+
+/// The appointments an op may write: its series, or itself.
+fn targets(db: &mut dyn Db, op: &Op) -> Result<Vec<i64>, DbError> {
+    let id = op.target();
+    if !op.is_series() {
+        return Ok(vec![id]);
+    }
+    let mut out = vec![id];
+    let series = match db.query_row(
+        "SELECT series_id FROM appointments WHERE id = ?1",
+        &[Value::Integer(id)],
+    ) {
+        Ok(row) => row.first().cloned(),
+        Err(e) if e.class == ErrorClass::NoRows => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(Value::Integer(series)) = series {
+        let mut k = 0;
+        // `Db` reads one row per call: walk the series by id.
+        loop {
+            match db.query_row(
+                "SELECT id FROM appointments WHERE series_id = ?1 AND id > ?2 ORDER BY id LIMIT 1",
+                &[Value::Integer(series), Value::Integer(k)],
+            ) {
+                Ok(row) => match row.first() {
+                    Some(Value::Integer(i)) => {
+                        k = *i;
+                        out.push(*i);
+                    }
+                    _ => break,
+                },
+                Err(e) if e.class == ErrorClass::NoRows => break,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
 
 /// Columns a reschedule may change on its target rows.
 pub const WRITABLE: [&str; 5] = ["start_at", "end_at", "notes", "reason", "updated_at"];

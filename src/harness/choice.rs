@@ -1,13 +1,52 @@
-//! One pipeline choice and one kind choice for every consumer (DESIGN.md,
-//! "Inputs"): the pipeline under test is the `--pipeline` flag, else the
-//! reproducer's, else `ROWGUARD_PIPELINE`, else `safe`; the kinds that count
-//! for a cargo-fuzz target come from `ROWGUARD_KINDS`.
+//! One harness choice, one pipeline choice and one kind choice for every
+//! consumer (DESIGN.md, "Inputs"): the harness is the `--harness` flag, else
+//! the reproducer's, else the binary's first; the pipeline under test is the
+//! `--pipeline` flag, else the reproducer's, else `ROWGUARD_PIPELINE`, else
+//! the harness's first (its correct version); the kinds that count for a
+//! cargo-fuzz target come from `ROWGUARD_KINDS`.
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
-use super::pipeline::{self, Pipeline};
+use super::domain::{Domain, Pipeline};
 use super::scenario::Decoded;
 use crate::guard::Kind;
+
+static HARNESSES: OnceLock<Vec<&'static dyn Domain>> = OnceLock::new();
+
+/// Sets the harnesses this process offers (a binary does it once, before
+/// any command runs); without it the process offers the appointments one.
+pub fn install(harnesses: Vec<&'static dyn Domain>) {
+    let _ = HARNESSES.set(harnesses);
+}
+
+/// The harnesses this process offers, the default first.
+pub fn harnesses() -> &'static [&'static dyn Domain] {
+    HARNESSES.get_or_init(|| vec![super::appointments::harness()])
+}
+
+/// The harness to use: `flag`, else the one a reproducer's `bytes` name,
+/// else the first installed.
+pub fn choose_harness(
+    flag: Option<&str>,
+    bytes: Option<&[u8]>,
+) -> crate::Result<&'static dyn Domain> {
+    let named = bytes.and_then(super::scenario::harness_named);
+    match flag.or(named.as_deref()) {
+        None => Ok(harnesses()[0]),
+        Some(name) => harnesses()
+            .iter()
+            .copied()
+            .find(|h| h.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = harnesses().iter().map(|h| h.name()).collect();
+                crate::Error::Usage(format!(
+                    "unknown harness `{name}` (this binary has: {})",
+                    known.join(", ")
+                ))
+            }),
+    }
+}
 
 /// Environment variable naming the pipeline when no flag or reproducer does.
 pub const PIPELINE_ENV: &str = "ROWGUARD_PIPELINE";
@@ -16,18 +55,18 @@ pub const KINDS_ENV: &str = "ROWGUARD_KINDS";
 /// Environment variable giving the PostgreSQL server when no `--database` flag does.
 pub const DATABASE_ENV: &str = "ROWGUARD_DATABASE_URL";
 
-/// The pipeline under test: the flag, else the reproducer's, else
-/// `ROWGUARD_PIPELINE`, else `safe`.
+/// The pipeline of `domain` under test: the flag, else the reproducer's,
+/// else `ROWGUARD_PIPELINE`, else the harness's first (correct) version.
 pub fn choose_pipeline(
+    domain: &'static dyn Domain,
     flag: Option<&str>,
     decoded: &Decoded,
 ) -> crate::Result<&'static dyn Pipeline> {
     let env = std::env::var(PIPELINE_ENV).ok().filter(|s| !s.is_empty());
-    let name = flag
-        .or(decoded.pipeline.as_deref())
-        .or(env.as_deref())
-        .unwrap_or("safe");
-    pipeline::by_name(name)
+    match flag.or(decoded.pipeline.as_deref()).or(env.as_deref()) {
+        Some(name) => domain.pipeline(name),
+        None => domain.safe(),
+    }
 }
 
 /// The kinds that count as a failure: `ROWGUARD_KINDS` (comma-separated), else all.

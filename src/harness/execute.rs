@@ -2,30 +2,30 @@
 //! engine, `rowguard repro`, the replay tests): a scenario run by a pipeline
 //! through the guard against the fixture, giving an [`Execution`].
 //!
-//! This is where the appointments domain meets the domain-free guard: for
-//! each op it sets the reschedule policy of the op's target (its series for
-//! a series op, [`super::appointments`]) and the template shapes (the same
-//! op run on placeholder text), then lets the pipeline run; the input's
-//! changes are always rolled back at the end.
+//! This is where a harness meets the domain-free guard: for each op it sets
+//! the harness's policy of that op and the template shapes (the same op run
+//! on placeholder text), then lets the pipeline run; the input's changes
+//! are always rolled back at the end.
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::appointments::{self, appointments_policy};
-use super::pipeline::{Op, Pipeline};
+use super::appointments::{self, Appointments};
+use super::domain::{register, Domain, OpValue, Pipeline};
+use super::ops;
 use super::scenario::Scenario;
-use super::schema;
 use crate::guard::postgres::{PgGuard, PgOptions};
 use crate::guard::{
-    Backend, BackendKind, Db, DbError, Finding, Guard, Kind, StatementCheck, Value,
+    Backend, BackendKind, Db, DbError, ErrorClass, Finding, Guard, Kind, Policy, StatementCheck,
+    Value,
 };
 
-/// A guard over a fresh fixture, reused input after input: embedded SQLite
-/// (the default) or a PostgreSQL server (`--database`).
+/// A guard over a fresh fixture of one harness, reused input after input:
+/// embedded SQLite (the default) or a PostgreSQL server (`--database`).
 pub struct Session {
     backend: SessionBackend,
-    size: usize,
+    domain: &'static dyn Domain,
     database: Option<PgOptions>,
 }
 
@@ -37,38 +37,69 @@ enum SessionBackend {
 }
 
 impl Session {
-    /// A session over the default fixture on embedded SQLite.
+    /// A session over the appointments fixture on embedded SQLite.
     pub fn new() -> crate::Result<Session> {
-        Session::with_size(schema::DEFAULT_SIZE)
+        Session::open(appointments::harness(), None)
     }
 
-    /// A session over a fixture of `size` appointments on embedded SQLite.
+    /// A session over an appointments fixture of `size` appointments on
+    /// embedded SQLite.
     pub fn with_size(size: usize) -> crate::Result<Session> {
-        Session::open_sized(None, size)
-    }
-
-    /// A session over the default fixture on `database` when given, else
-    /// on embedded SQLite.
-    pub fn open(database: Option<&PgOptions>) -> crate::Result<Session> {
-        Session::open_sized(database, schema::DEFAULT_SIZE)
-    }
-
-    /// A session over a fixture of `size` appointments on `database` when
-    /// given, else on embedded SQLite.
-    pub fn open_sized(database: Option<&PgOptions>, size: usize) -> crate::Result<Session> {
-        let backend = match database {
-            None => SessionBackend::Sqlite(appointments::guard_for(size, schema::DEFAULT_TARGET)?),
-            Some(options) => SessionBackend::Postgres(Box::new(appointments::pg_guard_for(
-                options,
+        Session::open(
+            register(Appointments {
                 size,
-                schema::DEFAULT_TARGET,
-            )?)),
+                extra: Vec::new(),
+            }),
+            None,
+        )
+    }
+
+    /// A session over `domain` resized to `rows` rows (`bench scaling`).
+    pub fn resized(domain: &dyn Domain, rows: usize) -> crate::Result<Session> {
+        let sized = domain.resized(rows).ok_or_else(|| {
+            crate::Error::Usage(format!(
+                "harness `{}`: its fixture has no size",
+                domain.name()
+            ))
+        })?;
+        Session::open(sized, None)
+    }
+
+    /// A session over `domain`'s fixture on `database` when given, else on
+    /// embedded SQLite.
+    pub fn open(
+        domain: &'static dyn Domain,
+        database: Option<&PgOptions>,
+    ) -> crate::Result<Session> {
+        let fixture = domain.fixture();
+        // Each op sets its own policy before it runs.
+        let nothing = Policy::new("", "");
+        let backend = match database {
+            None => {
+                let conn = rusqlite::Connection::open_in_memory()?;
+                (fixture.sqlite)(&conn)?;
+                SessionBackend::Sqlite(Guard::new(conn, nothing)?)
+            }
+            Some(options) => {
+                let sql = fixture.postgres.ok_or_else(|| {
+                    crate::Error::Usage(format!(
+                        "harness `{}` has no PostgreSQL fixture",
+                        domain.name()
+                    ))
+                })?;
+                SessionBackend::Postgres(Box::new(PgGuard::open(options, &sql, nothing)?))
+            }
         };
         Ok(Session {
             backend,
-            size,
+            domain,
             database: database.cloned(),
         })
+    }
+
+    /// The harness whose fixture the session holds.
+    pub fn harness(&self) -> &'static dyn Domain {
+        self.domain
     }
 
     /// The SQLite guard, on a SQLite session (for reads of its connection).
@@ -107,8 +138,10 @@ impl Session {
 /// One op of an execution and what the guard saw while it ran.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OpRun {
-    pub op: Op,
-    /// The target appointments of the op's policy.
+    pub op: OpValue,
+    /// The table of the op's policy.
+    pub table: String,
+    /// The target keys of the op's policy (integer keys).
     pub targets: Vec<i64>,
     pub statements: Vec<StatementCheck>,
     /// The error the pipeline stopped with, if any.
@@ -119,6 +152,8 @@ pub struct OpRun {
 /// A whole scenario run on one pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Execution {
+    /// The harness the pipeline belongs to.
+    pub harness: String,
     pub pipeline: String,
     pub ops: Vec<OpRun>,
 }
@@ -172,37 +207,59 @@ impl Db for Recorder<'_> {
     }
 }
 
+/// Reads for a harness's policy: queries run unchecked, writes refused.
+struct Reads<'g> {
+    guard: &'g mut dyn Backend,
+}
+
+impl Db for Reads<'_> {
+    fn execute(&mut self, sql: &str, _: &[Value]) -> Result<usize, DbError> {
+        Err(DbError::new(
+            ErrorClass::Other,
+            format!("a policy may only read: {sql}"),
+        ))
+    }
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.execute(sql, &[]).map(|_| ())
+    }
+    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
+        let rows = self.guard.query_unchecked(sql, params)?;
+        rows.into_iter().next().ok_or_else(DbError::no_rows)
+    }
+    fn database(&self) -> &'static str {
+        self.guard.kind().as_str()
+    }
+}
+
+/// The policy of `op` in `session`'s fixture (what `execute` sets before
+/// running it).
+pub fn policy_of(session: &mut Session, op: &OpValue) -> crate::Result<Policy> {
+    let domain = session.domain;
+    domain
+        .policy(
+            op,
+            &mut Reads {
+                guard: session.backend(),
+            },
+        )
+        .map_err(|e| crate::Error::Usage(format!("the harness's policy failed: {}", e.message)))
+}
+
 /// The statements `op` makes on placeholder text (each free-text field
 /// replaced by benign text of the same length): the template its real run
 /// is compared with. The placeholder run only fails where the real one
 /// would, so what it sent before failing stays useful.
-pub fn placeholder_sql(guard: &mut dyn Backend, pipeline: &dyn Pipeline, op: &Op) -> Vec<String> {
+pub fn placeholder_sql(
+    guard: &mut dyn Backend,
+    pipeline: &dyn Pipeline,
+    op: &OpValue,
+) -> Vec<String> {
     let mut recorder = Recorder {
         guard,
         sql: Vec::new(),
     };
-    let _ = pipeline.run(&op.placeholder(), &mut recorder);
+    let _ = pipeline.run(&ops::placeholder(pipeline.harness(), op), &mut recorder);
     recorder.sql
-}
-
-/// The appointments an op may write: its series, or itself.
-fn targets(guard: &mut dyn Backend, op: &Op) -> crate::Result<Vec<i64>> {
-    let id = op.target();
-    if !op.is_series() {
-        return Ok(vec![id]);
-    }
-    let rows = guard.query_unchecked(
-        "SELECT id FROM appointments WHERE series_id = (SELECT series_id FROM appointments WHERE id = ?1) \
-         UNION SELECT ?1 ORDER BY 1",
-        &[Value::Integer(id)],
-    )?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| match r.first() {
-            Some(Value::Integer(i)) => Some(*i),
-            _ => None,
-        })
-        .collect())
 }
 
 /// Runs `scenario` on `pipeline` under the guard; the fixture is restored
@@ -224,7 +281,7 @@ pub fn execute(
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".into());
-            *session = Session::open_sized(session.database.as_ref(), session.size)?;
+            *session = Session::open(session.domain, session.database.as_ref())?;
             Err(crate::Error::Panic(message))
         }
     }
@@ -235,12 +292,34 @@ fn execute_here(
     pipeline: &dyn Pipeline,
     scenario: &Scenario,
 ) -> crate::Result<Execution> {
+    if !std::ptr::addr_eq(session.domain, pipeline.harness()) {
+        return Err(crate::Error::Usage(format!(
+            "pipeline `{}` of harness `{}` run on a session of `{}`",
+            pipeline.name(),
+            pipeline.harness().name(),
+            session.domain.name()
+        )));
+    }
+    let domain = session.domain;
     let guard = session.backend();
     guard.begin_input()?;
     let mut ops = Vec::with_capacity(scenario.ops.len());
     for op in &scenario.ops {
-        let targets = targets(&mut *guard, op)?;
-        guard.set_policy(appointments_policy(&targets));
+        let policy = domain
+            .policy(op, &mut Reads { guard: &mut *guard })
+            .map_err(|e| {
+                crate::Error::Usage(format!("the harness's policy failed: {}", e.message))
+            })?;
+        let targets = policy
+            .keys
+            .iter()
+            .filter_map(|k| match k {
+                Value::Integer(i) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        let table = policy.table.clone();
+        guard.set_policy(policy);
         let shapes = placeholder_sql(&mut *guard, pipeline, op)
             .iter()
             .map(|sql| guard.shape_of(sql))
@@ -250,6 +329,7 @@ fn execute_here(
         guard.set_templates(None);
         ops.push(OpRun {
             op: op.clone(),
+            table,
             targets,
             statements: guard.take_verdict().statements,
             error,
@@ -257,6 +337,7 @@ fn execute_here(
     }
     guard.end_input()?;
     Ok(Execution {
+        harness: domain.name().to_string(),
         pipeline: pipeline.name().to_string(),
         ops,
     })
@@ -265,14 +346,14 @@ fn execute_here(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::pipeline;
+    use crate::harness::pipeline::{self, Op};
 
     fn run(pipeline: &str, ops: Vec<Op>) -> Execution {
         let mut s = Session::new().unwrap();
         execute(
             &mut s,
             pipeline::by_name(pipeline).unwrap(),
-            &Scenario { ops },
+            &Scenario::of(ops),
         )
         .unwrap()
     }

@@ -28,7 +28,9 @@
 
 pub mod appointments;
 pub mod choice;
+pub mod domain;
 pub mod execute;
+pub mod ops;
 pub mod oracle;
 pub mod pipeline;
 pub mod rng;

@@ -8,9 +8,11 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::guard::{param_json, Finding, Kind, StatementCheck};
+use crate::guard::{param_json, Finding, Kind, Policy, StatementCheck};
+use crate::harness::choice::harnesses;
+use crate::harness::domain::OpValue;
 use crate::harness::execute::Execution;
-use crate::harness::pipeline::Op;
+use crate::harness::ops;
 
 pub mod html;
 pub mod junit;
@@ -19,28 +21,39 @@ pub mod sarif;
 /// Cells of a blast radius listed in text before eliding.
 pub const SHOWN_CELLS: usize = 12;
 
-/// One line describing an op.
-pub fn op_line(op: &Op) -> String {
-    match op {
-        Op::Reschedule {
-            id,
-            day,
-            slot,
-            notes,
-            reason,
-        } => {
-            format!("reschedule #{id} to day {day} slot {slot}, notes {notes:?}, reason {reason:?}")
-        }
-        Op::EditNotes { id, notes } => format!("edit-notes #{id}, notes {notes:?}"),
-        Op::RescheduleSeries {
-            id,
-            slot,
-            notes,
-            reason,
-        } => {
-            format!("reschedule-series of #{id} to slot {slot}, notes {notes:?}, reason {reason:?}")
-        }
+/// One line describing an op of the harness called `harness`: its kind and
+/// fields (its JSON when this process has no such harness).
+pub fn op_line(harness: &str, op: &OpValue) -> String {
+    match harnesses().iter().find(|h| h.name() == harness) {
+        Some(h) => h.describe(op).unwrap_or_else(|| ops::describe(*h, op)),
+        None => op.to_string(),
     }
+}
+
+/// One line saying what a policy allows.
+pub fn policy_line(p: &Policy) -> String {
+    let keys: Vec<String> = p.keys.iter().map(|k| param_json(k).to_string()).collect();
+    let mut out = format!(
+        "may write {} where {} in ({})",
+        p.table,
+        p.key_column,
+        clip(&keys.join(", "), 200)
+    );
+    if !p.writable.is_empty() {
+        let _ = write!(out, ", columns {}", p.writable.join(", "));
+    }
+    for e in &p.side_effects {
+        let what: Vec<&str> = [
+            (e.insert, "insert"),
+            (e.update, "update"),
+            (e.delete, "delete"),
+        ]
+        .into_iter()
+        .filter_map(|(on, w)| on.then_some(w))
+        .collect();
+        let _ = write!(out, "; {} {} by {}", what.join("/"), e.table, e.column);
+    }
+    out
 }
 
 fn clip(s: &str, max: usize) -> String {
@@ -115,11 +128,17 @@ pub fn text(e: &Execution) -> String {
     let mut out = format!("pipeline: {}\n", e.pipeline);
     let mut n = 0;
     for (i, run) in e.ops.iter().enumerate() {
-        let _ = writeln!(out, "op {}: {}", i + 1, clip(&op_line(&run.op), 600));
+        let _ = writeln!(
+            out,
+            "op {}: {}",
+            i + 1,
+            clip(&op_line(&e.harness, &run.op), 600)
+        );
         let targets: Vec<String> = run.targets.iter().map(|t| t.to_string()).collect();
         let _ = writeln!(
             out,
-            "  policy: may write appointments {}",
+            "  policy: may write {} {}",
+            run.table,
             clip(&targets.join(", "), 200)
         );
         for s in &run.statements {
@@ -155,10 +174,7 @@ pub fn json(e: &Execution) -> serde_json::Value {
 /// The text form of `rowguard check`: each statement, its findings and blast
 /// radius, the verdict.
 pub fn check_text(r: &crate::tools::check::CheckReport) -> String {
-    let mut out = format!(
-        "policy: reschedule of appointment {} (may write its start_at, end_at, notes, reason, updated_at; its log and reminders)\n",
-        r.target
-    );
+    let mut out = format!("policy: {}\n", policy_line(&r.policy));
     for (n, s) in r.statements.iter().enumerate() {
         let _ = writeln!(out, "[{}] {:?}", n + 1, s.sql);
         if let Some(e) = &s.error {

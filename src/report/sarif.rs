@@ -54,7 +54,7 @@ pub fn sarif(report: &GateReport) -> serde_json::Value {
         })
         .collect();
     let mut results = Vec::new();
-    let mut notes = Vec::new();
+    let mut notices = Vec::new();
     for case in &report.cases {
         match &case.outcome {
             Outcome::Passed => {}
@@ -73,7 +73,7 @@ pub fn sarif(report: &GateReport) -> serde_json::Value {
                     results.push(r);
                 }
             }
-            Outcome::Error(e) => notes.push(
+            Outcome::Error(e) => notices.push(
                 Notification::builder()
                     .message(text(e))
                     .level(serde_json::json!("error"))
@@ -82,7 +82,7 @@ pub fn sarif(report: &GateReport) -> serde_json::Value {
         }
     }
     if report.interrupted {
-        notes.push(
+        notices.push(
             Notification::builder()
                 .message(text(
                     "the gate was interrupted (SIGINT, SIGTERM or SIGHUP): results are incomplete",
@@ -92,9 +92,9 @@ pub fn sarif(report: &GateReport) -> serde_json::Value {
         );
     }
     let invocation = Invocation::builder()
-        .execution_successful(notes.is_empty())
+        .execution_successful(notices.is_empty())
         .exit_code(i64::from(report.exit_code()))
-        .tool_execution_notifications(notes)
+        .tool_execution_notifications(notices)
         .build();
     let driver = ToolComponent::builder()
         .name("rowguard")

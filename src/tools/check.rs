@@ -1,7 +1,7 @@
 //! `rowguard check`: statements someone pastes (from a log, a review, another
-//! database's query capture) run against the built-in fixture under the
-//! policy of a reschedule of one appointment, as one input that is rolled
-//! back. With templates, each statement's shape is compared with its
+//! database's query capture) run against a harness's fixture under the
+//! policy of its example operation on one target row, as one input that is
+//! rolled back. With templates, each statement's shape is compared with its
 //! template's (the same statement with benign text); without, a write that
 //! reads other rows through a subquery is `shape-changed`. The static layer
 //! parses with the chosen dialect; the dynamic layer is embedded SQLite, or
@@ -11,15 +11,19 @@
 use serde::Serialize;
 
 use crate::guard::postgres::PgOptions;
-use crate::guard::{Backend, CellChange, Dialect, Kind, StatementCheck, Verdict};
-use crate::harness::appointments;
-use crate::harness::schema;
+use crate::guard::{CellChange, Dialect, Kind, Policy, StatementCheck, Value, Verdict};
+use crate::harness::choice::harnesses;
+use crate::harness::domain::Domain;
+use crate::harness::execute::{policy_of, Session};
+use crate::harness::ops;
 
 /// What to check and how.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CheckOptions {
-    /// The appointment the reschedule targets (default 7).
-    pub target: i64,
+    /// The harness whose fixture and policy are used.
+    pub harness: &'static dyn Domain,
+    /// The row the example operation targets (default: the example's own).
+    pub target: Option<i64>,
     /// Template statements: the i-th applies to the i-th statement; a single
     /// one applies to all.
     pub templates: Vec<String>,
@@ -31,7 +35,8 @@ pub struct CheckOptions {
 impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
-            target: schema::DEFAULT_TARGET,
+            harness: harnesses()[0],
+            target: None,
             templates: Vec::new(),
             dialect: Dialect::Sqlite,
             database: None,
@@ -44,6 +49,9 @@ impl Default for CheckOptions {
 pub struct CheckReport {
     pub verdict: &'static str,
     pub target: i64,
+    /// What the checked statements may write (the text report says it).
+    #[serde(skip)]
+    pub policy: Policy,
     pub kinds: Vec<Kind>,
     pub outside: Vec<CellChange>,
     pub statements: Vec<StatementCheck>,
@@ -54,17 +62,40 @@ pub fn check(statements: &[String], opts: &CheckOptions) -> crate::Result<CheckR
     if statements.is_empty() {
         return Err(crate::Error::Usage("no SQL statement to check".into()));
     }
-    let size = schema::DEFAULT_SIZE;
-    if !(1..=size as i64).contains(&opts.target) {
+    let mut session = Session::open(opts.harness, opts.database.as_ref())?;
+    let mut op = opts.harness.example();
+    let key = match policy_of(&mut session, &op)?.keys.first() {
+        Some(Value::Integer(k)) => *k,
+        _ => {
+            return Err(crate::Error::Usage(format!(
+                "harness `{}`: its example operation has no integer target key",
+                opts.harness.name()
+            )))
+        }
+    };
+    let target = opts.target.unwrap_or(key);
+    ops::replace_number(&mut op, key, target);
+    let policy = policy_of(&mut session, &op)?;
+    let table = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let exists = session.backend().query_unchecked(
+        &format!(
+            "SELECT 1 FROM {} WHERE {} = ?1",
+            table(&policy.table),
+            table(&policy.key_column)
+        ),
+        &[Value::Integer(target)],
+    )?;
+    if exists.is_empty() {
         return Err(crate::Error::Usage(format!(
-            "no appointment {} in the fixture (1..={size})",
-            opts.target
+            "no row {} = {target} in {} of the fixture",
+            policy.key_column, policy.table
         )));
     }
-    let mut guard: Box<dyn Backend> = match &opts.database {
-        Some(database) => Box::new(appointments::pg_guard_for(database, size, opts.target)?),
-        None => Box::new(appointments::guard_for(size, opts.target)?.with_dialect(opts.dialect)),
-    };
+    if let Some(g) = session.guard() {
+        g.set_dialect(opts.dialect);
+    }
+    let guard = session.backend();
+    guard.set_policy(policy.clone());
     guard.begin_input()?;
     for (i, sql) in statements.iter().enumerate() {
         let template = opts.templates.get(i).or(match opts.templates.len() {
@@ -78,10 +109,10 @@ pub fn check(statements: &[String], opts: &CheckOptions) -> crate::Result<CheckR
         let _ = guard.as_db().execute_batch(sql);
     }
     guard.set_templates(None);
-    Ok(report(opts.target, guard.end_input()?))
+    Ok(report(target, policy, guard.end_input()?))
 }
 
-fn report(target: i64, verdict: Verdict) -> CheckReport {
+fn report(target: i64, policy: Policy, verdict: Verdict) -> CheckReport {
     CheckReport {
         verdict: if verdict.is_clean() {
             "clean"
@@ -89,6 +120,7 @@ fn report(target: i64, verdict: Verdict) -> CheckReport {
             "finding"
         },
         target,
+        policy,
         kinds: verdict.kinds().into_iter().collect(),
         outside: verdict.outside().cloned().collect(),
         statements: verdict.statements,
@@ -148,7 +180,7 @@ mod tests {
     #[test]
     fn an_unknown_target_is_a_usage_error() {
         let opts = CheckOptions {
-            target: 0,
+            target: Some(0),
             ..CheckOptions::default()
         };
         assert!(matches!(

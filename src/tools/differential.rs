@@ -1,4 +1,4 @@
-//! `rowguard differential`: the same notes lines through the same pipeline
+//! `rowguard differential`: the same text lines through the same pipeline
 //! on both backends (embedded SQLite and a PostgreSQL server), line by line,
 //! and every line whose verdict differs, with why.
 //!
@@ -22,7 +22,7 @@ use serde::Serialize;
 use super::scan::{LineReport, LineVerdict, Scan};
 use crate::guard::postgres::PgOptions;
 use crate::guard::Kind;
-use crate::harness::pipeline::{self, Pipeline};
+use crate::harness::domain::{Domain, Pipeline};
 
 /// Why a line's verdicts differ.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -36,7 +36,7 @@ pub enum Reason {
     BothRejected(String),
     /// A work, time or size limit stopped a statement on one database only.
     LimitOnOne(String),
-    /// Neither database ran the line: it could not be read as notes (not
+    /// Neither database ran the line: it could not be read as text (not
     /// UTF-8, too long), the same on both sides.
     NotRun(String),
     /// Both ran everything, yet the verdicts differ: a guard bug.
@@ -56,7 +56,9 @@ pub struct Difference {
     pub pipeline: &'static str,
     pub file: String,
     pub line: u64,
-    pub notes: Option<String>,
+    /// The line's text (JSON key of rowguard 0.1's first harness).
+    #[serde(rename = "notes")]
+    pub text: Option<String>,
     pub sqlite: Vec<Kind>,
     pub postgres: Vec<Kind>,
     #[serde(flatten)]
@@ -90,9 +92,11 @@ impl Report {
     }
 }
 
-/// The pipelines that exist on every database (their SQL and bug alike).
-pub fn dialect_neutral() -> Vec<&'static dyn Pipeline> {
-    pipeline::all()
+/// The pipelines of `harness` that exist on every database (their SQL and
+/// bug alike).
+pub fn dialect_neutral(harness: &dyn Domain) -> Vec<&'static dyn Pipeline> {
+    harness
+        .pipelines()
         .iter()
         .copied()
         .filter(|p| p.database().is_none())
@@ -171,17 +175,18 @@ pub fn classify(sqlite: &LineReport, postgres: &LineReport) -> Option<Reason> {
 }
 
 /// Compares every line of `files` through each of `pipelines` on SQLite and
-/// on the server of `database` (target appointment `target`).
+/// on the server of `database` (target row `target`, default the
+/// harness's example's).
 pub fn compare(
     pipelines: &[&'static dyn Pipeline],
     files: &[&Path],
     database: &PgOptions,
-    target: i64,
+    target: Option<i64>,
 ) -> crate::Result<Report> {
     let mut report = Report::default();
     for &p in pipelines {
-        let mut sqlite = Scan::on(p, target, None)?;
-        let mut postgres = Scan::on(p, target, Some(database))?;
+        let mut sqlite = Scan::on(p, target, None, None)?;
+        let mut postgres = Scan::on(p, target, None, Some(database))?;
         let mut counts = PipelineCounts {
             pipeline: p.name(),
             ..PipelineCounts::default()
@@ -212,7 +217,7 @@ pub fn compare(
                             pipeline: p.name(),
                             file: name.clone(),
                             line: pg.line,
-                            notes: pg.notes.clone(),
+                            text: pg.text.clone(),
                             sqlite: sq.kinds.clone(),
                             postgres: pg.kinds.clone(),
                             reason,
@@ -237,7 +242,7 @@ mod tests {
         LineReport {
             line: 1,
             target: 7,
-            notes: Some("n".into()),
+            text: Some("n".into()),
             verdict: if kinds.is_empty() {
                 LineVerdict::Clean
             } else {
@@ -260,6 +265,7 @@ mod tests {
                 })
                 .collect(),
             error: None,
+            field: "notes".into(),
         }
     }
 

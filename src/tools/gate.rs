@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use super::engine::{self, corpus, Config, Summary};
 use crate::guard::Kind;
+use crate::harness::domain::Domain;
 use crate::harness::oracle::{Judge, Rule};
-use crate::harness::pipeline;
 use crate::Error;
 
 /// One problem the gate found: a rule (finding kind), a message, a file.
@@ -100,8 +100,12 @@ impl GateReport {
 }
 
 /// What the gate runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GateConfig {
+    /// The harness whose corpus and code are gated.
+    pub harness: &'static dyn Domain,
+    /// The version under test (default: the harness's first, `safe`).
+    pub pipeline: Option<String>,
     pub corpus: PathBuf,
     /// Fuzz budget on `safe`.
     pub time: Duration,
@@ -119,12 +123,8 @@ pub struct GateConfig {
 }
 
 /// Replays the corpus folder, one case per file, in path order, each judged
-/// by [`crate::harness::oracle`] (exactly what `cargo test` judges it by).
-pub fn replay_corpus(dir: &Path) -> crate::Result<Vec<Case>> {
-    replay_corpus_with(&mut Judge::new()?, dir)
-}
-
-/// [`replay_corpus`] with a given judge (its sessions are reused).
+/// by `judge` ([`crate::harness::oracle`]: exactly what `cargo test` judges
+/// it by); its sessions are reused.
 pub fn replay_corpus_with(judge: &mut Judge, dir: &Path) -> crate::Result<Vec<Case>> {
     Ok(replay(judge, dir, &AtomicBool::new(false))?.cases)
 }
@@ -219,9 +219,19 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
             cfg.corpus.display()
         )));
     }
-    let replayed = replay(&mut Judge::on(cfg.database.as_ref())?, &cfg.corpus, stop)?;
+    let safe = match &cfg.pipeline {
+        Some(name) => cfg.harness.pipeline(name)?,
+        None => cfg.harness.safe()?,
+    };
+    let mut judge = Judge::on(cfg.harness, cfg.database.as_ref())?.with_safe(safe);
+    let replayed = replay(&mut judge, &cfg.corpus, stop)?;
     let mut cases = replayed.cases;
-    let name = format!("fuzz safe (seed {}, {} s)", cfg.seed, cfg.time.as_secs());
+    let name = format!(
+        "fuzz {} (seed {}, {} s)",
+        safe.name(),
+        cfg.seed,
+        cfg.time.as_secs()
+    );
     if replayed.skipped > 0 {
         cases.push(Case {
             suite: "fuzz",
@@ -229,8 +239,9 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
             file: None,
             time: Duration::ZERO,
             outcome: Outcome::Error(format!(
-                "interrupted (SIGINT, SIGTERM or SIGHUP) during the corpus replay: {} file(s) not replayed, safe not fuzzed",
-                replayed.skipped
+                "interrupted (SIGINT, SIGTERM or SIGHUP) during the corpus replay: {} file(s) not replayed, {} not fuzzed",
+                replayed.skipped,
+                safe.name()
             )),
         });
         return Ok(GateReport {
@@ -245,9 +256,10 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
             name,
             file: None,
             time: Duration::ZERO,
-            outcome: Outcome::Error(
-                "safe not fuzzed: the corpus folder could not be listed".into(),
-            ),
+            outcome: Outcome::Error(format!(
+                "{} not fuzzed: the corpus folder could not be listed",
+                safe.name()
+            )),
         });
         return Ok(GateReport {
             cases,
@@ -255,7 +267,7 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
             interrupted: false,
         });
     }
-    let mut fuzz = Config::new(pipeline::by_name("safe")?);
+    let mut fuzz = Config::new(safe);
     fuzz.seed = cfg.seed;
     fuzz.jobs = cfg.jobs;
     fuzz.time = Some(cfg.time);
@@ -287,8 +299,12 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
                 .map(|f| Issue {
                     kind: f.kind,
                     message: format!(
-                        "{} on safe ({} input(s)) on statement shape {}: {}",
-                        f.kind, f.count, f.shape, f.message
+                        "{} on {} ({} input(s)) on statement shape {}: {}",
+                        f.kind,
+                        safe.name(),
+                        f.count,
+                        f.shape,
+                        f.message
                     ),
                     path: f.artifact.clone(),
                 })

@@ -1,18 +1,18 @@
 //! `rowguard minimize`: the smallest input that still makes the same finding
 //! kind on the same pipeline. Greedy passes until nothing changes: drop ops,
-//! simplify ids, days and slots, empty or shorten each text (halving chunk
+//! simplify numbers (to 0, 1, or the harness's example op's),
+//! empty or shorten each free-text field (halving chunk
 //! sizes, delta-debugging style), then turn each remaining character into a
 //! plain `x` where that keeps the kind. Every candidate runs through
 //! [`crate::harness::execute::execute`], so the result means the same everywhere.
 
 use std::collections::BTreeSet;
 
-use super::engine::mutate::texts_mut;
 use crate::guard::Kind;
+use crate::harness::domain::Pipeline;
 use crate::harness::execute::{execute, Session};
-use crate::harness::pipeline::{Op, Pipeline};
+use crate::harness::ops;
 use crate::harness::scenario::Scenario;
-use crate::harness::schema;
 
 /// Passes over the whole input, at most (each pass only shrinks).
 const MAX_PASSES: usize = 8;
@@ -79,38 +79,37 @@ impl Shrinker<'_> {
     fn simplify_numbers(&mut self, best: &mut Scenario) -> crate::Result<bool> {
         let mut changed = false;
         for i in 0..best.ops.len() {
-            let mut c = best.clone();
-            match &mut c.ops[i] {
-                Op::Reschedule { id, day, slot, .. } => {
-                    *id = schema::DEFAULT_TARGET;
-                    *day = 1;
-                    *slot = 0;
+            for op in ops::simpler(self.pipeline.harness(), &best.ops[i]) {
+                let mut c = best.clone();
+                c.ops[i] = op;
+                if self.try_take(best, c)? {
+                    changed = true;
+                    break;
                 }
-                Op::RescheduleSeries { id, slot, .. } => {
-                    *id = schema::DEFAULT_TARGET;
-                    *slot = 0;
-                }
-                Op::EditNotes { id, .. } => *id = schema::DEFAULT_TARGET,
             }
-            changed |= self.try_take(best, c)?;
         }
         Ok(changed)
     }
 
     /// `best` with text `j` of op `i` set to `chars`.
-    fn with_text(best: &Scenario, i: usize, j: usize, chars: &[char]) -> Scenario {
+    fn with_text(&self, best: &Scenario, i: usize, j: usize, chars: &[char]) -> Scenario {
         let mut c = best.clone();
-        *texts_mut(&mut c.ops[i]).swap_remove(j) = chars.iter().collect();
+        if let Some(t) = ops::text_mut(self.pipeline.harness(), &mut c.ops[i], j) {
+            *t = chars.iter().collect();
+        }
         c
     }
 
     fn shrink_text(&mut self, best: &mut Scenario, i: usize, j: usize) -> crate::Result<bool> {
-        let start: Vec<char> = best.ops[i].texts()[j].chars().collect();
+        let start: Vec<char> = ops::texts(self.pipeline.harness(), &best.ops[i])
+            .get(j)
+            .map(|t| t.chars().collect())
+            .unwrap_or_default();
         let mut chars = start.clone();
         if chars.is_empty() {
             return Ok(false);
         }
-        if self.try_take(best, Self::with_text(best, i, j, &[]))? {
+        if self.try_take(best, self.with_text(best, i, j, &[]))? {
             return Ok(true);
         }
         let mut chunk = chars.len().div_ceil(2);
@@ -119,7 +118,7 @@ impl Shrinker<'_> {
             while at < chars.len() {
                 let mut cut = chars.clone();
                 cut.drain(at..(at + chunk).min(chars.len()));
-                if self.try_take(best, Self::with_text(best, i, j, &cut))? {
+                if self.try_take(best, self.with_text(best, i, j, &cut))? {
                     chars = cut;
                 } else {
                     at += chunk;
@@ -131,7 +130,7 @@ impl Shrinker<'_> {
             if chars[at] != 'x' {
                 let mut plain = chars.clone();
                 plain[at] = 'x';
-                if self.try_take(best, Self::with_text(best, i, j, &plain))? {
+                if self.try_take(best, self.with_text(best, i, j, &plain))? {
                     chars = plain;
                 }
             }
@@ -164,7 +163,7 @@ pub fn minimize(
         let mut changed = s.drop_ops(&mut best)?;
         changed |= s.simplify_numbers(&mut best)?;
         for i in 0..best.ops.len() {
-            for j in 0..best.ops[i].texts().len() {
+            for j in 0..ops::text_count(pipeline.harness(), &best.ops[i]) {
                 changed |= s.shrink_text(&mut best, i, j)?;
             }
         }

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::harness::choice::choose_pipeline;
+use crate::harness::domain::Pipeline;
 use crate::harness::execute::{execute, Execution, Session};
-use crate::harness::pipeline::Pipeline;
 use crate::harness::scenario::{decode_file, Encoding, Scenario};
 
 /// One replayed input.
@@ -32,9 +32,9 @@ pub fn replay_file(
     flag: Option<&str>,
 ) -> crate::Result<Replay> {
     let bytes = super::input::read_file(path)?;
-    let decoded = decode_file(&bytes)
+    let decoded = decode_file(session.harness(), &bytes)
         .map_err(|e| crate::Error::Decode(format!("{}: {e}", path.display())))?;
-    let pipeline = choose_pipeline(flag, &decoded)?;
+    let pipeline = choose_pipeline(session.harness(), flag, &decoded)?;
     Ok(Replay {
         path: path.to_path_buf(),
         encoding: decoded.encoding,

@@ -1,10 +1,11 @@
-//! `scan`: a file of candidate notes, one per line, each checked as the notes
-//! of one reschedule of a target appointment (default 7) to a fixed slot
-//! ([`DAY`], [`SLOT`]) with a fixed reason ([`REASON`]), on one pipeline.
+//! `scan`: a file of candidate texts, one per line, each checked as one
+//! free-text field (`--field`, default the first) of the harness's example
+//! operation, moved to a target row (`--target`, default the example's own),
+//! on one pipeline.
 //!
 //! Contract (DESIGN.md, `rowguard scan`):
 //! - lines are split on `\n` only and nothing is trimmed (a `\r` stays in the
-//!   notes); a final `\n` ends the last line, so it never makes an empty
+//!   text); a final `\n` ends the last line, so it never makes an empty
 //!   last record; an empty file has no line and is an error;
 //! - the input streams: one line is in memory at a time, and a line longer
 //!   than [`MAX_LINE`] is skipped without being held (verdict `error`);
@@ -19,9 +20,9 @@
 //!
 //! Why [`MAX_LINE`] is 4 MiB: the guard bounds every string SQLite makes at
 //! 16 MiB (`MAX_LENGTH`), and its change log stores each changed text cell
-//! hex-encoded (twice the bytes), so notes above ~8 MiB make even the `safe`
+//! hex-encoded (twice the bytes), so texts above ~8 MiB make even a correct
 //! pipeline stop with `resource-limit`. 4 MiB keeps a wide margin for the
-//! statement around the notes and the audit row that copies them.
+//! statement around the text and an audit row that copies it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,16 +34,10 @@ use serde::Serialize;
 use crate::guard::db::Value;
 use crate::guard::postgres::PgOptions;
 use crate::guard::{param_json, CellChange, Kind};
-use crate::harness::execute::{execute, Session};
-use crate::harness::pipeline::{Op, Pipeline};
+use crate::harness::domain::{OpValue, Pipeline};
+use crate::harness::execute::{execute, policy_of, Session};
+use crate::harness::ops;
 use crate::harness::scenario::Scenario;
-
-/// Day of March every scanned reschedule moves the target to.
-pub const DAY: u8 = 12;
-/// Slot (10:00) every scanned reschedule moves the target to.
-pub const SLOT: u8 = 4;
-/// The reschedule reason of every scanned line.
-pub const REASON: &str = "client request";
 /// Longest line (in bytes, without its `\n`) that is checked.
 pub const MAX_LINE: usize = 4 * 1024 * 1024;
 
@@ -71,9 +66,10 @@ pub struct LineReport {
     /// 1-based line number.
     pub line: u64,
     pub target: i64,
-    /// The notes text (absent when the line could not be read as text).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notes: Option<String>,
+    /// The line's text (absent when the line could not be read as text).
+    /// Its JSON key is the one of rowguard 0.1's first harness.
+    #[serde(rename = "notes", skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     pub verdict: LineVerdict,
     pub kinds: Vec<Kind>,
     pub statements: Vec<Sent>,
@@ -81,6 +77,9 @@ pub struct LineReport {
     /// Why the line could not be checked (`error` verdict only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The name of the text field the line went into (the text output says it).
+    #[serde(skip)]
+    pub field: String,
 }
 
 impl LineReport {
@@ -88,12 +87,13 @@ impl LineReport {
         LineReport {
             line,
             target,
-            notes: None,
+            text: None,
             verdict: LineVerdict::Error,
             kinds: Vec::new(),
             statements: Vec::new(),
             outside: Vec::new(),
             error: Some(error),
+            field: String::new(),
         }
     }
 
@@ -112,15 +112,15 @@ impl LineReport {
                 if !self.outside.is_empty() {
                     let _ = write!(out, ", {} cell(s) outside the target", self.outside.len());
                 }
-                let notes: String = self
-                    .notes
+                let text: String = self
+                    .text
                     .as_deref()
                     .unwrap_or("")
                     .chars()
                     .take(80)
                     .collect();
-                let _ = write!(out, ": notes {notes:?}");
-                if notes.len() < self.notes.as_ref().map_or(0, String::len) {
+                let _ = write!(out, ": {} {text:?}", self.field);
+                if text.len() < self.text.as_ref().map_or(0, String::len) {
                     out.push('…');
                 }
                 Some(out)
@@ -218,45 +218,94 @@ fn read_line_capped(
     })
 }
 
-/// A scan of notes lines on one pipeline and target.
+/// A scan of text lines on one pipeline, target and field.
 pub struct Scan {
     pipeline: &'static dyn Pipeline,
     target: i64,
+    /// The example operation moved to the target; each line goes into text `field`.
+    template: OpValue,
+    field: usize,
     database: Option<PgOptions>,
     session: Session,
     summary: Summary,
 }
 
 impl Scan {
-    /// A scan of reschedules of appointment `target` (which must exist in the fixture).
+    /// A scan on row `target` (which must exist in the fixture) through the
+    /// first text field.
     pub fn new(pipeline: &'static dyn Pipeline, target: i64) -> crate::Result<Scan> {
-        Scan::on(pipeline, target, None)
+        Scan::on(pipeline, Some(target), None, None)
     }
 
-    /// A scan on the PostgreSQL server `database` when given, else on SQLite.
+    /// A scan on the PostgreSQL server `database` when given, else on
+    /// SQLite: each line goes into the text field named `field` (a path
+    /// such as `/notes`, or its last part; default the first) of the
+    /// harness's example operation, moved to row `target` (default the
+    /// example's own: every number equal to the example's key is replaced).
     pub fn on(
         pipeline: &'static dyn Pipeline,
-        target: i64,
+        target: Option<i64>,
+        field: Option<&str>,
         database: Option<&PgOptions>,
     ) -> crate::Result<Scan> {
-        let mut session = Session::open(database)?;
+        let domain = pipeline.harness();
+        let mut session = Session::open(domain, database)?;
+        let mut template = domain.example();
+        let example = policy_of(&mut session, &template)?;
+        let key = match example.keys.first() {
+            Some(Value::Integer(k)) => *k,
+            _ => {
+                return Err(crate::Error::Usage(format!(
+                    "harness `{}`: its example operation has no integer target key",
+                    domain.name()
+                )))
+            }
+        };
+        let target = target.unwrap_or(key);
+        ops::replace_number(&mut template, key, target);
+        let policy = policy_of(&mut session, &template)?;
         let exists = session
             .backend()
             .query_unchecked(
-                "SELECT 1 FROM appointments WHERE id = ?1",
+                &format!(
+                    "SELECT 1 FROM \"{}\" WHERE \"{}\" = ?1",
+                    policy.table.replace('"', "\"\""),
+                    policy.key_column.replace('"', "\"\"")
+                ),
                 &[Value::Integer(target)],
             )?
             .len()
             == 1;
         if !exists {
             return Err(crate::Error::Usage(format!(
-                "appointment {target} is not in the fixture (ids 1..={})",
-                crate::harness::schema::DEFAULT_SIZE
+                "{} {target} is not in the fixture ({} has no {} = {target})",
+                policy.table, policy.table, policy.key_column
             )));
         }
+        let fields = ops::text_fields(domain, &template);
+        let field = match field {
+            None if fields.is_empty() => {
+                return Err(crate::Error::Usage(format!(
+                    "harness `{}`: its example operation has no text field",
+                    domain.name()
+                )))
+            }
+            None => 0,
+            Some(name) => fields
+                .iter()
+                .position(|f| f == name || f.rsplit('/').next() == Some(name))
+                .ok_or_else(|| {
+                    crate::Error::Usage(format!(
+                        "no text field `{name}` (the fields are: {})",
+                        fields.join(", ")
+                    ))
+                })?,
+        };
         Ok(Scan {
             pipeline,
             target,
+            template,
+            field,
             database: database.cloned(),
             session,
             summary: Summary::default(),
@@ -268,36 +317,40 @@ impl Scan {
         &self.summary
     }
 
-    /// The op a line of notes becomes.
-    pub fn op(&self, notes: &str) -> Op {
-        Op::Reschedule {
-            id: self.target,
-            day: DAY,
-            slot: SLOT,
-            notes: notes.to_string(),
-            reason: REASON.to_string(),
+    /// The name of the text field lines go into (its last path part).
+    fn field_name(&self) -> String {
+        ops::text_fields(self.pipeline.harness(), &self.template)
+            .get(self.field)
+            .map(|f| f.rsplit('/').next().unwrap_or(f).to_string())
+            .unwrap_or_default()
+    }
+
+    /// The op a line of text becomes.
+    pub fn op(&self, text: &str) -> OpValue {
+        let mut op = self.template.clone();
+        if let Some(t) = ops::text_mut(self.pipeline.harness(), &mut op, self.field) {
+            *t = text.to_string();
         }
+        op
     }
 
     /// Checks one line (its bytes without the `\n`).
     pub fn line(&mut self, number: u64, bytes: &[u8]) -> LineReport {
         let report = match std::str::from_utf8(bytes) {
             Err(e) => LineReport::error(number, self.target, format!("not valid UTF-8: {e}")),
-            Ok(notes) => self.check(number, notes),
+            Ok(text) => self.check(number, text),
         };
         self.summary.add(&report);
         report
     }
 
-    fn check(&mut self, number: u64, notes: &str) -> LineReport {
-        let scenario = Scenario {
-            ops: vec![self.op(notes)],
-        };
+    fn check(&mut self, number: u64, text: &str) -> LineReport {
+        let scenario = Scenario::of(vec![self.op(text)]);
         let execution = match execute(&mut self.session, self.pipeline, &scenario) {
             Ok(e) => e,
             Err(e) => {
                 // The guard's own state may be broken: start the next line afresh.
-                let message = match Session::open(self.database.as_ref()) {
+                let message = match Session::open(self.pipeline.harness(), self.database.as_ref()) {
                     Ok(s) => {
                         self.session = s;
                         format!("the guard failed: {e}")
@@ -311,7 +364,7 @@ impl Scan {
         LineReport {
             line: number,
             target: self.target,
-            notes: Some(notes.to_string()),
+            text: Some(text.to_string()),
             verdict: if kinds.is_empty() {
                 LineVerdict::Clean
             } else {
@@ -331,6 +384,7 @@ impl Scan {
                 .flat_map(|f| f.outside.iter().cloned())
                 .collect(),
             error: None,
+            field: self.field_name(),
         }
     }
 
@@ -343,7 +397,7 @@ impl Scan {
         if path == Path::new("-") {
             return self.run(&mut io::stdin().lock(), path, each);
         }
-        // a FIFO, a device or /proc is refused, checked on the handle (`--notes -` reads a stream)
+        // a FIFO, a device or /proc is refused, checked on the handle (`-` reads a stream)
         let file = crate::tools::input::open_regular(path)?;
         let size = file
             .metadata()
@@ -423,7 +477,7 @@ impl Scan {
         }
         if number == 0 {
             return Err(crate::Error::Usage(format!(
-                "{}: empty notes file, no line to scan",
+                "{}: empty file, no line to scan",
                 path.display()
             )));
         }

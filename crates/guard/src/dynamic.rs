@@ -439,9 +439,14 @@ impl Guard {
 
     /// The static layer's dialect (for statements captured from other databases).
     pub fn with_dialect(mut self, dialect: Dialect) -> Guard {
+        self.set_dialect(dialect);
+        self
+    }
+
+    /// [`Guard::with_dialect`] on a guard in place.
+    pub fn set_dialect(&mut self, dialect: Dialect) {
         self.dialect = dialect;
         self.memo.clear();
-        self
     }
 
     /// The policy the next statement is judged by.

@@ -8,6 +8,8 @@
 //! | `guard/*` | SQL text for the guard: passes the guard's own oracle ([`guard::check`]: differential, isolation, no file, no commit) and leaves the fixture unchanged (always on SQLite: the oracle compares with raw SQLite) |
 //! | anything else (`pipeline/*`) | a seed: clean on `safe` |
 //!
+//! `safe` is the harness's first (correct) version.
+//!
 //! A [`Problem`] is a failed rule (the corpus file shows a finding or lost
 //! one); an `Err` means the file could not be judged at all.
 
@@ -16,8 +18,8 @@ pub mod guard;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::domain::{Domain, Pipeline};
 use super::execute::{execute, Execution, Session};
-use super::pipeline;
 use super::scenario::{decode_file, Decoded};
 use crate::guard::postgres::PgOptions;
 use crate::guard::Kind;
@@ -67,21 +69,26 @@ pub struct Problem {
 
 /// Judges corpus files; holds the sessions it reuses between them.
 pub struct Judge {
+    domain: &'static dyn Domain,
+    /// The version seeds must be clean on (default: the harness's first).
+    safe: Option<&'static dyn Pipeline>,
     session: Session,
     guard: Option<guard::GuardSession>,
 }
 
 impl Judge {
-    /// A judge over fresh fixtures on embedded SQLite.
+    /// A judge over fresh fixtures of the appointments harness on embedded SQLite.
     pub fn new() -> crate::Result<Judge> {
-        Judge::on(None)
+        Judge::on(super::appointments::harness(), None)
     }
 
-    /// A judge whose pipelines run on `database` when given (`guard/` files
-    /// stay on SQLite).
-    pub fn on(database: Option<&PgOptions>) -> crate::Result<Judge> {
+    /// A judge whose pipelines (of `domain`) run on `database` when given
+    /// (`guard/` files stay on SQLite).
+    pub fn on(domain: &'static dyn Domain, database: Option<&PgOptions>) -> crate::Result<Judge> {
         Ok(Judge {
-            session: Session::open(database)?,
+            domain,
+            safe: None,
+            session: Session::open(domain, database)?,
             guard: None,
         })
     }
@@ -97,16 +104,34 @@ impl Judge {
         match rule {
             Rule::Regression { pipeline } => self.regression(path, bytes, pipeline),
             Rule::Seed => {
-                let on_safe = self.run(bytes, "safe")?;
+                let on_safe = self.run(bytes, self.safe()?.name())?;
                 Ok(findings_on(path, &on_safe))
             }
             Rule::GuardSql => self.guard_sql(path, bytes),
         }
     }
 
+    /// Judges seeds and reproducers against `safe` instead of the
+    /// harness's first version (`gate --pipeline`: the code under test).
+    pub fn with_safe(mut self, safe: &'static dyn Pipeline) -> Judge {
+        self.safe = Some(safe);
+        self
+    }
+
+    /// The version everything must be clean on.
+    fn safe(&self) -> Result<&'static dyn Pipeline, String> {
+        match self.safe {
+            Some(p) => Ok(p),
+            None => self.domain.safe().map_err(|e| e.to_string()),
+        }
+    }
+
     fn run(&mut self, bytes: &[u8], pipeline_name: &str) -> Result<Execution, String> {
-        let decoded = decode_as_repro(bytes)?;
-        let p = pipeline::by_name(pipeline_name).map_err(|e| e.to_string())?;
+        let decoded = decode_as_repro(self.domain, bytes)?;
+        let p = self
+            .domain
+            .pipeline(pipeline_name)
+            .map_err(|e| e.to_string())?;
         execute(&mut self.session, p, &decoded.scenario).map_err(|e| e.to_string())
     }
 
@@ -116,7 +141,7 @@ impl Judge {
         bytes: &[u8],
         name: &str,
     ) -> Result<Vec<Problem>, String> {
-        let decoded = decode_as_repro(bytes)?;
+        let decoded = decode_as_repro(self.domain, bytes)?;
         // `repro FILE` replays a reproducer on the pipeline it names: the
         // corpus must be judged on the same run, so field and folder agree.
         if let Some(named) = decoded.pipeline.as_deref().filter(|n| *n != name) {
@@ -127,9 +152,11 @@ impl Judge {
         let mut expect: BTreeSet<Kind> = decoded.expect.iter().copied().collect();
         expect.insert(Kind::WriteOutsideTarget);
         let on_own = self.run(bytes, name)?;
-        let on_safe = self.run(bytes, "safe")?;
+        let on_safe = self.run(bytes, self.safe()?.name())?;
         let here = self.session.kind().as_str();
-        let needs = pipeline::by_name(name)
+        let needs = self
+            .domain
+            .pipeline(name)
             .map_err(|e| e.to_string())?
             .database();
         if needs.is_some_and(|db| db != here) {
@@ -179,10 +206,10 @@ impl Judge {
 
 /// Decodes a corpus file as `rowguard repro` does: a malformed file, or a
 /// reproducer naming a pipeline that does not exist, is an error.
-fn decode_as_repro(bytes: &[u8]) -> Result<Decoded, String> {
-    let decoded = decode_file(bytes).map_err(|e| e.to_string())?;
+fn decode_as_repro(domain: &dyn Domain, bytes: &[u8]) -> Result<Decoded, String> {
+    let decoded = decode_file(domain, bytes).map_err(|e| e.to_string())?;
     if let Some(named) = &decoded.pipeline {
-        pipeline::by_name(named).map_err(|e| e.to_string())?;
+        domain.pipeline(named).map_err(|e| e.to_string())?;
     }
     Ok(decoded)
 }

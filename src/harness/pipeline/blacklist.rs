@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::concat::Concat;
-use super::{Db, DbError, Op, Pipeline};
+use super::{Db, DbError, Op, Variant};
 
 pub struct Blacklist;
 
@@ -30,7 +30,7 @@ const SQL: Concat = Concat {
     batch: false,
 };
 
-impl Pipeline for Blacklist {
+impl Variant for Blacklist {
     fn name(&self) -> &'static str {
         "blacklist"
     }

@@ -7,7 +7,7 @@
 //! standard quoting and always safe: the bug exists only on the server.
 
 use super::concat::Concat;
-use super::{Db, DbError, Op, Pipeline};
+use super::{Db, DbError, Op, Variant};
 
 pub struct EString;
 
@@ -20,7 +20,7 @@ const SQL: Concat = Concat {
     batch: false,
 };
 
-impl Pipeline for EString {
+impl Variant for EString {
     fn name(&self) -> &'static str {
         "estring"
     }
@@ -52,7 +52,8 @@ mod tests {
             id: 7,
             notes: "\\' --".into(),
         };
-        let e = execute(&mut s, &EString, &Scenario { ops: vec![op] }).unwrap();
+        let estring = crate::harness::pipeline::by_name("estring").unwrap();
+        let e = execute(&mut s, estring, &Scenario::of(vec![op])).unwrap();
         assert!(e.is_clean(), "{}", e.verdict_line());
     }
 }

@@ -4,7 +4,7 @@
 //! WHERE clause and every appointment is rewritten.
 
 use super::concat::Concat;
-use super::{Db, DbError, Op, Pipeline};
+use super::{Db, DbError, Op, Variant};
 
 pub struct Legacy;
 
@@ -13,7 +13,7 @@ const SQL: Concat = Concat {
     batch: false,
 };
 
-impl Pipeline for Legacy {
+impl Variant for Legacy {
     fn name(&self) -> &'static str {
         "legacy"
     }

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::domain::Pipeline;
 use super::schema;
 pub use crate::guard::{Db, DbError, ErrorClass, Value};
 
@@ -121,8 +122,10 @@ pub(crate) fn new_times(day: u8, slot: u8) -> (String, String) {
     (start, end)
 }
 
-/// A version of the pipeline under test.
-pub trait Pipeline: Sync {
+/// A version of the pipeline under test, typed: the appointments harness
+/// ([`super::appointments::Appointments`]) hands each one to the tools as a
+/// [`super::domain::Version`].
+pub trait Variant: Sync {
     /// Stable name (`--pipeline`, reproducers, `ROWGUARD_PIPELINE`).
     fn name(&self) -> &'static str;
     /// The real-world bug class it models.
@@ -138,8 +141,8 @@ pub trait Pipeline: Sync {
     fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError>;
 }
 
-/// Every pipeline, `safe` first.
-pub fn all() -> &'static [&'static dyn Pipeline] {
+/// Every variant, `safe` first.
+pub fn variants() -> &'static [&'static dyn Variant] {
     &[
         &safe::Safe,
         &legacy::Legacy,
@@ -153,13 +156,14 @@ pub fn all() -> &'static [&'static dyn Pipeline] {
     ]
 }
 
-/// The pipeline called `name`.
+/// Every pipeline of the appointments harness, `safe` first.
+pub fn all() -> &'static [&'static dyn Pipeline] {
+    super::appointments::harness().pipelines()
+}
+
+/// The appointments pipeline called `name`.
 pub fn by_name(name: &str) -> crate::Result<&'static dyn Pipeline> {
-    all()
-        .iter()
-        .copied()
-        .find(|p| p.name() == name)
-        .ok_or_else(|| crate::Error::UnknownPipeline(name.to_string()))
+    super::appointments::harness().pipeline(name)
 }
 
 /// Reads the series id of an appointment (`None` for a one-off or a missing id).

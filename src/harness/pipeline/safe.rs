@@ -2,7 +2,7 @@
 //! statement per call, the series is resolved before it is written. It must
 //! stay clean on every input.
 
-use super::{new_times, series_of, Db, DbError, Op, Pipeline, Value, NOW};
+use super::{new_times, series_of, Db, DbError, Op, Value, Variant, NOW};
 
 pub struct Safe;
 
@@ -10,7 +10,7 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_string())
 }
 
-impl Pipeline for Safe {
+impl Variant for Safe {
     fn name(&self) -> &'static str {
         "safe"
     }

@@ -6,7 +6,7 @@
 //! No injection at all: only the row invariant can see it.
 
 use super::safe::Safe;
-use super::{new_times, Db, DbError, Op, Pipeline, Value, NOW};
+use super::{new_times, Db, DbError, Op, Value, Variant, NOW};
 
 pub struct Series;
 
@@ -14,7 +14,7 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_string())
 }
 
-impl Pipeline for Series {
+impl Variant for Series {
     fn name(&self) -> &'static str {
         "series"
     }

@@ -6,7 +6,7 @@
 //! `'; DELETE FROM appointments; --` ends the literal and appends statements.
 
 use super::concat::Concat;
-use super::{Db, DbError, Op, Pipeline};
+use super::{Db, DbError, Op, Variant};
 
 pub struct Stacked;
 
@@ -34,7 +34,7 @@ const SQL: Concat = Concat {
     batch: true,
 };
 
-impl Pipeline for Stacked {
+impl Variant for Stacked {
     fn name(&self) -> &'static str {
         "stacked"
     }

@@ -6,7 +6,7 @@
 //! (the reschedule reason) is read as SQL.
 
 use super::concat::Concat;
-use super::{Db, DbError, Op, Pipeline};
+use super::{Db, DbError, Op, Variant};
 
 pub struct Truncate;
 
@@ -26,7 +26,7 @@ const SQL: Concat = Concat {
     batch: false,
 };
 
-impl Pipeline for Truncate {
+impl Variant for Truncate {
     fn name(&self) -> &'static str {
         "truncate"
     }

@@ -4,7 +4,7 @@
 //! becomes a lone `'` that nothing escaped: it ends the literal.
 
 use super::concat::Concat;
-use super::{Db, DbError, Op, Pipeline};
+use super::{Db, DbError, Op, Variant};
 
 pub struct Unicode;
 
@@ -22,7 +22,7 @@ const SQL: Concat = Concat {
     batch: false,
 };
 
-impl Pipeline for Unicode {
+impl Variant for Unicode {
     fn name(&self) -> &'static str {
         "unicode"
     }

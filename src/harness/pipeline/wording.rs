@@ -12,7 +12,7 @@
 
 use super::concat::Concat;
 use super::safe::Safe;
-use super::{Db, DbError, Op, Pipeline};
+use super::{Db, DbError, Op, Variant};
 
 /// `safe` with a word-triggered legacy branch.
 pub struct Wording {
@@ -45,7 +45,7 @@ impl Wording {
     }
 }
 
-impl Pipeline for Wording {
+impl Variant for Wording {
     fn name(&self) -> &'static str {
         "wording"
     }

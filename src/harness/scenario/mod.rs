@@ -1,17 +1,20 @@
-//! Fuzz input: `Scenario { ops }`, and the one [`decode`] every consumer
-//! uses (the cargo-fuzz target, the built-in engine, `rowguard repro`, the
-//! replay tests), so one input file means the same thing everywhere.
+//! Fuzz input: `Scenario { ops }` (operations of one harness, as JSON), and
+//! the one [`decode`] every consumer uses (the cargo-fuzz target, the
+//! built-in engine, `rowguard repro`, the replay tests), so one input file
+//! means the same thing everywhere.
 //!
-//! Bytes that hold a JSON reproducer
-//! (`{"rowguard": 1, "pipeline": ..., "expect": [...], "ops": [...]}`) are
-//! read as such; any other bytes go through `arbitrary`. Generated ops only
-//! name appointments that exist in the default fixture; their text fields can
-//! hold anything (quotes, comment markers, keywords, unicode, control
-//! characters, NUL, long runs), with dictionary tokens made likely.
+//! Bytes that hold a JSON reproducer (`{"rowguard": 1, "harness": ...,
+//! "pipeline": ..., "expect": [...], "ops": [...]}`) are read as such; any
+//! other bytes go through the harness's generator (`arbitrary`). The
+//! appointments generator ([`arbitrary_op`]) only names appointments that
+//! exist in the default fixture; its text fields can hold anything (quotes,
+//! comment markers, keywords, unicode, control characters, NUL, long runs),
+//! with dictionary tokens made likely.
 
 use arbitrary::{Arbitrary, Unstructured};
 use serde::{Deserialize, Serialize};
 
+use super::domain::{Domain, OpValue, Pipeline};
 use super::pipeline::{Op, DAYS, SLOTS};
 use super::schema;
 use crate::guard::Kind;
@@ -23,18 +26,30 @@ pub const MAX_OPS: usize = 8;
 /// Longest run of one repeated character the generator makes.
 pub const MAX_RUN: usize = 300;
 
-/// One fuzz input: ops run in order against one fresh fixture.
+/// One fuzz input: operations (JSON, of one harness) run in order against
+/// one fresh fixture.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Scenario {
-    pub ops: Vec<Op>,
+    pub ops: Vec<OpValue>,
 }
 
 impl Scenario {
+    /// A scenario of typed operations (a harness's `Op`).
+    pub fn of<T: Serialize>(ops: impl IntoIterator<Item = T>) -> Scenario {
+        Scenario {
+            ops: ops
+                .into_iter()
+                .map(|op| serde_json::to_value(op).expect("an operation serializes to JSON"))
+                .collect(),
+        }
+    }
+
     /// The canonical JSON form (no pipeline, no expectation): what the
     /// engine keeps and writes for an input it mutated.
     pub fn to_json(&self) -> Vec<u8> {
         Reproducer {
             rowguard: 1,
+            harness: None,
             pipeline: None,
             expect: Vec::new(),
             ops: self.ops.clone(),
@@ -50,13 +65,16 @@ impl Scenario {
 pub struct Reproducer {
     /// Format version: 1.
     pub rowguard: u32,
+    /// The harness whose operations `ops` are (absent: the binary's first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<String>,
     /// The pipeline the input was found on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<String>,
     /// Finding kinds the input produces on that pipeline.
     #[serde(default)]
     pub expect: Vec<Kind>,
-    pub ops: Vec<Op>,
+    pub ops: Vec<OpValue>,
 }
 
 /// How the bytes were read.
@@ -72,6 +90,8 @@ pub enum Encoding {
 pub struct Decoded {
     pub scenario: Scenario,
     pub encoding: Encoding,
+    /// The reproducer's harness, if it named one.
+    pub harness: Option<String>,
     /// The reproducer's pipeline, if it named one.
     pub pipeline: Option<String>,
     /// The reproducer's expected kinds.
@@ -85,7 +105,20 @@ pub fn looks_like_json(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
-fn from_json(bytes: &[u8]) -> Result<Reproducer, String> {
+/// The harness a JSON reproducer names, if `bytes` are one that does: how a
+/// binary with several harnesses picks the one to decode with.
+pub fn harness_named(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Head {
+        harness: Option<String>,
+    }
+    if !looks_like_json(bytes) {
+        return None;
+    }
+    serde_json::from_slice::<Head>(bytes).ok()?.harness
+}
+
+fn from_json(domain: &dyn Domain, bytes: &[u8]) -> Result<Reproducer, String> {
     let r: Reproducer =
         serde_json::from_slice(bytes).map_err(|e| format!("not a rowguard reproducer: {e}"))?;
     if r.rowguard != 1 {
@@ -94,47 +127,65 @@ fn from_json(bytes: &[u8]) -> Result<Reproducer, String> {
             r.rowguard
         ));
     }
+    if let Some(h) = r.harness.as_deref().filter(|h| *h != domain.name()) {
+        return Err(format!(
+            "a reproducer of harness `{h}`, read as one of `{}`",
+            domain.name()
+        ));
+    }
     for (i, op) in r.ops.iter().enumerate() {
-        op.validate().map_err(|e| format!("op {}: {e}", i + 1))?;
+        domain.check(op).map_err(|e| format!("op {}: {e}", i + 1))?;
     }
     Ok(r)
 }
 
-/// Decodes any bytes: a valid JSON reproducer as such, everything else
-/// through `arbitrary`. Never fails: the fuzz boundary uses this.
-pub fn decode(bytes: &[u8]) -> Decoded {
+/// Decodes any bytes as operations of `domain`: a valid JSON reproducer as
+/// such, everything else through the harness's generator. Never fails: the
+/// fuzz boundary uses this.
+pub fn decode(domain: &dyn Domain, bytes: &[u8]) -> Decoded {
     if looks_like_json(bytes) {
-        if let Ok(r) = from_json(bytes) {
+        if let Ok(r) = from_json(domain, bytes) {
             return Decoded {
                 scenario: Scenario { ops: r.ops },
                 encoding: Encoding::Json,
+                harness: r.harness,
                 pipeline: r.pipeline,
                 expect: r.expect,
             };
         }
     }
-    let scenario = Scenario::arbitrary_take_rest(Unstructured::new(bytes)).unwrap_or_default();
     Decoded {
-        scenario,
+        scenario: generate(domain, Unstructured::new(bytes)).unwrap_or_default(),
         encoding: Encoding::Arbitrary,
+        harness: None,
         pipeline: None,
         expect: Vec::new(),
     }
 }
 
+/// Operations from the harness's generator until the bytes run out (at
+/// most [`MAX_OPS`]); any failure gives no scenario, as `arbitrary` does.
+fn generate(domain: &dyn Domain, mut u: Unstructured<'_>) -> arbitrary::Result<Scenario> {
+    let mut ops = Vec::new();
+    while !u.is_empty() && ops.len() < MAX_OPS {
+        ops.push(domain.generate(&mut u)?);
+    }
+    Ok(Scenario { ops })
+}
+
 /// [`decode`] for files a person hands over: the same meaning for every
 /// input it accepts, but an empty file, malformed JSON or bytes that decode
 /// to no op are an error instead of an empty scenario.
-pub fn decode_file(bytes: &[u8]) -> crate::Result<Decoded> {
+pub fn decode_file(domain: &dyn Domain, bytes: &[u8]) -> crate::Result<Decoded> {
     if bytes.is_empty() {
         return Err(crate::Error::Decode("empty input".into()));
     }
     if looks_like_json(bytes) {
-        if let Err(e) = from_json(bytes) {
+        if let Err(e) = from_json(domain, bytes) {
             return Err(crate::Error::Decode(e));
         }
     }
-    let decoded = decode(bytes);
+    let decoded = decode(domain, bytes);
     if decoded.scenario.ops.is_empty() {
         return Err(crate::Error::Decode(
             "input decodes to no operation (not a rowguard input?)".into(),
@@ -145,10 +196,11 @@ pub fn decode_file(bytes: &[u8]) -> crate::Result<Decoded> {
 
 impl Reproducer {
     /// A reproducer of `scenario` found on `pipeline` with `expect` kinds.
-    pub fn new(scenario: &Scenario, pipeline: &str, expect: Vec<Kind>) -> Self {
+    pub fn new(scenario: &Scenario, pipeline: &dyn Pipeline, expect: Vec<Kind>) -> Self {
         Reproducer {
             rowguard: 1,
-            pipeline: Some(pipeline.to_string()),
+            harness: Some(pipeline.harness().name().to_string()),
+            pipeline: Some(pipeline.name().to_string()),
             expect,
             ops: scenario.ops.clone(),
         }
@@ -213,42 +265,37 @@ pub fn arbitrary_op(u: &mut Unstructured<'_>) -> arbitrary::Result<Op> {
     })
 }
 
-impl<'a> Arbitrary<'a> for Scenario {
+impl<'a> Arbitrary<'a> for Op {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        let n = u.int_in_range(1..=MAX_OPS)?;
-        let mut ops = Vec::with_capacity(n);
-        for _ in 0..n {
-            ops.push(arbitrary_op(u)?);
-        }
-        Ok(Scenario { ops })
-    }
-
-    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> arbitrary::Result<Self> {
-        let mut ops = Vec::new();
-        while !u.is_empty() && ops.len() < MAX_OPS {
-            ops.push(arbitrary_op(&mut u)?);
-        }
-        Ok(Scenario { ops })
+        arbitrary_op(u)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::harness::appointments::harness;
+    use crate::harness::pipeline;
+
+    fn json(op: Op) -> OpValue {
+        serde_json::to_value(op).unwrap()
+    }
 
     #[test]
     fn json_reproducers_round_trip() {
         let s = Scenario {
-            ops: vec![Op::EditNotes {
+            ops: vec![json(Op::EditNotes {
                 id: 7,
                 notes: "'\0 ’".into(),
-            }],
+            })],
         };
-        let r = Reproducer::new(&s, "legacy", vec![Kind::WriteOutsideTarget]);
-        let d = decode_file(r.to_json().as_bytes()).unwrap();
+        let legacy = pipeline::by_name("legacy").unwrap();
+        let r = Reproducer::new(&s, legacy, vec![Kind::WriteOutsideTarget]);
+        let d = decode_file(harness(), r.to_json().as_bytes()).unwrap();
         assert_eq!(d.scenario, s);
         assert_eq!(d.encoding, Encoding::Json);
         assert_eq!(d.pipeline.as_deref(), Some("legacy"));
+        assert_eq!(d.harness.as_deref(), Some("appointments"));
     }
 
     #[test]
@@ -263,7 +310,8 @@ mod tests {
                     seed as u8
                 })
                 .collect();
-            for op in decode(&bytes).scenario.ops {
+            for op in decode(harness(), &bytes).scenario.ops {
+                let op: Op = serde_json::from_value(op).unwrap();
                 assert!((1..=schema::DEFAULT_SIZE as i64).contains(&op.target()));
                 op.validate().unwrap();
             }
@@ -272,15 +320,15 @@ mod tests {
 
     #[test]
     fn files_that_are_not_inputs_are_errors() {
-        assert!(decode_file(b"").is_err());
-        assert!(decode_file(b"{\"rowguard\": 1, \"ops\": [").is_err());
-        assert!(decode_file(b"{\"rowguard\": 2, \"ops\": []}").is_err());
+        assert!(decode_file(harness(), b"").is_err());
+        assert!(decode_file(harness(), b"{\"rowguard\": 1, \"ops\": [").is_err());
+        assert!(decode_file(harness(), b"{\"rowguard\": 2, \"ops\": []}").is_err());
         let bad_day = br#"{"rowguard":1,"ops":[{"op":"reschedule","id":7,"day":40,"slot":1,"notes":"","reason":""}]}"#;
-        assert!(decode_file(bad_day)
+        assert!(decode_file(harness(), bad_day)
             .unwrap_err()
             .to_string()
             .contains("day 40"));
         // the fuzz boundary never fails: malformed JSON is just bytes
-        let _ = decode(b"{\"rowguard\": 1, \"ops\": [");
+        let _ = decode(harness(), b"{\"rowguard\": 1, \"ops\": [");
     }
 }

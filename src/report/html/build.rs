@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use super::{Detail, FindingRow, GateRow, Report, RunInfo, Status, MAX_DETAILS};
 use crate::guard::postgres::PgOptions;
 use crate::guard::BackendKind;
+use crate::harness::choice::choose_harness;
+use crate::harness::domain::{Domain, Pipeline};
 use crate::harness::execute::placeholder_sql;
 use crate::harness::execute::{execute, Execution, Session};
-use crate::harness::pipeline::{self, Pipeline};
 use crate::harness::scenario::{decode_file, Scenario};
 use crate::tools::engine::{Found, Summary};
 use crate::tools::gate::{GateReport, Outcome};
@@ -54,10 +55,10 @@ pub fn detail(
     })
 }
 
-/// Reads and decodes an input file as `rowguard repro` does.
-pub fn read_input(path: &Path) -> crate::Result<Scenario> {
+/// Reads and decodes an input file of `harness` as `rowguard repro` does.
+pub fn read_input(harness: &dyn Domain, path: &Path) -> crate::Result<Scenario> {
     let bytes = crate::tools::input::read_file(path)?;
-    decode_file(&bytes)
+    decode_file(harness, &bytes)
         .map(|d| d.scenario)
         .map_err(|e| crate::Error::Decode(format!("{}: {e}", path.display())))
 }
@@ -142,7 +143,7 @@ pub fn add_fuzz(
     session: &mut Session,
     resolve: &dyn Fn(&Path) -> PathBuf,
 ) -> crate::Result<()> {
-    let pipeline = pipeline::by_name(&summary.pipeline)?;
+    let pipeline = session.harness().pipeline(&summary.pipeline)?;
     let mut by_file: HashMap<PathBuf, usize> = HashMap::new();
     let mut detail_of = vec![None; summary.findings.len()];
     let mut left_out = 0;
@@ -159,7 +160,7 @@ pub fn add_fuzz(
             left_out += 1;
             continue;
         }
-        let scenario = read_input(&path)?;
+        let scenario = read_input(session.harness(), &path)?;
         let d = detail(session, pipeline, Some(path.clone()), &scenario)?;
         by_file.insert(path, report.details.len());
         detail_of[i] = Some(report.details.len());
@@ -200,9 +201,13 @@ pub fn fuzz_run(summary: &Summary, command: &str) -> RunInfo {
 /// The session a summary's findings replay in: the database the run
 /// checked on (a PostgreSQL run needs `database`, the server to use).
 fn replay_session(summary: &Summary, database: Option<&PgOptions>) -> crate::Result<Session> {
+    let harness = choose_harness(
+        Some(summary.harness.as_str()).filter(|h| !h.is_empty()),
+        None,
+    )?;
     match (summary.database, database) {
-        (BackendKind::Sqlite, _) => Session::new(),
-        (BackendKind::Postgres, Some(options)) => Session::open(Some(options)),
+        (BackendKind::Sqlite, _) => Session::open(harness, None),
+        (BackendKind::Postgres, Some(options)) => Session::open(harness, Some(options)),
         (BackendKind::Postgres, None) => Err(crate::Error::Usage(
             "this run checked on PostgreSQL: give --database URL to replay its findings there"
                 .into(),
@@ -333,7 +338,9 @@ pub fn replayed(session: &mut Session, files: &[(PathBuf, Execution, Scenario)])
     files
         .iter()
         .map(|(f, e, s)| {
-            let templates = pipeline::by_name(&e.pipeline)
+            let templates = session
+                .harness()
+                .pipeline(&e.pipeline)
                 .map(|p| templates(session, p, s))
                 .unwrap_or_default();
             Detail {

@@ -431,40 +431,35 @@ fn clip(s: &str, max: usize) -> String {
     out
 }
 
-fn op_html(op: &crate::harness::pipeline::Op) -> String {
-    use crate::harness::pipeline::Op;
-    let field = |name: &str, v: &str| {
-        format!(
-            "<span class=\"field\">{name}</span> <code class=\"user\">{}</code>",
-            text(&clip(v, 2_000))
-        )
+/// An op for the page: its kind, then each field; the free-text fields
+/// (what the user typed) in `code.user`.
+fn op_html(harness: &str, op: &crate::harness::domain::OpValue) -> String {
+    let Some(h) = crate::harness::choice::harnesses()
+        .iter()
+        .find(|h| h.name() == harness)
+    else {
+        return format!("<code>{}</code>", text(&clip(&op.to_string(), 2_000)));
     };
-    match op {
-        Op::Reschedule {
-            id,
-            day,
-            slot,
-            notes,
-            reason,
-        } => format!(
-            "reschedule appointment #{id} to day {day} slot {slot}; {}; {}",
-            field("notes", notes),
-            field("reason", reason)
-        ),
-        Op::EditNotes { id, notes } => {
-            format!("edit notes of appointment #{id}; {}", field("notes", notes))
-        }
-        Op::RescheduleSeries {
-            id,
-            slot,
-            notes,
-            reason,
-        } => format!(
-            "reschedule the series of #{id} to slot {slot}; {}; {}",
-            field("notes", notes),
-            field("reason", reason)
-        ),
-    }
+    let kind = crate::harness::ops::kind(*h, op);
+    let texts = crate::harness::ops::text_fields(*h, op);
+    let serde_json::Value::Object(map) = op else {
+        return format!("<code>{}</code>", text(&clip(&op.to_string(), 2_000)));
+    };
+    let fields: Vec<String> = map
+        .iter()
+        .filter(|(_, v)| v.as_str() != Some(kind.as_str()))
+        .map(|(name, v)| match v {
+            serde_json::Value::String(s) if texts.iter().any(|t| t == &format!("/{name}")) => {
+                format!(
+                    "<span class=\"field\">{}</span> <code class=\"user\">{}</code>",
+                    text(name),
+                    text(&clip(s, 2_000))
+                )
+            }
+            other => format!("{} {}", text(name), text(&clip(&other.to_string(), 200))),
+        })
+        .collect();
+    format!("{} {}", text(&kind), fields.join("; "))
 }
 
 /// One finding in detail; no statement is started once `out` holds
@@ -498,9 +493,10 @@ fn detail_section(
         let targets: Vec<String> = run_op.targets.iter().map(|t| format!("#{t}")).collect();
         let _ = write!(
             out,
-            "<div class=\"op\"><h3>Op {}</h3><p>{}</p><p class=\"dim\">policy: may write appointment(s) {}</p>",
+            "<div class=\"op\"><h3>Op {}</h3><p>{}</p><p class=\"dim\">policy: may write {} {}</p>",
             k + 1,
-            op_html(&run_op.op),
+            op_html(&e.harness, &run_op.op),
+            text(&run_op.table),
             text(&clip(&targets.join(", "), 300))
         );
         let templates = d.templates.get(k).map(Vec::as_slice).unwrap_or(&[]);

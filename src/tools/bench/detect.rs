@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::libfuzzer;
 use crate::guard::postgres::PgOptions;
 use crate::guard::Kind;
-use crate::harness::pipeline;
+use crate::harness::domain::{Domain, Pipeline};
 use crate::tools::engine::{self, Config};
 
 /// One pipeline × engine row.
@@ -53,7 +53,7 @@ pub struct Detect {
 type Outcome = (Option<(f64, u64)>, u64, f64);
 
 fn builtin(
-    p: &'static dyn pipeline::Pipeline,
+    p: &'static dyn Pipeline,
     seed: u64,
     budget: Duration,
     feedback: bool,
@@ -119,6 +119,7 @@ fn row(pipeline: &str, engine: &str, outcomes: &[Outcome]) -> Row {
 /// non-empty `dictionary` (words harvested from the pipeline source) a
 /// fourth engine, `rowguard+dict`, is the built-in engine using it.
 pub fn run(
+    harness: &'static dyn Domain,
     pipelines: &[String],
     seeds: u64,
     budget: Duration,
@@ -137,9 +138,10 @@ pub fn run(
         "sqlite"
     };
     let names: Vec<String> = if pipelines.is_empty() {
-        pipeline::all()
+        // every version but the first (the correct one)
+        harness.pipelines()[1.min(harness.pipelines().len())..]
             .iter()
-            .filter(|p| p.name() != "safe" && p.database().is_none_or(|d| d == here))
+            .filter(|p| p.database().is_none_or(|d| d == here))
             .map(|p| p.name().to_string())
             .collect()
     } else {
@@ -152,7 +154,7 @@ pub fn run(
     };
     let mut results = Vec::new();
     for name in &names {
-        let p = pipeline::by_name(name)?;
+        let p = harness.pipeline(name)?;
         let none = crate::tools::dict::Dictionary::default();
         let mut engines = vec![("rowguard", true, &none), ("random", false, &none)];
         if !dictionary.is_empty() {

@@ -8,7 +8,8 @@
 //!   statements executed raw through the same `Db` API, each in a rolled-back
 //!   savepoint.
 //! - [`scaling`]: checked time per one-row `safe` statement at growing fixture
-//!   sizes: the cost must follow the rows changed, not the database.
+//!   sizes (the built-in harness: the one whose fixture has a size): the
+//!   cost must follow the rows changed, not the database.
 //! - [`tripwire`]: a one-row UPDATE through the production tripwire against
 //!   the same UPDATE raw, on SQLite and PostgreSQL.
 
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Unstructured;
 use serde::Serialize;
 
+use crate::harness::domain::Domain;
 use crate::harness::rng::Rng;
 use crate::harness::scenario::{Scenario, MAX_OPS};
 
@@ -26,9 +28,9 @@ pub mod scaling;
 pub mod throughput;
 pub mod tripwire;
 
-/// A deterministic workload: `n` non-empty scenarios generated from `seed`
-/// by the same generator the fuzzers use.
-pub fn workload(seed: u64, n: usize) -> Vec<Scenario> {
+/// A deterministic workload: `n` non-empty scenarios of `harness`
+/// generated from `seed` by the same generator the fuzzers use.
+pub fn workload(harness: &dyn Domain, seed: u64, n: usize) -> Vec<Scenario> {
     let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
@@ -37,7 +39,7 @@ pub fn workload(seed: u64, n: usize) -> Vec<Scenario> {
             .collect();
         let mut u = Unstructured::new(&bytes);
         let ops = (0..1 + rng.next_u64() as usize % MAX_OPS)
-            .map_while(|_| crate::harness::scenario::arbitrary_op(&mut u).ok())
+            .map_while(|_| harness.generate(&mut u).ok())
             .collect::<Vec<_>>();
         if !ops.is_empty() {
             out.push(Scenario { ops });

@@ -1,9 +1,9 @@
 //! Checked time per one-row `safe` statement at growing fixture sizes.
 //!
-//! For each size, a session over that many appointments runs the `safe`
-//! edit-notes statement on a spread of target rows through the guard (one
-//! input per statement, rolled back), and reports the median round's time
-//! per statement. `ratio` = largest size over smallest: near 1 when the
+//! For each size, a session over a built-in fixture of that many rows runs
+//! the harness's example operation on `safe`, with a new text, on a spread
+//! of target rows through the guard (one input per statement, rolled back),
+//! and reports the median round's time per statement. `ratio` = largest size over smallest: near 1 when the
 //! check costs what the statement changes, not what the database holds.
 
 use std::time::Duration;
@@ -11,13 +11,16 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{median, time};
-use crate::harness::execute::{execute, Session};
-use crate::harness::pipeline::{self, Op};
+use crate::guard::Value;
+use crate::harness::execute::{execute, policy_of, Session};
+use crate::harness::ops;
 use crate::harness::scenario::Scenario;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Size {
-    pub appointments: usize,
+    /// Rows of the target table (its JSON key is the built-in harness's).
+    #[serde(rename = "appointments")]
+    pub rows: usize,
     pub ns_per_statement: f64,
 }
 
@@ -30,23 +33,35 @@ pub struct Scaling {
 }
 
 fn round(session: &mut Session, size: usize, statements: usize) -> crate::Result<()> {
-    let safe = pipeline::by_name("safe")?;
+    let harness = session.harness();
+    let safe = harness.safe()?;
+    let example = harness.example();
+    let key = match policy_of(session, &example)?.keys.first() {
+        Some(Value::Integer(k)) => *k,
+        _ => return Err(crate::Error::Usage("the example has no integer key".into())),
+    };
     for i in 0..statements {
         let id = 1 + (i * 7919) % size;
-        let op = Op::EditNotes {
-            id: id as i64,
-            notes: format!("call back re: visit {i}"),
-        };
-        let e = execute(session, safe, &Scenario { ops: vec![op] })?;
+        let mut op = example.clone();
+        ops::replace_number(&mut op, key, id as i64);
+        if let Some(t) = ops::text_mut(harness, &mut op, 0) {
+            *t = format!("call back re: visit {i}");
+        }
+        let e = execute(session, safe, &Scenario::of(vec![op]))?;
         debug_assert!(e.is_clean());
     }
     Ok(())
 }
 
-pub fn run(sizes: &[usize], statements: usize, rounds: usize) -> crate::Result<Scaling> {
+pub fn run(
+    harness: &dyn crate::harness::domain::Domain,
+    sizes: &[usize],
+    statements: usize,
+    rounds: usize,
+) -> crate::Result<Scaling> {
     let mut out = Vec::new();
     for &size in sizes {
-        let mut session = Session::with_size(size)?;
+        let mut session = Session::resized(harness, size)?;
         round(&mut session, size, statements.min(100))?; // warm-up
         let mut times: Vec<Duration> = Vec::new();
         for _ in 0..rounds.max(1) {
@@ -55,7 +70,7 @@ pub fn run(sizes: &[usize], statements: usize, rounds: usize) -> crate::Result<S
             times.push(t);
         }
         out.push(Size {
-            appointments: size,
+            rows: size,
             ns_per_statement: median(&mut times).as_nanos() as f64 / statements as f64,
         });
     }

@@ -30,11 +30,10 @@ use serde::Serialize;
 use super::{median, time, workload};
 use crate::guard::postgres::{PgOptions, PgRaw};
 use crate::guard::{Api, Breakdown, StatementCheck};
+use crate::harness::domain::{Domain, Pipeline};
 use crate::harness::execute::{execute, Session};
 use crate::harness::scenario::Scenario;
-use crate::harness::schema_pg;
 use crate::tools::engine;
-use crate::{harness::pipeline, harness::schema};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PipelineThroughput {
@@ -97,7 +96,7 @@ pub struct Throughput {
 
 fn checked_round(
     session: &mut Session,
-    p: &dyn pipeline::Pipeline,
+    p: &dyn Pipeline,
     inputs: &[Scenario],
 ) -> crate::Result<Vec<StatementCheck>> {
     let mut statements = Vec::new();
@@ -143,7 +142,7 @@ fn raw_round(
 fn breakdown(
     session: &mut Session,
     raw: &mut Connection,
-    p: &dyn pipeline::Pipeline,
+    p: &dyn Pipeline,
     work: &[Scenario],
     statements: &[StatementCheck],
     rounds: usize,
@@ -194,8 +193,8 @@ fn breakdown(
 }
 
 /// The scenarios run by `p` on a fresh plain fixture, each input rolled back.
-fn raw_scenarios(p: &dyn pipeline::Pipeline, work: &[Scenario]) -> crate::Result<()> {
-    let mut conn = schema::open(schema::DEFAULT_SIZE)?;
+fn raw_scenarios(p: &dyn Pipeline, work: &[Scenario]) -> crate::Result<()> {
+    let mut conn = plain_fixture(p.harness())?;
     for s in work {
         conn.execute_batch("BEGIN")?;
         for op in &s.ops {
@@ -210,8 +209,19 @@ fn raw_scenarios(p: &dyn pipeline::Pipeline, work: &[Scenario]) -> crate::Result
 }
 
 /// The built-in engine on `work` (as seeds) against the raw-scenario ceiling.
-fn engine_ceiling(name: &str, work: &[Scenario], rounds: usize) -> crate::Result<EngineCeiling> {
-    let p = pipeline::by_name(name)?;
+/// The harness's fixture on a plain in-memory connection.
+fn plain_fixture(domain: &dyn Domain) -> crate::Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    (domain.fixture().sqlite)(&conn)?;
+    Ok(conn)
+}
+
+fn engine_ceiling(
+    p: &'static dyn Pipeline,
+    work: &[Scenario],
+    rounds: usize,
+) -> crate::Result<EngineCeiling> {
+    let name = p.name();
     let mut cfg = engine::Config::new(p);
     cfg.seeds = work.iter().map(Scenario::to_json).collect();
     cfg.runs = Some(work.len() as u64);
@@ -240,22 +250,23 @@ fn engine_ceiling(name: &str, work: &[Scenario], rounds: usize) -> crate::Result
 
 /// Measures `pipelines` on `inputs` scenarios for `rounds` alternating rounds.
 pub fn run(
+    harness: &'static dyn Domain,
     pipelines: &[&str],
     inputs: usize,
     rounds: usize,
     seed: u64,
     database: Option<&PgOptions>,
 ) -> crate::Result<Throughput> {
-    let work = workload(seed, inputs);
+    let work = workload(harness, seed, inputs);
     let mut results = Vec::new();
     for name in pipelines {
-        let p = pipeline::by_name(name)?;
-        let mut session = Session::open(database)?;
+        let p = harness.pipeline(name)?;
+        let mut session = Session::open(harness, database)?;
         let statements = checked_round(&mut session, p, &work)?; // warm-up, and the raw workload
         let (mut checked_t, mut raw_t): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
         let breakdown = match database {
             None => {
-                let mut raw = schema::open(schema::DEFAULT_SIZE)?;
+                let mut raw = plain_fixture(harness)?;
                 for _ in 0..rounds.max(1) {
                     checked_t.push(time(|| checked_round(&mut session, p, &work)).1);
                     raw_t.push(time(|| raw_round(&mut raw, &statements, false)).1);
@@ -270,7 +281,13 @@ pub fn run(
                 )?)
             }
             Some(options) => {
-                let mut raw = PgRaw::open(options, &schema_pg::sql(schema::DEFAULT_SIZE))?;
+                let sql = harness.fixture().postgres.ok_or_else(|| {
+                    crate::Error::Usage(format!(
+                        "harness `{}` has no PostgreSQL fixture",
+                        harness.name()
+                    ))
+                })?;
+                let mut raw = PgRaw::open(options, &sql)?;
                 for _ in 0..rounds.max(1) {
                     checked_t.push(time(|| checked_round(&mut session, p, &work)).1);
                     let (r, t) = time(|| pg_raw_round(&mut raw, &statements));
@@ -292,9 +309,11 @@ pub fn run(
             breakdown,
         });
     }
-    let engine = match pipelines.contains(&"safe") && database.is_none() {
-        true => Some(engine_ceiling("safe", &work, rounds)?),
-        false => None,
+    // The engine's ceiling on the harness's correct version, when measured.
+    let safe = harness.pipelines().first().copied();
+    let engine = match safe.filter(|s| pipelines.contains(&s.name()) && database.is_none()) {
+        Some(safe) => Some(engine_ceiling(safe, &work, rounds)?),
+        None => None,
     };
     Ok(Throughput {
         database: if database.is_some() {

@@ -1,10 +1,12 @@
 //! `rowguard bench tripwire`: what the production tripwire costs a clean
-//! write. One operation = one one-row UPDATE of an appointment's notes with
-//! bound parameters; the tripwire side runs it through
+//! write. One operation = the harness's example operation, run by its
+//! correct version, on a target row that changes every operation and with a
+//! new text in its first text field; the tripwire side runs it through
 //! [`Tripwire::run`]/[`PgTripwire::run`] with the operation's policy (built
 //! per operation, as an application does); the raw side runs the same
-//! prepared UPDATE on a plain connection in autocommit. Each side has its own
-//! copy of the fixture (the raw side has no trigger at all). Rounds alternate
+//! version on a plain connection in one transaction (`BEGIN` .. `COMMIT`).
+//! Each side has its own copy of the fixture (the raw side has no trigger
+//! at all). Rounds alternate
 //! sides; the median round of each is reported; `ratio` = tripwire time over
 //! raw time (lower is better).
 //!
@@ -22,12 +24,9 @@ use serde::Serialize;
 use super::{median, time};
 use crate::guard::postgres::{PgOptions, PgRaw};
 use crate::guard::tripwire::{PgTripwire, Tripwire};
-use crate::guard::{Db, DbError, ErrorClass, Value};
-use crate::harness::appointments::appointments_policy;
-use crate::harness::{schema, schema_pg};
-
-/// The one-row write both sides run.
-const UPDATE: &str = "UPDATE appointments SET notes = ?1, updated_at = ?2 WHERE id = ?3";
+use crate::guard::{Db, DbError, ErrorClass, Policy, Value};
+use crate::harness::domain::{Domain, OpValue, Pipeline};
+use crate::harness::ops;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TripwireCost {
@@ -40,14 +39,66 @@ pub struct TripwireCost {
     pub ratio: f64,
 }
 
-fn params(i: usize) -> (i64, Vec<Value>) {
-    let id = 1 + (i % schema::DEFAULT_SIZE) as i64;
-    let values = vec![
-        Value::Text(format!("bench note {i}")),
-        Value::Text("2026-12-03 21:00".into()),
-        Value::Integer(id),
-    ];
-    (id, values)
+/// The operations one round runs: the example moved to `rows` target rows
+/// in turn, each with its policy (read once from the fixture, as the
+/// application knows what it is about to write).
+struct Work {
+    pipeline: &'static dyn Pipeline,
+    ops: Vec<(OpValue, Policy)>,
+}
+
+impl Work {
+    fn new(
+        harness: &'static dyn Domain,
+        fixture: &mut dyn Db,
+        operations: usize,
+    ) -> crate::Result<Work> {
+        let pipeline = harness.safe()?;
+        let example = harness.example();
+        let policy = harness.policy(&example, fixture).map_err(failed)?;
+        let key = match policy.keys.first() {
+            Some(Value::Integer(k)) => *k,
+            _ => return Err(failed("the example operation has no integer target key")),
+        };
+        // the target rows: the keys the fixture holds, from 1 up, at most 240
+        let mut rows = Vec::new();
+        for k in 1..=240i64 {
+            let mut op = example.clone();
+            ops::replace_number(&mut op, key, k);
+            let p = harness.policy(&op, fixture).map_err(failed)?;
+            let sql = format!(
+                "SELECT 1 FROM \"{}\" WHERE \"{}\" = ?1",
+                p.table, p.key_column
+            );
+            if fixture.query_row(&sql, &[Value::Integer(k)]).is_ok() {
+                rows.push(k);
+            }
+        }
+        if rows.is_empty() {
+            return Err(failed("no target row in the fixture"));
+        }
+        let mut out = Vec::with_capacity(operations);
+        for i in 0..operations {
+            let mut op = example.clone();
+            ops::replace_number(&mut op, key, rows[i % rows.len()]);
+            if let Some(t) = ops::text_mut(harness, &mut op, 0) {
+                *t = format!("bench note {i}");
+            }
+            let policy = harness.policy(&op, fixture).map_err(failed)?;
+            out.push((op, policy));
+        }
+        Ok(Work { pipeline, ops: out })
+    }
+
+    /// Every operation, each in its own transaction, on a plain connection.
+    fn raw(&self, db: &mut dyn Db) -> crate::Result<()> {
+        for (op, _) in &self.ops {
+            db.execute_batch("BEGIN").map_err(failed)?;
+            self.pipeline.run(op, db).map_err(failed)?;
+            db.execute_batch("COMMIT").map_err(failed)?;
+        }
+        Ok(())
+    }
 }
 
 fn per_op(d: Duration, n: usize) -> f64 {
@@ -56,13 +107,14 @@ fn per_op(d: Duration, n: usize) -> f64 {
 
 /// Measures `operations` per round, `rounds` rounds per side.
 pub fn run(
+    harness: &'static dyn Domain,
     operations: usize,
     rounds: usize,
     database: Option<&PgOptions>,
 ) -> crate::Result<TripwireCost> {
     let (tripwire, raw, name) = match database {
-        None => sqlite(operations, rounds)?,
-        Some(options) => postgres(operations, rounds, options)?,
+        None => sqlite(harness, operations, rounds)?,
+        Some(options) => postgres(harness, operations, rounds, options)?,
     };
     let (mut t, mut r) = (tripwire, raw);
     let (t, r) = (median(&mut t), median(&mut r));
@@ -104,7 +156,7 @@ fn alternate(
     Ok((t_rounds, r_rounds))
 }
 
-fn sqlite(operations: usize, rounds: usize) -> crate::Result<Rounds> {
+fn sqlite(harness: &'static dyn Domain, operations: usize, rounds: usize) -> crate::Result<Rounds> {
     let dir = std::env::temp_dir().join(format!("rowguard-bench-tripwire-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(failed)?;
     let result = (|| {
@@ -113,26 +165,19 @@ fn sqlite(operations: usize, rounds: usize) -> crate::Result<Rounds> {
             let _ = std::fs::remove_file(&path);
             let conn = Connection::open(&path)?;
             conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
-            schema::build(&conn, schema::DEFAULT_SIZE)?;
+            (harness.fixture().sqlite)(&conn)?;
             conn.execute_batch("PRAGMA foreign_keys = ON;")?;
             Ok(conn)
         };
-        let raw = open("raw.db")?;
+        let mut raw = open("raw.db")?;
+        let work = Work::new(harness, &mut raw, operations)?;
         let mut tw = Tripwire::new(open("tripwire.db")?)?;
         let (t_rounds, r_rounds) = alternate(
             rounds,
+            || work.raw(&mut raw),
             || {
-                let mut stmt = raw.prepare_cached(UPDATE)?;
-                for i in 0..operations {
-                    let (_, p) = params(i);
-                    stmt.execute(rusqlite::params_from_iter(&p))?;
-                }
-                Ok(())
-            },
-            || {
-                for i in 0..operations {
-                    let (id, p) = params(i);
-                    tw.run(&appointments_policy(&[id]), |db| db.execute(UPDATE, &p))
+                for (op, policy) in &work.ops {
+                    tw.run(policy, |db| work.pipeline.run(op, db))
                         .map_err(failed)?;
                 }
                 Ok(())
@@ -148,33 +193,31 @@ fn sqlite(operations: usize, rounds: usize) -> crate::Result<Rounds> {
     result
 }
 
-fn postgres(operations: usize, rounds: usize, options: &PgOptions) -> crate::Result<Rounds> {
-    let sql = schema_pg::sql(schema::DEFAULT_SIZE);
-    let raw_db = PgRaw::open(options, &sql)?;
+fn postgres(
+    harness: &'static dyn Domain,
+    operations: usize,
+    rounds: usize,
+    options: &PgOptions,
+) -> crate::Result<Rounds> {
+    let sql = harness.fixture().postgres.ok_or_else(|| {
+        crate::Error::Usage(format!(
+            "harness `{}` has no PostgreSQL fixture",
+            harness.name()
+        ))
+    })?;
+    let mut raw_db = PgRaw::open(options, &sql)?;
     let tw_db = PgRaw::open(options, &sql)?;
-    let mut raw = raw_db.connect()?;
+    let work = Work::new(harness, &mut raw_db, operations)?;
     let mut owner = tw_db.connect()?;
     PgTripwire::install(&mut owner, "public")?;
     let mut tw = PgTripwire::new(owner, "public")?;
-    let update = UPDATE.replace('?', "$");
-    let stmt = raw.prepare(&update).map_err(failed)?;
     let (t_rounds, r_rounds) = alternate(
         rounds,
+        || work.raw(&mut raw_db),
         || {
-            for i in 0..operations {
-                let (_, p) = params(i);
-                crate::guard::postgres::values::with_bound(&p, |refs| raw.execute(&stmt, refs))
+            for (op, policy) in &work.ops {
+                tw.run(policy, |db: &mut dyn Db| work.pipeline.run(op, db))
                     .map_err(failed)?;
-            }
-            Ok(())
-        },
-        || {
-            for i in 0..operations {
-                let (id, p) = params(i);
-                tw.run(&appointments_policy(&[id]), |db: &mut dyn Db| {
-                    db.execute(UPDATE, &p).map(|_| ())
-                })
-                .map_err(failed)?;
             }
             Ok(())
         },

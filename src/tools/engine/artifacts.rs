@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::guard::Kind;
+use crate::harness::domain::Pipeline;
 use crate::harness::scenario::{self, Reproducer, Scenario};
 
 /// A 64-bit FNV-1a hash of `bytes` as 16 hex digits: stable across runs,
@@ -97,11 +98,16 @@ pub fn remove_stale_tmp(dir: &Path) -> usize {
 }
 
 /// The artifact bytes of an input that made `kind` on `pipeline`, and its file name.
-pub fn artifact(scenario: &Scenario, raw: &[u8], pipeline: &str, kind: Kind) -> (String, Vec<u8>) {
+pub fn artifact(
+    scenario: &Scenario,
+    raw: &[u8],
+    pipeline: &dyn Pipeline,
+    kind: Kind,
+) -> (String, Vec<u8>) {
     let json = Reproducer::new(scenario, pipeline, vec![kind])
         .to_json()
         .into_bytes();
-    if scenario::decode(&json).scenario == *scenario {
+    if scenario::decode(pipeline.harness(), &json).scenario == *scenario {
         (format!("{kind}-{}.json", content_hash(&json)), json)
     } else {
         (format!("{kind}-{}", content_hash(raw)), raw.to_vec())
@@ -113,7 +119,7 @@ pub fn write(
     dir: &Path,
     scenario: &Scenario,
     raw: &[u8],
-    pipeline: &str,
+    pipeline: &dyn Pipeline,
     kind: Kind,
 ) -> crate::Result<PathBuf> {
     let (name, bytes) = artifact(scenario, raw, pipeline, kind);

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::artifacts::{content_hash, write_atomic};
+use crate::harness::domain::Domain;
 use crate::harness::scenario::{self, Encoding, Scenario};
 
 /// One input: its bytes and what `scenario::decode` makes of them.
@@ -17,9 +18,9 @@ pub struct Input {
 }
 
 impl Input {
-    /// Decodes `bytes` through the one decode path.
-    pub fn new(bytes: Vec<u8>) -> Input {
-        let d = scenario::decode(&bytes);
+    /// Decodes `bytes` as operations of `domain`, through the one decode path.
+    pub fn new(domain: &dyn Domain, bytes: Vec<u8>) -> Input {
+        let d = scenario::decode(domain, &bytes);
         Input {
             json: d.encoding == Encoding::Json,
             scenario: d.scenario,
@@ -66,19 +67,19 @@ pub fn read_seeds(dir: &Path) -> crate::Result<Vec<Vec<u8>>> {
 /// `minimize` and the gate would take for a malformed reproducer): those are
 /// written as the canonical JSON reproducer of the same scenario. `None`
 /// when even that would not read back the same (never seen; not written).
-pub fn file_form(input: &Input) -> Option<(Vec<u8>, bool)> {
+pub fn file_form(domain: &dyn Domain, input: &Input) -> Option<(Vec<u8>, bool)> {
     if input.json || !scenario::looks_like_json(&input.bytes) {
         return Some((input.bytes.clone(), input.json));
     }
     let json = input.scenario.to_json();
-    (scenario::decode(&json).scenario == input.scenario).then_some((json, true))
+    (scenario::decode(domain, &json).scenario == input.scenario).then_some((json, true))
 }
 
 /// Writes an interesting input into the corpus folder as `<hash>` (`.json`
 /// for a reproducer; see [`file_form`]); an input already there is left
 /// alone. `None` when the input has no faithful file form.
-pub fn save(dir: &Path, input: &Input) -> crate::Result<Option<PathBuf>> {
-    let Some((bytes, json)) = file_form(input) else {
+pub fn save(dir: &Path, domain: &dyn Domain, input: &Input) -> crate::Result<Option<PathBuf>> {
+    let Some((bytes, json)) = file_form(domain, input) else {
         return Ok(None);
     };
     let ext = if json { ".json" } else { "" };
@@ -98,19 +99,30 @@ mod tests {
         // raw bytes that start with `{`, decoded through `arbitrary`
         let mut bytes = b"{ not a reproducer".to_vec();
         bytes.extend((0u8..=255).cycle().take(600));
-        let input = Input::new(bytes);
+        let input = Input::new(crate::harness::appointments::harness(), bytes);
         assert!(!input.json && !input.scenario.ops.is_empty());
         assert!(
-            scenario::decode_file(&input.bytes).is_err(),
+            scenario::decode_file(crate::harness::appointments::harness(), &input.bytes).is_err(),
             "repro refuses the raw bytes"
         );
         let dir = tempfile::tempdir().unwrap();
-        let path = save(dir.path(), &input).unwrap().unwrap();
-        let back = scenario::decode_file(&crate::tools::input::read_file(&path).unwrap()).unwrap();
+        let path = save(dir.path(), crate::harness::appointments::harness(), &input)
+            .unwrap()
+            .unwrap();
+        let back = scenario::decode_file(
+            crate::harness::appointments::harness(),
+            &crate::tools::input::read_file(&path).unwrap(),
+        )
+        .unwrap();
         assert_eq!(back.scenario, input.scenario);
         // plain raw bytes stay raw
-        let plain = Input::new((0u8..=255).cycle().skip(1).take(600).collect());
-        let path = save(dir.path(), &plain).unwrap().unwrap();
+        let plain = Input::new(
+            crate::harness::appointments::harness(),
+            (0u8..=255).cycle().skip(1).take(600).collect(),
+        );
+        let path = save(dir.path(), crate::harness::appointments::harness(), &plain)
+            .unwrap()
+            .unwrap();
         assert_eq!(std::fs::read(path).unwrap(), plain.bytes);
     }
 }

@@ -51,8 +51,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::guard::Kind;
+use crate::harness::domain::Pipeline;
 use crate::harness::execute::{execute, Execution, Session};
-use crate::harness::pipeline::Pipeline;
 
 pub mod artifacts;
 pub mod corpus;
@@ -192,6 +192,10 @@ pub struct Found {
 /// What a run did (`fuzz --format json`; `rowguard report` reads it back).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
+    /// The harness of the pipeline (the binary's first when a summary
+    /// predates the field).
+    #[serde(default)]
+    pub harness: String,
     pub pipeline: String,
     /// The database the run checked on (`sqlite` when a summary predates the field).
     #[serde(default)]
@@ -334,6 +338,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
         findings: shared.found.len(),
     };
     Ok(Summary {
+        harness: cfg.pipeline.harness().name().to_string(),
         pipeline: cfg.pipeline.name().to_string(),
         database: match cfg.database {
             Some(_) => crate::guard::BackendKind::Postgres,
@@ -386,27 +391,35 @@ impl Run<'_> {
             };
             if let Some((base, other)) = picked {
                 return (
-                    mutate::mutate(rng, &base, &other, &self.cfg.dictionary),
+                    mutate::mutate(self.domain(), rng, &base, &other, &self.cfg.dictionary),
                     false,
                 );
             }
         }
         // with harvested words, half the fresh inputs carry one
         if !self.cfg.dictionary.is_empty() && rng.chance(1, 2) {
-            return (mutate::generate_with_word(rng, &self.cfg.dictionary), false);
+            return (
+                mutate::generate_with_word(self.domain(), rng, &self.cfg.dictionary),
+                false,
+            );
         }
         (mutate::generate(rng), false)
     }
 
+    /// The harness of the pipeline under test.
+    fn domain(&self) -> &'static dyn crate::harness::domain::Domain {
+        self.cfg.pipeline.harness()
+    }
+
     fn worker(&self, mut rng: Rng) -> crate::Result<()> {
-        let mut session = Session::open(self.cfg.database.as_ref())?;
+        let mut session = Session::open(self.domain(), self.cfg.database.as_ref())?;
         while !self.should_stop() {
             let n = self.execs.fetch_add(1, Ordering::SeqCst) + 1;
             if self.cfg.runs.is_some_and(|r| n > r) {
                 break;
             }
             let (bytes, seed) = self.next_input(&mut rng);
-            let input = Input::new(bytes);
+            let input = Input::new(self.domain(), bytes);
             if input.scenario.ops.is_empty() {
                 continue;
             }
@@ -436,7 +449,7 @@ impl Run<'_> {
                         dir,
                         &input.scenario,
                         &input.bytes,
-                        self.cfg.pipeline.name(),
+                        self.cfg.pipeline,
                         f.kind,
                     )
                 });
@@ -475,7 +488,7 @@ impl Run<'_> {
                 seed,
                 shared.corpus_off,
             ) {
-                if let Err(e) = corpus::save(dir, &input) {
+                if let Err(e) = corpus::save(dir, self.domain(), &input) {
                     shared.corpus_off = true;
                     let why = format!("corpus writes stopped (fuzzing goes on): {e}");
                     self.warn(shared, why);

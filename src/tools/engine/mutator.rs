@@ -18,6 +18,7 @@
 
 use std::sync::OnceLock;
 
+use crate::harness::domain::{Domain, OpValue};
 use crate::harness::scenario::{Reproducer, Scenario, MAX_OPS};
 use crate::tools::dict::Dictionary;
 use crate::tools::engine::corpus::Input;
@@ -56,10 +57,11 @@ pub fn libfuzzer_words() -> &'static Dictionary {
 }
 
 /// Compact JSON of `ops`, dropping ops from the end until it fits `max`.
-fn encode(mut ops: Vec<crate::harness::pipeline::Op>, max: usize) -> Option<Vec<u8>> {
+fn encode(mut ops: Vec<OpValue>, max: usize) -> Option<Vec<u8>> {
     while !ops.is_empty() {
         let r = Reproducer {
             rowguard: 1,
+            harness: None,
             pipeline: None,
             expect: Vec::new(),
             ops: ops.clone(),
@@ -78,10 +80,11 @@ fn write(data: &mut [u8], bytes: &[u8]) -> usize {
     bytes.len()
 }
 
-/// One mutation of `data[..size]` in place (at most `max_size` bytes);
-/// returns the new size. `byte_mutate(data, size, max_size)` is libFuzzer's
-/// own mutation.
+/// One mutation of `data[..size]` (an input of `harness`) in place (at
+/// most `max_size` bytes); returns the new size. `byte_mutate(data, size,
+/// max_size)` is libFuzzer's own mutation.
 pub fn mutate(
+    harness: &dyn Domain,
     data: &mut [u8],
     size: usize,
     max_size: usize,
@@ -95,16 +98,16 @@ pub fn mutate(
     if rng.chance(1, BYTES_SHARE) {
         return byte_mutate(data, size, max_size);
     }
-    let mut s = Input::new(data[..size].to_vec()).scenario;
+    let mut s = Input::new(harness, data[..size].to_vec()).scenario;
     if s.ops.is_empty() {
-        s = Input::new(mutate::generate(&mut rng)).scenario;
+        s = Input::new(harness, mutate::generate(&mut rng)).scenario;
     }
     let other = s.clone();
     for _ in 0..1 + rng.below(3) {
-        mutate::mutate_scenario(&mut rng, &mut s, &other, words);
+        mutate::mutate_scenario(harness, &mut rng, &mut s, &other, words);
     }
     if !words.is_empty() && rng.chance(1, 2) {
-        mutate::insert_word(&mut rng, &mut s, words);
+        mutate::insert_word(harness, &mut rng, &mut s, words);
     }
     match encode(s.ops, max_size) {
         Some(bytes) => write(data, &bytes),
@@ -114,11 +117,11 @@ pub fn mutate(
 
 /// Ops of `a` up to a cut, then ops of `b` from a cut, into `out`; returns
 /// the size written (0 when neither decodes to an op).
-pub fn crossover(a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
+pub fn crossover(harness: &dyn Domain, a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
     let mut rng = Rng::new(u64::from(seed) ^ 0x6372_6f73_736f_7672);
     let (x, y) = (
-        Input::new(a.to_vec()).scenario,
-        Input::new(b.to_vec()).scenario,
+        Input::new(harness, a.to_vec()).scenario,
+        Input::new(harness, b.to_vec()).scenario,
     );
     let cut_x = if x.ops.is_empty() {
         0
@@ -140,13 +143,15 @@ pub fn crossover(a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
 }
 
 /// What [`mutate`] output decodes to (for tests and tools).
-pub fn decoded(bytes: &[u8]) -> Scenario {
-    Input::new(bytes.to_vec()).scenario
+pub fn decoded(harness: &dyn Domain, bytes: &[u8]) -> Scenario {
+    Input::new(harness, bytes.to_vec()).scenario
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::harness::appointments::harness as h;
+    use crate::harness::pipeline::Op;
     use crate::tools::dict::Rank;
 
     /// A stand-in for libFuzzer's byte mutation: deterministic.
@@ -166,12 +171,13 @@ mod tests {
         let mut with_word = 0;
         for seed in 0..300u32 {
             let mut again = buf.clone();
-            let n = mutate(&mut buf, size, 4096, seed, &words, flip);
-            let m = mutate(&mut again, size, 4096, seed, &words, flip);
+            let n = mutate(h(), &mut buf, size, 4096, seed, &words, flip);
+            let m = mutate(h(), &mut again, size, 4096, seed, &words, flip);
             assert_eq!(buf[..n], again[..m], "seed {seed}");
             assert!(n <= 4096);
-            let s = decoded(&buf[..n]);
+            let s = decoded(h(), &buf[..n]);
             for op in &s.ops {
+                let op: Op = serde_json::from_value(op.clone()).unwrap();
                 op.validate().unwrap();
                 if op
                     .texts()
@@ -192,16 +198,19 @@ mod tests {
     fn small_buffers_are_respected() {
         let mut buf = vec![b'x'; 40];
         for seed in 0..50 {
-            let n = mutate(&mut buf, 40, 40, seed, &Dictionary::default(), flip);
+            let n = mutate(h(), &mut buf, 40, 40, seed, &Dictionary::default(), flip);
             assert!(n <= 40);
         }
     }
 
     #[test]
     fn crossover_splices_ops_of_both_inputs() {
-        let op = |notes: &str| crate::harness::pipeline::Op::EditNotes {
-            id: 7,
-            notes: notes.into(),
+        let op = |notes: &str| {
+            serde_json::to_value(Op::EditNotes {
+                id: 7,
+                notes: notes.into(),
+            })
+            .unwrap()
         };
         let enc = |ops| encode(ops, 4096).unwrap();
         let a = enc(vec![op("a1"), op("a2")]);
@@ -209,12 +218,15 @@ mod tests {
         let mut out = vec![0u8; 4096];
         let mut mixed = false;
         for seed in 0..40 {
-            let n = crossover(&a, &b, &mut out, seed);
-            let s = decoded(&out[..n]);
+            let n = crossover(h(), &a, &b, &mut out, seed);
+            let s = decoded(h(), &out[..n]);
             assert!(!s.ops.is_empty() && s.ops[0] == op("a1"));
-            mixed |= s.ops.iter().any(|o| o.texts()[0].starts_with('b'));
+            mixed |= s
+                .ops
+                .iter()
+                .any(|o| crate::harness::ops::texts(h(), o)[0].starts_with('b'));
             let mut again = vec![0u8; 4096];
-            assert_eq!(crossover(&a, &b, &mut again, seed), n);
+            assert_eq!(crossover(h(), &a, &b, &mut again, seed), n);
             assert_eq!(again[..n], out[..n]);
         }
         assert!(mixed);

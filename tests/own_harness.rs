@@ -1,0 +1,266 @@
+//! A team's own harness, as a user builds it: `examples/invoices.rs` (the
+//! README's worked example, a domain the tools know nothing of) gets every
+//! command through `rowguard::cli::main`: fuzz finds its planted bug, the
+//! artifact replays and minimizes, the gate fails on the bug and passes on
+//! the safe version, the HTML page shows the blast radius.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::util::root;
+
+/// The example binary, built once (`cargo test` builds examples; a filtered
+/// run may not have).
+fn invoices_bin() -> PathBuf {
+    let rowguard = PathBuf::from(env!("CARGO_BIN_EXE_rowguard"));
+    let bin = rowguard.parent().unwrap().join("examples/invoices");
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    BUILD.call_once(|| {
+        if !bin.is_file() {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--example", "invoices"])
+                .current_dir(root())
+                .status()
+                .unwrap();
+            assert!(status.success(), "cargo build --example invoices");
+        }
+    });
+    bin
+}
+
+fn invoices(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(invoices_bin())
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("ROWGUARD_PIPELINE")
+        .env_remove("ROWGUARD_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Fuzzes `memo-concat` with words from the example's source; returns the
+/// summary and the artifacts folder.
+fn fuzz_planted(dir: &Path, seed: u64) -> (serde_json::Value, PathBuf) {
+    let artifacts = dir.join(format!("artifacts-{seed}"));
+    let source = root().join("examples/invoices.rs");
+    let o = invoices(
+        dir,
+        &[
+            "fuzz",
+            "--pipeline",
+            "memo-concat",
+            "--runs",
+            "20000",
+            "--seed",
+            &seed.to_string(),
+            "--kinds",
+            "write-outside-target",
+            "--source",
+            source.to_str().unwrap(),
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "seed {seed}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (serde_json::from_slice(&o.stdout).unwrap(), artifacts)
+}
+
+#[test]
+fn fuzz_finds_the_planted_bug_and_its_artifact_replays_and_minimizes() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 1..=3 {
+        let (summary, _) = fuzz_planted(dir.path(), seed);
+        assert_eq!(summary["harness"], "invoices");
+        assert_eq!(summary["pipeline"], "memo-concat");
+        let found = summary["findings"].as_array().unwrap();
+        assert!(
+            found.iter().any(|f| f["kind"] == "write-outside-target"),
+            "{summary}"
+        );
+    }
+    let (summary, _) = fuzz_planted(dir.path(), 1);
+    let artifact = summary["findings"][0]["artifact"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bytes = std::fs::read(dir.path().join(&artifact)).unwrap();
+    let repro: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        repro["harness"], "invoices",
+        "the reproducer says its harness"
+    );
+    // replays on the pipeline it names, with the blast radius in the invoices table
+    let r = invoices(dir.path(), &["repro", &artifact, "--format", "json"]);
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let replay: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert!(
+        replay.to_string().contains("\"table\":\"invoices\""),
+        "{replay}"
+    );
+    // minimizes to one edit-memo op, still a finding
+    let min = dir.path().join("min.json");
+    let m = invoices(
+        dir.path(),
+        &["minimize", &artifact, "-o", min.to_str().unwrap()],
+    );
+    assert_eq!(
+        m.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&m.stderr)
+    );
+    let small: serde_json::Value = serde_json::from_slice(&std::fs::read(&min).unwrap()).unwrap();
+    assert_eq!(small["ops"].as_array().unwrap().len(), 1, "{small}");
+    assert_eq!(small["ops"][0]["op"], "edit-memo");
+    assert!(std::fs::metadata(&min).unwrap().len() <= bytes.len() as u64);
+    let again = invoices(dir.path(), &["repro", min.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    // the built-in binary knows no invoices: one line, exit 2
+    let other = crate::util::rowguard_in(dir.path(), &["repro", min.to_str().unwrap()]);
+    assert_eq!(other.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        err.contains("unknown harness `invoices`") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn the_gate_fails_on_the_planted_bug_and_passes_on_safe() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(corpus.join("pipeline")).unwrap();
+    std::fs::write(
+        corpus.join("pipeline/memo.json"),
+        r#"{"rowguard": 1, "harness": "invoices", "ops": [{"op": "edit-memo", "invoice": 3, "memo": "net 60"}]}"#,
+    )
+    .unwrap();
+    let source = root().join("examples");
+    let gate = |pipeline: &str, corpus: &Path, junit: &Path| {
+        invoices(
+            dir.path(),
+            &[
+                "gate",
+                "--pipeline",
+                pipeline,
+                "--corpus",
+                corpus.to_str().unwrap(),
+                "--time",
+                "5",
+                "--seed",
+                "1",
+                "--source",
+                source.to_str().unwrap(),
+                "--junit",
+                junit.to_str().unwrap(),
+            ],
+        )
+    };
+    // the planted version: the fuzz stage finds it
+    let junit = dir.path().join("bug.xml");
+    let bug = gate("memo-concat", &corpus, &junit);
+    assert_eq!(
+        bug.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&bug),
+        String::from_utf8_lossy(&bug.stderr)
+    );
+    assert!(std::fs::read_to_string(&junit)
+        .unwrap()
+        .contains("write-outside-target"));
+    // its reproducer, committed, keeps the gate honest on the fixed version
+    let (summary, _) = fuzz_planted(dir.path(), 2);
+    let artifact = summary["findings"][0]["artifact"].as_str().unwrap();
+    std::fs::create_dir_all(corpus.join("regressions/memo-concat")).unwrap();
+    std::fs::copy(
+        dir.path().join(artifact),
+        corpus.join("regressions/memo-concat/void.json"),
+    )
+    .unwrap();
+    let junit = dir.path().join("safe.xml");
+    let ok = invoices(
+        dir.path(),
+        &[
+            "gate",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--time",
+            "2",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&ok),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[test]
+fn the_html_page_shows_the_blast_radius_in_the_teams_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("page.html");
+    let artifacts = dir.path().join("artifacts");
+    let o = invoices(
+        dir.path(),
+        &[
+            "fuzz",
+            "--pipeline",
+            "memo-concat",
+            "--runs",
+            "20000",
+            "--seed",
+            "3",
+            "--source",
+            root().join("examples").to_str().unwrap(),
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+            "--html",
+            page.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    for needle in [
+        "memo-concat",
+        "invoices",
+        "audit",
+        "edit-memo",
+        "write-outside-target",
+    ] {
+        assert!(html.contains(needle), "{needle} not on the page");
+    }
+    // schema and pipelines speak of the team's domain
+    let schema = stdout(&invoices(dir.path(), &["schema"]));
+    assert!(schema.contains("CREATE TABLE invoices"), "{schema}");
+    let pipelines = stdout(&invoices(dir.path(), &["pipelines"]));
+    assert!(
+        pipelines.contains("memo-concat") && !pipelines.contains("legacy"),
+        "{pipelines}"
+    );
+}
