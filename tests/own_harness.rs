@@ -264,3 +264,22 @@ fn the_html_page_shows_the_blast_radius_in_the_teams_tables() {
         "{pipelines}"
     );
 }
+
+#[test]
+fn the_readme_shows_the_whole_example() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let code = std::fs::read_to_string(root().join("examples/invoices.rs")).unwrap();
+    let section = readme
+        .split("## Guard your own operations")
+        .nth(1)
+        .expect("README has the section");
+    let block = section
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    assert_eq!(
+        block, code,
+        "README's example differs from examples/invoices.rs"
+    );
+}
