@@ -156,7 +156,8 @@ fn print_text(s: &Summary) {
             }
             if let Some(p) = &f.artifact {
                 outln!(
-                    "    reproduce: rowguard repro {} --pipeline {}",
+                    "    reproduce: {} repro {} --pipeline {}",
+                    report::program(),
                     p.display(),
                     s.pipeline
                 );

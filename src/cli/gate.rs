@@ -101,7 +101,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 for i in issues {
                     outln!("       {}: {}", i.kind, i.message);
                     if let Some(p) = &i.path {
-                        outln!("       reproduce: rowguard repro {}", p.display());
+                        outln!(
+                            "       reproduce: {} repro {}",
+                            crate::report::program(),
+                            p.display()
+                        );
                     }
                 }
             }

@@ -76,6 +76,15 @@ pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> Exit
     if !harnesses.is_empty() {
         crate::harness::choice::install(harnesses);
     }
+    // what a person types to reproduce: this binary's own name
+    if let Some(name) = std::env::args_os()
+        .next()
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+    {
+        crate::report::set_program(&name.to_string_lossy());
+    }
     std::panic::set_hook(Box::new(|info| {
         let msg = info
             .payload()

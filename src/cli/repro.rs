@@ -63,7 +63,8 @@ fn replay(
             out!("{}", report::text(execution));
             if found {
                 outln!(
-                    "reproduce: rowguard repro {} --pipeline {}",
+                    "reproduce: {} repro {} --pipeline {}",
+                    report::program(),
                     shell_word(&path.display().to_string()),
                     execution.pipeline
                 );

@@ -34,9 +34,10 @@ pub fn junit(report: &GateReport) -> crate::Result<String> {
                         .iter()
                         .map(|i| match &i.path {
                             Some(p) => format!(
-                                "{}: {}\n  reproduce: rowguard repro {}",
+                                "{}: {}\n  reproduce: {} repro {}",
                                 i.kind,
                                 i.message,
+                                super::program(),
                                 p.display()
                             ),
                             None => format!("{}: {}", i.kind, i.message),

@@ -18,6 +18,19 @@ pub mod html;
 pub mod junit;
 pub mod sarif;
 
+static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The command a person types to reproduce (`rowguard`, or a team's own
+/// binary built on [`crate::cli::main`], which sets it).
+pub fn program() -> &'static str {
+    PROGRAM.get().map_or("rowguard", String::as_str)
+}
+
+/// Sets [`program`] once, for the whole process.
+pub fn set_program(name: &str) {
+    let _ = PROGRAM.set(name.to_string());
+}
+
 /// Cells of a blast radius listed in text before eliding.
 pub const SHOWN_CELLS: usize = 12;
 

@@ -316,7 +316,8 @@ pub fn from_gate(
         let mut messages = c.messages.clone();
         for a in &c.artifacts {
             messages.push(format!(
-                "reproduce: rowguard repro {}",
+                "reproduce: {} repro {}",
+                crate::report::program(),
                 super::shell_word(&resolve(a).display().to_string())
             ));
         }

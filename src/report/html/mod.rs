@@ -534,11 +534,12 @@ fn detail_section(
         let pipe = shell_word(&e.pipeline);
         let _ = write!(
             out,
-            "<h4>Replay and shrink</h4><pre class=\"copy commands\">rowguard repro {} --pipeline {}\nrowguard minimize {} --pipeline {} -o min.json</pre>",
+            "<h4>Replay and shrink</h4><pre class=\"copy commands\">{prog} repro {} --pipeline {}\n{prog} minimize {} --pipeline {} -o min.json</pre>",
             text(&p),
             text(&pipe),
             text(&p),
-            text(&pipe)
+            text(&pipe),
+            prog = text(crate::report::program())
         );
     }
     out.push_str("</section>");
