@@ -39,7 +39,7 @@ enum Which {
         #[arg(long)]
         cargo_fuzz: Option<PathBuf>,
         /// Rust source to harvest words from for the `rowguard+dict` engine; repeatable
-        /// (default: src/harness/pipeline when it exists).
+        /// (default: the harness's own source folders that exist here).
         #[arg(long, value_name = "PATH")]
         source: Vec<PathBuf>,
         #[command(flatten)]
@@ -93,8 +93,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             mut source,
             db,
         } => {
-            if source.is_empty() && std::path::Path::new("src/harness/pipeline").is_dir() {
-                source.push(PathBuf::from("src/harness/pipeline"));
+            let harness = super::harness(None)?;
+            if source.is_empty() {
+                source = super::default_sources(harness);
             }
             let words = super::dict::words(&[], &source)?;
             if time == 0 || seeds == 0 {
@@ -108,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
             }
             let r = detect::run(
-                super::harness(None)?,
+                harness,
                 &pipelines,
                 seeds,
                 Duration::from_secs(time),

@@ -63,14 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let harness = super::harness(None)?;
     let mut sources = args.source;
     if sources.is_empty() {
-        // the harness's own code under test, when run from its project root
-        sources.extend(
-            harness
-                .sources()
-                .iter()
-                .map(PathBuf::from)
-                .filter(|p| p.is_dir()),
-        );
+        sources = super::default_sources(harness);
     }
     let dictionary = super::dict::words(&args.dict, &sources)?;
     let pipeline = match &args.pipeline {

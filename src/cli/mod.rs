@@ -69,6 +69,17 @@ pub fn harness_or(
     )?)
 }
 
+/// The harness's own source folders that exist here: the words of `gate`
+/// and `bench detect` when no `--source` is given.
+pub fn default_sources(harness: &dyn crate::harness::domain::Domain) -> Vec<std::path::PathBuf> {
+    harness
+        .sources()
+        .iter()
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
 /// Runs the command line on `harnesses` (the first is the default; none:
 /// the built-in appointments harness) and returns the exit code. A team's
 /// binary is `fn main() -> ExitCode { rowguard::cli::main(vec![register(MyHarness)]) }`.
