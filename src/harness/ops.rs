@@ -13,34 +13,50 @@ use serde_json::Value;
 
 use super::domain::{Domain, OpValue};
 
-/// Every string leaf of `op` with its path (`/lines/*/description`: array
-/// indexes are `*`), in document order.
-fn leaves(op: &Value, path: &mut String, out: &mut Vec<(String, Vec<usize>)>, at: &mut Vec<usize>) {
-    match op {
-        Value::String(_) => out.push((path.clone(), at.clone())),
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let len = path.len();
-                path.push_str("/*");
-                at.push(i);
-                leaves(item, path, out, at);
-                at.pop();
-                path.truncate(len);
-            }
-        }
-        Value::Object(map) => {
-            for (i, (k, v)) in map.iter().enumerate() {
+/// Every scalar leaf of `op` (string, number, flag, null) with its path
+/// (`/lines/*/description`: array indexes are `*`) and its position, in
+/// document order.
+fn scalars(op: &Value) -> Vec<(String, Vec<usize>)> {
+    fn walk(
+        v: &Value,
+        path: &mut String,
+        at: &mut Vec<usize>,
+        out: &mut Vec<(String, Vec<usize>)>,
+    ) {
+        let mut child =
+            |i: usize, part: &str, item: &Value, path: &mut String, at: &mut Vec<usize>| {
                 let len = path.len();
                 path.push('/');
-                path.push_str(k);
+                path.push_str(part);
                 at.push(i);
-                leaves(v, path, out, at);
+                walk(item, path, at, out);
                 at.pop();
                 path.truncate(len);
+            };
+        match v {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    child(i, "*", item, path, at);
+                }
             }
+            Value::Object(map) => {
+                for (i, (k, item)) in map.iter().enumerate() {
+                    child(i, k, item, path, at);
+                }
+            }
+            _ => out.push((path.clone(), at.clone())),
         }
-        _ => {}
     }
+    let mut out = Vec::new();
+    walk(op, &mut String::new(), &mut Vec::new(), &mut out);
+    out
+}
+
+/// Every string leaf of `op`, as [`scalars`] gives them.
+fn string_leaves(op: &Value) -> Vec<(String, Vec<usize>)> {
+    let mut out = scalars(op);
+    out.retain(|(_, at)| matches!(at_value(op, at), Some(Value::String(_))));
+    out
 }
 
 fn at_mut<'a>(op: &'a mut Value, at: &[usize]) -> Option<&'a mut Value> {
@@ -88,8 +104,7 @@ fn is_text(domain: &dyn Domain, op: &Value, path: &str, at: &[usize]) -> bool {
 
 /// The positions of `op`'s free-text fields, in document order.
 fn text_positions(domain: &dyn Domain, op: &Value) -> Vec<(String, Vec<usize>)> {
-    let mut out = Vec::new();
-    leaves(op, &mut String::new(), &mut out, &mut Vec::new());
+    let mut out = string_leaves(op);
     out.retain(|(path, at)| is_text(domain, op, path, at));
     out
 }
@@ -98,17 +113,7 @@ fn text_positions(domain: &dyn Domain, op: &Value) -> Vec<(String, Vec<usize>)> 
 pub fn texts<'a>(domain: &dyn Domain, op: &'a Value) -> Vec<&'a str> {
     text_positions(domain, op)
         .iter()
-        .filter_map(|(_, at)| {
-            let mut v = op;
-            for &i in at {
-                v = match v {
-                    Value::Array(items) => items.get(i)?,
-                    Value::Object(map) => map.values().nth(i)?,
-                    _ => return None,
-                };
-            }
-            v.as_str()
-        })
+        .filter_map(|(_, at)| at_value(op, at)?.as_str())
         .collect()
 }
 
@@ -156,14 +161,10 @@ pub fn placeholder(domain: &dyn Domain, op: &OpValue) -> OpValue {
 /// The operation's kind: its first string field that is not free text
 /// (an enum tag such as `"op": "reschedule"`), else `"op"`.
 pub fn kind(domain: &dyn Domain, op: &Value) -> String {
-    let mut out = Vec::new();
-    leaves(op, &mut String::new(), &mut out, &mut Vec::new());
-    out.into_iter()
+    string_leaves(op)
+        .into_iter()
         .find(|(path, at)| !is_text(domain, op, path, at))
-        .and_then(|(_, at)| {
-            let mut copy = op.clone();
-            at_mut(&mut copy, &at).and_then(|v| v.as_str().map(str::to_string))
-        })
+        .and_then(|(_, at)| at_value(op, &at)?.as_str().map(str::to_string))
         .unwrap_or_else(|| "op".into())
 }
 
@@ -192,39 +193,7 @@ pub fn describe(domain: &dyn Domain, op: &Value) -> String {
 /// The scalar leaves of `op` that are not free text (numbers, flags, tags),
 /// by path.
 fn settings(domain: &dyn Domain, op: &Value) -> Vec<(String, Vec<usize>)> {
-    fn walk(
-        v: &Value,
-        path: &mut String,
-        at: &mut Vec<usize>,
-        out: &mut Vec<(String, Vec<usize>)>,
-    ) {
-        match v {
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push_str("/*");
-                    at.push(i);
-                    walk(item, path, at, out);
-                    at.pop();
-                    path.truncate(len);
-                }
-            }
-            Value::Object(map) => {
-                for (i, (k, item)) in map.iter().enumerate() {
-                    let len = path.len();
-                    path.push('/');
-                    path.push_str(k);
-                    at.push(i);
-                    walk(item, path, at, out);
-                    at.pop();
-                    path.truncate(len);
-                }
-            }
-            _ => out.push((path.clone(), at.clone())),
-        }
-    }
-    let mut out = Vec::new();
-    walk(op, &mut String::new(), &mut Vec::new(), &mut out);
+    let mut out = scalars(op);
     out.retain(|(path, at)| {
         !matches!(at_value(op, at), Some(Value::String(_))) || !is_text(domain, op, path, at)
     });
