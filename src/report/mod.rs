@@ -21,7 +21,7 @@ pub mod sarif;
 static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The command a person types to reproduce (`rowguard`, or a team's own
-/// binary built on [`crate::cli::main`], which sets it).
+/// binary built on `rowguard::cli::main`, which sets it).
 pub fn program() -> &'static str {
     PROGRAM.get().map_or("rowguard", String::as_str)
 }
