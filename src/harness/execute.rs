@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::appointments::{self, Appointments};
-use super::domain::{register, Domain, OpValue, Pipeline};
+use super::appointments;
+use super::domain::{Domain, OpValue, Pipeline};
 use super::ops;
 use super::scenario::Scenario;
 use crate::guard::postgres::{PgGuard, PgOptions};
@@ -40,18 +40,6 @@ impl Session {
     /// A session over the appointments fixture on embedded SQLite.
     pub fn new() -> crate::Result<Session> {
         Session::open(appointments::harness(), None)
-    }
-
-    /// A session over an appointments fixture of `size` appointments on
-    /// embedded SQLite.
-    pub fn with_size(size: usize) -> crate::Result<Session> {
-        Session::open(
-            register(Appointments {
-                size,
-                extra: Vec::new(),
-            }),
-            None,
-        )
     }
 
     /// A session over `domain` resized to `rows` rows (`bench scaling`).

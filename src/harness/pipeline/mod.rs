@@ -82,22 +82,6 @@ impl Op {
         }
     }
 
-    /// The same op with each free-text field replaced by a benign placeholder
-    /// of the same length in characters: the template the guard compares
-    /// statement shapes against.
-    pub fn placeholder(&self) -> Op {
-        let fill = |s: &str| "x".repeat(s.chars().count());
-        let mut op = self.clone();
-        match &mut op {
-            Op::Reschedule { notes, reason, .. } | Op::RescheduleSeries { notes, reason, .. } => {
-                *notes = fill(notes);
-                *reason = fill(reason);
-            }
-            Op::EditNotes { notes, .. } => *notes = fill(notes),
-        }
-        op
-    }
-
     /// Checks day and slot are within the month view.
     pub fn validate(&self) -> Result<(), String> {
         let (day, slot) = match self {
