@@ -1,15 +1,17 @@
-//! `rowguard schema [--dialect sqlite|postgres]`: the SQL (DDL, fixture rows)
-//! that builds the fixture on SQLite (with its pragmas) or PostgreSQL.
+//! `rowguard schema [--dialect sqlite|postgres|mysql]`: the SQL (DDL, fixture
+//! rows) that builds the fixture on SQLite (with its pragmas), PostgreSQL or
+//! MariaDB/MySQL.
 
 use super::out;
 use std::process::ExitCode;
 
-use rowguard::harness::{schema, schema_pg};
+use rowguard::harness::{schema, schema_mysql, schema_pg};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum SchemaDialect {
     Sqlite,
     Postgres,
+    Mysql,
 }
 
 #[derive(clap::Args)]
@@ -26,6 +28,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.dialect {
         SchemaDialect::Sqlite => out!("{}", schema::sql(args.size)),
         SchemaDialect::Postgres => out!("{}", schema_pg::sql(args.size)),
+        SchemaDialect::Mysql => out!("{}", schema_mysql::sql(args.size)),
     }
     Ok(ExitCode::SUCCESS)
 }

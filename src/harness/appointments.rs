@@ -2,9 +2,10 @@
 //! write (DESIGN.md, "The invariant"), and the one constructor for "a guard
 //! over the fixture for target N" that every tool and test uses.
 
-use super::{schema, schema_pg};
+use super::{schema, schema_mysql, schema_pg};
+use crate::guard::mysql::MyGuard;
 use crate::guard::postgres::{PgGuard, PgOptions};
-use crate::guard::{Guard, Policy, SideEffect, Value};
+use crate::guard::{Backend, BackendKind, Guard, Policy, SideEffect, Value};
 
 /// Columns a reschedule may change on its target rows.
 pub const WRITABLE: [&str; 5] = ["start_at", "end_at", "notes", "reason", "updated_at"];
@@ -38,6 +39,29 @@ pub fn guard_for(size: usize, target: i64) -> crate::Result<Guard> {
         schema::open(size)?,
         appointments_policy(&[target]),
     )?)
+}
+
+/// The same guard on the MariaDB/MySQL server of `options` (a `mysql://`
+/// or `mariadb://` URL): the fixture built in a database rowguard creates
+/// (and drops with the guard).
+pub fn my_guard_for(options: &PgOptions, size: usize, target: i64) -> crate::Result<MyGuard> {
+    Ok(MyGuard::open(
+        options,
+        &schema_mysql::sql(size),
+        appointments_policy(&[target]),
+    )?)
+}
+
+/// The guard on the server `options` names, whichever database it is.
+pub fn server_guard_for(
+    options: &PgOptions,
+    size: usize,
+    target: i64,
+) -> crate::Result<Box<dyn Backend>> {
+    Ok(match BackendKind::of_url(&options.url) {
+        BackendKind::Mysql => Box::new(my_guard_for(options, size, target)?),
+        _ => Box::new(pg_guard_for(options, size, target)?),
+    })
 }
 
 /// The same guard on the PostgreSQL server of `options`: the fixture built

@@ -16,13 +16,14 @@ use super::appointments::{self, appointments_policy};
 use super::pipeline::{Op, Pipeline};
 use super::scenario::Scenario;
 use super::schema;
+use crate::guard::mysql::MyGuard;
 use crate::guard::postgres::{PgGuard, PgOptions};
 use crate::guard::{
     Backend, BackendKind, Db, DbError, Finding, Guard, Kind, StatementCheck, Value,
 };
 
 /// A guard over a fresh fixture, reused input after input: embedded SQLite
-/// (the default) or a PostgreSQL server (`--database`).
+/// (the default), a PostgreSQL or a MariaDB/MySQL server (`--database`).
 pub struct Session {
     backend: SessionBackend,
     size: usize,
@@ -34,6 +35,7 @@ pub struct Session {
 enum SessionBackend {
     Sqlite(Guard),
     Postgres(Box<PgGuard>),
+    Mysql(Box<MyGuard>),
 }
 
 impl Session {
@@ -58,6 +60,13 @@ impl Session {
     pub fn open_sized(database: Option<&PgOptions>, size: usize) -> crate::Result<Session> {
         let backend = match database {
             None => SessionBackend::Sqlite(appointments::guard_for(size, schema::DEFAULT_TARGET)?),
+            Some(options) if BackendKind::of_url(&options.url) == BackendKind::Mysql => {
+                SessionBackend::Mysql(Box::new(appointments::my_guard_for(
+                    options,
+                    size,
+                    schema::DEFAULT_TARGET,
+                )?))
+            }
             Some(options) => SessionBackend::Postgres(Box::new(appointments::pg_guard_for(
                 options,
                 size,
@@ -75,7 +84,7 @@ impl Session {
     pub fn guard(&mut self) -> Option<&mut Guard> {
         match &mut self.backend {
             SessionBackend::Sqlite(g) => Some(g),
-            SessionBackend::Postgres(_) => None,
+            _ => None,
         }
     }
 
@@ -83,7 +92,15 @@ impl Session {
     pub fn postgres_guard(&mut self) -> Option<&mut PgGuard> {
         match &mut self.backend {
             SessionBackend::Postgres(g) => Some(g),
-            SessionBackend::Sqlite(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The MariaDB/MySQL guard, on a MariaDB/MySQL session.
+    pub fn mysql_guard(&mut self) -> Option<&mut MyGuard> {
+        match &mut self.backend {
+            SessionBackend::Mysql(g) => Some(g),
+            _ => None,
         }
     }
 
@@ -92,6 +109,7 @@ impl Session {
         match &mut self.backend {
             SessionBackend::Sqlite(g) => g,
             SessionBackend::Postgres(g) => g.as_mut(),
+            SessionBackend::Mysql(g) => g.as_mut(),
         }
     }
 
@@ -100,6 +118,7 @@ impl Session {
         match &self.backend {
             SessionBackend::Sqlite(_) => BackendKind::Sqlite,
             SessionBackend::Postgres(_) => BackendKind::Postgres,
+            SessionBackend::Mysql(_) => BackendKind::Mysql,
         }
     }
 }

@@ -62,7 +62,7 @@ pub fn check(statements: &[String], opts: &CheckOptions) -> crate::Result<CheckR
         )));
     }
     let mut guard: Box<dyn Backend> = match &opts.database {
-        Some(database) => Box::new(appointments::pg_guard_for(database, size, opts.target)?),
+        Some(database) => appointments::server_guard_for(database, size, opts.target)?,
         None => Box::new(appointments::guard_for(size, opts.target)?.with_dialect(opts.dialect)),
     };
     guard.begin_input()?;

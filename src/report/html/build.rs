@@ -202,11 +202,12 @@ pub fn fuzz_run(summary: &Summary, command: &str) -> RunInfo {
 fn replay_session(summary: &Summary, database: Option<&PgOptions>) -> crate::Result<Session> {
     match (summary.database, database) {
         (BackendKind::Sqlite, _) => Session::new(),
-        (BackendKind::Postgres, Some(options)) => Session::open(Some(options)),
-        (BackendKind::Postgres, None) => Err(crate::Error::Usage(
-            "this run checked on PostgreSQL: give --database URL to replay its findings there"
-                .into(),
-        )),
+        (kind, Some(options)) if BackendKind::of_url(&options.url) == kind => {
+            Session::open(Some(options))
+        }
+        (kind, _) => Err(crate::Error::Usage(format!(
+            "this run checked on {kind}: give --database URL of such a server to replay its findings there"
+        ))),
     }
 }
 
@@ -299,7 +300,7 @@ pub fn from_gate(
                 command: "gate".into(),
                 pipeline: "safe".into(),
                 backend: match database {
-                    Some(_) => BackendKind::Postgres.as_str().into(),
+                    Some(d) => BackendKind::of_url(&d.url).as_str().into(),
                     None => BackendKind::Sqlite.as_str().into(),
                 },
                 ..RunInfo::default()
