@@ -227,10 +227,10 @@ SELECT `a;b`"
                 r"SELECT 'a\';b'",
                 " SELECT 1 # ; x\n",
                 " /*! DELETE FROM t */",
-                "\nSELECT `a;b`"
+                " -- ;\nSELECT `a;b`"
             ]
         );
-        assert_eq!(leading_words("/*!50000 delete */ from t", 2), ["DELETE"]);
+        assert_eq!(leading_words("/*!50000 delete */ from t", 2), ["DELETE", "FROM"]);
         // `--` without a blank after it is two minus signs, not a comment.
         assert_eq!(statements("SELECT 1--1; SELECT 2").len(), 2);
     }

@@ -127,7 +127,11 @@ pub struct MyGuard {
 
 /// A one-line form of a client error.
 pub(crate) fn one_line(e: &mysql::Error) -> String {
-    e.to_string().replace(['\n', '\r'], " ")
+    let text = match e {
+        mysql::Error::MySqlError(m) => format!("ERROR {} ({}): {}", m.code, m.state, m.message),
+        other => other.to_string(),
+    };
+    text.replace(['\n', '\r'], " ")
 }
 
 /// The server's error code, if the server sent the error.
@@ -142,7 +146,7 @@ fn code(e: &mysql::Error) -> Option<u16> {
 /// (a connection failure has none: [`ErrorClass::Other`]).
 pub(crate) fn db_error(e: &mysql::Error) -> DbError {
     let class = match code(e) {
-        Some(1044 | 1045 | 1142 | 1143 | 1227 | 1370 | 1397..=1401) => ErrorClass::Denied,
+        Some(1044 | 1045 | 1142 | 1143 | 1148 | 1227 | 1370 | 1397..=1401) => ErrorClass::Denied,
         Some(1205 | 1213 | 1317 | 1969 | 3024 | 1040 | 1037 | 1038 | 1114 | 1104 | 1153 | 1301) => {
             ErrorClass::Limit
         }
@@ -438,6 +442,8 @@ impl Backend for MyGuard {
             crate::Error::Mysql(format!("starting the input's transaction: {}", e.message))
         })?;
         self.in_input = true;
+        // Every input starts with an empty log (nothing in it ever commits).
+        self.read_after = 0;
         self.input_deadline = Some(Instant::now() + INPUT_TIME);
         Ok(())
     }
