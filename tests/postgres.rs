@@ -408,7 +408,7 @@ fn the_differential_explains_every_difference() {
     assert!(report
         .differences
         .iter()
-        .any(|d| matches!(d.reason, Reason::PostgresRejected(_))));
+        .any(|d| matches!(d.reason, Reason::ServerRejected(_))));
     assert!(dialect_neutral()
         .iter()
         .all(|p| p.name() != "estring" && p.name() != "series"));

@@ -131,8 +131,8 @@ impl Judge {
         let here = self.session.kind().as_str();
         let needs = pipeline::by_name(name)
             .map_err(|e| e.to_string())?
-            .database();
-        if needs.is_some_and(|db| db != here) {
+            .databases();
+        if !needs.is_empty() && !needs.contains(&here) {
             // Its bug exists only on another database: no finding here but
             // `sql-error` (its SQL may be the other database's own syntax,
             // e.g. `series`' `IS (subquery)`), and `safe` clean.

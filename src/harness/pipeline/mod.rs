@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::schema;
 pub use crate::guard::{Db, DbError, ErrorClass, Value};
 
+mod backslash;
 mod blacklist;
 mod concat;
 mod estring;
@@ -121,6 +122,16 @@ pub(crate) fn new_times(day: u8, slot: u8) -> (String, String) {
     (start, end)
 }
 
+/// `a || b` as the database concatenates text: `||` is OR on MariaDB/MySQL,
+/// where the app's port writes `CONCAT(a, b)`.
+pub(crate) fn cat(db: &dyn Db, a: &str, b: &str) -> String {
+    if db.database() == "mysql" {
+        format!("CONCAT({a}, {b})")
+    } else {
+        format!("{a} || {b}")
+    }
+}
+
 /// A version of the pipeline under test.
 pub trait Pipeline: Sync {
     /// Stable name (`--pipeline`, reproducers, `ROWGUARD_PIPELINE`).
@@ -129,10 +140,10 @@ pub trait Pipeline: Sync {
     fn bug_class(&self) -> &'static str;
     /// The kind of input that triggers it.
     fn trigger(&self) -> &'static str;
-    /// The only database its bug exists on (`Some("postgres")`), or `None`
-    /// when it is a bug on every database. Replays expect it clean elsewhere.
-    fn database(&self) -> Option<&'static str> {
-        None
+    /// The databases its bug exists on (`&["postgres"]`), or none when it
+    /// is a bug on every database. Replays expect it clean elsewhere.
+    fn databases(&self) -> &'static [&'static str] {
+        &[]
     }
     /// Runs one op through `db`; stops at the first error.
     fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError>;
@@ -150,6 +161,7 @@ pub fn all() -> &'static [&'static dyn Pipeline] {
         &series::Series,
         &wording::WORDING,
         &estring::EString,
+        &backslash::Backslash,
     ]
 }
 

@@ -205,9 +205,15 @@ fn replay_session(summary: &Summary, database: Option<&PgOptions>) -> crate::Res
         (kind, Some(options)) if BackendKind::of_url(&options.url) == kind => {
             Session::open(Some(options))
         }
-        (kind, _) => Err(crate::Error::Usage(format!(
-            "this run checked on {kind}: give --database URL of such a server to replay its findings there"
-        ))),
+        (kind, _) => {
+            let name = match kind {
+                BackendKind::Mysql => "MariaDB/MySQL",
+                _ => "PostgreSQL",
+            };
+            Err(crate::Error::Usage(format!(
+                "this run checked on {name}: give --database URL to replay its findings there"
+            )))
+        }
     }
 }
 

@@ -131,15 +131,15 @@ pub fn run(
             "--cargo-fuzz runs on SQLite only: leave out --database to measure it".into(),
         ));
     }
-    let here = if database.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let here = database.map_or("sqlite", |d| {
+        crate::guard::BackendKind::of_url(&d.url).as_str()
+    });
     let names: Vec<String> = if pipelines.is_empty() {
         pipeline::all()
             .iter()
-            .filter(|p| p.name() != "safe" && p.database().is_none_or(|d| d == here))
+            .filter(|p| {
+                p.name() != "safe" && (p.databases().is_empty() || p.databases().contains(&here))
+            })
             .map(|p| p.name().to_string())
             .collect()
     } else {

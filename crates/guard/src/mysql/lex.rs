@@ -230,7 +230,10 @@ SELECT `a;b`"
                 " -- ;\nSELECT `a;b`"
             ]
         );
-        assert_eq!(leading_words("/*!50000 delete */ from t", 2), ["DELETE", "FROM"]);
+        assert_eq!(
+            leading_words("/*!50000 delete */ from t", 2),
+            ["DELETE", "FROM"]
+        );
         // `--` without a blank after it is two minus signs, not a comment.
         assert_eq!(statements("SELECT 1--1; SELECT 2").len(), 2);
     }
