@@ -2,7 +2,10 @@
 //! keys and rows as [`super::schema`] (SQLite), in MySQL's dialect. Text
 //! columns are LONGTEXT (SQLite text has no width; `send_at` is a key, so a
 //! VARCHAR), integer keys AUTO_INCREMENT (SQLite's rowid gives max + 1 and
-//! so does the counter, which the guard puts back after each input).
+//! so does the counter, which the guard puts back after an input moved it),
+//! but `appointment_log`'s, which every reschedule writes: a BEFORE INSERT
+//! trigger gives it max + 1, as SQLite does, and there is no counter to
+//! put back after each input (an ALTER TABLE per input).
 //! InnoDB runs foreign-key cascades without firing triggers, so the
 //! reminders' ON DELETE CASCADE is a BEFORE DELETE trigger on appointments
 //! (REPLACE's conflict delete fires it too) and the foreign key only
@@ -39,7 +42,7 @@ CREATE TABLE appointments (
 ) ENGINE=InnoDB;
 CREATE INDEX appointments_series ON appointments(series_id);
 CREATE TABLE appointment_log (
-  id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  id BIGINT NOT NULL DEFAULT 0 PRIMARY KEY,
   appointment_id BIGINT NOT NULL,
   changed_at LONGTEXT,
   old_start_at LONGTEXT,
@@ -53,6 +56,8 @@ CREATE TABLE reminders (
   PRIMARY KEY (appointment_id, send_at),
   FOREIGN KEY (appointment_id) REFERENCES appointments(id)
 ) ENGINE=InnoDB;
+CREATE TRIGGER appointment_log_id BEFORE INSERT ON appointment_log FOR EACH ROW
+  SET NEW.id = IF(NEW.id = 0, (SELECT COALESCE(MAX(id), 0) + 1 FROM appointment_log), NEW.id);
 CREATE TRIGGER appointments_audit AFTER UPDATE ON appointments FOR EACH ROW
   INSERT INTO appointment_log (appointment_id, changed_at, old_start_at, new_start_at, old_notes, new_notes)
   VALUES (NEW.id, NEW.updated_at, OLD.start_at, NEW.start_at, OLD.notes, NEW.notes);

@@ -328,6 +328,27 @@ mod tests {
     }
 
     #[test]
+    fn mysql_lexical_differences_are_named() {
+        assert_eq!(
+            mysql_reads_otherwise("SET notes = 'a\\' -- '"),
+            Some("a backslash escape")
+        );
+        assert_eq!(
+            mysql_reads_otherwise("SET notes = ''--"),
+            Some("-- without a blank after it (not a comment on MySQL)")
+        );
+        assert_eq!(mysql_reads_otherwise("SET notes = 'a' -- x"), None);
+        let unexplained = line(Vec::new(), None, &[]);
+        let mut hash = line(vec![Kind::WriteOutsideTarget], None, &[("8", "notes")]);
+        hash.statements[0].sql = "UPDATE t SET a = 1 # x".into();
+        assert!(classify(&unexplained, &hash).unwrap().is_unexplained());
+        assert_eq!(
+            classify_on(BackendKind::Mysql, &unexplained, &hash),
+            Some(Reason::DialectReads("a # comment".into()))
+        );
+    }
+
+    #[test]
     fn agreeing_lines_are_no_difference() {
         let a = line(vec![Kind::WriteOutsideTarget], None, &[("8", "notes")]);
         assert_eq!(classify(&a, &a.clone()), None);

@@ -29,9 +29,11 @@ use serde::Serialize;
 
 use super::{median, time, workload};
 use crate::engine;
+use crate::guard::mysql::MyRaw;
 use crate::guard::postgres::{PgOptions, PgRaw};
+use crate::guard::BackendKind;
 use crate::guard::{Api, Breakdown, StatementCheck};
-use crate::harness::schema_pg;
+use crate::harness::{schema_mysql, schema_pg};
 use crate::scenario::Scenario;
 use crate::target::{self, Session};
 use crate::{pipeline, schema};
@@ -84,7 +86,7 @@ pub struct EngineCeiling {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
-    /// `sqlite`, or `postgres` with `--database` (both sides on the server).
+    /// `sqlite`, or `postgres` / `mysql` with `--database` (both sides on the server).
     pub database: &'static str,
     /// The worst pipeline's ratio.
     pub ratio: f64,
@@ -270,10 +272,14 @@ pub fn run(
                 )?)
             }
             Some(options) => {
-                let mut raw = PgRaw::open(options, &schema_pg::sql(schema::DEFAULT_SIZE))?;
+                let size = schema::DEFAULT_SIZE;
+                let mut raw: Box<dyn crate::db::Db> = match BackendKind::of_url(&options.url) {
+                    BackendKind::Mysql => Box::new(MyRaw::open(options, &schema_mysql::sql(size))?),
+                    _ => Box::new(PgRaw::open(options, &schema_pg::sql(size))?),
+                };
                 for _ in 0..rounds.max(1) {
                     checked_t.push(time(|| checked_round(&mut session, p, &work)).1);
-                    let (r, t) = time(|| pg_raw_round(&mut raw, &statements));
+                    let (r, t) = time(|| server_raw_round(raw.as_mut(), &statements));
                     r?;
                     raw_t.push(t);
                 }
@@ -297,11 +303,7 @@ pub fn run(
         false => None,
     };
     Ok(Throughput {
-        database: if database.is_some() {
-            "postgres"
-        } else {
-            "sqlite"
-        },
+        database: database.map_or("sqlite", |d| BackendKind::of_url(&d.url).as_str()),
         ratio: results.iter().map(|r| r.ratio).fold(0.0, f64::max),
         pipelines: results,
         engine,
@@ -310,10 +312,13 @@ pub fn run(
     })
 }
 
-/// One raw round on the server: the input's transaction, each statement
-/// in a savepoint rolled back after it (an error aborts only the savepoint).
-fn pg_raw_round(raw: &mut PgRaw, statements: &[StatementCheck]) -> crate::Result<()> {
-    use crate::db::Db;
+/// One raw round on the server (PostgreSQL or MariaDB/MySQL, the same SQL):
+/// the input's transaction, each statement in a savepoint rolled back after
+/// it (an error aborts only the savepoint).
+fn server_raw_round(
+    raw: &mut dyn crate::db::Db,
+    statements: &[StatementCheck],
+) -> crate::Result<()> {
     raw.execute_batch("BEGIN")?;
     for s in statements {
         raw.execute_batch("SAVEPOINT raw")?;
