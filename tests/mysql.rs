@@ -532,3 +532,147 @@ fn a_server_with_foreign_databases_is_refused_unless_owned() {
         left_on_server(&options)
     );
 }
+
+/// `SET GLOBAL sql_safe_updates` for as long as it lives (every session
+/// opened meanwhile starts with it), then back to what it was.
+struct SafeUpdates(mysql::Conn, String);
+
+impl SafeUpdates {
+    fn on(options: &PgOptions) -> SafeUpdates {
+        use mysql::prelude::Queryable;
+        let mut a = admin(options);
+        let was: String = a
+            .query_first("SELECT @@global.sql_safe_updates")
+            .unwrap()
+            .unwrap();
+        a.query_drop("SET GLOBAL sql_safe_updates = 1").unwrap();
+        SafeUpdates(a, was)
+    }
+}
+
+impl Drop for SafeUpdates {
+    fn drop(&mut self) {
+        use mysql::prelude::Queryable;
+        let _ = self
+            .0
+            .query_drop(format!("SET GLOBAL sql_safe_updates = {}", self.1));
+    }
+}
+
+/// MySQL's own guard beside rowguard: every planted pipeline's reproducers
+/// (those whose bug exists on MySQL) and every corpus file on `safe`,
+/// replayed with `sql_safe_updates = 1` on the server. Prints one line per
+/// run (`cargo test --test main mysql::sql_safe -- --nocapture`; the table in
+/// BENCHMARKS.md is its output). A finding is blocked when, with the
+/// setting on, rowguard sees no write outside the target any more.
+#[test]
+fn sql_safe_updates_side_by_side() {
+    let Some((options, _lock)) = server() else {
+        return;
+    };
+    let mut files: Vec<(String, &'static str, std::path::PathBuf)> = Vec::new();
+    for dir in std::fs::read_dir(root().join("corpus/regressions")).unwrap() {
+        let dir = dir.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let p = pipeline::by_name(&name).unwrap();
+        if !p.databases().is_empty() && !p.databases().contains(&"mysql") {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            files.push((
+                format!(
+                    "regressions/{name}/{}",
+                    f.file_name().unwrap().to_string_lossy()
+                ),
+                p.name(),
+                f,
+            ));
+        }
+    }
+    for f in std::fs::read_dir(root().join("corpus/pipeline")).unwrap() {
+        let f = f.unwrap().path();
+        files.push((
+            format!("pipeline/{}", f.file_name().unwrap().to_string_lossy()),
+            "safe",
+            f,
+        ));
+    }
+    files.sort();
+    // Beside the reproducers: their `'--` made MySQL's way (`-- ` needs a
+    // blank), and injections that keep a key in the WHERE or add a LIMIT.
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = |label: &str, p: &'static str, notes: &str| {
+        let path = dir.path().join(label);
+        let op = serde_json::json!({"op": "edit-notes", "id": 7, "notes": notes});
+        std::fs::write(
+            &path,
+            serde_json::json!({"rowguard": 1, "ops": [op]}).to_string(),
+        )
+        .unwrap();
+        files.push((format!("(notes {notes:?})"), p, path));
+    };
+    extra("a", "legacy", "moved per phone call'-- ");
+    extra("b", "unicode", "moved per phone call’-- ");
+    extra("c", "wording", "moved to a TeleHealth call'-- ");
+    extra("d", "legacy", "x' WHERE id = 8 -- ");
+    extra("e", "legacy", "x' WHERE id > 0 -- ");
+    extra("f", "legacy", "x' LIMIT 1000 -- ");
+    extra("g", "legacy", "x' WHERE id = 7 OR id = 8 -- ");
+    let run = |session: &mut Session, p: &str, file: &std::path::Path| {
+        let decoded = decode_file(&std::fs::read(file).unwrap()).unwrap();
+        execute(session, pipeline::by_name(p).unwrap(), &decoded.scenario).unwrap()
+    };
+    let refused = |e: &rowguard::harness::execute::Execution| {
+        e.statements()
+            .any(|s| s.error.as_deref().is_some_and(|m| m.contains("ERROR 1175")))
+    };
+    let mut plain = Session::open(Some(&options)).unwrap();
+    let before: Vec<_> = files
+        .iter()
+        .map(|(_, p, f)| run(&mut plain, p, f))
+        .collect();
+    let on_safe_before: Vec<_> = files
+        .iter()
+        .map(|(_, _, f)| run(&mut plain, "safe", f))
+        .collect();
+    drop(plain);
+    let setting = SafeUpdates::on(&options);
+    let mut guarded = Session::open(Some(&options)).unwrap();
+    let after: Vec<_> = files
+        .iter()
+        .map(|(_, p, f)| run(&mut guarded, p, f))
+        .collect();
+    let on_safe_after: Vec<_> = files
+        .iter()
+        .map(|(_, _, f)| run(&mut guarded, "safe", f))
+        .collect();
+    drop(guarded);
+    drop(setting);
+    println!("| corpus file | pipeline | rowguard | with sql_safe_updates = 1 | safe, with sql_safe_updates = 1 |");
+    println!("|---|---|---|---|---|");
+    for (i, (name, p, _)) in files.iter().enumerate() {
+        let found = before[i].kinds().contains(&Kind::WriteOutsideTarget);
+        let still = after[i].kinds().contains(&Kind::WriteOutsideTarget);
+        let mysql = match (found, still, refused(&after[i])) {
+            (false, _, true) => "refuses a statement (1175)",
+            (false, _, false) => "nothing to block",
+            (true, true, _) => "lets the write through",
+            (true, false, true) => "blocks it (1175)",
+            (true, false, false) => "no write outside (other error)",
+        };
+        assert!(
+            on_safe_before[i].is_clean(),
+            "{name} on safe: {}",
+            report::text(&on_safe_before[i])
+        );
+        let safe = match refused(&on_safe_after[i]) {
+            true => "REFUSED (1175)",
+            false => "runs",
+        };
+        println!(
+            "| {name} | {p} | {} | {mysql} | {safe} |",
+            before[i].verdict_line()
+        );
+    }
+}
