@@ -649,6 +649,7 @@ fn sql_safe_updates_side_by_side() {
         .collect();
     drop(guarded);
     drop(setting);
+    let mut tally = Vec::new();
     println!("| corpus file | pipeline | rowguard | with sql_safe_updates = 1 | safe, with sql_safe_updates = 1 |");
     println!("|---|---|---|---|---|");
     for (i, (name, p, _)) in files.iter().enumerate() {
@@ -674,5 +675,18 @@ fn sql_safe_updates_side_by_side() {
             "| {name} | {p} | {} | {mysql} | {safe} |",
             before[i].verdict_line()
         );
+        tally.push((mysql, safe));
     }
+    // What the table shows, kept true: it blocks a write with no key in its
+    // WHERE, lets through one that keeps a key or adds a LIMIT, and never
+    // refuses `safe`'s own writes.
+    assert!(tally.iter().any(|t| t.0 == "blocks it (1175)"));
+    assert!(
+        tally
+            .iter()
+            .filter(|t| t.0 == "lets the write through")
+            .count()
+            >= 4
+    );
+    assert!(tally.iter().all(|t| t.1 == "runs"));
 }
