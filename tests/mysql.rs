@@ -176,6 +176,7 @@ fn channels() -> Vec<Channel> {
         ("a user variable aims the write", "SET @x = 8; UPDATE appointments SET notes = 'n' WHERE id = @x", vec![Outside], notes_of_8("1"), exact),
         ("INSERT ... SELECT copies rows into another appointment's reminders", "INSERT INTO reminders (appointment_id, send_at) SELECT 8, send_at FROM reminders WHERE appointment_id = 7", vec![Outside], cells("reminders", "8, '2026-02-28 09:00'", &["appointment_id", "send_at"]), false),
         ("SET SESSION TRANSACTION ISOLATION LEVEL", "SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED", vec![Forbidden], none(), exact),
+        ("a wait_timeout that would end the guard's session", "SET SESSION wait_timeout = 1", vec![Forbidden], none(), exact),
         ("the change log cannot be emptied", "DELETE FROM rowguard_log", vec![Forbidden], none(), exact),
         ("an audit row for another appointment gets max + 1, as on SQLite", "INSERT INTO appointment_log (appointment_id) VALUES (8)", vec![Outside], cells("appointment_log", "1", &["id", "appointment_id"]), false),
         // clean forms aimed at the target only
@@ -331,34 +332,10 @@ fn every_corpus_file_passes_the_oracle_on_mariadb() {
     let mut judge = Judge::on(Some(&options)).unwrap();
     let cases = replay_corpus_with(&mut judge, &root().join("corpus")).unwrap();
     assert!(cases.len() > 10);
-    // MySQL reads `--` as a comment only with a blank after it: a reproducer
-    // ending its note in `'--` is a syntax error there. Such a one is
-    // explained when the same note with a blank after `--` is found there.
-    let mut session = Session::open(Some(&options)).unwrap();
+    // (the oracle judges a note's `'--` with a blank after it on MySQL, where `--` needs one)
     let failed: Vec<String> = cases
         .iter()
         .filter(|c| !matches!(c.outcome, Outcome::Passed))
-        .filter(|c| {
-            let text = std::fs::read_to_string(root().join("corpus").join(&c.name)).unwrap();
-            let Some(name) = c
-                .name
-                .strip_prefix("regressions/")
-                .and_then(|r| r.split('/').next())
-            else {
-                return true;
-            };
-            if !text.contains("--\"") {
-                return true;
-            }
-            let spaced = decode_file(text.replace("--\"", "-- \"").as_bytes()).unwrap();
-            let on_my = execute(
-                &mut session,
-                pipeline::by_name(name).unwrap(),
-                &spaced.scenario,
-            )
-            .unwrap();
-            !on_my.kinds().contains(&Kind::WriteOutsideTarget)
-        })
         .map(|c| format!("{}: {:?}", c.name, c.outcome))
         .collect();
     assert!(failed.is_empty(), "{}", failed.join("\n"));

@@ -70,7 +70,7 @@ const STATEMENT_CACHE: usize = 256;
 
 /// Session settings the guard depends on, read after every call; a call
 /// that changes one is a finding and the session is reset.
-const WATCHED: [&str; 17] = [
+const WATCHED: [&str; 18] = [
     "@@session.sql_mode",
     "@@session.foreign_key_checks",
     "@@session.unique_checks",
@@ -85,6 +85,8 @@ const WATCHED: [&str; 17] = [
     "@@session.collation_connection",
     "@@session.check_constraint_checks",
     "@@session.sql_select_limit",
+    // a short one would have the server close the guard's connection between calls
+    "@@session.wait_timeout",
     "IFNULL(DATABASE(), '')",
     "CURRENT_USER()",
     "IFNULL(CURRENT_ROLE(), '')",
