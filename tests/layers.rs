@@ -143,6 +143,8 @@ fn the_guard_crate_is_domain_free_and_small() {
         "stacker",
         // the PostgreSQL backend's client (guard::postgres)
         "postgres",
+        // the MariaDB/MySQL backend's client (guard::mysql)
+        "mysql",
     ];
     for d in &deps {
         assert!(allowed.contains(d), "the guard crate depends on {d}");

@@ -46,6 +46,8 @@ mod words;
 mod postgres;
 // hostile code against the guard on PostgreSQL: no escape, no blinding, nothing outlasts it or is left
 mod postgres_hostile;
+// the guard on a real MariaDB server: channel table, isolation, a killed run, a foreign server
+mod mysql;
 // the HTML report: attacker text from the corpora stays inert data
 mod report_injection;
 // the HTML report in headless Chromium: DOM after load, screenshots in target/browser/

@@ -1,13 +1,16 @@
-//! `rowguard differential --database URL [--pipeline P]... [--format text|json] FILE...`:
+//! `rowguard differential --database URL [--and-database URL]... [--pipeline P]... [--format text|json] FILE...`:
 //! every line of each FILE as the notes of one reschedule, through each
-//! dialect-neutral pipeline on embedded SQLite and on the server; prints
-//! each line whose verdicts differ with why ([`crate::tools::differential`]).
+//! pipeline that exists on both, on embedded SQLite and on each server
+//! (PostgreSQL and MariaDB/MySQL: all three backends); prints each line
+//! whose verdicts differ with why ([`crate::tools::differential`]).
 //! Exit 0 when every difference is explained, 1 when one is not, 2 when the
 //! comparison could not run.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::guard::postgres::PgOptions;
+use crate::guard::BackendKind;
 use crate::tools::differential::{self, Reason};
 
 use super::outln;
@@ -22,7 +25,11 @@ pub enum Format {
 pub struct Args {
     #[command(flatten)]
     db: super::DatabaseArgs,
-    /// Pipelines to compare (repeatable; default: every dialect-neutral one).
+    /// Another server to compare with SQLite too (repeatable), e.g. a
+    /// mysql:// one beside a postgres:// --database.
+    #[arg(long, value_name = "URL")]
+    and_database: Vec<String>,
+    /// Pipelines to compare (repeatable; default: every one whose bug exists on both databases).
     #[arg(long)]
     pipeline: Vec<String>,
     /// The appointment every line reschedules.
@@ -37,8 +44,9 @@ pub struct Args {
 
 fn reason_text(r: &Reason) -> String {
     match r {
-        Reason::PostgresRejected(e) => format!("PostgreSQL rejected a statement SQLite ran: {e}"),
-        Reason::SqliteRejected(e) => format!("SQLite rejected a statement PostgreSQL ran: {e}"),
+        Reason::ServerRejected(e) => format!("the server rejected a statement SQLite ran: {e}"),
+        Reason::SqliteRejected(e) => format!("SQLite rejected a statement the server ran: {e}"),
+        Reason::DialectReads(e) => format!("MySQL reads the text otherwise than SQLite: {e}"),
         Reason::BothRejected(e) => format!("both rejected a statement: {e}"),
         Reason::LimitOnOne(e) => format!("a limit stopped a statement on one database: {e}"),
         Reason::NotRun(e) => format!("neither database ran the line: {e}"),
@@ -48,56 +56,76 @@ fn reason_text(r: &Reason) -> String {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(database) = args.db.options() else {
-        anyhow::bail!(
-            "differential needs a PostgreSQL server: --database URL or $ROWGUARD_DATABASE_URL"
-        );
+        anyhow::bail!("differential needs a server: --database URL or $ROWGUARD_DATABASE_URL");
     };
     let harness = super::harness(None)?;
-    let pipelines = if args.pipeline.is_empty() {
-        differential::dialect_neutral(harness)
-    } else {
-        args.pipeline
-            .iter()
-            .map(|n| harness.pipeline(n))
-            .collect::<Result<_, _>>()?
-    };
+    let mut servers = vec![database.clone()];
+    servers.extend(args.and_database.iter().map(|url| PgOptions {
+        url: url.clone(),
+        ..database.clone()
+    }));
     let files: Vec<&Path> = args.files.iter().map(PathBuf::as_path).collect();
-    let report = differential::compare(&pipelines, &files, &database, args.target)?;
-    match args.format {
-        Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Text => {
-            for d in &report.differences {
-                let text: String = d.text.as_deref().unwrap_or("").chars().take(60).collect();
-                let verdict = |kinds: &[crate::guard::Kind]| match d.reason {
-                    Reason::NotRun(_) => "not run".to_string(),
-                    _ => crate::guard::kinds_line(kinds.iter().copied()),
-                };
-                outln!(
-                    "{} {}:{}: sqlite {} vs postgres {} ({}): text {text:?}",
-                    d.pipeline,
-                    d.file,
-                    d.line,
-                    verdict(&d.sqlite),
-                    verdict(&d.postgres),
-                    reason_text(&d.reason)
-                );
-            }
-            outln!("pipeline     lines   same  explained  unexplained");
-            for c in &report.pipelines {
-                outln!(
-                    "{:<10} {:>7} {:>6} {:>10} {:>12}",
-                    c.pipeline,
-                    c.lines,
-                    c.same,
-                    c.explained,
-                    c.unexplained
-                );
-            }
-        }
+    let mut unexplained = 0;
+    let mut reports = Vec::new();
+    for server in &servers {
+        let kind = BackendKind::of_url(&server.url);
+        let pipelines = if args.pipeline.is_empty() {
+            differential::comparable_with(harness, kind)
+        } else {
+            args.pipeline
+                .iter()
+                .map(|n| harness.pipeline(n))
+                .collect::<Result<_, _>>()?
+        };
+        let report = differential::compare(&pipelines, &files, server, args.target)?;
+        unexplained += report.unexplained();
+        reports.push((kind, report));
     }
-    Ok(if report.unexplained() == 0 {
+    match args.format {
+        Format::Json => {
+            let all: Vec<_> = reports
+                .iter()
+                .map(|(kind, r)| serde_json::json!({"database": kind, "report": r}))
+                .collect();
+            outln!("{}", serde_json::to_string_pretty(&all)?)
+        }
+        Format::Text => print_text(&reports),
+    }
+    Ok(if unexplained == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+fn print_text(reports: &[(BackendKind, differential::Report)]) {
+    for (kind, report) in reports {
+        for d in &report.differences {
+            let text: String = d.text.as_deref().unwrap_or("").chars().take(60).collect();
+            let verdict = |kinds: &[crate::guard::Kind]| match d.reason {
+                Reason::NotRun(_) => "not run".to_string(),
+                _ => crate::guard::kinds_line(kinds.iter().copied()),
+            };
+            outln!(
+                "{} {}:{}: sqlite {} vs {kind} {} ({}): text {text:?}",
+                d.pipeline,
+                d.file,
+                d.line,
+                verdict(&d.sqlite),
+                verdict(&d.server),
+                reason_text(&d.reason)
+            );
+        }
+        outln!("sqlite vs {kind}: pipeline     lines   same  explained  unexplained");
+        for c in &report.pipelines {
+            outln!(
+                "{:<10} {:>7} {:>6} {:>10} {:>12}",
+                c.pipeline,
+                c.lines,
+                c.same,
+                c.explained,
+                c.unexplained
+            );
+        }
+    }
 }

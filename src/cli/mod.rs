@@ -146,18 +146,19 @@ enum Command {
     Scan(scan::Args),
     /// Harvest words from Rust source into a libFuzzer dictionary (comparison operands first).
     Dict(dict::Args),
-    /// The same notes lines on SQLite and on a PostgreSQL server: every line whose verdicts differ, and why.
+    /// The same notes lines on SQLite and on each server (PostgreSQL, MariaDB/MySQL): every line whose verdicts differ, and why.
     Differential(differential::Args),
     /// One self-contained HTML page from a fuzz or gate JSON summary and its artifacts.
     Report(report::Args),
 }
 
-/// `--database`: the PostgreSQL server a command runs on instead of embedded SQLite.
+/// `--database`: the PostgreSQL or MariaDB/MySQL server a command runs on instead of embedded SQLite.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct DatabaseArgs {
-    /// Run on this PostgreSQL server (postgres://user:password@host:port/db) in
-    /// a database and roles rowguard creates and drops; default $ROWGUARD_DATABASE_URL,
-    /// else embedded SQLite.
+    /// Run on this PostgreSQL server (postgres://user:password@host:port/db) or
+    /// MariaDB/MySQL server (mysql://user:password@host:port/, or mariadb://) in
+    /// a database and roles (users) rowguard creates and drops; default
+    /// $ROWGUARD_DATABASE_URL, else embedded SQLite.
     #[arg(long, value_name = "URL")]
     database: Option<String>,
     /// Use --database even though it holds objects rowguard did not create

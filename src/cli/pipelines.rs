@@ -1,5 +1,5 @@
 //! `rowguard pipelines`: the table of pipelines, the database each bug needs
-//! (`any`, or the one database it exists on) and the bug class each models.
+//! (`any`, or the databases it exists on) and the bug class each models.
 
 use super::outln;
 use std::process::ExitCode;
@@ -13,16 +13,19 @@ pub fn run() -> anyhow::Result<ExitCode> {
         .max()
         .unwrap_or(0);
     outln!(
-        "{:<name$}  {:<8}  {:<class$}  trigger",
+        "{:<name$}  {:<15}  {:<class$}  trigger",
         "name",
         "database",
         "bug class"
     );
     for p in all {
         outln!(
-            "{:<name$}  {:<8}  {:<class$}  {}",
+            "{:<name$}  {:<15}  {:<class$}  {}",
             p.name(),
-            p.database().unwrap_or("any"),
+            match p.databases() {
+                [] => "any".to_string(),
+                some => some.join(","),
+            },
             p.bug_class(),
             p.trigger()
         );

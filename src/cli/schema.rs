@@ -1,5 +1,6 @@
-//! `rowguard schema [--dialect sqlite|postgres] [--size N]`: the SQL (DDL,
-//! fixture rows) that builds the harness's fixture on SQLite or PostgreSQL.
+//! `rowguard schema [--dialect sqlite|postgres|mysql] [--size N]`: the SQL
+//! (DDL, fixture rows) that builds the harness's fixture on SQLite,
+//! PostgreSQL or MariaDB/MySQL.
 
 use super::out;
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 enum SchemaDialect {
     Sqlite,
     Postgres,
+    Mysql,
 }
 
 #[derive(clap::Args)]
@@ -33,6 +35,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         SchemaDialect::Postgres => match fixture.postgres {
             Some(sql) => out!("{sql}"),
             None => anyhow::bail!("harness `{}` has no PostgreSQL fixture", harness.name()),
+        },
+        SchemaDialect::Mysql => match fixture.mysql {
+            Some(sql) => out!("{sql}"),
+            None => anyhow::bail!("harness `{}` has no MariaDB/MySQL fixture", harness.name()),
         },
     }
     Ok(ExitCode::SUCCESS)

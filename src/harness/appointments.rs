@@ -9,9 +9,12 @@ use arbitrary::Unstructured;
 
 use super::domain::{register, Domain, Fixture, Harness, Pipeline, Version};
 use super::pipeline::{self, Op};
-use super::{scenario, schema, schema_pg};
+use super::{scenario, schema, schema_mysql, schema_pg};
+use crate::guard::mysql::MyGuard;
 use crate::guard::postgres::{PgGuard, PgOptions};
-use crate::guard::{Db, DbError, ErrorClass, Guard, Policy, SideEffect, Value};
+use crate::guard::{
+    Backend, BackendKind, Db, DbError, ErrorClass, Guard, Policy, SideEffect, Value,
+};
 
 /// The month view of a clinic of `size` appointments, with the built-in
 /// variants and `extra` ones (a test's own planted bug).
@@ -33,6 +36,7 @@ impl Harness for Appointments {
             sqlite: Box::new(move |conn| schema::build(conn, size)),
             sqlite_text: schema::sql(size),
             postgres: Some(schema_pg::sql(size)),
+            mysql: Some(schema_mysql::sql(size)),
         }
     }
 
@@ -48,7 +52,7 @@ impl Harness for Appointments {
                 name: v.name(),
                 bug_class: v.bug_class(),
                 trigger: v.trigger(),
-                database: v.database(),
+                databases: v.databases(),
                 run: Box::new(move |op: &Op, db: &mut dyn Db| v.run(op, db)),
             })
             .collect()
@@ -203,6 +207,29 @@ pub fn guard_for(size: usize, target: i64) -> crate::Result<Guard> {
         schema::open(size)?,
         appointments_policy(&[target]),
     )?)
+}
+
+/// The same guard on the MariaDB/MySQL server of `options` (a `mysql://`
+/// or `mariadb://` URL): the fixture built in a database rowguard creates
+/// (and drops with the guard).
+pub fn my_guard_for(options: &PgOptions, size: usize, target: i64) -> crate::Result<MyGuard> {
+    Ok(MyGuard::open(
+        options,
+        &schema_mysql::sql(size),
+        appointments_policy(&[target]),
+    )?)
+}
+
+/// The guard on the server `options` names, whichever database it is.
+pub fn server_guard_for(
+    options: &PgOptions,
+    size: usize,
+    target: i64,
+) -> crate::Result<Box<dyn Backend>> {
+    Ok(match BackendKind::of_url(&options.url) {
+        BackendKind::Mysql => Box::new(my_guard_for(options, size, target)?),
+        _ => Box::new(pg_guard_for(options, size, target)?),
+    })
 }
 
 /// The same guard on the PostgreSQL server of `options`: the fixture built

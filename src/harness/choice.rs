@@ -84,7 +84,8 @@ pub fn parse_kinds(list: &str) -> crate::Result<BTreeSet<Kind>> {
         .collect()
 }
 
-/// The PostgreSQL server to run on: the flag, else `ROWGUARD_DATABASE_URL`
+/// The server to run on (PostgreSQL; MariaDB/MySQL for a `mysql://` or
+/// `mariadb://` URL): the flag, else `ROWGUARD_DATABASE_URL`
 /// (when set and not blank), else none (embedded SQLite).
 pub fn database_options(
     flag: Option<&str>,

@@ -43,6 +43,8 @@ pub struct Fixture {
     pub sqlite_text: String,
     /// The same fixture in PostgreSQL's dialect, when the harness runs there.
     pub postgres: Option<String>,
+    /// The same fixture in MariaDB/MySQL's dialect, when the harness runs there.
+    pub mysql: Option<String>,
 }
 
 impl Fixture {
@@ -54,12 +56,19 @@ impl Fixture {
             sqlite: Box::new(move |conn| conn.execute_batch(&run)),
             sqlite_text: text,
             postgres: None,
+            mysql: None,
         }
     }
 
     /// Adds the PostgreSQL form of the same fixture.
     pub fn with_postgres(mut self, sql: impl Into<String>) -> Fixture {
         self.postgres = Some(sql.into());
+        self
+    }
+
+    /// Adds the MariaDB/MySQL form of the same fixture.
+    pub fn with_mysql(mut self, sql: impl Into<String>) -> Fixture {
+        self.mysql = Some(sql.into());
         self
     }
 }
@@ -75,8 +84,9 @@ pub struct Version<Op> {
     pub bug_class: &'static str,
     /// The kind of input that triggers it.
     pub trigger: &'static str,
-    /// The only database its bug exists on (`Some("postgres")`), if any.
-    pub database: Option<&'static str>,
+    /// The databases its bug exists on (`&["postgres"]`), or none when it
+    /// is a bug on every database. Replays expect it clean elsewhere.
+    pub databases: &'static [&'static str],
     /// Runs one operation through the guarded connection.
     pub run: RunFn<Op>,
 }
@@ -91,7 +101,7 @@ impl<Op> Version<Op> {
             name,
             bug_class: "none",
             trigger: "none",
-            database: None,
+            databases: &[],
             run: Box::new(run),
         }
     }
@@ -100,6 +110,12 @@ impl<Op> Version<Op> {
     pub fn bug(mut self, class: &'static str, trigger: &'static str) -> Version<Op> {
         self.bug_class = class;
         self.trigger = trigger;
+        self
+    }
+
+    /// Says the bug exists only on `databases` (`&["postgres", "mysql"]`).
+    pub fn only_on(mut self, databases: &'static [&'static str]) -> Version<Op> {
+        self.databases = databases;
         self
     }
 }
@@ -155,8 +171,9 @@ pub trait Pipeline: Sync {
     fn name(&self) -> &'static str;
     fn bug_class(&self) -> &'static str;
     fn trigger(&self) -> &'static str;
-    /// The only database its bug exists on, if any.
-    fn database(&self) -> Option<&'static str>;
+    /// The databases its bug exists on (`sqlite`, `postgres`, `mysql`), or
+    /// none when it is a bug on every database.
+    fn databases(&self) -> &'static [&'static str];
     /// Runs one operation (JSON); an operation that is not one of this
     /// harness's is an error of class `Other`.
     fn run(&self, op: &OpValue, db: &mut dyn Db) -> Result<(), DbError>;
@@ -242,8 +259,8 @@ impl<H: Harness> Pipeline for TypedVersion<H> {
     fn trigger(&self) -> &'static str {
         self.version.trigger
     }
-    fn database(&self) -> Option<&'static str> {
-        self.version.database
+    fn databases(&self) -> &'static [&'static str] {
+        self.version.databases
     }
     fn run(&self, op: &OpValue, db: &mut dyn Db) -> Result<(), DbError> {
         let op =

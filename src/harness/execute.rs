@@ -15,6 +15,7 @@ use super::appointments;
 use super::domain::{Domain, OpValue, Pipeline};
 use super::ops;
 use super::scenario::Scenario;
+use crate::guard::mysql::MyGuard;
 use crate::guard::postgres::{PgGuard, PgOptions};
 use crate::guard::{
     Backend, BackendKind, Db, DbError, ErrorClass, Finding, Guard, Kind, Policy, StatementCheck,
@@ -22,7 +23,8 @@ use crate::guard::{
 };
 
 /// A guard over a fresh fixture of one harness, reused input after input:
-/// embedded SQLite (the default) or a PostgreSQL server (`--database`).
+/// embedded SQLite (the default), a PostgreSQL or a MariaDB/MySQL server
+/// (`--database`).
 pub struct Session {
     backend: SessionBackend,
     domain: &'static dyn Domain,
@@ -34,6 +36,7 @@ pub struct Session {
 enum SessionBackend {
     Sqlite(Guard),
     Postgres(Box<PgGuard>),
+    Mysql(Box<MyGuard>),
 }
 
 impl Session {
@@ -68,6 +71,15 @@ impl Session {
                 (fixture.sqlite)(&conn)?;
                 SessionBackend::Sqlite(Guard::new(conn, nothing)?)
             }
+            Some(options) if BackendKind::of_url(&options.url) == BackendKind::Mysql => {
+                let sql = fixture.mysql.ok_or_else(|| {
+                    crate::Error::Usage(format!(
+                        "harness `{}` has no MariaDB/MySQL fixture",
+                        domain.name()
+                    ))
+                })?;
+                SessionBackend::Mysql(Box::new(MyGuard::open(options, &sql, nothing)?))
+            }
             Some(options) => {
                 let sql = fixture.postgres.ok_or_else(|| {
                     crate::Error::Usage(format!(
@@ -94,7 +106,7 @@ impl Session {
     pub fn guard(&mut self) -> Option<&mut Guard> {
         match &mut self.backend {
             SessionBackend::Sqlite(g) => Some(g),
-            SessionBackend::Postgres(_) => None,
+            _ => None,
         }
     }
 
@@ -102,7 +114,15 @@ impl Session {
     pub fn postgres_guard(&mut self) -> Option<&mut PgGuard> {
         match &mut self.backend {
             SessionBackend::Postgres(g) => Some(g),
-            SessionBackend::Sqlite(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The MariaDB/MySQL guard, on a MariaDB/MySQL session.
+    pub fn mysql_guard(&mut self) -> Option<&mut MyGuard> {
+        match &mut self.backend {
+            SessionBackend::Mysql(g) => Some(g),
+            _ => None,
         }
     }
 
@@ -111,6 +131,7 @@ impl Session {
         match &mut self.backend {
             SessionBackend::Sqlite(g) => g,
             SessionBackend::Postgres(g) => g.as_mut(),
+            SessionBackend::Mysql(g) => g.as_mut(),
         }
     }
 
@@ -119,6 +140,7 @@ impl Session {
         match &self.backend {
             SessionBackend::Sqlite(_) => BackendKind::Sqlite,
             SessionBackend::Postgres(_) => BackendKind::Postgres,
+            SessionBackend::Mysql(_) => BackendKind::Mysql,
         }
     }
 }

@@ -36,4 +36,5 @@ pub mod pipeline;
 pub mod rng;
 pub mod scenario;
 pub mod schema;
+pub mod schema_mysql;
 pub mod schema_pg;

@@ -11,7 +11,9 @@
 use serde::Serialize;
 
 use crate::guard::postgres::PgOptions;
-use crate::guard::{CellChange, Dialect, Kind, Policy, StatementCheck, Value, Verdict};
+use crate::guard::{
+    BackendKind, CellChange, Dialect, Kind, Policy, StatementCheck, Value, Verdict,
+};
 use crate::harness::choice::harnesses;
 use crate::harness::domain::Domain;
 use crate::harness::execute::{policy_of, Session};
@@ -76,7 +78,12 @@ pub fn check(statements: &[String], opts: &CheckOptions) -> crate::Result<CheckR
     let target = opts.target.unwrap_or(key);
     ops::replace_number(&mut op, key, target);
     let policy = policy_of(&mut session, &op)?;
-    let table = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    // an identifier quoted as the database quotes one (MySQL: backticks)
+    let q = match session.kind() {
+        BackendKind::Mysql => "`",
+        _ => "\"",
+    };
+    let table = |s: &str| format!("{q}{}{q}", s.replace(q, &q.repeat(2)));
     let exists = session.backend().query_unchecked(
         &format!(
             "SELECT 1 FROM {} WHERE {} = ?1",

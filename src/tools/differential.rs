@@ -1,6 +1,7 @@
 //! `rowguard differential`: the same text lines through the same pipeline
-//! on both backends (embedded SQLite and a PostgreSQL server), line by line,
-//! and every line whose verdict differs, with why.
+//! on embedded SQLite and on a server (PostgreSQL or MariaDB/MySQL; the
+//! command compares SQLite with each server it is given, so all three
+//! backends), line by line, and every line whose verdict differs, with why.
 //!
 //! Where both databases ran every statement, the verdict must be the same:
 //! the same finding kinds and the same blast radius (table, key, column).
@@ -8,11 +9,15 @@
 //! other ran, and the explanation names which and quotes its error:
 //! PostgreSQL rejects what SQLite coerces (`'' OR true` is text OR boolean),
 //! SQLite lacks a server function (`pg_sleep`), a server limit stopped a
-//! statement. Anything else is [`Reason::Unexplained`]: a guard that sees a
-//! write on one backend and not on the other.
+//! statement. On MySQL one more: the text holds what MySQL's lexer reads
+//! otherwise than SQLite's (a backslash escape, `#` or `/*! */` comments,
+//! `--` without a blank after it, `||` as OR, `"` strings), so the same
+//! SQL is another statement there ([`Reason::DialectReads`]). Anything else
+//! is [`Reason::Unexplained`]: a guard that sees a write on one backend and
+//! not on the other.
 //!
-//! Pipelines whose bug or syntax belongs to one database
-//! ([`Pipeline::database`]) are not compared: they differ by design.
+//! Pipelines whose bug or syntax belongs to other databases
+//! ([`Pipeline::databases`]) are not compared: they differ by design.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -21,17 +26,20 @@ use serde::Serialize;
 
 use super::scan::{LineReport, LineVerdict, Scan};
 use crate::guard::postgres::PgOptions;
-use crate::guard::Kind;
+use crate::guard::{BackendKind, Kind};
 use crate::harness::domain::{Domain, Pipeline};
 
 /// Why a line's verdicts differ.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", content = "error", rename_all = "kebab-case")]
 pub enum Reason {
-    /// PostgreSQL rejected a statement SQLite ran (stricter types or grammar).
-    PostgresRejected(String),
-    /// SQLite rejected a statement PostgreSQL ran.
+    /// The server rejected a statement SQLite ran (stricter types or grammar).
+    ServerRejected(String),
+    /// SQLite rejected a statement the server ran.
     SqliteRejected(String),
+    /// MySQL's lexer reads the statement's text otherwise than SQLite's
+    /// (the token that does it is named): the same SQL is another statement.
+    DialectReads(String),
     /// Both rejected a statement; the static layers (one dialect each) differ.
     BothRejected(String),
     /// A work, time or size limit stopped a statement on one database only.
@@ -60,7 +68,10 @@ pub struct Difference {
     #[serde(rename = "notes")]
     pub text: Option<String>,
     pub sqlite: Vec<Kind>,
-    pub postgres: Vec<Kind>,
+    /// The server compared with SQLite.
+    pub database: BackendKind,
+    /// The server's kinds.
+    pub server: Vec<Kind>,
     #[serde(flatten)]
     pub reason: Reason,
 }
@@ -92,15 +103,36 @@ impl Report {
     }
 }
 
-/// The pipelines of `harness` that exist on every database (their SQL and
-/// bug alike).
-pub fn dialect_neutral(harness: &dyn Domain) -> Vec<&'static dyn Pipeline> {
-    harness
-        .pipelines()
-        .iter()
-        .copied()
-        .filter(|p| p.database().is_none())
-        .collect()
+/// The pipelines of `harness` whose bug exists on both SQLite and `server`
+/// (their SQL and bug alike).
+pub fn comparable_with(harness: &dyn Domain, server: BackendKind) -> Vec<&'static dyn Pipeline> {
+    let both = |p: &&'static dyn Pipeline| {
+        let d = p.databases();
+        d.is_empty() || (d.contains(&"sqlite") && d.contains(&server.as_str()))
+    };
+    harness.pipelines().iter().copied().filter(both).collect()
+}
+
+/// The first token in `sql` that MySQL's lexer reads otherwise than SQLite's.
+pub fn mysql_reads_otherwise(sql: &str) -> Option<&'static str> {
+    let b = sql.as_bytes();
+    let dash = b
+        .windows(3)
+        .any(|w| w[0] == b'-' && w[1] == b'-' && !w[2].is_ascii_whitespace())
+        || sql.ends_with("--");
+    [
+        (sql.contains('\\'), "a backslash escape"),
+        (sql.contains('#'), "a # comment"),
+        (
+            sql.contains("/*!") || sql.contains("/*M!"),
+            "an executable /*! */ comment",
+        ),
+        (dash, "-- without a blank after it (not a comment on MySQL)"),
+        (sql.contains("||"), "|| (OR on MySQL)"),
+        (sql.contains('"'), "a \" string"),
+    ]
+    .into_iter()
+    .find_map(|(hit, what)| hit.then_some(what))
 }
 
 /// The first statement error on one side, else the line's error.
@@ -117,6 +149,26 @@ fn radius(r: &LineReport) -> BTreeSet<(&str, &str, &str)> {
         .iter()
         .map(|c| (&*c.table, &*c.key, &*c.column))
         .collect()
+}
+
+/// Why `sqlite` and `postgres` (the same line, on a `server` of that kind)
+/// differ, or `None` when they agree.
+pub fn classify_on(
+    server: BackendKind,
+    sqlite: &LineReport,
+    postgres: &LineReport,
+) -> Option<Reason> {
+    let reason = classify(sqlite, postgres)?;
+    if server == BackendKind::Mysql && reason.is_unexplained() {
+        let token = postgres
+            .statements
+            .iter()
+            .find_map(|s| mysql_reads_otherwise(&s.sql));
+        if let Some(token) = token {
+            return Some(Reason::DialectReads(token.to_string()));
+        }
+    }
+    Some(reason)
 }
 
 /// Why `sqlite` and `postgres` (the same line) differ, or `None` when they agree.
@@ -151,23 +203,23 @@ pub fn classify(sqlite: &LineReport, postgres: &LineReport) -> Option<Reason> {
     );
     Some(match (s_err || s_lim, p_err || p_lim) {
         (false, true) if p_lim => {
-            Reason::LimitOnOne(format!("PostgreSQL: {}", first_error(postgres)))
+            Reason::LimitOnOne(format!("the server: {}", first_error(postgres)))
         }
         (true, false) if s_lim => Reason::LimitOnOne(format!("SQLite: {}", first_error(sqlite))),
-        (false, true) => Reason::PostgresRejected(first_error(postgres)),
+        (false, true) => Reason::ServerRejected(first_error(postgres)),
         (true, false) => Reason::SqliteRejected(first_error(sqlite)),
         (true, true) if p_lim != s_lim => Reason::LimitOnOne(format!(
-            "SQLite: {}; PostgreSQL: {}",
+            "SQLite: {}; the server: {}",
             first_error(sqlite),
             first_error(postgres)
         )),
         (true, true) => Reason::BothRejected(format!(
-            "SQLite: {}; PostgreSQL: {}",
+            "SQLite: {}; the server: {}",
             first_error(sqlite),
             first_error(postgres)
         )),
         (false, false) => Reason::Unexplained(format!(
-            "both ran every statement: blast radius {} cell(s) on SQLite, {} on PostgreSQL",
+            "both ran every statement: blast radius {} cell(s) on SQLite, {} on the server",
             sqlite.outside.len(),
             postgres.outside.len()
         )),
@@ -184,6 +236,7 @@ pub fn compare(
     target: Option<i64>,
 ) -> crate::Result<Report> {
     let mut report = Report::default();
+    let kind = BackendKind::of_url(&database.url);
     for &p in pipelines {
         let mut sqlite = Scan::on(p, target, None, None)?;
         let mut postgres = Scan::on(p, target, None, Some(database))?;
@@ -205,7 +258,7 @@ pub fn compare(
                     return Ok(());
                 };
                 i += 1;
-                match classify(sq, pg) {
+                match classify_on(kind, sq, pg) {
                     None => counts.same += 1,
                     Some(reason) => {
                         if reason.is_unexplained() {
@@ -219,7 +272,8 @@ pub fn compare(
                             line: pg.line,
                             text: pg.text.clone(),
                             sqlite: sq.kinds.clone(),
-                            postgres: pg.kinds.clone(),
+                            database: kind,
+                            server: pg.kinds.clone(),
                             reason,
                         });
                     }
@@ -270,6 +324,27 @@ mod tests {
     }
 
     #[test]
+    fn mysql_lexical_differences_are_named() {
+        assert_eq!(
+            mysql_reads_otherwise("SET notes = 'a\\' -- '"),
+            Some("a backslash escape")
+        );
+        assert_eq!(
+            mysql_reads_otherwise("SET notes = ''--"),
+            Some("-- without a blank after it (not a comment on MySQL)")
+        );
+        assert_eq!(mysql_reads_otherwise("SET notes = 'a' -- x"), None);
+        let unexplained = line(Vec::new(), None, &[]);
+        let mut hash = line(vec![Kind::WriteOutsideTarget], None, &[("8", "notes")]);
+        hash.statements[0].sql = "UPDATE t SET a = 1 # x".into();
+        assert!(classify(&unexplained, &hash).unwrap().is_unexplained());
+        assert_eq!(
+            classify_on(BackendKind::Mysql, &unexplained, &hash),
+            Some(Reason::DialectReads("a # comment".into()))
+        );
+    }
+
+    #[test]
     fn agreeing_lines_are_no_difference() {
         let a = line(vec![Kind::WriteOutsideTarget], None, &[("8", "notes")]);
         assert_eq!(classify(&a, &a.clone()), None);
@@ -305,7 +380,7 @@ mod tests {
         let postgres = line(vec![Kind::SqlError], Some("operator does not exist"), &[]);
         assert_eq!(
             classify(&sqlite, &postgres),
-            Some(Reason::PostgresRejected("operator does not exist".into()))
+            Some(Reason::ServerRejected("operator does not exist".into()))
         );
         let limit = line(vec![Kind::ResourceLimit], Some("statement timeout"), &[]);
         assert!(matches!(

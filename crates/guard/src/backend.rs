@@ -1,8 +1,8 @@
 //! The backend seam: what the harness needs from a guarded database, so the
 //! same [`Policy`], [`Verdict`], finding kinds, blast radius and undo serve
 //! every database the guard runs on. [`Guard`] (embedded SQLite, the
-//! default) and [`crate::postgres::PgGuard`] (a real PostgreSQL server)
-//! implement it; each keeps its own isolation (DESIGN.md, "Isolation").
+//! default), [`crate::postgres::PgGuard`] (a real PostgreSQL server) and
+//! [`crate::mysql::MyGuard`] (a real MariaDB/MySQL server) implement it; each keeps its own isolation (DESIGN.md, "Isolation").
 //!
 //! Contract: a backend sees every statement of an input through [`Db`],
 //! judges it against the policy set last, and rolls the whole input back in
@@ -19,6 +19,8 @@ pub enum BackendKind {
     Sqlite,
     /// A PostgreSQL server ([`crate::postgres::PgGuard`]).
     Postgres,
+    /// A MariaDB/MySQL server ([`crate::mysql::MyGuard`]).
+    Mysql,
 }
 
 impl BackendKind {
@@ -27,6 +29,20 @@ impl BackendKind {
         match self {
             BackendKind::Sqlite => "sqlite",
             BackendKind::Postgres => "postgres",
+            BackendKind::Mysql => "mysql",
+        }
+    }
+
+    /// The server a `--database` URL names: `mysql://` and `mariadb://` are
+    /// MariaDB/MySQL, anything else PostgreSQL.
+    pub fn of_url(url: &str) -> BackendKind {
+        let scheme = url
+            .split_once("://")
+            .map_or("", |(s, _)| s)
+            .to_ascii_lowercase();
+        match scheme.as_str() {
+            "mysql" | "mariadb" => BackendKind::Mysql,
+            _ => BackendKind::Postgres,
         }
     }
 }

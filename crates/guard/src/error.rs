@@ -16,6 +16,10 @@ pub enum Error {
     /// failed on a statement the guard wrote (not one under test).
     #[error("PostgreSQL: {0}")]
     Postgres(String),
+    /// The MariaDB/MySQL server could not be reached, refused the guard, or
+    /// failed on a statement the guard wrote (not one under test).
+    #[error("MariaDB/MySQL: {0}")]
+    Mysql(String),
 }
 
 /// `Result` with the guard's [`Error`].

@@ -76,6 +76,7 @@ mod error;
 pub mod interrupt;
 mod isolation;
 mod memo;
+pub mod mysql;
 pub mod policy;
 pub mod postgres;
 mod profile;

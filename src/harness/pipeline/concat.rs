@@ -4,7 +4,7 @@
 //! sends the statement with (`batch`). Dates and ids come from the app, so
 //! the developers trusted them; only the notes and reason are user text.
 
-use super::{new_times, series_of, Db, DbError, Op, NOW};
+use super::{cat, new_times, series_of, Db, DbError, Op, NOW};
 
 /// How a variant quotes text and sends SQL.
 pub(crate) struct Concat {
@@ -79,17 +79,19 @@ impl Concat {
                     Some(series) => format!("series_id = {series}"),
                     None => format!("id = {id}"),
                 };
-                self.send(
-                    db,
-                    &format!(
-                        "UPDATE appointments SET start_at = substr(start_at, 1, 11) || '{}', end_at = substr(end_at, 1, 11) || '{}', \
-                         notes = {p}'{}', reason = {p}'{}', updated_at = '{NOW}' WHERE {filter}",
-                        &start[11..],
-                        &end[11..],
-                        q(notes),
-                        q(reason)
+                let sql = format!(
+                    "UPDATE appointments SET start_at = {}, end_at = {}, \
+                     notes = {p}'{}', reason = {p}'{}', updated_at = '{NOW}' WHERE {filter}",
+                    cat(
+                        db,
+                        "substr(start_at, 1, 11)",
+                        &format!("'{}'", &start[11..])
                     ),
-                )
+                    cat(db, "substr(end_at, 1, 11)", &format!("'{}'", &end[11..])),
+                    q(notes),
+                    q(reason)
+                );
+                self.send(db, &sql)
             }
         }
     }

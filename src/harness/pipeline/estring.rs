@@ -1,10 +1,12 @@
-//! `estring` (PostgreSQL only): the app doubles quotes, as SQLite and
+//! `estring` (PostgreSQL, and MySQL): the app doubles quotes, as SQLite and
 //! standard SQL need, and on PostgreSQL writes the value as an escape string
 //! `E'...'` (the port wanted `\n` in notes to become a newline). Inside
 //! `E'...'` a backslash escapes the next character, so a note holding `\'`
 //! becomes `\''`: an escaped quote, then a quote that ends the literal, and
 //! the rest of the note is SQL. On SQLite the same doubling is plain
-//! standard quoting and always safe: the bug exists only on the server.
+//! standard quoting and always safe: the bug exists only on the server. On
+//! MySQL no prefix is written, but every literal reads backslashes as
+//! `E'...'` does, so the same note breaks out there too.
 
 use super::concat::Concat;
 use super::{Db, DbError, Op, Variant};
@@ -25,13 +27,14 @@ impl Variant for EString {
         "estring"
     }
     fn bug_class(&self) -> &'static str {
-        "quotes doubled, but written as a PostgreSQL E'...' literal (PostgreSQL only)"
+        "quotes doubled, but written as a PostgreSQL E'...' literal (on MySQL every literal is read so)"
     }
     fn trigger(&self) -> &'static str {
         "notes with a backslash before a quote (`\\' --`): `\\''` is an escaped quote, then the end of the literal"
     }
-    fn database(&self) -> Option<&'static str> {
-        Some("postgres")
+    /// MySQL reads every literal the way PostgreSQL reads `E'...'`.
+    fn databases(&self) -> &'static [&'static str] {
+        &["postgres", "mysql"]
     }
     fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError> {
         let prefix = if db.database() == "postgres" { "E" } else { "" };

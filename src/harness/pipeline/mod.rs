@@ -12,6 +12,7 @@ pub use super::domain::Pipeline;
 use super::schema;
 pub use crate::guard::{Db, DbError, ErrorClass, Value};
 
+mod backslash;
 mod blacklist;
 mod concat;
 mod estring;
@@ -106,6 +107,16 @@ pub(crate) fn new_times(day: u8, slot: u8) -> (String, String) {
     (start, end)
 }
 
+/// `a || b` as the database concatenates text: `||` is OR on MariaDB/MySQL,
+/// where the app's port writes `CONCAT(a, b)`.
+pub(crate) fn cat(db: &dyn Db, a: &str, b: &str) -> String {
+    if db.database() == "mysql" {
+        format!("CONCAT({a}, {b})")
+    } else {
+        format!("{a} || {b}")
+    }
+}
+
 /// A version of the pipeline under test, typed: the appointments harness
 /// ([`super::appointments::Appointments`]) hands each one to the tools as a
 /// [`super::domain::Version`].
@@ -116,10 +127,10 @@ pub trait Variant: Sync {
     fn bug_class(&self) -> &'static str;
     /// The kind of input that triggers it.
     fn trigger(&self) -> &'static str;
-    /// The only database its bug exists on (`Some("postgres")`), or `None`
-    /// when it is a bug on every database. Replays expect it clean elsewhere.
-    fn database(&self) -> Option<&'static str> {
-        None
+    /// The databases its bug exists on (`&["postgres"]`), or none when it
+    /// is a bug on every database. Replays expect it clean elsewhere.
+    fn databases(&self) -> &'static [&'static str] {
+        &[]
     }
     /// Runs one op through `db`; stops at the first error.
     fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError>;
@@ -137,6 +148,7 @@ pub fn variants() -> &'static [&'static dyn Variant] {
         &series::Series,
         &wording::WORDING,
         &estring::EString,
+        &backslash::Backslash,
     ]
 }
 

@@ -2,7 +2,7 @@
 //! statement per call, the series is resolved before it is written. It must
 //! stay clean on every input.
 
-use super::{new_times, series_of, Db, DbError, Op, Value, Variant, NOW};
+use super::{cat, new_times, series_of, Db, DbError, Op, Value, Variant, NOW};
 
 pub struct Safe;
 
@@ -63,12 +63,22 @@ impl Variant for Safe {
                     Some(series) => ("series_id", series),
                     None => ("id", *id),
                 };
+                let sql = format!(
+                    "UPDATE appointments SET start_at = {}, end_at = {}, \
+                     notes = ?3, reason = ?4, updated_at = ?5 WHERE {column} = ?6",
+                    cat(db, "substr(start_at, 1, 11)", "?1"),
+                    cat(db, "substr(end_at, 1, 11)", "?2"),
+                );
                 db.execute(
-                    &format!(
-                        "UPDATE appointments SET start_at = substr(start_at, 1, 11) || ?1, end_at = substr(end_at, 1, 11) || ?2, \
-                         notes = ?3, reason = ?4, updated_at = ?5 WHERE {column} = ?6"
-                    ),
-                    &[text(&start[11..]), text(&end[11..]), text(notes), text(reason), text(NOW), Value::Integer(key)],
+                    &sql,
+                    &[
+                        text(&start[11..]),
+                        text(&end[11..]),
+                        text(notes),
+                        text(reason),
+                        text(NOW),
+                        Value::Integer(key),
+                    ],
                 )?;
             }
         }

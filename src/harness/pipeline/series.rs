@@ -26,8 +26,8 @@ impl Variant for Series {
     }
 
     /// `x IS (subquery)` is SQLite syntax: PostgreSQL rejects the statement.
-    fn database(&self) -> Option<&'static str> {
-        Some("sqlite")
+    fn databases(&self) -> &'static [&'static str] {
+        &["sqlite"]
     }
 
     fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError> {

@@ -207,11 +207,18 @@ fn replay_session(summary: &Summary, database: Option<&PgOptions>) -> crate::Res
     )?;
     match (summary.database, database) {
         (BackendKind::Sqlite, _) => Session::open(harness, None),
-        (BackendKind::Postgres, Some(options)) => Session::open(harness, Some(options)),
-        (BackendKind::Postgres, None) => Err(crate::Error::Usage(
-            "this run checked on PostgreSQL: give --database URL to replay its findings there"
-                .into(),
-        )),
+        (kind, Some(options)) if BackendKind::of_url(&options.url) == kind => {
+            Session::open(harness, Some(options))
+        }
+        (kind, _) => {
+            let name = match kind {
+                BackendKind::Mysql => "MariaDB/MySQL",
+                _ => "PostgreSQL",
+            };
+            Err(crate::Error::Usage(format!(
+                "this run checked on {name}: give --database URL to replay its findings there"
+            )))
+        }
     }
 }
 
@@ -304,7 +311,7 @@ pub fn from_gate(
                 command: "gate".into(),
                 pipeline: "safe".into(),
                 backend: match database {
-                    Some(_) => BackendKind::Postgres.as_str().into(),
+                    Some(d) => BackendKind::of_url(&d.url).as_str().into(),
                     None => BackendKind::Sqlite.as_str().into(),
                 },
                 ..RunInfo::default()

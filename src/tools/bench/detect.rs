@@ -132,16 +132,14 @@ pub fn run(
             "--cargo-fuzz runs on SQLite only: leave out --database to measure it".into(),
         ));
     }
-    let here = if database.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let here = database.map_or("sqlite", |d| {
+        crate::guard::BackendKind::of_url(&d.url).as_str()
+    });
     let names: Vec<String> = if pipelines.is_empty() {
         // every version but the first (the correct one)
         harness.pipelines()[1.min(harness.pipelines().len())..]
             .iter()
-            .filter(|p| p.database().is_none_or(|d| d == here))
+            .filter(|p| p.databases().is_empty() || p.databases().contains(&here))
             .map(|p| p.name().to_string())
             .collect()
     } else {

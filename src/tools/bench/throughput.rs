@@ -28,7 +28,9 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::{median, time, workload};
+use crate::guard::mysql::MyRaw;
 use crate::guard::postgres::{PgOptions, PgRaw};
+use crate::guard::BackendKind;
 use crate::guard::{Api, Breakdown, StatementCheck};
 use crate::harness::domain::{Domain, Pipeline};
 use crate::harness::execute::{execute, Session};
@@ -83,7 +85,7 @@ pub struct EngineCeiling {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
-    /// `sqlite`, or `postgres` with `--database` (both sides on the server).
+    /// `sqlite`, or `postgres` / `mysql` with `--database` (both sides on the server).
     pub database: &'static str,
     /// The worst pipeline's ratio.
     pub ratio: f64,
@@ -281,16 +283,25 @@ pub fn run(
                 )?)
             }
             Some(options) => {
-                let sql = harness.fixture().postgres.ok_or_else(|| {
+                let fixture = harness.fixture();
+                let kind = BackendKind::of_url(&options.url);
+                let sql = match kind {
+                    BackendKind::Mysql => fixture.mysql,
+                    _ => fixture.postgres,
+                };
+                let sql = sql.ok_or_else(|| {
                     crate::Error::Usage(format!(
-                        "harness `{}` has no PostgreSQL fixture",
+                        "harness `{}` has no {kind} fixture",
                         harness.name()
                     ))
                 })?;
-                let mut raw = PgRaw::open(options, &sql)?;
+                let mut raw: Box<dyn crate::guard::Db> = match kind {
+                    BackendKind::Mysql => Box::new(MyRaw::open(options, &sql)?),
+                    _ => Box::new(PgRaw::open(options, &sql)?),
+                };
                 for _ in 0..rounds.max(1) {
                     checked_t.push(time(|| checked_round(&mut session, p, &work)).1);
-                    let (r, t) = time(|| pg_raw_round(&mut raw, &statements));
+                    let (r, t) = time(|| server_raw_round(raw.as_mut(), &statements));
                     r?;
                     raw_t.push(t);
                 }
@@ -316,11 +327,7 @@ pub fn run(
         None => None,
     };
     Ok(Throughput {
-        database: if database.is_some() {
-            "postgres"
-        } else {
-            "sqlite"
-        },
+        database: database.map_or("sqlite", |d| BackendKind::of_url(&d.url).as_str()),
         ratio: results.iter().map(|r| r.ratio).fold(0.0, f64::max),
         pipelines: results,
         engine,
@@ -329,10 +336,13 @@ pub fn run(
     })
 }
 
-/// One raw round on the server: the input's transaction, each statement
-/// in a savepoint rolled back after it (an error aborts only the savepoint).
-fn pg_raw_round(raw: &mut PgRaw, statements: &[StatementCheck]) -> crate::Result<()> {
-    use crate::guard::db::Db;
+/// One raw round on the server (PostgreSQL or MariaDB/MySQL, the same SQL):
+/// the input's transaction, each statement in a savepoint rolled back after
+/// it (an error aborts only the savepoint).
+fn server_raw_round(
+    raw: &mut dyn crate::guard::Db,
+    statements: &[StatementCheck],
+) -> crate::Result<()> {
     raw.execute_batch("BEGIN")?;
     for s in statements {
         raw.execute_batch("SAVEPOINT raw")?;

@@ -340,8 +340,8 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
     Ok(Summary {
         harness: cfg.pipeline.harness().name().to_string(),
         pipeline: cfg.pipeline.name().to_string(),
-        database: match cfg.database {
-            Some(_) => crate::guard::BackendKind::Postgres,
+        database: match &cfg.database {
+            Some(d) => crate::guard::BackendKind::of_url(&d.url),
             None => crate::guard::BackendKind::Sqlite,
         },
         seed: cfg.seed,

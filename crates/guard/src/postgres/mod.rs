@@ -52,7 +52,7 @@ pub(crate) mod run;
 pub(crate) mod setup;
 mod status;
 pub mod values;
-mod watchdog;
+pub(crate) mod watchdog;
 
 pub use raw::PgRaw;
 pub use run::PgOptions;

@@ -52,7 +52,7 @@ pub(super) fn pg(what: &str) -> impl Fn(postgres::Error) -> crate::Error + '_ {
 }
 
 /// 64 bits nobody else can predict (std's per-process random hash keys).
-fn random() -> u64 {
+pub(crate) fn random() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
     h.finish()

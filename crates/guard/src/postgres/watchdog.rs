@@ -27,14 +27,14 @@ struct State {
 }
 
 /// The watchdog of one guard.
-pub(super) struct Watchdog {
+pub(crate) struct Watchdog {
     shared: Arc<(Mutex<State>, Condvar)>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// What the watchdog did to a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Acted {
+pub(crate) enum Acted {
     Nothing,
     Cancelled,
     Terminated,
@@ -42,7 +42,7 @@ pub(super) enum Acted {
 
 impl Watchdog {
     /// Starts the thread; `cancel` and `terminate` are run from it.
-    pub(super) fn start(
+    pub(crate) fn start(
         cancel: impl Fn() + Send + 'static,
         terminate: impl Fn() + Send + 'static,
     ) -> Watchdog {
@@ -60,7 +60,7 @@ impl Watchdog {
     }
 
     /// Starts the clock of a call that may run for `limit`.
-    pub(super) fn arm(&self, limit: Duration) {
+    pub(crate) fn arm(&self, limit: Duration) {
         let mut s = self.lock();
         s.deadline = Some(Instant::now() + limit);
         s.acted = 0;
@@ -68,7 +68,7 @@ impl Watchdog {
     }
 
     /// Stops the clock; says what was done to the call.
-    pub(super) fn disarm(&self) -> Acted {
+    pub(crate) fn disarm(&self) -> Acted {
         let mut s = self.lock();
         s.deadline = None;
         let acted = std::mem::take(&mut s.acted);

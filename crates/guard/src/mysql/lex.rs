@@ -1,0 +1,256 @@
+//! Just enough of MariaDB/MySQL's lexer for jobs that never decide what
+//! runs: where the `Db` trait's `?N` placeholders stand (the server takes
+//! bare `?` only, so they are rewritten and the values put in order), and
+//! what a statement's first words are (the fuzzing engine's feedback). A
+//! batch goes to the server whole and the server splits it (see [`super`]).
+//!
+//! MySQL's rules, where they differ from SQLite's and PostgreSQL's: `'...'`
+//! and `"..."` are strings in which a backslash escapes the next character
+//! (default `sql_mode`, without `NO_BACKSLASH_ESCAPES` or `ANSI_QUOTES`) and
+//! a doubled quote is one quote; `` `...` `` is an identifier; `#` starts a
+//! comment to the end of the line, and so does `--` followed by a blank or
+//! control character; `/* ... */` does not nest, and `/*! ... */` (or
+//! `/*!50000 ...*/`, MariaDB's `/*M! ... */`) is code the server runs.
+
+use crate::Value;
+
+/// One lexical region of the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Region {
+    Code,
+    Literal,
+    Comment,
+}
+
+/// Splits `sql` into (region, start, end) spans. The opener and closer of
+/// an executable comment are comments; what is between them is code.
+fn spans(sql: &str) -> Vec<(Region, usize, usize)> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let (mut i, mut code_start) = (0, 0);
+    let mut executable = false;
+    while i < b.len() {
+        let next = b.get(i + 1).copied();
+        let start = i;
+        let (region, end) = match b[i] {
+            b'#' => (Region::Comment, line_end(sql, i)),
+            b'-' if next == Some(b'-')
+                && b.get(i + 2)
+                    .is_none_or(|c| c.is_ascii_whitespace() || c.is_ascii_control()) =>
+            {
+                (Region::Comment, line_end(sql, i))
+            }
+            b'/' if next == Some(b'*') => {
+                let bang = match (b.get(i + 2), b.get(i + 3)) {
+                    (Some(b'!'), _) => Some(i + 3),
+                    (Some(b'M'), Some(b'!')) => Some(i + 4),
+                    _ => None,
+                };
+                match bang {
+                    Some(after) if !executable => {
+                        executable = true;
+                        let digits = b[after..].iter().take_while(|c| c.is_ascii_digit()).count();
+                        (Region::Comment, after + digits)
+                    }
+                    _ => {
+                        let end = sql[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+                        (Region::Comment, end)
+                    }
+                }
+            }
+            b'*' if executable && next == Some(b'/') => {
+                executable = false;
+                (Region::Comment, i + 2)
+            }
+            q @ (b'\'' | b'"') => (Region::Literal, quoted(b, i + 1, q, true)),
+            b'`' => (Region::Literal, quoted(b, i + 1, b'`', false)),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        if start > code_start {
+            out.push((Region::Code, code_start, start));
+        }
+        out.push((region, start, end));
+        i = end;
+        code_start = end;
+    }
+    if b.len() > code_start {
+        out.push((Region::Code, code_start, b.len()));
+    }
+    out
+}
+
+fn line_end(sql: &str, from: usize) -> usize {
+    sql[from..].find('\n').map_or(sql.len(), |n| from + n + 1)
+}
+
+/// End (exclusive) of a literal opened before `i`; a doubled quote continues
+/// it; with `escapes`, a backslash skips the next byte.
+fn quoted(b: &[u8], mut i: usize, quote: u8, escapes: bool) -> usize {
+    while i < b.len() {
+        if escapes && b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i] == quote {
+            if b.get(i + 1) == Some(&quote) {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+/// `sql` with each `?N` outside literals and comments written `?`, and the
+/// values in the order the server reads them (`?N` takes value N, a bare
+/// `?` the next one after the bare ones before it). A placeholder naming no
+/// value is bound to NULL; the server then has as many values as marks.
+pub fn question_params(sql: &str, params: &[Value]) -> (String, Vec<Value>) {
+    if params.is_empty() {
+        return (sql.to_string(), Vec::new());
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut ordered = Vec::new();
+    let mut bare = 0;
+    for (region, s, e) in spans(sql) {
+        let text = &sql[s..e];
+        if region != Region::Code || !text.contains('?') {
+            out.push_str(text);
+            continue;
+        }
+        let mut rest = text;
+        while let Some(q) = rest.find('?') {
+            out.push_str(&rest[..=q]);
+            let digits = rest[q + 1..].bytes().take_while(u8::is_ascii_digit).count();
+            let n = if digits > 0 {
+                rest[q + 1..q + 1 + digits].parse::<usize>().unwrap_or(0)
+            } else {
+                bare += 1;
+                bare
+            };
+            ordered.push(
+                n.checked_sub(1)
+                    .and_then(|i| params.get(i))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
+            rest = &rest[q + 1 + digits..];
+        }
+        out.push_str(rest);
+    }
+    (out, ordered)
+}
+
+/// The statements of `sql`, cut at top-level `;` (pieces of only blanks
+/// and comments are dropped).
+pub fn statements(sql: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut from = 0;
+    for (region, s, e) in spans(sql) {
+        if region == Region::Code {
+            for (k, _) in sql[s..e].match_indices(';') {
+                pieces.push((from, s + k));
+                from = s + k + 1;
+            }
+        }
+    }
+    pieces.push((from, sql.len()));
+    pieces
+        .into_iter()
+        .map(|(a, b)| &sql[a..b])
+        .filter(|p| !leading_words(p, 1).is_empty())
+        .collect()
+}
+
+/// The first `n` words of a statement, upper-cased, skipping blanks,
+/// comments and opening parentheses.
+pub fn leading_words(sql: &str, n: usize) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for (region, s, e) in spans(sql) {
+        match region {
+            Region::Comment => continue,
+            Region::Literal => break,
+            Region::Code => {}
+        }
+        for c in sql[s..e].chars() {
+            if c.is_alphanumeric() || c == '_' {
+                current.push(c.to_ascii_uppercase());
+                continue;
+            }
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            if words.len() >= n || !(c.is_whitespace() || c == '(') {
+                words.truncate(n);
+                return words;
+            }
+        }
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words.truncate(n);
+    words
+}
+
+/// Whether any statement of `sql` starts with a word that changes the schema.
+pub fn has_ddl(sql: &str) -> bool {
+    statements(sql).iter().any(|s| {
+        leading_words(s, 1).first().is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "CREATE" | "ALTER" | "DROP" | "RENAME" | "TRUNCATE"
+            )
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backslash_escapes_a_quote_and_executable_comments_are_code() {
+        assert_eq!(
+            statements(
+                r"SELECT 'a\';b'; SELECT 1 # ; x
+; /*! DELETE FROM t */; -- ;
+SELECT `a;b`"
+            ),
+            [
+                r"SELECT 'a\';b'",
+                " SELECT 1 # ; x\n",
+                " /*! DELETE FROM t */",
+                " -- ;\nSELECT `a;b`"
+            ]
+        );
+        assert_eq!(
+            leading_words("/*!50000 delete */ from t", 2),
+            ["DELETE", "FROM"]
+        );
+        // `--` without a blank after it is two minus signs, not a comment.
+        assert_eq!(statements("SELECT 1--1; SELECT 2").len(), 2);
+    }
+
+    #[test]
+    fn numbered_placeholders_become_bare_ones_with_values_in_order() {
+        let p = [Value::Integer(1), Value::Text("x".into())];
+        let (sql, values) = question_params("UPDATE t SET a = ?2, b = '?1' WHERE id = ?1 # ?2", &p);
+        assert_eq!(sql, "UPDATE t SET a = ?, b = '?1' WHERE id = ? # ?2");
+        assert_eq!(values, [p[1].clone(), p[0].clone()]);
+        let (_, values) = question_params("VALUES (?, ?)", &p);
+        assert_eq!(values, p);
+    }
+
+    #[test]
+    fn ddl_is_seen_in_any_statement_of_a_batch() {
+        assert!(has_ddl("UPDATE t SET a = 1; /* x */ drop table t"));
+        assert!(!has_ddl("UPDATE t SET a = 'drop table'"));
+    }
+}
