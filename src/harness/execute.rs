@@ -135,6 +135,20 @@ impl Session {
         }
     }
 
+    /// Whether the fixture holds a row of `table` whose `key_column` is `key`.
+    pub fn has_row(&mut self, table: &str, key_column: &str, key: i64) -> crate::Result<bool> {
+        let kind = self.kind();
+        let sql = format!(
+            "SELECT 1 FROM {} WHERE {} = ?1",
+            kind.quote_ident(table),
+            kind.quote_ident(key_column)
+        );
+        Ok(!self
+            .backend()
+            .query_unchecked(&sql, &[Value::Integer(key)])?
+            .is_empty())
+    }
+
     /// Which database the session runs on.
     pub fn kind(&self) -> BackendKind {
         match &self.backend {

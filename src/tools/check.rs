@@ -11,9 +11,7 @@
 use serde::Serialize;
 
 use crate::guard::postgres::PgOptions;
-use crate::guard::{
-    BackendKind, CellChange, Dialect, Kind, Policy, StatementCheck, Value, Verdict,
-};
+use crate::guard::{CellChange, Dialect, Kind, Policy, StatementCheck, Value, Verdict};
 use crate::harness::choice::harnesses;
 use crate::harness::domain::Domain;
 use crate::harness::execute::{policy_of, Session};
@@ -78,21 +76,7 @@ pub fn check(statements: &[String], opts: &CheckOptions) -> crate::Result<CheckR
     let target = opts.target.unwrap_or(key);
     ops::replace_number(&mut op, key, target);
     let policy = policy_of(&mut session, &op)?;
-    // an identifier quoted as the database quotes one (MySQL: backticks)
-    let q = match session.kind() {
-        BackendKind::Mysql => "`",
-        _ => "\"",
-    };
-    let table = |s: &str| format!("{q}{}{q}", s.replace(q, &q.repeat(2)));
-    let exists = session.backend().query_unchecked(
-        &format!(
-            "SELECT 1 FROM {} WHERE {} = ?1",
-            table(&policy.table),
-            table(&policy.key_column)
-        ),
-        &[Value::Integer(target)],
-    )?;
-    if exists.is_empty() {
+    if !session.has_row(&policy.table, &policy.key_column, target)? {
         return Err(crate::Error::Usage(format!(
             "no row {} = {target} in {} of the fixture",
             policy.key_column, policy.table

@@ -264,18 +264,7 @@ impl Scan {
         let target = target.unwrap_or(key);
         ops::replace_number(&mut template, key, target);
         let policy = policy_of(&mut session, &template)?;
-        let exists = session
-            .backend()
-            .query_unchecked(
-                &format!(
-                    "SELECT 1 FROM \"{}\" WHERE \"{}\" = ?1",
-                    policy.table.replace('"', "\"\""),
-                    policy.key_column.replace('"', "\"\"")
-                ),
-                &[Value::Integer(target)],
-            )?
-            .len()
-            == 1;
+        let exists = session.has_row(&policy.table, &policy.key_column, target)?;
         if !exists {
             return Err(crate::Error::Usage(format!(
                 "{} {target} is not in the fixture ({} has no {} = {target})",

@@ -33,6 +33,16 @@ impl BackendKind {
         }
     }
 
+    /// `name` as an identifier in this database's SQL: double quotes, or
+    /// backticks on MariaDB/MySQL (where `"` starts a string).
+    pub fn quote_ident(self, name: &str) -> String {
+        let q = match self {
+            BackendKind::Mysql => "`",
+            _ => "\"",
+        };
+        format!("{q}{}{q}", name.replace(q, &q.repeat(2)))
+    }
+
     /// The server a `--database` URL names: `mysql://` and `mariadb://` are
     /// MariaDB/MySQL, anything else PostgreSQL.
     pub fn of_url(url: &str) -> BackendKind {
