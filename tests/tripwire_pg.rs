@@ -4,7 +4,8 @@
 //! operation cannot commit around the tripwire or empty its log; 4 threads x
 //! 2,500 mixed operations commit every clean one and nothing else (against
 //! an independent replay); a connection the server ends inside an operation
-//! (as when the client process dies) changes nothing.
+//! and a client process killed inside one change nothing; the server's
+//! clean-path check (`settle`) never passes what the judge refuses.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -25,6 +26,7 @@ pub struct Scratch {
     admin: Client,
     config: Config,
     name: String,
+    url: String,
 }
 
 impl Scratch {
@@ -45,10 +47,14 @@ impl Scratch {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();
         config.dbname(&name);
+        // the server's URL with this database in place of its own
+        let base = url.split(['?', '#']).next().unwrap_or(&url);
+        let url = format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b));
         let scratch = Scratch {
             admin,
             config,
             name,
+            url,
         };
         let mut owner = scratch.connect();
         owner
@@ -353,4 +359,194 @@ fn a_connection_ended_inside_an_operation_changes_nothing_on_postgres() {
         .unwrap_err();
     assert!(matches!(e, TripError::Failed { .. }), "{e}");
     assert_eq!(picture(&mut scratch.connect()), before);
+}
+
+/// Not a test of its own: the child the kill test starts. It connects to
+/// the database `ROWGUARD_TRIPWIRE_PG_CHILD` names, writes inside an
+/// operation, says so on stdout and waits to be killed.
+#[test]
+#[ignore = "run by a_client_process_killed_inside_an_operation_changes_nothing_on_postgres"]
+fn tripwire_pg_child_pauses_inside_an_operation() {
+    let url = std::env::var("ROWGUARD_TRIPWIRE_PG_CHILD").expect("started by the kill test");
+    let mut tw = PgTripwire::new(Client::connect(&url, NoTls).unwrap(), "public").unwrap();
+    let policy = appointments_policy(&[7]);
+    let _ = tw.run(&policy, |db| {
+        db.execute("UPDATE appointments SET notes = 'half' WHERE id = 7", &[])?;
+        db.execute_batch("UPDATE appointments SET notes = 'everything'")?;
+        println!("inside the operation");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        #[allow(unreachable_code)]
+        Ok::<_, DbError>(())
+    });
+}
+
+#[test]
+fn a_client_process_killed_inside_an_operation_changes_nothing_on_postgres() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
+    let before = picture(&mut scratch.connect());
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "tripwire_pg::tripwire_pg_child_pauses_inside_an_operation",
+        ])
+        .args(["--ignored", "--nocapture", "--test-threads", "1"])
+        .env("ROWGUARD_TRIPWIRE_PG_CHILD", &scratch.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let inside = lines.any(|l| l.is_ok_and(|l| l.contains("inside the operation")));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(inside, "the child never reached the operation");
+    // the server ends the dead client's session and rolls its transaction back
+    let mut watcher = scratch.connect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let others: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if others == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed client's session is still there"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(picture(&mut watcher), before);
+}
+
+/// The server's clean-path check passes only what the judge allows: each
+/// case commits exactly when the judge (the fuzzing guard's policy) says
+/// clean, whichever path decided it.
+#[test]
+fn the_servers_clean_path_never_passes_what_the_judge_refuses() {
+    let Some(scratch) = Scratch::new() else {
+        return;
+    };
+    // (statements, policy keys as text or integer, expected to commit)
+    let int = |k: i64| Value::Integer(k);
+    let cases: Vec<(&str, Vec<Value>, bool)> = vec![
+        // allowed: writable columns of the target, its audit row and reminders
+        (
+            "UPDATE appointments SET notes = 'a' WHERE id = 7",
+            vec![int(7)],
+            true,
+        ),
+        (
+            "UPDATE appointments SET notes = 'a', reason = 'b' WHERE id IN (7, 8)",
+            vec![int(7), int(8)],
+            true,
+        ),
+        (
+            "DELETE FROM reminders WHERE appointment_id = 7",
+            vec![int(7)],
+            true,
+        ),
+        (
+            "INSERT INTO reminders (appointment_id, send_at) VALUES (7, '2026-01-01 09:00')",
+            vec![int(7)],
+            true,
+        ),
+        (
+            "UPDATE appointments SET notes = notes WHERE id = 7",
+            vec![int(7)],
+            true,
+        ),
+        // refused: another row, a column outside writable, the key moved
+        (
+            "UPDATE appointments SET notes = 'a' WHERE id IN (7, 8)",
+            vec![int(7)],
+            false,
+        ),
+        (
+            "UPDATE appointments SET status = 'x' WHERE id = 7",
+            vec![int(7)],
+            false,
+        ),
+        (
+            "UPDATE appointments SET id = 8000 WHERE id = 7",
+            vec![int(7), int(8000)],
+            false,
+        ),
+        (
+            "UPDATE appointments SET client_id = client_id + 1 WHERE id = 7",
+            vec![int(7)],
+            false,
+        ),
+        ("DELETE FROM appointments WHERE id = 7", vec![int(7)], false),
+        (
+            "INSERT INTO reminders (appointment_id, send_at) VALUES (8, '2026-01-01 09:00')",
+            vec![int(7)],
+            false,
+        ),
+        (
+            "UPDATE reminders SET send_at = send_at || 'x' WHERE appointment_id = (SELECT min(appointment_id) FROM reminders WHERE appointment_id <> 7)",
+            vec![int(7)],
+            false,
+        ),
+        (
+            "UPDATE clients SET name = 'x' WHERE id = 1",
+            vec![int(7)],
+            false,
+        ),
+        // a key of another type never matches (the judge compares typed values)
+        (
+            "UPDATE appointments SET notes = 'a' WHERE id = 7",
+            vec![Value::Text("7".into())],
+            false,
+        ),
+        (
+            "UPDATE appointments SET notes = 'a' WHERE id = 7",
+            vec![Value::Real(7.0)],
+            false,
+        ),
+    ];
+    let mut tw = scratch.tripwire();
+    let mut judged = false;
+    for (sql, keys, commits) in cases {
+        let mut policy = appointments_policy(&[]);
+        policy.keys = keys.clone();
+        let before = picture(&mut scratch.connect());
+        let outcome = tw.run(&policy, |db| db.execute_batch(sql));
+        let after = picture(&mut scratch.connect());
+        // the judge's own read of the rows (`take`) is prepared the first
+        // time the server's check cannot settle: never on the clean cases,
+        // which come first, so their clean path is the server's
+        let take_prepared: i64 = tw
+            .client()
+            .query_one(
+                "SELECT count(*) FROM pg_prepared_statements WHERE strpos(statement, chr(46) || 'take(') > 0",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(take_prepared > 0, !commits || judged, "{sql}");
+        judged |= !commits;
+        match (&outcome, commits) {
+            (Ok(()), true) => {}
+            (Err(TripError::Tripped { verdict }), false) => {
+                assert!(verdict.outside().count() > 0, "{sql} {keys:?}");
+                assert_eq!(after, before, "{sql} {keys:?}: tripped but changed");
+            }
+            // a constraint refused it before the judge could (the key moved under a reference)
+            (Err(TripError::Failed { .. }), false) => {
+                assert_eq!(after, before, "{sql} {keys:?}: failed but changed");
+            }
+            _ => panic!("{sql} with keys {keys:?}: expected commit={commits}, got {outcome:?}"),
+        }
+    }
 }

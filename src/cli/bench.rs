@@ -67,6 +67,10 @@ enum Which {
         operations: usize,
         #[arg(long, default_value_t = 7)]
         rounds: usize,
+        /// The operation to time, as JSON (default: the harness's example),
+        /// e.g. the one-row update '{"op":"edit-notes","id":7,"notes":""}'
+        #[arg(long, value_name = "JSON")]
+        op: Option<String>,
         #[command(flatten)]
         db: super::DatabaseArgs,
     },
@@ -158,14 +162,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Which::Tripwire {
             operations,
             rounds,
+            op,
             db,
         } => {
             anyhow::ensure!(
                 operations > 0 && rounds > 0,
                 "--operations and --rounds must be positive"
             );
+            let op: Option<serde_json::Value> = op
+                .map(|o| serde_json::from_str(&o))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--op is not JSON: {e}"))?;
             let r = tripwire::run(
                 super::harness(None)?,
+                op.as_ref(),
                 operations,
                 rounds,
                 db.options().as_ref(),
@@ -177,7 +187,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
             } else {
                 outln!(
-                    "tripwire: the example operation, {} ops x {} rounds per side (alternating), median round, {} build, {} cpus, on {}",
+                    "tripwire: one operation, {} ops x {} rounds per side (alternating), median round, {} build, {} cpus, on {}",
                     r.operations, r.rounds, machine.profile, machine.cpus, r.database
                 );
                 outln!(

@@ -1,5 +1,6 @@
 //! `rowguard bench tripwire`: what the production tripwire costs a clean
-//! write. One operation = the harness's example operation, run by its
+//! write. One operation = the harness's example operation (or `--op`, e.g.
+//! the one-row update `{"op":"edit-notes","id":7,"notes":""}`), run by its
 //! correct version, on a target row that changes every operation and with a
 //! new text in its first text field; the tripwire side runs it through
 //! [`Tripwire::run`]/[`PgTripwire::run`] with the operation's policy (built
@@ -24,7 +25,7 @@ use serde::Serialize;
 use super::{median, time};
 use crate::guard::postgres::{PgOptions, PgRaw};
 use crate::guard::tripwire::{PgTripwire, Tripwire};
-use crate::guard::{Db, DbError, ErrorClass, Policy, Value};
+use crate::guard::{BackendKind, Db, DbError, ErrorClass, Policy, Value};
 use crate::harness::domain::{Domain, OpValue, Pipeline};
 use crate::harness::ops;
 
@@ -50,11 +51,12 @@ struct Work {
 impl Work {
     fn new(
         harness: &'static dyn Domain,
+        example: &OpValue,
         fixture: &mut dyn Db,
         operations: usize,
     ) -> crate::Result<Work> {
         let pipeline = harness.safe()?;
-        let example = harness.example();
+        let example = example.clone();
         let policy = harness.policy(&example, fixture).map_err(failed)?;
         let key = match policy.keys.first() {
             Some(Value::Integer(k)) => *k,
@@ -66,9 +68,12 @@ impl Work {
             let mut op = example.clone();
             ops::replace_number(&mut op, key, k);
             let p = harness.policy(&op, fixture).map_err(failed)?;
+            // the tripwire's databases (SQLite, PostgreSQL) quote alike
+            let q = |s: &str| BackendKind::Sqlite.quote_ident(s);
             let sql = format!(
-                "SELECT 1 FROM \"{}\" WHERE \"{}\" = ?1",
-                p.table, p.key_column
+                "SELECT 1 FROM {} WHERE {} = ?1",
+                q(&p.table),
+                q(&p.key_column)
             );
             if fixture.query_row(&sql, &[Value::Integer(k)]).is_ok() {
                 rows.push(k);
@@ -108,13 +113,26 @@ fn per_op(d: Duration, n: usize) -> f64 {
 /// Measures `operations` per round, `rounds` rounds per side.
 pub fn run(
     harness: &'static dyn Domain,
+    op: Option<&OpValue>,
     operations: usize,
     rounds: usize,
     database: Option<&PgOptions>,
 ) -> crate::Result<TripwireCost> {
+    let example = match op {
+        Some(op) => {
+            harness.check(op).map_err(|e| {
+                crate::Error::Usage(format!(
+                    "--op is not an operation of `{}`: {e}",
+                    harness.name()
+                ))
+            })?;
+            op.clone()
+        }
+        None => harness.example(),
+    };
     let (tripwire, raw, name) = match database {
-        None => sqlite(harness, operations, rounds)?,
-        Some(options) => postgres(harness, operations, rounds, options)?,
+        None => sqlite(harness, &example, operations, rounds)?,
+        Some(options) => postgres(harness, &example, operations, rounds, options)?,
     };
     let (mut t, mut r) = (tripwire, raw);
     let (t, r) = (median(&mut t), median(&mut r));
@@ -156,7 +174,12 @@ fn alternate(
     Ok((t_rounds, r_rounds))
 }
 
-fn sqlite(harness: &'static dyn Domain, operations: usize, rounds: usize) -> crate::Result<Rounds> {
+fn sqlite(
+    harness: &'static dyn Domain,
+    example: &OpValue,
+    operations: usize,
+    rounds: usize,
+) -> crate::Result<Rounds> {
     let dir = std::env::temp_dir().join(format!("rowguard-bench-tripwire-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(failed)?;
     let result = (|| {
@@ -170,7 +193,7 @@ fn sqlite(harness: &'static dyn Domain, operations: usize, rounds: usize) -> cra
             Ok(conn)
         };
         let mut raw = open("raw.db")?;
-        let work = Work::new(harness, &mut raw, operations)?;
+        let work = Work::new(harness, example, &mut raw, operations)?;
         let mut tw = Tripwire::new(open("tripwire.db")?)?;
         let (t_rounds, r_rounds) = alternate(
             rounds,
@@ -195,6 +218,7 @@ fn sqlite(harness: &'static dyn Domain, operations: usize, rounds: usize) -> cra
 
 fn postgres(
     harness: &'static dyn Domain,
+    example: &OpValue,
     operations: usize,
     rounds: usize,
     options: &PgOptions,
@@ -207,7 +231,7 @@ fn postgres(
     })?;
     let mut raw_db = PgRaw::open(options, &sql)?;
     let tw_db = PgRaw::open(options, &sql)?;
-    let work = Work::new(harness, &mut raw_db, operations)?;
+    let work = Work::new(harness, example, &mut raw_db, operations)?;
     let mut owner = tw_db.connect()?;
     PgTripwire::install(&mut owner, "public")?;
     let mut tw = PgTripwire::new(owner, "public")?;

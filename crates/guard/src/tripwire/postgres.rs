@@ -18,11 +18,23 @@
 //! - a BEFORE TRUNCATE trigger that refuses TRUNCATE while armed (no row
 //!   trigger sees one).
 //!
-//! One operation, three round trips of the tripwire's own: `BEGIN; SET
-//! rowguard.tripwire = 'on'; SELECT arm(token)` (returns the transaction id),
-//! after the operation `take(token)` with the transaction id (still ours?),
-//! then `COMMIT; RESET rowguard.tripwire` or ROLLBACK. The rows are read
-//! once, so a blast radius is reported on the operation's last call.
+//! - `settle(token, policy)`: the clean path's check on the server. It
+//!   passes a row only when it is certainly allowed (an in-place update of
+//!   a target row touching writable columns only, or an allowed side effect
+//!   on a row holding a target key; values compared as their jsonb text, so
+//!   it is stricter than the judge, never looser), then empties the log.
+//!   Anything else raises `RG001` and goes to the judge in Rust.
+//!
+//! One clean operation costs two round trips of the tripwire's own, as many
+//! as the `BEGIN` and `COMMIT` of a plain transaction: `BEGIN; SET
+//! rowguard.tripwire = 'on'; SELECT arm(token)` (returns the transaction
+//! id), and after the operation `SAVEPOINT; SELECT settle(token, policy);
+//! COMMIT; RESET rowguard.tripwire` in one message. When `settle` cannot
+//! pass a row, the tripwire rolls back to the savepoint, reads the rows
+//! with `take(token)` (with the transaction id: still ours?) and judges
+//! them in Rust, which has the last word: COMMIT, or ROLLBACK with the
+//! verdict. The rows are read once, so a blast radius is reported on the
+//! operation's last call.
 //!
 //! Not covered: SQL that itself sets `rowguard.tripwire` to `off` (the
 //! setting is readable and settable by any session) is not logged while
@@ -46,6 +58,9 @@ const STATEMENT_CACHE: usize = 256;
 
 /// The capture's schema.
 pub const SCHEMA: &str = "rowguard_tripwire";
+
+/// The SQLSTATE `settle` raises when it cannot say a change is allowed.
+const UNSETTLED: &str = "RG001";
 
 /// A PostgreSQL connection whose every [`PgTripwire::run`] commits only
 /// what its policy allows.
@@ -116,9 +131,45 @@ impl PgTripwire {
                RETURN QUERY WITH d AS (DELETE FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() RETURNING l.seq, l.tbl, l.old, l.new)\n\
                  SELECT pg_current_xact_id()::text, d.tbl, d.old::text, d.new::text FROM d WHERE d.tbl <> '' ORDER BY d.seq;\n\
              END $rg$;\n\
+             CREATE FUNCTION {SCHEMA}.settle(token text, policy jsonb) RETURNS bigint\n\
+               LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
+             DECLARE r record; n bigint := 0; ok boolean;\n\
+             BEGIN\n\
+               IF current_setting('rowguard.tripwire', true) IS DISTINCT FROM 'on' THEN\n\
+                 RAISE EXCEPTION 'rowguard tripwire: the setting rowguard.tripwire was turned off';\n\
+               END IF;\n\
+               IF (SELECT l.old FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() ORDER BY l.seq LIMIT 1)\n\
+                  IS DISTINCT FROM to_jsonb(token) THEN\n\
+                 RAISE EXCEPTION 'rowguard tripwire: settle() without the operation''s token';\n\
+               END IF;\n\
+               FOR r IN SELECT l.tbl, l.old, l.new FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() AND l.tbl <> '' LOOP\n\
+                 n := n + 1;\n\
+                 IF r.tbl = policy->>'table' THEN\n\
+                   ok := r.old IS NOT NULL AND r.new IS NOT NULL\n\
+                     AND coalesce((policy->'keys') ? ((r.old -> (policy->>'key'))::text), false)\n\
+                     AND coalesce((policy->'keys') ? ((r.new -> (policy->>'key'))::text), false)\n\
+                     AND NOT EXISTS (SELECT 1 FROM jsonb_each(r.new) e\n\
+                       WHERE (r.old -> e.key)::text IS DISTINCT FROM e.value::text\n\
+                         AND (NOT coalesce((policy->'writable') ? e.key, false)\n\
+                              OR coalesce((policy->'pk') ? e.key, true)))\n\
+                     AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(r.old) k WHERE NOT r.new ? k);\n\
+                 ELSE\n\
+                   ok := EXISTS (SELECT 1 FROM jsonb_array_elements(policy->'side') s\n\
+                     WHERE s->>'table' = r.tbl\n\
+                       AND CASE WHEN r.old IS NULL THEN s->'insert' WHEN r.new IS NULL THEN s->'delete' ELSE s->'update' END = 'true'::jsonb\n\
+                       AND (r.old IS NULL OR coalesce((policy->'keys') ? ((r.old -> (s->>'column'))::text), false))\n\
+                       AND (r.new IS NULL OR coalesce((policy->'keys') ? ((r.new -> (s->>'column'))::text), false)));\n\
+                 END IF;\n\
+                 IF NOT coalesce(ok, false) THEN\n\
+                   RAISE EXCEPTION 'rowguard tripwire: not settled on the server' USING ERRCODE = '{UNSETTLED}';\n\
+                 END IF;\n\
+               END LOOP;\n\
+               DELETE FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id();\n\
+               RETURN n;\n\
+             END $rg$;\n\
              REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {SCHEMA} FROM PUBLIC;\n\
              GRANT USAGE ON SCHEMA {SCHEMA} TO PUBLIC;\n\
-             GRANT EXECUTE ON FUNCTION {SCHEMA}.arm(text), {SCHEMA}.take(text) TO PUBLIC;\n"
+             GRANT EXECUTE ON FUNCTION {SCHEMA}.arm(text), {SCHEMA}.take(text), {SCHEMA}.settle(text, jsonb) TO PUBLIC;\n"
         );
         for t in &tables {
             let name = format!("{}.{}", ident(schema), ident(&t.name));
@@ -177,32 +228,110 @@ impl PgTripwire {
         let mut verdict = calls.verdict;
         let outcome = match result {
             Err(error) => Err(TripError::Failed { error, verdict }),
-            Ok(value) => match self.take(&token, xid.as_deref()) {
-                Err(e) => Err(TripError::Database(e)),
-                Ok(changes) => {
-                    let mut check = verdict
-                        .statements
-                        .pop()
-                        .unwrap_or_else(|| StatementCheck::new(Api::Execute, "", &[], None));
-                    check.changed_rows = 0;
-                    judge(&mut check, policy, &self.tables, &self.names, changes);
-                    verdict.statements.push(check);
-                    if !verdict.is_clean() {
-                        Err(TripError::Tripped { verdict })
-                    } else {
-                        match self.client.batch_execute("COMMIT; RESET rowguard.tripwire") {
-                            Ok(()) => return Ok(value),
-                            Err(e) => Err(TripError::Database(format!(
-                                "COMMIT failed: {}",
-                                one_line(&e)
-                            ))),
+            Ok(value) => match self.settle(&token, policy) {
+                Settled::Committed(rows) => {
+                    if let Some(last) = verdict.statements.last_mut() {
+                        last.changed_rows = rows;
+                    }
+                    return Ok(value);
+                }
+                Settled::Failed(e) => Err(TripError::Database(e)),
+                Settled::ToJudge => match self.take(&token, xid.as_deref()) {
+                    Err(e) => Err(TripError::Database(e)),
+                    Ok(changes) => {
+                        let mut check = verdict
+                            .statements
+                            .pop()
+                            .unwrap_or_else(|| StatementCheck::new(Api::Execute, "", &[], None));
+                        check.changed_rows = 0;
+                        judge(&mut check, policy, &self.tables, &self.names, changes);
+                        verdict.statements.push(check);
+                        if !verdict.is_clean() {
+                            Err(TripError::Tripped { verdict })
+                        } else {
+                            match self.client.batch_execute("COMMIT; RESET rowguard.tripwire") {
+                                Ok(()) => return Ok(value),
+                                Err(e) => Err(TripError::Database(format!(
+                                    "COMMIT failed: {}",
+                                    one_line(&e)
+                                ))),
+                            }
                         }
                     }
-                }
+                },
             },
         };
         self.abandon();
         outcome
+    }
+
+    /// The clean path in one round trip: the server checks every row the
+    /// operation changed against `policy` and, when each one is certainly
+    /// allowed (an in-place update of a target row touching only writable
+    /// columns, or an allowed side effect on a row holding a target key,
+    /// compared as text: stricter than the judge, never looser), empties the
+    /// log and commits. Anything it cannot settle is rolled back to before
+    /// the check and judged in Rust ([`PgTripwire::take`]), which has the
+    /// last word and writes the verdict.
+    fn settle(&mut self, token: &str, policy: &Policy) -> Settled {
+        let Some(json) = self.settle_policy(policy) else {
+            return Settled::ToJudge;
+        };
+        match self.client.simple_query(&format!(
+            "SAVEPOINT rowguard_settle; SELECT {SCHEMA}.settle({}, {}); COMMIT; RESET rowguard.tripwire",
+            literal(token),
+            literal(&json)
+        )) {
+            Ok(messages) => Settled::Committed(
+                first_value(messages)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0),
+            ),
+            Err(e) if e.code().is_some_and(|c| c.code() == UNSETTLED) => {
+                match self
+                    .client
+                    .batch_execute("ROLLBACK TO SAVEPOINT rowguard_settle")
+                {
+                    Ok(()) => Settled::ToJudge,
+                    Err(e) => Settled::Failed(one_line(&e)),
+                }
+            }
+            Err(e) => Settled::Failed(format!("COMMIT failed: {}", one_line(&e))),
+        }
+    }
+
+    /// `policy` as `settle` reads it, or `None` when a key is neither an
+    /// integer nor a text (those are judged in Rust only). Keys are their
+    /// `jsonb` text, as `to_jsonb(row) -> column` prints them.
+    fn settle_policy(&self, policy: &Policy) -> Option<String> {
+        let keys = policy
+            .keys
+            .iter()
+            .map(|k| match k {
+                Value::Integer(i) => Some(i.to_string()),
+                Value::Text(t) => serde_json::to_string(t).ok(),
+                _ => None,
+            })
+            .collect::<Option<Vec<String>>>()?;
+        // columns an in-place update keeps: the table's key and the policy's
+        let mut pk: Vec<&str> = self
+            .tables
+            .iter()
+            .find(|t| t.name == policy.table)
+            .map(|t| t.key.iter().map(|&i| t.columns[i].as_str()).collect())
+            .unwrap_or_default();
+        pk.push(&policy.key_column);
+        Some(
+            serde_json::json!({
+                "table": policy.table,
+                "key": policy.key_column,
+                "keys": keys,
+                "pk": pk,
+                "writable": policy.writable,
+                "side": policy.side_effects,
+            })
+            .to_string(),
+        )
     }
 
     /// Rolls back whatever is open and disarms the session.
@@ -272,6 +401,16 @@ impl PgTripwire {
         self.statements.insert(sql.to_string(), s.clone());
         Ok(s)
     }
+}
+
+/// How `settle` ended.
+enum Settled {
+    /// Every change was allowed: committed, with this many rows changed.
+    Committed(usize),
+    /// A change needs the judge: rolled back to before the check.
+    ToJudge,
+    /// The check or the COMMIT failed: the transaction is over.
+    Failed(String),
 }
 
 /// 128 bits of std's per-process random hash keys and the clock.
