@@ -82,8 +82,6 @@ fn detail(n: usize) -> Detail {
                     changed_rows: rows_per_table * TABLES,
                     error: None,
                     findings: vec![finding],
-                    template_sql: vec![],
-                    templates: vec![],
                 }],
                 error: None,
                 template_sql: vec![],
