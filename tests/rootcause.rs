@@ -214,3 +214,78 @@ fn fuzz_json_and_text_lead_with_root_causes() {
     assert!(lines[1].contains("root cause(s)"), "{text}");
     assert!(lines[2].starts_with("root cause "), "{text}");
 }
+
+#[test]
+fn gate_junit_and_sarif_lead_with_root_causes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, sarif) = (dir.path().join("g.xml"), dir.path().join("g.sarif"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rowguard"))
+        .args(["gate", "--pipeline", "legacy", "--time", "2", "--seed", "1"])
+        .arg("--corpus")
+        .arg(root().join("corpus"))
+        .arg("--artifacts")
+        .arg(dir.path().join("a"))
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--sarif")
+        .arg(&sarif)
+        .env_remove("ROWGUARD_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let fuzz = &xml[xml.find("name=\"fuzz\"").unwrap()..];
+    let first = fuzz.find("<testcase").unwrap();
+    assert!(
+        fuzz[first..].starts_with("<testcase name=\"root cause "),
+        "{fuzz}"
+    );
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let fingerprinted: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|r| r["partialFingerprints"]["rowguardRootCause/v1"].is_string())
+        .collect();
+    assert!(!fingerprinted.is_empty());
+    assert!(results[0]["partialFingerprints"]["rowguardRootCause/v1"].is_string());
+    let ids: BTreeSet<&str> = fingerprinted
+        .iter()
+        .map(|r| {
+            r["partialFingerprints"]["rowguardRootCause/v1"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), fingerprinted.len(), "one result per root cause");
+}
+
+/// The same code path on PostgreSQL: `legacy` has the same signatures as
+/// on SQLite (shapes are taken in one dialect). Skipped without a server
+/// outside CI, as every PostgreSQL test.
+#[test]
+fn postgres_gives_the_same_signatures_as_sqlite() {
+    let Some(server) = crate::postgres::server() else {
+        return;
+    };
+    let p = by_name("legacy").unwrap();
+    let mut cfg = Config::new(p);
+    cfg.seed = 1;
+    cfg.runs = Some(RUNS);
+    cfg.minimize = Duration::ZERO;
+    cfg.seeds.push(
+        std::fs::read(root().join("corpus/regressions/legacy/incident-quote-comment.json"))
+            .unwrap(),
+    );
+    let sqlite = engine::run(&cfg, &AtomicBool::new(false)).unwrap();
+    cfg.database = Some(server);
+    let postgres = engine::run(&cfg, &AtomicBool::new(false)).unwrap();
+    assert!(!postgres.root_causes.is_empty());
+    assert!(
+        ids(&postgres).is_subset(&ids(&sqlite)),
+        "{:#?} vs {:#?}",
+        lines(&postgres),
+        lines(&sqlite)
+    );
+    assert!(ids(&postgres).len() >= 3, "{:#?}", lines(&postgres));
+}
