@@ -14,7 +14,8 @@
 //! - every distinct finding gets a root-cause signature when first seen
 //!   ([`crate::tools::rootcause`]); the summary's `root_causes` group the
 //!   findings by it, in the order first seen;
-//! - after fuzzing, each root cause is minimized (same signature) within
+//! - after fuzzing, each root cause is minimized (same signature, and its
+//!   gravest kind: `write-outside-target` when it has one) within
 //!   [`Config::minimize`] in all and [`Config::minimize_each`] per root
 //!   cause; its shortest reproducer is written to the artifacts folder as
 //!   `root-<id>-<content hash>.json`;
@@ -647,8 +648,15 @@ fn minimize_causes(cfg: &Config, causes: &mut [RootCause], stop: &AtomicBool) ->
             execs: Some(MINIMIZE_EXECS),
         };
         let wanted = cause.signature.clone();
+        // the gravest kind it has (a write first) stays: a reproducer that
+        // only changes a shape would hide what the bug does
+        let made: BTreeSet<Kind> = cause.kinds.iter().copied().collect();
+        let Some(kind) = crate::tools::minimize::target_kind(&[], &made) else {
+            continue;
+        };
+        let only: BTreeSet<Kind> = [kind].into();
         let mut keep = |session: &mut Session, e: &Execution| {
-            rootcause::makes(session, cfg.pipeline, e, &cfg.kinds, &wanted)
+            rootcause::makes(session, cfg.pipeline, e, &only, &wanted)
         };
         let Some(min) = crate::tools::minimize::minimize_while(
             &mut session,
@@ -662,8 +670,7 @@ fn minimize_causes(cfg: &Config, causes: &mut [RootCause], stop: &AtomicBool) ->
         };
         cause.minimized = true;
         if let Some(dir) = &cfg.artifacts {
-            let path =
-                artifacts::write_root(dir, &cause.id, &min.scenario, cfg.pipeline, &cause.kinds)?;
+            let path = artifacts::write_root(dir, &cause.id, &min.scenario, cfg.pipeline, &[kind])?;
             cause.artifact = Some(path);
         }
         cause.scenario = min.scenario;
