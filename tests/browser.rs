@@ -2,9 +2,12 @@
 //! opens the page, `--dump-dom` gives the DOM after load, and a screenshot
 //! lands in `target/browser/` for a person to look at.
 //!
-//! - the legacy fuzz page: the number of findings the header says equals the
-//!   findings table's rows, the blast-radius rows and the discovery plot are
-//!   in the DOM as rendered;
+//! - the legacy fuzz page: root causes first (issue 25: the number the
+//!   header says equals the rows, each links to its shortest reproducer's
+//!   detail, which is the first detail), the per-shape findings in a
+//!   collapsed `<details>` after them; the number of findings the header
+//!   says equals the findings table's rows, the blast-radius rows and the
+//!   discovery plot are in the DOM as rendered;
 //! - the injection page of `report_injection`: the title is still the
 //!   report's, no element any payload would have made exists;
 //! - controls, so the checks can fail: a page whose own inline script sets
@@ -178,8 +181,33 @@ fn legacy_fuzz_page_shows_its_findings_blast_radius_and_plot_in_chromium() {
     let source = Html::parse_document(&std::fs::read_to_string(&page).unwrap());
     let doc = dom(&browser, &page);
 
+    let causes: usize = text_of(&doc, "#n-root-causes").unwrap().parse().unwrap();
+    assert!(causes > 0, "legacy has root causes");
+    assert_eq!(count(&doc, "#root-causes tr.root-cause-row"), causes);
+    let sections: Vec<String> = doc
+        .select(&Selector::parse("main > section").unwrap())
+        .filter_map(|s| s.value().attr("id").map(String::from))
+        .collect();
+    assert_eq!(sections[1], "root-causes", "root causes lead: {sections:?}");
+    let first = doc
+        .select(&Selector::parse("tr.root-cause-row a").unwrap())
+        .next()
+        .and_then(|a| a.value().attr("href"))
+        .map(String::from);
+    assert_eq!(
+        first.as_deref(),
+        Some("#finding-0"),
+        "its reproducer is the first detail"
+    );
+    assert!(text_of(&doc, "tr.root-cause-row code.repro").is_some_and(|r| r.contains(" repro ")));
+    // the per-shape rows: there, collapsed
+    assert!(doc
+        .select(&Selector::parse("details#findings-by-shape").unwrap())
+        .next()
+        .is_some_and(|d| d.value().attr("open").is_none()));
     let n: usize = text_of(&doc, "#n-findings").unwrap().parse().unwrap();
     assert!(n > 0, "legacy has findings");
+    assert_eq!(count(&doc, "details#findings-by-shape tr.finding-row"), n);
     assert_eq!(
         count(&doc, "tr.finding-row"),
         n,

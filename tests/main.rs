@@ -21,6 +21,8 @@ mod smoke;
 mod engine;
 // minimize, the CI gate and its JUnit / SARIF outputs
 mod workflow;
+// issue 25: findings grouped by root cause, the expected number per pipeline, stable across seeds
+mod rootcause;
 // the binary's contract for fuzz, minimize and gate (exit codes, JSON fields, report files)
 mod cli;
 // the third-party corpora through `scan` on safe, legacy and stacked, against a whole-database diff

@@ -283,3 +283,46 @@ fn the_readme_shows_the_whole_example() {
         "README's example differs from examples/invoices.rs"
     );
 }
+
+/// Issue 25: a team's own harness gets root causes, computed from the
+/// erased domain alone: memo-concat's one escape (the memo of edit-memo
+/// into the VOID branch's statement) is one root cause, on two seeds.
+#[test]
+fn invoices_get_one_root_cause_per_escape_on_two_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sigs = Vec::new();
+    let source = root().join("examples/invoices.rs");
+    for seed in ["1", "2"] {
+        let out = invoices(
+            dir.path(),
+            &[
+                "fuzz",
+                "--pipeline",
+                "memo-concat",
+                "--runs",
+                "3000",
+                "--seed",
+                seed,
+                "--format",
+                "json",
+                "--minimize-time",
+                "0",
+                "--source",
+                source.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let causes = v["root_causes"].as_array().unwrap();
+        assert_eq!(causes.len(), 1, "{causes:#?}");
+        assert_eq!(causes[0]["signature"]["op"], "edit-memo");
+        assert_eq!(causes[0]["signature"]["field"], "/memo");
+        sigs.push(causes[0]["id"].clone());
+    }
+    assert_eq!(sigs[0], sigs[1]);
+}

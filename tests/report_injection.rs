@@ -106,6 +106,8 @@ fn synthetic_detail(p: &[String]) -> Detail {
                 targets: vec![3, 4],
                 statements: vec![statement],
                 error: Some(at(13)),
+                template_sql: vec![],
+                templates: vec![],
             }],
         },
         templates: vec![vec![at(14)]],

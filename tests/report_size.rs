@@ -84,6 +84,8 @@ fn detail(n: usize) -> Detail {
                     findings: vec![finding],
                 }],
                 error: None,
+                template_sql: vec![],
+                templates: vec![],
             }],
         },
         templates: vec![vec![

@@ -62,6 +62,9 @@ pub struct Args {
     /// blast radius too large to embed go to `<stem>-cells/` next to it).
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Seconds to minimize the root causes after fuzzing, in all (at most 2 s each; 0: off).
+    #[arg(long, value_name = "SECS", default_value_t = engine::MINIMIZE_TOTAL.as_secs())]
+    minimize_time: u64,
 }
 
 /// The process-wide stop flag: SIGINT (Ctrl-C), SIGTERM (`timeout`, Docker,
@@ -129,6 +132,31 @@ fn print_text(s: &Summary) {
         outln!("no findings");
         return;
     }
+    outln!(
+        "{} root cause(s), {} distinct finding(s):",
+        s.root_causes.len(),
+        s.findings.len()
+    );
+    for c in &s.root_causes {
+        let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
+        outln!(
+            "root cause {}: {} ({} variant(s), {} input(s), first after {:.2} s)",
+            c.id,
+            kinds.join(", "),
+            c.variants,
+            c.inputs,
+            c.elapsed_s
+        );
+        outln!(
+            "  {}",
+            c.signature.line().chars().take(300).collect::<String>()
+        );
+        if let Some(r) = &c.repro {
+            let min = if c.minimized { " (minimized)" } else { "" };
+            outln!("  reproduce{min}: {r}");
+        }
+    }
+    outln!("findings by kind and statement shape:");
     for kind in Kind::ALL {
         let of_kind: Vec<&Found> = s.findings.iter().filter(|f| f.kind == kind).collect();
         if of_kind.is_empty() {
@@ -195,7 +223,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.format == Format::Text && std::io::stderr().is_terminal() {
         cfg.on_finding = Some(announce);
     }
-    let summary = engine::run(&cfg, stop_flag()?)?;
+    cfg.minimize = Duration::from_secs(args.minimize_time);
+    let mut summary = engine::run(&cfg, stop_flag()?)?;
+    report::fill_repro(&mut summary);
     if let Some(path) = &args.html {
         let page =
             report::html::build::from_fuzz(&summary, cfg.database.as_ref(), &|p| p.to_path_buf())?;

@@ -85,7 +85,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
         database: args.db.options(),
     };
-    let result = gate::run(&cfg, stop)?;
+    let mut result = gate::run(&cfg, stop)?;
+    if let Some(s) = &mut result.fuzz {
+        report::fill_repro(s);
+        for c in &s.root_causes {
+            let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
+            outln!(
+                "ROOT   {} {}: {} variant(s) of {}",
+                c.id,
+                c.signature.line().chars().take(200).collect::<String>(),
+                c.variants,
+                kinds.join(", ")
+            );
+            if let Some(r) = &c.repro {
+                outln!("       reproduce: {r}");
+            }
+        }
+    }
     for case in &result.cases {
         match &case.outcome {
             Outcome::Passed => outln!("ok     {} {}", case.suite, case.name),

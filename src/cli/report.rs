@@ -10,7 +10,7 @@
 //! Artifacts are read only from the artifacts folder given, else the
 //! summary's own folder, and by file name only: whatever path a finding's
 //! `artifact` names (absolute, `../`), only its last component is used, it
-//! must be a `<kind>-<hash>[.json]` name, a regular file that is not a
+//! must be a `<kind>-<hash>[.json]` (or `root-<id>-<hash>.json`) name, a regular file that is not a
 //! symbolic link, and its content must have the hash in its name (the hash
 //! the summary recorded). Anything else is refused (exit 2): the page never
 //! embeds bytes of a file outside that folder.
@@ -42,13 +42,18 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
-/// The hash part of an artifact's file name, `<kind>-<16 hex digits>[.json]`.
+/// The hash part of an artifact's file name, `<kind>-<16 hex digits>[.json]`,
+/// or a root cause's `root-<16 hex id>-<16 hex digits>.json`.
 fn artifact_hash(name: &str) -> Option<&str> {
     let stem = name.strip_suffix(".json").unwrap_or(name);
+    let hex = |h: &str| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some((id, hash)) = stem.strip_prefix("root-").and_then(|r| r.split_once('-')) {
+        return (hex(id) && hex(hash)).then_some(hash);
+    }
     Kind::ALL.iter().find_map(|k| {
         stem.strip_prefix(k.as_str())
             .and_then(|r| r.strip_prefix('-'))
-            .filter(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .filter(|h| hex(h))
     })
 }
 
@@ -211,6 +216,11 @@ mod tests {
             artifact_hash("sql-error-0123456789abcdef"),
             Some("0123456789abcdef")
         );
+        assert_eq!(
+            artifact_hash("root-0123456789abcdef-fedcba9876543210.json"),
+            Some("fedcba9876543210")
+        );
+        assert_eq!(artifact_hash("root-0123-fedcba9876543210.json"), None);
         assert_eq!(artifact_hash("notes.txt"), None);
         assert_eq!(artifact_hash("sql-error-0123.json"), None);
         assert_eq!(artifact_hash("no-kind-0123456789abcdef.json"), None);

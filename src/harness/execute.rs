@@ -171,6 +171,26 @@ pub struct OpRun {
     /// The error the pipeline stopped with, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The template: the SQL the same op sent on placeholder text, in order
+    /// (what root causes compare the real statements with).
+    #[serde(skip)]
+    pub template_sql: Vec<String>,
+    /// The template's statement shapes, as the guard computed them.
+    #[serde(skip)]
+    pub templates: Vec<String>,
+}
+
+impl OpRun {
+    /// Where the op's text left its literal: the first statement whose
+    /// shape differs from the template's statement at the same place (a
+    /// statement the template does not have counts), if any.
+    pub fn divergence(&self) -> Option<usize> {
+        self.statements
+            .iter()
+            .enumerate()
+            .find(|(k, s)| self.templates.get(*k) != Some(&s.shape))
+            .map(|(k, _)| k)
+    }
 }
 
 /// A whole scenario run on one pipeline.
@@ -344,11 +364,9 @@ fn execute_here(
             .collect();
         let table = policy.table.clone();
         guard.set_policy(policy);
-        let shapes = placeholder_sql(&mut *guard, pipeline, op)
-            .iter()
-            .map(|sql| guard.shape_of(sql))
-            .collect();
-        guard.set_templates(Some(shapes));
+        let template_sql = placeholder_sql(&mut *guard, pipeline, op);
+        let templates: Vec<String> = template_sql.iter().map(|sql| guard.shape_of(sql)).collect();
+        guard.set_templates(Some(templates.clone()));
         let error = pipeline.run(op, guard.as_db()).err().map(|e| e.message);
         guard.set_templates(None);
         ops.push(OpRun {
@@ -357,6 +375,8 @@ fn execute_here(
             targets,
             statements: guard.take_verdict().statements,
             error,
+            template_sql,
+            templates,
         });
     }
     guard.end_input()?;

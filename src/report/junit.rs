@@ -4,8 +4,11 @@
 //! lost regression is a `<failure>`, a case that could not be judged an
 //! `<error>`. An interrupted gate is marked incomplete: each suite has the
 //! property `rowguard.incomplete = true` and the fuzz case is an `<error
-//! type="interrupted">` (unless it already failed with a finding). Built
-//! with `quick-junit`.
+//! type="interrupted">` (unless it already failed with a finding). The
+//! `fuzz` suite leads with one failed test case per root cause of the fuzz
+//! stage (`root cause <id>: ...`, its shortest reproducer and `repro`
+//! command), then the run's own case with every finding. Built with
+//! `quick-junit`.
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -19,6 +22,27 @@ pub fn junit(report: &GateReport) -> crate::Result<String> {
         if report.interrupted {
             // what CI shows next to the suite: this run is not the whole gate
             suite.add_property(Property::new("rowguard.incomplete", "true"));
+        }
+        let causes = report.fuzz.as_ref().map_or(&[][..], |f| &f.root_causes[..]);
+        for c in causes.iter().filter(|_| suite_name == "fuzz") {
+            let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_type(kinds.join(","));
+            s.set_message(c.signature.line());
+            let mut lines = vec![format!(
+                "{} variant(s), {} input(s); kinds: {}",
+                c.variants,
+                c.inputs,
+                kinds.join(", ")
+            )];
+            if let Some(p) = &c.artifact {
+                let pipeline = report.fuzz.as_ref().map_or("", |f| f.pipeline.as_str());
+                lines.push(format!("reproduce: {}", super::repro_command(p, pipeline)));
+            }
+            s.set_description(lines.join("\n"));
+            let mut tc = TestCase::new(format!("root cause {}", c.id), s);
+            tc.set_classname("rowguard.fuzz.root-cause");
+            suite.add_test_case(tc);
         }
         for case in report.cases.iter().filter(|c| c.suite == suite_name) {
             let status = match &case.outcome {

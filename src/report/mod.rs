@@ -31,6 +31,23 @@ pub fn set_program(name: &str) {
     let _ = PROGRAM.set(name.to_string());
 }
 
+/// The command that replays `artifact` on `pipeline`.
+pub fn repro_command(artifact: &std::path::Path, pipeline: &str) -> String {
+    format!(
+        "{} repro {} --pipeline {pipeline}",
+        program(),
+        artifact.display()
+    )
+}
+
+/// Fills in each root cause's `repro` command (the tools leave it to the
+/// report layer, which knows the binary's name).
+pub fn fill_repro(s: &mut crate::tools::engine::Summary) {
+    for c in &mut s.root_causes {
+        c.repro = c.artifact.as_deref().map(|a| repro_command(a, &s.pipeline));
+    }
+}
+
 /// Cells of a blast radius listed in text before eliding.
 pub const SHOWN_CELLS: usize = 12;
 

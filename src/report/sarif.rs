@@ -5,6 +5,13 @@
 //! execution notifications, and `executionSuccessful` is false. An
 //! interrupted gate adds a notification saying so and the invocation
 //! property `"incomplete": true`.
+//!
+//! The fuzz stage's findings are one result per root cause, first
+//! (`crate::tools::rootcause`), located at its shortest reproducer, with
+//! `partialFingerprints` `{"rowguardRootCause/v1": <signature id>}`: code
+//! scanning keeps one alert per bug across runs and pull requests. Its
+//! per-shape findings are not results of their own (they stay in the JSON
+//! summary and the page).
 
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
@@ -14,6 +21,9 @@ use serde_sarif::sarif::{
 
 use crate::guard::Kind;
 use crate::tools::gate::{GateReport, Outcome};
+
+/// The `partialFingerprints` key of a root cause's signature id.
+pub const FINGERPRINT: &str = "rowguardRootCause/v1";
 
 /// The schema URI written into `$schema`.
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -55,9 +65,38 @@ pub fn sarif(report: &GateReport) -> serde_json::Value {
         .collect();
     let mut results = Vec::new();
     let mut notices = Vec::new();
+    let causes = report.fuzz.as_ref().map_or(&[][..], |f| &f.root_causes[..]);
+    for c in causes {
+        let kind = c.kinds.first().copied().unwrap_or(Kind::WriteOutsideTarget);
+        let index = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
+        let mut r = SarifResult::builder()
+            .rule_id(kind.as_str())
+            .rule_index(index as i64)
+            .level(ResultLevel::Error)
+            .message(text(format!(
+                "root cause {}: {} ({} variant(s): {})",
+                c.id,
+                c.signature.line(),
+                c.variants,
+                kinds.join(", ")
+            )))
+            .partial_fingerprints(
+                [(FINGERPRINT.to_string(), c.id.clone())]
+                    .into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            )
+            .build();
+        if let Some(p) = &c.artifact {
+            r.locations = Some(vec![location(uri(p))]);
+        }
+        results.push(r);
+    }
     for case in &report.cases {
         match &case.outcome {
             Outcome::Passed => {}
+            // the root causes above stand for the fuzz stage's findings
+            Outcome::Failed(_) if case.suite == "fuzz" && !causes.is_empty() => {}
             Outcome::Failed(issues) => {
                 for i in issues {
                     let index = Kind::ALL.iter().position(|k| *k == i.kind).unwrap_or(0);

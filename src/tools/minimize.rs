@@ -5,12 +5,18 @@
 //! sizes, delta-debugging style), then turn each remaining character into a
 //! plain `x` where that keeps the kind. Every candidate runs through
 //! [`crate::harness::execute::execute`], so the result means the same everywhere.
+//!
+//! [`minimize_while`] keeps any property of the execution instead of a
+//! kind (the fuzz engine keeps a root cause's signature), within a
+//! [`Budget`]: past its deadline or its candidate count no candidate is
+//! taken, and the best input so far is the result.
 
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 use crate::guard::Kind;
 use crate::harness::domain::Pipeline;
-use crate::harness::execute::{execute, Session};
+use crate::harness::execute::{execute, Execution, Session};
 use crate::harness::ops;
 use crate::harness::scenario::Scenario;
 
@@ -40,19 +46,41 @@ pub struct Minimized {
     pub execs: u64,
 }
 
-struct Shrinker<'a> {
+/// How long a minimization may go on: no bound by default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Budget {
+    /// No candidate runs after this instant.
+    pub deadline: Option<Instant>,
+    /// Candidate executions, at most.
+    pub execs: Option<u64>,
+}
+
+impl Budget {
+    fn spent(&self, execs: u64) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+            || self.execs.is_some_and(|max| execs >= max)
+    }
+}
+
+/// What a candidate must keep: called with the session and the candidate's execution.
+pub type Keep<'a> = dyn FnMut(&mut Session, &Execution) -> crate::Result<bool> + 'a;
+
+struct Shrinker<'a, 'k> {
     session: &'a mut Session,
     pipeline: &'a dyn Pipeline,
-    kind: Kind,
+    keep: &'a mut Keep<'k>,
+    budget: Budget,
     execs: u64,
 }
 
-impl Shrinker<'_> {
+impl Shrinker<'_, '_> {
     fn keeps(&mut self, s: &Scenario) -> crate::Result<bool> {
+        if self.budget.spent(self.execs) {
+            return Ok(false);
+        }
         self.execs += 1;
-        Ok(execute(self.session, self.pipeline, s)?
-            .kinds()
-            .contains(&self.kind))
+        let e = execute(self.session, self.pipeline, s)?;
+        (self.keep)(self.session, &e)
     }
 
     /// Replaces `best` with `candidate` when it keeps the kind.
@@ -146,19 +174,36 @@ pub fn minimize(
     scenario: &Scenario,
     kind: Kind,
 ) -> crate::Result<Minimized> {
+    let mut keep = |_: &mut Session, e: &Execution| Ok(e.kinds().contains(&kind));
+    minimize_while(session, pipeline, scenario, &mut keep, Budget::default())?.ok_or_else(|| {
+        crate::Error::Usage(format!(
+            "the input does not make a {kind} finding on {}",
+            pipeline.name()
+        ))
+    })
+}
+
+/// Shrinks `scenario` while `keep` holds for its execution, within
+/// `budget`; `None` when `scenario` itself does not keep it.
+pub fn minimize_while(
+    session: &mut Session,
+    pipeline: &dyn Pipeline,
+    scenario: &Scenario,
+    keep: &mut Keep<'_>,
+    budget: Budget,
+) -> crate::Result<Option<Minimized>> {
     let mut s = Shrinker {
         session,
         pipeline,
-        kind,
+        keep,
+        budget: Budget::default(),
         execs: 0,
     };
     let mut best = scenario.clone();
     if !s.keeps(&best)? {
-        return Err(crate::Error::Usage(format!(
-            "the input does not make a {kind} finding on {}",
-            pipeline.name()
-        )));
+        return Ok(None);
     }
+    s.budget = budget;
     for _ in 0..MAX_PASSES {
         let mut changed = s.drop_ops(&mut best)?;
         changed |= s.simplify_numbers(&mut best)?;
@@ -171,8 +216,8 @@ pub fn minimize(
             break;
         }
     }
-    Ok(Minimized {
+    Ok(Some(Minimized {
         scenario: best,
         execs: s.execs,
-    })
+    }))
 }

@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`engine`] | `rowguard fuzz`: the built-in fuzz loop |
 //! | [`minimize`] | `rowguard minimize`: the smallest input with the same finding |
+//! | [`rootcause`] | findings grouped by where the text left its literal (fuzz, gate) |
 //! | [`input`] | bounded reads of the files rowguard is handed: regular files only, size-capped |
 //! | [`gate`] | `rowguard gate`: corpus replay through [`crate::harness::oracle`], then fuzzing `safe` |
 //! | [`scan`] | `rowguard scan`: a file of notes streamed through the guard |
@@ -31,4 +32,5 @@ pub mod gate;
 pub mod input;
 pub mod minimize;
 pub mod repro;
+pub mod rootcause;
 pub mod scan;

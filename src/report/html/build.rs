@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Detail, FindingRow, GateRow, Report, RunInfo, Status, MAX_DETAILS};
+use super::{Detail, FindingRow, GateRow, Report, RootCauseRow, RunInfo, Status, MAX_DETAILS};
 use crate::guard::postgres::PgOptions;
 use crate::guard::BackendKind;
 use crate::harness::choice::choose_harness;
@@ -145,6 +145,32 @@ pub fn add_fuzz(
 ) -> crate::Result<()> {
     let pipeline = session.harness().pipeline(&summary.pipeline)?;
     let mut by_file: HashMap<PathBuf, usize> = HashMap::new();
+    // each root cause's shortest reproducer first
+    for c in &summary.root_causes {
+        let path = c.artifact.as_ref().map(|a| resolve(a));
+        let mut detail_at = None;
+        if let Some(path) = &path {
+            if report.details.len() < MAX_DETAILS {
+                let scenario = read_input(session.harness(), path)?;
+                let d = detail(session, pipeline, Some(path.clone()), &scenario)?;
+                by_file.insert(path.clone(), report.details.len());
+                detail_at = Some(report.details.len());
+                report.details.push(d);
+            }
+        }
+        report.root_causes.push(RootCauseRow {
+            id: c.id.clone(),
+            line: c.signature.line(),
+            kinds: c.kinds.clone(),
+            variants: c.variants,
+            inputs: c.inputs,
+            minimized: c.minimized,
+            repro: path
+                .as_deref()
+                .map(|p| crate::report::repro_command(p, &summary.pipeline)),
+            detail: detail_at,
+        });
+    }
     let mut detail_of = vec![None; summary.findings.len()];
     let mut left_out = 0;
     for i in detail_order(&summary.findings) {
@@ -259,6 +285,9 @@ pub struct CaseJson {
 /// The gate's JSON summary (`gate --json FILE`), what `rowguard report` reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GateSummary {
+    /// The fuzz stage's root causes, first (the same as `fuzz.root_causes`).
+    #[serde(default)]
+    pub root_causes: Vec<crate::tools::rootcause::RootCause>,
     pub cases: Vec<CaseJson>,
     pub fuzz: Option<Summary>,
 }
@@ -291,6 +320,10 @@ impl GateSummary {
             })
             .collect();
         GateSummary {
+            root_causes: g
+                .fuzz
+                .as_ref()
+                .map_or_else(Vec::new, |f| f.root_causes.clone()),
             cases,
             fuzz: g.fuzz.clone(),
         }

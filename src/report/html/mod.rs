@@ -88,6 +88,22 @@ pub struct FindingRow {
     pub detail: Option<usize>,
 }
 
+/// One row of the root-cause table (`crate::tools::rootcause`).
+#[derive(Debug, Clone)]
+pub struct RootCauseRow {
+    pub id: String,
+    /// The signature in one line.
+    pub line: String,
+    pub kinds: Vec<Kind>,
+    pub variants: usize,
+    pub inputs: u64,
+    pub minimized: bool,
+    /// The command that replays its shortest reproducer.
+    pub repro: Option<String>,
+    /// Index into [`Report::details`] of the replay of that reproducer.
+    pub detail: Option<usize>,
+}
+
 /// One replayed input shown in full.
 #[derive(Debug, Clone)]
 pub struct Detail {
@@ -122,6 +138,8 @@ pub struct GateRow {
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub run: RunInfo,
+    /// The findings grouped by root cause: the page leads with these.
+    pub root_causes: Vec<RootCauseRow>,
     pub findings: Vec<FindingRow>,
     pub details: Vec<Detail>,
     /// Findings with an artifact that were not replayed in detail.
@@ -235,6 +253,9 @@ pub fn render(r: &Report, folder: Option<&str>) -> Page {
         verdict.to_uppercase()
     );
     run_section(&mut out, r);
+    if !r.root_causes.is_empty() {
+        causes_section(&mut out, &r.root_causes);
+    }
     if !r.gate.is_empty() {
         gate_section(&mut out, &r.gate);
     }
@@ -353,6 +374,49 @@ fn gate_section(out: &mut String, rows: &[GateRow]) {
 
 /// The findings table; rows whose detail is one of the first `linked`
 /// link to it.
+/// The root causes, one row each: signature, kinds, variants, the command
+/// replaying the shortest reproducer (linked to its detail).
+fn causes_section(out: &mut String, causes: &[RootCauseRow]) {
+    let _ = write!(
+        out,
+        "<section id=\"root-causes\"><h2><span id=\"n-root-causes\">{}</span> root cause(s)</h2>\
+         <p>Findings grouped by where the user's text left its literal (or, with no text implicated, \
+         the template statement and the tables it wrote); each with its shortest reproducer.</p>\
+         <table class=\"root-causes\"><thead><tr><th>#</th><th>root cause</th><th>kinds</th><th>variants</th>\
+         <th>inputs</th><th>reproduce</th></tr></thead><tbody>",
+        causes.len()
+    );
+    for (i, c) in causes.iter().enumerate().take(MAX_ROWS) {
+        let link = match c.detail {
+            Some(d) => format!("<a href=\"#finding-{d}\">{}</a>", i + 1),
+            None => (i + 1).to_string(),
+        };
+        let kinds: String = c
+            .kinds
+            .iter()
+            .map(|k| format!("<span class=\"kind {k}\">{k}</span> ", k = k.as_str()))
+            .collect();
+        let repro = match &c.repro {
+            Some(r) => format!(
+                "<code class=\"repro\">{}</code>{}",
+                text(r),
+                if c.minimized { " (minimized)" } else { "" }
+            ),
+            None => "–".into(),
+        };
+        let _ = write!(
+            out,
+            "<tr class=\"root-cause-row\" id=\"root-cause-{}\"><td>{link}</td><td><code class=\"signature\">{}</code></td>\
+             <td>{kinds}</td><td>{}</td><td>{}</td><td>{repro}</td></tr>",
+            text(&c.id),
+            text(&clip(&c.line, 400)),
+            c.variants,
+            c.inputs
+        );
+    }
+    out.push_str("</tbody></table></section>");
+}
+
 fn findings_section(out: &mut String, r: &Report, linked: usize) {
     let inputs: u64 = r.findings.iter().map(|f| f.count).sum();
     let _ = write!(
@@ -360,6 +424,13 @@ fn findings_section(out: &mut String, r: &Report, linked: usize) {
         "<section id=\"findings\"><h2><span id=\"n-findings\">{}</span> distinct finding(s), {inputs} input(s)</h2>",
         r.findings.len()
     );
+    // with root causes above, the per-shape rows are one click away
+    let collapsed = !r.root_causes.is_empty() && !r.findings.is_empty();
+    if collapsed {
+        out.push_str(
+            "<details id=\"findings-by-shape\"><summary>by kind and statement shape</summary>",
+        );
+    }
     if r.findings.is_empty() {
         out.push_str("<p>No finding: every statement stayed inside its target row.</p></section>");
         return;
@@ -394,6 +465,9 @@ fn findings_section(out: &mut String, r: &Report, linked: usize) {
             "<p class=\"left-out\">{} finding(s) left out of the table (all are in the JSON summary and the artifacts folder).</p>",
             r.findings.len() - MAX_ROWS
         );
+    }
+    if collapsed {
+        out.push_str("</details>");
     }
     out.push_str("</section>");
 }

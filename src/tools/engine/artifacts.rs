@@ -128,6 +128,23 @@ pub fn write(
     Ok(path)
 }
 
+/// Writes a root cause's shortest reproducer into `dir` as
+/// `root-<signature id>-<content hash>.json`; returns its path.
+pub fn write_root(
+    dir: &Path,
+    id: &str,
+    scenario: &Scenario,
+    pipeline: &dyn Pipeline,
+    kinds: &[Kind],
+) -> crate::Result<PathBuf> {
+    let json = Reproducer::new(scenario, pipeline, kinds.to_vec())
+        .to_json()
+        .into_bytes();
+    let path = dir.join(format!("root-{id}-{}.json", content_hash(&json)));
+    write_atomic(&path, &json)?;
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

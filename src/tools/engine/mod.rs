@@ -11,6 +11,14 @@
 //! Contract:
 //! - findings are deduplicated by kind + statement shape; each is reported
 //!   once, with a count, and the run goes on (unless `stop_on_first`);
+//! - every distinct finding gets a root-cause signature when first seen
+//!   ([`crate::tools::rootcause`]); the summary's `root_causes` group the
+//!   findings by it, in the order first seen;
+//! - after fuzzing, each root cause is minimized (same signature, and its
+//!   gravest kind: `write-outside-target` when it has one) within
+//!   [`Config::minimize`] in all and [`Config::minimize_each`] per root
+//!   cause; its shortest reproducer is written to the artifacts folder as
+//!   `root-<id>-<content hash>.json`;
 //! - with `jobs == 1` and a `runs` bound, the same `seed` gives the same
 //!   findings in the same order (nothing depends on the clock but the
 //!   `elapsed_s` fields);
@@ -53,6 +61,7 @@ use serde::{Deserialize, Serialize};
 use crate::guard::Kind;
 use crate::harness::domain::Pipeline;
 use crate::harness::execute::{execute, Execution, Session};
+use crate::tools::rootcause::{self, RootCause};
 
 pub mod artifacts;
 pub mod corpus;
@@ -142,7 +151,20 @@ pub struct Config {
     pub dictionary: crate::tools::dict::Dictionary,
     /// Run on this PostgreSQL server instead of embedded SQLite (default none).
     pub database: Option<crate::guard::postgres::PgOptions>,
+    /// Time for minimizing the root causes after fuzzing, in all (default
+    /// [`MINIMIZE_TOTAL`]; zero: none are minimized).
+    pub minimize: Duration,
+    /// Time for minimizing one root cause, at most (default [`MINIMIZE_EACH`]).
+    pub minimize_each: Duration,
 }
+
+/// Default time to minimize all root causes of a run.
+pub const MINIMIZE_TOTAL: Duration = Duration::from_secs(10);
+/// Default time to minimize one root cause.
+pub const MINIMIZE_EACH: Duration = Duration::from_secs(2);
+/// Candidate executions per root cause, at most (so a fast machine stops
+/// at the same reproducer whatever its speed).
+pub const MINIMIZE_EXECS: u64 = 2_000;
 
 impl Config {
     /// Defaults for fuzzing `pipeline`.
@@ -164,6 +186,8 @@ impl Config {
             on_finding: None,
             dictionary: crate::tools::dict::Dictionary::default(),
             database: None,
+            minimize: MINIMIZE_TOTAL,
+            minimize_each: MINIMIZE_EACH,
         }
     }
 }
@@ -187,6 +211,9 @@ pub struct Found {
     pub shape: String,
     /// The guard's message for the first occurrence.
     pub message: String,
+    /// The id of its root cause ([`RootCause::id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_cause: Option<String>,
 }
 
 /// What a run did (`fuzz --format json`; `rowguard report` reads it back).
@@ -214,6 +241,9 @@ pub struct Summary {
     pub dictionary: usize,
     /// Whether the stop flag ended the run.
     pub interrupted: bool,
+    /// The findings grouped by root cause, in the order first seen.
+    #[serde(default)]
+    pub root_causes: Vec<RootCause>,
     /// Distinct findings, in the order they were first seen.
     pub findings: Vec<Found>,
     /// What went wrong without ending the run, one line each: an artifact or
@@ -230,6 +260,8 @@ struct Shared {
     corpus: Vec<Input>,
     found: Vec<Found>,
     index: HashMap<(Kind, String), usize>,
+    causes: Vec<RootCause>,
+    cause_index: HashMap<String, usize>,
     series: series::Series,
     error: Option<crate::Error>,
     warnings: Vec<String>,
@@ -276,6 +308,8 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
             corpus: Vec::new(),
             found: Vec::new(),
             index: HashMap::new(),
+            causes: Vec::new(),
+            cause_index: HashMap::new(),
             series: series::Series::default(),
             error: None,
             warnings: Vec::new(),
@@ -330,6 +364,14 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
         shared.warnings.push(format!("fuzzing stopped early: {e}"));
     }
     let execs = execs.min(cfg.runs.unwrap_or(u64::MAX));
+    let mut causes = std::mem::take(&mut shared.causes);
+    if !causes.is_empty() && !cfg.minimize.is_zero() && !stop.load(Ordering::SeqCst) {
+        if let Err(e) = minimize_causes(cfg, &mut causes, stop) {
+            shared
+                .warnings
+                .push(format!("root causes not minimized: {e}"));
+        }
+    }
     let last = series::Point {
         execs,
         elapsed_s,
@@ -354,6 +396,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
         corpus: shared.corpus.len(),
         dictionary: cfg.dictionary.words.len(),
         interrupted,
+        root_causes: causes,
         findings: shared.found,
         warnings: shared.warnings,
         series: shared.series.finish(last),
@@ -424,16 +467,31 @@ impl Run<'_> {
                 continue;
             }
             let execution = execute(&mut session, self.cfg.pipeline, &input.scenario)?;
-            self.record(input, seed, &execution, n)?;
+            self.record(&mut session, input, seed, &execution, n)?;
         }
         Ok(())
     }
 
     /// Feedback, corpus and findings for one execution.
-    fn record(&self, input: Input, seed: bool, e: &Execution, n: u64) -> crate::Result<()> {
+    fn record(
+        &self,
+        session: &mut Session,
+        input: Input,
+        seed: bool,
+        e: &Execution,
+        n: u64,
+    ) -> crate::Result<()> {
         let mut shared = lock(&self.shared);
         let shared = &mut *shared;
-        for s in e.statements() {
+        let steps = e.ops.iter().flat_map(|run| {
+            run.statements
+                .iter()
+                .enumerate()
+                .map(move |(k, s)| (run, k, s))
+        });
+        // the root causes this input made, each counted once
+        let mut touched = BTreeSet::new();
+        for (run, k, s) in steps {
             for f in s
                 .findings
                 .iter()
@@ -442,6 +500,8 @@ impl Run<'_> {
                 let key = (f.kind, s.shape.clone());
                 if let Some(&i) = shared.index.get(&key) {
                     shared.found[i].count += 1;
+                    let id = shared.found[i].root_cause.as_ref();
+                    touched.extend(id.and_then(|id| shared.cause_index.get(id)));
                     continue;
                 }
                 let written = self.cfg.artifacts.as_ref().map(|dir| {
@@ -462,15 +522,48 @@ impl Run<'_> {
                     None => (None, None),
                 };
                 shared.index.insert(key, shared.found.len());
+                // memoised per distinct finding: a few executions, never per input
+                let signature = rootcause::signature(session, self.cfg.pipeline, run, k, f)?;
+                let id = signature.id();
+                let elapsed_s = self.start.elapsed().as_secs_f64();
+                match shared.cause_index.get(&id) {
+                    Some(&c) => {
+                        touched.insert(c);
+                        let cause = &mut shared.causes[c];
+                        cause.variants += 1;
+                        if !cause.kinds.contains(&f.kind) {
+                            cause.kinds.push(f.kind);
+                            cause.kinds.sort();
+                        }
+                    }
+                    None => {
+                        touched.insert(shared.causes.len());
+                        shared.cause_index.insert(id.clone(), shared.causes.len());
+                        shared.causes.push(RootCause {
+                            id: id.clone(),
+                            signature,
+                            kinds: vec![f.kind],
+                            variants: 1,
+                            inputs: 0,
+                            elapsed_s,
+                            execs: n,
+                            artifact: artifact.clone(),
+                            minimized: false,
+                            repro: None,
+                            scenario: input.scenario.clone(),
+                        });
+                    }
+                }
                 let found = Found {
                     kind: f.kind,
                     artifact,
                     artifact_error,
-                    elapsed_s: self.start.elapsed().as_secs_f64(),
+                    elapsed_s,
                     execs: n,
                     count: 1,
                     shape: s.shape.clone(),
                     message: f.message.clone(),
+                    root_cause: Some(id),
                 };
                 if let Some(report) = self.cfg.on_finding {
                     report(&found);
@@ -480,6 +573,9 @@ impl Run<'_> {
                     self.done.store(true, Ordering::SeqCst);
                 }
             }
+        }
+        for c in touched {
+            shared.causes[c].inputs += 1;
         }
         if shared.feedback.observe(e) && self.cfg.feedback {
             if let (Some(dir), true, false, false) = (
@@ -535,4 +631,49 @@ impl Run<'_> {
         );
         let _ = err.flush();
     }
+}
+
+/// Minimizes each root cause (keeping its signature) within the run's
+/// budgets, writing its shortest reproducer next to the findings' artifacts.
+fn minimize_causes(cfg: &Config, causes: &mut [RootCause], stop: &AtomicBool) -> crate::Result<()> {
+    let mut session = Session::open(cfg.pipeline.harness(), cfg.database.as_ref())?;
+    let end = Instant::now() + cfg.minimize;
+    for cause in causes.iter_mut() {
+        let now = Instant::now();
+        if now >= end || stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let budget = crate::tools::minimize::Budget {
+            deadline: Some((now + cfg.minimize_each).min(end)),
+            execs: Some(MINIMIZE_EXECS),
+        };
+        let wanted = cause.signature.clone();
+        // the gravest kind it has (a write first) stays: a reproducer that
+        // only changes a shape would hide what the bug does
+        let made: BTreeSet<Kind> = cause.kinds.iter().copied().collect();
+        let Some(kind) = crate::tools::minimize::target_kind(&[], &made) else {
+            continue;
+        };
+        let only: BTreeSet<Kind> = [kind].into();
+        let mut keep = |session: &mut Session, e: &Execution| {
+            rootcause::makes(session, cfg.pipeline, e, &only, &wanted)
+        };
+        let Some(min) = crate::tools::minimize::minimize_while(
+            &mut session,
+            cfg.pipeline,
+            &cause.scenario,
+            &mut keep,
+            budget,
+        )?
+        else {
+            continue;
+        };
+        cause.minimized = true;
+        if let Some(dir) = &cfg.artifacts {
+            let path = artifacts::write_root(dir, &cause.id, &min.scenario, cfg.pipeline, &[kind])?;
+            cause.artifact = Some(path);
+        }
+        cause.scenario = min.scenario;
+    }
+    Ok(())
 }
