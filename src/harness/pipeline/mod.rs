@@ -15,7 +15,11 @@ pub use crate::guard::{Db, DbError, ErrorClass, Value};
 mod blacklist;
 mod concat;
 mod estring;
+mod flagged;
 mod legacy;
+mod linked;
+mod onhold;
+mod roster;
 mod safe;
 mod series;
 mod stacked;
@@ -137,6 +141,10 @@ pub fn variants() -> &'static [&'static dyn Variant] {
         &series::Series,
         &wording::WORDING,
         &estring::EString,
+        &flagged::Flagged,
+        &linked::Linked,
+        &roster::Roster,
+        &onhold::OnHold,
     ]
 }
 
