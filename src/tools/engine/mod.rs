@@ -142,6 +142,11 @@ pub struct Config {
     pub dictionary: crate::tools::dict::Dictionary,
     /// Run on this PostgreSQL server instead of embedded SQLite (default none).
     pub database: Option<crate::guard::postgres::PgOptions>,
+    /// With `feedback` on, words the run observes join `dictionary`: the
+    /// text values and keys of the fixture ([`crate::tools::dict::fixture`])
+    /// and the values the code read while running each input
+    /// ([`crate::tools::dict::Recent`]) (default true).
+    pub observe_words: bool,
 }
 
 impl Config {
@@ -164,6 +169,7 @@ impl Config {
             on_finding: None,
             dictionary: crate::tools::dict::Dictionary::default(),
             database: None,
+            observe_words: true,
         }
     }
 }
@@ -245,6 +251,9 @@ struct Run<'a> {
     execs: AtomicU64,
     next_seed: AtomicUsize,
     seeds: Vec<Vec<u8>>,
+    /// `cfg.dictionary` with the fixture's words (`observe_words`): each
+    /// worker starts from a copy and adds the values its code read.
+    words: crate::tools::dict::Dictionary,
     shared: Mutex<Shared>,
 }
 
@@ -271,6 +280,14 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
         execs: AtomicU64::new(0),
         next_seed: AtomicUsize::new(0),
         seeds,
+        words: if cfg.feedback && cfg.observe_words {
+            crate::tools::dict::Dictionary::merge([
+                cfg.dictionary.clone(),
+                crate::tools::dict::fixture::fixture_words(cfg.pipeline.harness()),
+            ])
+        } else {
+            cfg.dictionary.clone()
+        },
         shared: Mutex::new(Shared {
             feedback: Feedback::default(),
             corpus: Vec::new(),
@@ -369,7 +386,7 @@ impl Run<'_> {
 
     /// The next input (and whether it is a seed): a seed, else a mutant of
     /// the corpus, else a fresh one.
-    fn next_input(&self, rng: &mut Rng) -> (Vec<u8>, bool) {
+    fn next_input(&self, rng: &mut Rng, words: &crate::tools::dict::Dictionary) -> (Vec<u8>, bool) {
         let i = self.next_seed.fetch_add(1, Ordering::SeqCst);
         if let Some(seed) = self.seeds.get(i) {
             return (seed.clone(), true);
@@ -391,17 +408,14 @@ impl Run<'_> {
             };
             if let Some((base, other)) = picked {
                 return (
-                    mutate::mutate(self.domain(), rng, &base, &other, &self.cfg.dictionary),
+                    mutate::mutate(self.domain(), rng, &base, &other, words),
                     false,
                 );
             }
         }
         // with harvested words, half the fresh inputs carry one
-        if !self.cfg.dictionary.is_empty() && rng.chance(1, 2) {
-            return (
-                mutate::generate_with_word(self.domain(), rng, &self.cfg.dictionary),
-                false,
-            );
+        if !words.is_empty() && rng.chance(1, 2) {
+            return (mutate::generate_with_word(self.domain(), rng, words), false);
         }
         (mutate::generate(rng), false)
     }
@@ -413,17 +427,22 @@ impl Run<'_> {
 
     fn worker(&self, mut rng: Rng) -> crate::Result<()> {
         let mut session = Session::open(self.domain(), self.cfg.database.as_ref())?;
+        let mut words = self.words.clone();
+        let observe = self.cfg.feedback && self.cfg.observe_words;
         while !self.should_stop() {
             let n = self.execs.fetch_add(1, Ordering::SeqCst) + 1;
             if self.cfg.runs.is_some_and(|r| n > r) {
                 break;
             }
-            let (bytes, seed) = self.next_input(&mut rng);
+            let (bytes, seed) = self.next_input(&mut rng, &words);
             let input = Input::new(self.domain(), bytes);
             if input.scenario.ops.is_empty() {
                 continue;
             }
             let execution = execute(&mut session, self.cfg.pipeline, &input.scenario)?;
+            if observe {
+                words.recent.observe(session.read());
+            }
             self.record(input, seed, &execution, n)?;
         }
         Ok(())
