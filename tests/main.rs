@@ -44,6 +44,8 @@ mod cli_check;
 mod faults;
 // words from the code under test: `rowguard dict`, `--dict`/`--source`, a random word found from its source
 mod words;
+// words the code reads and builds: assembled words, row references, values read from the database, stored text
+mod read_words;
 // the guard on a real PostgreSQL server: channel table, fixtures, isolation, the corpus oracle
 mod postgres;
 // hostile code against the guard on PostgreSQL: no escape, no blinding, nothing outlasts it or is left

@@ -18,6 +18,10 @@ fn every_planted_pipeline_has_a_committed_reproducer() {
         "unicode",
         "series",
         "wording",
+        "flagged",
+        "linked",
+        "roster",
+        "onhold",
     ] {
         assert!(names.contains(&name), "{name} is not registered");
     }

@@ -1,6 +1,8 @@
 //! `rowguard dict --source PATH... [-o FILE]`: words harvested from the code
-//! under test (`crate::tools::dict`), written as one libFuzzer dictionary merged
-//! with `fuzz/rowguard.dict`: comparison operands first. For
+//! under test (`crate::tools::dict`), with the harness fixture's words and
+//! keys and their compositions (what libFuzzer cannot learn while running),
+//! written as one libFuzzer dictionary merged with `fuzz/rowguard.dict`:
+//! comparison operands first. For
 //! `rowguard fuzz --dict FILE` and libFuzzer's `-dict=FILE` alike.
 
 use std::path::PathBuf;
@@ -62,14 +64,16 @@ pub fn words(dicts: &[PathBuf], sources: &[PathBuf]) -> anyhow::Result<dict::Dic
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let d = harvest(&args.source)?;
+    let harvested = harvest(&args.source)?;
+    // what libFuzzer cannot learn at run time: the fixture's words and keys, and compositions
+    let d = harvested.with_fixture(super::harness(None)?);
     let sources: Vec<String> = args
         .source
         .iter()
         .map(|p| p.display().to_string())
         .collect();
     let text = d.to_libfuzzer(&format!(
-        "rowguard dict --source {}\nlibFuzzer format; names are ranks: compared words guard a branch",
+        "rowguard dict --source {}\nlibFuzzer format; names are ranks: compared words guard a branch;\nstored words and keys are the fixture's, composed ones join words and keys",
         sources.join(" ")
     ));
     match &args.output {
@@ -78,11 +82,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => print!("{text}"),
     }
     eprintln!(
-        "rowguard: {} words ({} compared, {} literals, {} fragments) + {} shared tokens",
+        "rowguard: {} words ({} compared, {} literals, {} fragments, {} stored, {} keys, {} composed) + {} shared tokens",
         d.words.len(),
         d.ranked(Rank::Compared).count(),
         d.ranked(Rank::Literal).count(),
         d.ranked(Rank::Fragment).count(),
+        d.ranked(Rank::Stored).count(),
+        d.ranked(Rank::Key).count(),
+        d.ranked(Rank::Composed).count(),
         crate::harness::scenario::dict::tokens().len()
     );
     Ok(ExitCode::SUCCESS)

@@ -29,6 +29,8 @@ pub struct Session {
     backend: SessionBackend,
     domain: &'static dyn Domain,
     database: Option<PgOptions>,
+    /// What the code under test read in the last input ([`Session::read`]).
+    read: Vec<Value>,
 }
 
 // one per session, made once and never moved: boxing the common case buys nothing
@@ -94,7 +96,16 @@ impl Session {
             backend,
             domain,
             database: database.cloned(),
+            read: Vec::new(),
         })
+    }
+
+    /// The values the code under test received through `Db` (`query_row`
+    /// results, in order) while running the last input [`execute`] ran: at
+    /// most [`MAX_READ`] values, texts cut to [`MAX_READ_TEXT`] bytes. The
+    /// built-in engine offers them to its next mutations (words the code read).
+    pub fn read(&self) -> &[Value] {
+        &self.read
     }
 
     /// The harness whose fixture the session holds.
@@ -251,6 +262,51 @@ impl Db for Recorder<'_> {
     }
 }
 
+/// Most values kept of what the code read while running one input.
+pub const MAX_READ: usize = 256;
+/// Longest text kept of one value the code read (bytes, cut at a char boundary).
+pub const MAX_READ_TEXT: usize = 256;
+
+/// The `Db` handed to the code under test: every call goes to the guard;
+/// the values `query_row` returns are also kept (bounded) for
+/// [`Session::read`].
+struct Watch<'g> {
+    db: &'g mut dyn Db,
+    read: &'g mut Vec<Value>,
+}
+
+impl Db for Watch<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
+        self.db.execute(sql, params)
+    }
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.db.execute_batch(sql)
+    }
+    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
+        let row = self.db.query_row(sql, params)?;
+        for v in &row {
+            if self.read.len() >= MAX_READ {
+                break;
+            }
+            self.read.push(match v {
+                Value::Text(t) if t.len() > MAX_READ_TEXT => {
+                    let mut end = MAX_READ_TEXT;
+                    while !t.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    Value::Text(t[..end].to_string())
+                }
+                Value::Blob(_) => continue,
+                v => v.clone(),
+            });
+        }
+        Ok(row)
+    }
+    fn database(&self) -> &'static str {
+        self.db.database()
+    }
+}
+
 /// Reads for a harness's policy: queries run unchecked, writes refused.
 struct Reads<'g> {
     guard: &'g mut dyn Backend,
@@ -345,6 +401,8 @@ fn execute_here(
         )));
     }
     let domain = session.domain;
+    let mut read = std::mem::take(&mut session.read);
+    read.clear();
     let guard = session.backend();
     guard.begin_input()?;
     let mut ops = Vec::with_capacity(scenario.ops.len());
@@ -367,7 +425,11 @@ fn execute_here(
         let template_sql = placeholder_sql(&mut *guard, pipeline, op);
         let templates: Vec<String> = template_sql.iter().map(|sql| guard.shape_of(sql)).collect();
         guard.set_templates(Some(templates.clone()));
-        let error = pipeline.run(op, guard.as_db()).err().map(|e| e.message);
+        let mut watch = Watch {
+            db: guard.as_db(),
+            read: &mut read,
+        };
+        let error = pipeline.run(op, &mut watch).err().map(|e| e.message);
         guard.set_templates(None);
         ops.push(OpRun {
             op: op.clone(),
@@ -380,6 +442,7 @@ fn execute_here(
         });
     }
     guard.end_input()?;
+    session.read = read;
     Ok(Execution {
         harness: domain.name().to_string(),
         pipeline: pipeline.name().to_string(),

@@ -16,7 +16,11 @@ mod backslash;
 mod blacklist;
 mod concat;
 mod estring;
+mod flagged;
 mod legacy;
+mod linked;
+mod onhold;
+mod roster;
 mod safe;
 mod series;
 mod stacked;
@@ -149,6 +153,10 @@ pub fn variants() -> &'static [&'static dyn Variant] {
         &wording::WORDING,
         &estring::EString,
         &backslash::Backslash,
+        &flagged::Flagged,
+        &linked::Linked,
+        &roster::Roster,
+        &onhold::OnHold,
     ]
 }
 

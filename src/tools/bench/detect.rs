@@ -5,8 +5,9 @@
 //! from the pipeline source the built-in engine with them (`rowguard+dict`),
 //! and, when the cargo-fuzz binaries are given, plain libFuzzer
 //! (`libfuzzer`: the `pipeline_plain` target) and libFuzzer with rowguard's
-//! mutator and the harvested dictionary (`libfuzzer+rowguard`: the
-//! `pipeline` target, `-dict=`; see [`libfuzzer`]). A seed not found within the budget counts as
+//! mutator and the harvested dictionary with the fixture's words, keys and
+//! their compositions (`libfuzzer+rowguard`: the `pipeline` target,
+//! `-dict=`; see [`libfuzzer`]). A seed not found within the budget counts as
 //! infinite: a median or max that is infinite is reported as `null` ("not
 //! found"), never omitted.
 
@@ -147,7 +148,7 @@ pub fn run(
     };
     // libFuzzer's `-dict=` file: the harvested words and the shared tokens
     let dict_file = match &cargo_fuzz {
-        Some(_) => Some(write_dict(dictionary)?),
+        Some(_) => Some(write_dict(&dictionary.clone().with_fixture(harness))?),
         None => None,
     };
     let mut results = Vec::new();
@@ -201,8 +202,9 @@ pub fn run(
 /// Writes `dictionary` (with the shared tokens) where libFuzzer can read it.
 fn write_dict(dictionary: &crate::tools::dict::Dictionary) -> crate::Result<PathBuf> {
     let path = std::env::temp_dir().join(format!("rowguard-detect-{}.dict", std::process::id()));
-    let text =
-        dictionary.to_libfuzzer("rowguard bench detect: harvested words + fuzz/rowguard.dict");
+    let text = dictionary.to_libfuzzer(
+        "rowguard bench detect: harvested words, the fixture's words, keys and compositions + fuzz/rowguard.dict",
+    );
     std::fs::write(&path, text).map_err(|e| crate::Error::io(&path, e))?;
     Ok(path)
 }

@@ -18,9 +18,11 @@
 //! such (`format!`, `assert!`, `println!`), so the SQL inside `format!` counts;
 //! at most 16 macros deep (each level re-reads the tokens under it).
 //! Constant concatenations are folded into the word they make:
-//! `concat!("zig", "zag")`, `[A, B].concat()` and `[A, B].join("")`
-//! (names resolved through the file's `const`, `static` and `let`
-//! bindings), ranked like any literal in their place.
+//! `concat!("zig", "zag")`, `[A, B].concat()`, `[A, B].join(SEP)` and
+//! `format!("{A}-{}", B)` (names resolved through the file's `const`,
+//! `static` and `let` bindings, and functions without arguments whose body
+//! is a constant, `fn flag() -> String { format!("{A}{B}") }`), ranked like
+//! any literal in their place (compared when the name they are bound to is).
 //! A file `syn` cannot parse is skipped with a warning, never a panic (the
 //! caller bounds its depth first: [`super::depth`]).
 
@@ -180,8 +182,9 @@ fn name_of(e: &Expr) -> Option<String> {
     }
 }
 
-/// The parts of a constant concatenation: `concat!(...)`, `[..].concat()`
-/// or `[..].join("")` of literals, names and nested concatenations.
+/// The parts of a constant concatenation: `concat!(...)`, `[..].concat()`,
+/// `[..].join(sep)` or `format!` of literals, names (constants, and
+/// functions without arguments that return one) and nested concatenations.
 ///
 /// Folding looks at most [`MAX_FOLD`] concatenations deep and reads
 /// `concat!` arguments as tokens (never re-parsing a body), so every
@@ -197,42 +200,141 @@ fn fold_at(e: &Expr, depth: usize) -> Option<Vec<Part>> {
     if depth > MAX_FOLD {
         return None;
     }
-    let elems = match e {
-        Expr::Reference(r) => return fold_at(&r.expr, depth + 1),
-        Expr::Paren(p) => return fold_at(&p.expr, depth + 1),
+    match e {
+        Expr::Reference(r) => fold_at(&r.expr, depth + 1),
+        Expr::Paren(p) => fold_at(&p.expr, depth + 1),
         Expr::Macro(m) if m.mac.path.is_ident("concat") => {
-            return concat_tokens(m.mac.tokens.clone(), depth)
+            concat_tokens(m.mac.tokens.clone(), depth)
         }
+        Expr::Macro(m) if m.mac.path.is_ident("format") => format_parts(&m.mac, depth),
+        // a call of a function without arguments whose body is a constant
+        // (`fn flag() -> String { format!("{A}{B}") }`), resolved later
+        Expr::Call(c) if c.args.is_empty() => match &*c.func {
+            Expr::Path(p) => Some(vec![Part::Name(p.path.segments.last()?.ident.to_string())]),
+            _ => None,
+        },
         Expr::MethodCall(m)
             if (m.method == "concat" && m.args.is_empty())
-                || (m.method == "join"
-                    && m.args.len() == 1
-                    && literal_of(&m.args[0]).is_some_and(|s| s.is_empty())) =>
+                || (m.method == "join" && m.args.len() == 1) =>
         {
             let mut r = &*m.receiver;
             while let Expr::Reference(x) = r {
                 r = &x.expr;
             }
-            match r {
-                Expr::Array(a) => &a.elems,
-                _ => return None,
+            let Expr::Array(a) = r else {
+                return None;
+            };
+            // `join(sep)`: the separator between the pieces, a constant too
+            let sep = match m.args.first() {
+                None => None,
+                Some(x) => Some(constant_part(x, depth + 1)?),
+            };
+            let mut parts = Vec::new();
+            for (i, x) in a.elems.iter().enumerate() {
+                if i > 0 {
+                    parts.extend(sep.iter().flatten().cloned());
+                }
+                parts.extend(constant_part(x, depth + 1)?);
             }
+            Some(parts)
         }
+        _ => None,
+    }
+}
+
+/// One piece of a constant concatenation: a literal, a name, or a nested
+/// concatenation.
+fn constant_part(x: &Expr, depth: usize) -> Option<Vec<Part>> {
+    if let Some(v) = literal_of(x) {
+        Some(vec![Part::Bytes(v)])
+    } else if let Some(inner) = fold_at(x, depth) {
+        Some(inner)
+    } else if let Expr::Path(p) = x {
+        Some(vec![Part::Name(p.path.segments.last()?.ident.to_string())])
+    } else {
+        None
+    }
+}
+
+/// The parts of `format!("...", args)` when every piece is a constant:
+/// inline names (`{A}`), positional (`{}`, `{0}`) and named (`{a}` with
+/// `a = ...`) arguments that are literals, names or concatenations. A
+/// format spec (`{:?}`, `{x:>4}`) is not folded.
+fn format_parts(m: &syn::Macro, depth: usize) -> Option<Vec<Part>> {
+    let args = m
+        .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated)
+        .ok()?;
+    let mut args = args.into_iter();
+    let template = match args.next()? {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => s.value(),
         _ => return None,
     };
-    let mut parts = Vec::new();
-    for x in elems {
-        if let Some(v) = literal_of(x) {
-            parts.push(Part::Bytes(v));
-        } else if let Some(inner) = fold_at(x, depth + 1) {
-            parts.extend(inner);
-        } else if let Expr::Path(p) = x {
-            parts.push(Part::Name(p.path.segments.last()?.ident.to_string()));
-        } else {
-            return None;
+    let mut positional = Vec::new();
+    let mut named = HashMap::new();
+    for a in args {
+        match a {
+            Expr::Assign(x) => {
+                let Expr::Path(p) = &*x.left else {
+                    return None;
+                };
+                named.insert(
+                    p.path.get_ident()?.to_string(),
+                    constant_part(&x.right, depth + 1)?,
+                );
+            }
+            x => positional.push(constant_part(&x, depth + 1)?),
         }
     }
-    Some(parts)
+    let mut parts = Vec::new();
+    let mut next = 0;
+    let mut chars = template.chars().peekable();
+    let mut text = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                text.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                text.push('}');
+            }
+            '{' => {
+                let mut inner = String::new();
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        break;
+                    }
+                    inner.push(c);
+                }
+                if inner.contains(':') {
+                    return None;
+                }
+                parts.push(Part::Bytes(std::mem::take(&mut text).into_bytes()));
+                let inner = inner.trim();
+                if inner.is_empty() {
+                    parts.extend(positional.get(next)?.iter().cloned());
+                    next += 1;
+                } else if let Ok(i) = inner.parse::<usize>() {
+                    parts.extend(positional.get(i)?.iter().cloned());
+                } else if let Some(p) = named.get(inner) {
+                    parts.extend(p.iter().cloned());
+                } else if syn::parse_str::<syn::Ident>(inner).is_ok() {
+                    parts.push(Part::Name(inner.to_string()));
+                } else {
+                    return None;
+                }
+            }
+            '}' => return None,
+            c => text.push(c),
+        }
+    }
+    parts.push(Part::Bytes(text.into_bytes()));
+    // a template without a single argument is a literal, harvested as one
+    let inline = parts.iter().any(|p| matches!(p, Part::Name(_)));
+    (inline || !positional.is_empty() || !named.is_empty()).then_some(parts)
 }
 
 /// The parts of a `concat!` body read as tokens: literals, commas and
@@ -298,6 +400,12 @@ impl Harvest {
             self.bindings.push((name, vec![Part::Bytes(v)]));
         } else if let Some(parts) = fold_of(e) {
             self.bindings.push((name, parts));
+        } else if let Expr::Path(p) = e {
+            // a constant defined as another (`const B: &str = A;`)
+            if let Some(s) = p.path.segments.last() {
+                self.bindings
+                    .push((name, vec![Part::Name(s.ident.to_string())]));
+            }
         }
     }
 
@@ -363,6 +471,16 @@ impl<'ast> Visit<'ast> for Harvest {
     fn visit_item_const(&mut self, c: &'ast syn::ItemConst) {
         self.bind(c.ident.to_string(), &c.expr);
         visit::visit_item_const(self, c);
+    }
+
+    fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+        // a function without arguments whose body is a constant binds its name
+        if f.sig.inputs.is_empty() {
+            if let Some(syn::Stmt::Expr(tail, None)) = f.block.stmts.last() {
+                self.bind(f.sig.ident.to_string(), tail);
+            }
+        }
+        visit::visit_item_fn(self, f);
     }
 
     fn visit_item_static(&mut self, s: &'ast syn::ItemStatic) {
@@ -526,6 +644,38 @@ mod tests {
         assert_eq!(rank_of(&w, "marmot"), Some(Rank::Compared), "{w:?}");
         assert_eq!(rank_of(&w, "okapi"), Some(Rank::Compared), "{w:?}");
         assert_eq!(rank_of(&w, "zig-zag"), Some(Rank::Literal), "{w:?}");
+    }
+
+    #[test]
+    fn format_and_join_of_constants_and_constant_functions_are_folded() {
+        let w = ranked(
+            r#"
+            const MARK: &str = "!";
+            const LEVEL: &str = "urg";
+            const ACTION: &str = "cb";
+            const SEP: &str = "/";
+            const BASE: &str = "ba";
+            const BASE2: &str = BASE;
+            fn flag() -> String { format!("{MARK}{LEVEL}-{ACTION}") }
+            fn f(s: &str, id: i64) -> bool {
+                let tag = flag();
+                let pos = format!("{}{}{0}", LEVEL, ACTION);
+                let named = format!("<{x}>", x = BASE2);
+                let spec = format!("{LEVEL:>9}");
+                let run_time = format!("{LEVEL}{id}");
+                s.contains(&tag)
+                    || s.contains(&[LEVEL, ACTION, "z"].join(SEP))
+                    || s.ends_with(&["q", "r"].join("+"))
+                    || pos.is_empty() || named.is_empty() || spec.is_empty() || run_time.is_empty()
+            }
+            "#,
+        );
+        assert_eq!(rank_of(&w, "!urg-cb"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "urg/cb/z"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "q+r"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "urgcburg"), Some(Rank::Literal), "{w:?}");
+        assert_eq!(rank_of(&w, "<ba>"), Some(Rank::Literal), "{w:?}");
+        assert_eq!(rank_of(&w, "urg"), Some(Rank::Literal), "{w:?}");
     }
 
     #[test]

@@ -8,15 +8,28 @@
 //! [`Dictionary`] holds the words that file does not: the ones a program
 //! compares its input against, which no fixed table can know. A dictionary
 //! is ranked: [`Rank::Compared`] words first.
+//!
+//! Three observers feed it (as AFL++'s CmpLog feeds comparison operands
+//! back into mutation, without compiler instrumentation): the source
+//! ([`harvest`]), the fixture's rows ([`fixture`]: every text value and key
+//! of every table) and, in the built-in engine, the values the code under
+//! test read through `Db` while running an input ([`Recent`]).
+//! [`compose`] writes the compositions an engine without a run-time
+//! composer needs (libFuzzer's `-dict=`).
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub mod compose;
 pub mod depth;
+pub mod fixture;
 pub mod format;
 pub mod harvest;
+pub mod recent;
 pub mod sources;
+
+pub use recent::Recent;
 
 pub use sources::harvest_sources;
 
@@ -26,6 +39,9 @@ pub const MIN_FRAGMENT: usize = 3;
 /// (and counted). Entries are at most [`format::MAX_ENTRY`] bytes, so a
 /// dictionary is at most 3.2 MB of words.
 pub const MAX_WORDS: usize = 50_000;
+
+/// How many ranks there are.
+const RANKS: usize = 6;
 
 /// How directly a word guards a branch of the code it came from (the order
 /// is the priority).
@@ -38,6 +54,17 @@ pub enum Rank {
     Literal,
     /// A word out of a longer literal (SQL keywords and names, prose).
     Fragment,
+    /// A text value of the fixture's rows (or a word out of one), or a
+    /// value the code read from the database while running: what a branch
+    /// gated by the database compares with ([`fixture`]).
+    Stored,
+    /// A key of the fixture's rows (an integer primary key, in decimal):
+    /// what a reference to another row must name ([`fixture`]).
+    Key,
+    /// A composition: two words joined, a word with a key (`#12`,
+    /// `order:12`) ([`compose`]), for engines that cannot compose at run
+    /// time (libFuzzer's `-dict=`).
+    Composed,
 }
 
 impl Rank {
@@ -47,6 +74,9 @@ impl Rank {
             Rank::Compared => "compared",
             Rank::Literal => "literal",
             Rank::Fragment => "fragment",
+            Rank::Stored => "stored",
+            Rank::Key => "key",
+            Rank::Composed => "composed",
         }
     }
 }
@@ -64,6 +94,10 @@ pub struct Word {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Dictionary {
     pub words: Vec<Word>,
+    /// Values the code read while running, kept by the built-in engine as
+    /// it goes (empty in a dictionary read or harvested).
+    #[serde(skip)]
+    pub recent: Recent,
 }
 
 /// A source file that was skipped, and why.
@@ -105,7 +139,7 @@ impl Dictionary {
             .collect();
         let mut best: Vec<Word> = Vec::new();
         let mut index = std::collections::HashMap::new();
-        let mut per_rank = [0usize; 3];
+        let mut per_rank = [0usize; RANKS];
         let mut cut = 0usize;
         for (bytes, rank) in words {
             if bytes.is_empty() || bytes.len() > format::MAX_ENTRY || base.contains(&bytes[..]) {
@@ -128,7 +162,28 @@ impl Dictionary {
         best.sort_by_key(|w| w.rank);
         let over = best.len().saturating_sub(MAX_WORDS);
         best.truncate(MAX_WORDS);
-        (Dictionary { words: best }, cut + over)
+        (
+            Dictionary {
+                words: best,
+                recent: Recent::default(),
+            },
+            cut + over,
+        )
+    }
+
+    /// `self` with what a dictionary file needs beyond the source's words:
+    /// the fixture's words and keys of `domain` ([`fixture`]) and the
+    /// compositions of both ([`compose::compositions`]); what `rowguard
+    /// dict` writes and libFuzzer's `-dict=` reads.
+    pub fn with_fixture(self, domain: &dyn crate::harness::domain::Domain) -> Dictionary {
+        let both = Dictionary::merge([self, fixture::fixture_words(domain)]);
+        let composed = compose::compositions(&both);
+        Dictionary::from_words(
+            both.words
+                .into_iter()
+                .map(|w| (w.bytes, w.rank))
+                .chain(composed),
+        )
     }
 
     /// Merges several dictionaries (best rank wins).
@@ -140,13 +195,23 @@ impl Dictionary {
         )
     }
 
+    /// No word of any source (harvested, fixture, read).
     pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
+        self.words.is_empty() && self.recent.is_empty()
     }
 
     /// Words of one rank.
     pub fn ranked(&self, rank: Rank) -> impl Iterator<Item = &Word> {
-        self.words.iter().filter(move |w| w.rank == rank)
+        self.words[self.span(rank)].iter()
+    }
+
+    /// Where the words of `rank` are in [`Dictionary::words`] (they are
+    /// sorted by rank): found in O(log n), for a mutator that picks a word
+    /// of a rank at every call.
+    pub fn span(&self, rank: Rank) -> std::ops::Range<usize> {
+        let from = self.words.partition_point(|w| w.rank < rank);
+        let to = self.words.partition_point(|w| w.rank <= rank);
+        from..to
     }
 
     /// Reads a libFuzzer dictionary file: entries named `compared`,
@@ -160,6 +225,9 @@ impl Dictionary {
             let rank = match e.name.as_deref() {
                 Some("compared") => Rank::Compared,
                 Some("fragment") => Rank::Fragment,
+                Some("stored") => Rank::Stored,
+                Some("key") => Rank::Key,
+                Some("composed") => Rank::Composed,
                 _ => Rank::Literal,
             };
             (e.value, rank)

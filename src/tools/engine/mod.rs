@@ -156,6 +156,11 @@ pub struct Config {
     pub minimize: Duration,
     /// Time for minimizing one root cause, at most (default [`MINIMIZE_EACH`]).
     pub minimize_each: Duration,
+    /// With `feedback` on, words the run observes join `dictionary`: the
+    /// text values and keys of the fixture ([`crate::tools::dict::fixture`])
+    /// and the values the code read while running each input
+    /// ([`crate::tools::dict::Recent`]) (default true).
+    pub observe_words: bool,
 }
 
 /// Default time to minimize all root causes of a run.
@@ -188,6 +193,7 @@ impl Config {
             database: None,
             minimize: MINIMIZE_TOTAL,
             minimize_each: MINIMIZE_EACH,
+            observe_words: true,
         }
     }
 }
@@ -277,6 +283,9 @@ struct Run<'a> {
     execs: AtomicU64,
     next_seed: AtomicUsize,
     seeds: Vec<Vec<u8>>,
+    /// `cfg.dictionary` with the fixture's words (`observe_words`): each
+    /// worker starts from a copy and adds the values its code read.
+    words: crate::tools::dict::Dictionary,
     shared: Mutex<Shared>,
 }
 
@@ -303,6 +312,14 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> crate::Result<Summary> {
         execs: AtomicU64::new(0),
         next_seed: AtomicUsize::new(0),
         seeds,
+        words: if cfg.feedback && cfg.observe_words {
+            crate::tools::dict::Dictionary::merge([
+                cfg.dictionary.clone(),
+                crate::tools::dict::fixture::fixture_words(cfg.pipeline.harness()),
+            ])
+        } else {
+            cfg.dictionary.clone()
+        },
         shared: Mutex::new(Shared {
             feedback: Feedback::default(),
             corpus: Vec::new(),
@@ -412,7 +429,7 @@ impl Run<'_> {
 
     /// The next input (and whether it is a seed): a seed, else a mutant of
     /// the corpus, else a fresh one.
-    fn next_input(&self, rng: &mut Rng) -> (Vec<u8>, bool) {
+    fn next_input(&self, rng: &mut Rng, words: &crate::tools::dict::Dictionary) -> (Vec<u8>, bool) {
         let i = self.next_seed.fetch_add(1, Ordering::SeqCst);
         if let Some(seed) = self.seeds.get(i) {
             return (seed.clone(), true);
@@ -434,17 +451,14 @@ impl Run<'_> {
             };
             if let Some((base, other)) = picked {
                 return (
-                    mutate::mutate(self.domain(), rng, &base, &other, &self.cfg.dictionary),
+                    mutate::mutate(self.domain(), rng, &base, &other, words),
                     false,
                 );
             }
         }
         // with harvested words, half the fresh inputs carry one
-        if !self.cfg.dictionary.is_empty() && rng.chance(1, 2) {
-            return (
-                mutate::generate_with_word(self.domain(), rng, &self.cfg.dictionary),
-                false,
-            );
+        if !words.is_empty() && rng.chance(1, 2) {
+            return (mutate::generate_with_word(self.domain(), rng, words), false);
         }
         (mutate::generate(rng), false)
     }
@@ -456,17 +470,22 @@ impl Run<'_> {
 
     fn worker(&self, mut rng: Rng) -> crate::Result<()> {
         let mut session = Session::open(self.domain(), self.cfg.database.as_ref())?;
+        let mut words = self.words.clone();
+        let observe = self.cfg.feedback && self.cfg.observe_words;
         while !self.should_stop() {
             let n = self.execs.fetch_add(1, Ordering::SeqCst) + 1;
             if self.cfg.runs.is_some_and(|r| n > r) {
                 break;
             }
-            let (bytes, seed) = self.next_input(&mut rng);
+            let (bytes, seed) = self.next_input(&mut rng, &words);
             let input = Input::new(self.domain(), bytes);
             if input.scenario.ops.is_empty() {
                 continue;
             }
             let execution = execute(&mut session, self.cfg.pipeline, &input.scenario)?;
+            if observe {
+                words.recent.observe(session.read());
+            }
             self.record(&mut session, input, seed, &execution, n)?;
         }
         Ok(())

@@ -12,12 +12,17 @@
 //!   serialized as a JSON reproducer, so it is human-readable and decodes to
 //!   exactly the mutated scenario everywhere.
 //!
-//! - Words (with a [`Dictionary`] harvested from the code under test): a
-//!   word written into a text field in one of its case variants (as
-//!   written, lower, UPPER, Title), half the time followed by an injection
-//!   token, so a branch taken on a word meets the quote that breaks its SQL.
-//!   `Compared` words are picked half the time. With an empty dictionary no
-//!   random number is drawn for words: runs repeat as before.
+//! - Words (with a [`Dictionary`]: harvested from the code under test, the
+//!   fixture's values and keys, the values the code read in this run): a
+//!   word written into a text field (at its start, its end or anywhere) as
+//!   written or in a case variant (lower, UPPER, Title), half the time
+//!   followed by an injection token, so a branch taken on a word meets the
+//!   quote that breaks its SQL. `Compared` words are picked half the time.
+//!   A third of the words are compositions: two words joined, or a
+//!   reference to a row (`#12`, `order:12`) made of a word and a key.
+//!   With an empty dictionary no random number is drawn for words.
+//! - Sequences: an op that stores text (a word at its start), then another
+//!   op on the same target, which reads it back.
 //!
 //! Texts are the operations' free-text fields, whatever the harness
 //! ([`crate::harness::ops`]). Every output goes through `scenario::decode`
@@ -30,7 +35,7 @@ use super::rng::Rng;
 use crate::harness::domain::{Domain, OpValue};
 use crate::harness::ops;
 use crate::harness::scenario::{self, dict, Scenario, MAX_OPS, MAX_RUN};
-use crate::tools::dict::{Dictionary, Rank};
+use crate::tools::dict::{compose, Dictionary, Rank};
 
 /// Longest raw input the generator makes.
 pub const MAX_GENERATED: usize = 512;
@@ -46,23 +51,65 @@ pub fn generate(rng: &mut Rng) -> Vec<u8> {
     rng.bytes(len)
 }
 
-/// A harvested word in one of its case variants: as written, lower, UPPER,
-/// Title. `Compared` words (listed first) are picked half the time.
-pub fn pick_word(rng: &mut Rng, d: &Dictionary) -> Option<String> {
-    if d.is_empty() {
+/// A word of `d` (raw): a `Compared` word half the time; else, when the
+/// code read values in this run, one of them a third of the time; else a
+/// fixture word a third of the time, biased to the smallest tables (they
+/// come first); else any word (keys aside). `None`, drawing no number,
+/// when `d` has no word.
+fn pick_raw(rng: &mut Rng, d: &Dictionary) -> Option<Vec<u8>> {
+    let compared = d.span(Rank::Compared);
+    let stored = d.span(Rank::Stored);
+    let composed = d.span(Rank::Composed);
+    let recent = &d.recent.texts;
+    let any = stored.end + composed.len();
+    if any + recent.len() == 0 {
         return None;
     }
-    let compared = d.ranked(Rank::Compared).count();
-    let i = if compared > 0 && rng.chance(1, 2) {
-        rng.below(compared)
+    let at = |i: usize| d.words[i].bytes.clone();
+    Some(if !compared.is_empty() && rng.chance(1, 2) {
+        at(compared.start + rng.below(compared.len()))
+    } else if !recent.is_empty() && (any == 0 || rng.chance(1, 3)) {
+        recent[rng.below(recent.len())].clone()
+    } else if !stored.is_empty() && rng.chance(1, 3) {
+        let skew = rng.below(stored.len()) + 1;
+        at(stored.start + rng.below(skew))
     } else {
-        rng.below(d.words.len())
-    };
-    let w = String::from_utf8_lossy(&d.words[i].bytes).into_owned();
-    Some(match rng.below(4) {
-        0 => w,
-        1 => w.to_lowercase(),
-        2 => w.to_uppercase(),
+        let i = rng.below(any);
+        at(if i < stored.end {
+            i
+        } else {
+            composed.start + i - stored.end
+        })
+    })
+}
+
+/// A key: one the code read in this run a third of the time (when any),
+/// else one of the fixture's.
+fn pick_key(rng: &mut Rng, d: &Dictionary) -> Option<Vec<u8>> {
+    let keys = d.span(Rank::Key);
+    let recent = &d.recent.keys;
+    if keys.is_empty() && recent.is_empty() {
+        return None;
+    }
+    Some(
+        if !recent.is_empty() && (keys.is_empty() || rng.chance(1, 3)) {
+            recent[rng.below(recent.len())].clone()
+        } else {
+            d.words[keys.start + rng.below(keys.len())].bytes.clone()
+        },
+    )
+}
+
+/// A word of `d` as written half the time, else lower, UPPER or Title case
+/// (see [`pick_raw`] for which word).
+pub fn pick_word(rng: &mut Rng, d: &Dictionary) -> Option<String> {
+    let w = String::from_utf8_lossy(&pick_raw(rng, d)?).into_owned();
+    if rng.chance(1, 2) {
+        return Some(w);
+    }
+    Some(match rng.below(3) {
+        0 => w.to_lowercase(),
+        1 => w.to_uppercase(),
         _ => {
             let lower = w.to_lowercase();
             let mut c = lower.chars();
@@ -73,23 +120,98 @@ pub fn pick_word(rng: &mut Rng, d: &Dictionary) -> Option<String> {
     })
 }
 
-/// Writes a harvested word (and, half the time, an injection token after
-/// it) into one text field of `s` at a random place.
+/// A composition: two words joined ([`compose::join`]) or a reference to
+/// a row ([`compose::reference`]: `#12`, `order:12`, a word of `d` with a
+/// key of the fixture or one the code read), which is written as a word of
+/// its own (spaces around it). `None` when `d` has no word.
+fn composition(rng: &mut Rng, d: &Dictionary) -> Option<String> {
+    if rng.chance(1, 2) {
+        if let Some(k) = pick_key(rng, d) {
+            let form = rng.below(compose::REFERENCE_FORMS);
+            let w = if form == 0 || form == compose::REFERENCE_FORMS - 1 {
+                Vec::new()
+            } else {
+                pick_word(rng, d)?.into_bytes()
+            };
+            let r = compose::reference(&w, &k, form);
+            return Some(format!(" {} ", String::from_utf8_lossy(&r)));
+        }
+    }
+    let a = pick_word(rng, d)?;
+    let b = pick_word(rng, d)?;
+    let sep = rng.below(compose::SEPARATORS.len());
+    Some(String::from_utf8_lossy(&compose::join(a.as_bytes(), b.as_bytes(), sep)).into_owned())
+}
+
+/// Writes a word of `d` (a third of the time a [`composition`]; half the
+/// time followed by an injection token) into one text field of `s`: at its
+/// start a quarter of the time (a gate at a fixed position, `starts_with`),
+/// at its end a quarter, else at a random place.
 pub fn insert_word(domain: &dyn Domain, rng: &mut Rng, s: &mut Scenario, d: &Dictionary) {
-    if s.ops.is_empty() {
+    if s.ops.is_empty() || d.is_empty() {
         return;
     }
-    let Some(mut word) = pick_word(rng, d) else {
+    let word = if rng.chance(1, 3) {
+        composition(rng, d)
+    } else {
+        pick_word(rng, d)
+    };
+    let Some(mut word) = word else {
         return;
     };
     if rng.chance(1, 2) {
         word.push_str(token(rng));
     }
     if let Some(t) = a_text(domain, rng, s) {
-        let at = boundary(rng, t);
+        let at = match rng.below(4) {
+            0 => 0,
+            1 => t.len(),
+            _ => boundary(rng, t),
+        };
         t.insert_str(at, &word);
     }
     clamp_texts(domain, s);
+}
+
+/// An operation that stores text followed by another operation on the same
+/// target: after op `i` (half the time with a word of `d`, and maybe a
+/// token, written at the start of one of its texts) comes a fresh op with
+/// op `i`'s numbers (its key: [`ops::renumber`]) half the time, else a copy
+/// of op `i`. What a bug needs when one operation stores text that a later
+/// one reads back.
+fn sequence(domain: &dyn Domain, rng: &mut Rng, s: &mut Scenario, d: &Dictionary) {
+    if s.ops.len() >= MAX_OPS {
+        return;
+    }
+    let i = rng.below(s.ops.len());
+    let n = ops::text_count(domain, &s.ops[i]);
+    if n == 0 {
+        return;
+    }
+    if !d.is_empty() && rng.chance(1, 2) {
+        if let Some(mut w) = pick_word(rng, d) {
+            if rng.chance(1, 2) {
+                w.push_str(token(rng));
+            }
+            let j = rng.below(n);
+            if let Some(t) = ops::text_mut(domain, &mut s.ops[i], j) {
+                t.insert_str(0, &w);
+            }
+        }
+    }
+    let fresh = if rng.chance(1, 2) {
+        fresh_op(domain, rng)
+    } else {
+        None
+    };
+    let next = fresh
+        .map(|mut f| {
+            ops::renumber(domain, &mut f, &s.ops[i]);
+            f
+        })
+        .filter(|f| domain.check(f).is_ok())
+        .unwrap_or_else(|| s.ops[i].clone());
+    s.ops.insert(i + 1, next);
 }
 
 /// A fresh input with a harvested word written into it (JSON), or the raw
@@ -227,7 +349,8 @@ pub fn mutate_scenario(
         s.ops.extend(fresh_op(domain, rng));
         return;
     }
-    match rng.below(11) {
+    match rng.below(12) {
+        11 => sequence(domain, rng, s, d),
         0 if s.ops.len() < MAX_OPS => {
             let at = rng.below(s.ops.len() + 1);
             if let Some(op) = fresh_op(domain, rng) {
