@@ -8,7 +8,7 @@
 //! a quote, and a later one that reads it back.
 
 use super::safe::Safe;
-use super::{Db, DbError, ErrorClass, Op, Value, Variant, NOW};
+use super::{cat, Db, DbError, ErrorClass, Op, Value, Variant, NOW};
 
 pub struct OnHold;
 
@@ -46,9 +46,10 @@ impl Variant for OnHold {
         Safe.run(op, db)?;
         if let Some(hold) = held {
             // keep the hold note in front of whatever the change wrote
+            let notes = cat(db, &format!("'{hold}'"), &cat(db, "' '", "notes"));
             db.execute(
                 &format!(
-                    "UPDATE appointments SET notes = '{hold}' || ' ' || notes, updated_at = '{NOW}' WHERE id = {id}"
+                    "UPDATE appointments SET notes = {notes}, updated_at = '{NOW}' WHERE id = {id}"
                 ),
                 &[],
             )?;

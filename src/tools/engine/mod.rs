@@ -553,6 +553,13 @@ impl Run<'_> {
                         if !cause.kinds.contains(&f.kind) {
                             cause.kinds.push(f.kind);
                             cause.kinds.sort();
+                            // the input that makes the cause's gravest kind is
+                            // the one its minimizer starts from
+                            let kinds: BTreeSet<Kind> = cause.kinds.iter().copied().collect();
+                            if crate::tools::minimize::target_kind(&[], &kinds) == Some(f.kind) {
+                                cause.scenario = input.scenario.clone();
+                                cause.artifact = artifact.clone();
+                            }
                         }
                     }
                     None => {
