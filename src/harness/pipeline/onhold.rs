@@ -40,6 +40,12 @@ impl Variant for OnHold {
     fn trigger(&self) -> &'static str {
         "an op storing notes that start with the marker and hold a quote and SQL, then another op on the same appointment"
     }
+    /// Its reproducer's `'--` ends the statement inside `||` on SQLite and
+    /// PostgreSQL; MySQL's port writes `CONCAT(..)`, whose parentheses that
+    /// payload leaves open (a syntax error there: another payload's bug).
+    fn databases(&self) -> &'static [&'static str] {
+        &["sqlite", "postgres"]
+    }
     fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError> {
         let id = op.target();
         let held = stored_notes(db, id)?.filter(|n| n.starts_with(HOLD_MARKER));
