@@ -46,8 +46,20 @@ const EXPECTED: [(&str, usize, u64); 7] = [
 ];
 
 fn fuzz(pipeline: &str, seed: u64, runs: u64) -> Summary {
+    fuzz_with(pipeline, seed, runs, false)
+}
+
+/// [`fuzz`], with the words harvested from the pipelines' source when
+/// `words` (what the gate gives a run by default).
+fn fuzz_with(pipeline: &str, seed: u64, runs: u64, words: bool) -> Summary {
     let p = by_name(pipeline).unwrap();
     let mut cfg = Config::new(p);
+    if words {
+        cfg.dictionary =
+            rowguard::tools::dict::harvest_sources(&[root().join("src/harness/pipeline")])
+                .unwrap()
+                .dictionary;
+    }
     cfg.seed = seed;
     cfg.runs = Some(runs);
     let minimize = Duration::ZERO;
@@ -109,6 +121,73 @@ fn each_planted_pipeline_has_its_root_causes_on_two_seeds() {
             .root_cause
             .as_ref()
             .is_some_and(|id| ids(&one).contains(id))));
+    }
+}
+
+/// Text one op stored and a later op pasted (`onhold`): one root cause per
+/// op kind that pastes it, named by the storing op and field, the same
+/// whatever the payload (before, each payload's statement was a "logic
+/// slip" of its own: 39 root causes in 60 s).
+#[test]
+fn stored_text_is_one_root_cause_per_pasting_op() {
+    use rowguard::tools::rootcause::Cause;
+    let one = fuzz("onhold", 1, RUNS);
+    let two = fuzz("onhold", 2, RUNS);
+    for s in [&one, &two] {
+        assert!((1..=3).contains(&s.root_causes.len()), "{:#?}", lines(s));
+        for c in &s.root_causes {
+            assert_eq!(c.signature.cause, Cause::StoredText, "{:#?}", lines(s));
+            assert!(
+                c.signature
+                    .field
+                    .as_deref()
+                    .is_some_and(|f| f.ends_with("/notes")),
+                "{:#?}",
+                lines(s)
+            );
+        }
+    }
+    // the committed reproducer's (edit-notes stores, reschedule pastes) is on both seeds
+    let common: BTreeSet<_> = ids(&one).intersection(&ids(&two)).cloned().collect();
+    assert!(
+        !common.is_empty(),
+        "{:#?} vs {:#?}",
+        lines(&one),
+        lines(&two)
+    );
+}
+
+/// The word-gated pipelines (the word from the source, from the fixture,
+/// or built at run time) are string-built behind their gate: every root
+/// cause is text in the notes (where the word goes), each one a place
+/// legacy's text also leaves its literal or the gated path's own
+/// statement, and `linked` (parameterised; a reference writes another row)
+/// is the one statement its template does not make.
+#[test]
+fn word_gated_pipelines_have_text_root_causes_in_the_notes() {
+    use rowguard::tools::rootcause::Cause;
+    for pipeline in ["wording", "flagged", "roster", "linked"] {
+        let s = fuzz_with(pipeline, 1, RUNS, true);
+        assert!(!s.root_causes.is_empty(), "{pipeline}");
+        for c in &s.root_causes {
+            assert_eq!(
+                c.signature.cause,
+                Cause::Text,
+                "{pipeline}: {:#?}",
+                lines(&s)
+            );
+            assert!(
+                c.signature
+                    .field
+                    .as_deref()
+                    .is_some_and(|f| f.starts_with("/notes")),
+                "{pipeline}: {:#?}",
+                lines(&s)
+            );
+        }
+        if pipeline == "linked" {
+            assert_eq!(s.root_causes.len(), 1, "{:#?}", lines(&s));
+        }
     }
 }
 

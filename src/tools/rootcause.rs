@@ -13,6 +13,11 @@
 //!   the real statement's shape differs from it ([`OpRun::divergence`]),
 //!   as a shape (literals abstracted), so neither the payload nor the seed
 //!   changes it;
+//! - **stored text** (the op's own text did not leave its literal, but text
+//!   an earlier op of the input stored did: the same ops with every text a
+//!   placeholder give another statement at or before the finding): the op
+//!   kind, the earlier op's kind and field (`edit-notes /notes`) and that
+//!   all-placeholder run's statement where the shapes part, as a shape;
 //! - **logic** (no text implicated: every statement up to the finding has
 //!   the template's shape, so placeholder text gives the same statements):
 //!   the op kind, the template statement that made the finding and the
@@ -47,6 +52,8 @@ use crate::tools::engine::artifacts::content_hash;
 pub enum Cause {
     /// The text left its literal.
     Text,
+    /// Text an earlier op stored left its literal in this op's statement.
+    StoredText,
     /// No text implicated: a logic slip.
     Logic,
 }
@@ -57,7 +64,8 @@ pub struct Signature {
     pub cause: Cause,
     /// The operation kind.
     pub op: String,
-    /// The text field (JSON path, `/notes`; several joined by `+`), text causes only.
+    /// The text field (JSON path, `/notes`; several joined by `+`; for
+    /// stored text the storing op's kind first), text causes only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The template statement's shape.
@@ -78,6 +86,12 @@ impl Signature {
         match self.cause {
             Cause::Text => format!(
                 "{} {}: text left its literal in {}",
+                self.op,
+                self.field.as_deref().unwrap_or("?"),
+                self.statement
+            ),
+            Cause::StoredText => format!(
+                "{}: text stored by {} left its literal in {}",
                 self.op,
                 self.field.as_deref().unwrap_or("?"),
                 self.statement
@@ -176,40 +190,116 @@ fn field(session: &mut Session, pipeline: &dyn Pipeline, op: &OpValue) -> crate:
     })
 }
 
-/// The signature of finding `f` on statement `k` of `run`.
+/// The signature of finding `f` on statement `k` of op `i` of `e`.
 pub fn signature(
     session: &mut Session,
     pipeline: &dyn Pipeline,
-    run: &OpRun,
+    e: &Execution,
+    i: usize,
     k: usize,
     f: &Finding,
 ) -> crate::Result<Signature> {
+    let run = &e.ops[i];
     let op = ops::kind(pipeline.harness(), &run.op);
     let template = |at: usize| {
         run.template_sql
             .get(at)
             .map(|sql| normal(sql))
-            .unwrap_or_else(|| "<a statement the template does not make>".into())
+            .unwrap_or_else(|| ABSENT.into())
     };
-    match run.divergence().filter(|d| *d <= k) {
-        Some(d) => Ok(Signature {
+    if let Some(d) = run.divergence().filter(|d| *d <= k) {
+        return Ok(Signature {
             cause: Cause::Text,
             op,
             field: Some(field(session, pipeline, &run.op)?),
             statement: template(d),
             tables: Vec::new(),
-        }),
-        None => Ok(Signature {
-            cause: Cause::Logic,
-            op,
-            field: None,
-            statement: template(k),
-            tables: run
-                .statements
-                .get(k)
-                .map_or_else(Vec::new, |s| tables(s, f)),
-        }),
+        });
     }
+    if let Some((field, statement)) = stored(session, pipeline, e, i, k)? {
+        return Ok(Signature {
+            cause: Cause::StoredText,
+            op,
+            field: Some(field),
+            statement,
+            tables: Vec::new(),
+        });
+    }
+    Ok(Signature {
+        cause: Cause::Logic,
+        op,
+        field: None,
+        statement: template(k),
+        tables: run
+            .statements
+            .get(k)
+            .map_or_else(Vec::new, |s| tables(s, f)),
+    })
+}
+
+/// What a template run has no statement for.
+const ABSENT: &str = "<a statement the template does not make>";
+
+/// Where the statements of `real` first differ in shape from `base`'s.
+fn parts(real: &OpRun, base: &OpRun) -> Option<usize> {
+    real.statements
+        .iter()
+        .enumerate()
+        .find(|(j, s)| base.statements.get(*j).map(|b| &b.shape) != Some(&s.shape))
+        .map(|(j, _)| j)
+}
+
+/// Whether text an earlier op of `e` stored left its literal in op `i` at
+/// or before statement `k`: op `i` runs otherwise after the same ops with
+/// every text a placeholder. Then the storing op and field (the earlier
+/// (op, field) whose text alone makes op `i` part soonest; document order
+/// breaks ties) and the all-placeholder statement where they part.
+fn stored(
+    session: &mut Session,
+    pipeline: &dyn Pipeline,
+    e: &Execution,
+    i: usize,
+    k: usize,
+) -> crate::Result<Option<(String, String)>> {
+    if i == 0 {
+        return Ok(None);
+    }
+    let domain = pipeline.harness();
+    let blank: Vec<OpValue> = e.ops[..=i]
+        .iter()
+        .map(|r| ops::placeholder(domain, &r.op))
+        .collect();
+    let base = execute(session, pipeline, &Scenario { ops: blank.clone() })?;
+    let Some(b) = base.ops.get(i) else {
+        return Ok(None);
+    };
+    let Some(d) = parts(&e.ops[i], b).filter(|d| *d <= k) else {
+        return Ok(None);
+    };
+    let statement = b
+        .statements
+        .get(d)
+        .map_or_else(|| ABSENT.to_string(), |s| normal(&s.sql));
+    let mut best: Option<(usize, String)> = None;
+    for (j, earlier) in e.ops[..i].iter().enumerate() {
+        let fields = ops::text_fields(domain, &earlier.op);
+        for (n, name) in fields.iter().enumerate() {
+            let mut one = blank.clone();
+            let real = ops::texts(domain, &earlier.op)
+                .get(n)
+                .map(|t| t.to_string());
+            if let (Some(t), Some(real)) = (ops::text_mut(domain, &mut one[j], n), real) {
+                *t = real;
+            }
+            let r = execute(session, pipeline, &Scenario { ops: one })?;
+            let at = r.ops.get(i).and_then(|ri| parts(ri, b));
+            if let Some(at) = at.filter(|at| best.as_ref().is_none_or(|(b, _)| at < b)) {
+                best = Some((at, format!("{} {name}", ops::kind(domain, &earlier.op))));
+            }
+        }
+    }
+    let field = best.map_or_else(|| "an earlier op".to_string(), |(_, f)| f);
+    Ok(Some((field, statement)))
 }
 
 /// Whether `e` makes a finding of one of `kinds` with signature `wanted`
@@ -221,13 +311,13 @@ pub fn makes(
     kinds: &BTreeSet<Kind>,
     wanted: &Signature,
 ) -> crate::Result<bool> {
-    for run in &e.ops {
+    for (i, run) in e.ops.iter().enumerate() {
         if ops::kind(pipeline.harness(), &run.op) != wanted.op {
             continue;
         }
         for (k, s) in run.statements.iter().enumerate() {
             for f in s.findings.iter().filter(|f| kinds.contains(&f.kind)) {
-                if signature(session, pipeline, run, k, f)? == *wanted {
+                if signature(session, pipeline, e, i, k, f)? == *wanted {
                     return Ok(true);
                 }
             }

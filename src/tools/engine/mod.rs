@@ -502,15 +502,15 @@ impl Run<'_> {
     ) -> crate::Result<()> {
         let mut shared = lock(&self.shared);
         let shared = &mut *shared;
-        let steps = e.ops.iter().flat_map(|run| {
+        let steps = e.ops.iter().enumerate().flat_map(|(i, run)| {
             run.statements
                 .iter()
                 .enumerate()
-                .map(move |(k, s)| (run, k, s))
+                .map(move |(k, s)| (i, k, s))
         });
         // the root causes this input made, each counted once
         let mut touched = BTreeSet::new();
-        for (run, k, s) in steps {
+        for (i, k, s) in steps {
             for f in s
                 .findings
                 .iter()
@@ -542,7 +542,7 @@ impl Run<'_> {
                 };
                 shared.index.insert(key, shared.found.len());
                 // memoised per distinct finding: a few executions, never per input
-                let signature = rootcause::signature(session, self.cfg.pipeline, run, k, f)?;
+                let signature = rootcause::signature(session, self.cfg.pipeline, e, i, k, f)?;
                 let id = signature.id();
                 let elapsed_s = self.start.elapsed().as_secs_f64();
                 match shared.cause_index.get(&id) {
