@@ -118,16 +118,21 @@ impl PgTripwire {
                INSERT INTO {SCHEMA}.log (tbl, old) VALUES ('', to_jsonb(token));\n\
                SELECT pg_current_xact_id()::text\n\
              $rg$;\n\
-             CREATE FUNCTION {SCHEMA}.take(token text) RETURNS TABLE (xid text, tbl text, old text, new text)\n\
-               LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
+             CREATE FUNCTION {SCHEMA}.armed(token text) RETURNS void\n\
+               LANGUAGE plpgsql SET search_path = pg_catalog AS $rg$\n\
              BEGIN\n\
                IF current_setting('rowguard.tripwire', true) IS DISTINCT FROM 'on' THEN\n\
                  RAISE EXCEPTION 'rowguard tripwire: the setting rowguard.tripwire was turned off';\n\
                END IF;\n\
                IF (SELECT l.old FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() ORDER BY l.seq LIMIT 1)\n\
                   IS DISTINCT FROM to_jsonb(token) THEN\n\
-                 RAISE EXCEPTION 'rowguard tripwire: take() without the operation''s token';\n\
+                 RAISE EXCEPTION 'rowguard tripwire: reading the log without the operation''s token';\n\
                END IF;\n\
+             END $rg$;\n\
+             CREATE FUNCTION {SCHEMA}.take(token text) RETURNS TABLE (xid text, tbl text, old text, new text)\n\
+               LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
+             BEGIN\n\
+               PERFORM {SCHEMA}.armed(token);\n\
                RETURN QUERY WITH d AS (DELETE FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() RETURNING l.seq, l.tbl, l.old, l.new)\n\
                  SELECT pg_current_xact_id()::text, d.tbl, d.old::text, d.new::text FROM d WHERE d.tbl <> '' ORDER BY d.seq;\n\
              END $rg$;\n\
@@ -135,13 +140,7 @@ impl PgTripwire {
                LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
              DECLARE r record; n bigint := 0; ok boolean;\n\
              BEGIN\n\
-               IF current_setting('rowguard.tripwire', true) IS DISTINCT FROM 'on' THEN\n\
-                 RAISE EXCEPTION 'rowguard tripwire: the setting rowguard.tripwire was turned off';\n\
-               END IF;\n\
-               IF (SELECT l.old FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() ORDER BY l.seq LIMIT 1)\n\
-                  IS DISTINCT FROM to_jsonb(token) THEN\n\
-                 RAISE EXCEPTION 'rowguard tripwire: settle() without the operation''s token';\n\
-               END IF;\n\
+               PERFORM {SCHEMA}.armed(token);\n\
                FOR r IN SELECT l.tbl, l.old, l.new FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() AND l.tbl <> '' LOOP\n\
                  n := n + 1;\n\
                  IF r.tbl = policy->>'table' THEN\n\
