@@ -125,8 +125,8 @@ fn each_planted_pipeline_has_its_root_causes_on_two_seeds() {
 }
 
 /// Text one op stored and a later op pasted (`onhold`): one root cause per
-/// op kind that pastes it, named by the storing op and field, the same
-/// whatever the payload (before, each payload's statement was a "logic
+/// op kind that pastes it, named by the field that stored it, the same
+/// whatever the payload or the op that stored it (before, each payload's statement was a "logic
 /// slip" of its own: 39 root causes in 60 s).
 #[test]
 fn stored_text_is_one_root_cause_per_pasting_op() {

@@ -16,8 +16,9 @@
 //! - **stored text** (the op's own text did not leave its literal, but text
 //!   an earlier op of the input stored did: the same ops with every text a
 //!   placeholder give another statement at or before the finding): the op
-//!   kind, the earlier op's kind and field (`edit-notes /notes`) and that
-//!   all-placeholder run's statement where the shapes part, as a shape;
+//!   kind, the field that stored it (its path: whichever earlier op stored
+//!   the text, the bug is where it is pasted) and that all-placeholder
+//!   run's statement where the shapes part, as a shape;
 //! - **logic** (no text implicated: every statement up to the finding has
 //!   the template's shape, so placeholder text gives the same statements):
 //!   the op kind, the template statement that made the finding and the
@@ -65,7 +66,7 @@ pub struct Signature {
     /// The operation kind.
     pub op: String,
     /// The text field (JSON path, `/notes`; several joined by `+`; for
-    /// stored text the storing op's kind first), text causes only.
+    /// stored text the field that stored it), text causes only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The template statement's shape.
@@ -91,7 +92,7 @@ impl Signature {
                 self.statement
             ),
             Cause::StoredText => format!(
-                "{}: text stored by {} left its literal in {}",
+                "{}: text stored in {} left its literal in {}",
                 self.op,
                 self.field.as_deref().unwrap_or("?"),
                 self.statement
@@ -251,9 +252,9 @@ fn parts(real: &OpRun, base: &OpRun) -> Option<usize> {
 
 /// Whether text an earlier op of `e` stored left its literal in op `i` at
 /// or before statement `k`: op `i` runs otherwise after the same ops with
-/// every text a placeholder. Then the storing op and field (the earlier
-/// (op, field) whose text alone makes op `i` part soonest; document order
-/// breaks ties) and the all-placeholder statement where they part.
+/// every text a placeholder. Then the storing field (of the earlier op
+/// whose text in it alone makes op `i` part soonest; document order breaks
+/// ties) and the all-placeholder statement where they part.
 fn stored(
     session: &mut Session,
     pipeline: &dyn Pipeline,
@@ -294,11 +295,11 @@ fn stored(
             let r = execute(session, pipeline, &Scenario { ops: one })?;
             let at = r.ops.get(i).and_then(|ri| parts(ri, b));
             if let Some(at) = at.filter(|at| best.as_ref().is_none_or(|(b, _)| at < b)) {
-                best = Some((at, format!("{} {name}", ops::kind(domain, &earlier.op))));
+                best = Some((at, name.clone()));
             }
         }
     }
-    let field = best.map_or_else(|| "an earlier op".to_string(), |(_, f)| f);
+    let field = best.map_or_else(|| "-".to_string(), |(_, f)| f);
     Ok(Some((field, statement)))
 }
 
