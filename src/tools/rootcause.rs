@@ -281,22 +281,43 @@ fn stored(
         .statements
         .get(d)
         .map_or_else(|| ABSENT.to_string(), |s| normal(&s.sql));
+    // one earlier text real at a time; then, when no single one does it,
+    // texts made real in document order, cumulatively: the field whose
+    // text completes what op `i` pastes
     let mut best: Option<(usize, String)> = None;
-    for (j, earlier) in e.ops[..i].iter().enumerate() {
-        let fields = ops::text_fields(domain, &earlier.op);
-        for (n, name) in fields.iter().enumerate() {
-            let mut one = blank.clone();
-            let real = ops::texts(domain, &earlier.op)
-                .get(n)
-                .map(|t| t.to_string());
-            if let (Some(t), Some(real)) = (ops::text_mut(domain, &mut one[j], n), real) {
-                *t = real;
+    for cumulative in [false, true] {
+        let mut try_ops = blank.clone();
+        for (j, earlier) in e.ops[..i].iter().enumerate() {
+            let texts = ops::texts(domain, &earlier.op);
+            for (n, name) in ops::text_fields(domain, &earlier.op).iter().enumerate() {
+                if !cumulative {
+                    try_ops = blank.clone();
+                }
+                let real = texts.get(n).map(|t| t.to_string());
+                if let (Some(t), Some(real)) = (ops::text_mut(domain, &mut try_ops[j], n), real) {
+                    *t = real;
+                }
+                let r = execute(
+                    session,
+                    pipeline,
+                    &Scenario {
+                        ops: try_ops.clone(),
+                    },
+                )?;
+                let at = r.ops.get(i).and_then(|ri| parts(ri, b));
+                if let Some(at) = at.filter(|at| best.as_ref().is_none_or(|(b, _)| at < b)) {
+                    best = Some((at, name.clone()));
+                }
+                if cumulative && best.is_some() {
+                    break;
+                }
             }
-            let r = execute(session, pipeline, &Scenario { ops: one })?;
-            let at = r.ops.get(i).and_then(|ri| parts(ri, b));
-            if let Some(at) = at.filter(|at| best.as_ref().is_none_or(|(b, _)| at < b)) {
-                best = Some((at, name.clone()));
+            if cumulative && best.is_some() {
+                break;
             }
+        }
+        if best.is_some() {
+            break;
         }
     }
     let field = best.map_or_else(|| "-".to_string(), |(_, f)| f);
