@@ -15,35 +15,40 @@ use rowguard::tools::engine::{self, Config, Summary};
 
 use crate::util::root;
 
-/// Executions per run: enough for every root cause below to be found from
-/// the committed reproducer on seeds 1 and 2 (the last comes within ~900).
+/// Executions per run: enough for each pipeline's root cause to be found
+/// from its committed reproducer on seeds 1 and 2.
 const RUNS: u64 = 1_500;
 
-/// The root causes each pipeline has, by the signature's definition (op
-/// kind, text field, template statement; or op kind, template statement
-/// and tables for a logic slip). The string-built pipelines paste two
-/// fields (notes, reason) into the statements of three op kinds, and the
-/// series reschedule has two templates (`WHERE series_id = ?` for a series,
-/// `WHERE id = ?` for a one-off): edit-notes/notes, reschedule/{notes,
-/// reason}, reschedule-series x {series, one-off} x {notes, reason} = 7.
-/// `truncate` has the same 7 (any field's doubled quote cut at 64 leaves
-/// its literal: a write when the reason follows, else a changed shape),
-/// but a cut quote is rare: a bounded run finds the 3 common ones (notes of
-/// reschedule and of both series templates) and never one legacy lacks.
-/// `unicode` has legacy's 7 too (a smart quote folds to `'` in any field).
-/// `series` is one logic slip. `wording` is legacy behind one word: the
-/// word sits in the notes, so only escapes with it count.
-/// `truncate`'s one-off series escape needs a 64-character cut on a
-/// one-off target: it takes longer to find (a third number: its runs).
-const EXPECTED: [(&str, usize, u64); 7] = [
-    ("safe", 0, RUNS),
-    ("legacy", 7, RUNS),
-    ("stacked", 7, RUNS),
-    ("truncate", 7, 4 * RUNS),
-    ("blacklist", 7, RUNS),
-    ("unicode", 7, 2 * RUNS),
-    ("series", 1, RUNS),
+/// The root causes each pipeline has, by the signature's definition (user
+/// text, text stored earlier, or a logic slip's op kind, template and
+/// tables), written as the cause. Every planted pipeline has one bug, so
+/// one root cause however many places it shows: `legacy` pastes two fields
+/// into the statements of three op kinds through one quoting mistake (7
+/// sites, one root cause). `onhold` pastes text an earlier op stored;
+/// `linked` takes a reference from inside the notes' literal; `series` is
+/// a logic slip.
+const EXPECTED: [(&str, &str); 14] = [
+    ("safe", ""),
+    ("legacy", "text"),
+    ("stacked", "text"),
+    ("truncate", "text"),
+    ("blacklist", "text"),
+    ("unicode", "text"),
+    ("series", "logic"),
+    ("wording", "text"),
+    ("estring", "text"),
+    ("backslash", "text"),
+    ("flagged", "text"),
+    ("linked", "text"),
+    ("roster", "text"),
+    ("onhold", "stored-text"),
 ];
+
+/// The cause of a root cause, as in [`EXPECTED`].
+fn kind_of(c: &rowguard::tools::rootcause::RootCause) -> String {
+    let json = serde_json::to_value(c.signature.cause).unwrap();
+    json.as_str().unwrap().to_string()
+}
 
 fn fuzz(pipeline: &str, seed: u64, runs: u64) -> Summary {
     fuzz_with(pipeline, seed, runs, false)
@@ -78,115 +83,76 @@ fn ids(s: &Summary) -> BTreeSet<String> {
 }
 
 fn lines(s: &Summary) -> Vec<String> {
-    s.root_causes.iter().map(|c| c.signature.line()).collect()
+    s.root_causes.iter().map(|c| c.line()).collect()
 }
 
 #[test]
-fn each_planted_pipeline_has_its_root_causes_on_two_seeds() {
-    for (pipeline, expected, runs) in EXPECTED {
-        let one = fuzz(pipeline, 1, runs);
-        let two = fuzz(pipeline, 2, runs);
-        // a rare escape (the cut quote, a smart quote in a series reason)
-        // may need more than a debug test's budget: every one found is one
-        // of legacy's, both seeds find most, none is spurious
-        if matches!(pipeline, "truncate" | "unicode") {
-            let legacy = ids(&fuzz("legacy", 1, RUNS));
-            for s in [&one, &two] {
-                assert!(
-                    ids(s).is_subset(&legacy) && s.root_causes.len() >= 3,
-                    "{:#?}",
-                    lines(s)
-                );
-                assert!(s.root_causes.len() <= expected);
+fn each_planted_pipeline_has_its_root_cause_on_two_seeds() {
+    let planted: BTreeSet<&str> = rowguard::harness::pipeline::all()
+        .iter()
+        .map(|p| p.name())
+        .collect();
+    let listed: BTreeSet<&str> = EXPECTED.iter().map(|(p, _)| *p).collect();
+    assert_eq!(planted, listed, "every planted pipeline is written down");
+    for (pipeline, expected) in EXPECTED {
+        let one = fuzz_with(pipeline, 1, RUNS, true);
+        let two = fuzz_with(pipeline, 2, RUNS, true);
+        let want: Vec<String> = Some(expected)
+            .filter(|e| !e.is_empty())
+            .map(String::from)
+            .into_iter()
+            .collect();
+        for s in [&one, &two] {
+            let got: Vec<String> = s.root_causes.iter().map(kind_of).collect();
+            assert_eq!(got, want, "{pipeline}: {:#?}", lines(s));
+            // every finding belongs to it, and the counts add up, per site too
+            let variants: usize = s.root_causes.iter().map(|c| c.variants).sum();
+            assert_eq!(variants, s.findings.len(), "{pipeline}");
+            for c in &s.root_causes {
+                let at: usize = c.sites.iter().map(|s| s.variants).sum();
+                assert_eq!(at, c.variants, "{pipeline}");
             }
-            continue;
+            assert!(s
+                .findings
+                .iter()
+                .all(|f| f.root_cause.as_ref().is_some_and(|id| ids(s).contains(id))));
         }
-        assert_eq!(
-            one.root_causes.len(),
-            expected,
-            "{pipeline}: {:#?}",
-            lines(&one)
-        );
-        assert_eq!(
-            ids(&one),
-            ids(&two),
-            "{pipeline}: {:#?} vs {:#?}",
-            lines(&one),
-            lines(&two)
-        );
-        // every finding belongs to one of them, and the counts add up
-        let variants: usize = one.root_causes.iter().map(|c| c.variants).sum();
-        assert_eq!(variants, one.findings.len(), "{pipeline}");
-        assert!(one.findings.iter().all(|f| f
-            .root_cause
-            .as_ref()
-            .is_some_and(|id| ids(&one).contains(id))));
+        assert_eq!(ids(&one), ids(&two), "{pipeline}");
     }
 }
 
-/// Text one op stored and a later op pasted (`onhold`): one root cause per
-/// op kind that pastes it, named by the field that stored it, the same
-/// whatever the payload or the op that stored it (before, each payload's statement was a "logic
-/// slip" of its own: 39 root causes in 60 s).
+/// Without a reproducer to start from, two seeds on the incident's
+/// pipeline find it at different places, under one root cause.
 #[test]
-fn stored_text_is_one_root_cause_per_pasting_op() {
-    use rowguard::tools::rootcause::Cause;
-    let one = fuzz("onhold", 1, RUNS);
-    let two = fuzz("onhold", 2, RUNS);
-    for s in [&one, &two] {
-        assert!((1..=3).contains(&s.root_causes.len()), "{:#?}", lines(s));
-        for c in &s.root_causes {
-            assert_eq!(c.signature.cause, Cause::StoredText, "{:#?}", lines(s));
-            assert!(
-                c.signature
-                    .field
-                    .as_deref()
-                    .is_some_and(|f| f.ends_with("/notes")),
-                "{:#?}",
-                lines(s)
-            );
-        }
-    }
-    // the committed reproducer's (edit-notes stores, reschedule pastes) is on both seeds
-    let common: BTreeSet<_> = ids(&one).intersection(&ids(&two)).cloned().collect();
-    assert!(
-        !common.is_empty(),
-        "{:#?} vs {:#?}",
-        lines(&one),
-        lines(&two)
-    );
+fn two_seeds_from_scratch_give_one_root_cause() {
+    let run = |seed| {
+        let mut cfg = Config::new(by_name("legacy").unwrap());
+        cfg.seed = seed;
+        cfg.runs = Some(3_000);
+        cfg.minimize = Duration::ZERO;
+        engine::run(&cfg, &AtomicBool::new(false)).unwrap()
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(ids(&one).len(), 1, "{:#?}", lines(&one));
+    assert_eq!(ids(&one), ids(&two));
+    assert!(one.root_causes[0].sites.len() > 1, "{:#?}", one.root_causes);
 }
 
-/// The word-gated pipelines (the word from the source, from the fixture,
-/// or built at run time) are string-built behind their gate: every root
-/// cause is text in the notes (where the word goes), each one a place
-/// legacy's text also leaves its literal or the gated path's own
-/// statement, and `linked` (parameterised; a reference writes another row)
-/// is the one statement its template does not make.
+/// Sites keep where it showed: the op kind, the text field and the
+/// template statement (for `onhold`, the field that stored the text).
 #[test]
-fn word_gated_pipelines_have_text_root_causes_in_the_notes() {
-    use rowguard::tools::rootcause::Cause;
-    for pipeline in ["wording", "flagged", "roster", "linked"] {
+fn sites_name_the_op_the_field_and_the_template() {
+    for (pipeline, field) in [("onhold", "/notes"), ("linked", "/notes"), ("legacy", "/")] {
         let s = fuzz_with(pipeline, 1, RUNS, true);
-        assert!(!s.root_causes.is_empty(), "{pipeline}");
-        for c in &s.root_causes {
-            assert_eq!(
-                c.signature.cause,
-                Cause::Text,
-                "{pipeline}: {:#?}",
-                lines(&s)
-            );
+        for site in s.root_causes.iter().flat_map(|c| &c.sites) {
             assert!(
-                c.signature
+                site.site
                     .field
                     .as_deref()
-                    .is_some_and(|f| f.starts_with("/notes")),
-                "{pipeline}: {:#?}",
-                lines(&s)
+                    .is_some_and(|f| f.starts_with(field)),
+                "{pipeline}: {site:#?}"
             );
-        }
-        if pipeline == "linked" {
-            assert_eq!(s.root_causes.len(), 1, "{:#?}", lines(&s));
+            assert!(!site.site.op.is_empty() && !site.site.statement.is_empty());
         }
     }
 }
@@ -196,8 +162,13 @@ fn the_logic_slip_names_its_template_and_tables() {
     let s = fuzz("series", 1, RUNS);
     let c = &s.root_causes[0];
     assert_eq!(c.signature.cause, rowguard::tools::rootcause::Cause::Logic);
-    assert_eq!(c.signature.field, None);
-    assert!(c.signature.statement.contains("IS (SELECT"), "{c:#?}");
+    assert!(
+        c.signature
+            .statement
+            .as_deref()
+            .is_some_and(|s| s.contains("IS (SELECT")),
+        "{c:#?}"
+    );
     assert!(
         c.signature.tables.contains(&"appointments".to_string()),
         "{c:#?}"
@@ -262,7 +233,11 @@ fn fuzz_json_and_text_lead_with_root_causes() {
     assert!(!causes.is_empty());
     for c in causes {
         assert_eq!(c["id"].as_str().unwrap().len(), 16);
-        assert!(c["signature"]["op"].is_string() && c["signature"]["statement"].is_string());
+        assert_eq!(c["signature"]["cause"], "text");
+        let sites = c["sites"].as_array().unwrap();
+        assert!(sites
+            .iter()
+            .all(|s| s["op"].is_string() && s["statement"].is_string()));
         assert!(c["kinds"].as_array().is_some_and(|k| !k.is_empty()));
         assert!(c["variants"].as_u64().unwrap() >= 1);
         assert!(c["repro"].as_str().unwrap().contains(" repro "));
@@ -339,8 +314,8 @@ fn gate_junit_and_sarif_lead_with_root_causes() {
     assert_eq!(ids.len(), fingerprinted.len(), "one result per root cause");
 }
 
-/// The same code path on PostgreSQL: `legacy` has the same signatures as
-/// on SQLite (shapes are taken in one dialect). Skipped without a server
+/// The same code path on PostgreSQL: `legacy` has the same root cause as
+/// on SQLite, shown at the same sites (shapes are taken in one dialect). Skipped without a server
 /// outside CI, as every PostgreSQL test.
 #[test]
 fn postgres_gives_the_same_signatures_as_sqlite() {
@@ -366,5 +341,15 @@ fn postgres_gives_the_same_signatures_as_sqlite() {
         lines(&postgres),
         lines(&sqlite)
     );
-    assert!(ids(&postgres).len() >= 3, "{:#?}", lines(&postgres));
+    assert_eq!(ids(&postgres), ids(&sqlite));
+    // the sites it shows at on PostgreSQL are sites it shows at on SQLite
+    let sites = |s: &Summary| -> BTreeSet<String> {
+        s.root_causes
+            .iter()
+            .flat_map(|c| &c.sites)
+            .map(|s| s.site.line())
+            .collect()
+    };
+    assert!(sites(&postgres).len() >= 3, "{:#?}", lines(&postgres));
+    assert!(sites(&postgres).is_subset(&sites(&sqlite)));
 }

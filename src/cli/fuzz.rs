@@ -147,10 +147,7 @@ fn print_text(s: &Summary) {
             c.inputs,
             c.elapsed_s
         );
-        outln!(
-            "  {}",
-            c.signature.line().chars().take(300).collect::<String>()
-        );
+        outln!("  {}", c.line().chars().take(300).collect::<String>());
         if let Some(r) = &c.repro {
             let min = if c.minimized { " (minimized)" } else { "" };
             outln!("  reproduce{min}: {r}");

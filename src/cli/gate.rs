@@ -93,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             outln!(
                 "ROOT   {} {}: {} variant(s) of {}",
                 c.id,
-                c.signature.line().chars().take(200).collect::<String>(),
+                c.line().chars().take(200).collect::<String>(),
                 c.variants,
                 kinds.join(", ")
             );

@@ -28,7 +28,7 @@ pub fn junit(report: &GateReport) -> crate::Result<String> {
             let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_type(kinds.join(","));
-            s.set_message(c.signature.line());
+            s.set_message(c.line());
             let mut lines = vec![format!(
                 "{} variant(s), {} input(s); kinds: {}",
                 c.variants,

@@ -77,7 +77,7 @@ pub fn sarif(report: &GateReport) -> serde_json::Value {
             .message(text(format!(
                 "root cause {}: {} ({} variant(s): {})",
                 c.id,
-                c.signature.line(),
+                c.line(),
                 c.variants,
                 kinds.join(", ")
             )))

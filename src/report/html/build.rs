@@ -160,7 +160,7 @@ pub fn add_fuzz(
         }
         report.root_causes.push(RootCauseRow {
             id: c.id.clone(),
-            line: c.signature.line(),
+            line: c.line(),
             kinds: c.kinds.clone(),
             variants: c.variants,
             inputs: c.inputs,

@@ -542,14 +542,15 @@ impl Run<'_> {
                 };
                 shared.index.insert(key, shared.found.len());
                 // memoised per distinct finding: a few executions, never per input
-                let signature = rootcause::signature(session, self.cfg.pipeline, e, i, k, f)?;
-                let id = signature.id();
+                let site = rootcause::site(session, self.cfg.pipeline, e, i, k, f)?;
+                let signature = site.signature();
+                let id = signature.id(self.cfg.pipeline);
                 let elapsed_s = self.start.elapsed().as_secs_f64();
                 match shared.cause_index.get(&id) {
                     Some(&c) => {
                         touched.insert(c);
                         let cause = &mut shared.causes[c];
-                        cause.variants += 1;
+                        cause.add(site);
                         if !cause.kinds.contains(&f.kind) {
                             cause.kinds.push(f.kind);
                             cause.kinds.sort();
@@ -570,6 +571,7 @@ impl Run<'_> {
                             signature,
                             kinds: vec![f.kind],
                             variants: 1,
+                            sites: vec![rootcause::SiteCount { site, variants: 1 }],
                             inputs: 0,
                             elapsed_s,
                             execs: n,
