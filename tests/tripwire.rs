@@ -194,6 +194,36 @@ fn the_operation_cannot_commit_around_the_tripwire() {
             .unwrap_err();
         assert!(matches!(e, TripError::Tripped { .. }), "{sql}: {e}");
     }
+    // The tripwire's own BEGIN/COMMIT/ROLLBACK are cached on the connection
+    // (a clean op ran first): the operation's text never gets them, through
+    // any call, trimmed or not.
+    tw.run(&policy, |db| {
+        db.execute("UPDATE appointments SET notes = 'ok' WHERE id = 7", &[])
+    })
+    .unwrap();
+    let before = picture(&app(&path));
+    for sql in [
+        "COMMIT",
+        " COMMIT\n",
+        "ROLLBACK",
+        "BEGIN IMMEDIATE",
+        "COMMIT;",
+    ] {
+        for call in 0..2 {
+            let e = tw
+                .run(&policy, |db| {
+                    db.execute("UPDATE appointments SET notes = 'x' WHERE id = 8", &[])?;
+                    let _ = if call == 0 {
+                        db.execute(sql, &[]).map(|_| ())
+                    } else {
+                        db.query_row(sql, &[]).map(|_| ())
+                    };
+                    db.execute("UPDATE appointments SET notes = 'y' WHERE id = 8", &[])
+                })
+                .unwrap_err();
+            assert!(matches!(e, TripError::Tripped { .. }), "{sql:?}: {e}");
+        }
+    }
     assert_eq!(picture(&app(&path)), before);
     // The tripwire still works after all that.
     tw.run(&policy, |db| {

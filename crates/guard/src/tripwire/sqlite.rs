@@ -16,8 +16,9 @@
 //! transaction control, ATTACH/DETACH, PRAGMA, DDL and the capture's own
 //! functions and temp tables: the operation cannot commit around the
 //! tripwire or blind it. The tripwire's own BEGIN/COMMIT/ROLLBACK are
-//! prepared uncached, so no cached statement lets the operation's text reach
-//! them.
+//! cached (their parse was a fifth of the tripwire's cost); the operation's
+//! calls never get them from the cache: a call whose text is one of them is
+//! prepared afresh, so the authorizer sees it and denies it.
 //!
 //! Differences from the plain connection the application had: the capture
 //! sets `recursive_triggers = ON` (REPLACE conflict deletes fire delete
@@ -39,6 +40,32 @@ use crate::{Api, Db, DbError, Finding, Policy, StatementCheck, Value, Verdict};
 
 /// Operations between two clean-ups of the capture's generation markers.
 const MARKER_SWEEP: u64 = 1024;
+
+/// The tripwire's own transaction control, cached on the connection.
+const BEGIN: &str = "BEGIN IMMEDIATE";
+const COMMIT: &str = "COMMIT";
+const ROLLBACK: &str = "ROLLBACK";
+
+/// Runs one of the tripwire's own statements ([`BEGIN`], [`COMMIT`], [`ROLLBACK`]).
+fn own(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.raw_execute().map(|_| ())
+}
+
+/// Prepares a call's `sql` (cached, as the application's own code would),
+/// except text the cache keys (trimmed) as one of the tripwire's own: that
+/// is prepared afresh, so the authorizer sees it.
+fn prepared<T>(
+    conn: &Connection,
+    sql: &str,
+    f: impl FnOnce(&mut rusqlite::Statement<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    if [BEGIN, COMMIT, ROLLBACK].contains(&sql.trim()) {
+        f(&mut conn.prepare(sql)?)
+    } else {
+        let mut cached = conn.prepare_cached(sql)?;
+        f(&mut cached)
+    }
+}
 
 /// A SQLite connection whose every [`Tripwire::run`] commits only what its
 /// policy allows.
@@ -117,7 +144,7 @@ impl Tripwire {
         let sql_error = |e: rusqlite::Error| TripError::Database(e.to_string());
         if !self.conn.is_autocommit() {
             // An earlier operation panicked inside its transaction.
-            self.conn.execute_batch("ROLLBACK").map_err(sql_error)?;
+            own(&self.conn, ROLLBACK).map_err(sql_error)?;
         }
         self.operations += 1;
         if self.operations % MARKER_SWEEP == 0 {
@@ -125,9 +152,7 @@ impl Tripwire {
                 .execute_batch("DELETE FROM temp.rg_log")
                 .map_err(sql_error)?;
         }
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(sql_error)?;
+        own(&self.conn, BEGIN).map_err(sql_error)?;
         {
             let mut log = capture::lock(&self.log);
             log.set_policy(policy, &self.tables);
@@ -144,13 +169,13 @@ impl Tripwire {
         let outcome = match result {
             Err(error) => Err(TripError::Failed { error, verdict }),
             Ok(_) if !verdict.is_clean() => Err(TripError::Tripped { verdict }),
-            Ok(value) => match self.conn.execute_batch("COMMIT") {
+            Ok(value) => match own(&self.conn, COMMIT) {
                 Ok(()) => return Ok(value),
                 Err(e) => Err(TripError::Database(format!("COMMIT failed: {e}"))),
             },
         };
         if !self.conn.is_autocommit() {
-            self.conn.execute_batch("ROLLBACK").map_err(sql_error)?;
+            own(&self.conn, ROLLBACK).map_err(sql_error)?;
         }
         outcome
     }
@@ -223,7 +248,7 @@ impl Calls<'_> {
 impl Db for Calls<'_> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
         self.checked(Api::Execute, sql, params, |conn, _| {
-            conn.prepare_cached(sql)?.execute(params_from_iter(params))
+            prepared(conn, sql, |s| s.execute(params_from_iter(params)))
         })
     }
 
@@ -241,8 +266,9 @@ impl Db for Calls<'_> {
 
     fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
         self.checked(Api::QueryRow, sql, params, |conn, _| {
-            conn.prepare_cached(sql)?
-                .query_row(params_from_iter(params), row_values)
+            prepared(conn, sql, |s| {
+                s.query_row(params_from_iter(params), row_values)
+            })
         })
     }
 }
