@@ -194,6 +194,7 @@ fn the_operation_cannot_commit_around_the_tripwire() {
             .unwrap_err();
         assert!(matches!(e, TripError::Tripped { .. }), "{sql}: {e}");
     }
+    assert_eq!(picture(&app(&path)), before);
     // The tripwire's own BEGIN/COMMIT/ROLLBACK are cached on the connection
     // (a clean op ran first): the operation's text never gets them, through
     // any call, trimmed or not.

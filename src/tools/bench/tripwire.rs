@@ -15,7 +15,9 @@
 //! `synchronous = NORMAL` on both (a common production setting, where a
 //! commit does not wait for fsync, so the tripwire's own work is what shows).
 //! PostgreSQL: two databases rowguard creates and drops ([`PgRaw`]), the
-//! tripwire installed on one; the server's own commit settings.
+//! tripwire installed on one; the server's own commit settings. Both sides
+//! prepare each statement text once (the tripwire caches them; the raw side
+//! with [`PgRaw::cache_statements`]), so neither pays a parse round trip.
 
 use std::time::Duration;
 
@@ -230,6 +232,8 @@ fn postgres(
         ))
     })?;
     let mut raw_db = PgRaw::open(options, &sql)?;
+    // statements prepared once on both sides, as the tripwire does
+    raw_db.cache_statements();
     let tw_db = PgRaw::open(options, &sql)?;
     let work = Work::new(harness, example, &mut raw_db, operations)?;
     let mut owner = tw_db.connect()?;

@@ -55,6 +55,7 @@ pub mod values;
 pub(crate) mod watchdog;
 
 pub use raw::PgRaw;
+pub(crate) use raw::StatementCache;
 pub use run::PgOptions;
 use status::{status_sql, watched_sql};
 use watchdog::Watchdog;

@@ -3,16 +3,55 @@
 //! guard with (as a plain `rusqlite::Connection` is on SQLite). It builds the
 //! fixture in a database it creates (marked as rowguard's, like a guard's)
 //! and drops it when dropped; it installs no trigger, role or limit.
+//! [`StatementCache`]: prepared statements by text, as a long-lived
+//! application connection keeps them (the tripwire's, and the raw side of
+//! `bench tripwire` with [`PgRaw::cache_statements`]).
 
-use postgres::Client;
+use std::collections::HashMap;
+
+use postgres::{Client, Statement};
 
 use super::run::{self, Objects};
 use super::{connect, db_error, lex, one_line, values};
 use crate::{Db, DbError, Value};
 
+/// Prepared statements by their text, emptied when it holds `capacity`.
+pub(crate) struct StatementCache {
+    statements: HashMap<String, Statement>,
+    capacity: usize,
+}
+
+impl StatementCache {
+    pub(crate) fn new(capacity: usize) -> StatementCache {
+        StatementCache {
+            statements: HashMap::new(),
+            capacity,
+        }
+    }
+
+    /// `sql` prepared on `client`: once, then from the cache.
+    pub(crate) fn get(
+        &mut self,
+        client: &mut Client,
+        sql: &str,
+    ) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = client.prepare(sql)?;
+        if self.statements.len() >= self.capacity {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+}
+
 /// An unchecked connection to its own fixture database.
 pub struct PgRaw {
     client: Option<Client>,
+    /// Statements prepared once (off: prepared per call, as `Client::execute(&str)` does).
+    cache: Option<StatementCache>,
     /// Where [`PgRaw::connect`] connects: the fixture's database.
     config: postgres::Config,
     admin: Client,
@@ -39,6 +78,7 @@ impl PgRaw {
         match built {
             Ok(client) => Ok(PgRaw {
                 client: Some(client),
+                cache: None,
                 config: objects.config_for(&config),
                 admin,
                 objects,
@@ -63,24 +103,41 @@ impl PgRaw {
         Ok(client)
     }
 
+    /// From now on, each statement text is prepared once and reused (what
+    /// an application's long-lived connection does; the tripwire does it).
+    pub fn cache_statements(&mut self) {
+        self.cache.get_or_insert_with(|| StatementCache::new(256));
+    }
+
     fn client(&mut self) -> &mut Client {
         self.client.as_mut().expect("open until dropped")
     }
 
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Vec<postgres::Row>, postgres::Error> {
         let text = lex::dollar_params(sql, !params.is_empty());
-        let client = self.client();
-        values::with_bound(params, |refs| client.query(text.as_str(), refs))
+        let client = self.client.as_mut().expect("open until dropped");
+        match &mut self.cache {
+            Some(cache) => {
+                let s = cache.get(client, &text)?;
+                values::with_bound(params, |refs| client.query(&s, refs))
+            }
+            None => values::with_bound(params, |refs| client.query(text.as_str(), refs)),
+        }
     }
 }
 
 impl Db for PgRaw {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
         let text = lex::dollar_params(sql, !params.is_empty());
-        let client = self.client();
-        values::with_bound(params, |refs| client.execute(text.as_str(), refs))
-            .map(|n| n as usize)
-            .map_err(|e| db_error(&e))
+        let client = self.client.as_mut().expect("open until dropped");
+        match &mut self.cache {
+            Some(cache) => cache
+                .get(client, &text)
+                .and_then(|s| values::with_bound(params, |refs| client.execute(&s, refs))),
+            None => values::with_bound(params, |refs| client.execute(text.as_str(), refs)),
+        }
+        .map(|n| n as usize)
+        .map_err(|e| db_error(&e))
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {

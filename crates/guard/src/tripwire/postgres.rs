@@ -11,6 +11,10 @@
 //!   log rows at COMMIT fails. So a COMMIT the operation sends itself, or a
 //!   write after it in autocommit, can never commit unchecked (the setting is
 //!   a session one for the operation's whole length, not `SET LOCAL`);
+//! - every lookup goes through the index on `(xid, seq)`: this
+//!   transaction's rows, in order, however many dead rows the log holds
+//!   between vacuums (`arm` is plpgsql, so its INSERT's plan is cached for
+//!   the session, where a SQL function re-plans it on every call);
 //! - `arm(token)`, which logs a first row holding a per-operation random
 //!   token, and `take(token)`, which returns and deletes this transaction's
 //!   rows only when that first row holds the same token: SQL the operation
@@ -42,7 +46,6 @@
 //! that knows the tripwire can blind it. `take` then finds the setting off
 //! and trips if it was left off.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
 use postgres::{Client, SimpleQueryMessage, Statement};
@@ -50,6 +53,7 @@ use postgres::{Client, SimpleQueryMessage, Statement};
 use super::{judge, TripError};
 use crate::policy::{Names, RowChange, TableInfo};
 use crate::postgres::run::{ident, literal, rows};
+use crate::postgres::StatementCache;
 use crate::postgres::{db_error, lex, one_line, values};
 use crate::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
 
@@ -68,7 +72,7 @@ pub struct PgTripwire {
     client: Client,
     tables: Vec<TableInfo>,
     names: Vec<Names>,
-    statements: HashMap<String, Statement>,
+    statements: StatementCache,
     take: Option<Statement>,
 }
 
@@ -88,7 +92,7 @@ impl PgTripwire {
              REVOKE ALL ON SCHEMA {SCHEMA} FROM PUBLIC;\n\
              CREATE UNLOGGED TABLE {SCHEMA}.log (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n\
                xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(), tbl text NOT NULL, old jsonb, new jsonb);\n\
-             CREATE INDEX ON {SCHEMA}.log (xid);\n\
+             CREATE INDEX ON {SCHEMA}.log (xid, seq);\n\
              CREATE FUNCTION {SCHEMA}.log_row() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
              BEGIN\n\
                IF current_setting('rowguard.tripwire', true) = 'on' THEN\n\
@@ -100,7 +104,7 @@ impl PgTripwire {
              END $rg$;\n\
              CREATE FUNCTION {SCHEMA}.untaken() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
              BEGIN\n\
-               IF EXISTS (SELECT 1 FROM {SCHEMA}.log WHERE seq = NEW.seq) THEN\n\
+               IF EXISTS (SELECT 1 FROM {SCHEMA}.log WHERE xid = NEW.xid) THEN\n\
                  RAISE EXCEPTION 'rowguard tripwire: writes the tripwire has not checked cannot commit';\n\
                END IF;\n\
                RETURN NULL;\n\
@@ -114,10 +118,11 @@ impl PgTripwire {
                END IF;\n\
                RETURN NULL;\n\
              END $rg$;\n\
-             CREATE FUNCTION {SCHEMA}.arm(token text) RETURNS text LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
+             CREATE FUNCTION {SCHEMA}.arm(token text) RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
+             BEGIN\n\
                INSERT INTO {SCHEMA}.log (tbl, old) VALUES ('', to_jsonb(token));\n\
-               SELECT pg_current_xact_id()::text\n\
-             $rg$;\n\
+               RETURN pg_current_xact_id()::text;\n\
+             END $rg$;\n\
              CREATE FUNCTION {SCHEMA}.armed(token text) RETURNS void\n\
                LANGUAGE plpgsql SET search_path = pg_catalog AS $rg$\n\
              BEGIN\n\
@@ -138,10 +143,17 @@ impl PgTripwire {
              END $rg$;\n\
              CREATE FUNCTION {SCHEMA}.settle(token text, policy jsonb) RETURNS bigint\n\
                LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
-             DECLARE r record; n bigint := 0; ok boolean;\n\
+             DECLARE r record; n bigint := 0; ok boolean; first bigint; armed boolean := false;\n\
              BEGIN\n\
-               PERFORM {SCHEMA}.armed(token);\n\
-               FOR r IN SELECT l.tbl, l.old, l.new FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() AND l.tbl <> '' LOOP\n\
+               IF current_setting('rowguard.tripwire', true) IS DISTINCT FROM 'on' THEN\n\
+                 RAISE EXCEPTION 'rowguard tripwire: the setting rowguard.tripwire was turned off';\n\
+               END IF;\n\
+               FOR r IN DELETE FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() RETURNING l.seq, l.tbl, l.old, l.new LOOP\n\
+                 IF first IS NULL OR r.seq < first THEN\n\
+                   first := r.seq;\n\
+                   armed := r.tbl = '' AND r.old = to_jsonb(token);\n\
+                 END IF;\n\
+                 CONTINUE WHEN r.tbl = '';\n\
                  n := n + 1;\n\
                  IF r.tbl = policy->>'table' THEN\n\
                    ok := r.old IS NOT NULL AND r.new IS NOT NULL\n\
@@ -163,7 +175,9 @@ impl PgTripwire {
                    RAISE EXCEPTION 'rowguard tripwire: not settled on the server' USING ERRCODE = '{UNSETTLED}';\n\
                  END IF;\n\
                END LOOP;\n\
-               DELETE FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id();\n\
+               IF NOT armed THEN\n\
+                 RAISE EXCEPTION 'rowguard tripwire: reading the log without the operation''s token';\n\
+               END IF;\n\
                RETURN n;\n\
              END $rg$;\n\
              REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {SCHEMA} FROM PUBLIC;\n\
@@ -191,7 +205,7 @@ impl PgTripwire {
             client,
             names: tables.iter().map(Names::of).collect(),
             tables,
-            statements: HashMap::new(),
+            statements: StatementCache::new(STATEMENT_CACHE),
             take: None,
         })
     }
@@ -390,15 +404,7 @@ impl PgTripwire {
     }
 
     fn prepared(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
-        if let Some(s) = self.statements.get(sql) {
-            return Ok(s.clone());
-        }
-        let s = self.client.prepare(sql)?;
-        if self.statements.len() >= STATEMENT_CACHE {
-            self.statements.clear();
-        }
-        self.statements.insert(sql.to_string(), s.clone());
-        Ok(s)
+        self.statements.get(&mut self.client, sql)
     }
 }
 
