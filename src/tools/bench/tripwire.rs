@@ -5,7 +5,8 @@
 //! new text in its first text field; the tripwire side runs it through
 //! [`Tripwire::run`]/[`PgTripwire::run`] with the operation's policy (built
 //! per operation, as an application does); the raw side runs the same
-//! version on a plain connection in one transaction (`BEGIN` .. `COMMIT`).
+//! version on a plain connection in one transaction (`BEGIN` .. `COMMIT`),
+//! every statement prepared once and reused as the tripwire's are.
 //! Each side has its own copy of the fixture (the raw side has no trigger
 //! at all). Rounds alternate
 //! sides; the median round of each is reported; `ratio` = tripwire time over
@@ -15,9 +16,9 @@
 //! `synchronous = NORMAL` on both (a common production setting, where a
 //! commit does not wait for fsync, so the tripwire's own work is what shows).
 //! PostgreSQL: two databases rowguard creates and drops ([`PgRaw`]), the
-//! tripwire installed on one; the server's own commit settings. Both sides
-//! prepare each statement text once (the tripwire caches them; the raw side
-//! with [`PgRaw::cache_statements`]), so neither pays a parse round trip.
+//! tripwire installed on one; the server's own commit settings; the raw
+//! side caches with [`PgRaw::cache_statements`], so neither side pays a
+//! parse round trip.
 
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use serde::Serialize;
 use super::{median, time};
 use crate::guard::postgres::{PgOptions, PgRaw};
 use crate::guard::tripwire::{PgTripwire, Tripwire};
+use crate::guard::db::row_values;
 use crate::guard::{BackendKind, Db, DbError, ErrorClass, Policy, Value};
 use crate::harness::domain::{Domain, OpValue, Pipeline};
 use crate::harness::ops;
@@ -100,11 +102,32 @@ impl Work {
     /// Every operation, each in its own transaction, on a plain connection.
     fn raw(&self, db: &mut dyn Db) -> crate::Result<()> {
         for (op, _) in &self.ops {
-            db.execute_batch("BEGIN").map_err(failed)?;
+            db.execute("BEGIN", &[]).map_err(failed)?;
             self.pipeline.run(op, db).map_err(failed)?;
-            db.execute_batch("COMMIT").map_err(failed)?;
+            db.execute("COMMIT", &[]).map_err(failed)?;
         }
         Ok(())
+    }
+}
+
+/// A plain SQLite connection whose statements are prepared once and
+/// reused (`prepare_cached`), as the tripwire's are: the raw side pays no
+/// parse the tripwire does not.
+struct Cached(Connection);
+
+impl Db for Cached {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
+        let mut s = self.0.prepare_cached(sql)?;
+        Ok(s.execute(rusqlite::params_from_iter(params))?)
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        Ok(self.0.execute_batch(sql)?)
+    }
+
+    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
+        let mut s = self.0.prepare_cached(sql)?;
+        Ok(s.query_row(rusqlite::params_from_iter(params), row_values)?)
     }
 }
 
@@ -194,7 +217,7 @@ fn sqlite(
             conn.execute_batch("PRAGMA foreign_keys = ON;")?;
             Ok(conn)
         };
-        let mut raw = open("raw.db")?;
+        let mut raw = Cached(open("raw.db")?);
         let work = Work::new(harness, example, &mut raw, operations)?;
         let mut tw = Tripwire::new(open("tripwire.db")?)?;
         let (t_rounds, r_rounds) = alternate(
