@@ -26,9 +26,9 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::{median, time};
+use crate::guard::db::row_values;
 use crate::guard::postgres::{PgOptions, PgRaw};
 use crate::guard::tripwire::{PgTripwire, Tripwire};
-use crate::guard::db::row_values;
 use crate::guard::{BackendKind, Db, DbError, ErrorClass, Policy, Value};
 use crate::harness::domain::{Domain, OpValue, Pipeline};
 use crate::harness::ops;
