@@ -15,7 +15,8 @@ use super::run::{self, Objects};
 use super::{connect, db_error, lex, one_line, values};
 use crate::{Db, DbError, Value};
 
-/// Prepared statements by their text, emptied when it holds `capacity`.
+/// Prepared statements by their text, emptied when it holds `capacity`
+/// (0: none kept, each call prepares its text again).
 pub(crate) struct StatementCache {
     statements: HashMap<String, Statement>,
     capacity: usize,
@@ -39,10 +40,12 @@ impl StatementCache {
             return Ok(s.clone());
         }
         let s = client.prepare(sql)?;
-        if self.statements.len() >= self.capacity {
-            self.statements.clear();
+        if self.capacity > 0 {
+            if self.statements.len() >= self.capacity {
+                self.statements.clear();
+            }
+            self.statements.insert(sql.to_string(), s.clone());
         }
-        self.statements.insert(sql.to_string(), s.clone());
         Ok(s)
     }
 }
@@ -50,8 +53,9 @@ impl StatementCache {
 /// An unchecked connection to its own fixture database.
 pub struct PgRaw {
     client: Option<Client>,
-    /// Statements prepared once (off: prepared per call, as `Client::execute(&str)` does).
-    cache: Option<StatementCache>,
+    /// Statements prepared once, or (the default, capacity 0) per call as
+    /// `Client::execute(&str)` does.
+    cache: StatementCache,
     /// Where [`PgRaw::connect`] connects: the fixture's database.
     config: postgres::Config,
     admin: Client,
@@ -78,7 +82,7 @@ impl PgRaw {
         match built {
             Ok(client) => Ok(PgRaw {
                 client: Some(client),
-                cache: None,
+                cache: StatementCache::new(0),
                 config: objects.config_for(&config),
                 admin,
                 objects,
@@ -106,38 +110,37 @@ impl PgRaw {
     /// From now on, each statement text is prepared once and reused (what
     /// an application's long-lived connection does; the tripwire does it).
     pub fn cache_statements(&mut self) {
-        self.cache.get_or_insert_with(|| StatementCache::new(256));
+        self.cache = StatementCache::new(256);
     }
 
     fn client(&mut self) -> &mut Client {
         self.client.as_mut().expect("open until dropped")
     }
 
-    fn run(&mut self, sql: &str, params: &[Value]) -> Result<Vec<postgres::Row>, postgres::Error> {
-        let text = lex::dollar_params(sql, !params.is_empty());
+    /// `sql` (with `?N` made `$N` when bound) prepared, and the client to run it on.
+    fn prepared(
+        &mut self,
+        sql: &str,
+        bound: bool,
+    ) -> Result<(&mut Client, Statement), postgres::Error> {
+        let text = lex::dollar_params(sql, bound);
         let client = self.client.as_mut().expect("open until dropped");
-        match &mut self.cache {
-            Some(cache) => {
-                let s = cache.get(client, &text)?;
-                values::with_bound(params, |refs| client.query(&s, refs))
-            }
-            None => values::with_bound(params, |refs| client.query(text.as_str(), refs)),
-        }
+        let statement = self.cache.get(client, &text)?;
+        Ok((client, statement))
+    }
+
+    fn run(&mut self, sql: &str, params: &[Value]) -> Result<Vec<postgres::Row>, postgres::Error> {
+        let (client, s) = self.prepared(sql, !params.is_empty())?;
+        values::with_bound(params, |refs| client.query(&s, refs))
     }
 }
 
 impl Db for PgRaw {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
-        let text = lex::dollar_params(sql, !params.is_empty());
-        let client = self.client.as_mut().expect("open until dropped");
-        match &mut self.cache {
-            Some(cache) => cache
-                .get(client, &text)
-                .and_then(|s| values::with_bound(params, |refs| client.execute(&s, refs))),
-            None => values::with_bound(params, |refs| client.execute(text.as_str(), refs)),
-        }
-        .map(|n| n as usize)
-        .map_err(|e| db_error(&e))
+        self.prepared(sql, !params.is_empty())
+            .and_then(|(client, s)| values::with_bound(params, |refs| client.execute(&s, refs)))
+            .map(|n| n as usize)
+            .map_err(|e| db_error(&e))
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
