@@ -187,21 +187,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
             } else {
                 outln!(
-                    "tripwire: one operation, {} ops x {} rounds per side (alternating), median round, {} build, {} cpus, on {}",
+                    "tripwire: one operation, {} ops x {} rounds per side (alternating op by op), {} build, {} cpus, on {}",
                     r.operations, r.rounds, machine.profile, machine.cpus, r.database
                 );
                 outln!(
-                    "{:>14} {:>10} {:>7}",
+                    "{:>8} {:>14} {:>10} {:>7}",
+                    "",
                     "tripwire us/op",
                     "raw us/op",
                     "ratio"
                 );
-                outln!(
-                    "{:>14.1} {:>10.1} {:>6.2}x",
-                    r.tripwire_us,
-                    r.raw_us,
-                    r.ratio
-                );
+                for (name, t, raw, ratio) in [
+                    ("median", r.tripwire_us, r.raw_us, r.ratio),
+                    ("mean", r.tripwire_mean_us, r.raw_mean_us, r.mean_ratio),
+                ] {
+                    outln!("{name:>8} {t:>14.1} {raw:>10.1} {ratio:>6.2}x");
+                }
             }
         }
         Which::Throughput {

@@ -38,10 +38,17 @@ pub struct TripwireCost {
     pub database: String,
     pub operations: usize,
     pub rounds: usize,
-    /// Median microseconds per operation.
+    /// Median microseconds of one operation.
     pub tripwire_us: f64,
     pub raw_us: f64,
+    /// `tripwire_us / raw_us`: what a typical operation pays.
     pub ratio: f64,
+    /// Mean microseconds per operation (every operation, the rare ones that
+    /// meet a WAL checkpoint or a server hiccup included).
+    pub tripwire_mean_us: f64,
+    pub raw_mean_us: f64,
+    /// `tripwire_mean_us / raw_mean_us`: the throughput cost.
+    pub mean_ratio: f64,
 }
 
 /// The operations one round runs: the example moved to `rows` target rows
@@ -99,13 +106,11 @@ impl Work {
         Ok(Work { pipeline, ops: out })
     }
 
-    /// Every operation, each in its own transaction, on a plain connection.
-    fn raw(&self, db: &mut dyn Db) -> crate::Result<()> {
-        for (op, _) in &self.ops {
-            db.execute("BEGIN", &[]).map_err(failed)?;
-            self.pipeline.run(op, db).map_err(failed)?;
-            db.execute("COMMIT", &[]).map_err(failed)?;
-        }
+    /// Operation `i` in its own transaction, on a plain connection.
+    fn raw(&self, i: usize, db: &mut dyn Db) -> crate::Result<()> {
+        db.execute("BEGIN", &[]).map_err(failed)?;
+        self.pipeline.run(&self.ops[i].0, db).map_err(failed)?;
+        db.execute("COMMIT", &[]).map_err(failed)?;
         Ok(())
     }
 }
@@ -131,8 +136,8 @@ impl Db for Cached {
     }
 }
 
-fn per_op(d: Duration, n: usize) -> f64 {
-    d.as_secs_f64() * 1e6 / n as f64
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
 }
 
 /// Measures `operations` per round, `rounds` rounds per side.
@@ -155,22 +160,27 @@ pub fn run(
         }
         None => harness.example(),
     };
-    let (tripwire, raw, name) = match database {
+    let (mut t, mut r, name) = match database {
         None => sqlite(harness, &example, operations, rounds)?,
         Some(options) => postgres(harness, &example, operations, rounds, options)?,
     };
-    let (mut t, mut r) = (tripwire, raw);
-    let (t, r) = (median(&mut t), median(&mut r));
+    let mean = |d: &[Duration]| micros(d.iter().sum()) / d.len().max(1) as f64;
+    let (t_mean, r_mean) = (mean(&t), mean(&r));
+    let (t_med, r_med) = (micros(median(&mut t)), micros(median(&mut r)));
     Ok(TripwireCost {
         database: name,
         operations,
         rounds,
-        tripwire_us: per_op(t, operations),
-        raw_us: per_op(r, operations),
-        ratio: t.as_secs_f64() / r.as_secs_f64().max(1e-12),
+        tripwire_us: t_med,
+        raw_us: r_med,
+        ratio: t_med / r_med.max(1e-9),
+        tripwire_mean_us: t_mean,
+        raw_mean_us: r_mean,
+        mean_ratio: t_mean / r_mean.max(1e-9),
     })
 }
 
+/// Every operation's time, (tripwire, raw), and the database's name.
 type Rounds = (Vec<Duration>, Vec<Duration>, String);
 
 fn failed(e: impl std::fmt::Display) -> crate::Error {
@@ -180,23 +190,32 @@ fn failed(e: impl std::fmt::Display) -> crate::Error {
     ))
 }
 
-/// `rounds` rounds, each the raw side then the tripwire side, timed:
-/// (tripwire times, raw times).
+/// `rounds` rounds of `operations` operations on each side, the sides
+/// alternating operation by operation (which side goes first alternates
+/// too), so both meet the same moment of a shared, noisy machine. Returns
+/// every operation's time: (tripwire, raw).
 fn alternate(
     rounds: usize,
-    mut raw: impl FnMut() -> crate::Result<()>,
-    mut tripwire: impl FnMut() -> crate::Result<()>,
+    operations: usize,
+    mut raw: impl FnMut(usize) -> crate::Result<()>,
+    mut tripwire: impl FnMut(usize) -> crate::Result<()>,
 ) -> crate::Result<(Vec<Duration>, Vec<Duration>)> {
-    let (mut t_rounds, mut r_rounds) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let (res, d) = time(&mut raw);
-        res?;
-        r_rounds.push(d);
-        let (res, d) = time(&mut tripwire);
-        res?;
-        t_rounds.push(d);
+    let n = rounds * operations;
+    let (mut t_ops, mut r_ops) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for round in 0..rounds {
+        for i in 0..operations {
+            for side in [(round + i) % 2, (round + i + 1) % 2] {
+                let (res, d) = if side == 0 {
+                    time(|| raw(i))
+                } else {
+                    time(|| tripwire(i))
+                };
+                res?;
+                if side == 0 { &mut r_ops } else { &mut t_ops }.push(d);
+            }
+        }
     }
-    Ok((t_rounds, r_rounds))
+    Ok((t_ops, r_ops))
 }
 
 fn sqlite(
@@ -220,22 +239,17 @@ fn sqlite(
         let mut raw = Cached(open("raw.db")?);
         let work = Work::new(harness, example, &mut raw, operations)?;
         let mut tw = Tripwire::new(open("tripwire.db")?)?;
-        let (t_rounds, r_rounds) = alternate(
+        let (t_ops, r_ops) = alternate(
             rounds,
-            || work.raw(&mut raw),
-            || {
-                for (op, policy) in &work.ops {
-                    tw.run(policy, |db| work.pipeline.run(op, db))
-                        .map_err(failed)?;
-                }
-                Ok(())
+            operations,
+            |i| work.raw(i, &mut raw),
+            |i| {
+                let (op, policy) = &work.ops[i];
+                tw.run(policy, |db| work.pipeline.run(op, db))
+                    .map_err(failed)
             },
         )?;
-        Ok((
-            t_rounds,
-            r_rounds,
-            "sqlite (WAL, synchronous=NORMAL)".to_string(),
-        ))
+        Ok((t_ops, r_ops, "sqlite (WAL, synchronous=NORMAL)".to_string()))
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -262,20 +276,19 @@ fn postgres(
     let mut owner = tw_db.connect()?;
     PgTripwire::install(&mut owner, "public")?;
     let mut tw = PgTripwire::new(owner, "public")?;
-    let (t_rounds, r_rounds) = alternate(
+    let (t_ops, r_ops) = alternate(
         rounds,
-        || work.raw(&mut raw_db),
-        || {
-            for (op, policy) in &work.ops {
-                tw.run(policy, |db: &mut dyn Db| work.pipeline.run(op, db))
-                    .map_err(failed)?;
-            }
-            Ok(())
+        operations,
+        |i| work.raw(i, &mut raw_db),
+        |i| {
+            let (op, policy) = &work.ops[i];
+            tw.run(policy, |db: &mut dyn Db| work.pipeline.run(op, db))
+                .map_err(failed)
         },
     )?;
     Ok((
-        t_rounds,
-        r_rounds,
+        t_ops,
+        r_ops,
         "postgres (loopback, server defaults)".to_string(),
     ))
 }
