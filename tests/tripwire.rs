@@ -183,7 +183,7 @@ fn the_operation_cannot_commit_around_the_tripwire() {
         "UPDATE appointments SET notes = 'x' WHERE id = 8; COMMIT",
         "COMMIT; UPDATE appointments SET notes = 'x' WHERE id = 8",
         "SAVEPOINT a; UPDATE appointments SET notes = 'x' WHERE id = 8; RELEASE a",
-        "DROP TRIGGER temp.rg_0_update; UPDATE appointments SET notes = 'x' WHERE id = 8",
+        "DROP TRIGGER IF EXISTS temp.rg_0_update; UPDATE appointments SET notes = 'x' WHERE id = 8",
         "PRAGMA recursive_triggers = OFF",
     ] {
         let e = tw

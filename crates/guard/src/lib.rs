@@ -69,6 +69,7 @@ pub use error::{Error, Result};
 pub mod backend;
 mod builtins;
 mod capture;
+mod clean;
 pub mod coverage;
 pub mod db;
 mod dynamic;

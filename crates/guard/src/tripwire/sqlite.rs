@@ -67,6 +67,16 @@ fn prepared<T>(
     }
 }
 
+/// How an operation's changed rows reach the judge.
+enum Capture {
+    /// TEMP triggers calling Rust, with generation markers for the rows of
+    /// a failed statement.
+    Triggers,
+    /// SQLite's pre-update hook (when SQLite is built with it).
+    #[cfg(rowguard_preupdate)]
+    Hook(#[allow(dead_code)] capture::hook::Hook),
+}
+
 /// A SQLite connection whose every [`Tripwire::run`] commits only what its
 /// policy allows.
 ///
@@ -94,6 +104,8 @@ fn prepared<T>(
 /// # Ok::<(), rowguard_guard::Error>(())
 /// ```
 pub struct Tripwire {
+    /// Declared before `conn`: the hook is removed before the connection closes.
+    capture: Capture,
     conn: Connection,
     tables: Vec<TableInfo>,
     names: Vec<Names>,
@@ -107,8 +119,12 @@ impl Tripwire {
     /// and the authorizer that is active while an operation's SQL is prepared.
     pub fn new(mut conn: Connection) -> crate::Result<Tripwire> {
         let tables = protected_tables(&conn)?;
-        let log = capture::install(&conn, &tables)?;
-        capture::lock(&log).paused = true;
+        let (capture, log) = Self::capture(&conn, &tables)?;
+        {
+            let mut log = capture::lock(&log);
+            log.paused = true;
+            log.count_clean_rows(&Policy::new("", ""), &tables);
+        }
         let auth = Arc::new(Mutex::new(AuthState::default()));
         let hook = Arc::clone(&auth);
         conn.authorizer(Some(move |ctx: AuthContext<'_>| {
@@ -120,6 +136,7 @@ impl Tripwire {
             }
         }))?;
         Ok(Tripwire {
+            capture,
             conn,
             names: tables.iter().map(Names::of).collect(),
             tables,
@@ -127,6 +144,21 @@ impl Tripwire {
             auth,
             operations: 0,
         })
+    }
+
+    /// The pre-update hook when SQLite has it and it reads every protected
+    /// table as the triggers would; the TEMP triggers otherwise.
+    fn capture(
+        conn: &Connection,
+        tables: &[TableInfo],
+    ) -> rusqlite::Result<(Capture, Arc<Mutex<Log>>)> {
+        #[cfg(rowguard_preupdate)]
+        if capture::hook::Hook::fits(conn, tables)? {
+            let log = Arc::new(Mutex::new(Log::default()));
+            let hook = capture::hook::Hook::install(conn, tables, Arc::clone(&log))?;
+            return Ok((Capture::Hook(hook), log));
+        }
+        Ok((Capture::Triggers, capture::install(conn, tables)?))
     }
 
     /// The connection, for reads (writes through it are not checked).
@@ -147,7 +179,7 @@ impl Tripwire {
             own(&self.conn, ROLLBACK).map_err(sql_error)?;
         }
         self.operations += 1;
-        if self.operations % MARKER_SWEEP == 0 {
+        if matches!(self.capture, Capture::Triggers) && self.operations % MARKER_SWEEP == 0 {
             self.conn
                 .execute_batch("DELETE FROM temp.rg_log")
                 .map_err(sql_error)?;
@@ -192,7 +224,11 @@ impl Tripwire {
             a.enabled = true;
             a.denied.clear();
         }
-        capture::lock(&self.log).start_call();
+        {
+            let mut log = capture::lock(&self.log);
+            log.start_call();
+            log.changes_at = self.conn.total_changes();
+        }
         let result = run(&self.conn, &self.log);
         let denied = {
             let mut a = lock(&self.auth);
@@ -215,9 +251,30 @@ impl Tripwire {
                 "the statement ended the tripwire's transaction",
             ));
         }
-        let rows = capture::lock(&self.log).take_standing(&self.conn, result.is_err())?;
+        let rows = {
+            let mut log = capture::lock(&self.log);
+            if let Some(fault) = log.fault.take() {
+                check.add(Finding::new(crate::Kind::ForbiddenAction, fault));
+            }
+            match self.capture {
+                Capture::Triggers => log.take_standing(&self.conn, result.is_err())?,
+                #[cfg(rowguard_preupdate)]
+                Capture::Hook(_) => {
+                    if self.conn.is_autocommit() {
+                        log.clear();
+                    } else if result.is_err() {
+                        log.settle_by_changes(self.conn.total_changes());
+                    }
+                    log.take()
+                }
+            }
+        };
         let tables = &self.tables;
-        let changes = rows.into_iter().map(|r| (r.table, r.into_change(tables)));
+        let (clean, flagged): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.clean);
+        check.changed_rows += clean.len();
+        let changes = flagged
+            .into_iter()
+            .map(|r| (r.table, r.into_change(tables)));
         judge(check, policy, tables, &self.names, changes);
         result.map_err(DbError::from)
     }
@@ -257,7 +314,10 @@ impl Db for Calls<'_> {
             let mut batch = Batch::new(conn, sql);
             while let Some(mut stmt) = batch.next()? {
                 // Each statement its own generation: a failing one is undone alone.
-                capture::lock(log).next_statement();
+                let mut l = capture::lock(log);
+                l.next_statement();
+                l.changes_at = conn.total_changes();
+                drop(l);
                 stmt.raw_query().next()?;
             }
             Ok(())

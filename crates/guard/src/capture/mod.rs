@@ -1,4 +1,6 @@
-//! Change capture: TEMP triggers that hand every changed row to Rust.
+//! Change capture: TEMP triggers that hand every changed row to Rust
+//! (this module), or, for the production tripwire when SQLite is built with
+//! the pre-update hook, that hook ([`hook`]), both filling one [`Log`].
 //!
 //! Every row change of a protected table fires its table's AFTER trigger
 //! (with `recursive_triggers = ON`, REPLACE deletes too; WITHOUT ROWID tables
@@ -35,6 +37,10 @@ use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
+#[cfg(rowguard_preupdate)]
+pub(crate) mod hook;
+
+use super::clean::CleanRows;
 use super::policy::{push_hex, Cell, RowChange, TableInfo};
 use super::Policy;
 
@@ -52,6 +58,9 @@ pub(crate) struct Logged {
     generation: i64,
     /// Index into the guard's protected tables.
     pub(crate) table: usize,
+    /// A row the policy allows whole ([`Log::count_clean_rows`]): counted,
+    /// its cells not encoded (`old` and `new` are `None`).
+    pub(crate) clean: bool,
     pub(crate) old: Option<Vec<Cell>>,
     pub(crate) new: Option<Vec<Cell>>,
 }
@@ -80,7 +89,19 @@ pub(crate) struct Log {
     /// Per table, the columns the policy reads even when unchanged
     /// ([`super::Policy::read_columns`]).
     read: Vec<Vec<bool>>,
+    /// When set, rows this test allows are logged as clean, not encoded.
+    clean: Option<CleanRows>,
+    /// The policy `read` and `clean` were built for, without its keys.
+    shape: Option<Policy>,
+    /// Whether the current generation logged a change that SQLite counts in
+    /// `total_changes` if the statement stands (hook capture).
+    counted: bool,
+    /// `total_changes` when the current generation started (hook capture).
+    pub(crate) changes_at: u64,
     rows: Vec<Logged>,
+    /// A change the hook could not read (hook capture): the call that made
+    /// it cannot be judged.
+    pub(crate) fault: Option<String>,
     /// While set, nothing is captured (the tripwire between operations:
     /// the application's own writes are not judged and not kept).
     pub(crate) paused: bool,
@@ -90,21 +111,71 @@ impl Log {
     /// A new call: forgets every row (a previous call's rows were taken or
     /// belong to the guard's own writes).
     pub(crate) fn start_call(&mut self) {
-        self.rows.clear();
-        self.partial.clear();
+        self.clear();
         self.next_statement();
         self.call_start = self.generation;
     }
 
-    /// The policy the next calls are judged by.
+    /// The policy the next calls are judged by. What it reads and allows
+    /// per table depends on everything but its keys, so a policy of the same
+    /// shape as the last one (the common case: one operation after another)
+    /// only changes the keys.
     pub(crate) fn set_policy(&mut self, policy: &Policy, tables: &[TableInfo]) {
+        if let Some(last) = &self.shape {
+            if same_shape(last, policy) {
+                if let Some(clean) = &mut self.clean {
+                    clean.set_keys(&policy.keys);
+                }
+                return;
+            }
+        }
         self.read = tables.iter().map(|t| policy.read_columns(t)).collect();
+        if self.clean.is_some() {
+            self.clean = Some(CleanRows::new(policy, tables));
+        }
+        self.shape = Some(Policy {
+            keys: Vec::new(),
+            ..policy.clone()
+        });
+    }
+
+    /// From the next [`Log::set_policy`] on, a row the policy allows whole
+    /// is logged as clean (counted, not encoded): the caller judges only the
+    /// others, and reads no cell of a clean row.
+    pub(crate) fn count_clean_rows(&mut self, policy: &Policy, tables: &[TableInfo]) {
+        self.clean = Some(CleanRows::new(policy, tables));
+        self.shape = None;
     }
 
     /// The next top-level statement of the call starts.
     pub(crate) fn next_statement(&mut self) {
         self.generation += 1;
         self.marked = false;
+        self.counted = false;
+    }
+
+    /// After a call that failed with its transaction still open (hook
+    /// capture, no markers): decides whether the failed statement (the
+    /// call's last generation: the statements before it succeeded) stood,
+    /// and drops its rows if not. SQLite undoes a failed statement whole or
+    /// keeps it whole (FAIL), and adds its direct inserts, updates and
+    /// deletes to `total_changes` only when it keeps it. So: the count grew,
+    /// it stood; it did not grow although the statement made a change that
+    /// is counted, it was undone; otherwise (only trigger-made changes or
+    /// REPLACE deletes before the failure) the rows are kept: a change that
+    /// may have stood is judged.
+    pub(crate) fn settle_by_changes(&mut self, total_changes: u64) {
+        let stood = total_changes > self.changes_at || !self.counted;
+        if !stood {
+            let g = self.generation;
+            self.rows.retain(|r| r.generation != g);
+        }
+    }
+
+    /// Forgets the call's rows: SQLite rolled the whole transaction back.
+    pub(crate) fn clear(&mut self) {
+        self.rows.clear();
+        self.partial.clear();
     }
 
     /// The generations of this call, as `temp.rg_log` holds them.
@@ -159,7 +230,6 @@ impl Log {
             .get(table)
             .ok_or_else(|| rusqlite::Error::UserFunctionError("unknown table".into()))?;
         let expected = if op == 1 { 2 * width } else { width };
-        let read = self.read.get(table).filter(|r| r.len() == width);
         // At most CHUNK values per call (the triggers are built so): kept on the stack.
         let n = ctx.len() - 2;
         if n > CHUNK {
@@ -170,31 +240,82 @@ impl Log {
             *v = ctx.get_raw(2 + i);
         }
         let values = &buf[..n];
-        self.partial.reserve(expected);
-        match (op, read) {
-            // An update in one call: a column that kept its value and that
-            // the judge never reads unchanged costs no encoding.
-            (1, Some(read)) if n == expected => {
-                let (old, new) = values.split_at(width);
-                for (i, &v) in values.iter().enumerate() {
-                    let c = i % width;
-                    self.partial.push(if read[c] || !same(old[c], new[c]) {
-                        encode(v)
-                    } else {
-                        Cell(String::new())
-                    });
-                }
-            }
-            _ => self.partial.extend(values.iter().map(|&v| encode(v))),
+        if n == expected && self.partial.is_empty() {
+            return Ok(self.record(table, op, width, values, false));
         }
+        // A wide row, in chunks.
+        self.partial.reserve(expected);
+        self.partial.extend(values.iter().map(|&v| encode(v)));
         if self.partial.len() < expected {
             return Ok(false);
         }
-        let mut cells = std::mem::take(&mut self.partial);
+        let cells = std::mem::take(&mut self.partial);
+        Ok(self.push(table, op, width, cells))
+    }
+
+    /// One whole row change of protected table `table`: `op` 0 (insert,
+    /// `values` the new row), 1 (update, the old row then the new) or 2
+    /// (delete, the old row), each row `width` values. `counted` says that
+    /// SQLite counts it in `total_changes` if its statement stands
+    /// ([`Log::settle_by_changes`]). Returns whether the trigger body must
+    /// write the generation's marker.
+    pub(crate) fn record(
+        &mut self,
+        table: usize,
+        op: i64,
+        width: usize,
+        values: &[ValueRef<'_>],
+        counted: bool,
+    ) -> bool {
+        self.counted |= counted;
+        if let Some(clean) = &self.clean {
+            let (old, new) = match op {
+                0 => (None, Some(values)),
+                1 if values.len() == 2 * width => (Some(&values[..width]), Some(&values[width..])),
+                1 => (None, None),
+                _ => (Some(values), None),
+            };
+            if (old.is_some() || new.is_some()) && clean.clean(table, old, new) {
+                self.rows.push(Logged {
+                    generation: self.generation,
+                    table,
+                    clean: true,
+                    old: None,
+                    new: None,
+                });
+                return !std::mem::replace(&mut self.marked, true);
+            }
+        }
+        let read = self.read.get(table).filter(|r| r.len() == width);
+        let cells = match (op, read) {
+            // An update: a column that kept its value and that the judge
+            // never reads unchanged costs no encoding.
+            (1, Some(read)) if values.len() == 2 * width => {
+                let (old, new) = values.split_at(width);
+                values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        let c = i % width;
+                        if read[c] || !same(old[c], new[c]) {
+                            encode(v)
+                        } else {
+                            Cell(String::new())
+                        }
+                    })
+                    .collect()
+            }
+            _ => values.iter().map(|&v| encode(v)).collect(),
+        };
+        self.push(table, op, width, cells)
+    }
+
+    /// Logs one row from its encoded `cells` (as [`Log::record`] takes its values).
+    fn push(&mut self, table: usize, op: i64, width: usize, mut cells: Vec<Cell>) -> bool {
         let (old, new) = match op {
             0 => (None, Some(cells)),
             1 => {
-                let new = cells.drain(width..).collect();
+                let new = cells.split_off(width.min(cells.len()));
                 (Some(cells), Some(new))
             }
             _ => (Some(cells), None),
@@ -202,11 +323,20 @@ impl Log {
         self.rows.push(Logged {
             generation: self.generation,
             table,
+            clean: false,
             old,
             new,
         });
-        Ok(!std::mem::replace(&mut self.marked, true))
+        !std::mem::replace(&mut self.marked, true)
     }
+}
+
+/// Whether two policies differ at most in their keys.
+fn same_shape(a: &Policy, b: &Policy) -> bool {
+    a.table == b.table
+        && a.key_column == b.key_column
+        && a.writable == b.writable
+        && a.side_effects == b.side_effects
 }
 
 pub(crate) fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
@@ -227,7 +357,7 @@ pub(crate) fn real_literal(f: f64) -> String {
 
 /// Whether two stored values have the same encoding: same type, same
 /// bytes, and for reals the same bits (`%!0.17g` tells any two apart).
-fn same(a: ValueRef<'_>, b: ValueRef<'_>) -> bool {
+pub(crate) fn same(a: ValueRef<'_>, b: ValueRef<'_>) -> bool {
     match (a, b) {
         (ValueRef::Null, ValueRef::Null) => true,
         (ValueRef::Integer(x), ValueRef::Integer(y)) => x == y,
@@ -239,7 +369,7 @@ fn same(a: ValueRef<'_>, b: ValueRef<'_>) -> bool {
 
 /// The exact encoding of one stored value ([`Cell`]: type and bytes,
 /// whatever the column's collation).
-fn encode(v: ValueRef<'_>) -> Cell {
+pub(crate) fn encode(v: ValueRef<'_>) -> Cell {
     Cell(match v {
         ValueRef::Null => "NULL".into(),
         ValueRef::Integer(i) => i.to_string(),
