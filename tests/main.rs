@@ -68,3 +68,5 @@ mod tripwire;
 mod tripwire_pg;
 // the tripwire beside key-in-WHERE, WHERE-present and max-rows checks over every reproducer (BENCHMARKS.md)
 mod tripwire_compare;
+// the tripwire's pre-update-hook capture against the guard's trigger capture
+mod tripwire_capture;

@@ -239,6 +239,7 @@ fn sqlite(
         let mut raw = Cached(open("raw.db")?);
         let work = Work::new(harness, example, &mut raw, operations)?;
         let mut tw = Tripwire::new(open("tripwire.db")?)?;
+        let capture = tw.capture();
         let (t_ops, r_ops) = alternate(
             rounds,
             operations,
@@ -249,7 +250,8 @@ fn sqlite(
                     .map_err(failed)
             },
         )?;
-        Ok((t_ops, r_ops, "sqlite (WAL, synchronous=NORMAL)".to_string()))
+        let name = format!("sqlite (WAL, synchronous=NORMAL; capture: {capture})");
+        Ok((t_ops, r_ops, name))
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result

@@ -12,9 +12,9 @@
 //! `LIBSQLITE3_FLAGS` (otherwise the tripwire captures with triggers).
 //!
 //! A hook cannot write, so there is no generation marker: whether a failed
-//! statement's rows stood is read from `total_changes`
-//! ([`Log::settle_by_changes`]), with `counted` set for the changes SQLite
-//! counts: depth 0 (not made by a trigger) inserts and updates.
+//! statement's rows stood is read from `changes` ([`Log::settle_by_changes`]),
+//! with `counted` set for the changes SQLite surely counts there: depth 0
+//! (not made by a trigger) inserts and updates.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::{Arc, Mutex};

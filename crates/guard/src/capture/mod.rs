@@ -94,10 +94,8 @@ pub(crate) struct Log {
     /// The policy `read` and `clean` were built for, without its keys.
     shape: Option<Policy>,
     /// Whether the current generation logged a change that SQLite counts in
-    /// `total_changes` if the statement stands (hook capture).
+    /// `changes` if the statement stands (hook capture).
     counted: bool,
-    /// `total_changes` when the current generation started (hook capture).
-    pub(crate) changes_at: u64,
     rows: Vec<Logged>,
     /// A change the hook could not read (hook capture): the call that made
     /// it cannot be judged.
@@ -158,14 +156,14 @@ impl Log {
     /// capture, no markers): decides whether the failed statement (the
     /// call's last generation: the statements before it succeeded) stood,
     /// and drops its rows if not. SQLite undoes a failed statement whole or
-    /// keeps it whole (FAIL), and adds its direct inserts, updates and
-    /// deletes to `total_changes` only when it keeps it. So: the count grew,
-    /// it stood; it did not grow although the statement made a change that
-    /// is counted, it was undone; otherwise (only trigger-made changes or
-    /// REPLACE deletes before the failure) the rows are kept: a change that
-    /// may have stood is judged.
-    pub(crate) fn settle_by_changes(&mut self, total_changes: u64) {
-        let stood = total_changes > self.changes_at || !self.counted;
+    /// keeps it whole (FAIL), and when it halts sets `changes` to the
+    /// statement's own (not trigger-made) inserts, updates and deletes if it
+    /// kept it, to 0 if it undid it. So `changes` > 0: it stood; 0 although
+    /// the statement made a change SQLite counts: it was undone; otherwise
+    /// (only trigger-made changes or REPLACE deletes before the failure) the
+    /// rows are kept: a change that may have stood is judged.
+    pub(crate) fn settle_by_changes(&mut self, changes: u64) {
+        let stood = changes > 0 || !self.counted;
         if !stood {
             let g = self.generation;
             self.rows.retain(|r| r.generation != g);
@@ -256,7 +254,7 @@ impl Log {
     /// One whole row change of protected table `table`: `op` 0 (insert,
     /// `values` the new row), 1 (update, the old row then the new) or 2
     /// (delete, the old row), each row `width` values. `counted` says that
-    /// SQLite counts it in `total_changes` if its statement stands
+    /// SQLite counts it in `changes` if its statement stands
     /// ([`Log::settle_by_changes`]). Returns whether the trigger body must
     /// write the generation's marker.
     pub(crate) fn record(

@@ -119,7 +119,7 @@ impl Tripwire {
     /// and the authorizer that is active while an operation's SQL is prepared.
     pub fn new(mut conn: Connection) -> crate::Result<Tripwire> {
         let tables = protected_tables(&conn)?;
-        let (capture, log) = Self::capture(&conn, &tables)?;
+        let (capture, log) = Self::install_capture(&conn, &tables)?;
         {
             let mut log = capture::lock(&log);
             log.paused = true;
@@ -148,7 +148,7 @@ impl Tripwire {
 
     /// The pre-update hook when SQLite has it and it reads every protected
     /// table as the triggers would; the TEMP triggers otherwise.
-    fn capture(
+    fn install_capture(
         conn: &Connection,
         tables: &[TableInfo],
     ) -> rusqlite::Result<(Capture, Arc<Mutex<Log>>)> {
@@ -159,6 +159,17 @@ impl Tripwire {
             return Ok((Capture::Hook(hook), log));
         }
         Ok((Capture::Triggers, capture::install(conn, tables)?))
+    }
+
+    /// How changed rows are captured: `"pre-update hook"` or `"triggers"`
+    /// (SQLite built without the hook, or a table with hidden or generated
+    /// columns).
+    pub fn capture(&self) -> &'static str {
+        match self.capture {
+            Capture::Triggers => "triggers",
+            #[cfg(rowguard_preupdate)]
+            Capture::Hook(_) => "pre-update hook",
+        }
     }
 
     /// The connection, for reads (writes through it are not checked).
@@ -224,11 +235,7 @@ impl Tripwire {
             a.enabled = true;
             a.denied.clear();
         }
-        {
-            let mut log = capture::lock(&self.log);
-            log.start_call();
-            log.changes_at = self.conn.total_changes();
-        }
+        capture::lock(&self.log).start_call();
         let result = run(&self.conn, &self.log);
         let denied = {
             let mut a = lock(&self.auth);
@@ -263,7 +270,7 @@ impl Tripwire {
                     if self.conn.is_autocommit() {
                         log.clear();
                     } else if result.is_err() {
-                        log.settle_by_changes(self.conn.total_changes());
+                        log.settle_by_changes(self.conn.changes());
                     }
                     log.take()
                 }
@@ -314,10 +321,7 @@ impl Db for Calls<'_> {
             let mut batch = Batch::new(conn, sql);
             while let Some(mut stmt) = batch.next()? {
                 // Each statement its own generation: a failing one is undone alone.
-                let mut l = capture::lock(log);
-                l.next_statement();
-                l.changes_at = conn.total_changes();
-                drop(l);
+                capture::lock(log).next_statement();
                 stmt.raw_query().next()?;
             }
             Ok(())
