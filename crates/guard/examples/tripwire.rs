@@ -66,6 +66,7 @@ fn main() -> ExitCode {
         conn.execute_batch(SCHEMA)?;
         // Once, on the application's connection.
         let mut tw = Tripwire::new(conn)?;
+        println!("capture: {}", tw.capture());
 
         // A clean operation commits.
         tw.run(&rename_policy(2), |db| rename(db, 2, "budget 2027"))?;

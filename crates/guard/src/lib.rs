@@ -318,6 +318,32 @@ impl StatementCheck {
         }
     }
 
+    /// This check emptied and refilled for a new call, keeping its buffers
+    /// (and a text parameter's, where the new one is text too): the
+    /// tripwire reuses the checks of a clean operation.
+    pub(crate) fn reuse(&mut self, api: Api, sql: &str, params: &[Value]) {
+        self.api = api;
+        self.sql.clear();
+        self.sql.push_str(sql);
+        self.params.truncate(params.len());
+        for (i, p) in params.iter().enumerate() {
+            match (self.params.get_mut(i), p) {
+                (Some(Value::Text(old)), Value::Text(new)) => {
+                    old.clear();
+                    old.push_str(new);
+                }
+                (Some(old), p) => *old = p.clone(),
+                (None, p) => self.params.push(p.clone()),
+            }
+        }
+        self.ignored_tail = None;
+        self.shape.clear();
+        self.accesses.clear();
+        self.changed_rows = 0;
+        self.error = None;
+        self.findings.clear();
+    }
+
     /// Records what the static layer saw, shared by every backend: the
     /// shape, a missing template (`Some(None)`: the placeholder run made no
     /// statement here), the static findings, and text after an embedded NUL

@@ -127,8 +127,9 @@ unsafe fn value<'a>(v: *mut ffi::sqlite3_value, utf8: bool) -> ValueRef<'a> {
     }
 }
 
-/// Reads one side of the row about to change into `out`: the rowid first
-/// when the logged row has one of its own, then every declared column.
+/// Reads one side of the row about to change into `out` (exactly its
+/// width): the rowid first when the logged row has one of its own, then
+/// every declared column.
 ///
 /// # Safety
 /// Only from inside the pre-update callback of `db`, with `read` one of
@@ -138,15 +139,21 @@ unsafe fn row<'a>(
     read: unsafe extern "C" fn(*mut ffi::sqlite3, c_int, *mut *mut ffi::sqlite3_value) -> c_int,
     rowid: Option<i64>,
     utf8: bool,
-    out: &mut Vec<ValueRef<'a>>,
+    out: &mut [ValueRef<'a>],
 ) -> bool {
-    out.extend(rowid.map(ValueRef::Integer));
-    for i in 0..ffi::sqlite3_preupdate_count(db) {
+    let columns = match rowid {
+        Some(id) => {
+            out[0] = ValueRef::Integer(id);
+            &mut out[1..]
+        }
+        None => out,
+    };
+    for (i, slot) in columns.iter_mut().enumerate() {
         let mut v = std::ptr::null_mut();
-        if read(db, i, &mut v) != ffi::SQLITE_OK || v.is_null() {
+        if read(db, i as c_int, &mut v) != ffi::SQLITE_OK || v.is_null() {
             return false;
         }
-        out.push(value(v, utf8));
+        *slot = value(v, utf8);
     }
     true
 }
@@ -187,7 +194,20 @@ unsafe extern "C" fn preupdate(
             ));
             return;
         }
-        let mut values = Vec::with_capacity(2 * width);
+        // Rows of up to 32 columns on the stack.
+        let n = if op == ffi::SQLITE_UPDATE {
+            2 * width
+        } else {
+            width
+        };
+        let mut stack = [ValueRef::Null; 64];
+        let mut heap = Vec::new();
+        let values: &mut [ValueRef<'_>] = if n <= stack.len() {
+            &mut stack[..n]
+        } else {
+            heap.resize(n, ValueRef::Null);
+            &mut heap
+        };
         let (code, ok) = match op {
             ffi::SQLITE_INSERT => (
                 0,
@@ -196,25 +216,28 @@ unsafe extern "C" fn preupdate(
                     ffi::sqlite3_preupdate_new,
                     extra.then_some(key2),
                     utf8,
-                    &mut values,
+                    values,
                 ),
             ),
-            ffi::SQLITE_UPDATE => (
-                1,
-                row(
-                    db,
-                    ffi::sqlite3_preupdate_old,
-                    extra.then_some(key1),
-                    utf8,
-                    &mut values,
-                ) && row(
-                    db,
-                    ffi::sqlite3_preupdate_new,
-                    extra.then_some(key2),
-                    utf8,
-                    &mut values,
-                ),
-            ),
+            ffi::SQLITE_UPDATE => {
+                let (old, new) = values.split_at_mut(width);
+                (
+                    1,
+                    row(
+                        db,
+                        ffi::sqlite3_preupdate_old,
+                        extra.then_some(key1),
+                        utf8,
+                        old,
+                    ) && row(
+                        db,
+                        ffi::sqlite3_preupdate_new,
+                        extra.then_some(key2),
+                        utf8,
+                        new,
+                    ),
+                )
+            }
             _ => (
                 2,
                 row(
@@ -222,7 +245,7 @@ unsafe extern "C" fn preupdate(
                     ffi::sqlite3_preupdate_old,
                     extra.then_some(key1),
                     utf8,
-                    &mut values,
+                    values,
                 ),
             ),
         };
@@ -234,6 +257,6 @@ unsafe extern "C" fn preupdate(
             return;
         }
         let counted = op != ffi::SQLITE_DELETE && ffi::sqlite3_preupdate_depth(db) == 0;
-        log.record(t, code, width, &values, counted);
+        log.record(t, code, width, values, counted);
     });
 }

@@ -205,6 +205,17 @@ impl Log {
         conn: &Connection,
         failed: bool,
     ) -> rusqlite::Result<Vec<Logged>> {
+        self.settle_by_markers(conn, failed)?;
+        Ok(self.take())
+    }
+
+    /// Keeps the rows of the call's statements that stood, as
+    /// [`Log::take_standing`] reads them, without taking them.
+    pub(crate) fn settle_by_markers(
+        &mut self,
+        conn: &Connection,
+        failed: bool,
+    ) -> rusqlite::Result<()> {
         if failed && !self.is_empty() {
             let (first, last) = self.call_generations();
             let standing: BTreeSet<i64> = conn
@@ -213,7 +224,19 @@ impl Log {
                 .collect::<rusqlite::Result<_>>()?;
             self.keep_generations(&standing);
         }
-        Ok(self.take())
+        Ok(())
+    }
+
+    /// The call's rows that are not clean, taken, and how many were clean
+    /// (forgotten). A call whose rows are all clean keeps the log's buffer.
+    pub(crate) fn take_flagged(&mut self) -> (Vec<Logged>, usize) {
+        let clean = self.rows.iter().filter(|r| r.clean).count();
+        if clean == self.rows.len() {
+            self.rows.clear();
+            return (Vec::new(), clean);
+        }
+        let flagged = self.take().into_iter().filter(|r| !r.clean).collect();
+        (flagged, clean)
     }
 
     /// One `rg_capture` call: returns whether the trigger body must write the

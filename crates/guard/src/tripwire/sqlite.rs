@@ -1,16 +1,20 @@
 //! [`Tripwire`] on SQLite: the application's `rusqlite::Connection` (a real
-//! database file, any journal mode) with the guard's TEMP-trigger capture
-//! installed once. TEMP objects are private to the connection: other
-//! connections to the file see no trigger, and the file holds nothing of
-//! the tripwire.
+//! database file, any journal mode) with the guard's capture installed once:
+//! SQLite's pre-update hook when SQLite is built with it
+//! ([`crate::capture::hook`]; every table read as the triggers would), the
+//! TEMP-trigger capture otherwise. Either is private to the connection:
+//! other connections see nothing, and the file holds nothing of the
+//! tripwire. Rows the operation's policy allows are counted without being
+//! encoded ([`crate::clean`]); only the others reach the judge.
 //!
 //! One operation ([`Tripwire::run`]): `BEGIN IMMEDIATE` (the write lock
 //! first, so no other writer interleaves and a busy database waits at the
 //! start instead of failing at COMMIT), the operation's calls through a
 //! [`Db`] over the connection (statements cached), each call's captured rows
 //! judged as it returns (after a failed call, only the rows of statements
-//! SQLite did not roll back, by their generation markers), then COMMIT, or
-//! ROLLBACK on any finding or error.
+//! SQLite did not roll back: by their generation markers with triggers, by
+//! `changes()` with the hook), then COMMIT, or ROLLBACK on any finding or
+//! error.
 //!
 //! While an operation's SQL is prepared, the guard's authorizer denies
 //! transaction control, ATTACH/DETACH, PRAGMA, DDL and the capture's own
@@ -20,10 +24,12 @@
 //! calls never get them from the cache: a call whose text is one of them is
 //! prepared afresh, so the authorizer sees it and denies it.
 //!
-//! Differences from the plain connection the application had: the capture
-//! sets `recursive_triggers = ON` (REPLACE conflict deletes fire delete
-//! triggers; the app's own recursive triggers now recurse), and writes made
-//! through [`Tripwire::connection`] outside `run` are not checked.
+//! Differences from the plain connection the application had: with the
+//! trigger capture, `recursive_triggers = ON` (REPLACE conflict deletes fire
+//! delete triggers; the app's own recursive triggers now recurse); with the
+//! hook, SQLite skips its truncate optimization (`DELETE FROM t` deletes row
+//! by row). Writes made through [`Tripwire::connection`] outside `run` are
+//! not checked.
 
 use std::sync::{Arc, Mutex};
 
@@ -40,6 +46,9 @@ use crate::{Api, Db, DbError, Finding, Policy, StatementCheck, Value, Verdict};
 
 /// Operations between two clean-ups of the capture's generation markers.
 const MARKER_SWEEP: u64 = 1024;
+
+/// Checks kept from a clean operation for the next one's calls.
+const SPARE_CHECKS: usize = 64;
 
 /// The tripwire's own transaction control, cached on the connection.
 const BEGIN: &str = "BEGIN IMMEDIATE";
@@ -112,6 +121,8 @@ pub struct Tripwire {
     log: Arc<Mutex<Log>>,
     auth: Arc<Mutex<AuthState>>,
     operations: u64,
+    /// The checks of the last clean operation, refilled by the next one's calls.
+    spare: Vec<StatementCheck>,
 }
 
 impl Tripwire {
@@ -143,6 +154,7 @@ impl Tripwire {
             log,
             auth,
             operations: 0,
+            spare: Vec::new(),
         })
     }
 
@@ -213,7 +225,12 @@ impl Tripwire {
             Err(error) => Err(TripError::Failed { error, verdict }),
             Ok(_) if !verdict.is_clean() => Err(TripError::Tripped { verdict }),
             Ok(value) => match own(&self.conn, COMMIT) {
-                Ok(()) => return Ok(value),
+                Ok(()) => {
+                    let mut checks = verdict.statements;
+                    checks.truncate(SPARE_CHECKS);
+                    self.spare = checks;
+                    return Ok(value);
+                }
                 Err(e) => Err(TripError::Database(format!("COMMIT failed: {e}"))),
             },
         };
@@ -258,13 +275,13 @@ impl Tripwire {
                 "the statement ended the tripwire's transaction",
             ));
         }
-        let rows = {
+        let (flagged, clean) = {
             let mut log = capture::lock(&self.log);
             if let Some(fault) = log.fault.take() {
                 check.add(Finding::new(crate::Kind::ForbiddenAction, fault));
             }
             match self.capture {
-                Capture::Triggers => log.take_standing(&self.conn, result.is_err())?,
+                Capture::Triggers => log.settle_by_markers(&self.conn, result.is_err())?,
                 #[cfg(rowguard_preupdate)]
                 Capture::Hook(_) => {
                     if self.conn.is_autocommit() {
@@ -272,13 +289,12 @@ impl Tripwire {
                     } else if result.is_err() {
                         log.settle_by_changes(self.conn.changes());
                     }
-                    log.take()
                 }
             }
+            log.take_flagged()
         };
+        check.changed_rows += clean;
         let tables = &self.tables;
-        let (clean, flagged): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.clean);
-        check.changed_rows += clean.len();
         let changes = flagged
             .into_iter()
             .map(|r| (r.table, r.into_change(tables)));
@@ -302,7 +318,13 @@ impl Calls<'_> {
         params: &[Value],
         run: impl FnOnce(&Connection, &Mutex<Log>) -> rusqlite::Result<T>,
     ) -> Result<T, DbError> {
-        let mut check = StatementCheck::new(api, sql, params, None);
+        let mut check = match self.tw.spare.pop() {
+            Some(mut check) => {
+                check.reuse(api, sql, params);
+                check
+            }
+            None => StatementCheck::new(api, sql, params, None),
+        };
         let result = self.tw.call(self.policy, &mut check, run);
         self.verdict.statements.push(check);
         result
