@@ -151,6 +151,13 @@ fn the_tripwire_sees_every_change_the_guard_sees() {
     assert!(tripped > CASES.len() / 2, "{tripped}");
 }
 
+/// The tripwire moves between threads whichever capture it runs.
+#[test]
+fn the_tripwire_is_send() {
+    fn send<T: Send>() {}
+    send::<Tripwire>();
+}
+
 /// A clean operation's changed rows are counted although none is encoded.
 #[test]
 fn a_clean_operation_commits_and_counts_its_rows() {

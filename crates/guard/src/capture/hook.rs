@@ -90,6 +90,11 @@ impl Hook {
     }
 }
 
+// SAFETY: the hook's state is read only by SQLite's callback, on whichever
+// thread runs the connection it is installed on; the hook moves with that
+// connection (inside the tripwire) and the state's fields are `Send`.
+unsafe impl Send for Hook {}
+
 impl Drop for Hook {
     fn drop(&mut self) {
         // SAFETY: unregisters before freeing what the hook reads; the

@@ -89,7 +89,10 @@ pub(crate) struct Log {
     /// Per table, the columns the policy reads even when unchanged
     /// ([`super::Policy::read_columns`]).
     read: Vec<Vec<bool>>,
-    /// When set, rows this test allows are logged as clean, not encoded.
+    /// Whether rows the policy allows are logged as clean, not encoded
+    /// ([`Log::count_clean_rows`]).
+    count_clean: bool,
+    /// The policy's clean-row test, when `count_clean`.
     clean: Option<CleanRows>,
     /// The policy `read` and `clean` were built for, without its keys.
     shape: Option<Policy>,
@@ -128,9 +131,7 @@ impl Log {
             }
         }
         self.read = tables.iter().map(|t| policy.read_columns(t)).collect();
-        if self.clean.is_some() {
-            self.clean = Some(CleanRows::new(policy, tables));
-        }
+        self.clean = self.count_clean.then(|| CleanRows::new(policy, tables));
         self.shape = Some(Policy {
             keys: Vec::new(),
             ..policy.clone()
@@ -140,8 +141,8 @@ impl Log {
     /// From the next [`Log::set_policy`] on, a row the policy allows whole
     /// is logged as clean (counted, not encoded): the caller judges only the
     /// others, and reads no cell of a clean row.
-    pub(crate) fn count_clean_rows(&mut self, policy: &Policy, tables: &[TableInfo]) {
-        self.clean = Some(CleanRows::new(policy, tables));
+    pub(crate) fn count_clean_rows(&mut self) {
+        self.count_clean = true;
         self.shape = None;
     }
 

@@ -134,7 +134,7 @@ impl Tripwire {
         {
             let mut log = capture::lock(&log);
             log.paused = true;
-            log.count_clean_rows(&Policy::new("", ""), &tables);
+            log.count_clean_rows();
         }
         let auth = Arc::new(Mutex::new(AuthState::default()));
         let hook = Arc::clone(&auth);
