@@ -1,11 +1,11 @@
 //! The SQLite tripwire's capture (the pre-update hook, with rows the policy
 //! allows counted, not encoded, and failed statements settled by
-//! `total_changes`) against the fuzzing guard's (TEMP triggers with
-//! generation markers): on one schema with every way a row can change
-//! (REPLACE deletes, cascades, WITHOUT ROWID and rowid-only tables, the
-//! truncate optimization, a moved rowid, ABORT, FAIL and IGNORE, a batch
-//! stopped halfway), both report the same cells outside the policy and the
-//! same count of changed rows.
+//! `changes()`) against the fuzzing guard's (TEMP triggers with generation
+//! markers): on one schema with every way a row can change (REPLACE
+//! deletes, cascades, WITHOUT ROWID and rowid-only tables, a declared column
+//! named rowid, the truncate optimization, a moved rowid, ABORT, FAIL and
+//! IGNORE, a batch stopped halfway), both report the same cells outside the
+//! policy and the same count of changed rows.
 
 use rowguard::guard::tripwire::{TripError, Tripwire};
 use rowguard::guard::{Db, Guard, Policy, SideEffect, Verdict};
@@ -18,6 +18,7 @@ CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT);
 CREATE TABLE c (id INTEGER PRIMARY KEY,
                 p_id INTEGER REFERENCES p(id) ON DELETE CASCADE ON UPDATE CASCADE, note TEXT);
 CREATE TABLE nr (x, y);
+CREATE TABLE rid (rowid INTEGER PRIMARY KEY, v TEXT);
 CREATE TABLE log (id INTEGER PRIMARY KEY, t_id INTEGER, what TEXT);
 CREATE TRIGGER t_audit AFTER UPDATE OF v ON t BEGIN
   INSERT INTO log (t_id, what) VALUES (NEW.id, 'v');
@@ -31,6 +32,7 @@ INSERT INTO w VALUES ('a', 1, 'x'), ('a', 2, 'y'), ('b', 1, 'z');
 INSERT INTO p VALUES (1, 'one'), (2, 'two');
 INSERT INTO c VALUES (1, 1, 'c1'), (2, 1, 'c2'), (3, 2, 'c3');
 INSERT INTO nr VALUES (1, 10), (2, 20), (3, 30);
+INSERT INTO rid VALUES (1, 'r1'), (2, 'r2');
 ";
 
 fn policy() -> Policy {
@@ -71,6 +73,8 @@ const CASES: &[&str] = &[
     "DELETE FROM nr",
     "UPDATE nr SET y = y + 1 WHERE x = 1",
     "UPDATE nr SET rowid = rowid + 100 WHERE x = 1",
+    "UPDATE rid SET v = 'x' WHERE rowid = 2",
+    "UPDATE rid SET rowid = 5 WHERE rowid = 1",
     "UPDATE w SET c = 'k' WHERE a = 'a'",
     "UPDATE w SET b = 5 WHERE a = 'b'",
     "INSERT INTO w VALUES ('z', 1, 'c')",

@@ -29,9 +29,9 @@ use crate::policy::TableInfo;
 /// What the hook needs, owned by [`Hook`] and lent to SQLite.
 struct State {
     log: Arc<Mutex<Log>>,
-    /// Per protected table: its name, whether its logged row starts with a
-    /// `rowid` that is not a declared column, and the logged row's width.
-    tables: Vec<(Vec<u8>, bool, usize)>,
+    /// Per protected table: its name and the logged row's width (its
+    /// declared columns, after a `rowid` when that is not one of them).
+    tables: Vec<(Vec<u8>, usize)>,
     /// The database's text encoding is UTF-8.
     utf8: bool,
 }
@@ -74,10 +74,7 @@ impl Hook {
             utf8: encoding.eq_ignore_ascii_case("UTF-8"),
             tables: tables
                 .iter()
-                .map(|t| {
-                    let extra = t.columns.first().is_some_and(|c| c == "rowid") && t.key == [0];
-                    (t.name.as_bytes().to_vec(), extra, t.columns.len())
-                })
+                .map(|t| (t.name.as_bytes().to_vec(), t.columns.len()))
                 .collect(),
         }));
         // SAFETY: the handle is the live connection's; `state` stays valid
@@ -182,7 +179,7 @@ unsafe extern "C" fn preupdate(
         let Some(t) = state
             .tables
             .iter()
-            .position(|(n, ..)| n.eq_ignore_ascii_case(name))
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
         else {
             return;
         };
@@ -190,15 +187,21 @@ unsafe extern "C" fn preupdate(
         if log.paused {
             return;
         }
-        let (_, extra, width) = state.tables[t];
+        let width = state.tables[t].1;
         let utf8 = state.utf8;
-        if usize::from(extra) + ffi::sqlite3_preupdate_count(db).max(0) as usize != width {
-            log.fault = Some(format!(
-                "table {} changed shape under the tripwire",
-                String::from_utf8_lossy(name)
-            ));
-            return;
-        }
+        // The logged row is the declared columns, after the rowid when the
+        // table has one that is none of them.
+        let extra = match width.checked_sub(ffi::sqlite3_preupdate_count(db).max(0) as usize) {
+            Some(0) => false,
+            Some(1) => true,
+            _ => {
+                log.fault = Some(format!(
+                    "table {} changed shape under the tripwire",
+                    String::from_utf8_lossy(name)
+                ));
+                return;
+            }
+        };
         // Rows of up to 32 columns on the stack.
         let n = if op == ffi::SQLITE_UPDATE {
             2 * width
