@@ -81,7 +81,8 @@ enum Capture {
     /// TEMP triggers calling Rust, with generation markers for the rows of
     /// a failed statement.
     Triggers,
-    /// SQLite's pre-update hook (when SQLite is built with it).
+    /// SQLite's pre-update hook (when SQLite is built with it), held for its
+    /// `Drop`, which removes it.
     #[cfg(rowguard_preupdate)]
     Hook(#[allow(dead_code)] capture::hook::Hook),
 }
