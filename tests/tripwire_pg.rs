@@ -5,12 +5,16 @@
 //! 2,500 mixed operations commit every clean one and nothing else (against
 //! an independent replay); a connection the server ends inside an operation
 //! and a client process killed inside one change nothing; the server's
-//! clean-path check (`settle`) never passes what the judge refuses.
+//! clean-path check (`settle`) never passes what the judge refuses. Every
+//! test runs on both captures: plpgsql, and the C module when
+//! `ROWGUARD_PG_TRIPWIRE_LIB` names it (`.ci/postgres.sh` builds it; under
+//! CI=true it must).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use postgres::{Client, Config, NoTls};
 use rowguard::guard::postgres::values;
+use rowguard::guard::tripwire::postgres::Capture;
 use rowguard::guard::tripwire::{PgTripwire, TripError};
 use rowguard::guard::{Db, DbError, Value};
 use rowguard::harness::appointments::appointments_policy;
@@ -29,8 +33,23 @@ pub struct Scratch {
     url: String,
 }
 
+/// The captures to test: plpgsql, and the C module when it is built.
+pub fn captures() -> Vec<Capture> {
+    let built = std::env::var("ROWGUARD_PG_TRIPWIRE_LIB").is_ok_and(|v| !v.is_empty());
+    if !built && std::env::var("CI").is_ok_and(|v| v == "true") && server().is_some() {
+        panic!(
+            "CI=true but ROWGUARD_PG_TRIPWIRE_LIB is not set (.ci/postgres.sh builds the C module)"
+        );
+    }
+    let mut captures = vec![Capture::Plpgsql];
+    if built {
+        captures.push(Capture::Native);
+    }
+    captures
+}
+
 impl Scratch {
-    pub fn new() -> Option<Scratch> {
+    pub fn with(capture: Capture) -> Option<Scratch> {
         static N: AtomicU32 = AtomicU32::new(0);
         let url = server()?.url;
         let mut config: Config = url.parse().unwrap();
@@ -60,7 +79,16 @@ impl Scratch {
         owner
             .batch_execute(&schema_pg::sql(schema::DEFAULT_SIZE))
             .unwrap();
-        PgTripwire::install(&mut owner, "public").unwrap();
+        // the test server's URL is a superuser's: C functions need one
+        match capture {
+            Capture::Plpgsql => PgTripwire::install(&mut owner, "public").unwrap(),
+            Capture::Native => PgTripwire::install_native(
+                &mut owner,
+                "public",
+                &std::env::var("ROWGUARD_PG_TRIPWIRE_LIB").unwrap(),
+            )
+            .unwrap(),
+        }
         Some(scratch)
     }
 
@@ -168,13 +196,26 @@ fn incident() -> Op {
     .unwrap()
 }
 
+/// Both captures give the same verdict: every cell outside the policy, with
+/// its old and new value.
 #[test]
 fn the_incident_is_rolled_back_with_its_verdict_on_postgres() {
-    let Some(scratch) = Scratch::new() else {
-        return;
-    };
+    let verdicts: Vec<Vec<String>> = captures()
+        .into_iter()
+        .filter_map(the_incident_is_rolled_back_with_its_verdict_on_postgres_with)
+        .collect();
+    for v in &verdicts[1..] {
+        assert_eq!(v, &verdicts[0], "the captures disagree");
+    }
+}
+
+fn the_incident_is_rolled_back_with_its_verdict_on_postgres_with(
+    capture: Capture,
+) -> Option<Vec<String>> {
+    let scratch = Scratch::with(capture)?;
     let before = picture(&mut scratch.connect());
     let mut tw = scratch.tripwire();
+    assert_eq!(tw.capture(), capture);
     let legacy = pipeline::by_name("legacy").unwrap();
     let e = tw
         .run(&appointments_policy(&[7]), |db| {
@@ -182,29 +223,40 @@ fn the_incident_is_rolled_back_with_its_verdict_on_postgres() {
         })
         .unwrap_err();
     let TripError::Tripped { verdict } = &e else {
-        panic!("not tripped: {e}");
+        panic!("{capture:?}: not tripped: {e}");
     };
     let rows: std::collections::BTreeSet<&str> = verdict
         .outside()
         .filter(|c| &*c.table == "appointments")
         .map(|c| &*c.key)
         .collect();
-    assert_eq!(rows.len(), schema::DEFAULT_SIZE - 1, "{e}");
-    assert_eq!(picture(&mut scratch.connect()), before);
-    let left: i64 = scratch
-        .connect()
-        .query_one("SELECT count(*) FROM rowguard_tripwire.log", &[])
-        .unwrap()
-        .get(0);
-    assert_eq!(left, 0, "the log keeps nothing");
+    assert_eq!(rows.len(), schema::DEFAULT_SIZE - 1, "{capture:?}: {e}");
+    assert_eq!(picture(&mut scratch.connect()), before, "{capture:?}");
+    if capture == Capture::Plpgsql {
+        let left: i64 = scratch
+            .connect()
+            .query_one("SELECT count(*) FROM rowguard_tripwire.log", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(left, 0, "the log keeps nothing");
+    }
+    let mut cells: Vec<String> = verdict.outside().map(|c| format!("{c:?}")).collect();
+    cells.sort();
+    Some(cells)
 }
 
 #[test]
 fn the_safe_seeds_commit_what_a_plain_connection_commits_on_postgres() {
-    let Some(scratch) = Scratch::new() else {
+    for capture in captures() {
+        the_safe_seeds_commit_what_a_plain_connection_commits_on_postgres_with(capture);
+    }
+}
+
+fn the_safe_seeds_commit_what_a_plain_connection_commits_on_postgres_with(capture: Capture) {
+    let Some(scratch) = Scratch::with(capture) else {
         return;
     };
-    let Some(reference) = Scratch::new() else {
+    let Some(reference) = Scratch::with(capture) else {
         return;
     };
     let mut tw = scratch.tripwire();
@@ -232,7 +284,13 @@ fn the_safe_seeds_commit_what_a_plain_connection_commits_on_postgres() {
 
 #[test]
 fn the_operation_cannot_commit_around_the_tripwire_on_postgres() {
-    let Some(scratch) = Scratch::new() else {
+    for capture in captures() {
+        the_operation_cannot_commit_around_the_tripwire_on_postgres_with(capture);
+    }
+}
+
+fn the_operation_cannot_commit_around_the_tripwire_on_postgres_with(capture: Capture) {
+    let Some(scratch) = Scratch::with(capture) else {
         return;
     };
     let before = picture(&mut scratch.connect());
@@ -245,6 +303,15 @@ fn the_operation_cannot_commit_around_the_tripwire_on_postgres() {
         "UPDATE appointments SET notes = 'x' WHERE id = 8; DELETE FROM rowguard_tripwire.log",
         "TRUNCATE reminders CASCADE",
         "SET rowguard.tripwire = 'off'; UPDATE appointments SET notes = 'x' WHERE id = 8",
+        "ROLLBACK; UPDATE appointments SET notes = 'x' WHERE id = 8",
+        "ROLLBACK; BEGIN; UPDATE appointments SET notes = 'x' WHERE id = 8",
+        // the C module's settings and functions, with a token the SQL made up
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '0123456789abcdef'; \
+         SELECT * FROM rowguard_tripwire.take('0123456789abcdef')",
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '0123456789abcdef'; \
+         SET rowguard_tripwire.settle = '16:0123456789abcdef,12:appointments,2:id,1:1,1:8,1:0,1:0,1:1,5:notes,1:0,'",
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; SELECT rowguard_tripwire.disarm('0123456789abcdef')",
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; RESET ALL; DISCARD ALL",
     ] {
         let e = tw
             .run(&policy, |db| {
@@ -255,10 +322,19 @@ fn the_operation_cannot_commit_around_the_tripwire_on_postgres() {
         assert!(!matches!(e, TripError::Failed { .. }), "{sql}: {e}");
         assert_eq!(picture(&mut scratch.connect()), before, "{sql}");
     }
-    tw.run(&policy, |db| {
-        db.execute("UPDATE appointments SET notes = 'ok' WHERE id = 7", &[])
-    })
-    .unwrap();
+    // the token is never readable, even by the operation's own SQL
+    let seen = tw
+        .run(&policy, |db| {
+            db.execute("UPDATE appointments SET notes = 'ok' WHERE id = 7", &[])?;
+            db.query_row(
+                "SELECT coalesce(current_setting('rowguard_tripwire.arm', true), '') \
+                 || coalesce(current_setting('rowguard_tripwire.settle', true), '') \
+                 || coalesce((SELECT string_agg(setting, '') FROM pg_settings WHERE name LIKE 'rowguard_tripwire%'), '')",
+                &[],
+            )
+        })
+        .unwrap();
+    assert_eq!(seen, [Value::Text(String::new())], "{capture:?}");
     let notes: String = scratch
         .connect()
         .query_one("SELECT notes FROM appointments WHERE id = 7", &[])
@@ -269,10 +345,18 @@ fn the_operation_cannot_commit_around_the_tripwire_on_postgres() {
 
 #[test]
 fn four_threads_of_mixed_operations_on_postgres_commit_exactly_the_clean_ones() {
-    let Some(scratch) = Scratch::new() else {
+    for capture in captures() {
+        four_threads_of_mixed_operations_on_postgres_commit_exactly_the_clean_ones_with(capture);
+    }
+}
+
+fn four_threads_of_mixed_operations_on_postgres_commit_exactly_the_clean_ones_with(
+    capture: Capture,
+) {
+    let Some(scratch) = Scratch::with(capture) else {
         return;
     };
-    let Some(reference) = Scratch::new() else {
+    let Some(reference) = Scratch::with(capture) else {
         return;
     };
     let legacy = pipeline::by_name("legacy").unwrap();
@@ -334,7 +418,13 @@ fn four_threads_of_mixed_operations_on_postgres_commit_exactly_the_clean_ones() 
 
 #[test]
 fn a_connection_ended_inside_an_operation_changes_nothing_on_postgres() {
-    let Some(scratch) = Scratch::new() else {
+    for capture in captures() {
+        a_connection_ended_inside_an_operation_changes_nothing_on_postgres_with(capture);
+    }
+}
+
+fn a_connection_ended_inside_an_operation_changes_nothing_on_postgres_with(capture: Capture) {
+    let Some(scratch) = Scratch::with(capture) else {
         return;
     };
     let before = picture(&mut scratch.connect());
@@ -384,9 +474,15 @@ fn tripwire_pg_child_pauses_inside_an_operation() {
 
 #[test]
 fn a_client_process_killed_inside_an_operation_changes_nothing_on_postgres() {
+    for capture in captures() {
+        a_client_process_killed_inside_an_operation_changes_nothing_on_postgres_with(capture);
+    }
+}
+
+fn a_client_process_killed_inside_an_operation_changes_nothing_on_postgres_with(capture: Capture) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    let Some(scratch) = Scratch::new() else {
+    let Some(scratch) = Scratch::with(capture) else {
         return;
     };
     let before = picture(&mut scratch.connect());
@@ -434,7 +530,13 @@ fn a_client_process_killed_inside_an_operation_changes_nothing_on_postgres() {
 /// clean, whichever path decided it.
 #[test]
 fn the_servers_clean_path_never_passes_what_the_judge_refuses() {
-    let Some(scratch) = Scratch::new() else {
+    for capture in captures() {
+        the_servers_clean_path_never_passes_what_the_judge_refuses_with(capture);
+    }
+}
+
+fn the_servers_clean_path_never_passes_what_the_judge_refuses_with(capture: Capture) {
+    let Some(scratch) = Scratch::with(capture) else {
         return;
     };
     // (statements, policy keys as text or integer, expected to commit)
@@ -443,6 +545,20 @@ fn the_servers_clean_path_never_passes_what_the_judge_refuses() {
         // allowed: writable columns of the target, its audit row and reminders
         (
             "UPDATE appointments SET notes = 'a' WHERE id = 7",
+            vec![int(7)],
+            true,
+        ),
+        // a write rolled back to a savepoint is no change
+        (
+            "SAVEPOINT a; UPDATE appointments SET notes = 'z' WHERE id = 8; ROLLBACK TO SAVEPOINT a; \
+             SAVEPOINT b; UPDATE appointments SET notes = 'z' WHERE id = 9; RELEASE SAVEPOINT b; \
+             ROLLBACK TO SAVEPOINT a; UPDATE appointments SET notes = 'a' WHERE id = 7",
+            vec![int(7)],
+            true,
+        ),
+        (
+            "SAVEPOINT a; UPDATE appointments SET notes = 'a' WHERE id = 7; RELEASE SAVEPOINT a; \
+             SAVEPOINT b; UPDATE appointments SET reason = 'r' WHERE id = 7",
             vec![int(7)],
             true,
         ),
@@ -469,6 +585,12 @@ fn the_servers_clean_path_never_passes_what_the_judge_refuses() {
         // refused: another row, a column outside writable, the key moved
         (
             "UPDATE appointments SET notes = 'a' WHERE id IN (7, 8)",
+            vec![int(7)],
+            false,
+        ),
+        (
+            "SAVEPOINT a; SAVEPOINT b; UPDATE appointments SET notes = 'z' WHERE id = 8; RELEASE SAVEPOINT b; \
+             SAVEPOINT c; UPDATE appointments SET notes = 'a' WHERE id = 7; ROLLBACK TO SAVEPOINT c",
             vec![int(7)],
             false,
         ),

@@ -71,6 +71,12 @@ enum Which {
         /// e.g. the one-row update '{"op":"edit-notes","id":7,"notes":""}'
         #[arg(long, value_name = "JSON")]
         op: Option<String>,
+        /// With --database: install the tripwire's C capture from this
+        /// module (built from crates/guard/pg: a name in the server's
+        /// $libdir, or an absolute path the server can read) instead of
+        /// the plpgsql one.
+        #[arg(long, value_name = "LIBRARY")]
+        native_capture: Option<String>,
         #[command(flatten)]
         db: super::DatabaseArgs,
     },
@@ -163,6 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             operations,
             rounds,
             op,
+            native_capture,
             db,
         } => {
             anyhow::ensure!(
@@ -179,6 +186,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 operations,
                 rounds,
                 db.options().as_ref(),
+                native_capture.as_deref(),
             )?;
             if args.format == Format::Json {
                 outln!(

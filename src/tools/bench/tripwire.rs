@@ -147,6 +147,7 @@ pub fn run(
     operations: usize,
     rounds: usize,
     database: Option<&PgOptions>,
+    native_capture: Option<&str>,
 ) -> crate::Result<TripwireCost> {
     let example = match op {
         Some(op) => {
@@ -161,8 +162,20 @@ pub fn run(
         None => harness.example(),
     };
     let (mut t, mut r, name) = match database {
+        None if native_capture.is_some() => {
+            return Err(crate::Error::Usage(
+                "--native-capture is PostgreSQL's: give --database too".into(),
+            ))
+        }
         None => sqlite(harness, &example, operations, rounds)?,
-        Some(options) => postgres(harness, &example, operations, rounds, options)?,
+        Some(options) => postgres(
+            harness,
+            &example,
+            operations,
+            rounds,
+            options,
+            native_capture,
+        )?,
     };
     let mean = |d: &[Duration]| micros(d.iter().sum()) / d.len().max(1) as f64;
     let (t_mean, r_mean) = (mean(&t), mean(&r));
@@ -263,6 +276,7 @@ fn postgres(
     operations: usize,
     rounds: usize,
     options: &PgOptions,
+    native_capture: Option<&str>,
 ) -> crate::Result<Rounds> {
     let sql = harness.fixture().postgres.ok_or_else(|| {
         crate::Error::Usage(format!(
@@ -276,8 +290,19 @@ fn postgres(
     let tw_db = PgRaw::open(options, &sql)?;
     let work = Work::new(harness, example, &mut raw_db, operations)?;
     let mut owner = tw_db.connect()?;
-    PgTripwire::install(&mut owner, "public")?;
+    match native_capture {
+        Some(library) => {
+            // C functions take a superuser: the server's URL is one
+            let mut superuser = tw_db.connect()?;
+            superuser
+                .batch_execute("RESET ROLE")
+                .map_err(|e| rowguard_guard::Error::Postgres(e.to_string()))?;
+            PgTripwire::install_native(&mut superuser, "public", library)?
+        }
+        None => PgTripwire::install(&mut owner, "public")?,
+    }
     let mut tw = PgTripwire::new(owner, "public")?;
+    let capture = tw.capture().name();
     let (t_ops, r_ops) = alternate(
         rounds,
         operations,
@@ -291,6 +316,6 @@ fn postgres(
     Ok((
         t_ops,
         r_ops,
-        "postgres (loopback, server defaults)".to_string(),
+        format!("postgres (loopback, server defaults; capture: {capture})"),
     ))
 }

@@ -1,0 +1,668 @@
+/*
+ * rowguard_tripwire.c: the native capture of rowguard's PostgreSQL tripwire
+ * (crates/guard/src/tripwire/postgres.rs, `PgTripwire::install_native`).
+ *
+ * It owns, per backend:
+ * - the session's arming: `SET rowguard_tripwire.arm = token` in a
+ *   transaction block arms the session for one operation; only a settled
+ *   COMMIT or `disarm(token)` disarms it, so a ROLLBACK the operation sends
+ *   does not (a write after it still cannot commit);
+ * - the capture: an AFTER ROW trigger that, while the session is armed,
+ *   copies each changed row (old and new tuple) into the transaction's
+ *   memory, tagged with its subtransaction so that a rolled-back savepoint
+ *   drops its rows; unarmed sessions pay one branch per row;
+ * - the gate at COMMIT (and PREPARE): a transaction that was armed and not
+ *   settled, or that holds captured rows nobody checked, cannot commit;
+ * - `SET rowguard_tripwire.settle = token + policy`: the clean path's check,
+ *   in C. It passes a
+ *   row only when it is certainly allowed (an in-place update of a target
+ *   row touching writable columns only, or an allowed side effect on a row
+ *   holding a target key; values compared by their bytes, keys only for
+ *   integer and text columns: stricter than rowguard's judge, never looser).
+ *   Anything else fails the SET with RG001 and changes nothing: the client
+ *   rolls back to its savepoint and reads the rows with `take(token)`;
+ * - `take(token)`: the captured rows as (table, old, new) jsonb text, as
+ *   `to_jsonb(row)` prints them, for the judge in Rust.
+ *
+ * Arming and settling are settings, not functions, because a SET is the
+ * cheapest statement the server runs: no planner, no executor (a SELECT of
+ * a function costs four times its server time). Their check hooks do the
+ * work inside the transaction and blank the value, so SHOW never reveals a
+ * token; outside a transaction block, or from any source but a SET in the
+ * session (ALTER ROLE, the configuration file), a value is refused. The
+ * settings exist once the module is loaded in the backend: the client calls
+ * `loaded()` when it wraps a connection, before any SET.
+ *
+ * Nothing here is shared between backends, nothing is written to a table,
+ * and SQL that does not know the operation's token can neither read,
+ * settle, nor disarm the capture.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+
+PG_MODULE_MAGIC;
+
+/* Bytes of row copies one transaction may hold before a write fails. */
+#define MAX_CAPTURED_BYTES ((Size) 256 * 1024 * 1024)
+#define TOKEN_MAX 128
+
+/* A table as its captured rows were written (a DDL in the transaction makes a new one). */
+typedef struct Shape
+{
+	Oid			relid;
+	char	   *name;
+	TupleDesc	desc;
+} Shape;
+
+typedef struct Change
+{
+	SubTransactionId subid;
+	Shape	   *shape;
+	HeapTuple	old;			/* NULL for an insert */
+	HeapTuple	new;			/* NULL for a delete */
+	Size		bytes;
+} Change;
+
+/* session state: armed from arm() until a settled COMMIT or disarm() */
+static bool session_armed = false;
+static char token[TOKEN_MAX + 1];
+/* bumped at every transaction end: arm() records the transaction it armed */
+static uint64 generation = 1;
+static uint64 armed_generation = 0;
+/* this transaction's rows were checked (settle or take) */
+static bool settled = false;
+/* this transaction's captured rows and shapes, in TopTransactionContext */
+static List *changes = NIL;
+static List *shapes = NIL;
+static Size captured_bytes = 0;
+
+void		_PG_init(void);
+
+static void
+transaction_ended(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (changes != NIL || (armed_generation == generation && !settled))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+						 errmsg("rowguard tripwire: writes the tripwire has not checked cannot commit")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			if (event == XACT_EVENT_COMMIT && settled && armed_generation == generation)
+				session_armed = false;
+			/* the lists' memory goes with TopTransactionContext */
+			changes = NIL;
+			shapes = NIL;
+			captured_bytes = 0;
+			settled = false;
+			generation++;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+subtransaction_ended(SubXactEvent event, SubTransactionId sub, SubTransactionId parent, void *arg)
+{
+	ListCell   *lc;
+	int			keep = 0;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB || changes == NIL)
+		return;
+	/* rows of `sub` and of its children come last, in capture order */
+	foreach(lc, changes)
+	{
+		Change	   *c = (Change *) lfirst(lc);
+
+		if (c->subid >= sub)
+			break;
+		keep++;
+	}
+	for (int i = keep; i < list_length(changes); i++)
+		captured_bytes -= ((Change *) list_nth(changes, i))->bytes;
+	changes = keep == 0 ? NIL : list_truncate(changes, keep);
+}
+
+static bool check_arm(char **newval, void **extra, GucSource source);
+static bool check_settle(char **newval, void **extra, GucSource source);
+static char *arm_setting = NULL;
+static char *settle_setting = NULL;
+
+void
+_PG_init(void)
+{
+	RegisterXactCallback(transaction_ended, NULL);
+	RegisterSubXactCallback(subtransaction_ended, NULL);
+	DefineCustomStringVariable("rowguard_tripwire.arm", "Arms this session's tripwire with a token.",
+							   NULL, &arm_setting, "", PGC_USERSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_NO_RESET_ALL,
+							   check_arm, NULL, NULL);
+	DefineCustomStringVariable("rowguard_tripwire.settle", "Settles this transaction's captured rows.",
+							   NULL, &settle_setting, "", PGC_USERSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_NO_RESET_ALL,
+							   check_settle, NULL, NULL);
+	MarkGUCPrefixReserved("rowguard_tripwire");
+}
+
+PG_FUNCTION_INFO_V1(rowguard_tripwire_loaded);
+
+/* loaded(): nothing; calling it loads the module, and so defines its settings. */
+Datum
+rowguard_tripwire_loaded(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_VOID();
+}
+
+/* A SET in this session, inside a transaction block; and the value blanked. */
+static bool
+from_a_set(char **newval, GucSource source)
+{
+	if (**newval == '\0')
+		return false;
+	if (source != PGC_S_SESSION || !IsTransactionBlock())
+	{
+		GUC_check_errmsg("rowguard tripwire: set inside the operation's transaction block only");
+		return false;
+	}
+	return true;
+}
+
+static void
+blank(char **newval)
+{
+	memset(*newval, 0, strlen(*newval));
+}
+
+/* Same attribute layout: the tuples a shape holds deform with its descriptor. */
+static bool
+same_layout(TupleDesc a, TupleDesc b)
+{
+	if (a->natts != b->natts)
+		return false;
+	for (int i = 0; i < a->natts; i++)
+	{
+		Form_pg_attribute x = TupleDescAttr(a, i);
+		Form_pg_attribute y = TupleDescAttr(b, i);
+
+		if (x->atttypid != y->atttypid || x->attlen != y->attlen ||
+			x->attbyval != y->attbyval || x->attalign != y->attalign ||
+			x->attisdropped != y->attisdropped || strcmp(NameStr(x->attname), NameStr(y->attname)) != 0)
+			return false;
+	}
+	return true;
+}
+
+static Shape *
+shape_of(Relation rel)
+{
+	ListCell   *lc;
+	Shape	   *s;
+
+	foreach(lc, shapes)
+	{
+		s = (Shape *) lfirst(lc);
+		if (s->relid == RelationGetRelid(rel) && same_layout(s->desc, RelationGetDescr(rel)))
+			return s;
+	}
+	s = (Shape *) palloc(sizeof(Shape));
+	s->relid = RelationGetRelid(rel);
+	s->name = pstrdup(RelationGetRelationName(rel));
+	s->desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	shapes = lappend(shapes, s);
+	return s;
+}
+
+PG_FUNCTION_INFO_V1(rowguard_tripwire_capture);
+
+Datum
+rowguard_tripwire_capture(PG_FUNCTION_ARGS)
+{
+	TriggerData *td;
+	HeapTuple	old = NULL;
+	HeapTuple	new = NULL;
+	MemoryContext caller;
+	Change	   *c;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR, (errmsg("rowguard tripwire: capture() is a trigger function")));
+	td = (TriggerData *) fcinfo->context;
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR, (errmsg("rowguard tripwire: capture() must be an AFTER ROW trigger")));
+	if (!session_armed)
+		return PointerGetDatum(NULL);
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		new = td->tg_trigtuple;
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		old = td->tg_trigtuple;
+		new = td->tg_newtuple;
+	}
+	else
+		old = td->tg_trigtuple;
+
+	caller = MemoryContextSwitchTo(TopTransactionContext);
+	c = (Change *) palloc(sizeof(Change));
+	c->subid = GetCurrentSubTransactionId();
+	c->shape = shape_of(td->tg_relation);
+	c->old = old ? heap_copytuple(old) : NULL;
+	c->new = new ? heap_copytuple(new) : NULL;
+	c->bytes = sizeof(Change) + (old ? HEAPTUPLESIZE + old->t_len : 0) + (new ? HEAPTUPLESIZE + new->t_len : 0);
+	changes = lappend(changes, c);
+	MemoryContextSwitchTo(caller);
+
+	captured_bytes += c->bytes;
+	if (captured_bytes > MAX_CAPTURED_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("rowguard tripwire: the operation changed more rows than the capture holds (%zu MB)",
+						MAX_CAPTURED_BYTES / (1024 * 1024))));
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(rowguard_tripwire_no_truncate);
+
+Datum
+rowguard_tripwire_no_truncate(PG_FUNCTION_ARGS)
+{
+	TriggerData *td;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR, (errmsg("rowguard tripwire: no_truncate() is a trigger function")));
+	td = (TriggerData *) fcinfo->context;
+	if (session_armed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("rowguard tripwire: TRUNCATE of %s is denied",
+						RelationGetRelationName(td->tg_relation))));
+	return PointerGetDatum(NULL);
+}
+
+static bool
+check_arm(char **newval, void **extra, GucSource source)
+{
+	size_t		len;
+
+	if (!from_a_set(newval, source))
+		return **newval == '\0';
+	len = strlen(*newval);
+	if (len < 16 || len > TOKEN_MAX)
+	{
+		GUC_check_errmsg("rowguard tripwire: a token is 16 to %d bytes", TOKEN_MAX);
+		return false;
+	}
+	memcpy(token, *newval, len + 1);
+	blank(newval);
+	session_armed = true;
+	armed_generation = generation;
+	settled = false;
+	return true;
+}
+
+/* Why `t` (`len` bytes) may not read this transaction's capture, or NULL. */
+static const char *
+refused(const char *t, size_t len, int *code)
+{
+	*code = ERRCODE_INSUFFICIENT_PRIVILEGE;
+	if (!session_armed || len != strlen(token) || memcmp(t, token, len) != 0)
+		return "rowguard tripwire: reading the capture without the operation's token";
+	*code = ERRCODE_INVALID_TRANSACTION_STATE;
+	if (armed_generation != generation)
+		return "rowguard tripwire: the operation ended the tripwire's transaction";
+	return NULL;
+}
+
+static void
+check_token(text *t)
+{
+	int			code;
+	const char *why = refused(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &code);
+
+	if (why)
+		ereport(ERROR, (errcode(code), errmsg("%s", why)));
+}
+
+PG_FUNCTION_INFO_V1(rowguard_tripwire_disarm);
+
+/* disarm(token text): after a rolled-back operation (outside any transaction). */
+Datum
+rowguard_tripwire_disarm(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	int			len = VARSIZE_ANY_EXHDR(t);
+
+	if (session_armed && (len != (int) strlen(token) || memcmp(VARDATA_ANY(t), token, len) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("rowguard tripwire: disarming without the operation's token")));
+	session_armed = false;
+	PG_RETURN_VOID();
+}
+
+/* The clean-path policy, as the settle setting carries it. */
+typedef struct Policy
+{
+	char	   *table;
+	char	   *key;
+	int			n_int_keys;
+	int64	   *int_keys;
+	int			n_text_keys;
+	text	  **text_keys;
+	int			n_fixed;
+	char	  **fixed;
+	int			n_writable;
+	char	  **writable;
+	int			n_side;
+	char	  **side_tables;
+	char	  **side_columns;
+	char	  **side_ops;		/* letters among "iud" */
+} Policy;
+
+static bool
+named(char **names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (names[i] && strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int
+attnum_of(TupleDesc desc, const char *column)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), column) == 0)
+			return i + 1;
+	}
+	return 0;
+}
+
+/* The column `att` of `tuple` holds a target key: integer and text columns only. */
+static bool
+holds_key(const Policy *p, HeapTuple tuple, TupleDesc desc, int att)
+{
+	bool		isnull;
+	Datum		d;
+	Oid			type;
+
+	if (att <= 0)
+		return false;
+	d = heap_getattr(tuple, att, desc, &isnull);
+	if (isnull)
+		return false;
+	type = TupleDescAttr(desc, att - 1)->atttypid;
+	if (type == INT2OID || type == INT4OID || type == INT8OID)
+	{
+		int64		v = type == INT2OID ? DatumGetInt16(d) : type == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d);
+
+		for (int i = 0; i < p->n_int_keys; i++)
+			if (p->int_keys[i] == v)
+				return true;
+		return false;
+	}
+	if (type == TEXTOID || type == VARCHAROID)
+	{
+		text	   *v = DatumGetTextPP(d);
+		int			len = VARSIZE_ANY_EXHDR(v);
+
+		for (int i = 0; i < p->n_text_keys; i++)
+			if (VARSIZE_ANY_EXHDR(p->text_keys[i]) == len &&
+				memcmp(VARDATA_ANY(p->text_keys[i]), VARDATA_ANY(v), len) == 0)
+				return true;
+		return false;
+	}
+	return false;
+}
+
+static bool
+certainly_allowed(const Policy *p, const Change *c)
+{
+	TupleDesc	desc = c->shape->desc;
+
+	if (strcmp(c->shape->name, p->table) == 0)
+	{
+		int			key = attnum_of(desc, p->key);
+
+		if (!c->old || !c->new || !holds_key(p, c->old, desc, key) || !holds_key(p, c->new, desc, key))
+			return false;
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute a = TupleDescAttr(desc, i);
+			bool		null_old,
+						null_new;
+			Datum		old,
+						new;
+
+			if (a->attisdropped)
+				continue;
+			old = heap_getattr(c->old, i + 1, desc, &null_old);
+			new = heap_getattr(c->new, i + 1, desc, &null_new);
+			if (null_old && null_new)
+				continue;
+			if (null_old == null_new && datumIsEqual(old, new, a->attbyval, a->attlen))
+				continue;
+			if (!named(p->writable, p->n_writable, NameStr(a->attname)) ||
+				named(p->fixed, p->n_fixed, NameStr(a->attname)))
+				return false;
+		}
+		return true;
+	}
+	for (int s = 0; s < p->n_side; s++)
+	{
+		char		op = !c->old ? 'i' : !c->new ? 'd' : 'u';
+		int			col;
+
+		if (!p->side_tables[s] || strcmp(p->side_tables[s], c->shape->name) != 0 ||
+			!p->side_ops[s] || !strchr(p->side_ops[s], op) || !p->side_columns[s])
+			continue;
+		col = attnum_of(desc, p->side_columns[s]);
+		if ((!c->old || holds_key(p, c->old, desc, col)) && (!c->new || holds_key(p, c->new, desc, col)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The settle setting's value: netstrings ("<length>:<bytes>,"), in order:
+ * token, table, key column, then four lists each led by its count: integer
+ * keys (decimal), text keys, fixed columns, writable columns; then the
+ * count of side effects and, for each, its table, column and ops ("iud").
+ */
+typedef struct Cursor
+{
+	char	   *at;
+	char	   *end;
+	bool		ok;
+} Cursor;
+
+/* The next netstring, NUL-terminated in place (its comma becomes the NUL). */
+static char *
+next(Cursor *c, size_t *len)
+{
+	char	   *colon;
+	char	   *item;
+	unsigned long n;
+
+	if (!c->ok || c->at >= c->end || !(colon = memchr(c->at, ':', c->end - c->at)))
+		return c->ok = false, NULL;
+	errno = 0;
+	n = strtoul(c->at, NULL, 10);
+	if (errno != 0 || colon == c->at || n > (unsigned long) (c->end - colon - 2) || colon[1 + n] != ',')
+		return c->ok = false, NULL;
+	item = colon + 1;
+	item[n] = '\0';
+	c->at = item + n + 1;
+	if (len)
+		*len = n;
+	return item;
+}
+
+static int
+count(Cursor *c)
+{
+	char	   *n = next(c, NULL);
+	long		v = n ? strtol(n, NULL, 10) : -1;
+
+	if (v < 0 || v > 100000)
+		c->ok = false;
+	return c->ok ? (int) v : 0;
+}
+
+static char **
+strings(Cursor *c, int *n)
+{
+	char	  **out;
+
+	*n = count(c);
+	out = (char **) palloc(sizeof(char *) * (*n + 1));
+	for (int i = 0; i < *n; i++)
+		out[i] = next(c, NULL);
+	return out;
+}
+
+static bool
+check_settle(char **newval, void **extra, GucSource source)
+{
+	Cursor		c;
+	Policy		p;
+	ListCell   *lc;
+	char	   *tok;
+	size_t		tok_len;
+	const char *why;
+	int			code;
+
+	if (!from_a_set(newval, source))
+		return **newval == '\0';
+	c.at = *newval;
+	c.end = *newval + strlen(*newval);
+	c.ok = true;
+	tok = next(&c, &tok_len);
+	why = c.ok ? refused(tok, tok_len, &code) : NULL;
+	if (why)
+	{
+		blank(newval);
+		GUC_check_errcode(code);
+		GUC_check_errmsg("%s", why);
+		return false;
+	}
+	p.table = next(&c, NULL);
+	p.key = next(&c, NULL);
+	p.n_int_keys = count(&c);
+	p.int_keys = (int64 *) palloc(sizeof(int64) * (p.n_int_keys + 1));
+	for (int i = 0; i < p.n_int_keys; i++)
+	{
+		char	   *k = next(&c, NULL);
+
+		errno = 0;
+		p.int_keys[i] = k ? strtoll(k, NULL, 10) : 0;
+		if (errno != 0)
+			c.ok = false;
+	}
+	p.n_text_keys = count(&c);
+	p.text_keys = (text **) palloc(sizeof(text *) * (p.n_text_keys + 1));
+	for (int i = 0; i < p.n_text_keys; i++)
+	{
+		size_t		len;
+		char	   *k = next(&c, &len);
+
+		p.text_keys[i] = k ? cstring_to_text_with_len(k, len) : NULL;
+	}
+	p.fixed = strings(&c, &p.n_fixed);
+	p.writable = strings(&c, &p.n_writable);
+	p.n_side = count(&c);
+	p.side_tables = (char **) palloc(sizeof(char *) * (p.n_side + 1));
+	p.side_columns = (char **) palloc(sizeof(char *) * (p.n_side + 1));
+	p.side_ops = (char **) palloc(sizeof(char *) * (p.n_side + 1));
+	for (int i = 0; i < p.n_side; i++)
+	{
+		p.side_tables[i] = next(&c, NULL);
+		p.side_columns[i] = next(&c, NULL);
+		p.side_ops[i] = next(&c, NULL);
+	}
+	if (!c.ok || c.at != c.end)
+	{
+		blank(newval);
+		GUC_check_errmsg("rowguard tripwire: the settle value is malformed");
+		return false;
+	}
+	foreach(lc, changes)
+	{
+		if (!certainly_allowed(&p, (Change *) lfirst(lc)))
+		{
+			blank(newval);
+			GUC_check_errcode(MAKE_SQLSTATE('R', 'G', '0', '0', '1'));
+			GUC_check_errmsg("rowguard tripwire: not settled on the server");
+			return false;
+		}
+	}
+	blank(newval);
+	changes = NIL;
+	captured_bytes = 0;
+	settled = true;
+	return true;
+}
+
+/* A row as jsonb text, as `to_jsonb(row)` prints it. */
+static Datum
+image(HeapTuple tuple, TupleDesc desc)
+{
+	Datum		json = DirectFunctionCall1(row_to_json, heap_copy_tuple_as_datum(tuple, desc));
+	Datum		jsonb = DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(DatumGetTextPP(json))));
+
+	return CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(jsonb_out, jsonb)));
+}
+
+PG_FUNCTION_INFO_V1(rowguard_tripwire_take);
+
+/*
+ * take(token text) returns table (tbl text, old text, new text): every
+ * captured row, in order; they count as checked (the caller judges them
+ * before it commits).
+ */
+Datum
+rowguard_tripwire_take(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListCell   *lc;
+
+	check_token(PG_GETARG_TEXT_PP(0));
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, changes)
+	{
+		Change	   *c = (Change *) lfirst(lc);
+		Datum		values[3];
+		bool		nulls[3] = {false, c->old == NULL, c->new == NULL};
+
+		values[0] = CStringGetTextDatum(c->shape->name);
+		values[1] = c->old ? image(c->old, c->shape->desc) : (Datum) 0;
+		values[2] = c->new ? image(c->new, c->shape->desc) : (Datum) 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	changes = NIL;
+	captured_bytes = 0;
+	settled = true;
+	return (Datum) 0;
+}

@@ -1,0 +1,456 @@
+//! [`PgTripwire`] on PostgreSQL: the application's own `postgres::Client`,
+//! and a capture the schema owner installs once, like a migration
+//! ([`PgTripwire::install`], plpgsql, or [`PgTripwire::install_native`], the
+//! C module in `crates/guard/pg`; both in [`install`]). The protocol is the
+//! same on both:
+//!
+//! - `arm(token)` arms the session for one operation with a per-operation
+//!   random token; rows the operation changes are captured by an AFTER ROW
+//!   trigger; a transaction holding captured rows nobody checked cannot
+//!   commit, so a COMMIT the operation sends itself, or a write after it in
+//!   autocommit, never commits unchecked;
+//! - `settle(token, policy)`: the clean path's check on the server. It
+//!   passes a row only when it is certainly allowed (an in-place update of
+//!   a target row touching writable columns only, or an allowed side effect
+//!   on a row holding a target key; stricter than the judge, never looser),
+//!   then empties the capture. Anything else raises `RG001` and goes to the
+//!   judge in Rust;
+//! - `take(token)` returns and empties the captured rows; without the
+//!   token, SQL the operation sends can neither read nor empty them.
+//!
+//! One clean operation costs two round trips of the tripwire's own, as many
+//! as the `BEGIN` and `COMMIT` of a plain transaction: `BEGIN; ... arm(token)`
+//! (returns the transaction it armed), and after the operation `SAVEPOINT;
+//! SELECT settle(token, policy); COMMIT` (and, on plpgsql, `RESET
+//! rowguard.tripwire`) in one message. When `settle` cannot pass a row, the
+//! tripwire rolls back to the savepoint, reads the rows with `take(token)`
+//! (in the transaction it armed?) and judges them in Rust, which has the last
+//! word: COMMIT, or ROLLBACK with the verdict. The rows are read once, so a
+//! blast radius is reported on the operation's last call.
+//!
+//! Not covered, on plpgsql only: SQL that itself sets `rowguard.tripwire`
+//! to `off` (the setting is readable and settable by any session) is not
+//! logged while off; the operation is the application's code, and SQL
+//! injected into it that knows the tripwire can blind it. `take` then finds
+//! the setting off and trips if it was left off. The C module's arming is a
+//! backend variable that only the token clears.
+
+use std::hash::{BuildHasher, Hasher};
+
+use postgres::{Client, SimpleQueryMessage, Statement};
+
+use super::{judge, TripError};
+use crate::policy::{Names, RowChange, TableInfo};
+use crate::postgres::run::{literal, rows};
+use crate::postgres::StatementCache;
+use crate::postgres::{db_error, lex, one_line, values};
+use crate::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
+
+pub mod install;
+pub use install::Capture;
+
+/// Prepared statements kept per connection before the cache is emptied.
+const STATEMENT_CACHE: usize = 256;
+
+/// The capture's schema.
+pub const SCHEMA: &str = "rowguard_tripwire";
+
+/// The SQLSTATE `settle` raises when it cannot say a change is allowed.
+const UNSETTLED: &str = "RG001";
+
+/// A PostgreSQL connection whose every [`PgTripwire::run`] commits only
+/// what its policy allows.
+pub struct PgTripwire {
+    client: Client,
+    tables: Vec<TableInfo>,
+    names: Vec<Names>,
+    statements: StatementCache,
+    take: Option<Statement>,
+    capture: Capture,
+}
+
+pub(super) fn pg_error(what: &str) -> impl Fn(postgres::Error) -> crate::Error + '_ {
+    move |e| crate::Error::Postgres(format!("{what}: {}", one_line(&e)))
+}
+
+impl PgTripwire {
+    /// Installs (or re-installs) the plpgsql capture on every table of
+    /// `schema`: run once, as the tables' owner, like a migration, and again
+    /// after adding a table. The schema `rowguard_tripwire` is replaced.
+    pub fn install(client: &mut Client, schema: &str) -> crate::Result<()> {
+        install::install(client, schema, Capture::Plpgsql, "")
+    }
+
+    /// Installs the C capture instead (same protocol, a fraction of the
+    /// server's work per operation): `library` is the module built from
+    /// `crates/guard/pg` (`make install` puts it in the server's `$libdir`:
+    /// pass `"rowguard_tripwire"`), or an absolute path the server can
+    /// read. Creating C functions takes a superuser.
+    pub fn install_native(client: &mut Client, schema: &str, library: &str) -> crate::Result<()> {
+        install::install(client, schema, Capture::Native, library)
+    }
+
+    /// Wraps `client` (connected as any role that may write the tables of
+    /// `schema`, where [`PgTripwire::install`] has run).
+    pub fn new(mut client: Client, schema: &str) -> crate::Result<PgTripwire> {
+        let tables = crate::postgres::setup::tables_in(&mut client, schema)?;
+        let capture = Capture::installed(&mut client)?;
+        Ok(PgTripwire {
+            capture,
+            client,
+            names: tables.iter().map(Names::of).collect(),
+            tables,
+            statements: StatementCache::new(STATEMENT_CACHE),
+            take: None,
+        })
+    }
+
+    /// The capture installed on the server.
+    pub fn capture(&self) -> Capture {
+        self.capture
+    }
+
+    /// The connection, for reads (writes through it outside [`PgTripwire::run`] are not checked).
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// Runs one operation under `policy`: commits its writes when every
+    /// change is allowed; otherwise rolls all of them back and says why.
+    pub fn run<T>(
+        &mut self,
+        policy: &Policy,
+        op: impl FnOnce(&mut dyn Db) -> Result<T, DbError>,
+    ) -> Result<T, TripError> {
+        let token = token();
+        let arm = match self.capture {
+            // the setting is committed before BEGIN: a ROLLBACK the
+            // operation sends must not turn it off with the transaction
+            Capture::Plpgsql => format!(
+                "SET rowguard.tripwire = 'on'; COMMIT; BEGIN; SELECT {SCHEMA}.arm({})",
+                literal(&token)
+            ),
+            Capture::Native => format!("BEGIN; SET {SCHEMA}.arm = {}", literal(&token)),
+        };
+        // the transaction plpgsql's arm() returns (the C module checks its own)
+        let xid = match self.client.simple_query(&arm) {
+            Ok(m) => first_value(m),
+            Err(e) => {
+                self.abandon(&token);
+                return Err(TripError::Database(one_line(&e)));
+            }
+        };
+        let mut calls = Calls {
+            tw: self,
+            verdict: Verdict::default(),
+        };
+        let result = op(&mut calls);
+        let mut verdict = calls.verdict;
+        let outcome = match result {
+            Err(error) => Err(TripError::Failed { error, verdict }),
+            Ok(value) => match self.settle(&token, policy) {
+                Settled::Committed => return Ok(value),
+                Settled::Failed(e) => Err(TripError::Database(e)),
+                Settled::ToJudge => match self.take(&token, xid.as_deref()) {
+                    Err(e) => Err(TripError::Database(e)),
+                    Ok(changes) => {
+                        let mut check = verdict
+                            .statements
+                            .pop()
+                            .unwrap_or_else(|| StatementCheck::new(Api::Execute, "", &[], None));
+                        check.changed_rows = 0;
+                        judge(&mut check, policy, &self.tables, &self.names, changes);
+                        verdict.statements.push(check);
+                        if !verdict.is_clean() {
+                            Err(TripError::Tripped { verdict })
+                        } else {
+                            match self.client.batch_execute(self.commit()) {
+                                Ok(()) => return Ok(value),
+                                Err(e) => Err(TripError::Database(format!(
+                                    "COMMIT failed: {}",
+                                    one_line(&e)
+                                ))),
+                            }
+                        }
+                    }
+                },
+            },
+        };
+        self.abandon(&token);
+        outcome
+    }
+
+    /// The clean path in one round trip: the server checks every row the
+    /// operation changed against `policy` and, when each one is certainly
+    /// allowed (an in-place update of a target row touching only writable
+    /// columns, or an allowed side effect on a row holding a target key,
+    /// compared as text: stricter than the judge, never looser), empties the
+    /// log and commits. Anything it cannot settle is rolled back to before
+    /// the check and judged in Rust ([`PgTripwire::take`]), which has the
+    /// last word and writes the verdict.
+    fn settle(&mut self, token: &str, policy: &Policy) -> Settled {
+        let Some(check) = self.settle_sql(token, policy) else {
+            return Settled::ToJudge;
+        };
+        match self.client.batch_execute(&format!(
+            "SAVEPOINT rowguard_settle; {check}; {}",
+            self.commit()
+        )) {
+            Ok(()) => Settled::Committed,
+            Err(e) if e.code().is_some_and(|c| c.code() == UNSETTLED) => {
+                match self
+                    .client
+                    .batch_execute("ROLLBACK TO SAVEPOINT rowguard_settle")
+                {
+                    Ok(()) => Settled::ToJudge,
+                    Err(e) => Settled::Failed(one_line(&e)),
+                }
+            }
+            Err(e) => Settled::Failed(format!("COMMIT failed: {}", one_line(&e))),
+        }
+    }
+
+    /// The statement that settles the operation on the server, or `None`
+    /// when a key is neither an integer nor a text, or a name holds a NUL
+    /// (those are judged in Rust only).
+    fn settle_sql(&self, token: &str, policy: &Policy) -> Option<String> {
+        let (mut ints, mut texts) = (Vec::new(), Vec::new());
+        for k in &policy.keys {
+            match k {
+                Value::Integer(i) => ints.push(i.to_string()),
+                Value::Text(t) => texts.push(t.as_str()),
+                _ => return None,
+            }
+        }
+        // columns an in-place update keeps: the table's key and the policy's
+        let mut fixed: Vec<&str> = self
+            .tables
+            .iter()
+            .find(|t| t.name == policy.table)
+            .map(|t| t.key.iter().map(|&i| t.columns[i].as_str()).collect())
+            .unwrap_or_default();
+        fixed.push(&policy.key_column);
+        if self.capture == Capture::Plpgsql {
+            // keys as their jsonb text, as `to_jsonb(row) -> column` prints them
+            let keys: Vec<String> = ints
+                .iter()
+                .cloned()
+                .chain(texts.iter().filter_map(|t| serde_json::to_string(t).ok()))
+                .collect();
+            let json = serde_json::json!({
+                "table": policy.table,
+                "key": policy.key_column,
+                "keys": keys,
+                "pk": fixed,
+                "writable": policy.writable,
+                "side": policy.side_effects,
+            });
+            return Some(format!(
+                "SELECT {SCHEMA}.settle({}, {})",
+                literal(token),
+                literal(&json.to_string())
+            ));
+        }
+        // the C module's netstrings: see check_settle in crates/guard/pg
+        let writable: Vec<&str> = policy.writable.iter().map(String::as_str).collect();
+        let sides: Vec<[String; 3]> = policy
+            .side_effects
+            .iter()
+            .map(|s| {
+                let ops = [(s.insert, 'i'), (s.update, 'u'), (s.delete, 'd')];
+                let ops = ops.iter().filter(|(on, _)| *on).map(|(_, c)| *c);
+                [s.table.clone(), s.column.clone(), ops.collect()]
+            })
+            .collect();
+        let mut items = vec![token, &policy.table, &policy.key_column];
+        let counts = [
+            ints.len(),
+            texts.len(),
+            fixed.len(),
+            writable.len(),
+            sides.len(),
+        ]
+        .map(|n| n.to_string());
+        let ints: Vec<&str> = ints.iter().map(String::as_str).collect();
+        for (count, list) in counts.iter().zip([&ints, &texts, &fixed, &writable]) {
+            items.push(count);
+            items.extend(list);
+        }
+        items.push(&counts[4]);
+        items.extend(sides.iter().flatten().map(String::as_str));
+        if items.iter().any(|s| s.contains('\0')) {
+            return None;
+        }
+        let value: String = items.iter().map(|s| format!("{}:{s},", s.len())).collect();
+        Some(format!("SET {SCHEMA}.settle = {}", literal(&value)))
+    }
+
+    /// The end of the clean path's message: COMMIT, and disarming the
+    /// session (the C module disarms itself at a settled COMMIT).
+    fn commit(&self) -> &'static str {
+        match self.capture {
+            Capture::Plpgsql => "COMMIT; RESET rowguard.tripwire",
+            Capture::Native => "COMMIT",
+        }
+    }
+
+    /// Rolls back whatever is open and disarms the session.
+    fn abandon(&mut self, token: &str) {
+        let disarm = match self.capture {
+            Capture::Plpgsql => "RESET rowguard.tripwire".to_string(),
+            Capture::Native => format!("SELECT {SCHEMA}.disarm({})", literal(token)),
+        };
+        let _ = self.client.batch_execute(&format!("ROLLBACK; {disarm}"));
+    }
+
+    /// This transaction's log rows (if it is still the one armed as `xid`).
+    fn take(&mut self, token: &str, xid: Option<&str>) -> Result<Vec<(usize, RowChange)>, String> {
+        let stmt = match &self.take {
+            Some(s) => s.clone(),
+            None => {
+                // the C module's take() itself refuses another transaction
+                let now = match self.capture {
+                    Capture::Plpgsql => "pg_catalog.pg_current_xact_id()::text",
+                    Capture::Native => "NULL::text",
+                };
+                let s = self
+                    .client
+                    .prepare(&format!(
+                        "SELECT {now}, t.tbl, t.old, t.new \
+                         FROM (SELECT 1) one LEFT JOIN {SCHEMA}.take($1) t ON true"
+                    ))
+                    .map_err(|e| one_line(&e))?;
+                self.take = Some(s.clone());
+                s
+            }
+        };
+        let got = self
+            .client
+            .query(&stmt, &[&token])
+            .map_err(|e| one_line(&e))?;
+        let mut changes = Vec::new();
+        for row in got {
+            let now: Option<String> = row.get(0);
+            if self.capture == Capture::Plpgsql && now.as_deref() != xid {
+                return Err("the operation ended the tripwire's transaction".into());
+            }
+            let (Some(tbl), old, new) = (
+                row.get::<_, Option<String>>(1),
+                row.get::<_, Option<String>>(2),
+                row.get::<_, Option<String>>(3),
+            ) else {
+                continue;
+            };
+            let Some(t) = self.tables.iter().position(|t| t.name == tbl) else {
+                continue;
+            };
+            let columns = &self.tables[t].columns;
+            changes.push((
+                t,
+                RowChange {
+                    old: values::cells_of_image(old.as_deref(), columns),
+                    new: values::cells_of_image(new.as_deref(), columns),
+                    table: tbl,
+                },
+            ));
+        }
+        Ok(changes)
+    }
+
+    fn prepared(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        self.statements.get(&mut self.client, sql)
+    }
+}
+
+/// How `settle` ended.
+enum Settled {
+    /// Every change was allowed: committed.
+    Committed,
+    /// A change needs the judge: rolled back to before the check.
+    ToJudge,
+    /// The check or the COMMIT failed: the transaction is over.
+    Failed(String),
+}
+
+/// 128 bits of std's per-process random hash keys and the clock.
+fn token() -> String {
+    let state = std::collections::hash_map::RandomState::new();
+    let mut a = state.build_hasher();
+    a.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    let mut b = std::collections::hash_map::RandomState::new().build_hasher();
+    b.write_u64(a.finish());
+    format!("{:016x}{:016x}", a.finish(), b.finish())
+}
+
+fn first_value(messages: Vec<SimpleQueryMessage>) -> Option<String> {
+    rows(messages).into_iter().next()?.into_iter().next()?
+}
+
+/// The operation's view of the connection: every call recorded.
+struct Calls<'a> {
+    tw: &'a mut PgTripwire,
+    verdict: Verdict,
+}
+
+impl Calls<'_> {
+    fn record(&mut self, api: Api, sql: &str, params: &[Value], error: Option<&DbError>) {
+        let mut check = StatementCheck::new(api, sql, params, None);
+        if let Some(e) = error {
+            check.error = Some(e.message.clone());
+            if e.message.contains("rowguard tripwire") {
+                check.add(Finding::new(Kind::ForbiddenAction, e.message.clone()));
+            }
+        }
+        self.verdict.statements.push(check);
+    }
+
+    fn prepared_call<T>(
+        &mut self,
+        api: Api,
+        sql: &str,
+        params: &[Value],
+        run: impl FnOnce(&mut Client, &Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T, DbError> {
+        let text = lex::dollar_params(sql, !params.is_empty());
+        let result = self
+            .tw
+            .prepared(&text)
+            .and_then(|stmt| run(&mut self.tw.client, &stmt))
+            .map_err(|e| db_error(&e));
+        self.record(api, sql, params, result.as_ref().err());
+        result
+    }
+}
+
+impl Db for Calls<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
+        self.prepared_call(Api::Execute, sql, params, |client, stmt| {
+            values::with_bound(params, |refs| client.execute(stmt, refs)).map(|n| n as usize)
+        })
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        let result = self.tw.client.batch_execute(sql).map_err(|e| db_error(&e));
+        self.record(Api::ExecuteBatch, sql, &[], result.as_ref().err());
+        result
+    }
+
+    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
+        self.prepared_call(Api::QueryRow, sql, params, |client, stmt| {
+            values::with_bound(params, |refs| match client.query(stmt, refs)?.first() {
+                Some(r) => values::row_values(r).map(Some),
+                None => Ok(None),
+            })
+        })?
+        .ok_or_else(DbError::no_rows)
+    }
+
+    fn database(&self) -> &'static str {
+        "postgres"
+    }
+}
