@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL 15 server for rowguard's PostgreSQL tests.
 #
-#   source .ci/postgres.sh start   # exports ROWGUARD_DATABASE_URL and PG_SCRATCH
+#   source .ci/postgres.sh start   # exports ROWGUARD_DATABASE_URL, PG_SCRATCH and ROWGUARD_PG_TRIPWIRE_LIB
 #   .ci/postgres.sh stop [DIR]     # stops the server in DIR (default $PG_SCRATCH) and deletes DIR
 #
 # initdb into a temporary folder owned by the `postgres` user (the server refuses
 # to run as root), listening on 127.0.0.1 on a free port and on a Unix socket in
 # that folder only. Installs Debian's `postgresql` package only when the binaries
 # are missing. The URL uses the superuser `postgres` with a password, over TCP.
+# Builds the tripwire's C module (crates/guard/pg) against the server's headers
+# (Debian's postgresql-server-dev-<major>, installed only when missing) into that
+# folder, where the server can read it; a failed build stops CI (CI=true) and is
+# a warning elsewhere.
 set -euo pipefail
 
 pg_bin() {
@@ -47,6 +51,31 @@ pg_start() {
   export PG_SCRATCH="$dir"
   export ROWGUARD_DATABASE_URL="postgres://postgres:$password@127.0.0.1:$port/postgres"
   echo "postgres.sh: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $dir)" >&2
+  if pg_module "$bin" "$dir"; then
+    echo "postgres.sh: the tripwire's C module in $ROWGUARD_PG_TRIPWIRE_LIB" >&2
+  elif [ "${CI:-}" = "true" ]; then
+    echo "postgres.sh: the tripwire's C module did not build" >&2; return 1
+  else
+    echo "postgres.sh: warning: the tripwire's C module did not build; its tests are skipped" >&2
+  fi
+}
+
+pg_module() {
+  local bin=$1 dir=$2 src major
+  src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/crates/guard/pg"
+  if [ ! -f "$("$bin/pg_config" --includedir-server)/postgres.h" ] || [ ! -f "$("$bin/pg_config" --pgxs)" ]; then
+    major=$("$bin/pg_config" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+    echo "postgres.sh: no server headers; installing Debian's postgresql-server-dev-$major" >&2
+    { [ "$(id -u)" -eq 0 ] && apt-get update -qq \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-server-dev-$major" >/dev/null; } \
+      || { echo "postgres.sh: could not install postgresql-server-dev-$major" >&2; return 1; }
+  fi
+  mkdir -p "$dir/module"
+  cp "$src/Makefile" "$src/rowguard_tripwire.c" "$dir/module/"
+  make -C "$dir/module" PG_CONFIG="$bin/pg_config" >"$dir/module/build.log" 2>&1 \
+    || { cat "$dir/module/build.log" >&2; return 1; }
+  chmod 755 "$dir/module" "$dir/module/rowguard_tripwire.so"
+  export ROWGUARD_PG_TRIPWIRE_LIB="$dir/module/rowguard_tripwire.so"
 }
 
 pg_stop() {

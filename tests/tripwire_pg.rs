@@ -306,10 +306,13 @@ fn the_operation_cannot_commit_around_the_tripwire_on_postgres_with(capture: Cap
         "ROLLBACK; UPDATE appointments SET notes = 'x' WHERE id = 8",
         "ROLLBACK; BEGIN; UPDATE appointments SET notes = 'x' WHERE id = 8",
         // the C module's settings and functions, with a token the SQL made up
-        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '0123456789abcdef'; \
+        // (armed with its SHA-256), in the operation's transaction or a new one
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f'; \
          SELECT * FROM rowguard_tripwire.take('0123456789abcdef')",
-        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '0123456789abcdef'; \
-         SET rowguard_tripwire.settle = '16:0123456789abcdef,12:appointments,2:id,1:1,1:8,1:0,1:0,1:1,5:notes,1:0,'",
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f'; \
+         SET rowguard_tripwire.settle = '16:0123456789abcdef,12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:8,1:0,'; COMMIT",
+        "ROLLBACK; BEGIN; SET rowguard_tripwire.arm = '9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f'; UPDATE appointments SET notes = 'x' WHERE id = 8; \
+         SET rowguard_tripwire.settle = '16:0123456789abcdef,12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:8,1:0,'; COMMIT",
         "UPDATE appointments SET notes = 'x' WHERE id = 8; SELECT rowguard_tripwire.disarm('0123456789abcdef')",
         "UPDATE appointments SET notes = 'x' WHERE id = 8; RESET ALL; DISCARD ALL",
     ] {

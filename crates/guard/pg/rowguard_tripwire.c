@@ -3,10 +3,15 @@
  * (crates/guard/src/tripwire/postgres.rs, `PgTripwire::install_native`).
  *
  * It owns, per backend:
- * - the session's arming: `SET rowguard_tripwire.arm = token` in a
+ * - the session's arming: `SET rowguard_tripwire.arm = sha256(token)` in a
  *   transaction block arms the session for one operation; only a settled
  *   COMMIT or `disarm(token)` disarms it, so a ROLLBACK the operation sends
- *   does not (a write after it still cannot commit);
+ *   does not (a write after it still cannot commit). The arm carries the
+ *   token's hash and only the settle reveals the token: a SET's text can be
+ *   read back while the operation runs (pg_stat_statements keeps utility
+ *   statements verbatim), a hash gives nothing to settle with. An armed
+ *   session cannot be armed again, so SQL in the operation cannot arm a
+ *   transaction of its own with a token it knows;
  * - the capture: an AFTER ROW trigger that, while the session is armed,
  *   copies each changed row (old and new tuple) into the transaction's
  *   memory, tagged with its subtransaction so that a rolled-back savepoint
@@ -43,6 +48,8 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -59,6 +66,7 @@ PG_MODULE_MAGIC;
 /* Bytes of row copies one transaction may hold before a write fails. */
 #define MAX_CAPTURED_BYTES ((Size) 256 * 1024 * 1024)
 #define TOKEN_MAX 128
+#define DIGEST_HEX (PG_SHA256_DIGEST_LENGTH * 2)
 
 /* A table as its captured rows were written (a DDL in the transaction makes a new one). */
 typedef struct Shape
@@ -79,7 +87,8 @@ typedef struct Change
 
 /* session state: armed from arm() until a settled COMMIT or disarm() */
 static bool session_armed = false;
-static char token[TOKEN_MAX + 1];
+/* the hex SHA-256 of the operation's token */
+static char commitment[DIGEST_HEX + 1];
 /* bumped at every transaction end: arm() records the transaction it armed */
 static uint64 generation = 1;
 static uint64 armed_generation = 0;
@@ -301,17 +310,19 @@ rowguard_tripwire_no_truncate(PG_FUNCTION_ARGS)
 static bool
 check_arm(char **newval, void **extra, GucSource source)
 {
-	size_t		len;
-
 	if (!from_a_set(newval, source))
 		return **newval == '\0';
-	len = strlen(*newval);
-	if (len < 16 || len > TOKEN_MAX)
+	if (strlen(*newval) != DIGEST_HEX || strspn(*newval, "0123456789abcdef") != DIGEST_HEX)
 	{
-		GUC_check_errmsg("rowguard tripwire: a token is 16 to %d bytes", TOKEN_MAX);
+		GUC_check_errmsg("rowguard tripwire: arm with the token's SHA-256, in lowercase hex");
 		return false;
 	}
-	memcpy(token, *newval, len + 1);
+	if (session_armed)
+	{
+		GUC_check_errmsg("rowguard tripwire: the session is armed already (a settled COMMIT or disarm(token) ends it)");
+		return false;
+	}
+	memcpy(commitment, *newval, DIGEST_HEX + 1);
 	blank(newval);
 	session_armed = true;
 	armed_generation = generation;
@@ -319,12 +330,34 @@ check_arm(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* `t` (`len` bytes) hashes to the armed commitment. */
+static bool
+opens(const char *t, size_t len)
+{
+	pg_cryptohash_ctx *ctx;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char		hex[DIGEST_HEX + 1];
+	bool		ok;
+
+	if (len < 16 || len > TOKEN_MAX)
+		return false;
+	ctx = pg_cryptohash_create(PG_SHA256);
+	ok = ctx && pg_cryptohash_init(ctx) == 0 && pg_cryptohash_update(ctx, (const uint8 *) t, len) == 0 &&
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) == 0;
+	pg_cryptohash_free(ctx);
+	if (!ok)
+		return false;
+	hex_encode((const char *) digest, sizeof(digest), hex);
+	hex[DIGEST_HEX] = '\0';
+	return strcmp(hex, commitment) == 0;
+}
+
 /* Why `t` (`len` bytes) may not read this transaction's capture, or NULL. */
 static const char *
 refused(const char *t, size_t len, int *code)
 {
 	*code = ERRCODE_INSUFFICIENT_PRIVILEGE;
-	if (!session_armed || len != strlen(token) || memcmp(t, token, len) != 0)
+	if (!session_armed || !opens(t, len))
 		return "rowguard tripwire: reading the capture without the operation's token";
 	*code = ERRCODE_INVALID_TRANSACTION_STATE;
 	if (armed_generation != generation)
@@ -349,9 +382,8 @@ Datum
 rowguard_tripwire_disarm(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
-	int			len = VARSIZE_ANY_EXHDR(t);
 
-	if (session_armed && (len != (int) strlen(token) || memcmp(VARDATA_ANY(t), token, len) != 0))
+	if (session_armed && !opens(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("rowguard tripwire: disarming without the operation's token")));
@@ -487,9 +519,11 @@ certainly_allowed(const Policy *p, const Change *c)
 
 /*
  * The settle setting's value: netstrings ("<length>:<bytes>,"), in order:
- * token, table, key column, then four lists each led by its count: integer
- * keys (decimal), text keys, fixed columns, writable columns; then the
- * count of side effects and, for each, its table, column and ops ("iud").
+ * token, table, key column; two lists each led by its count: fixed
+ * columns, writable columns; the count of side effects and, for each, its
+ * table, column and ops ("iud"); then two more lists: integer keys
+ * (decimal) and text keys. (The client keeps the middle part while the
+ * policy's shape stays the same.)
  */
 typedef struct Cursor
 {
@@ -570,6 +604,18 @@ check_settle(char **newval, void **extra, GucSource source)
 	}
 	p.table = next(&c, NULL);
 	p.key = next(&c, NULL);
+	p.fixed = strings(&c, &p.n_fixed);
+	p.writable = strings(&c, &p.n_writable);
+	p.n_side = count(&c);
+	p.side_tables = (char **) palloc(sizeof(char *) * (p.n_side + 1));
+	p.side_columns = (char **) palloc(sizeof(char *) * (p.n_side + 1));
+	p.side_ops = (char **) palloc(sizeof(char *) * (p.n_side + 1));
+	for (int i = 0; i < p.n_side; i++)
+	{
+		p.side_tables[i] = next(&c, NULL);
+		p.side_columns[i] = next(&c, NULL);
+		p.side_ops[i] = next(&c, NULL);
+	}
 	p.n_int_keys = count(&c);
 	p.int_keys = (int64 *) palloc(sizeof(int64) * (p.n_int_keys + 1));
 	for (int i = 0; i < p.n_int_keys; i++)
@@ -589,18 +635,6 @@ check_settle(char **newval, void **extra, GucSource source)
 		char	   *k = next(&c, &len);
 
 		p.text_keys[i] = k ? cstring_to_text_with_len(k, len) : NULL;
-	}
-	p.fixed = strings(&c, &p.n_fixed);
-	p.writable = strings(&c, &p.n_writable);
-	p.n_side = count(&c);
-	p.side_tables = (char **) palloc(sizeof(char *) * (p.n_side + 1));
-	p.side_columns = (char **) palloc(sizeof(char *) * (p.n_side + 1));
-	p.side_ops = (char **) palloc(sizeof(char *) * (p.n_side + 1));
-	for (int i = 0; i < p.n_side; i++)
-	{
-		p.side_tables[i] = next(&c, NULL);
-		p.side_columns[i] = next(&c, NULL);
-		p.side_ops[i] = next(&c, NULL);
 	}
 	if (!c.ok || c.at != c.end)
 	{

@@ -67,6 +67,9 @@ pub struct PgTripwire {
     statements: StatementCache,
     take: Option<Statement>,
     capture: Capture,
+    /// The C module's settle value for the last policy, but its token and
+    /// keys: (that policy with no keys, its netstrings).
+    settle_shape: Option<(Policy, String)>,
 }
 
 pub(super) fn pg_error(what: &str) -> impl Fn(postgres::Error) -> crate::Error + '_ {
@@ -97,6 +100,7 @@ impl PgTripwire {
         let capture = Capture::installed(&mut client)?;
         Ok(PgTripwire {
             capture,
+            settle_shape: None,
             client,
             names: tables.iter().map(Names::of).collect(),
             tables,
@@ -122,6 +126,7 @@ impl PgTripwire {
         policy: &Policy,
         op: impl FnOnce(&mut dyn Db) -> Result<T, DbError>,
     ) -> Result<T, TripError> {
+        let t0 = std::time::Instant::now();
         let token = token();
         let arm = match self.capture {
             // the setting is committed before BEGIN: a ROLLBACK the
@@ -130,11 +135,16 @@ impl PgTripwire {
                 "SET rowguard.tripwire = 'on'; COMMIT; BEGIN; SELECT {SCHEMA}.arm({})",
                 literal(&token)
             ),
-            Capture::Native => format!("BEGIN; SET {SCHEMA}.arm = {}", literal(&token)),
+            // the token's hash: only the settle reveals the token itself
+            Capture::Native => format!("BEGIN; SET {SCHEMA}.arm = '{}'", sha256_hex(&token)),
         };
         // the transaction plpgsql's arm() returns (the C module checks its own)
-        let xid = match self.client.simple_query(&arm) {
-            Ok(m) => first_value(m),
+        let armed = match self.capture {
+            Capture::Plpgsql => self.client.simple_query(&arm).map(first_value),
+            Capture::Native => self.client.batch_execute(&arm).map(|()| None),
+        };
+        let xid = match armed {
+            Ok(xid) => xid,
             Err(e) => {
                 self.abandon(&token);
                 return Err(TripError::Database(one_line(&e)));
@@ -144,12 +154,24 @@ impl PgTripwire {
             tw: self,
             verdict: Verdict::default(),
         };
+        let t1 = std::time::Instant::now();
         let result = op(&mut calls);
+        let t2 = std::time::Instant::now();
         let mut verdict = calls.verdict;
         let outcome = match result {
             Err(error) => Err(TripError::Failed { error, verdict }),
             Ok(value) => match self.settle(&token, policy) {
-                Settled::Committed => return Ok(value),
+                Settled::Committed => {
+                    let t3 = std::time::Instant::now();
+                    TIMES.with(|t| {
+                        let mut t = t.borrow_mut();
+                        t[0] += (t1 - t0).as_nanos() as u64;
+                        t[1] += (t2 - t1).as_nanos() as u64;
+                        t[2] += (t3 - t2).as_nanos() as u64;
+                        t[3] += 1;
+                    });
+                    return Ok(value);
+                }
                 Settled::Failed(e) => Err(TripError::Database(e)),
                 Settled::ToJudge => match self.take(&token, xid.as_deref()) {
                     Err(e) => Err(TripError::Database(e)),
@@ -213,7 +235,7 @@ impl PgTripwire {
     /// The statement that settles the operation on the server, or `None`
     /// when a key is neither an integer nor a text, or a name holds a NUL
     /// (those are judged in Rust only).
-    fn settle_sql(&self, token: &str, policy: &Policy) -> Option<String> {
+    fn settle_sql(&mut self, token: &str, policy: &Policy) -> Option<String> {
         let (mut ints, mut texts) = (Vec::new(), Vec::new());
         for k in &policy.keys {
             match k {
@@ -251,37 +273,48 @@ impl PgTripwire {
                 literal(&json.to_string())
             ));
         }
-        // the C module's netstrings: see check_settle in crates/guard/pg
-        let writable: Vec<&str> = policy.writable.iter().map(String::as_str).collect();
-        let sides: Vec<[String; 3]> = policy
-            .side_effects
-            .iter()
-            .map(|s| {
+        // the C module's netstrings (see check_settle in crates/guard/pg):
+        // the token, the policy's shape (kept while the policy keeps it), the keys
+        let same = self.settle_shape.as_ref().is_some_and(|(p, _)| {
+            p.table == policy.table
+                && p.key_column == policy.key_column
+                && p.writable == policy.writable
+                && p.side_effects == policy.side_effects
+        });
+        if !same {
+            let shape = Policy {
+                keys: Vec::new(),
+                ..policy.clone()
+            };
+            let mut items = vec![policy.table.clone(), policy.key_column.clone()];
+            for list in [
+                &fixed,
+                &policy.writable.iter().map(String::as_str).collect(),
+            ] {
+                items.push(list.len().to_string());
+                items.extend(list.iter().map(|s| s.to_string()));
+            }
+            items.push(policy.side_effects.len().to_string());
+            for s in &policy.side_effects {
                 let ops = [(s.insert, 'i'), (s.update, 'u'), (s.delete, 'd')];
                 let ops = ops.iter().filter(|(on, _)| *on).map(|(_, c)| *c);
-                [s.table.clone(), s.column.clone(), ops.collect()]
-            })
-            .collect();
-        let mut items = vec![token, &policy.table, &policy.key_column];
-        let counts = [
-            ints.len(),
-            texts.len(),
-            fixed.len(),
-            writable.len(),
-            sides.len(),
-        ]
-        .map(|n| n.to_string());
-        let ints: Vec<&str> = ints.iter().map(String::as_str).collect();
-        for (count, list) in counts.iter().zip([&ints, &texts, &fixed, &writable]) {
-            items.push(count);
-            items.extend(list);
+                items.extend([s.table.clone(), s.column.clone(), ops.collect()]);
+            }
+            if items.iter().any(|s| s.contains('\0')) {
+                return None;
+            }
+            let tail = items.iter().map(|s| netstring(s)).collect();
+            self.settle_shape = Some((shape, tail));
         }
-        items.push(&counts[4]);
-        items.extend(sides.iter().flatten().map(String::as_str));
-        if items.iter().any(|s| s.contains('\0')) {
+        let tail = self.settle_shape.as_ref().map_or("", |(_, t)| t.as_str());
+        if texts.iter().any(|t| t.contains('\0')) {
             return None;
         }
-        let value: String = items.iter().map(|s| format!("{}:{s},", s.len())).collect();
+        let mut value = netstring(token) + tail;
+        value += &netstring(&ints.len().to_string());
+        ints.iter().for_each(|i| value += &netstring(i));
+        value += &netstring(&texts.len().to_string());
+        texts.iter().for_each(|t| value += &netstring(t));
         Some(format!("SET {SCHEMA}.settle = {}", literal(&value)))
     }
 
@@ -387,6 +420,19 @@ fn token() -> String {
     format!("{:016x}{:016x}", a.finish(), b.finish())
 }
 
+fn sha256_hex(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `s` as a netstring: `<bytes>:<s>,`.
+fn netstring(s: &str) -> String {
+    format!("{}:{s},", s.len())
+}
+
 fn first_value(messages: Vec<SimpleQueryMessage>) -> Option<String> {
     rows(messages).into_iter().next()?.into_iter().next()?
 }
@@ -452,5 +498,22 @@ impl Db for Calls<'_> {
 
     fn database(&self) -> &'static str {
         "postgres"
+    }
+}
+
+thread_local! { static TIMES: std::cell::RefCell<[u64; 4]> = std::cell::RefCell::new([0; 4]); }
+impl Drop for PgTripwire {
+    fn drop(&mut self) {
+        TIMES.with(|t| {
+            let t = t.borrow();
+            if t[3] > 0 {
+                eprintln!(
+                    "tw: arm {} op {} settle {}",
+                    t[0] / t[3] / 1000,
+                    t[1] / t[3] / 1000,
+                    t[2] / t[3] / 1000
+                );
+            }
+        });
     }
 }
