@@ -108,28 +108,9 @@ impl Work {
 
     /// Operation `i` in its own transaction, on a plain connection.
     fn raw(&self, i: usize, db: &mut dyn Db) -> crate::Result<()> {
-        let t0 = std::time::Instant::now();
         db.execute("BEGIN", &[]).map_err(failed)?;
-        let t1 = std::time::Instant::now();
         self.pipeline.run(&self.ops[i].0, db).map_err(failed)?;
-        let t2 = std::time::Instant::now();
         db.execute("COMMIT", &[]).map_err(failed)?;
-        let t3 = std::time::Instant::now();
-        RAWT.with(|t| {
-            let mut t = t.borrow_mut();
-            t[0] += (t1 - t0).as_nanos() as u64;
-            t[1] += (t2 - t1).as_nanos() as u64;
-            t[2] += (t3 - t2).as_nanos() as u64;
-            t[3] += 1;
-            if t[3] % 10000 == 0 {
-                eprintln!(
-                    "raw: begin {} op {} commit {}",
-                    t[0] / t[3] / 1000,
-                    t[1] / t[3] / 1000,
-                    t[2] / t[3] / 1000
-                );
-            }
-        });
         Ok(())
     }
 }
@@ -338,5 +319,3 @@ fn postgres(
         format!("postgres (loopback, server defaults; capture: {capture})"),
     ))
 }
-
-thread_local! { static RAWT: std::cell::RefCell<[u64; 4]> = std::cell::RefCell::new([0; 4]); }

@@ -126,7 +126,6 @@ impl PgTripwire {
         policy: &Policy,
         op: impl FnOnce(&mut dyn Db) -> Result<T, DbError>,
     ) -> Result<T, TripError> {
-        let t0 = std::time::Instant::now();
         let token = token();
         let arm = match self.capture {
             // the setting is committed before BEGIN: a ROLLBACK the
@@ -154,24 +153,12 @@ impl PgTripwire {
             tw: self,
             verdict: Verdict::default(),
         };
-        let t1 = std::time::Instant::now();
         let result = op(&mut calls);
-        let t2 = std::time::Instant::now();
         let mut verdict = calls.verdict;
         let outcome = match result {
             Err(error) => Err(TripError::Failed { error, verdict }),
             Ok(value) => match self.settle(&token, policy) {
-                Settled::Committed => {
-                    let t3 = std::time::Instant::now();
-                    TIMES.with(|t| {
-                        let mut t = t.borrow_mut();
-                        t[0] += (t1 - t0).as_nanos() as u64;
-                        t[1] += (t2 - t1).as_nanos() as u64;
-                        t[2] += (t3 - t2).as_nanos() as u64;
-                        t[3] += 1;
-                    });
-                    return Ok(value);
-                }
+                Settled::Committed => return Ok(value),
                 Settled::Failed(e) => Err(TripError::Database(e)),
                 Settled::ToJudge => match self.take(&token, xid.as_deref()) {
                     Err(e) => Err(TripError::Database(e)),
@@ -498,22 +485,5 @@ impl Db for Calls<'_> {
 
     fn database(&self) -> &'static str {
         "postgres"
-    }
-}
-
-thread_local! { static TIMES: std::cell::RefCell<[u64; 4]> = std::cell::RefCell::new([0; 4]); }
-impl Drop for PgTripwire {
-    fn drop(&mut self) {
-        TIMES.with(|t| {
-            let t = t.borrow();
-            if t[3] > 0 {
-                eprintln!(
-                    "tw: arm {} op {} settle {}",
-                    t[0] / t[3] / 1000,
-                    t[1] / t[3] / 1000,
-                    t[2] / t[3] / 1000
-                );
-            }
-        });
     }
 }
