@@ -305,14 +305,15 @@ fn the_operation_cannot_commit_around_the_tripwire_on_postgres_with(capture: Cap
         "SET rowguard.tripwire = 'off'; UPDATE appointments SET notes = 'x' WHERE id = 8",
         "ROLLBACK; UPDATE appointments SET notes = 'x' WHERE id = 8",
         "ROLLBACK; BEGIN; UPDATE appointments SET notes = 'x' WHERE id = 8",
-        // the C module's settings and functions, with a token the SQL made up
-        // (armed with its SHA-256), in the operation's transaction or a new one
-        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f'; \
+        // the C module's arm and settle, with a token the SQL made up (armed
+        // with its SHA-256 and a policy allowing row 8), in the operation's
+        // transaction or a new one
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '64:9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f,12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:8,1:0,'; \
          SELECT * FROM rowguard_tripwire.take('0123456789abcdef')",
-        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f'; \
-         SET rowguard_tripwire.settle = '16:0123456789abcdef,12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:8,1:0,'; COMMIT",
-        "ROLLBACK; BEGIN; SET rowguard_tripwire.arm = '9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f'; UPDATE appointments SET notes = 'x' WHERE id = 8; \
-         SET rowguard_tripwire.settle = '16:0123456789abcdef,12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:8,1:0,'; COMMIT",
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '64:9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f,12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:8,1:0,'; \
+         SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT",
+        "ROLLBACK; BEGIN; SET rowguard_tripwire.arm = '64:9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f,12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:8,1:0,'; \
+         UPDATE appointments SET notes = 'x' WHERE id = 8; SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT",
         "UPDATE appointments SET notes = 'x' WHERE id = 8; SELECT rowguard_tripwire.disarm('0123456789abcdef')",
         "UPDATE appointments SET notes = 'x' WHERE id = 8; RESET ALL; DISCARD ALL",
     ] {
@@ -331,7 +332,6 @@ fn the_operation_cannot_commit_around_the_tripwire_on_postgres_with(capture: Cap
             db.execute("UPDATE appointments SET notes = 'ok' WHERE id = 7", &[])?;
             db.query_row(
                 "SELECT coalesce(current_setting('rowguard_tripwire.arm', true), '') \
-                 || coalesce(current_setting('rowguard_tripwire.settle', true), '') \
                  || coalesce((SELECT string_agg(setting, '') FROM pg_settings WHERE name LIKE 'rowguard_tripwire%'), '')",
                 &[],
             )

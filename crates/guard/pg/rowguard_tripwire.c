@@ -3,40 +3,42 @@
  * (crates/guard/src/tripwire/postgres.rs, `PgTripwire::install_native`).
  *
  * It owns, per backend:
- * - the session's arming: `SET rowguard_tripwire.arm = sha256(token)` in a
- *   transaction block arms the session for one operation; only a settled
- *   COMMIT or `disarm(token)` disarms it, so a ROLLBACK the operation sends
- *   does not (a write after it still cannot commit). The arm carries the
- *   token's hash and only the settle reveals the token: a SET's text can be
- *   read back while the operation runs (pg_stat_statements keeps utility
- *   statements verbatim), a hash gives nothing to settle with. An armed
- *   session cannot be armed again, so SQL in the operation cannot arm a
- *   transaction of its own with a token it knows;
+ * - the session's arming: `SET rowguard_tripwire.arm = sha256(token) +
+ *   policy` in a transaction block arms the session for one operation; only
+ *   a settled COMMIT or `disarm(token)` disarms it, so a ROLLBACK the
+ *   operation sends does not (a write after it still cannot commit). The
+ *   arm carries the token's hash and only the settle reveals the token: a
+ *   SET's text can be read back while the operation runs (pg_stat_statements
+ *   keeps utility statements verbatim), a hash gives nothing to settle with.
+ *   An armed session cannot be armed again, so SQL in the operation cannot
+ *   arm a transaction of its own with a token it knows;
  * - the capture: an AFTER ROW trigger that, while the session is armed,
  *   copies each changed row (old and new tuple) into the transaction's
  *   memory, tagged with its subtransaction so that a rolled-back savepoint
  *   drops its rows; unarmed sessions pay one branch per row;
+ * - the settle: `SAVEPOINT rowguard_settle_<token>; COMMIT`. A utility hook
+ *   reads the token from the savepoint's name and, at the COMMIT, before
+ *   the transaction ends, checks every captured row against the arm's
+ *   policy: it passes a row only when it is certainly allowed (an in-place
+ *   update of a target row touching writable columns only, or an allowed
+ *   side effect on a row holding a target key; values compared by their
+ *   bytes, keys only for integer and text columns: stricter than rowguard's
+ *   judge, never looser). Anything else fails the COMMIT with RG001 inside
+ *   the savepoint, which leaves the transaction alive: the client rolls
+ *   back to the savepoint and reads the rows with `take(token)`;
  * - the gate at COMMIT (and PREPARE): a transaction that was armed and not
  *   settled, or that holds captured rows nobody checked, cannot commit;
- * - `SET rowguard_tripwire.settle = token + policy`: the clean path's check,
- *   in C. It passes a
- *   row only when it is certainly allowed (an in-place update of a target
- *   row touching writable columns only, or an allowed side effect on a row
- *   holding a target key; values compared by their bytes, keys only for
- *   integer and text columns: stricter than rowguard's judge, never looser).
- *   Anything else fails the SET with RG001 and changes nothing: the client
- *   rolls back to its savepoint and reads the rows with `take(token)`;
  * - `take(token)`: the captured rows as (table, old, new) jsonb text, as
  *   `to_jsonb(row)` prints them, for the judge in Rust.
  *
- * Arming and settling are settings, not functions, because a SET is the
- * cheapest statement the server runs: no planner, no executor (a SELECT of
- * a function costs four times its server time). Their check hooks do the
- * work inside the transaction and blank the value, so SHOW never reveals a
- * token; outside a transaction block, or from any source but a SET in the
- * session (ALTER ROLE, the configuration file), a value is refused. The
- * settings exist once the module is loaded in the backend: the client calls
- * `loaded()` when it wraps a connection, before any SET.
+ * The arm is a setting and the settle a savepoint because those are the
+ * cheapest statements the server runs: no planner, no executor (a SELECT of
+ * a function costs three times a SET's server time). The arm's check hook
+ * does the work inside the transaction and blanks the value, so SHOW never
+ * reveals it; outside a transaction block, or from any source but a SET in
+ * the session (ALTER ROLE, the configuration file), a value is refused. The
+ * setting and the hook exist once the module is loaded in the backend: the
+ * client calls `loaded()` when it wraps a connection, before any SET.
  *
  * Nothing here is shared between backends, nothing is written to a table,
  * and SQL that does not know the operation's token can neither read,
@@ -56,6 +58,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
+#include "tcop/utility.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -85,6 +88,25 @@ typedef struct Change
 	Size		bytes;
 } Change;
 
+/* The clean-path policy, as the arm carries it. */
+typedef struct Policy
+{
+	char	   *table;
+	char	   *key;
+	int			n_int_keys;
+	int64	   *int_keys;
+	int			n_text_keys;
+	text	  **text_keys;
+	int			n_fixed;
+	char	  **fixed;
+	int			n_writable;
+	char	  **writable;
+	int			n_side;
+	char	  **side_tables;
+	char	  **side_columns;
+	char	  **side_ops;		/* letters among "iud" */
+} Policy;
+
 /* session state: armed from arm() until a settled COMMIT or disarm() */
 static bool session_armed = false;
 /* the hex SHA-256 of the operation's token */
@@ -98,6 +120,11 @@ static bool settled = false;
 static List *changes = NIL;
 static List *shapes = NIL;
 static Size captured_bytes = 0;
+/* the arm's policy (NULL: none, every captured row goes to the judge) and
+ * the token a settle savepoint named, in TopTransactionContext */
+static Policy *policy = NULL;
+static char *settle_token = NULL;
+static ProcessUtility_hook_type next_utility = NULL;
 
 void		_PG_init(void);
 
@@ -121,6 +148,8 @@ transaction_ended(XactEvent event, void *arg)
 			/* the lists' memory goes with TopTransactionContext */
 			changes = NIL;
 			shapes = NIL;
+			policy = NULL;
+			settle_token = NULL;
 			captured_bytes = 0;
 			settled = false;
 			generation++;
@@ -136,7 +165,11 @@ subtransaction_ended(SubXactEvent event, SubTransactionId sub, SubTransactionId 
 	ListCell   *lc;
 	int			keep = 0;
 
-	if (event != SUBXACT_EVENT_ABORT_SUB || changes == NIL)
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	/* a settle that failed: the client rolls back to its savepoint */
+	settle_token = NULL;
+	if (changes == NIL)
 		return;
 	/* rows of `sub` and of its children come last, in capture order */
 	foreach(lc, changes)
@@ -153,9 +186,10 @@ subtransaction_ended(SubXactEvent event, SubTransactionId sub, SubTransactionId 
 }
 
 static bool check_arm(char **newval, void **extra, GucSource source);
-static bool check_settle(char **newval, void **extra, GucSource source);
+static void settle_at_commit(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+							 ProcessUtilityContext context, ParamListInfo params,
+							 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc);
 static char *arm_setting = NULL;
-static char *settle_setting = NULL;
 
 void
 _PG_init(void)
@@ -166,11 +200,9 @@ _PG_init(void)
 							   NULL, &arm_setting, "", PGC_USERSET,
 							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_NO_RESET_ALL,
 							   check_arm, NULL, NULL);
-	DefineCustomStringVariable("rowguard_tripwire.settle", "Settles this transaction's captured rows.",
-							   NULL, &settle_setting, "", PGC_USERSET,
-							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_NO_RESET_ALL,
-							   check_settle, NULL, NULL);
 	MarkGUCPrefixReserved("rowguard_tripwire");
+	next_utility = ProcessUtility_hook;
+	ProcessUtility_hook = settle_at_commit;
 }
 
 PG_FUNCTION_INFO_V1(rowguard_tripwire_loaded);
@@ -307,29 +339,6 @@ rowguard_tripwire_no_truncate(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-static bool
-check_arm(char **newval, void **extra, GucSource source)
-{
-	if (!from_a_set(newval, source))
-		return **newval == '\0';
-	if (strlen(*newval) != DIGEST_HEX || strspn(*newval, "0123456789abcdef") != DIGEST_HEX)
-	{
-		GUC_check_errmsg("rowguard tripwire: arm with the token's SHA-256, in lowercase hex");
-		return false;
-	}
-	if (session_armed)
-	{
-		GUC_check_errmsg("rowguard tripwire: the session is armed already (a settled COMMIT or disarm(token) ends it)");
-		return false;
-	}
-	memcpy(commitment, *newval, DIGEST_HEX + 1);
-	blank(newval);
-	session_armed = true;
-	armed_generation = generation;
-	settled = false;
-	return true;
-}
-
 /* `t` (`len` bytes) hashes to the armed commitment. */
 static bool
 opens(const char *t, size_t len)
@@ -391,24 +400,6 @@ rowguard_tripwire_disarm(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* The clean-path policy, as the settle setting carries it. */
-typedef struct Policy
-{
-	char	   *table;
-	char	   *key;
-	int			n_int_keys;
-	int64	   *int_keys;
-	int			n_text_keys;
-	text	  **text_keys;
-	int			n_fixed;
-	char	  **fixed;
-	int			n_writable;
-	char	  **writable;
-	int			n_side;
-	char	  **side_tables;
-	char	  **side_columns;
-	char	  **side_ops;		/* letters among "iud" */
-} Policy;
 
 static bool
 named(char **names, int n, const char *name)
@@ -518,12 +509,13 @@ certainly_allowed(const Policy *p, const Change *c)
 }
 
 /*
- * The settle setting's value: netstrings ("<length>:<bytes>,"), in order:
- * token, table, key column; two lists each led by its count: fixed
- * columns, writable columns; the count of side effects and, for each, its
- * table, column and ops ("iud"); then two more lists: integer keys
- * (decimal) and text keys. (The client keeps the middle part while the
- * policy's shape stays the same.)
+ * The arm setting's value: netstrings ("<length>:<bytes>,"), in order: the
+ * token's SHA-256 (lowercase hex); then, when the server can check the
+ * clean path, the policy: table, key column; two lists each led by its
+ * count: fixed columns, writable columns; the count of side effects and,
+ * for each, its table, column and ops ("iud"); then two more lists: integer
+ * keys (decimal) and text keys. (The client keeps the policy's middle part
+ * while its shape stays the same.)
  */
 typedef struct Cursor
 {
@@ -577,86 +569,135 @@ strings(Cursor *c, int *n)
 	return out;
 }
 
+/* The policy at `c`, in the current memory context; NULL when malformed. */
+static Policy *
+parse_policy(Cursor *c)
+{
+	Policy	   *p = (Policy *) palloc(sizeof(Policy));
+
+	p->table = next(c, NULL);
+	p->key = next(c, NULL);
+	p->fixed = strings(c, &p->n_fixed);
+	p->writable = strings(c, &p->n_writable);
+	p->n_side = count(c);
+	p->side_tables = (char **) palloc(sizeof(char *) * (p->n_side + 1));
+	p->side_columns = (char **) palloc(sizeof(char *) * (p->n_side + 1));
+	p->side_ops = (char **) palloc(sizeof(char *) * (p->n_side + 1));
+	for (int i = 0; i < p->n_side; i++)
+	{
+		p->side_tables[i] = next(c, NULL);
+		p->side_columns[i] = next(c, NULL);
+		p->side_ops[i] = next(c, NULL);
+	}
+	p->n_int_keys = count(c);
+	p->int_keys = (int64 *) palloc(sizeof(int64) * (p->n_int_keys + 1));
+	for (int i = 0; i < p->n_int_keys; i++)
+	{
+		char	   *k = next(c, NULL);
+		char	   *end = NULL;
+
+		errno = 0;
+		p->int_keys[i] = k ? strtoll(k, &end, 10) : 0;
+		if (!k || errno != 0 || end == k || *end != '\0')
+			c->ok = false;
+	}
+	p->n_text_keys = count(c);
+	p->text_keys = (text **) palloc(sizeof(text *) * (p->n_text_keys + 1));
+	for (int i = 0; i < p->n_text_keys; i++)
+	{
+		size_t		len;
+		char	   *k = next(c, &len);
+
+		p->text_keys[i] = k ? cstring_to_text_with_len(k, len) : NULL;
+	}
+	return c->ok && c->at == c->end ? p : NULL;
+}
+
 static bool
-check_settle(char **newval, void **extra, GucSource source)
+check_arm(char **newval, void **extra, GucSource source)
 {
 	Cursor		c;
-	Policy		p;
-	ListCell   *lc;
-	char	   *tok;
-	size_t		tok_len;
-	const char *why;
-	int			code;
+	char	   *hash;
+	size_t		len = 0;
+	Policy	   *p = NULL;
+	bool		with_policy;
+	MemoryContext caller;
 
 	if (!from_a_set(newval, source))
 		return **newval == '\0';
-	c.at = *newval;
-	c.end = *newval + strlen(*newval);
+	if (session_armed)
+	{
+		blank(newval);
+		GUC_check_errmsg("rowguard tripwire: the session is armed already (a settled COMMIT or disarm(token) ends it)");
+		return false;
+	}
+	/* the policy lives as long as the transaction it arms */
+	caller = MemoryContextSwitchTo(TopTransactionContext);
+	c.at = pstrdup(*newval);
+	c.end = c.at + strlen(c.at);
 	c.ok = true;
-	tok = next(&c, &tok_len);
-	why = c.ok ? refused(tok, tok_len, &code) : NULL;
+	blank(newval);
+	hash = next(&c, &len);
+	with_policy = c.ok && c.at != c.end;
+	if (with_policy)
+		p = parse_policy(&c);
+	MemoryContextSwitchTo(caller);
+	if (!hash || len != DIGEST_HEX || strspn(hash, "0123456789abcdef") != DIGEST_HEX || (with_policy && !p))
+	{
+		GUC_check_errmsg("rowguard tripwire: arm with the token's SHA-256 in lowercase hex, then the policy");
+		return false;
+	}
+	memcpy(commitment, hash, DIGEST_HEX + 1);
+	policy = p;
+	session_armed = true;
+	armed_generation = generation;
+	settled = false;
+	return true;
+}
+
+#define SETTLE_SAVEPOINT "rowguard_settle_"
+
+/* The clean path: every captured row certainly allowed, or an ERROR. */
+static void
+settle(const char *t)
+{
+	int			code;
+	const char *why = refused(t, strlen(t), &code);
+	ListCell   *lc;
+
 	if (why)
-	{
-		blank(newval);
-		GUC_check_errcode(code);
-		GUC_check_errmsg("%s", why);
-		return false;
-	}
-	p.table = next(&c, NULL);
-	p.key = next(&c, NULL);
-	p.fixed = strings(&c, &p.n_fixed);
-	p.writable = strings(&c, &p.n_writable);
-	p.n_side = count(&c);
-	p.side_tables = (char **) palloc(sizeof(char *) * (p.n_side + 1));
-	p.side_columns = (char **) palloc(sizeof(char *) * (p.n_side + 1));
-	p.side_ops = (char **) palloc(sizeof(char *) * (p.n_side + 1));
-	for (int i = 0; i < p.n_side; i++)
-	{
-		p.side_tables[i] = next(&c, NULL);
-		p.side_columns[i] = next(&c, NULL);
-		p.side_ops[i] = next(&c, NULL);
-	}
-	p.n_int_keys = count(&c);
-	p.int_keys = (int64 *) palloc(sizeof(int64) * (p.n_int_keys + 1));
-	for (int i = 0; i < p.n_int_keys; i++)
-	{
-		char	   *k = next(&c, NULL);
-
-		errno = 0;
-		p.int_keys[i] = k ? strtoll(k, NULL, 10) : 0;
-		if (errno != 0)
-			c.ok = false;
-	}
-	p.n_text_keys = count(&c);
-	p.text_keys = (text **) palloc(sizeof(text *) * (p.n_text_keys + 1));
-	for (int i = 0; i < p.n_text_keys; i++)
-	{
-		size_t		len;
-		char	   *k = next(&c, &len);
-
-		p.text_keys[i] = k ? cstring_to_text_with_len(k, len) : NULL;
-	}
-	if (!c.ok || c.at != c.end)
-	{
-		blank(newval);
-		GUC_check_errmsg("rowguard tripwire: the settle value is malformed");
-		return false;
-	}
+		ereport(ERROR, (errcode(code), errmsg("%s", why)));
 	foreach(lc, changes)
 	{
-		if (!certainly_allowed(&p, (Change *) lfirst(lc)))
-		{
-			blank(newval);
-			GUC_check_errcode(MAKE_SQLSTATE('R', 'G', '0', '0', '1'));
-			GUC_check_errmsg("rowguard tripwire: not settled on the server");
-			return false;
-		}
+		if (!policy || !certainly_allowed(policy, (Change *) lfirst(lc)))
+			ereport(ERROR,
+					(errcode(MAKE_SQLSTATE('R', 'G', '0', '0', '1')),
+					 errmsg("rowguard tripwire: not settled on the server")));
 	}
-	blank(newval);
 	changes = NIL;
 	captured_bytes = 0;
 	settled = true;
-	return true;
+}
+
+/*
+ * `SAVEPOINT rowguard_settle_<token>` names the token; the COMMIT after it
+ * settles before the transaction ends (inside the savepoint, so a refusal
+ * leaves the transaction alive).
+ */
+static void
+settle_at_commit(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				 ProcessUtilityContext context, ParamListInfo params,
+				 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	TransactionStmt *t = IsA(pstmt->utilityStmt, TransactionStmt) ? (TransactionStmt *) pstmt->utilityStmt : NULL;
+
+	if (t && t->kind == TRANS_STMT_COMMIT && settle_token && session_armed && !settled)
+		settle(settle_token);
+	(next_utility ? next_utility : standard_ProcessUtility) (pstmt, queryString, readOnlyTree, context,
+															  params, queryEnv, dest, qc);
+	if (t && t->kind == TRANS_STMT_SAVEPOINT && session_armed && t->savepoint_name &&
+		strncmp(t->savepoint_name, SETTLE_SAVEPOINT, strlen(SETTLE_SAVEPOINT)) == 0)
+		settle_token = MemoryContextStrdup(TopTransactionContext, t->savepoint_name + strlen(SETTLE_SAVEPOINT));
 }
 
 /* A row as jsonb text, as `to_jsonb(row)` prints it. */

@@ -127,6 +127,8 @@ impl PgTripwire {
         op: impl FnOnce(&mut dyn Db) -> Result<T, DbError>,
     ) -> Result<T, TripError> {
         let token = token();
+        // the server's clean-path check: None sends every change to the judge
+        let check = self.clean_check(policy);
         let arm = match self.capture {
             // the setting is committed before BEGIN: a ROLLBACK the
             // operation sends must not turn it off with the transaction
@@ -134,8 +136,11 @@ impl PgTripwire {
                 "SET rowguard.tripwire = 'on'; COMMIT; BEGIN; SELECT {SCHEMA}.arm({})",
                 literal(&token)
             ),
-            // the token's hash: only the settle reveals the token itself
-            Capture::Native => format!("BEGIN; SET {SCHEMA}.arm = '{}'", sha256_hex(&token)),
+            // the token's hash (only the settle reveals the token), the policy
+            Capture::Native => format!(
+                "BEGIN; SET {SCHEMA}.arm = {}",
+                literal(&(netstring(&sha256_hex(&token)) + check.as_deref().unwrap_or("")))
+            ),
         };
         // the transaction plpgsql's arm() returns (the C module checks its own)
         let armed = match self.capture {
@@ -157,7 +162,7 @@ impl PgTripwire {
         let mut verdict = calls.verdict;
         let outcome = match result {
             Err(error) => Err(TripError::Failed { error, verdict }),
-            Ok(value) => match self.settle(&token, policy) {
+            Ok(value) => match self.settle(&token, check.as_deref()) {
                 Settled::Committed => return Ok(value),
                 Settled::Failed(e) => Err(TripError::Database(e)),
                 Settled::ToJudge => match self.take(&token, xid.as_deref()) {
@@ -190,26 +195,40 @@ impl PgTripwire {
     }
 
     /// The clean path in one round trip: the server checks every row the
-    /// operation changed against `policy` and, when each one is certainly
-    /// allowed (an in-place update of a target row touching only writable
-    /// columns, or an allowed side effect on a row holding a target key,
-    /// compared as text: stricter than the judge, never looser), empties the
-    /// log and commits. Anything it cannot settle is rolled back to before
-    /// the check and judged in Rust ([`PgTripwire::take`]), which has the
-    /// last word and writes the verdict.
-    fn settle(&mut self, token: &str, policy: &Policy) -> Settled {
-        let Some(check) = self.settle_sql(token, policy) else {
+    /// operation changed against the policy (`check`, from
+    /// [`PgTripwire::clean_check`]) and, when each one is certainly allowed
+    /// (an in-place update of a target row touching only writable columns,
+    /// or an allowed side effect on a row holding a target key: stricter
+    /// than the judge, never looser), empties the capture and commits.
+    /// Anything it cannot settle is rolled back to before the check and
+    /// judged in Rust ([`PgTripwire::take`]), which has the last word and
+    /// writes the verdict.
+    fn settle(&mut self, token: &str, check: Option<&str>) -> Settled {
+        let Some(check) = check else {
             return Settled::ToJudge;
         };
-        match self.client.batch_execute(&format!(
-            "SAVEPOINT rowguard_settle; {check}; {}",
-            self.commit()
-        )) {
+        let (message, savepoint) = match self.capture {
+            Capture::Plpgsql => (
+                format!(
+                    "SAVEPOINT rowguard_settle; SELECT {SCHEMA}.settle({}, {check}); {}",
+                    literal(token),
+                    self.commit()
+                ),
+                "rowguard_settle".to_string(),
+            ),
+            // the C module reads the token from the savepoint's name and
+            // checks at the COMMIT, with the policy the arm carried
+            Capture::Native => (
+                format!("SAVEPOINT rowguard_settle_{token}; COMMIT"),
+                format!("rowguard_settle_{token}"),
+            ),
+        };
+        match self.client.batch_execute(&message) {
             Ok(()) => Settled::Committed,
             Err(e) if e.code().is_some_and(|c| c.code() == UNSETTLED) => {
                 match self
                     .client
-                    .batch_execute("ROLLBACK TO SAVEPOINT rowguard_settle")
+                    .batch_execute(&format!("ROLLBACK TO SAVEPOINT {savepoint}"))
                 {
                     Ok(()) => Settled::ToJudge,
                     Err(e) => Settled::Failed(one_line(&e)),
@@ -219,10 +238,11 @@ impl PgTripwire {
         }
     }
 
-    /// The statement that settles the operation on the server, or `None`
-    /// when a key is neither an integer nor a text, or a name holds a NUL
-    /// (those are judged in Rust only).
-    fn settle_sql(&mut self, token: &str, policy: &Policy) -> Option<String> {
+    /// `policy` as the server's clean-path check reads it (plpgsql: a jsonb
+    /// literal for `settle`; the C module: netstrings the arm carries), or
+    /// `None` when a key is neither an integer nor a text, or a name holds
+    /// a NUL (those are judged in Rust only).
+    fn clean_check(&mut self, policy: &Policy) -> Option<String> {
         let (mut ints, mut texts) = (Vec::new(), Vec::new());
         for k in &policy.keys {
             match k {
@@ -254,14 +274,10 @@ impl PgTripwire {
                 "writable": policy.writable,
                 "side": policy.side_effects,
             });
-            return Some(format!(
-                "SELECT {SCHEMA}.settle({}, {})",
-                literal(token),
-                literal(&json.to_string())
-            ));
+            return Some(literal(&json.to_string()));
         }
-        // the C module's netstrings (see check_settle in crates/guard/pg):
-        // the token, the policy's shape (kept while the policy keeps it), the keys
+        // the C module's netstrings (see check_arm in crates/guard/pg): the
+        // policy's shape (kept while the policy keeps it), then the keys
         let same = self.settle_shape.as_ref().is_some_and(|(p, _)| {
             p.table == policy.table
                 && p.key_column == policy.key_column
@@ -297,12 +313,12 @@ impl PgTripwire {
         if texts.iter().any(|t| t.contains('\0')) {
             return None;
         }
-        let mut value = netstring(token) + tail;
+        let mut value = tail.to_string();
         value += &netstring(&ints.len().to_string());
         ints.iter().for_each(|i| value += &netstring(i));
         value += &netstring(&texts.len().to_string());
         texts.iter().for_each(|t| value += &netstring(t));
-        Some(format!("SET {SCHEMA}.settle = {}", literal(&value)))
+        Some(value)
     }
 
     /// The end of the clean path's message: COMMIT, and disarming the
