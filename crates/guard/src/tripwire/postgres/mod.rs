@@ -19,21 +19,26 @@
 //!   token, SQL the operation sends can neither read nor empty them.
 //!
 //! One clean operation costs two round trips of the tripwire's own, as many
-//! as the `BEGIN` and `COMMIT` of a plain transaction: `BEGIN; ... arm(token)`
-//! (returns the transaction it armed), and after the operation `SAVEPOINT;
-//! SELECT settle(token, policy); COMMIT` (and, on plpgsql, `RESET
-//! rowguard.tripwire`) in one message. When `settle` cannot pass a row, the
-//! tripwire rolls back to the savepoint, reads the rows with `take(token)`
-//! (in the transaction it armed?) and judges them in Rust, which has the last
-//! word: COMMIT, or ROLLBACK with the verdict. The rows are read once, so a
-//! blast radius is reported on the operation's last call.
+//! as the `BEGIN` and `COMMIT` of a plain transaction. plpgsql: `SET
+//! rowguard.tripwire = 'on'; COMMIT; BEGIN; SELECT arm(token)` (returns the
+//! transaction it armed), and after the operation `SAVEPOINT; SELECT
+//! settle(token, policy); COMMIT; RESET rowguard.tripwire`. The C module:
+//! `BEGIN; SET rowguard_tripwire.arm = sha256(token) + policy`, and
+//! `SAVEPOINT rowguard_settle_<token>; COMMIT`, its settle checking at the
+//! COMMIT. When the settle cannot pass a row, the tripwire rolls back to the
+//! savepoint, reads the rows with `take(token)` (in the transaction it
+//! armed?) and judges them in Rust, which has the last word: COMMIT, or
+//! ROLLBACK with the verdict. The rows are read once, so a blast radius is
+//! reported on the operation's last call.
 //!
 //! Not covered, on plpgsql only: SQL that itself sets `rowguard.tripwire`
 //! to `off` (the setting is readable and settable by any session) is not
 //! logged while off; the operation is the application's code, and SQL
 //! injected into it that knows the tripwire can blind it. `take` then finds
-//! the setting off and trips if it was left off. The C module's arming is a
-//! backend variable that only the token clears.
+//! the setting off and trips if it was left off; and it can end the
+//! transaction and arm one of its own. The C module's arming is a backend
+//! variable that only the token clears, and an armed session cannot be
+//! armed again.
 
 use std::hash::{BuildHasher, Hasher};
 
