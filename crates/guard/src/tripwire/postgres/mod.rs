@@ -9,7 +9,7 @@
 //!   trigger; a transaction holding captured rows nobody checked cannot
 //!   commit, so a COMMIT the operation sends itself, or a write after it in
 //!   autocommit, never commits unchecked;
-//! - `settle(token, policy)`: the clean path's check on the server. It
+//! - the settle: the clean path's check on the server, with the token. It
 //!   passes a row only when it is certainly allowed (an in-place update of
 //!   a target row touching writable columns only, or an allowed side effect
 //!   on a row holding a target key; stricter than the judge, never looser),
@@ -72,8 +72,8 @@ pub struct PgTripwire {
     statements: StatementCache,
     take: Option<Statement>,
     capture: Capture,
-    /// The C module's settle value for the last policy, but its token and
-    /// keys: (that policy with no keys, its netstrings).
+    /// The C module's policy netstrings for the last policy's shape: (that
+    /// policy without its keys, its netstrings without the keys).
     settle_shape: Option<(Policy, String)>,
 }
 
@@ -99,7 +99,8 @@ impl PgTripwire {
     }
 
     /// Wraps `client` (connected as any role that may write the tables of
-    /// `schema`, where [`PgTripwire::install`] has run).
+    /// `schema`, where [`PgTripwire::install`] or
+    /// [`PgTripwire::install_native`] has run; it finds which).
     pub fn new(mut client: Client, schema: &str) -> crate::Result<PgTripwire> {
         let tables = crate::postgres::setup::tables_in(&mut client, schema)?;
         let capture = Capture::installed(&mut client)?;
