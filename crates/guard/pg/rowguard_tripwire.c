@@ -1,6 +1,6 @@
 /*
  * rowguard_tripwire.c: the native capture of rowguard's PostgreSQL tripwire
- * (crates/guard/src/tripwire/postgres.rs, `PgTripwire::install_native`).
+ * (crates/guard/src/tripwire/postgres/, `PgTripwire::install_native`).
  *
  * It owns, per backend:
  * - the session's arming: `SET rowguard_tripwire.arm = sha256(token) +

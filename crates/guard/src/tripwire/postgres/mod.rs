@@ -74,7 +74,7 @@ pub struct PgTripwire {
     capture: Capture,
     /// The C module's policy netstrings for the last policy's shape: (that
     /// policy without its keys, its netstrings without the keys).
-    settle_shape: Option<(Policy, String)>,
+    policy_shape: Option<(Policy, String)>,
 }
 
 pub(super) fn pg_error(what: &str) -> impl Fn(postgres::Error) -> crate::Error + '_ {
@@ -106,7 +106,7 @@ impl PgTripwire {
         let capture = Capture::installed(&mut client)?;
         Ok(PgTripwire {
             capture,
-            settle_shape: None,
+            policy_shape: None,
             client,
             names: tables.iter().map(Names::of).collect(),
             tables,
@@ -258,13 +258,14 @@ impl PgTripwire {
             }
         }
         // columns an in-place update keeps: the table's key and the policy's
-        let mut fixed: Vec<&str> = self
-            .tables
-            .iter()
-            .find(|t| t.name == policy.table)
-            .map(|t| t.key.iter().map(|&i| t.columns[i].as_str()).collect())
-            .unwrap_or_default();
-        fixed.push(&policy.key_column);
+        let fixed = |tables: &[TableInfo]| -> Vec<String> {
+            let table = tables.iter().find(|t| t.name == policy.table);
+            let key = table.map(|t| t.key.iter().map(|&i| t.columns[i].clone()));
+            key.into_iter()
+                .flatten()
+                .chain([policy.key_column.clone()])
+                .collect()
+        };
         if self.capture == Capture::Plpgsql {
             // keys as their jsonb text, as `to_jsonb(row) -> column` prints them
             let keys: Vec<String> = ints
@@ -276,7 +277,7 @@ impl PgTripwire {
                 "table": policy.table,
                 "key": policy.key_column,
                 "keys": keys,
-                "pk": fixed,
+                "pk": fixed(&self.tables),
                 "writable": policy.writable,
                 "side": policy.side_effects,
             });
@@ -284,7 +285,7 @@ impl PgTripwire {
         }
         // the C module's netstrings (see check_arm in crates/guard/pg): the
         // policy's shape (kept while the policy keeps it), then the keys
-        let same = self.settle_shape.as_ref().is_some_and(|(p, _)| {
+        let same = self.policy_shape.as_ref().is_some_and(|(p, _)| {
             p.table == policy.table
                 && p.key_column == policy.key_column
                 && p.writable == policy.writable
@@ -296,12 +297,9 @@ impl PgTripwire {
                 ..policy.clone()
             };
             let mut items = vec![policy.table.clone(), policy.key_column.clone()];
-            for list in [
-                &fixed,
-                &policy.writable.iter().map(String::as_str).collect(),
-            ] {
+            for list in [fixed(&self.tables), policy.writable.clone()] {
                 items.push(list.len().to_string());
-                items.extend(list.iter().map(|s| s.to_string()));
+                items.extend(list);
             }
             items.push(policy.side_effects.len().to_string());
             for s in &policy.side_effects {
@@ -313,9 +311,9 @@ impl PgTripwire {
                 return None;
             }
             let tail = items.iter().map(|s| netstring(s)).collect();
-            self.settle_shape = Some((shape, tail));
+            self.policy_shape = Some((shape, tail));
         }
-        let tail = self.settle_shape.as_ref().map_or("", |(_, t)| t.as_str());
+        let tail = self.policy_shape.as_ref().map_or("", |(_, t)| t.as_str());
         if texts.iter().any(|t| t.contains('\0')) {
             return None;
         }
