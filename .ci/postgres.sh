@@ -71,7 +71,7 @@ pg_module() {
       || { echo "postgres.sh: could not install postgresql-server-dev-$major" >&2; return 1; }
   fi
   mkdir -p "$dir/module"
-  cp "$src/Makefile" "$src/rowguard_tripwire.c" "$dir/module/"
+  cp "$src/Makefile" "$src"/*.c "$src"/*.h "$dir/module/"
   make -C "$dir/module" PG_CONFIG="$bin/pg_config" >"$dir/module/build.log" 2>&1 \
     || { cat "$dir/module/build.log" >&2; return 1; }
   chmod 755 "$dir/module" "$dir/module/rowguard_tripwire.so"

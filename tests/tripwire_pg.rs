@@ -289,6 +289,16 @@ fn the_operation_cannot_commit_around_the_tripwire_on_postgres() {
     }
 }
 
+/// The C module's arm value for a token SQL could make up,
+/// "0123456789abcdef": its SHA-256, then a policy allowing row 8.
+macro_rules! forged {
+    () => {
+        "64:9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f,12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:8,1:0,"
+    };
+}
+const FORGED: &str = forged!();
+const FORGED_ARM: &str = concat!("SET rowguard_tripwire.arm = '", forged!(), "'");
+
 fn the_operation_cannot_commit_around_the_tripwire_on_postgres_with(capture: Capture) {
     let Some(scratch) = Scratch::with(capture) else {
         return;
@@ -297,36 +307,45 @@ fn the_operation_cannot_commit_around_the_tripwire_on_postgres_with(capture: Cap
     let mut tw = scratch.tripwire();
     let policy = appointments_policy(&[7]);
     for sql in [
-        "UPDATE appointments SET notes = 'x' WHERE id = 8; COMMIT",
-        "COMMIT; UPDATE appointments SET notes = 'x' WHERE id = 8",
-        "UPDATE appointments SET notes = 'x' WHERE id = 8; SELECT rowguard_tripwire.take('guess')",
-        "UPDATE appointments SET notes = 'x' WHERE id = 8; DELETE FROM rowguard_tripwire.log",
-        "TRUNCATE reminders CASCADE",
-        "SET rowguard.tripwire = 'off'; UPDATE appointments SET notes = 'x' WHERE id = 8",
-        "ROLLBACK; UPDATE appointments SET notes = 'x' WHERE id = 8",
-        "ROLLBACK; BEGIN; UPDATE appointments SET notes = 'x' WHERE id = 8",
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; COMMIT".to_string(),
+        "COMMIT; UPDATE appointments SET notes = 'x' WHERE id = 8".to_string(),
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; SELECT rowguard_tripwire.take('guess')".to_string(),
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; DELETE FROM rowguard_tripwire.log".to_string(),
+        "TRUNCATE reminders CASCADE".to_string(),
+        "SET rowguard.tripwire = 'off'; UPDATE appointments SET notes = 'x' WHERE id = 8".to_string(),
+        "ROLLBACK; UPDATE appointments SET notes = 'x' WHERE id = 8".to_string(),
+        "ROLLBACK; BEGIN; UPDATE appointments SET notes = 'x' WHERE id = 8".to_string(),
         // the C module's arm and settle, with a token the SQL made up (armed
         // with its SHA-256 and a policy allowing row 8), in the operation's
         // transaction or a new one
-        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '64:9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f,12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:8,1:0,'; \
-         SELECT * FROM rowguard_tripwire.take('0123456789abcdef')",
-        "UPDATE appointments SET notes = 'x' WHERE id = 8; SET rowguard_tripwire.arm = '64:9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f,12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:8,1:0,'; \
-         SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT",
-        "ROLLBACK; BEGIN; SET rowguard_tripwire.arm = '64:9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f,12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:8,1:0,'; \
-         UPDATE appointments SET notes = 'x' WHERE id = 8; SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT",
-        "UPDATE appointments SET notes = 'x' WHERE id = 8; SELECT rowguard_tripwire.disarm('0123456789abcdef')",
-        "UPDATE appointments SET notes = 'x' WHERE id = 8; RESET ALL; DISCARD ALL",
+        format!("UPDATE appointments SET notes = 'x' WHERE id = 8; {FORGED_ARM}; \
+         SELECT * FROM rowguard_tripwire.take('0123456789abcdef')"),
+        format!("UPDATE appointments SET notes = 'x' WHERE id = 8; {FORGED_ARM}; \
+         SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT"),
+        format!("ROLLBACK; BEGIN; {FORGED_ARM}; \
+         UPDATE appointments SET notes = 'x' WHERE id = 8; SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT"),
+        // the same, a call per statement (the arm must be alone, outside a
+        // transaction block), and through set_config()
+        format!("ROLLBACK | {FORGED_ARM} | UPDATE appointments SET notes = 'x' WHERE id = 8 | SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT"),
+        format!("ROLLBACK | BEGIN | SELECT set_config('rowguard_tripwire.arm', '{FORGED}', true) | UPDATE appointments SET notes = 'x' WHERE id = 8 | SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT"),
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; SELECT rowguard_tripwire.disarm('0123456789abcdef')".to_string(),
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; RESET ALL; DISCARD ALL".to_string(),
     ] {
         let e = tw
             .run(&policy, |db| {
-                let _ = db.execute_batch(sql);
+                // ` | ` separates calls
+                for call in sql.split(" | ") {
+                    let _ = db.execute_batch(call);
+                }
                 Ok::<_, DbError>(())
             })
             .unwrap_err();
         assert!(!matches!(e, TripError::Failed { .. }), "{sql}: {e}");
         assert_eq!(picture(&mut scratch.connect()), before, "{sql}");
     }
-    // the token is never readable, even by the operation's own SQL
+    // the token is never readable, even by the operation's own SQL (on a
+    // new connection: the cases above leave their own values set)
+    let mut tw = scratch.tripwire();
     let seen = tw
         .run(&policy, |db| {
             db.execute("UPDATE appointments SET notes = 'ok' WHERE id = 7", &[])?;
@@ -674,4 +693,113 @@ fn the_servers_clean_path_never_passes_what_the_judge_refuses_with(capture: Capt
             _ => panic!("{sql} with keys {keys:?}: expected commit={commits}, got {outcome:?}"),
         }
     }
+}
+
+/// The C module's own protocol, driven by hand: its SHA-256 (its own code,
+/// not the server's) opens a commitment for tokens of every length around
+/// the hash's block and padding boundaries, and nothing else opens it; the
+/// arm begins a transaction block, only alone, only by a SET, and only on
+/// a disarmed session.
+#[test]
+fn the_c_modules_arm_and_token_check_on_postgres() {
+    if !captures().contains(&Capture::Native) {
+        return;
+    }
+    let Some(scratch) = Scratch::with(Capture::Native) else {
+        return;
+    };
+    let mut c = scratch.connect();
+    c.batch_execute("SELECT rowguard_tripwire.loaded()")
+        .unwrap();
+    let hex = |t: &str| -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(t.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let arm = |t: &str| format!("SET rowguard_tripwire.arm = '64:{},'", hex(t));
+    let code = |e: postgres::Error| e.code().map(|c| c.code().to_string()).unwrap_or_default();
+    let take = "SELECT count(*) FROM rowguard_tripwire.take($1)";
+    for len in [
+        16, 17, 31, 32, 47, 55, 56, 57, 63, 64, 65, 100, 119, 120, 127, 128,
+    ] {
+        let token: String = (0..len)
+            .map(|i| char::from(b"0123456789abcdef"[(i * 7 + len) % 16]))
+            .collect();
+        // the right token reads the rows, and the transaction commits
+        c.batch_execute(&arm(&token)).unwrap();
+        c.batch_execute(&format!(
+            "UPDATE appointments SET notes = 'len {len}' WHERE id = 7"
+        ))
+        .unwrap();
+        let rows: i64 = c.query_one(take, &[&token]).unwrap().get(0);
+        assert_eq!(rows, 2, "{len}: the update and its audit row");
+        c.batch_execute("COMMIT").unwrap();
+        // one byte off reads nothing, commits nothing, disarms nothing
+        let mut wrong = token.clone().into_bytes();
+        wrong[len / 2] = if wrong[len / 2] == b'0' { b'1' } else { b'0' };
+        let wrong = String::from_utf8(wrong).unwrap();
+        c.batch_execute(&arm(&token)).unwrap();
+        c.batch_execute("UPDATE appointments SET notes = 'wrong' WHERE id = 7")
+            .unwrap();
+        assert_eq!(
+            code(c.query_one(take, &[&wrong]).unwrap_err()),
+            "42501",
+            "{len}"
+        );
+        c.batch_execute("ROLLBACK").unwrap();
+        let disarm = "SELECT rowguard_tripwire.disarm($1)";
+        assert_eq!(
+            code(c.execute(disarm, &[&wrong]).unwrap_err()),
+            "42501",
+            "{len}"
+        );
+        c.execute(disarm, &[&token]).unwrap();
+    }
+    let notes: String = c
+        .query_one("SELECT notes FROM appointments WHERE id = 7", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(notes, "len 128");
+    // tokens shorter than 16 bytes or longer than 128 open nothing
+    for token in ["0123456789abcde".to_string(), "a".repeat(129)] {
+        c.batch_execute(&arm(&token)).unwrap();
+        assert_eq!(code(c.query_one(take, &[&token]).unwrap_err()), "42501");
+        c.batch_execute("ROLLBACK").unwrap();
+        assert_eq!(
+            code(
+                c.execute("SELECT rowguard_tripwire.disarm($1)", &[&token])
+                    .unwrap_err()
+            ),
+            "42501"
+        );
+        c.execute("SELECT rowguard_tripwire.disarm($1)", &[&"0".repeat(16)])
+            .unwrap_err();
+        // (a session armed with a token it cannot open stays armed: only a
+        // new connection gets out)
+        c = scratch.connect();
+        c.batch_execute("SELECT rowguard_tripwire.loaded()")
+            .unwrap();
+    }
+    // the arm: alone, by a SET, on a disarmed session
+    let token = "fedcba9876543210fedcba9876543210";
+    c.batch_execute("BEGIN").unwrap();
+    assert_eq!(code(c.batch_execute(&arm(token)).unwrap_err()), "25001");
+    c.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(
+        code(
+            c.batch_execute(&format!("{}; SELECT 1", arm(token)))
+                .unwrap_err()
+        ),
+        "25001"
+    );
+    let value = format!("64:{},", hex(token));
+    let set_config = "SELECT set_config('rowguard_tripwire.arm', $1, false)";
+    assert!(c.execute(set_config, &[&value]).is_err());
+    c.batch_execute(&arm(token)).unwrap();
+    c.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(code(c.batch_execute(&arm(token)).unwrap_err()), "42501");
+    c.execute("SELECT rowguard_tripwire.disarm($1)", &[&token])
+        .unwrap();
+    c.batch_execute(&arm(token)).unwrap();
+    c.batch_execute("ROLLBACK").unwrap();
 }

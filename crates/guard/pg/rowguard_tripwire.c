@@ -4,14 +4,16 @@
  *
  * It owns, per backend:
  * - the session's arming: `SET rowguard_tripwire.arm = sha256(token) +
- *   policy` in a transaction block arms the session for one operation; only
+ *   policy`, sent alone outside a transaction block, begins the operation's
+ *   transaction block and arms the session for one operation (the utility
+ *   hook reads the statement; the setting itself never takes a value). Only
  *   a settled COMMIT or `disarm(token)` disarms it, so a ROLLBACK the
  *   operation sends does not (a write after it still cannot commit). The
  *   arm carries the token's hash and only the settle reveals the token: a
- *   SET's text can be read back while the operation runs (pg_stat_statements
- *   keeps utility statements verbatim), a hash gives nothing to settle with.
- *   An armed session cannot be armed again, so SQL in the operation cannot
- *   arm a transaction of its own with a token it knows;
+ *   statement's text can be read back while the operation runs
+ *   (pg_stat_activity, the server log), a hash gives nothing to settle
+ *   with. An armed session cannot be armed again, so SQL in the operation
+ *   cannot arm a transaction of its own with a token it knows;
  * - the capture: an AFTER ROW trigger that, while the session is armed,
  *   copies each changed row (old and new tuple) into the transaction's
  *   memory, tagged with its subtransaction so that a rolled-back savepoint
@@ -31,14 +33,16 @@
  * - `take(token)`: the captured rows as (table, old, new) jsonb text, as
  *   `to_jsonb(row)` prints them, for the judge in Rust.
  *
- * The arm is a setting and the settle a savepoint because those are the
+ * The arm is a SET and the settle a savepoint because those are the
  * cheapest statements the server runs: no planner, no executor (a SELECT of
- * a function costs three times a SET's server time). The arm's check hook
- * does the work inside the transaction and blanks the value, so SHOW never
- * reveals it; outside a transaction block, or from any source but a SET in
- * the session (ALTER ROLE, the configuration file), a value is refused. The
- * setting and the hook exist once the module is loaded in the backend: the
- * client calls `loaded()` when it wraps a connection, before any SET.
+ * a function costs three times a SET's server time). The hook takes the
+ * arm before the setting would: no GUC work, nothing for SHOW, and the
+ * arm's own BEGIN saves the client a statement. A value that reaches the
+ * setting by any other road (set_config(), ALTER ROLE, the configuration
+ * file) is refused. The hook exists once the module is loaded in the
+ * backend: the client calls `loaded()` when it wraps a connection. The
+ * token's SHA-256 is computed here (sha256.c), not through the server's
+ * OpenSSL layer, whose per-call setup cost more than the rest of a settle.
  *
  * Nothing here is shared between backends, nothing is written to a table,
  * and SQL that does not know the operation's token can neither read,
@@ -50,9 +54,8 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "common/cryptohash.h"
-#include "common/sha2.h"
 #include "fmgr.h"
+#include "nodes/parsenodes.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -64,12 +67,15 @@
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
 
+#include "sha256.h"
+
 PG_MODULE_MAGIC;
 
 /* Bytes of row copies one transaction may hold before a write fails. */
 #define MAX_CAPTURED_BYTES ((Size) 256 * 1024 * 1024)
 #define TOKEN_MAX 128
-#define DIGEST_HEX (PG_SHA256_DIGEST_LENGTH * 2)
+#define DIGEST_HEX (SHA256_BYTES * 2)
+#define ARM_SETTING "rowguard_tripwire.arm"
 
 /* A table as its captured rows were written (a DDL in the transaction makes a new one). */
 typedef struct Shape
@@ -185,7 +191,7 @@ subtransaction_ended(SubXactEvent event, SubTransactionId sub, SubTransactionId 
 	changes = keep == 0 ? NIL : list_truncate(changes, keep);
 }
 
-static bool check_arm(char **newval, void **extra, GucSource source);
+static bool check_arm_setting(char **newval, void **extra, GucSource source);
 static void settle_at_commit(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 							 ProcessUtilityContext context, ParamListInfo params,
 							 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc);
@@ -196,10 +202,10 @@ _PG_init(void)
 {
 	RegisterXactCallback(transaction_ended, NULL);
 	RegisterSubXactCallback(subtransaction_ended, NULL);
-	DefineCustomStringVariable("rowguard_tripwire.arm", "Arms this session's tripwire with a token.",
+	DefineCustomStringVariable(ARM_SETTING, "Arms this session's tripwire (read by the utility hook, never set).",
 							   NULL, &arm_setting, "", PGC_USERSET,
 							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_NO_RESET_ALL,
-							   check_arm, NULL, NULL);
+							   check_arm_setting, NULL, NULL);
 	MarkGUCPrefixReserved("rowguard_tripwire");
 	next_utility = ProcessUtility_hook;
 	ProcessUtility_hook = settle_at_commit;
@@ -214,24 +220,21 @@ rowguard_tripwire_loaded(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* A SET in this session, inside a transaction block; and the value blanked. */
+/*
+ * Every value that reaches the setting itself is refused (and blanked, so
+ * the refusal does not print it): the arm is the utility hook's, which
+ * reads `SET rowguard_tripwire.arm = '...'` before the setting sees it.
+ * What is left is set_config(), ALTER ROLE/DATABASE, connection options and
+ * the configuration file.
+ */
 static bool
-from_a_set(char **newval, GucSource source)
+check_arm_setting(char **newval, void **extra, GucSource source)
 {
 	if (**newval == '\0')
-		return false;
-	if (source != PGC_S_SESSION || !IsTransactionBlock())
-	{
-		GUC_check_errmsg("rowguard tripwire: set inside the operation's transaction block only");
-		return false;
-	}
-	return true;
-}
-
-static void
-blank(char **newval)
-{
+		return true;
 	memset(*newval, 0, strlen(*newval));
+	GUC_check_errmsg("rowguard tripwire: arm with SET rowguard_tripwire.arm = '...', alone, outside a transaction block");
+	return false;
 }
 
 /* Same attribute layout: the tuples a shape holds deform with its descriptor. */
@@ -343,19 +346,12 @@ rowguard_tripwire_no_truncate(PG_FUNCTION_ARGS)
 static bool
 opens(const char *t, size_t len)
 {
-	pg_cryptohash_ctx *ctx;
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	unsigned char digest[SHA256_BYTES];
 	char		hex[DIGEST_HEX + 1];
-	bool		ok;
 
 	if (len < 16 || len > TOKEN_MAX)
 		return false;
-	ctx = pg_cryptohash_create(PG_SHA256);
-	ok = ctx && pg_cryptohash_init(ctx) == 0 && pg_cryptohash_update(ctx, (const uint8 *) t, len) == 0 &&
-		pg_cryptohash_final(ctx, digest, sizeof(digest)) == 0;
-	pg_cryptohash_free(ctx);
-	if (!ok)
-		return false;
+	rowguard_sha256((const unsigned char *) t, len, digest);
 	hex_encode((const char *) digest, sizeof(digest), hex);
 	hex[DIGEST_HEX] = '\0';
 	return strcmp(hex, commitment) == 0;
@@ -613,9 +609,17 @@ parse_policy(Cursor *c)
 	return c->ok && c->at == c->end ? p : NULL;
 }
 
-static bool
-check_arm(char **newval, void **extra, GucSource source)
+/*
+ * `SET rowguard_tripwire.arm = '<value>'`: begins the operation's
+ * transaction block (the arm is its first statement, as a BEGIN would be)
+ * and arms the session with the value's commitment and policy. The GUC
+ * machinery never sees the value: nothing to undo at transaction end,
+ * nothing SHOW could print.
+ */
+static void
+arm(VariableSetStmt *stmt, ProcessUtilityContext context)
 {
+	A_Const    *value = list_length(stmt->args) == 1 ? (A_Const *) linitial(stmt->args) : NULL;
 	Cursor		c;
 	char	   *hash;
 	size_t		len = 0;
@@ -623,36 +627,34 @@ check_arm(char **newval, void **extra, GucSource source)
 	bool		with_policy;
 	MemoryContext caller;
 
-	if (!from_a_set(newval, source))
-		return **newval == '\0';
+	if (context != PROCESS_UTILITY_TOPLEVEL || IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("rowguard tripwire: the arm begins the operation's transaction: send it alone, outside a transaction block")));
 	if (session_armed)
-	{
-		blank(newval);
-		GUC_check_errmsg("rowguard tripwire: the session is armed already (a settled COMMIT or disarm(token) ends it)");
-		return false;
-	}
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("rowguard tripwire: the session is armed already (a settled COMMIT or disarm(token) ends it)")));
 	/* the policy lives as long as the transaction it arms */
 	caller = MemoryContextSwitchTo(TopTransactionContext);
-	c.at = pstrdup(*newval);
-	c.end = c.at + strlen(c.at);
-	c.ok = true;
-	blank(newval);
+	c.ok = value && IsA(value, A_Const) && !value->isnull && IsA(&value->val, String);
+	c.at = c.ok ? pstrdup(strVal(&value->val)) : NULL;
+	c.end = c.ok ? c.at + strlen(c.at) : NULL;
 	hash = next(&c, &len);
 	with_policy = c.ok && c.at != c.end;
 	if (with_policy)
 		p = parse_policy(&c);
 	MemoryContextSwitchTo(caller);
 	if (!hash || len != DIGEST_HEX || strspn(hash, "0123456789abcdef") != DIGEST_HEX || (with_policy && !p))
-	{
-		GUC_check_errmsg("rowguard tripwire: arm with the token's SHA-256 in lowercase hex, then the policy");
-		return false;
-	}
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rowguard tripwire: arm with the token's SHA-256 in lowercase hex, then the policy")));
+	BeginTransactionBlock();
 	memcpy(commitment, hash, DIGEST_HEX + 1);
 	policy = p;
 	session_armed = true;
 	armed_generation = generation;
 	settled = false;
-	return true;
 }
 
 #define SETTLE_SAVEPOINT "rowguard_settle_"
@@ -689,8 +691,15 @@ settle_at_commit(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				 ProcessUtilityContext context, ParamListInfo params,
 				 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
-	TransactionStmt *t = IsA(pstmt->utilityStmt, TransactionStmt) ? (TransactionStmt *) pstmt->utilityStmt : NULL;
+	Node	   *stmt = pstmt->utilityStmt;
+	TransactionStmt *t = IsA(stmt, TransactionStmt) ? (TransactionStmt *) stmt : NULL;
 
+	if (IsA(stmt, VariableSetStmt) && ((VariableSetStmt *) stmt)->kind == VAR_SET_VALUE &&
+		((VariableSetStmt *) stmt)->name && strcmp(((VariableSetStmt *) stmt)->name, ARM_SETTING) == 0)
+	{
+		arm((VariableSetStmt *) stmt, context);
+		return;
+	}
 	if (t && t->kind == TRANS_STMT_COMMIT && settle_token && session_armed && !settled)
 		settle(settle_token);
 	(next_utility ? next_utility : standard_ProcessUtility) (pstmt, queryString, readOnlyTree, context,

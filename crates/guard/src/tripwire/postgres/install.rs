@@ -13,10 +13,11 @@
 //!   PGXS module the server loads; creating C functions takes a superuser).
 //!   Rows are kept in the backend's transaction memory, the arming is a
 //!   backend variable only the token can clear, the COMMIT gate is a
-//!   transaction callback, the arm is a SET of the module's setting
-//!   `rowguard_tripwire.arm` and the settle a savepoint its utility hook
-//!   reads at the COMMIT (the cheapest statements the server runs): no
-//!   table, no plpgsql. `take`, `disarm` and `loaded` are functions.
+//!   transaction callback, the arm is a `SET rowguard_tripwire.arm` its
+//!   utility hook takes (and begins the transaction block with) and the
+//!   settle a savepoint the hook reads at the COMMIT (the cheapest
+//!   statements the server runs): no table, no plpgsql. `take`, `disarm`
+//!   and `loaded` are functions.
 //!
 //! Both put a BEFORE TRUNCATE trigger on every table (no row trigger sees
 //! a TRUNCATE) that refuses it while armed.

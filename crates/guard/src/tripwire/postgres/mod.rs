@@ -23,9 +23,9 @@
 //! rowguard.tripwire = 'on'; COMMIT; BEGIN; SELECT arm(token)` (returns the
 //! transaction it armed), and after the operation `SAVEPOINT; SELECT
 //! settle(token, policy); COMMIT; RESET rowguard.tripwire`. The C module:
-//! `BEGIN; SET rowguard_tripwire.arm = sha256(token) + policy`, and
-//! `SAVEPOINT rowguard_settle_<token>; COMMIT`, its settle checking at the
-//! COMMIT. When the settle cannot pass a row, the tripwire rolls back to the
+//! `SET rowguard_tripwire.arm = sha256(token) + policy` (its hook begins
+//! the transaction block), and `SAVEPOINT rowguard_settle_<token>; COMMIT`,
+//! its settle checking at the COMMIT. When the settle cannot pass a row, the tripwire rolls back to the
 //! savepoint, reads the rows with `take(token)` (in the transaction it
 //! armed?) and judges them in Rust, which has the last word: COMMIT, or
 //! ROLLBACK with the verdict. The rows are read once, so a blast radius is
@@ -127,6 +127,8 @@ impl PgTripwire {
 
     /// Runs one operation under `policy`: commits its writes when every
     /// change is allowed; otherwise rolls all of them back and says why.
+    /// The operation is its own transaction: call it with no transaction
+    /// open on the connection (the C module refuses to arm inside one).
     pub fn run<T>(
         &mut self,
         policy: &Policy,
@@ -143,8 +145,9 @@ impl PgTripwire {
                 literal(&token)
             ),
             // the token's hash (only the settle reveals the token), the policy
+            // (the module's hook reads it and begins the transaction block)
             Capture::Native => format!(
-                "BEGIN; SET {SCHEMA}.arm = {}",
+                "SET {SCHEMA}.arm = {}",
                 literal(&(netstring(&sha256_hex(&token)) + check.as_deref().unwrap_or("")))
             ),
         };
@@ -317,11 +320,12 @@ impl PgTripwire {
         if texts.iter().any(|t| t.contains('\0')) {
             return None;
         }
-        let mut value = tail.to_string();
-        value += &netstring(&ints.len().to_string());
-        ints.iter().for_each(|i| value += &netstring(i));
-        value += &netstring(&texts.len().to_string());
-        texts.iter().for_each(|t| value += &netstring(t));
+        let mut value = String::with_capacity(tail.len() + 16 * (ints.len() + texts.len() + 2));
+        value.push_str(tail);
+        push_netstring(&mut value, &ints.len().to_string());
+        ints.iter().for_each(|i| push_netstring(&mut value, i));
+        push_netstring(&mut value, &texts.len().to_string());
+        texts.iter().for_each(|t| push_netstring(&mut value, t));
         Some(value)
     }
 
@@ -429,15 +433,26 @@ fn token() -> String {
 
 fn sha256_hex(token: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in sha2::Sha256::digest(token.as_bytes()) {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
 }
 
-/// `s` as a netstring: `<bytes>:<s>,`.
+/// `s` as a netstring, `<bytes>:<s>,`, at the end of `out`.
+fn push_netstring(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    let _ = write!(out, "{}:{s},", s.len());
+}
+
+/// `s` as a netstring.
 fn netstring(s: &str) -> String {
-    format!("{}:{s},", s.len())
+    let mut out = String::with_capacity(s.len() + 4);
+    push_netstring(&mut out, s);
+    out
 }
 
 fn first_value(messages: Vec<SimpleQueryMessage>) -> Option<String> {
