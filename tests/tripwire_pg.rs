@@ -328,6 +328,9 @@ fn the_operation_cannot_commit_around_the_tripwire_on_postgres_with(capture: Cap
         // transaction block), and through set_config()
         format!("ROLLBACK | {FORGED_ARM} | UPDATE appointments SET notes = 'x' WHERE id = 8 | SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT"),
         format!("ROLLBACK | BEGIN | SELECT set_config('rowguard_tripwire.arm', '{FORGED}', true) | UPDATE appointments SET notes = 'x' WHERE id = 8 | SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT"),
+        // and from inside a function: a DO block, a function's SET clause
+        format!("ROLLBACK | DO $$ BEGIN EXECUTE $a${FORGED_ARM}$a$; END $$ | UPDATE appointments SET notes = 'x' WHERE id = 8 | SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT"),
+        format!("ROLLBACK | CREATE FUNCTION pg_temp.arm() RETURNS int LANGUAGE sql SET rowguard_tripwire.arm = '{FORGED}' AS 'SELECT 1' | BEGIN | SELECT pg_temp.arm() | UPDATE appointments SET notes = 'x' WHERE id = 8 | SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT"),
         "UPDATE appointments SET notes = 'x' WHERE id = 8; SELECT rowguard_tripwire.disarm('0123456789abcdef')".to_string(),
         "UPDATE appointments SET notes = 'x' WHERE id = 8; RESET ALL; DISCARD ALL".to_string(),
     ] {
@@ -795,6 +798,13 @@ fn the_c_modules_arm_and_token_check_on_postgres() {
     let value = format!("64:{},", hex(token));
     let set_config = "SELECT set_config('rowguard_tripwire.arm', $1, false)";
     assert!(c.execute(set_config, &[&value]).is_err());
+    // not from inside a function either: a DO block, a function's SET clause
+    let inside = format!("DO $$ BEGIN EXECUTE $a${}$a$; END $$", arm(token));
+    assert_eq!(code(c.batch_execute(&inside).unwrap_err()), "25001");
+    let clause = format!(
+        "CREATE FUNCTION pg_temp.arm() RETURNS int LANGUAGE sql SET rowguard_tripwire.arm = '{value}' AS 'SELECT 1'"
+    );
+    assert_eq!(code(c.batch_execute(&clause).unwrap_err()), "22023");
     c.batch_execute(&arm(token)).unwrap();
     c.batch_execute("ROLLBACK").unwrap();
     assert_eq!(code(c.batch_execute(&arm(token)).unwrap_err()), "42501");
