@@ -192,7 +192,7 @@ subtransaction_ended(SubXactEvent event, SubTransactionId sub, SubTransactionId 
 }
 
 static bool check_arm_setting(char **newval, void **extra, GucSource source);
-static void settle_at_commit(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+static void tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 							 ProcessUtilityContext context, ParamListInfo params,
 							 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc);
 static char *arm_setting = NULL;
@@ -208,7 +208,7 @@ _PG_init(void)
 							   check_arm_setting, NULL, NULL);
 	MarkGUCPrefixReserved("rowguard_tripwire");
 	next_utility = ProcessUtility_hook;
-	ProcessUtility_hook = settle_at_commit;
+	ProcessUtility_hook = tripwire_utility;
 }
 
 PG_FUNCTION_INFO_V1(rowguard_tripwire_loaded);
@@ -682,12 +682,13 @@ settle(const char *t)
 }
 
 /*
- * `SAVEPOINT rowguard_settle_<token>` names the token; the COMMIT after it
- * settles before the transaction ends (inside the savepoint, so a refusal
- * leaves the transaction alive).
+ * The utility hook: takes the arm (see arm()); and `SAVEPOINT
+ * rowguard_settle_<token>` names the token, the COMMIT after it settling
+ * before the transaction ends (inside the savepoint, so a refusal leaves
+ * the transaction alive).
  */
 static void
-settle_at_commit(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				 ProcessUtilityContext context, ParamListInfo params,
 				 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {

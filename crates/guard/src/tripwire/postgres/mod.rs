@@ -25,11 +25,12 @@
 //! settle(token, policy); COMMIT; RESET rowguard.tripwire`. The C module:
 //! `SET rowguard_tripwire.arm = sha256(token) + policy` (its hook begins
 //! the transaction block), and `SAVEPOINT rowguard_settle_<token>; COMMIT`,
-//! its settle checking at the COMMIT. When the settle cannot pass a row, the tripwire rolls back to the
-//! savepoint, reads the rows with `take(token)` (in the transaction it
-//! armed?) and judges them in Rust, which has the last word: COMMIT, or
-//! ROLLBACK with the verdict. The rows are read once, so a blast radius is
-//! reported on the operation's last call.
+//! its settle checking at the COMMIT. When the settle cannot pass a row,
+//! the tripwire rolls back to the savepoint, reads the rows with
+//! `take(token)` (in the transaction it armed?) and judges them in Rust,
+//! which has the last word: COMMIT, or ROLLBACK with the verdict. The rows
+//! are read once, so a blast radius is reported on the operation's last
+//! call.
 //!
 //! Not covered, on plpgsql only: SQL that itself sets `rowguard.tripwire`
 //! to `off` (the setting is readable and settable by any session) is not
