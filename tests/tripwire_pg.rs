@@ -5,10 +5,11 @@
 //! 2,500 mixed operations commit every clean one and nothing else (against
 //! an independent replay); a connection the server ends inside an operation
 //! and a client process killed inside one change nothing; the server's
-//! clean-path check (`settle`) never passes what the judge refuses. Every
-//! test runs on both captures: plpgsql, and the C module when
-//! `ROWGUARD_PG_TRIPWIRE_LIB` names it (`.ci/postgres.sh` builds it; under
-//! CI=true it must).
+//! clean-path check (`settle`) never passes what the judge refuses; the C
+//! module's arm and token check, driven by hand, refuse every other road.
+//! Every test runs on both captures (the last on the C module only):
+//! plpgsql, and the C module when `ROWGUARD_PG_TRIPWIRE_LIB` names it
+//! (`.ci/postgres.sh` builds it; under CI=true it must).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
