@@ -55,8 +55,8 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
-#include "nodes/parsenodes.h"
 #include "funcapi.h"
+#include "nodes/parsenodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -694,11 +694,11 @@ tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	TransactionStmt *t = IsA(stmt, TransactionStmt) ? (TransactionStmt *) stmt : NULL;
+	VariableSetStmt *set = IsA(stmt, VariableSetStmt) ? (VariableSetStmt *) stmt : NULL;
 
-	if (IsA(stmt, VariableSetStmt) && ((VariableSetStmt *) stmt)->kind == VAR_SET_VALUE &&
-		((VariableSetStmt *) stmt)->name && strcmp(((VariableSetStmt *) stmt)->name, ARM_SETTING) == 0)
+	if (set && set->kind == VAR_SET_VALUE && set->name && strcmp(set->name, ARM_SETTING) == 0)
 	{
-		arm((VariableSetStmt *) stmt, context);
+		arm(set, context);
 		return;
 	}
 	if (t && t->kind == TRANS_STMT_COMMIT && settle_token && session_armed && !settled)

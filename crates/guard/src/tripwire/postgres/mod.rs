@@ -287,7 +287,7 @@ impl PgTripwire {
             });
             return Some(literal(&json.to_string()));
         }
-        // the C module's netstrings (see check_arm in crates/guard/pg): the
+        // the C module's netstrings (see parse_policy in crates/guard/pg): the
         // policy's shape (kept while the policy keeps it), then the keys
         let same = self.policy_shape.as_ref().is_some_and(|(p, _)| {
             p.table == policy.table
