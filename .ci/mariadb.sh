@@ -10,7 +10,12 @@
 # password (created here with ALL ON *.* WITH GRANT OPTION, as a DBA would
 # give rowguard), over TCP. Installs Debian's `mariadb-server` package only
 # when the binaries are missing; nothing is started through init scripts.
-set -euo pipefail
+#
+# Sourcing it changes nothing in your shell but the variables it exports: the
+# work runs in a subshell under `set -euo pipefail`, which hands the exports
+# back through a temporary file; your shell's options (set -e, -u, pipefail)
+# and functions are left as they were, and a failure is a return code, never
+# an exit of your shell.
 
 mariadb_start() {
   if ! command -v mariadbd >/dev/null 2>&1 || ! command -v mariadb-install-db >/dev/null 2>&1; then
@@ -42,8 +47,9 @@ mariadb_start() {
     CREATE USER 'rowguard_admin'@'127.0.0.1' IDENTIFIED BY '$password';
     GRANT ALL ON *.* TO 'rowguard_admin'@'127.0.0.1' WITH GRANT OPTION;" \
     || { cat "$dir/server.log" >&2; return 1; }
-  export MARIADB_SCRATCH="$dir"
-  export ROWGUARD_MYSQL_URL="mysql://rowguard_admin:$password@127.0.0.1:$port/"
+  MARIADB_SCRATCH="$dir"
+  ROWGUARD_MYSQL_URL="mysql://rowguard_admin:$password@127.0.0.1:$port/"
+  printf 'export MARIADB_SCRATCH=%q ROWGUARD_MYSQL_URL=%q\n' "$MARIADB_SCRATCH" "$ROWGUARD_MYSQL_URL" >>"$ROWGUARD_ENV_OUT"
   echo "mariadb.sh: $(mariadbd --version | awk '{print $3}') on 127.0.0.1:$port (data in $dir)" >&2
 }
 
@@ -64,9 +70,23 @@ mariadb_stop() {
   rm -rf "$dir"
 }
 
-case "${1:-}" in
-  start) mariadb_start ;;
-  stop) mariadb_stop "${2:-}" ;;
-  sql) mariadb_sql "$2" "$3" ;;
-  *) echo "usage: .ci/mariadb.sh start|stop [DIR]|sql DIR QUERY" >&2; return 2 2>/dev/null || exit 2 ;;
-esac
+mariadb_main() {
+  case "${1:-}" in
+    start) mariadb_start ;;
+    stop) mariadb_stop "${2:-}" ;;
+    sql) mariadb_sql "$2" "$3" ;;
+    *) echo "usage: .ci/mariadb.sh start|stop [DIR]|sql DIR QUERY" >&2; return 2 ;;
+  esac
+}
+
+# The work in a subshell (strict options stay there); its exports come back
+# through a file this shell reads.
+rowguard_env_out=$(mktemp "${TMPDIR:-/tmp}/rowguard-env.XXXXXX") || return 1 2>/dev/null || exit 1
+( set -euo pipefail; ROWGUARD_ENV_OUT=$rowguard_env_out mariadb_main "$@" )
+rowguard_rc=$?
+[ "$rowguard_rc" -ne 0 ] || . "$rowguard_env_out"
+rm -f "$rowguard_env_out"
+unset -f mariadb_start mariadb_sql mariadb_stop mariadb_main
+unset rowguard_env_out
+# sourced: a return code for the caller's shell; run: the script's exit code
+eval "unset rowguard_rc; return $rowguard_rc 2>/dev/null || exit $rowguard_rc"

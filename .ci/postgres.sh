@@ -12,7 +12,12 @@
 # (Debian's postgresql-server-dev-<major>, installed only when missing) into that
 # folder, where the server can read it; a failed build stops CI (CI=true) and is
 # a warning elsewhere.
-set -euo pipefail
+#
+# Sourcing it changes nothing in your shell but the variables it exports: the
+# work runs in a subshell under `set -euo pipefail`, which hands the exports
+# back through a temporary file; your shell's options (set -e, -u, pipefail)
+# and functions are left as they were, and a failure is a return code, never
+# an exit of your shell.
 
 pg_bin() {
   local dir
@@ -48,8 +53,9 @@ pg_start() {
       -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off -c synchronous_commit=off" \
       start >/dev/null \
     || { cat "$dir/server.log" >&2; return 1; }
-  export PG_SCRATCH="$dir"
-  export ROWGUARD_DATABASE_URL="postgres://postgres:$password@127.0.0.1:$port/postgres"
+  PG_SCRATCH="$dir"
+  ROWGUARD_DATABASE_URL="postgres://postgres:$password@127.0.0.1:$port/postgres"
+  printf 'export PG_SCRATCH=%q ROWGUARD_DATABASE_URL=%q\n' "$PG_SCRATCH" "$ROWGUARD_DATABASE_URL" >>"$ROWGUARD_ENV_OUT"
   echo "postgres.sh: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $dir)" >&2
   if pg_module "$bin" "$dir"; then
     echo "postgres.sh: the tripwire's C module in $ROWGUARD_PG_TRIPWIRE_LIB" >&2
@@ -75,7 +81,8 @@ pg_module() {
   make -C "$dir/module" PG_CONFIG="$bin/pg_config" >"$dir/module/build.log" 2>&1 \
     || { cat "$dir/module/build.log" >&2; return 1; }
   chmod 755 "$dir/module" "$dir/module/rowguard_tripwire.so"
-  export ROWGUARD_PG_TRIPWIRE_LIB="$dir/module/rowguard_tripwire.so"
+  ROWGUARD_PG_TRIPWIRE_LIB="$dir/module/rowguard_tripwire.so"
+  printf 'export ROWGUARD_PG_TRIPWIRE_LIB=%q\n' "$ROWGUARD_PG_TRIPWIRE_LIB" >>"$ROWGUARD_ENV_OUT"
 }
 
 pg_stop() {
@@ -86,8 +93,22 @@ pg_stop() {
   rm -rf "$dir"
 }
 
-case "${1:-}" in
-  start) pg_start ;;
-  stop) pg_stop "${2:-}" ;;
-  *) echo "usage: .ci/postgres.sh start|stop [DIR]" >&2; return 2 2>/dev/null || exit 2 ;;
-esac
+pg_main() {
+  case "${1:-}" in
+    start) pg_start ;;
+    stop) pg_stop "${2:-}" ;;
+    *) echo "usage: .ci/postgres.sh start|stop [DIR]" >&2; return 2 ;;
+  esac
+}
+
+# The work in a subshell (strict options stay there); its exports come back
+# through a file this shell reads.
+rowguard_env_out=$(mktemp "${TMPDIR:-/tmp}/rowguard-env.XXXXXX") || return 1 2>/dev/null || exit 1
+( set -euo pipefail; ROWGUARD_ENV_OUT=$rowguard_env_out pg_main "$@" )
+rowguard_rc=$?
+[ "$rowguard_rc" -ne 0 ] || . "$rowguard_env_out"
+rm -f "$rowguard_env_out"
+unset -f pg_bin as_pg pg_start pg_module pg_stop pg_main
+unset rowguard_env_out
+# sourced: a return code for the caller's shell; run: the script's exit code
+eval "unset rowguard_rc; return $rowguard_rc 2>/dev/null || exit $rowguard_rc"

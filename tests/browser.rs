@@ -53,7 +53,9 @@ fn chromium() -> Option<PathBuf> {
             Ok("true"),
             "CI=true and no Chromium: install Debian's `chromium` (.ci/run does) or set ROWGUARD_CHROMIUM"
         );
-        println!("browser test skipped: no chromium on PATH (apt-get install chromium)");
+        crate::util::skip(
+            "no Chromium on PATH (apt-get install chromium, or set ROWGUARD_CHROMIUM)",
+        );
     }
     found
 }

@@ -115,3 +115,62 @@ fn gate_writes_junit_and_sarif_and_exits_1_on_a_lost_regression() {
         "write-outside-target"
     );
 }
+
+/// Default output folders belong to the project, not to the folder the
+/// command starts in: `fuzz` run from `src/` of a workspace writes its
+/// artifacts to `<root>/artifacts/<pipeline>/` (named from where it ran),
+/// never `src/artifacts/`; outside any Cargo project, the current folder.
+#[test]
+fn default_artifacts_go_to_the_project_root_wherever_fuzz_starts() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("Cargo.toml"),
+        "[workspace]\nmembers = [\"crates/app\"]\n",
+    )
+    .unwrap();
+    let deep = project.path().join("crates/app/src");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(
+        project.path().join("crates/app/Cargo.toml"),
+        "[package]\nname = \"app\"\n",
+    )
+    .unwrap();
+    let args = [
+        "fuzz",
+        "--pipeline",
+        "legacy",
+        "--runs",
+        "300",
+        "--seed",
+        "1",
+        "--kinds",
+        "write-outside-target",
+        "--format",
+        "json",
+    ];
+    let o = rowguard_in(&deep, &args);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let written = crate::util::files_under(&project.path().join("artifacts/legacy"));
+    assert!(!written.is_empty());
+    assert!(
+        !deep.join("artifacts").exists() && !project.path().join("crates/app/artifacts").exists()
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let artifact = summary["findings"][0]["artifact"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        artifact.starts_with("../../../artifacts/legacy/"),
+        "{artifact}"
+    );
+    // no Cargo project above: the current folder
+    let bare = tempfile::tempdir().unwrap();
+    let o = rowguard_in(bare.path(), &args);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!crate::util::files_under(&bare.path().join("artifacts/legacy")).is_empty());
+}

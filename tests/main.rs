@@ -70,3 +70,5 @@ mod tripwire_pg;
 mod tripwire_compare;
 // the tripwire's pre-update-hook capture against the guard's trigger capture
 mod tripwire_capture;
+// following the README never breaks the user's shell: the server scripts it says to source
+mod setup;

@@ -47,8 +47,8 @@ pub fn server() -> Option<(PgOptions, MutexGuard<'static, ()>)> {
             panic!("CI=true but no MariaDB server: set ROWGUARD_TEST_MYSQL_URL (.ci/run does)")
         }
         None => {
-            eprintln!(
-                "skipped: no MariaDB server (set ROWGUARD_TEST_MYSQL_URL to run the MariaDB tests)"
+            crate::util::skip(
+                "no MariaDB server (set ROWGUARD_TEST_MYSQL_URL; .ci/mariadb.sh starts one)",
             );
             None
         }

@@ -35,7 +35,9 @@ pub fn server() -> Option<PgOptions> {
             "CI=true but no PostgreSQL server: set ROWGUARD_TEST_DATABASE_URL (.ci/run does)"
         ),
         None => {
-            eprintln!("skipped: no PostgreSQL server (set ROWGUARD_TEST_DATABASE_URL to run the PostgreSQL tests)");
+            crate::util::skip(
+                "no PostgreSQL server (set ROWGUARD_TEST_DATABASE_URL; .ci/postgres.sh starts one)",
+            );
             None
         }
     }

@@ -205,7 +205,7 @@ fn the_incident_is_rolled_back_with_its_verdict_on_postgres() {
         .into_iter()
         .filter_map(the_incident_is_rolled_back_with_its_verdict_on_postgres_with)
         .collect();
-    for v in &verdicts[1..] {
+    for v in verdicts.iter().skip(1) {
         assert_eq!(v, &verdicts[0], "the captures disagree");
     }
 }

@@ -9,6 +9,42 @@ use rowguard::harness::pipeline::{self, Op};
 use rowguard::harness::scenario::Scenario;
 use rowguard::harness::schema;
 
+/// Says on one line that the running test is skipped and why, where
+/// `cargo test` shows it even for a passing test (the process's own stderr,
+/// not the captured output), and appends `<test>\t<why>` to the file named
+/// by `ROWGUARD_TEST_SKIPPED`, when set: `.ci/run` runs the suite once
+/// without servers and then exactly the tests that skipped, with them.
+/// Said once per test and reason.
+pub fn skip(why: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("(unnamed test)");
+    static SAID: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+    {
+        let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+        let this = (test.to_string(), why.to_string());
+        if said.contains(&this) {
+            return;
+        }
+        said.push(this);
+    }
+    let line = format!("test {test} skipped: {why}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    if let Some(path) = std::env::var_os("ROWGUARD_TEST_SKIPPED").filter(|p| !p.is_empty()) {
+        let entry = format!("{test}\t{why}\n");
+        // one write of one line to a file opened for appending: whole lines
+        // even from tests running in parallel
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(entry.as_bytes()));
+        if let Err(e) = written {
+            panic!("ROWGUARD_TEST_SKIPPED={}: {e}", path.to_string_lossy());
+        }
+    }
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

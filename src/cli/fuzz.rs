@@ -46,7 +46,8 @@ pub struct Args {
     /// Folder of seed inputs; new interesting inputs are written into it.
     #[arg(long)]
     corpus: Option<PathBuf>,
-    /// Where each finding's input goes (default: artifacts/<pipeline>/).
+    /// Where each finding's input goes (default: artifacts/<pipeline>/ at the
+    /// project's root, the Cargo workspace or package at or above the current folder).
     #[arg(long)]
     artifacts: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
@@ -214,7 +215,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     cfg.dictionary = super::dict::words(&args.dict, &args.source)?;
     cfg.artifacts = Some(
         args.artifacts
-            .unwrap_or_else(|| PathBuf::from("artifacts").join(pipeline.name())),
+            .unwrap_or_else(|| super::default_artifacts(pipeline.name())),
     );
     cfg.status = true;
     if args.format == Format::Text && std::io::stderr().is_terminal() {

@@ -6,7 +6,7 @@
 //! and the verdict line are still written.
 
 use super::outln;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -31,14 +31,16 @@ pub struct Args {
     /// Write a SARIF 2.1.0 log here.
     #[arg(long)]
     sarif: Option<PathBuf>,
-    /// The corpus folder to replay and seed the fuzzer with.
-    #[arg(long, default_value = "corpus")]
-    corpus: PathBuf,
+    /// The corpus folder to replay and seed the fuzzer with (default:
+    /// corpus/ at the project's root, the Cargo workspace or package at or
+    /// above the current folder).
+    #[arg(long)]
+    corpus: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long, default_value_t = 1)]
     jobs: usize,
-    /// Where fuzz findings go (default: artifacts/<pipeline>).
+    /// Where fuzz findings go (default: artifacts/<pipeline> at the project's root).
     #[arg(long)]
     artifacts: Option<PathBuf>,
     /// Rust source to harvest words from for the fuzz stage; repeatable
@@ -74,14 +76,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         harness,
         pipeline: Some(pipeline.name().to_string()),
         dictionary,
-        corpus: args.corpus,
+        corpus: args
+            .corpus
+            .unwrap_or_else(|| super::in_project(Path::new("corpus"))),
         time: Duration::from_secs(args.time),
         runs: None,
         seed: args.seed,
         jobs: args.jobs,
         artifacts: Some(
             args.artifacts
-                .unwrap_or_else(|| PathBuf::from("artifacts").join(pipeline.name())),
+                .unwrap_or_else(|| super::default_artifacts(pipeline.name())),
         ),
         database: args.db.options(),
     };

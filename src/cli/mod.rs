@@ -69,6 +69,43 @@ pub fn harness_or(
     )?)
 }
 
+/// `rel` in the project the command runs in: the folder of the workspace
+/// (a `Cargo.toml` with `[workspace]`) or package at or above the current
+/// folder, as cargo finds it, else the current folder. Said relative to the
+/// current folder (`../artifacts/legacy` from `src/`), so a default output
+/// folder is the same wherever in the project the command starts.
+pub fn in_project(rel: &std::path::Path) -> std::path::PathBuf {
+    let Ok(cwd) = std::env::current_dir() else {
+        return rel.to_path_buf();
+    };
+    let manifest = |d: &std::path::Path| std::fs::read_to_string(d.join("Cargo.toml")).ok();
+    let mut package = None;
+    let mut workspace = None;
+    for dir in cwd.ancestors() {
+        if let Some(text) = manifest(dir) {
+            package.get_or_insert(dir);
+            if text.lines().any(|l| l.trim() == "[workspace]") {
+                workspace = Some(dir);
+                break;
+            }
+        }
+    }
+    let Some(root) = workspace.or(package) else {
+        return rel.to_path_buf();
+    };
+    let depth = cwd.strip_prefix(root).map_or(0, |p| p.components().count());
+    let mut out = std::path::PathBuf::new();
+    for _ in 0..depth {
+        out.push("..");
+    }
+    out.join(rel)
+}
+
+/// Where a run's findings go by default: `artifacts/<pipeline>` of the project.
+pub fn default_artifacts(pipeline: &str) -> std::path::PathBuf {
+    in_project(&std::path::Path::new("artifacts").join(pipeline))
+}
+
 /// The harness's own source folders that exist here: the words of `gate`
 /// and `bench detect` when no `--source` is given.
 pub fn default_sources(harness: &dyn crate::harness::domain::Domain) -> Vec<std::path::PathBuf> {

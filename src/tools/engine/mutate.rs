@@ -209,7 +209,7 @@ fn sequence(domain: &dyn Domain, rng: &mut Rng, s: &mut Scenario, d: &Dictionary
             ops::renumber(domain, &mut f, &s.ops[i]);
             f
         })
-        .filter(|f| domain.check(f).is_ok())
+        .filter(|f| ops::admits(domain, f).is_ok())
         .unwrap_or_else(|| s.ops[i].clone());
     s.ops.insert(i + 1, next);
 }
@@ -432,7 +432,7 @@ pub fn mutate_scenario(
             if let Some(donor) = donor {
                 let before = s.ops[i].clone();
                 ops::renumber(domain, &mut s.ops[i], &donor);
-                if domain.check(&s.ops[i]).is_err() {
+                if ops::admits(domain, &s.ops[i]).is_err() {
                     s.ops[i] = before;
                 }
             }

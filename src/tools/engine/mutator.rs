@@ -19,6 +19,7 @@
 use std::sync::OnceLock;
 
 use crate::harness::domain::{Domain, OpValue};
+use crate::harness::ops;
 use crate::harness::scenario::{Reproducer, Scenario, MAX_OPS};
 use crate::tools::dict::Dictionary;
 use crate::tools::engine::corpus::Input;
@@ -96,7 +97,7 @@ pub fn mutate(
     let size = size.min(max_size);
     let mut rng = Rng::new(u64::from(seed) ^ 0x726f_7767_7561_7264);
     if rng.chance(1, BYTES_SHARE) {
-        return byte_mutate(data, size, max_size);
+        return bytes(harness, data, size, max_size, byte_mutate);
     }
     let mut s = Input::new(harness, data[..size].to_vec()).scenario;
     if s.ops.is_empty() {
@@ -111,7 +112,34 @@ pub fn mutate(
     }
     match encode(s.ops, max_size) {
         Some(bytes) => write(data, &bytes),
-        None => byte_mutate(data, size, max_size),
+        None => bytes(harness, data, size, max_size, byte_mutate),
+    }
+}
+
+/// libFuzzer's byte mutation, with every number it moved outside the
+/// generator's bounds in a JSON reproducer put back inside them (the
+/// bytes know nothing of the harness; an op naming a row the generator
+/// never names would fail the correct version for nothing).
+fn bytes(
+    harness: &dyn Domain,
+    data: &mut [u8],
+    size: usize,
+    max_size: usize,
+    byte_mutate: impl FnOnce(&mut [u8], usize, usize) -> usize,
+) -> usize {
+    let n = byte_mutate(data, size, max_size).min(data.len());
+    let input = Input::new(harness, data[..n].to_vec());
+    if !input.json {
+        return n;
+    }
+    let mut ops = input.scenario.ops;
+    let mut moved = false;
+    for op in &mut ops {
+        moved |= ops::clamp_numbers(harness, op);
+    }
+    match encode(ops, max_size).filter(|_| moved) {
+        Some(bytes) => write(data, &bytes),
+        None => n,
     }
 }
 
@@ -192,6 +220,28 @@ mod tests {
         }
         assert!(json > 100, "{json}");
         assert!(with_word > 20, "{with_word}");
+    }
+
+    #[test]
+    fn a_byte_mutation_never_leaves_a_number_outside_the_generators_bounds() {
+        let one = |id: i64| {
+            serde_json::to_vec(&serde_json::json!({"rowguard": 1, "ops": [
+                {"op": "edit-notes", "id": id, "notes": "x"}]}))
+            .unwrap()
+        };
+        for id in [0i64, -5, 100_000] {
+            let mut buf = vec![0u8; 4096];
+            // a byte mutation that writes a number no generator makes
+            let n = bytes(h(), &mut buf, 0, 4096, |data, _, _| {
+                let b = one(id);
+                data[..b.len()].copy_from_slice(&b);
+                b.len()
+            });
+            let s = decoded(h(), &buf[..n]);
+            let got = s.ops[0]["id"].as_i64().unwrap();
+            let rows = crate::harness::schema::DEFAULT_SIZE as i64;
+            assert!((1..=rows).contains(&got), "{id} -> {got}");
+        }
     }
 
     #[test]
