@@ -49,6 +49,20 @@ pub fn captures() -> Vec<Capture> {
     captures
 }
 
+/// Whether the C module is built, for the tests of it alone; when it is
+/// not, the test says why it skips (no server, or no module).
+pub fn native() -> bool {
+    if captures().contains(&Capture::Native) {
+        return true;
+    }
+    if server().is_some() {
+        crate::util::skip(
+            "the tripwire's C module is not built (set ROWGUARD_PG_TRIPWIRE_LIB; .ci/postgres.sh builds it)",
+        );
+    }
+    false
+}
+
 impl Scratch {
     pub fn with(capture: Capture) -> Option<Scratch> {
         static N: AtomicU32 = AtomicU32::new(0);
@@ -706,7 +720,7 @@ fn the_servers_clean_path_never_passes_what_the_judge_refuses_with(capture: Capt
 /// a disarmed session.
 #[test]
 fn the_c_modules_arm_and_token_check_on_postgres() {
-    if !captures().contains(&Capture::Native) {
+    if !native() {
         return;
     }
     let Some(scratch) = Scratch::with(Capture::Native) else {
