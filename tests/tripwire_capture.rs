@@ -231,3 +231,122 @@ fn a_generated_column_falls_back_to_triggers() {
     let keys: Vec<_> = verdict.outside().map(|c| c.key.to_string()).collect();
     assert_eq!(keys, ["2"]);
 }
+
+/// The judge never skips (issue 36): on both captures, a table created,
+/// renamed or widened by another connection after the tripwire was built,
+/// and a database attached to the application's connection, are judged or
+/// trip; each write outside the policy commits nothing (read back through
+/// an independent connection), and a clean write still commits after the
+/// capture is rebuilt.
+#[test]
+fn what_the_tripwire_did_not_know_when_built_is_judged_or_trips() {
+    for generated in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        let extra = if generated {
+            ", n INTEGER GENERATED ALWAYS AS (length(v))"
+        } else {
+            ""
+        };
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute_batch(&format!(
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT{extra});
+                 INSERT INTO t (id, v) VALUES (1, 'a'), (2, 'b');"
+            ))
+            .unwrap();
+        let mut tw = Tripwire::new(Connection::open(&path).unwrap()).unwrap();
+        assert_eq!(tw.capture() == "triggers", generated);
+        let p = Policy::new("t", "id").key(1).writable(["v"]);
+        let everything = |c: &Connection| -> Vec<String> {
+            let tables: Vec<String> = c
+                .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let mut rows = Vec::new();
+            for t in tables {
+                let mut s = c.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+                let n = s.column_count();
+                let got: Vec<String> = s
+                    .query_map([], |r| {
+                        Ok((0..n)
+                            .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                            .collect::<Vec<_>>()
+                            .join(","))
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                rows.extend(got.into_iter().map(|r| format!("{t}: {r}")));
+            }
+            rows
+        };
+        let trips = |tw: &mut Tripwire, other: &Connection, sql: &str| {
+            let before = everything(other);
+            let e = tw.run(&p, |db| db.execute_batch(sql)).expect_err(sql);
+            assert!(
+                matches!(e, TripError::Tripped { .. } | TripError::Failed { .. }),
+                "{sql}: {e}"
+            );
+            assert!(e.verdict().is_some_and(|v| !v.is_clean()), "{sql}: {e}");
+            assert_eq!(
+                everything(other),
+                before,
+                "{sql} committed (triggers: {generated})"
+            );
+        };
+        // a table another connection creates after the tripwire was built
+        other
+            .execute_batch("CREATE TABLE later (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO later VALUES (1, 'x');")
+            .unwrap();
+        trips(&mut tw, &other, "UPDATE later SET v = 'owned'");
+        trips(&mut tw, &other, "INSERT INTO later VALUES (2, 'new')");
+        // a column another connection adds, written on the target row
+        other
+            .execute_batch("ALTER TABLE t ADD COLUMN role TEXT DEFAULT 'user'")
+            .unwrap();
+        trips(&mut tw, &other, "UPDATE t SET role = 'admin' WHERE id = 1");
+        // a table another connection renames
+        other
+            .execute_batch("ALTER TABLE later RENAME TO renamed")
+            .unwrap();
+        trips(&mut tw, &other, "DELETE FROM renamed");
+        // a database attached to the application's connection outside an
+        // operation: written qualified, and unqualified where only it has the table
+        let aux = dir.path().join("aux.db");
+        Connection::open(&aux)
+            .unwrap()
+            .execute_batch("CREATE TABLE secrets (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO secrets VALUES (1, 's');")
+            .unwrap();
+        tw.connection()
+            .execute("ATTACH ?1 AS aux", [aux.to_str().unwrap()])
+            .unwrap();
+        let aux_rows = || everything(&Connection::open(&aux).unwrap());
+        let before = aux_rows();
+        for sql in [
+            "UPDATE aux.secrets SET v = 'leaked'",
+            "UPDATE secrets SET v = 'leaked'",
+            "INSERT INTO aux.secrets VALUES (2, 'x')",
+            "DELETE FROM secrets",
+        ] {
+            trips(&mut tw, &other, sql);
+            assert_eq!(
+                aux_rows(),
+                before,
+                "{sql} committed to the attached database"
+            );
+        }
+        // and what the policy allows still commits, on the rebuilt capture
+        tw.run(&p, |db| {
+            db.execute("UPDATE t SET v = 'ok' WHERE id = 1", &[])
+        })
+        .unwrap();
+        let v: String = other
+            .query_row("SELECT v FROM t WHERE id = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, "ok");
+    }
+}

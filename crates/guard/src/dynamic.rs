@@ -202,6 +202,21 @@ pub(crate) fn authorize(state: &mut AuthState, ctx: &AuthContext<'_>) -> Authori
         | A::AlterTable { .. }
         | A::CreateVtable { .. }
         | A::DropVtable { .. } => deny(state, Kind::SchemaChange, format!("{:?}", ctx.action)),
+        // Only `main` is guarded (and `temp` is the connection's own): a
+        // write to an attached database is never one the judge can see.
+        A::Insert { table_name } | A::Delete { table_name } | A::Update { table_name, .. }
+            if !ours
+                && ctx
+                    .database_name
+                    .is_some_and(|d| d != "main" && d != "temp") =>
+        {
+            let database = ctx.database_name.unwrap_or_default();
+            deny(
+                state,
+                Kind::ForbiddenAction,
+                format!("writes {database}.{table_name}, a database the guard does not protect"),
+            )
+        }
         A::Insert { table_name } | A::Delete { table_name } | A::Update { table_name, .. }
             if write(table_name).is_some() =>
         {

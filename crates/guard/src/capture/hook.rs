@@ -172,21 +172,36 @@ unsafe extern "C" fn preupdate(
     // No panic may cross into SQLite.
     let _ = std::panic::catch_unwind(|| {
         let state = &*(ctx as *const State);
-        if z_db.is_null() || z_name.is_null() || CStr::from_ptr(z_db).to_bytes() != b"main" {
+        if z_db.is_null() || z_name.is_null() {
             return;
         }
+        let database = CStr::from_ptr(z_db).to_bytes();
         let name = CStr::from_ptr(z_name).to_bytes();
-        let Some(t) = state
-            .tables
-            .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case(name))
-        else {
+        // The connection's own temp tables are private to it; everything
+        // else is judged, or trips: a row is never skipped.
+        if database == b"temp" {
             return;
-        };
+        }
         let mut log = lock(&state.log);
         if log.paused {
             return;
         }
+        let known = (database == b"main")
+            .then(|| {
+                state
+                    .tables
+                    .iter()
+                    .position(|(n, _)| n.eq_ignore_ascii_case(name))
+            })
+            .flatten();
+        let Some(t) = known else {
+            log.fault = Some(format!(
+                "a write to {}.{}, a table the tripwire does not guard",
+                String::from_utf8_lossy(database),
+                String::from_utf8_lossy(name)
+            ));
+            return;
+        };
         let width = state.tables[t].1;
         let utf8 = state.utf8;
         // The logged row is the declared columns, after the rowid when the

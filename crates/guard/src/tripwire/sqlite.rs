@@ -60,6 +60,12 @@ fn own(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.raw_execute().map(|_| ())
 }
 
+/// `main`'s schema version (moved by every schema change, from any connection).
+fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("PRAGMA main.schema_version")?
+        .query_row([], |r| r.get(0))
+}
+
 /// Prepares a call's `sql` (cached, as the application's own code would),
 /// except text the cache keys (trimmed) as one of the tripwire's own: that
 /// is prepared afresh, so the authorizer sees it.
@@ -121,6 +127,10 @@ pub struct Tripwire {
     names: Vec<Names>,
     log: Arc<Mutex<Log>>,
     auth: Arc<Mutex<AuthState>>,
+    /// `main`'s schema version the capture was built for: another
+    /// connection's DDL (a migration) moves it, and the next operation
+    /// rebuilds the capture before it runs.
+    schema: i64,
     operations: u64,
     /// The checks of the last clean operation, refilled by the next one's calls.
     spare: Vec<StatementCheck>,
@@ -130,13 +140,9 @@ impl Tripwire {
     /// Installs the capture on `conn` (every table of `main` is protected)
     /// and the authorizer that is active while an operation's SQL is prepared.
     pub fn new(mut conn: Connection) -> crate::Result<Tripwire> {
+        let schema = schema_version(&conn)?;
         let tables = protected_tables(&conn)?;
         let (capture, log) = Self::install_capture(&conn, &tables)?;
-        {
-            let mut log = capture::lock(&log);
-            log.paused = true;
-            log.count_clean_rows();
-        }
         let auth = Arc::new(Mutex::new(AuthState::default()));
         let hook = Arc::clone(&auth);
         conn.authorizer(Some(move |ctx: AuthContext<'_>| {
@@ -154,6 +160,7 @@ impl Tripwire {
             tables,
             log,
             auth,
+            schema,
             operations: 0,
             spare: Vec::new(),
         })
@@ -165,6 +172,19 @@ impl Tripwire {
         conn: &Connection,
         tables: &[TableInfo],
     ) -> rusqlite::Result<(Capture, Arc<Mutex<Log>>)> {
+        let installed = Self::install_either(conn, tables)?;
+        {
+            let mut log = capture::lock(&installed.1);
+            log.paused = true;
+            log.count_clean_rows();
+        }
+        Ok(installed)
+    }
+
+    fn install_either(
+        conn: &Connection,
+        tables: &[TableInfo],
+    ) -> rusqlite::Result<(Capture, Arc<Mutex<Log>>)> {
         #[cfg(rowguard_preupdate)]
         if capture::hook::Hook::fits(conn, tables)? {
             let log = Arc::new(Mutex::new(Log::default()));
@@ -172,6 +192,37 @@ impl Tripwire {
             return Ok((Capture::Hook(hook), log));
         }
         Ok((Capture::Triggers, capture::install(conn, tables)?))
+    }
+
+    /// Builds the capture anew for `main`'s tables as they are now (a table
+    /// created, renamed or dropped, a column added, by another connection):
+    /// no row of a table the tripwire did not know is ever skipped.
+    fn rebuild(&mut self, schema: i64) -> rusqlite::Result<()> {
+        // The old capture goes first: a hook dropped after the new one is
+        // installed would unregister the new one.
+        self.capture = Capture::Triggers;
+        let old: Vec<String> = self
+            .conn
+            .prepare("SELECT name FROM temp.sqlite_schema WHERE type = 'trigger' AND name LIKE 'rg\\_%' ESCAPE '\\'")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut drop = String::from("DROP TABLE IF EXISTS temp.rg_log;\n");
+        for name in old {
+            drop += &format!(
+                "DROP TRIGGER IF EXISTS temp.\"{}\";\n",
+                name.replace('"', "\"\"")
+            );
+        }
+        self.conn.execute_batch(&drop)?;
+        let tables = protected_tables(&self.conn)?;
+        let (capture, log) = Self::install_capture(&self.conn, &tables)?;
+        self.names = tables.iter().map(Names::of).collect();
+        self.tables = tables;
+        self.capture = capture;
+        self.log = log;
+        self.spare.clear();
+        self.schema = schema;
+        Ok(())
     }
 
     /// How changed rows are captured: `"pre-update hook"` or `"triggers"`
@@ -209,6 +260,20 @@ impl Tripwire {
                 .map_err(sql_error)?;
         }
         own(&self.conn, BEGIN).map_err(sql_error)?;
+        // Under the write lock no other connection changes the schema until
+        // COMMIT (and the operation's own DDL is denied). When it moved
+        // since the capture was built, the capture is built again outside
+        // any transaction (TEMP triggers made inside one would go with its
+        // rollback), and the write lock taken again.
+        loop {
+            let schema = schema_version(&self.conn).map_err(sql_error)?;
+            if schema == self.schema {
+                break;
+            }
+            own(&self.conn, ROLLBACK).map_err(sql_error)?;
+            self.rebuild(schema).map_err(sql_error)?;
+            own(&self.conn, BEGIN).map_err(sql_error)?;
+        }
         {
             let mut log = capture::lock(&self.log);
             log.set_policy(policy, &self.tables);
