@@ -828,3 +828,91 @@ fn the_c_modules_arm_and_token_check_on_postgres() {
     c.batch_execute(&arm(token)).unwrap();
     c.batch_execute("ROLLBACK").unwrap();
 }
+
+/// The judge never skips on PostgreSQL (issue 36): with a long-lived
+/// tripwire, a column added while the application runs, a table a
+/// migration adds (the install run again, as the README says) and a table
+/// renamed are read from the catalog at judge time and judged. Each write
+/// outside the policy commits nothing (every table of the schema, read by
+/// the owner, unchanged), and a clean write still commits, on both captures.
+#[test]
+fn what_the_tripwire_did_not_know_when_built_is_judged_on_postgres() {
+    for capture in captures() {
+        let Some(scratch) = Scratch::with(capture) else {
+            return;
+        };
+        let mut tw = scratch.tripwire();
+        let mut owner = scratch.connect();
+        let policy = appointments_policy(&[7]);
+        let clean = |tw: &mut PgTripwire| {
+            tw.run(&policy, |db| {
+                db.execute("UPDATE appointments SET notes = 'clean' WHERE id = 7", &[])
+            })
+        };
+        clean(&mut tw).unwrap();
+        let everything = |c: &mut Client| -> Vec<String> {
+            let tables: Vec<String> = c
+                .query(
+                    "SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' ORDER BY 1",
+                    &[],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let mut rows = Vec::new();
+            for t in tables {
+                for r in c
+                    .query(
+                        &format!("SELECT to_jsonb(x)::text FROM public.\"{t}\" x"),
+                        &[],
+                    )
+                    .unwrap()
+                {
+                    rows.push(format!("{t}: {}", r.get::<_, String>(0)));
+                }
+            }
+            rows.sort();
+            rows
+        };
+        let trips = |tw: &mut PgTripwire, owner: &mut Client, sql: &str| {
+            let before = everything(owner);
+            let e = tw.run(&policy, |db| db.execute_batch(sql)).unwrap_err();
+            assert!(
+                matches!(&e, TripError::Tripped { verdict } if verdict.outside().count() > 0),
+                "{capture:?} {sql}: {e}"
+            );
+            assert_eq!(everything(owner), before, "{capture:?} {sql} committed");
+        };
+        // a column added while the application runs, written on the target row
+        owner
+            .batch_execute("ALTER TABLE appointments ADD COLUMN role text NOT NULL DEFAULT 'user'")
+            .unwrap();
+        trips(
+            &mut tw,
+            &mut owner,
+            "UPDATE appointments SET role = 'admin' WHERE id = 7",
+        );
+        // a table a migration adds; the install runs again for its triggers
+        owner
+            .batch_execute("CREATE TABLE later (id int PRIMARY KEY, v text); INSERT INTO later VALUES (1, 'x')")
+            .unwrap();
+        match capture {
+            Capture::Plpgsql => PgTripwire::install(&mut owner, "public").unwrap(),
+            Capture::Native => PgTripwire::install_native(
+                &mut owner,
+                "public",
+                &std::env::var("ROWGUARD_PG_TRIPWIRE_LIB").unwrap(),
+            )
+            .unwrap(),
+        }
+        trips(&mut tw, &mut owner, "UPDATE later SET v = 'owned'");
+        trips(&mut tw, &mut owner, "INSERT INTO later VALUES (2, 'new')");
+        // a table renamed while the application runs
+        owner
+            .batch_execute("ALTER TABLE later RENAME TO renamed")
+            .unwrap();
+        trips(&mut tw, &mut owner, "DELETE FROM renamed");
+        clean(&mut tw).unwrap();
+    }
+}

@@ -148,6 +148,17 @@ pub fn cells_of_image(image: Option<&str>, columns: &[String]) -> Option<Vec<Cel
     )
 }
 
+/// Whether every column `image` (a row's jsonb text) names is one of
+/// `columns`: an image with a column the reader does not know would lose
+/// that column's change.
+pub fn image_fits(image: Option<&str>, columns: &[String]) -> bool {
+    let Some(image) = image else { return true };
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(image) {
+        Ok(object) => object.keys().all(|k| columns.iter().any(|c| c == k)),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

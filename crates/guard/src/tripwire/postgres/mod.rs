@@ -68,6 +68,9 @@ const UNSETTLED: &str = "RG001";
 /// what its policy allows.
 pub struct PgTripwire {
     client: Client,
+    /// The schema of the guarded tables, read again at judge time when a
+    /// captured row names a table or a column `tables` does not have.
+    schema: String,
     tables: Vec<TableInfo>,
     names: Vec<Names>,
     statements: StatementCache,
@@ -109,6 +112,7 @@ impl PgTripwire {
             capture,
             policy_shape: None,
             client,
+            schema: schema.to_string(),
             names: tables.iter().map(Names::of).collect(),
             tables,
             statements: StatementCache::new(STATEMENT_CACHE),
@@ -386,8 +390,25 @@ impl PgTripwire {
             ) else {
                 continue;
             };
-            let Some(t) = self.tables.iter().position(|t| t.name == tbl) else {
-                continue;
+            let fits = |tables: &[TableInfo]| {
+                let t = tables.iter().position(|t| t.name == tbl)?;
+                let columns = &tables[t].columns;
+                (values::image_fits(old.as_deref(), columns)
+                    && values::image_fits(new.as_deref(), columns))
+                .then_some(t)
+            };
+            // A table or column the tripwire did not know when it was built
+            // (a migration since, or DDL in the operation): the catalog is
+            // read again, inside the operation's transaction, and the row
+            // judged; a row still unreadable ends the operation.
+            let t = match fits(&self.tables) {
+                Some(t) => t,
+                None => {
+                    self.refresh()?;
+                    fits(&self.tables).ok_or_else(|| {
+                        format!("a change of {tbl} that the catalog does not explain: rolled back")
+                    })?
+                }
             };
             let columns = &self.tables[t].columns;
             changes.push((
@@ -400,6 +421,17 @@ impl PgTripwire {
             ));
         }
         Ok(changes)
+    }
+
+    /// Reads the guarded tables from the catalog again.
+    fn refresh(&mut self) -> Result<(), String> {
+        let tables = crate::postgres::setup::tables_in(&mut self.client, &self.schema)
+            .map_err(|e| e.to_string())?;
+        self.names = tables.iter().map(Names::of).collect();
+        self.tables = tables;
+        // the C module's policy part names the tables' fixed columns
+        self.policy_shape = None;
+        Ok(())
     }
 
     fn prepared(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
