@@ -4,8 +4,10 @@
 //! oracles and the report), and stable `cargo test` runs them too.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 
-use crate::harness::choice::{choose_pipeline, harnesses, kinds_from_env, KINDS_ENV};
+use crate::guard::Kind;
+use crate::harness::choice::{harnesses, kinds_from_env, KINDS_ENV, PIPELINE_ENV};
 use crate::harness::domain::Domain;
 use crate::harness::execute::{execute, Session};
 use crate::harness::oracle::guard::{check, decode as decode_guard, GuardSession};
@@ -17,11 +19,28 @@ pub fn fuzz_one(bytes: &[u8]) {
     fuzz_one_in(harnesses()[0], bytes)
 }
 
-/// A cargo-fuzz target's body for any harness: decode, run, and panic with
-/// the report when a counted kind is found. Inputs that decode to nothing
-/// are dropped silently. The pipeline is `ROWGUARD_PIPELINE`, else the
-/// reproducer's, else the harness's correct version.
+/// [`fuzz_one_with`] with the version under test and the kinds that
+/// count from the environment (`ROWGUARD_PIPELINE`, `ROWGUARD_KINDS`).
 pub fn fuzz_one_in(domain: &'static dyn Domain, bytes: &[u8]) {
+    fuzz_one_with(domain, None, None, bytes)
+}
+
+/// A cargo-fuzz target's body for any harness: decode, run `pipeline`
+/// (else `ROWGUARD_PIPELINE`, else the harness's correct version), and
+/// panic with the report when a finding of one of `kinds` (else
+/// `ROWGUARD_KINDS`, else every kind) is made: the only panic, so libFuzzer
+/// reports findings and nothing else. An input that decodes to no
+/// operation is dropped as uninteresting; the `pipeline` a JSON
+/// reproducer names is ignored (the target fuzzes one version: an input
+/// must not switch it to another, known or not). A pipeline or kind the
+/// target itself names wrong is a configuration error: one line, exit 2,
+/// before any input counts.
+pub fn fuzz_one_with(
+    domain: &'static dyn Domain,
+    pipeline: Option<&str>,
+    kinds: Option<&[Kind]>,
+    bytes: &[u8],
+) {
     thread_local! {
         static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
     }
@@ -29,9 +48,18 @@ pub fn fuzz_one_in(domain: &'static dyn Domain, bytes: &[u8]) {
     if decoded.scenario.ops.is_empty() {
         return;
     }
-    let pipeline =
-        choose_pipeline(domain, None, &decoded).unwrap_or_else(|e| panic!("rowguard: {e}"));
-    let counted = kinds_from_env().unwrap_or_else(|e| panic!("rowguard: {KINDS_ENV}: {e}"));
+    let configured = pipeline
+        .map(str::to_string)
+        .or_else(|| std::env::var(PIPELINE_ENV).ok().filter(|s| !s.is_empty()));
+    let pipeline = match configured.as_deref() {
+        Some(name) => domain.pipeline(name),
+        None => domain.safe(),
+    }
+    .unwrap_or_else(|e| misconfigured(&e.to_string()));
+    let counted: BTreeSet<Kind> = match kinds {
+        Some(kinds) => kinds.iter().copied().collect(),
+        None => kinds_from_env().unwrap_or_else(|e| misconfigured(&format!("{KINDS_ENV}: {e}"))),
+    };
     let execution = SESSION.with(|cell| {
         let mut slot = cell.borrow_mut();
         if !slot
@@ -46,6 +74,13 @@ pub fn fuzz_one_in(domain: &'static dyn Domain, bytes: &[u8]) {
     if execution.findings().any(|f| counted.contains(&f.kind)) {
         panic!("rowguard finding\n{}", crate::report::text(&execution));
     }
+}
+
+/// A fuzz target set up wrong: one line and exit 2 (a panic would be
+/// counted as a finding).
+fn misconfigured(why: &str) -> ! {
+    eprintln!("rowguard fuzz target: {why}");
+    std::process::exit(2)
 }
 
 /// The cargo-fuzz `guard` target's body: decode, check the guard's oracle,

@@ -11,3 +11,56 @@ fn safe_survives_seeded_random_inputs() {
         rowguard::fuzzing::fuzz_one(&bytes);
     }
 }
+
+/// The target panics on a finding and on nothing else: an input naming a
+/// pipeline the binary lacks, or a planted one, runs on the version the
+/// target fuzzes (`safe` here, set in the target or in the environment),
+/// and bytes that decode to nothing are dropped. The incident's ops on
+/// `safe` are clean whatever pipeline the input names.
+#[test]
+fn the_target_fuzzes_its_own_version_whatever_an_input_names() {
+    let harness = rowguard::harness::appointments::harness();
+    let incident = std::fs::read_to_string(
+        crate::util::root().join("corpus/regressions/legacy/incident-quote-comment.json"),
+    )
+    .unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&incident).unwrap();
+    for named in ["zzz", "legacy", "", "safe"] {
+        json["pipeline"] = named.into();
+        let bytes = serde_json::to_vec(&json).unwrap();
+        rowguard::fuzzing::fuzz_one_with(harness, Some("safe"), None, &bytes);
+    }
+    for junk in [
+        &b""[..],
+        b"{",
+        b"{\"rowguard\": 1, \"ops\": []}",
+        b"\xff\xfe",
+    ] {
+        rowguard::fuzzing::fuzz_one_with(harness, Some("safe"), None, junk);
+    }
+    // and the same bytes do make the finding on the version that has the bug
+    let bytes = serde_json::to_vec(&json).unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rowguard::fuzzing::fuzz_one_with(
+            harness,
+            Some("legacy"),
+            Some(&[rowguard::guard::Kind::WriteOutsideTarget]),
+            &bytes,
+        )
+    }));
+    assert!(caught.is_err(), "the incident on legacy must be a finding");
+}
+
+/// The README's template of a team's own fuzz target is the `pipeline`
+/// target CI builds, line for line.
+#[test]
+fn the_readmes_fuzz_target_is_the_one_ci_builds() {
+    let root = crate::util::root();
+    let target = std::fs::read_to_string(root.join("fuzz/fuzz_targets/pipeline.rs")).unwrap();
+    let code = &target[target.find("#![no_main]").unwrap()..];
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("```rust\n{code}```")),
+        "README's fuzz target differs from fuzz/fuzz_targets/pipeline.rs"
+    );
+}
