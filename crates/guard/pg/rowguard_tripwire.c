@@ -44,6 +44,11 @@
  * token's SHA-256 is computed here (sha256.c), not through the server's
  * OpenSSL layer, whose per-call setup cost more than the rest of a settle.
  *
+ * Every byte a client sends that this module reads (the arm's value, a
+ * token) is parsed in arm.c, plain C without the server's headers, which
+ * .ci/c-fuzz.sh fuzzes under AddressSanitizer and UndefinedBehaviorSanitizer
+ * (crates/guard/pg/fuzz/).
+ *
  * Nothing here is shared between backends, nothing is written to a table,
  * and SQL that does not know the operation's token can neither read,
  * settle, nor disarm the capture.
@@ -67,14 +72,12 @@
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
 
-#include "sha256.h"
+#include "arm.h"
 
 PG_MODULE_MAGIC;
 
 /* Bytes of row copies one transaction may hold before a write fails. */
 #define MAX_CAPTURED_BYTES ((Size) 256 * 1024 * 1024)
-#define TOKEN_MAX 128
-#define DIGEST_HEX (SHA256_BYTES * 2)
 #define ARM_SETTING "rowguard_tripwire.arm"
 
 /* A table as its captured rows were written (a DDL in the transaction makes a new one). */
@@ -94,29 +97,10 @@ typedef struct Change
 	Size		bytes;
 } Change;
 
-/* The clean-path policy, as the arm carries it. */
-typedef struct Policy
-{
-	char	   *table;
-	char	   *key;
-	int			n_int_keys;
-	int64	   *int_keys;
-	int			n_text_keys;
-	text	  **text_keys;
-	int			n_fixed;
-	char	  **fixed;
-	int			n_writable;
-	char	  **writable;
-	int			n_side;
-	char	  **side_tables;
-	char	  **side_columns;
-	char	  **side_ops;		/* letters among "iud" */
-} Policy;
-
 /* session state: armed from arm() until a settled COMMIT or disarm() */
 static bool session_armed = false;
 /* the hex SHA-256 of the operation's token */
-static char commitment[DIGEST_HEX + 1];
+static char commitment[RG_DIGEST_HEX + 1];
 /* bumped at every transaction end: arm() records the transaction it armed */
 static uint64 generation = 1;
 static uint64 armed_generation = 0;
@@ -128,7 +112,7 @@ static List *shapes = NIL;
 static Size captured_bytes = 0;
 /* the arm's policy (NULL: none, every captured row goes to the judge) and
  * the token a settle savepoint named, in TopTransactionContext */
-static Policy *policy = NULL;
+static RgPolicy *policy = NULL;
 static char *settle_token = NULL;
 static ProcessUtility_hook_type next_utility = NULL;
 
@@ -346,15 +330,7 @@ rowguard_tripwire_no_truncate(PG_FUNCTION_ARGS)
 static bool
 opens(const char *t, size_t len)
 {
-	unsigned char digest[SHA256_BYTES];
-	char		hex[DIGEST_HEX + 1];
-
-	if (len < 16 || len > TOKEN_MAX)
-		return false;
-	rowguard_sha256((const unsigned char *) t, len, digest);
-	hex_encode((const char *) digest, sizeof(digest), hex);
-	hex[DIGEST_HEX] = '\0';
-	return strcmp(hex, commitment) == 0;
+	return rg_token_opens(commitment, t, len);
 }
 
 /* Why `t` (`len` bytes) may not read this transaction's capture, or NULL. */
@@ -421,7 +397,7 @@ attnum_of(TupleDesc desc, const char *column)
 
 /* The column `att` of `tuple` holds a target key: integer and text columns only. */
 static bool
-holds_key(const Policy *p, HeapTuple tuple, TupleDesc desc, int att)
+holds_key(const RgPolicy *p, HeapTuple tuple, TupleDesc desc, int att)
 {
 	bool		isnull;
 	Datum		d;
@@ -448,8 +424,8 @@ holds_key(const Policy *p, HeapTuple tuple, TupleDesc desc, int att)
 		int			len = VARSIZE_ANY_EXHDR(v);
 
 		for (int i = 0; i < p->n_text_keys; i++)
-			if (VARSIZE_ANY_EXHDR(p->text_keys[i]) == len &&
-				memcmp(VARDATA_ANY(p->text_keys[i]), VARDATA_ANY(v), len) == 0)
+			if (p->text_key_lens[i] == (size_t) len &&
+				memcmp(p->text_keys[i], VARDATA_ANY(v), len) == 0)
 				return true;
 		return false;
 	}
@@ -457,7 +433,7 @@ holds_key(const Policy *p, HeapTuple tuple, TupleDesc desc, int att)
 }
 
 static bool
-certainly_allowed(const Policy *p, const Change *c)
+certainly_allowed(const RgPolicy *p, const Change *c)
 {
 	TupleDesc	desc = c->shape->desc;
 
@@ -505,111 +481,6 @@ certainly_allowed(const Policy *p, const Change *c)
 }
 
 /*
- * The arm setting's value: netstrings ("<length>:<bytes>,"), in order: the
- * token's SHA-256 (lowercase hex); then, when the server can check the
- * clean path, the policy: table, key column; two lists each led by its
- * count: fixed columns, writable columns; the count of side effects and,
- * for each, its table, column and ops ("iud"); then two more lists: integer
- * keys (decimal) and text keys. (The client keeps the policy's middle part
- * while its shape stays the same.)
- */
-typedef struct Cursor
-{
-	char	   *at;
-	char	   *end;
-	bool		ok;
-} Cursor;
-
-/* The next netstring, NUL-terminated in place (its comma becomes the NUL). */
-static char *
-next(Cursor *c, size_t *len)
-{
-	char	   *colon;
-	char	   *item;
-	unsigned long n;
-
-	if (!c->ok || c->at >= c->end || !(colon = memchr(c->at, ':', c->end - c->at)))
-		return c->ok = false, NULL;
-	errno = 0;
-	n = strtoul(c->at, NULL, 10);
-	if (errno != 0 || colon == c->at || n > (unsigned long) (c->end - colon - 2) || colon[1 + n] != ',')
-		return c->ok = false, NULL;
-	item = colon + 1;
-	item[n] = '\0';
-	c->at = item + n + 1;
-	if (len)
-		*len = n;
-	return item;
-}
-
-static int
-count(Cursor *c)
-{
-	char	   *n = next(c, NULL);
-	long		v = n ? strtol(n, NULL, 10) : -1;
-
-	if (v < 0 || v > 100000)
-		c->ok = false;
-	return c->ok ? (int) v : 0;
-}
-
-static char **
-strings(Cursor *c, int *n)
-{
-	char	  **out;
-
-	*n = count(c);
-	out = (char **) palloc(sizeof(char *) * (*n + 1));
-	for (int i = 0; i < *n; i++)
-		out[i] = next(c, NULL);
-	return out;
-}
-
-/* The policy at `c`, in the current memory context; NULL when malformed. */
-static Policy *
-parse_policy(Cursor *c)
-{
-	Policy	   *p = (Policy *) palloc(sizeof(Policy));
-
-	p->table = next(c, NULL);
-	p->key = next(c, NULL);
-	p->fixed = strings(c, &p->n_fixed);
-	p->writable = strings(c, &p->n_writable);
-	p->n_side = count(c);
-	p->side_tables = (char **) palloc(sizeof(char *) * (p->n_side + 1));
-	p->side_columns = (char **) palloc(sizeof(char *) * (p->n_side + 1));
-	p->side_ops = (char **) palloc(sizeof(char *) * (p->n_side + 1));
-	for (int i = 0; i < p->n_side; i++)
-	{
-		p->side_tables[i] = next(c, NULL);
-		p->side_columns[i] = next(c, NULL);
-		p->side_ops[i] = next(c, NULL);
-	}
-	p->n_int_keys = count(c);
-	p->int_keys = (int64 *) palloc(sizeof(int64) * (p->n_int_keys + 1));
-	for (int i = 0; i < p->n_int_keys; i++)
-	{
-		char	   *k = next(c, NULL);
-		char	   *end = NULL;
-
-		errno = 0;
-		p->int_keys[i] = k ? strtoll(k, &end, 10) : 0;
-		if (!k || errno != 0 || end == k || *end != '\0')
-			c->ok = false;
-	}
-	p->n_text_keys = count(c);
-	p->text_keys = (text **) palloc(sizeof(text *) * (p->n_text_keys + 1));
-	for (int i = 0; i < p->n_text_keys; i++)
-	{
-		size_t		len;
-		char	   *k = next(c, &len);
-
-		p->text_keys[i] = k ? cstring_to_text_with_len(k, len) : NULL;
-	}
-	return c->ok && c->at == c->end ? p : NULL;
-}
-
-/*
  * `SET rowguard_tripwire.arm = '<value>'`: begins the operation's
  * transaction block (the arm is its first statement, as a BEGIN would be)
  * and arms the session with the value's commitment and policy. The GUC
@@ -620,11 +491,9 @@ static void
 arm(VariableSetStmt *stmt, ProcessUtilityContext context)
 {
 	A_Const    *value = list_length(stmt->args) == 1 ? (A_Const *) linitial(stmt->args) : NULL;
-	Cursor		c;
-	char	   *hash;
-	size_t		len = 0;
-	Policy	   *p = NULL;
-	bool		with_policy;
+	char		hash[RG_DIGEST_HEX + 1];
+	RgPolicy   *p = NULL;
+	bool		ok;
 	MemoryContext caller;
 
 	if (context != PROCESS_UTILITY_TOPLEVEL || IsTransactionBlock())
@@ -635,22 +504,23 @@ arm(VariableSetStmt *stmt, ProcessUtilityContext context)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("rowguard tripwire: the session is armed already (a settled COMMIT or disarm(token) ends it)")));
-	/* the policy lives as long as the transaction it arms */
+	/* the policy lives as long as the transaction it arms (arm.c parses) */
+	ok = value && IsA(value, A_Const) && !value->isnull && IsA(&value->val, String);
 	caller = MemoryContextSwitchTo(TopTransactionContext);
-	c.ok = value && IsA(value, A_Const) && !value->isnull && IsA(&value->val, String);
-	c.at = c.ok ? pstrdup(strVal(&value->val)) : NULL;
-	c.end = c.ok ? c.at + strlen(c.at) : NULL;
-	hash = next(&c, &len);
-	with_policy = c.ok && c.at != c.end;
-	if (with_policy)
-		p = parse_policy(&c);
+	if (ok)
+	{
+		const char *s = strVal(&value->val);
+		size_t		len = strlen(s);
+
+		ok = rg_parse_arm(pnstrdup(s, len), len, palloc, hash, &p);
+	}
 	MemoryContextSwitchTo(caller);
-	if (!hash || len != DIGEST_HEX || strspn(hash, "0123456789abcdef") != DIGEST_HEX || (with_policy && !p))
+	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rowguard tripwire: arm with the token's SHA-256 in lowercase hex, then the policy")));
 	BeginTransactionBlock();
-	memcpy(commitment, hash, DIGEST_HEX + 1);
+	memcpy(commitment, hash, RG_DIGEST_HEX + 1);
 	policy = p;
 	session_armed = true;
 	armed_generation = generation;
