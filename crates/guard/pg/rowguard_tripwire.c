@@ -31,7 +31,16 @@
  * - the gate at COMMIT (and PREPARE): a transaction that was armed and not
  *   settled, or that holds captured rows nobody checked, cannot commit;
  * - `take(token)`: the captured rows as (table, old, new) jsonb text, as
- *   `to_jsonb(row)` prints them, for the judge in Rust.
+ *   `to_jsonb(row)` prints them, for the judge in Rust, each read with the
+ *   row type it was captured with (a copy of the table's descriptor at
+ *   capture time, blessed as a record type), never the table's current one;
+ * - what the capture sees, kept still while armed: the utility hook refuses
+ *   every utility statement outside an allow-list (refuse_unless_harmless:
+ *   all DDL, ALTER TABLE of any kind, DISABLE/DROP TRIGGER, RENAME, CREATE
+ *   RULE, CLUSTER, COPY FROM, SET session_replication_role, ...), the
+ *   executor hook refuses writes to the system catalogs, and no row is
+ *   captured, settled or committed outside the origin replication role
+ *   (the capture triggers are ENABLE ALWAYS, so they fire in any role).
  *
  * The arm is a SET and the settle a savepoint because those are the
  * cheapest statements the server runs: no planner, no executor (a SELECT of
@@ -57,11 +66,14 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/catalog.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "nodes/parsenodes.h"
+#include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -115,8 +127,26 @@ static Size captured_bytes = 0;
 static RgPolicy *policy = NULL;
 static char *settle_token = NULL;
 static ProcessUtility_hook_type next_utility = NULL;
+static ExecutorStart_hook_type next_executor_start = NULL;
 
 void		_PG_init(void);
+
+/*
+ * An armed operation runs in the origin replication role only: in any
+ * other, the server skips ordinary triggers and foreign-key actions (the
+ * capture's triggers are ENABLE ALWAYS and still fire). Checked at the arm,
+ * at every captured row, at the settle and at the armed transaction's
+ * COMMIT, so a role set by SET, set_config() or a function's SET clause
+ * fails the operation whichever way it came.
+ */
+static void
+refuse_replica_role(void)
+{
+	if (SessionReplicationRole != SESSION_REPLICATION_ROLE_ORIGIN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("rowguard tripwire: an operation runs with session_replication_role = origin only")));
+}
 
 static void
 transaction_ended(XactEvent event, void *arg)
@@ -129,6 +159,8 @@ transaction_ended(XactEvent event, void *arg)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 						 errmsg("rowguard tripwire: writes the tripwire has not checked cannot commit")));
+			if (armed_generation == generation)
+				refuse_replica_role();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:
@@ -179,6 +211,7 @@ static bool check_arm_setting(char **newval, void **extra, GucSource source);
 static void tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 							 ProcessUtilityContext context, ParamListInfo params,
 							 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc);
+static void tripwire_executor_start(QueryDesc *queryDesc, int eflags);
 static char *arm_setting = NULL;
 
 void
@@ -193,6 +226,8 @@ _PG_init(void)
 	MarkGUCPrefixReserved("rowguard_tripwire");
 	next_utility = ProcessUtility_hook;
 	ProcessUtility_hook = tripwire_utility;
+	next_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = tripwire_executor_start;
 }
 
 PG_FUNCTION_INFO_V1(rowguard_tripwire_loaded);
@@ -255,7 +290,14 @@ shape_of(Relation rel)
 	s = (Shape *) palloc(sizeof(Shape));
 	s->relid = RelationGetRelid(rel);
 	s->name = pstrdup(RelationGetRelationName(rel));
+	/*
+	 * The row type as captured, as an anonymous record: take() prints the
+	 * rows with it (BlessTupleDesc at the first read), never with the
+	 * table's row type of the moment.
+	 */
 	s->desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	s->desc->tdtypeid = RECORDOID;
+	s->desc->tdtypmod = -1;
 	shapes = lappend(shapes, s);
 	return s;
 }
@@ -278,6 +320,8 @@ rowguard_tripwire_capture(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errmsg("rowguard tripwire: capture() must be an AFTER ROW trigger")));
 	if (!session_armed)
 		return PointerGetDatum(NULL);
+	/* the trigger is ENABLE ALWAYS: it fires in every replication role */
+	refuse_replica_role();
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		new = td->tg_trigtuple;
@@ -504,6 +548,7 @@ arm(VariableSetStmt *stmt, ProcessUtilityContext context)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("rowguard tripwire: the session is armed already (a settled COMMIT or disarm(token) ends it)")));
+	refuse_replica_role();
 	/* the policy lives as long as the transaction it arms (arm.c parses) */
 	ok = value && IsA(value, A_Const) && !value->isnull && IsA(&value->val, String);
 	caller = MemoryContextSwitchTo(TopTransactionContext);
@@ -539,6 +584,7 @@ settle(const char *t)
 
 	if (why)
 		ereport(ERROR, (errcode(code), errmsg("%s", why)));
+	refuse_replica_role();
 	foreach(lc, changes)
 	{
 		if (!policy || !certainly_allowed(policy, (Change *) lfirst(lc)))
@@ -549,6 +595,73 @@ settle(const char *t)
 	changes = NIL;
 	captured_bytes = 0;
 	settled = true;
+}
+
+/* `SET`/`RESET session_replication_role`, or `RESET ALL` (which resets it too). */
+static bool
+sets_replication_role(VariableSetStmt *set)
+{
+	return set->kind == VAR_RESET_ALL ||
+		(set->name && strcmp(set->name, "session_replication_role") == 0);
+}
+
+/*
+ * While an operation is armed, only utility statements that change
+ * neither a table, a trigger, a rule, nor what the capture sees run:
+ * transaction control and savepoints, SET and SHOW of settings (but
+ * session_replication_role), cursors, prepared statements, LISTEN/NOTIFY,
+ * LOCK, SET CONSTRAINTS, COPY TO, CALL
+ * and DO (the statements inside come back through this hook) and EXPLAIN
+ * of a query. Everything else (all DDL, ALTER TABLE of any kind,
+ * DISABLE/DROP TRIGGER, RENAME, CREATE RULE, CLUSTER, DISCARD, LOAD, ...)
+ * is refused: an allow-list, so a statement this list does not know is
+ * refused too. Unarmed sessions pay one branch.
+ */
+static void
+refuse_unless_harmless(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_TransactionStmt:
+		case T_VariableShowStmt:
+		case T_DeclareCursorStmt:
+		case T_FetchStmt:
+		case T_ClosePortalStmt:
+		case T_PrepareStmt:
+		case T_ExecuteStmt:
+		case T_DeallocateStmt:
+		case T_NotifyStmt:
+		case T_ListenStmt:
+		case T_UnlistenStmt:
+		case T_LockStmt:
+		case T_ConstraintsSetStmt:
+		case T_CallStmt:
+		case T_DoStmt:
+			return;
+		case T_VariableSetStmt:
+			if (!sets_replication_role((VariableSetStmt *) stmt))
+				return;
+			break;
+		case T_CopyStmt:
+			/* COPY TO reads; COPY FROM writes outside the executor's checks */
+			if (!((CopyStmt *) stmt)->is_from)
+				return;
+			break;
+		case T_ExplainStmt:
+			{
+				Node	   *query = ((ExplainStmt *) stmt)->query;
+
+				if (query && IsA(query, Query) && ((Query *) query)->commandType != CMD_UTILITY)
+					return;
+			}
+			break;
+		default:
+			break;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("rowguard tripwire: %s is refused while an operation is armed",
+					GetCommandTagName(CreateCommandTag(stmt)))));
 }
 
 /*
@@ -571,6 +684,8 @@ tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		arm(set, context);
 		return;
 	}
+	if (session_armed)
+		refuse_unless_harmless(stmt);
 	if (t && t->kind == TRANS_STMT_COMMIT && settle_token && session_armed && !settled)
 		settle(settle_token);
 	(next_utility ? next_utility : standard_ProcessUtility) (pstmt, queryString, readOnlyTree, context,
@@ -580,12 +695,48 @@ tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		settle_token = MemoryContextStrdup(TopTransactionContext, t->savepoint_name + strlen(SETTLE_SAVEPOINT));
 }
 
-/* A row as jsonb text, as `to_jsonb(row)` prints it. */
+/*
+ * The executor hook: while an operation is armed, a statement writing a
+ * system catalog (a superuser's `UPDATE pg_trigger SET tgenabled = 'D'`
+ * disables a capture trigger without DDL) is refused. Unarmed sessions pay
+ * one branch; armed ones a look at each statement's result relations.
+ */
+static void
+tripwire_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	if (session_armed && queryDesc->plannedstmt)
+	{
+		PlannedStmt *pstmt = queryDesc->plannedstmt;
+		ListCell   *lc;
+
+		foreach(lc, pstmt->resultRelations)
+		{
+			RangeTblEntry *rte = rt_fetch(lfirst_int(lc), pstmt->rtable);
+
+			if (IsCatalogRelationOid(rte->relid))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("rowguard tripwire: writing the system catalog %u is refused while an operation is armed",
+								rte->relid)));
+		}
+	}
+	(next_executor_start ? next_executor_start : standard_ExecutorStart) (queryDesc, eflags);
+}
+
+/*
+ * A row as jsonb text, as `to_jsonb(row)` prints it, read with `desc`, the
+ * row type it was captured with (a record type of this backend's).
+ */
 static Datum
 image(HeapTuple tuple, TupleDesc desc)
 {
-	Datum		json = DirectFunctionCall1(row_to_json, heap_copy_tuple_as_datum(tuple, desc));
-	Datum		jsonb = DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(DatumGetTextPP(json))));
+	Datum		json;
+	Datum		jsonb;
+
+	if (desc->tdtypmod < 0)
+		BlessTupleDesc(desc);
+	json = DirectFunctionCall1(row_to_json, heap_copy_tuple_as_datum(tuple, desc));
+	jsonb = DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(DatumGetTextPP(json))));
 
 	return CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(jsonb_out, jsonb)));
 }
