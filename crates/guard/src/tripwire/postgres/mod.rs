@@ -386,8 +386,12 @@ impl PgTripwire {
             ) else {
                 continue;
             };
+            // a table the tripwire did not read at `new` (renamed or created
+            // since): its rows cannot be judged, so the operation cannot commit
             let Some(t) = self.tables.iter().position(|t| t.name == tbl) else {
-                continue;
+                return Err(format!(
+                    "the capture holds a row of table {tbl:?}, which this tripwire does not know"
+                ));
             };
             let columns = &self.tables[t].columns;
             changes.push((
