@@ -33,8 +33,9 @@ use rowguard::harness::appointments::appointments_policy;
 use crate::tripwire_pg::{captures, picture, Scratch};
 
 /// A login role of its own on the test server, dropped when it goes out of
-/// scope (declare it before the `Scratch` whose objects it owns, so the
-/// database goes first).
+/// scope (after the `Scratch` whose objects it owns: bind them as
+/// `let (role, scratch) = ...`, so the database goes first, on a panic
+/// too).
 struct Role {
     admin: Client,
     name: String,
@@ -118,7 +119,9 @@ fn deaths(admin: &mut Client) -> Option<usize> {
             std::fs::read_to_string(std::path::Path::new(&dir).join("server.log")).ok()
         });
     if log.is_none() && std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true but the server log is not readable (pg_read_file or $PG_SCRATCH/server.log)");
+        panic!(
+            "CI=true but the server log is not readable (pg_read_file or $PG_SCRATCH/server.log)"
+        );
     }
     log.map(|l| l.matches("terminated by signal").count())
 }
@@ -149,7 +152,10 @@ impl Bystander {
     fn still_there(&mut self, what: &str) {
         let row = self
             .client
-            .query_one("SELECT pg_backend_pid(), pg_current_xact_id()::text, 1", &[])
+            .query_one(
+                "SELECT pg_backend_pid(), pg_current_xact_id()::text, 1",
+                &[],
+            )
             .unwrap_or_else(|e| panic!("{what}: the bystander's connection died: {e}"));
         assert_eq!(row.get::<_, i32>(0), self.pid, "{what}");
         assert_eq!(row.get::<_, String>(1), self.xid, "{what}");
@@ -281,12 +287,13 @@ fn hostile_arm_values_from_any_role_crash_no_server_process_tripwire_pg() {
     let Some(scratch) = Scratch::with(Capture::Native) else {
         return;
     };
-    let role = Role::new(&scratch, "");
+    let (role, scratch) = (Role::new(&scratch, ""), scratch);
     let mut admin = scratch.connect();
     let died = deaths(&mut admin);
     let mut bystander = Bystander::open(&scratch);
     let mut c = role.connect(&scratch);
-    c.batch_execute("SELECT rowguard_tripwire.loaded()").unwrap();
+    c.batch_execute("SELECT rowguard_tripwire.loaded()")
+        .unwrap();
     let code = |e: postgres::Error| e.code().map(|c| c.code().to_string()).unwrap_or_default();
     let values = hostile_arm_values();
     for v in &values {
@@ -296,13 +303,14 @@ fn hostile_arm_values_from_any_role_crash_no_server_process_tripwire_pg() {
         assert_eq!(code(e), "22023", "{v:?}");
         // the setting itself refuses any value but the empty one (the
         // check hook, no parser)
-        assert!(v.is_empty()
-            || c
-            .execute(
-                "SELECT set_config('rowguard_tripwire.arm', $1, false)",
-                &[v]
-            )
-            .is_err());
+        assert!(
+            v.is_empty()
+                || c.execute(
+                    "SELECT set_config('rowguard_tripwire.arm', $1, false)",
+                    &[v]
+                )
+                .is_err()
+        );
     }
     bystander.still_there("after the hostile arm values");
     // the role's own session survived every one, and valid arms still arm
@@ -343,7 +351,7 @@ fn attacks(capture: Capture, app: App, setup: &str, cases: &[&str]) {
     let Some(scratch) = Scratch::with(capture) else {
         return;
     };
-    let role = Role::new(&scratch, "");
+    let (role, scratch) = (Role::new(&scratch, ""), scratch);
     let mut admin = scratch.connect();
     let r = &role.name;
     match app {
@@ -481,9 +489,13 @@ fn a_superuser_application_cannot_change_the_replication_role_or_the_triggers_tr
         let mut cases = vec![
             format!("SET session_replication_role = replica | {OTHER_ROW}"),
             format!("SET LOCAL session_replication_role = replica | {OTHER_ROW}"),
-            format!("SELECT set_config('session_replication_role', 'replica', false) | {OTHER_ROW}"),
-            format!("SELECT set_config('session_replication_role', 'replica', true) | {OTHER_ROW} | \
-                     SELECT set_config('session_replication_role', 'origin', true)"),
+            format!(
+                "SELECT set_config('session_replication_role', 'replica', false) | {OTHER_ROW}"
+            ),
+            format!(
+                "SELECT set_config('session_replication_role', 'replica', true) | {OTHER_ROW} | \
+                     SELECT set_config('session_replication_role', 'origin', true)"
+            ),
             "SELECT set_config('session_replication_role', 'replica', false) | \
              UPDATE appointments SET notes = 'x' WHERE id = 7"
                 .to_string(),
@@ -513,7 +525,8 @@ fn the_c_module_refuses_utility_statements_outside_its_allow_list_tripwire_pg() 
         return;
     };
     let mut c = scratch.connect();
-    c.batch_execute("SELECT rowguard_tripwire.loaded()").unwrap();
+    c.batch_execute("SELECT rowguard_tripwire.loaded()")
+        .unwrap();
     let arm = format!(
         "SET rowguard_tripwire.arm = {}",
         quoted(&netstring(&sha256_hex(TOKEN)))
@@ -585,7 +598,7 @@ fn the_plpgsql_capture_is_blinded_by_sql_that_knows_it_tripwire_pg() {
     let Some(scratch) = Scratch::with(Capture::Plpgsql) else {
         return;
     };
-    let role = Role::new(&scratch, "");
+    let (role, scratch) = (Role::new(&scratch, ""), scratch);
     let mut admin = scratch.connect();
     admin
         .batch_execute(&format!("ALTER TABLE clients OWNER TO {}", role.name))
