@@ -44,14 +44,19 @@ struct Role {
 const PASSWORD: &str = "tripwire-test";
 
 impl Role {
-    fn new(scratch: &Scratch, attributes: &str) -> Role {
+    /// (`_scratch`: the database it will work in, made first.)
+    fn new(_scratch: &Scratch, attributes: &str) -> Role {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "tripwire_test_role_{}_{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
-        let mut admin = scratch.connect();
+        // on the server's own database: dropping the scratch one ends its connections
+        let url = crate::postgres::server()
+            .expect("a Scratch exists, so a server does")
+            .url;
+        let mut admin = Client::connect(&url, NoTls).unwrap();
         admin
             .batch_execute(&format!(
                 "CREATE ROLE {name} LOGIN PASSWORD '{PASSWORD}' {attributes}"
