@@ -562,6 +562,13 @@ fn the_c_module_refuses_utility_statements_outside_its_allow_list_tripwire_pg() 
         "EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1",
         "DISCARD TEMP",
         "CHECKPOINT",
+        "VACUUM FULL appointments",
+        "CLUSTER appointments USING appointments_pkey",
+        "ALTER TABLE appointments RENAME COLUMN notes TO n",
+        "CREATE RULE r AS ON UPDATE TO clients DO INSTEAD NOTHING",
+        "ALTER TABLE appointments ALTER COLUMN series_id TYPE text",
+        "REINDEX TABLE appointments",
+        "LOAD 'auto_explain'",
     ] {
         c.batch_execute(&arm).unwrap();
         let e = c.batch_execute(sql).unwrap_err();
