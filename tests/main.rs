@@ -66,6 +66,8 @@ mod hostile;
 mod tripwire;
 // the tripwire on PostgreSQL: incident, safe seeds, no commit around it, load, a connection ended mid-operation
 mod tripwire_pg;
+// the PostgreSQL tripwire against hostile roles: arm values that crashed the server, DDL, replication role, catalog writes
+mod tripwire_pg_hostile;
 // the tripwire beside key-in-WHERE, WHERE-present and max-rows checks over every reproducer (BENCHMARKS.md)
 mod tripwire_compare;
 // the tripwire's pre-update-hook capture against the guard's trigger capture

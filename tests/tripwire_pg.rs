@@ -111,6 +111,11 @@ impl Scratch {
         self.config.connect(NoTls).unwrap()
     }
 
+    /// The connection settings of the database's superuser.
+    pub fn config(&self) -> Config {
+        self.config.clone()
+    }
+
     pub fn tripwire(&self) -> PgTripwire {
         PgTripwire::new(self.connect(), "public").unwrap()
     }

@@ -31,7 +31,16 @@
  * - the gate at COMMIT (and PREPARE): a transaction that was armed and not
  *   settled, or that holds captured rows nobody checked, cannot commit;
  * - `take(token)`: the captured rows as (table, old, new) jsonb text, as
- *   `to_jsonb(row)` prints them, for the judge in Rust.
+ *   `to_jsonb(row)` prints them, for the judge in Rust, each read with the
+ *   row type it was captured with (a copy of the table's descriptor at
+ *   capture time, blessed as a record type), never the table's current one;
+ * - what the capture sees, kept still while armed: the utility hook refuses
+ *   every utility statement outside an allow-list (refuse_unless_harmless:
+ *   all DDL, ALTER TABLE of any kind, DISABLE/DROP TRIGGER, RENAME, CREATE
+ *   RULE, CLUSTER, COPY FROM, SET session_replication_role, ...), the
+ *   executor hook refuses writes to the system catalogs, and no row is
+ *   captured, settled or committed outside the origin replication role
+ *   (the capture triggers are ENABLE ALWAYS, so they fire in any role).
  *
  * The arm is a SET and the settle a savepoint because those are the
  * cheapest statements the server runs: no planner, no executor (a SELECT of
@@ -44,6 +53,11 @@
  * token's SHA-256 is computed here (sha256.c), not through the server's
  * OpenSSL layer, whose per-call setup cost more than the rest of a settle.
  *
+ * Every byte a client sends that this module reads (the arm's value, a
+ * token) is parsed in arm.c, plain C without the server's headers, which
+ * .ci/c-fuzz.sh fuzzes under AddressSanitizer and UndefinedBehaviorSanitizer
+ * (crates/guard/pg/fuzz/).
+ *
  * Nothing here is shared between backends, nothing is written to a table,
  * and SQL that does not know the operation's token can neither read,
  * settle, nor disarm the capture.
@@ -52,11 +66,14 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/catalog.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "nodes/parsenodes.h"
+#include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -67,14 +84,12 @@
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
 
-#include "sha256.h"
+#include "arm.h"
 
 PG_MODULE_MAGIC;
 
 /* Bytes of row copies one transaction may hold before a write fails. */
 #define MAX_CAPTURED_BYTES ((Size) 256 * 1024 * 1024)
-#define TOKEN_MAX 128
-#define DIGEST_HEX (SHA256_BYTES * 2)
 #define ARM_SETTING "rowguard_tripwire.arm"
 
 /* A table as its captured rows were written (a DDL in the transaction makes a new one). */
@@ -94,29 +109,10 @@ typedef struct Change
 	Size		bytes;
 } Change;
 
-/* The clean-path policy, as the arm carries it. */
-typedef struct Policy
-{
-	char	   *table;
-	char	   *key;
-	int			n_int_keys;
-	int64	   *int_keys;
-	int			n_text_keys;
-	text	  **text_keys;
-	int			n_fixed;
-	char	  **fixed;
-	int			n_writable;
-	char	  **writable;
-	int			n_side;
-	char	  **side_tables;
-	char	  **side_columns;
-	char	  **side_ops;		/* letters among "iud" */
-} Policy;
-
 /* session state: armed from arm() until a settled COMMIT or disarm() */
 static bool session_armed = false;
 /* the hex SHA-256 of the operation's token */
-static char commitment[DIGEST_HEX + 1];
+static char commitment[RG_DIGEST_HEX + 1];
 /* bumped at every transaction end: arm() records the transaction it armed */
 static uint64 generation = 1;
 static uint64 armed_generation = 0;
@@ -128,11 +124,29 @@ static List *shapes = NIL;
 static Size captured_bytes = 0;
 /* the arm's policy (NULL: none, every captured row goes to the judge) and
  * the token a settle savepoint named, in TopTransactionContext */
-static Policy *policy = NULL;
+static RgPolicy *policy = NULL;
 static char *settle_token = NULL;
 static ProcessUtility_hook_type next_utility = NULL;
+static ExecutorStart_hook_type next_executor_start = NULL;
 
 void		_PG_init(void);
+
+/*
+ * An armed operation runs in the origin replication role only: in any
+ * other, the server skips ordinary triggers and foreign-key actions (the
+ * capture's triggers are ENABLE ALWAYS and still fire). Checked at the arm,
+ * at every captured row, at the settle and at the armed transaction's
+ * COMMIT, so a role set by SET, set_config() or a function's SET clause
+ * fails the operation whichever way it came.
+ */
+static void
+refuse_replica_role(void)
+{
+	if (SessionReplicationRole != SESSION_REPLICATION_ROLE_ORIGIN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("rowguard tripwire: an operation runs with session_replication_role = origin only")));
+}
 
 static void
 transaction_ended(XactEvent event, void *arg)
@@ -145,6 +159,8 @@ transaction_ended(XactEvent event, void *arg)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 						 errmsg("rowguard tripwire: writes the tripwire has not checked cannot commit")));
+			if (armed_generation == generation)
+				refuse_replica_role();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:
@@ -195,6 +211,7 @@ static bool check_arm_setting(char **newval, void **extra, GucSource source);
 static void tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 							 ProcessUtilityContext context, ParamListInfo params,
 							 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc);
+static void tripwire_executor_start(QueryDesc *queryDesc, int eflags);
 static char *arm_setting = NULL;
 
 void
@@ -209,6 +226,8 @@ _PG_init(void)
 	MarkGUCPrefixReserved("rowguard_tripwire");
 	next_utility = ProcessUtility_hook;
 	ProcessUtility_hook = tripwire_utility;
+	next_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = tripwire_executor_start;
 }
 
 PG_FUNCTION_INFO_V1(rowguard_tripwire_loaded);
@@ -235,6 +254,20 @@ check_arm_setting(char **newval, void **extra, GucSource source)
 	memset(*newval, 0, strlen(*newval));
 	GUC_check_errmsg("rowguard tripwire: arm with SET rowguard_tripwire.arm = '...', alone, outside a transaction block");
 	return false;
+}
+
+/*
+ * A copy of `tuple` holding every attribute of `desc`: a row stored before
+ * ADD COLUMN lacks the new attributes, whose values live in the table's
+ * descriptor (attmissingval); the shape's copy of it keeps no such values,
+ * so the copy is expanded now, while the table's own descriptor is at hand.
+ */
+static HeapTuple
+full_copy(HeapTuple tuple, TupleDesc desc)
+{
+	if (HeapTupleHeaderGetNatts(tuple->t_data) < desc->natts)
+		return heap_expand_tuple(tuple, desc);
+	return heap_copytuple(tuple);
 }
 
 /* Same attribute layout: the tuples a shape holds deform with its descriptor. */
@@ -271,7 +304,14 @@ shape_of(Relation rel)
 	s = (Shape *) palloc(sizeof(Shape));
 	s->relid = RelationGetRelid(rel);
 	s->name = pstrdup(RelationGetRelationName(rel));
+	/*
+	 * The row type as captured, as an anonymous record: take() prints the
+	 * rows with it (BlessTupleDesc at the first read), never with the
+	 * table's row type of the moment.
+	 */
 	s->desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	s->desc->tdtypeid = RECORDOID;
+	s->desc->tdtypmod = -1;
 	shapes = lappend(shapes, s);
 	return s;
 }
@@ -294,6 +334,8 @@ rowguard_tripwire_capture(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errmsg("rowguard tripwire: capture() must be an AFTER ROW trigger")));
 	if (!session_armed)
 		return PointerGetDatum(NULL);
+	/* the trigger is ENABLE ALWAYS: it fires in every replication role */
+	refuse_replica_role();
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		new = td->tg_trigtuple;
@@ -309,9 +351,9 @@ rowguard_tripwire_capture(PG_FUNCTION_ARGS)
 	c = (Change *) palloc(sizeof(Change));
 	c->subid = GetCurrentSubTransactionId();
 	c->shape = shape_of(td->tg_relation);
-	c->old = old ? heap_copytuple(old) : NULL;
-	c->new = new ? heap_copytuple(new) : NULL;
-	c->bytes = sizeof(Change) + (old ? HEAPTUPLESIZE + old->t_len : 0) + (new ? HEAPTUPLESIZE + new->t_len : 0);
+	c->old = old ? full_copy(old, RelationGetDescr(td->tg_relation)) : NULL;
+	c->new = new ? full_copy(new, RelationGetDescr(td->tg_relation)) : NULL;
+	c->bytes = sizeof(Change) + (c->old ? HEAPTUPLESIZE + c->old->t_len : 0) + (c->new ? HEAPTUPLESIZE + c->new->t_len : 0);
 	changes = lappend(changes, c);
 	MemoryContextSwitchTo(caller);
 
@@ -346,15 +388,7 @@ rowguard_tripwire_no_truncate(PG_FUNCTION_ARGS)
 static bool
 opens(const char *t, size_t len)
 {
-	unsigned char digest[SHA256_BYTES];
-	char		hex[DIGEST_HEX + 1];
-
-	if (len < 16 || len > TOKEN_MAX)
-		return false;
-	rowguard_sha256((const unsigned char *) t, len, digest);
-	hex_encode((const char *) digest, sizeof(digest), hex);
-	hex[DIGEST_HEX] = '\0';
-	return strcmp(hex, commitment) == 0;
+	return rg_token_opens(commitment, t, len);
 }
 
 /* Why `t` (`len` bytes) may not read this transaction's capture, or NULL. */
@@ -421,7 +455,7 @@ attnum_of(TupleDesc desc, const char *column)
 
 /* The column `att` of `tuple` holds a target key: integer and text columns only. */
 static bool
-holds_key(const Policy *p, HeapTuple tuple, TupleDesc desc, int att)
+holds_key(const RgPolicy *p, HeapTuple tuple, TupleDesc desc, int att)
 {
 	bool		isnull;
 	Datum		d;
@@ -448,8 +482,8 @@ holds_key(const Policy *p, HeapTuple tuple, TupleDesc desc, int att)
 		int			len = VARSIZE_ANY_EXHDR(v);
 
 		for (int i = 0; i < p->n_text_keys; i++)
-			if (VARSIZE_ANY_EXHDR(p->text_keys[i]) == len &&
-				memcmp(VARDATA_ANY(p->text_keys[i]), VARDATA_ANY(v), len) == 0)
+			if (p->text_key_lens[i] == (size_t) len &&
+				memcmp(p->text_keys[i], VARDATA_ANY(v), len) == 0)
 				return true;
 		return false;
 	}
@@ -457,7 +491,7 @@ holds_key(const Policy *p, HeapTuple tuple, TupleDesc desc, int att)
 }
 
 static bool
-certainly_allowed(const Policy *p, const Change *c)
+certainly_allowed(const RgPolicy *p, const Change *c)
 {
 	TupleDesc	desc = c->shape->desc;
 
@@ -505,111 +539,6 @@ certainly_allowed(const Policy *p, const Change *c)
 }
 
 /*
- * The arm setting's value: netstrings ("<length>:<bytes>,"), in order: the
- * token's SHA-256 (lowercase hex); then, when the server can check the
- * clean path, the policy: table, key column; two lists each led by its
- * count: fixed columns, writable columns; the count of side effects and,
- * for each, its table, column and ops ("iud"); then two more lists: integer
- * keys (decimal) and text keys. (The client keeps the policy's middle part
- * while its shape stays the same.)
- */
-typedef struct Cursor
-{
-	char	   *at;
-	char	   *end;
-	bool		ok;
-} Cursor;
-
-/* The next netstring, NUL-terminated in place (its comma becomes the NUL). */
-static char *
-next(Cursor *c, size_t *len)
-{
-	char	   *colon;
-	char	   *item;
-	unsigned long n;
-
-	if (!c->ok || c->at >= c->end || !(colon = memchr(c->at, ':', c->end - c->at)))
-		return c->ok = false, NULL;
-	errno = 0;
-	n = strtoul(c->at, NULL, 10);
-	if (errno != 0 || colon == c->at || n > (unsigned long) (c->end - colon - 2) || colon[1 + n] != ',')
-		return c->ok = false, NULL;
-	item = colon + 1;
-	item[n] = '\0';
-	c->at = item + n + 1;
-	if (len)
-		*len = n;
-	return item;
-}
-
-static int
-count(Cursor *c)
-{
-	char	   *n = next(c, NULL);
-	long		v = n ? strtol(n, NULL, 10) : -1;
-
-	if (v < 0 || v > 100000)
-		c->ok = false;
-	return c->ok ? (int) v : 0;
-}
-
-static char **
-strings(Cursor *c, int *n)
-{
-	char	  **out;
-
-	*n = count(c);
-	out = (char **) palloc(sizeof(char *) * (*n + 1));
-	for (int i = 0; i < *n; i++)
-		out[i] = next(c, NULL);
-	return out;
-}
-
-/* The policy at `c`, in the current memory context; NULL when malformed. */
-static Policy *
-parse_policy(Cursor *c)
-{
-	Policy	   *p = (Policy *) palloc(sizeof(Policy));
-
-	p->table = next(c, NULL);
-	p->key = next(c, NULL);
-	p->fixed = strings(c, &p->n_fixed);
-	p->writable = strings(c, &p->n_writable);
-	p->n_side = count(c);
-	p->side_tables = (char **) palloc(sizeof(char *) * (p->n_side + 1));
-	p->side_columns = (char **) palloc(sizeof(char *) * (p->n_side + 1));
-	p->side_ops = (char **) palloc(sizeof(char *) * (p->n_side + 1));
-	for (int i = 0; i < p->n_side; i++)
-	{
-		p->side_tables[i] = next(c, NULL);
-		p->side_columns[i] = next(c, NULL);
-		p->side_ops[i] = next(c, NULL);
-	}
-	p->n_int_keys = count(c);
-	p->int_keys = (int64 *) palloc(sizeof(int64) * (p->n_int_keys + 1));
-	for (int i = 0; i < p->n_int_keys; i++)
-	{
-		char	   *k = next(c, NULL);
-		char	   *end = NULL;
-
-		errno = 0;
-		p->int_keys[i] = k ? strtoll(k, &end, 10) : 0;
-		if (!k || errno != 0 || end == k || *end != '\0')
-			c->ok = false;
-	}
-	p->n_text_keys = count(c);
-	p->text_keys = (text **) palloc(sizeof(text *) * (p->n_text_keys + 1));
-	for (int i = 0; i < p->n_text_keys; i++)
-	{
-		size_t		len;
-		char	   *k = next(c, &len);
-
-		p->text_keys[i] = k ? cstring_to_text_with_len(k, len) : NULL;
-	}
-	return c->ok && c->at == c->end ? p : NULL;
-}
-
-/*
  * `SET rowguard_tripwire.arm = '<value>'`: begins the operation's
  * transaction block (the arm is its first statement, as a BEGIN would be)
  * and arms the session with the value's commitment and policy. The GUC
@@ -620,11 +549,9 @@ static void
 arm(VariableSetStmt *stmt, ProcessUtilityContext context)
 {
 	A_Const    *value = list_length(stmt->args) == 1 ? (A_Const *) linitial(stmt->args) : NULL;
-	Cursor		c;
-	char	   *hash;
-	size_t		len = 0;
-	Policy	   *p = NULL;
-	bool		with_policy;
+	char		hash[RG_DIGEST_HEX + 1];
+	RgPolicy   *p = NULL;
+	bool		ok;
 	MemoryContext caller;
 
 	if (context != PROCESS_UTILITY_TOPLEVEL || IsTransactionBlock())
@@ -635,22 +562,24 @@ arm(VariableSetStmt *stmt, ProcessUtilityContext context)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("rowguard tripwire: the session is armed already (a settled COMMIT or disarm(token) ends it)")));
-	/* the policy lives as long as the transaction it arms */
+	refuse_replica_role();
+	/* the policy lives as long as the transaction it arms (arm.c parses) */
+	ok = value && IsA(value, A_Const) && !value->isnull && IsA(&value->val, String);
 	caller = MemoryContextSwitchTo(TopTransactionContext);
-	c.ok = value && IsA(value, A_Const) && !value->isnull && IsA(&value->val, String);
-	c.at = c.ok ? pstrdup(strVal(&value->val)) : NULL;
-	c.end = c.ok ? c.at + strlen(c.at) : NULL;
-	hash = next(&c, &len);
-	with_policy = c.ok && c.at != c.end;
-	if (with_policy)
-		p = parse_policy(&c);
+	if (ok)
+	{
+		const char *s = strVal(&value->val);
+		size_t		len = strlen(s);
+
+		ok = rg_parse_arm(pnstrdup(s, len), len, palloc, hash, &p);
+	}
 	MemoryContextSwitchTo(caller);
-	if (!hash || len != DIGEST_HEX || strspn(hash, "0123456789abcdef") != DIGEST_HEX || (with_policy && !p))
+	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rowguard tripwire: arm with the token's SHA-256 in lowercase hex, then the policy")));
 	BeginTransactionBlock();
-	memcpy(commitment, hash, DIGEST_HEX + 1);
+	memcpy(commitment, hash, RG_DIGEST_HEX + 1);
 	policy = p;
 	session_armed = true;
 	armed_generation = generation;
@@ -669,6 +598,7 @@ settle(const char *t)
 
 	if (why)
 		ereport(ERROR, (errcode(code), errmsg("%s", why)));
+	refuse_replica_role();
 	foreach(lc, changes)
 	{
 		if (!policy || !certainly_allowed(policy, (Change *) lfirst(lc)))
@@ -679,6 +609,73 @@ settle(const char *t)
 	changes = NIL;
 	captured_bytes = 0;
 	settled = true;
+}
+
+/* `SET`/`RESET session_replication_role`, or `RESET ALL` (which resets it too). */
+static bool
+sets_replication_role(VariableSetStmt *set)
+{
+	return set->kind == VAR_RESET_ALL ||
+		(set->name && strcmp(set->name, "session_replication_role") == 0);
+}
+
+/*
+ * While an operation is armed, only utility statements that change
+ * neither a table, a trigger, a rule, nor what the capture sees run:
+ * transaction control and savepoints, SET and SHOW of settings (but
+ * session_replication_role), cursors, prepared statements, LISTEN/NOTIFY,
+ * LOCK, SET CONSTRAINTS, COPY TO, CALL
+ * and DO (the statements inside come back through this hook) and EXPLAIN
+ * of a query. Everything else (all DDL, ALTER TABLE of any kind,
+ * DISABLE/DROP TRIGGER, RENAME, CREATE RULE, CLUSTER, DISCARD, LOAD, ...)
+ * is refused: an allow-list, so a statement this list does not know is
+ * refused too. Unarmed sessions pay one branch.
+ */
+static void
+refuse_unless_harmless(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_TransactionStmt:
+		case T_VariableShowStmt:
+		case T_DeclareCursorStmt:
+		case T_FetchStmt:
+		case T_ClosePortalStmt:
+		case T_PrepareStmt:
+		case T_ExecuteStmt:
+		case T_DeallocateStmt:
+		case T_NotifyStmt:
+		case T_ListenStmt:
+		case T_UnlistenStmt:
+		case T_LockStmt:
+		case T_ConstraintsSetStmt:
+		case T_CallStmt:
+		case T_DoStmt:
+			return;
+		case T_VariableSetStmt:
+			if (!sets_replication_role((VariableSetStmt *) stmt))
+				return;
+			break;
+		case T_CopyStmt:
+			/* COPY TO reads; COPY FROM writes outside the executor's checks */
+			if (!((CopyStmt *) stmt)->is_from)
+				return;
+			break;
+		case T_ExplainStmt:
+			{
+				Node	   *query = ((ExplainStmt *) stmt)->query;
+
+				if (query && IsA(query, Query) && ((Query *) query)->commandType != CMD_UTILITY)
+					return;
+			}
+			break;
+		default:
+			break;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("rowguard tripwire: %s is refused while an operation is armed",
+					GetCommandTagName(CreateCommandTag(stmt)))));
 }
 
 /*
@@ -701,6 +698,8 @@ tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		arm(set, context);
 		return;
 	}
+	if (session_armed)
+		refuse_unless_harmless(stmt);
 	if (t && t->kind == TRANS_STMT_COMMIT && settle_token && session_armed && !settled)
 		settle(settle_token);
 	(next_utility ? next_utility : standard_ProcessUtility) (pstmt, queryString, readOnlyTree, context,
@@ -710,12 +709,48 @@ tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		settle_token = MemoryContextStrdup(TopTransactionContext, t->savepoint_name + strlen(SETTLE_SAVEPOINT));
 }
 
-/* A row as jsonb text, as `to_jsonb(row)` prints it. */
+/*
+ * The executor hook: while an operation is armed, a statement writing a
+ * system catalog (a superuser's `UPDATE pg_trigger SET tgenabled = 'D'`
+ * disables a capture trigger without DDL) is refused. Unarmed sessions pay
+ * one branch; armed ones a look at each statement's result relations.
+ */
+static void
+tripwire_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	if (session_armed && queryDesc->plannedstmt)
+	{
+		PlannedStmt *pstmt = queryDesc->plannedstmt;
+		ListCell   *lc;
+
+		foreach(lc, pstmt->resultRelations)
+		{
+			RangeTblEntry *rte = rt_fetch(lfirst_int(lc), pstmt->rtable);
+
+			if (IsCatalogRelationOid(rte->relid))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("rowguard tripwire: writing the system catalog %u is refused while an operation is armed",
+								rte->relid)));
+		}
+	}
+	(next_executor_start ? next_executor_start : standard_ExecutorStart) (queryDesc, eflags);
+}
+
+/*
+ * A row as jsonb text, as `to_jsonb(row)` prints it, read with `desc`, the
+ * row type it was captured with (a record type of this backend's).
+ */
 static Datum
 image(HeapTuple tuple, TupleDesc desc)
 {
-	Datum		json = DirectFunctionCall1(row_to_json, heap_copy_tuple_as_datum(tuple, desc));
-	Datum		jsonb = DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(DatumGetTextPP(json))));
+	Datum		json;
+	Datum		jsonb;
+
+	if (desc->tdtypmod < 0)
+		BlessTupleDesc(desc);
+	json = DirectFunctionCall1(row_to_json, heap_copy_tuple_as_datum(tuple, desc));
+	jsonb = DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(DatumGetTextPP(json))));
 
 	return CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(jsonb_out, jsonb)));
 }

@@ -20,7 +20,14 @@
 //!   and `loaded` are functions.
 //!
 //! Both put a BEFORE TRUNCATE trigger on every table (no row trigger sees
-//! a TRUNCATE) that refuses it while armed.
+//! a TRUNCATE) that refuses it while armed, and make both triggers ENABLE
+//! ALWAYS, so they fire in every `session_replication_role`; a write or a
+//! settle outside the origin role fails the operation. While an operation
+//! is armed, the C module's utility hook refuses every utility statement
+//! outside a short allow-list (DDL of any kind, DISABLE/DROP TRIGGER,
+//! RENAME, CREATE RULE, `SET session_replication_role`, ...); the plpgsql
+//! capture refuses DDL with a `ddl_command_start` event trigger, created
+//! only when the installer is a superuser.
 
 use postgres::Client;
 
@@ -92,9 +99,11 @@ pub(super) fn install(
     };
     for t in &tables {
         let name = format!("{}.{}", ident(schema), ident(&t.name));
+        // ENABLE ALWAYS: they fire in every session_replication_role
         sql += &format!(
             "CREATE TRIGGER rowguard_tripwire AFTER INSERT OR UPDATE OR DELETE ON {name} FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.{row_fn}();\n\
-             CREATE TRIGGER rowguard_tripwire_truncate BEFORE TRUNCATE ON {name} FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.no_truncate();\n"
+             CREATE TRIGGER rowguard_tripwire_truncate BEFORE TRUNCATE ON {name} FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.no_truncate();\n\
+             ALTER TABLE {name} ENABLE ALWAYS TRIGGER rowguard_tripwire, ENABLE ALWAYS TRIGGER rowguard_tripwire_truncate;\n"
         );
     }
     // Triggers of an earlier install on tables went with the schema (CASCADE).
@@ -135,7 +144,14 @@ fn native(library: &str) -> String {
     sql
 }
 
-/// The plpgsql capture's schema, functions and log.
+/// The error both captures raise for a write or a settle outside the
+/// origin replication role.
+const REPLICA: &str =
+    "rowguard tripwire: an operation runs with session_replication_role = origin only";
+
+/// The plpgsql capture's schema, functions and log, and, when the installer
+/// is a superuser (event triggers need one), an event trigger refusing DDL
+/// while the session's operation is armed.
 fn plpgsql() -> String {
     format!(
         "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE;\n\
@@ -147,6 +163,9 @@ fn plpgsql() -> String {
          CREATE FUNCTION {SCHEMA}.log_row() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $rg$\n\
          BEGIN\n\
            IF current_setting('rowguard.tripwire', true) = 'on' THEN\n\
+             IF current_setting('session_replication_role') <> 'origin' THEN\n\
+               RAISE EXCEPTION '{REPLICA}' USING ERRCODE = '42501';\n\
+             END IF;\n\
              INSERT INTO {SCHEMA}.log (tbl, old, new) VALUES (TG_TABLE_NAME,\n\
                CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,\n\
                CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);\n\
@@ -162,6 +181,7 @@ fn plpgsql() -> String {
          END $rg$;\n\
          CREATE CONSTRAINT TRIGGER untaken AFTER INSERT ON {SCHEMA}.log DEFERRABLE INITIALLY DEFERRED\n\
            FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.untaken();\n\
+         ALTER TABLE {SCHEMA}.log ENABLE ALWAYS TRIGGER untaken;\n\
          CREATE FUNCTION {SCHEMA}.no_truncate() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog AS $rg$\n\
          BEGIN\n\
            IF current_setting('rowguard.tripwire', true) = 'on' THEN\n\
@@ -199,6 +219,9 @@ fn plpgsql() -> String {
            IF current_setting('rowguard.tripwire', true) IS DISTINCT FROM 'on' THEN\n\
              RAISE EXCEPTION 'rowguard tripwire: the setting rowguard.tripwire was turned off';\n\
            END IF;\n\
+           IF current_setting('session_replication_role') <> 'origin' THEN\n\
+             RAISE EXCEPTION '{REPLICA}' USING ERRCODE = '42501';\n\
+           END IF;\n\
            FOR r IN DELETE FROM {SCHEMA}.log l WHERE l.xid = pg_current_xact_id() RETURNING l.seq, l.tbl, l.old, l.new LOOP\n\
              IF first IS NULL OR r.seq < first THEN\n\
                first := r.seq;\n\
@@ -230,6 +253,18 @@ fn plpgsql() -> String {
              RAISE EXCEPTION 'rowguard tripwire: reading the log without the operation''s token';\n\
            END IF;\n\
            RETURN n;\n\
+         END $rg$;\n\
+         CREATE FUNCTION {SCHEMA}.no_ddl() RETURNS event_trigger LANGUAGE plpgsql SET search_path = pg_catalog AS $rg$\n\
+         BEGIN\n\
+           IF current_setting('rowguard.tripwire', true) = 'on' THEN\n\
+             RAISE EXCEPTION 'rowguard tripwire: % is refused while an operation is armed', TG_TAG USING ERRCODE = '42501';\n\
+           END IF;\n\
+         END $rg$;\n\
+         DO $rg$ BEGIN\n\
+           IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN\n\
+             CREATE EVENT TRIGGER rowguard_tripwire_ddl ON ddl_command_start EXECUTE FUNCTION {SCHEMA}.no_ddl();\n\
+             ALTER EVENT TRIGGER rowguard_tripwire_ddl ENABLE ALWAYS;\n\
+           END IF;\n\
          END $rg$;\n\
          REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {SCHEMA} FROM PUBLIC;\n\
          GRANT USAGE ON SCHEMA {SCHEMA} TO PUBLIC;\n\

@@ -37,9 +37,11 @@
 //! logged while off; the operation is the application's code, and SQL
 //! injected into it that knows the tripwire can blind it. `take` then finds
 //! the setting off and trips if it was left off; and it can end the
-//! transaction and arm one of its own. The C module's arming is a backend
-//! variable that only the token clears, and an armed session cannot be
-//! armed again.
+//! transaction and arm one of its own; with the setting off, its DDL event
+//! trigger lets DDL through too. The C module's arming is a backend
+//! variable that only the token clears, an armed session cannot be armed
+//! again, and while armed its hooks refuse DDL, catalog writes and any
+//! replication role but origin ([`install`]).
 
 use std::hash::{BuildHasher, Hasher};
 
