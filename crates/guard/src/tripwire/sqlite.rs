@@ -60,10 +60,70 @@ fn own(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.raw_execute().map(|_| ())
 }
 
-/// `main`'s schema version (moved by every schema change, from any connection).
-fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("PRAGMA main.schema_version")?
-        .query_row([], |r| r.get(0))
+/// `main`'s schema version (moved by every schema change, from any
+/// connection), read by one statement prepared once: what every operation
+/// pays for never judging with a stale table list.
+struct SchemaVersion {
+    stmt: *mut rusqlite::ffi::sqlite3_stmt,
+}
+
+// SAFETY: the statement belongs to the tripwire's connection and is used
+// only through it, on whichever thread holds the tripwire.
+unsafe impl Send for SchemaVersion {}
+
+impl SchemaVersion {
+    fn prepare(conn: &Connection) -> rusqlite::Result<SchemaVersion> {
+        use rusqlite::ffi;
+        let sql = c"PRAGMA main.schema_version";
+        let mut stmt = std::ptr::null_mut();
+        // SAFETY: a live connection handle and a NUL-terminated text; the
+        // statement is finalized in Drop, before the connection closes.
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v3(
+                conn.handle(),
+                sql.as_ptr(),
+                -1,
+                ffi::SQLITE_PREPARE_PERSISTENT,
+                &mut stmt,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc != ffi::SQLITE_OK || stmt.is_null() {
+            return Err(rusqlite::Error::SqliteFailure(
+                ffi::Error::new(rc),
+                Some("preparing PRAGMA main.schema_version".into()),
+            ));
+        }
+        Ok(SchemaVersion { stmt })
+    }
+
+    fn read(&self) -> rusqlite::Result<i64> {
+        use rusqlite::ffi;
+        // SAFETY: the statement is live (finalized only in Drop).
+        unsafe {
+            let rc = ffi::sqlite3_step(self.stmt);
+            let v = ffi::sqlite3_column_int64(self.stmt, 0);
+            ffi::sqlite3_reset(self.stmt);
+            if rc == ffi::SQLITE_ROW {
+                Ok(v)
+            } else {
+                Err(rusqlite::Error::SqliteFailure(
+                    ffi::Error::new(rc),
+                    Some("reading PRAGMA main.schema_version".into()),
+                ))
+            }
+        }
+    }
+}
+
+impl Drop for SchemaVersion {
+    fn drop(&mut self) {
+        // SAFETY: finalized once, before the connection closes (the
+        // tripwire declares it before `conn`, so it is dropped first).
+        unsafe {
+            rusqlite::ffi::sqlite3_finalize(self.stmt);
+        }
+    }
 }
 
 /// Prepares a call's `sql` (cached, as the application's own code would),
@@ -120,8 +180,10 @@ enum Capture {
 /// # Ok::<(), rowguard_guard::Error>(())
 /// ```
 pub struct Tripwire {
-    /// Declared before `conn`: the hook is removed before the connection closes.
+    /// Declared before `conn`: the hook is removed, and the statement
+    /// finalized, before the connection closes.
     capture: Capture,
+    schema_version: SchemaVersion,
     conn: Connection,
     tables: Vec<TableInfo>,
     names: Vec<Names>,
@@ -140,7 +202,8 @@ impl Tripwire {
     /// Installs the capture on `conn` (every table of `main` is protected)
     /// and the authorizer that is active while an operation's SQL is prepared.
     pub fn new(mut conn: Connection) -> crate::Result<Tripwire> {
-        let schema = schema_version(&conn)?;
+        let schema_version = SchemaVersion::prepare(&conn)?;
+        let schema = schema_version.read()?;
         let tables = protected_tables(&conn)?;
         let (capture, log) = Self::install_capture(&conn, &tables)?;
         let auth = Arc::new(Mutex::new(AuthState::default()));
@@ -155,6 +218,7 @@ impl Tripwire {
         }))?;
         Ok(Tripwire {
             capture,
+            schema_version,
             conn,
             names: tables.iter().map(Names::of).collect(),
             tables,
@@ -266,7 +330,7 @@ impl Tripwire {
         // any transaction (TEMP triggers made inside one would go with its
         // rollback), and the write lock taken again.
         loop {
-            let schema = schema_version(&self.conn).map_err(sql_error)?;
+            let schema = self.schema_version.read().map_err(sql_error)?;
             if schema == self.schema {
                 break;
             }
