@@ -1095,11 +1095,12 @@ mod tests {
     fn constants_built_from_constants_are_evaluated() {
         let w = ranked(
             r#"
+            // defined before what they are built from
+            const ALL: [&str; 2] = [WHOLE, HEAD];
+            const WHOLE: &str = concat!("stat", "!");
+            const WORDS: [&str; 2] = [HEAD, "x"];
             const HEAD: &str = "pri";
             const TAIL: [&str; 2] = ["ori", "ty"];
-            const WORDS: [&str; 2] = [HEAD, "x"];
-            const WHOLE: &str = concat!("stat", "!");
-            const ALL: [&str; 2] = [WHOLE, HEAD];
             fn key() -> String { [HEAD, TAIL[0], TAIL[1]].concat() }
             fn f(notes: &str) -> bool {
                 notes.contains(&key()) || notes.contains(&WORDS.join("+"))
