@@ -20,7 +20,7 @@
 //! Constants are evaluated as a compiler folds them: named `const`s and
 //! `static`s (strings, arrays, slices, tuples, one built from others),
 //! `let` bindings (with the `push_str` / `+=` appended to them), and
-//! functions and methods without arguments whose body is a constant; over
+//! functions without arguments whose body is a constant; over
 //! them `concat!`, `[A, B].concat()`, `PARTS.join(SEP)`, `PARTS[1]`,
 //! `PAIR.0`, `format!("{A}-{}", B)`, `A.to_string() + B`, `to_lowercase`,
 //! `to_uppercase` and `chars().rev().collect()` make the word they make,
@@ -841,16 +841,6 @@ impl<'ast> Visit<'ast> for Harvest {
         if BUG_METADATA.contains(&f.sig.ident.to_string().as_str()) {
             return;
         }
-        // a method without arguments (`self` aside) whose body is a constant
-        if f.sig
-            .inputs
-            .iter()
-            .all(|i| matches!(i, syn::FnArg::Receiver(_)))
-        {
-            if let Some(syn::Stmt::Expr(tail, None)) = f.block.stmts.last() {
-                self.bind(f.sig.ident.to_string(), tail);
-            }
-        }
         self.in_fn(|h| visit::visit_impl_item_fn(h, f));
     }
 
@@ -1218,7 +1208,10 @@ mod tests {
             impl Variant for V {
                 fn bug_class(&self) -> &'static str { "impl class text" }
                 fn trigger(&self) -> &'static str { "impl trigger text" }
-                fn run(&self, notes: &str) -> bool { notes.contains("real") }
+                fn name(&self) -> &'static str { "vname" }
+                fn run(&self, notes: &str, name: String) -> bool {
+                    notes.contains("real") || notes.contains(name.as_str())
+                }
             }
             "#,
         );
@@ -1240,6 +1233,8 @@ mod tests {
         }
         assert_eq!(rank_of(&w, "real"), Some(Rank::Compared), "{w:?}");
         assert_eq!(rank_of(&w, "v1"), Some(Rank::Literal), "{w:?}");
+        // a method's value is not a local of the same name that is compared
+        assert_eq!(rank_of(&w, "vname"), Some(Rank::Literal), "{w:?}");
     }
 
     #[test]
