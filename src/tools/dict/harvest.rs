@@ -17,12 +17,26 @@
 //! Macro bodies are read as comma-separated expressions when they parse as
 //! such (`format!`, `assert!`, `println!`), so the SQL inside `format!` counts;
 //! at most 16 macros deep (each level re-reads the tokens under it).
-//! Constant concatenations are folded into the word they make:
-//! `concat!("zig", "zag")`, `[A, B].concat()`, `[A, B].join(SEP)` and
-//! `format!("{A}-{}", B)` (names resolved through the file's `const`,
-//! `static` and `let` bindings, and functions without arguments whose body
-//! is a constant, `fn flag() -> String { format!("{A}{B}") }`), ranked like
-//! any literal in their place (compared when the name they are bound to is).
+//! Constants are evaluated as a compiler folds them: named `const`s and
+//! `static`s (strings, arrays, slices, tuples, one built from others),
+//! `let` bindings (with the `push_str` / `+=` appended to them), and
+//! functions without arguments whose body is a constant; over
+//! them `concat!`, `[A, B].concat()`, `PARTS.join(SEP)`, `PARTS[1]`,
+//! `PAIR.0`, `format!("{A}-{}", B)`, `A.to_string() + B`, `to_lowercase`,
+//! `to_uppercase` and `chars().rev().collect()` make the word they make,
+//! ranked like any literal in their place (compared when the name they are
+//! bound to is, or they are an operand above). Bindings are file-wide (a
+//! name bound twice keeps its first value); anything not constant (an
+//! argument, a run-time value, a format spec) gives no word.
+//! A prefix a function parses a key after (`strip_prefix("see #")`,
+//! `split_once("ref:")`, ... in a function that calls `parse` or
+//! `from_str`) is compared and written before every other word, so the
+//! compositions with the fixture's keys ([`super::compose`], the engine's
+//! references) take it first.
+//! A planted bug's description is never a word: the arguments of a
+//! `.bug(..)` / `bug(..)` call (and the constants they name), fields
+//! `trigger:` / `bug_class:`, and the bodies of functions named `bug`,
+//! `bug_class` or `trigger`.
 //! A file `syn` cannot parse is skipped with a warning, never a panic (the
 //! caller bounds its depth first: [`super::depth`]).
 
@@ -69,8 +83,18 @@ pub(super) struct Harvest {
     pub words: Vec<(Vec<u8>, Rank)>,
     /// Names that are compared (`x.contains(NAME)`, `a == self.name`).
     compared_names: HashSet<String>,
-    /// Constants bound to a name (`const NAME: &str = "..."`, `name: "..."`).
-    bindings: Vec<(String, Vec<Part>)>,
+    /// Constants bound to a name (`const NAME: &str = "..."`, `name: "..."`,
+    /// `static PARTS: [&str; 2] = [..]`), later `push_str`s appended.
+    bindings: Vec<(String, Def)>,
+    /// Names passed to `.bug(class, trigger)`: a planted bug's description,
+    /// never a word.
+    hidden: HashSet<String>,
+    /// Prefixes the code parses a key out of (`strip_prefix("see #")` in a
+    /// function that calls `parse`): compared words, written first.
+    references: Vec<Vec<u8>>,
+    /// Prefix operands of the function being read, and whether it parses.
+    fn_prefixes: Vec<Vec<u8>>,
+    fn_parses: bool,
     /// Concatenations met, resolved once every binding is known.
     folds: Vec<(Vec<Part>, Rank)>,
     /// Macro bodies being read, one inside the other.
@@ -82,20 +106,87 @@ pub(super) struct Harvest {
 /// (700 levels around 300,000 tokens took 29 s without it).
 const MAX_MACRO_NEST: usize = 16;
 
-/// A piece of a constant string: bytes, or a name still to resolve.
+/// A piece of a constant string: bytes, or an expression over names still
+/// to resolve (the evaluator's terms).
 #[derive(Debug, Clone)]
 enum Part {
     Bytes(Vec<u8>),
+    /// The string a name is bound to.
     Name(String),
+    /// The pieces of a named array (or slice, or tuple) joined by a
+    /// separator (`PARTS.join("-")`; `None`: `PARTS.concat()`).
+    Join(String, Option<Vec<Part>>),
+    /// Element `i` of a named array or tuple (`PARTS[1]`, `PAIR.0`).
+    Index(String, usize),
+    /// A string transformed (`to_lowercase`, `chars().rev().collect()`).
+    Map(Op, Vec<Part>),
 }
 
-/// The bytes `parts` make, every name resolved through `known`.
-fn resolve(parts: &[Part], known: &HashMap<String, Vec<u8>>) -> Option<Vec<u8>> {
+/// A transformation of a constant string.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Lower,
+    Upper,
+    Rev,
+}
+
+/// What a name is bound to: a string, or an array (slice, tuple) of them.
+#[derive(Debug, Clone)]
+enum Def {
+    Str(Vec<Part>),
+    Arr(Vec<Vec<Part>>),
+}
+
+/// A resolved [`Def`].
+#[derive(Debug, Clone)]
+enum Val {
+    Str(Vec<u8>),
+    Arr(Vec<Vec<u8>>),
+}
+
+/// The bytes `parts` make, every name resolved through `known`; `None`
+/// when a name is unknown (not a constant) or the word is too long.
+fn resolve(parts: &[Part], known: &HashMap<String, Val>) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     for p in parts {
         match p {
             Part::Bytes(b) => out.extend_from_slice(b),
-            Part::Name(n) => out.extend_from_slice(known.get(n)?),
+            Part::Name(n) => match known.get(n)? {
+                Val::Str(v) => out.extend_from_slice(v),
+                Val::Arr(_) => return None,
+            },
+            Part::Join(n, sep) => {
+                let Val::Arr(items) = known.get(n)? else {
+                    return None;
+                };
+                let sep = match sep {
+                    Some(s) => resolve(s, known)?,
+                    None => Vec::new(),
+                };
+                for (i, x) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(&sep);
+                    }
+                    out.extend_from_slice(x);
+                    if out.len() > super::format::MAX_ENTRY {
+                        return None;
+                    }
+                }
+            }
+            Part::Index(n, i) => match known.get(n)? {
+                Val::Arr(items) => out.extend_from_slice(items.get(*i)?),
+                Val::Str(_) => return None,
+            },
+            Part::Map(op, inner) => {
+                let v = resolve(inner, known)?;
+                let s = String::from_utf8(v).ok()?;
+                let m = match op {
+                    Op::Lower => s.to_lowercase(),
+                    Op::Upper => s.to_uppercase(),
+                    Op::Rev => s.chars().rev().collect(),
+                };
+                out.extend_from_slice(m.as_bytes());
+            }
         }
         if out.len() > super::format::MAX_ENTRY {
             return None;
@@ -104,41 +195,80 @@ fn resolve(parts: &[Part], known: &HashMap<String, Vec<u8>>) -> Option<Vec<u8>> 
     Some(out)
 }
 
+/// A definition resolved through `known`.
+fn resolve_def(d: &Def, known: &HashMap<String, Val>) -> Option<Val> {
+    match d {
+        Def::Str(p) => resolve(p, known).map(Val::Str),
+        Def::Arr(items) => items
+            .iter()
+            .map(|p| resolve(p, known))
+            .collect::<Option<Vec<_>>>()
+            .map(Val::Arr),
+    }
+}
+
 /// Parses `source` and harvests it; `Err` with `syn`'s message when it is not Rust.
 pub(super) fn harvest(source: &str) -> Result<Vec<(Vec<u8>, Rank)>, String> {
     let file = syn::parse_file(source).map_err(|e| e.to_string())?;
     let mut h = Harvest::default();
     h.visit_file(&file);
+    h.end_fn(false, Vec::new());
     let Harvest {
-        mut words,
+        words: found,
         compared_names,
         bindings,
         folds,
-        macro_depth: _,
+        hidden,
+        references,
+        ..
     } = h;
-    // names to bytes, through chains of constants (a few rounds are enough)
-    let mut known: HashMap<String, Vec<u8>> = HashMap::new();
-    for _ in 0..4 {
-        for (name, parts) in &bindings {
+    // names to values, through chains of constants: rounds until nothing
+    // more resolves (a bounded number: each resolves one more level)
+    let mut known: HashMap<String, Val> = HashMap::new();
+    for _ in 0..MAX_FOLD {
+        let mut progress = false;
+        for (name, def) in &bindings {
             if !known.contains_key(name) {
-                if let Some(v) = resolve(parts, &known) {
+                if let Some(v) = resolve_def(def, &known) {
                     known.insert(name.clone(), v);
+                    progress = true;
                 }
             }
         }
+        if !progress {
+            break;
+        }
     }
+    let mut words: Vec<(Vec<u8>, Rank)> = references
+        .into_iter()
+        .map(|v| (v, Rank::Compared))
+        .collect();
+    words.extend(found);
     for (parts, rank) in folds {
         if let Some(v) = resolve(&parts, &known) {
             words.push((v, rank));
         }
     }
-    for (name, parts) in bindings {
-        if compared_names.contains(&name) {
-            if let Some(v) = resolve(&parts, &known) {
-                words.push((v, Rank::Compared));
+    for (name, def) in &bindings {
+        if compared_names.contains(name) {
+            match resolve_def(def, &known) {
+                Some(Val::Str(v)) => words.push((v, Rank::Compared)),
+                Some(Val::Arr(items)) => {
+                    words.extend(items.into_iter().map(|v| (v, Rank::Compared)))
+                }
+                None => {}
             }
         }
     }
+    // a planted bug's description bound to a name and passed to `.bug(..)`
+    let secret: HashSet<Vec<u8>> = hidden
+        .iter()
+        .filter_map(|n| match known.get(n) {
+            Some(Val::Str(v)) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    words.retain(|(w, _)| !secret.contains(w));
     Ok(words)
 }
 
@@ -161,7 +291,15 @@ fn literal_of(e: &Expr) -> Option<Vec<u8>> {
         Expr::Reference(r) => literal_of(&r.expr),
         Expr::Paren(p) => literal_of(&p.expr),
         Expr::Group(g) => literal_of(&g.expr),
-        Expr::MethodCall(m) if m.args.is_empty() => literal_of(&m.receiver),
+        // a conversion (`"x".to_string()`), not a transformation the
+        // evaluator folds (`"X".to_lowercase()`, `.chars().rev().collect()`)
+        Expr::MethodCall(m)
+            if m.args.is_empty()
+                && case_op(&m.method).is_none()
+                && !matches!(&*m.method.to_string(), "collect" | "rev") =>
+        {
+            literal_of(&m.receiver)
+        }
         Expr::Call(c) if c.args.len() == 1 => literal_of(&c.args[0]),
         _ => None,
     }
@@ -213,6 +351,64 @@ fn fold_at(e: &Expr, depth: usize) -> Option<Vec<Part>> {
             Expr::Path(p) => Some(vec![Part::Name(p.path.segments.last()?.ident.to_string())]),
             _ => None,
         },
+        // `String::from(X)`, `String::from_str(X)` of a constant that is not a literal
+        Expr::Call(c) if c.args.len() == 1 && is_conversion_call(&c.func) => {
+            constant_part(&c.args[0], depth + 1)
+        }
+        // `A + B`, `A.to_string() + "-" + &B`
+        Expr::Binary(b) if matches!(b.op, syn::BinOp::Add(_)) => {
+            let mut parts = constant_part(&b.left, depth + 1)?;
+            parts.extend(constant_part(&b.right, depth + 1)?);
+            Some(parts)
+        }
+        // `PARTS[1]`, `PAIR.0`
+        Expr::Index(i) => {
+            let Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(n), ..
+            }) = &*i.index
+            else {
+                return None;
+            };
+            Some(vec![Part::Index(
+                path_name(&i.expr)?,
+                n.base10_parse().ok()?,
+            )])
+        }
+        Expr::Field(f) => match &f.member {
+            syn::Member::Unnamed(n) => {
+                Some(vec![Part::Index(path_name(&f.base)?, n.index as usize)])
+            }
+            syn::Member::Named(_) => None,
+        },
+        Expr::MethodCall(m)
+            if m.args.is_empty() && CONVERSIONS.contains(&&*m.method.to_string()) =>
+        {
+            match &*m.receiver {
+                // a name converted (`A.to_string()`) is the name's value
+                Expr::Path(_) => constant_part(&m.receiver, depth + 1),
+                _ => fold_at(&m.receiver, depth + 1),
+            }
+        }
+        Expr::MethodCall(m) if m.args.is_empty() && case_op(&m.method).is_some() => {
+            Some(vec![Part::Map(
+                case_op(&m.method)?,
+                constant_part(&m.receiver, depth + 1)?,
+            )])
+        }
+        // `X.chars().rev().collect::<String>()`
+        Expr::MethodCall(m) if m.method == "collect" && m.args.is_empty() => {
+            let Expr::MethodCall(rev) = &*m.receiver else {
+                return None;
+            };
+            let Expr::MethodCall(chars) = &*rev.receiver else {
+                return None;
+            };
+            (rev.method == "rev" && chars.method == "chars").then_some(())?;
+            Some(vec![Part::Map(
+                Op::Rev,
+                constant_part(&chars.receiver, depth + 1)?,
+            )])
+        }
         Expr::MethodCall(m)
             if (m.method == "concat" && m.args.is_empty())
                 || (m.method == "join" && m.args.len() == 1) =>
@@ -221,13 +417,14 @@ fn fold_at(e: &Expr, depth: usize) -> Option<Vec<Part>> {
             while let Expr::Reference(x) = r {
                 r = &x.expr;
             }
-            let Expr::Array(a) = r else {
-                return None;
-            };
             // `join(sep)`: the separator between the pieces, a constant too
             let sep = match m.args.first() {
                 None => None,
                 Some(x) => Some(constant_part(x, depth + 1)?),
+            };
+            let Expr::Array(a) = r else {
+                // a named array (slice, tuple) joined: `PARTS.join("")`
+                return Some(vec![Part::Join(path_name(r)?, sep)]);
             };
             let mut parts = Vec::new();
             for (i, x) in a.elems.iter().enumerate() {
@@ -238,6 +435,44 @@ fn fold_at(e: &Expr, depth: usize) -> Option<Vec<Part>> {
             }
             Some(parts)
         }
+        _ => None,
+    }
+}
+
+/// Methods that convert a string without changing it.
+const CONVERSIONS: &[&str] = &["to_string", "to_owned", "into", "as_str", "clone", "as_ref"];
+
+/// The transformation a method without arguments makes of a string.
+fn case_op(method: &syn::Ident) -> Option<Op> {
+    match method.to_string().as_str() {
+        "to_lowercase" | "to_ascii_lowercase" => Some(Op::Lower),
+        "to_uppercase" | "to_ascii_uppercase" => Some(Op::Upper),
+        _ => None,
+    }
+}
+
+/// A call that converts its one argument without changing it
+/// (`String::from(X)`).
+fn is_conversion_call(f: &Expr) -> bool {
+    let Expr::Path(p) = f else { return false };
+    let segs: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    matches!(
+        segs.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        ["String", "from"] | ["String", "from_str"] | ["str", "to_string"] | ["Cow", "from"]
+    )
+}
+
+/// The name an expression is (`PARTS`, `&PARTS`, `self::PARTS`), if it is one.
+fn path_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Path(p) => Some(p.path.segments.last()?.ident.to_string()),
+        Expr::Reference(r) => path_name(&r.expr),
+        Expr::Paren(p) => path_name(&p.expr),
         _ => None,
     }
 }
@@ -396,17 +631,39 @@ impl Harvest {
     }
 
     fn bind(&mut self, name: String, e: &Expr) {
-        if let Some(v) = literal_of(e) {
-            self.bindings.push((name, vec![Part::Bytes(v)]));
-        } else if let Some(parts) = fold_of(e) {
-            self.bindings.push((name, parts));
-        } else if let Expr::Path(p) = e {
-            // a constant defined as another (`const B: &str = A;`)
-            if let Some(s) = p.path.segments.last() {
-                self.bindings
-                    .push((name, vec![Part::Name(s.ident.to_string())]));
-            }
+        if let Some(def) = definition(e) {
+            self.bindings.push((name, def));
         }
+    }
+
+    /// `name.push_str(e)` / `name += e`: `e` appended to the string `name`
+    /// was last bound to (when both are constants).
+    fn append(&mut self, name: &str, e: &Expr) {
+        let Some(more) = constant_part(e, 0) else {
+            return;
+        };
+        if let Some((_, Def::Str(parts))) = self.bindings.iter_mut().rev().find(|b| b.0 == name) {
+            parts.extend(more);
+        }
+    }
+
+    /// Ends the function being read: its prefix operands are references
+    /// when it parses (`parses`), and the enclosing function's are restored.
+    fn end_fn(&mut self, parses: bool, prefixes: Vec<Vec<u8>>) {
+        if self.fn_parses {
+            let mine = std::mem::take(&mut self.fn_prefixes);
+            self.references.extend(mine);
+        }
+        self.fn_parses = parses;
+        self.fn_prefixes = prefixes;
+    }
+
+    /// Reads a function body with its own prefix operands and parse flag.
+    fn in_fn(&mut self, read: impl FnOnce(&mut Self)) {
+        let parses = std::mem::take(&mut self.fn_parses);
+        let prefixes = std::mem::take(&mut self.fn_prefixes);
+        read(self);
+        self.end_fn(parses, prefixes);
     }
 
     fn compared_pattern(&mut self, p: &Pat) {
@@ -416,6 +673,52 @@ impl Harvest {
             .extend(lits.into_iter().map(|v| (v, Rank::Compared)));
     }
 }
+
+/// What an expression binds a name to: a constant string (a literal, a
+/// fold, another name) or an array, slice or tuple of them; `None` for
+/// anything not constant.
+fn definition(e: &Expr) -> Option<Def> {
+    if let Some(v) = literal_of(e) {
+        return Some(Def::Str(vec![Part::Bytes(v)]));
+    }
+    if let Some(parts) = fold_of(e) {
+        return Some(Def::Str(parts));
+    }
+    match e {
+        // a constant defined as another (`const B: &str = A;`)
+        Expr::Path(p) => Some(Def::Str(vec![Part::Name(
+            p.path.segments.last()?.ident.to_string(),
+        )])),
+        Expr::Reference(r) => definition(&r.expr),
+        Expr::Paren(p) => definition(&p.expr),
+        Expr::Array(a) => Some(Def::Arr(
+            a.elems
+                .iter()
+                .map(|x| constant_part(x, 1))
+                .collect::<Option<Vec<_>>>()?,
+        )),
+        Expr::Tuple(t) => Some(Def::Arr(
+            t.elems
+                .iter()
+                .map(|x| constant_part(x, 1))
+                .collect::<Option<Vec<_>>>()?,
+        )),
+        _ => None,
+    }
+}
+
+/// Names of functions and fields that describe a planted bug: never read.
+const BUG_METADATA: &[&str] = &["bug", "bug_class", "trigger"];
+
+/// Methods whose operand is a prefix a key is parsed after.
+const PREFIX_METHODS: &[&str] = &[
+    "strip_prefix",
+    "split_once",
+    "rsplit_once",
+    "split",
+    "trim_start_matches",
+    "find",
+];
 
 impl<'ast> Visit<'ast> for Harvest {
     fn visit_attribute(&mut self, _: &'ast syn::Attribute) {}
@@ -445,7 +748,30 @@ impl<'ast> Visit<'ast> for Harvest {
         }
     }
 
+    fn visit_expr_call(&mut self, e: &'ast syn::ExprCall) {
+        if let Expr::Path(p) = &*e.func {
+            let last = p.path.segments.last().map(|s| s.ident.to_string());
+            if last.as_deref() == Some("bug") {
+                for a in &e.args {
+                    if let Some(n) = path_name(a) {
+                        self.hidden.insert(n);
+                    }
+                }
+                return;
+            }
+            if matches!(last.as_deref(), Some("from_str" | "from_str_radix")) {
+                self.fn_parses = true;
+            }
+        }
+        visit::visit_expr_call(self, e);
+    }
+
     fn visit_expr_binary(&mut self, e: &'ast syn::ExprBinary) {
+        if matches!(e.op, syn::BinOp::AddAssign(_)) {
+            if let Some(n) = path_name(&e.left) {
+                self.append(&n, &e.right);
+            }
+        }
         if matches!(e.op, syn::BinOp::Eq(_) | syn::BinOp::Ne(_)) {
             self.compared(&e.left);
             self.compared(&e.right);
@@ -454,7 +780,31 @@ impl<'ast> Visit<'ast> for Harvest {
     }
 
     fn visit_expr_method_call(&mut self, e: &'ast syn::ExprMethodCall) {
-        if SEARCHES.contains(&e.method.to_string().as_str()) {
+        let method = e.method.to_string();
+        if method == "bug" {
+            // `Version::bug(class, trigger)`: the answer, not the question
+            for a in &e.args {
+                if let Some(n) = path_name(a) {
+                    self.hidden.insert(n);
+                }
+            }
+            self.visit_expr(&e.receiver);
+            return;
+        }
+        if method == "parse" || method == "from_str_radix" {
+            self.fn_parses = true;
+        }
+        if PREFIX_METHODS.contains(&method.as_str()) {
+            if let Some(v) = e.args.first().and_then(literal_of) {
+                self.fn_prefixes.push(v);
+            }
+        }
+        if method == "push_str" && e.args.len() == 1 {
+            if let Some(n) = path_name(&e.receiver) {
+                self.append(&n, &e.args[0]);
+            }
+        }
+        if SEARCHES.contains(&method.as_str()) {
             for a in &e.args {
                 self.compared(a);
             }
@@ -474,13 +824,31 @@ impl<'ast> Visit<'ast> for Harvest {
     }
 
     fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+        if BUG_METADATA.contains(&f.sig.ident.to_string().as_str()) {
+            return;
+        }
         // a function without arguments whose body is a constant binds its name
         if f.sig.inputs.is_empty() {
             if let Some(syn::Stmt::Expr(tail, None)) = f.block.stmts.last() {
                 self.bind(f.sig.ident.to_string(), tail);
             }
         }
-        visit::visit_item_fn(self, f);
+        self.in_fn(|h| visit::visit_item_fn(h, f));
+    }
+
+    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        // `fn trigger(&self) -> &'static str { ".." }`: a planted bug's description
+        if BUG_METADATA.contains(&f.sig.ident.to_string().as_str()) {
+            return;
+        }
+        self.in_fn(|h| visit::visit_impl_item_fn(h, f));
+    }
+
+    fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
+        if BUG_METADATA.contains(&f.sig.ident.to_string().as_str()) {
+            return;
+        }
+        self.in_fn(|h| visit::visit_trait_item_fn(h, f));
     }
 
     fn visit_item_static(&mut self, s: &'ast syn::ItemStatic) {
@@ -489,7 +857,12 @@ impl<'ast> Visit<'ast> for Harvest {
     }
 
     fn visit_local(&mut self, l: &'ast syn::Local) {
-        if let (Pat::Ident(i), Some(init)) = (&l.pat, &l.init) {
+        // `let x = ..` and `let x: String = ..`
+        let pat = match &l.pat {
+            Pat::Type(t) => &*t.pat,
+            p => p,
+        };
+        if let (Pat::Ident(i), Some(init)) = (pat, &l.init) {
             self.bind(i.ident.to_string(), &init.expr);
         }
         visit::visit_local(self, l);
@@ -497,6 +870,13 @@ impl<'ast> Visit<'ast> for Harvest {
 
     fn visit_field_value(&mut self, f: &'ast syn::FieldValue) {
         if let syn::Member::Named(i) = &f.member {
+            // `Version { trigger: "..", bug_class: ".." }`: not a word
+            if BUG_METADATA.contains(&i.to_string().as_str()) {
+                if let Some(n) = path_name(&f.expr) {
+                    self.hidden.insert(n);
+                }
+                return;
+            }
             self.bind(i.to_string(), &f.expr);
         }
         visit::visit_field_value(self, f);
@@ -676,6 +1056,185 @@ mod tests {
         assert_eq!(rank_of(&w, "urgcburg"), Some(Rank::Literal), "{w:?}");
         assert_eq!(rank_of(&w, "<ba>"), Some(Rank::Literal), "{w:?}");
         assert_eq!(rank_of(&w, "urg"), Some(Rank::Literal), "{w:?}");
+    }
+
+    #[test]
+    fn a_named_array_joined_later_is_its_word() {
+        let w = ranked(
+            r#"
+            const PARTS: [&str; 2] = ["tele", "health"];
+            static SLICE: &[&str] = &["over", "due"];
+            const PAIR: (&str, &str) = ("on", "hold");
+            fn f(notes: &str) -> bool {
+                notes.contains(&PARTS.join(""))
+                    || notes.starts_with(&SLICE.join("-"))
+                    || notes == PAIR.0.to_string() + PAIR.1
+                    || notes.ends_with(&SLICE.concat().to_uppercase())
+                    || notes.contains(PARTS[1])
+            }
+            "#,
+        );
+        assert_eq!(rank_of(&w, "telehealth"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "over-due"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "onhold"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "OVERDUE"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "health"), Some(Rank::Compared), "{w:?}");
+    }
+
+    #[test]
+    fn constants_built_from_constants_are_evaluated() {
+        let w = ranked(
+            r#"
+            // defined before what they are built from
+            const ALL: [&str; 2] = [WHOLE, HEAD];
+            const WHOLE: &str = concat!("stat", "!");
+            const WORDS: [&str; 2] = [HEAD, "x"];
+            const HEAD: &str = "pri";
+            const TAIL: [&str; 2] = ["ori", "ty"];
+            fn key() -> String { [HEAD, TAIL[0], TAIL[1]].concat() }
+            fn f(notes: &str) -> bool {
+                notes.contains(&key()) || notes.contains(&WORDS.join("+"))
+                    || notes.contains(&ALL.join(""))
+            }
+            "#,
+        );
+        assert_eq!(rank_of(&w, "priority"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "pri+x"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "stat!pri"), Some(Rank::Compared), "{w:?}");
+    }
+
+    #[test]
+    fn let_bindings_through_a_small_function_are_evaluated() {
+        let w = ranked(
+            r#"
+            const A: &str = "Mar";
+            fn stem() -> String { let low = A.to_lowercase(); low + "k" }
+            fn f(notes: &str) -> bool {
+                let mut word = stem();
+                word.push_str("ed");
+                let mut loud = String::from(A);
+                loud += "CH";
+                let back: String = "nomis".chars().rev().collect();
+                notes.contains(&word) || notes == loud || notes.starts_with(&back)
+                    || notes.contains(&A.to_uppercase())
+                    || notes.contains(&format!("{}-{}", stem(), A.to_ascii_lowercase()))
+            }
+            "#,
+        );
+        assert_eq!(
+            rank_of(&w, "markeded"),
+            None,
+            "push_str appends once: {w:?}"
+        );
+        assert_eq!(rank_of(&w, "marked"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "MarCH"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "simon"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "MAR"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "mark-mar"), Some(Rank::Compared), "{w:?}");
+    }
+
+    #[test]
+    fn anything_not_constant_gives_no_word() {
+        let w = ranked(
+            r#"
+            const A: &str = "con";
+            fn f(notes: &str, other: &str, parts: &[&str]) -> bool {
+                notes.contains(&(A.to_string() + other))
+                    || notes.contains(&parts.join(""))
+                    || notes.contains(&other.to_lowercase())
+                    || notes.contains(&format!("{A}{}", other.len()))
+            }
+            "#,
+        );
+        // the literals themselves, and no fold
+        assert!(
+            w.iter().all(|(x, _)| ["con", "", "{A}{}"].contains(&&**x)),
+            "{w:?}"
+        );
+        assert_eq!(rank_of(&w, "con"), Some(Rank::Literal), "{w:?}");
+    }
+
+    #[test]
+    fn a_prefix_a_key_is_parsed_after_is_compared_and_first() {
+        let w = ranked(
+            r#"
+            fn f(notes: &str) -> Option<i64> {
+                let x = "early";
+                if notes == x { return None; }
+                notes.strip_prefix("see #")?.parse::<i64>().ok()
+            }
+            fn g(notes: &str) -> Option<i64> {
+                let (_, k) = notes.split_once("ref:")?;
+                i64::from_str(k).ok()
+            }
+            fn h(notes: &str) -> bool { notes.split_once("kept:").is_some() }
+            "#,
+        );
+        assert_eq!(rank_of(&w, "see #"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "ref:"), Some(Rank::Compared), "{w:?}");
+        // written before every other word: a dictionary's first compared
+        // words are the ones composed with the fixture's keys
+        assert_eq!(w[0].0, "see #", "{w:?}");
+        assert_eq!(w[1].0, "ref:", "{w:?}");
+        let d = super::super::Dictionary::from_words(
+            harvest("fn h(n: &str) -> Option<i64> { let a = n == \"x\"; n.strip_prefix(\"id=\")?.parse().ok() }")
+                .unwrap()
+                .into_iter()
+                .chain([(b"7".to_vec(), Rank::Key)]),
+        );
+        let c = super::super::compose::compositions(&d);
+        assert!(c.iter().any(|(x, _)| x == b"id=7"), "{c:?}");
+        assert_eq!(d.words[0].bytes, b"id=", "{:?}", d.words);
+        // a prefix that is not followed by a parse is compared, not first
+        assert_eq!(rank_of(&w, "kept:"), Some(Rank::Compared), "{w:?}");
+        assert!(w.iter().position(|x| x.0 == "kept:") > w.iter().position(|x| x.0 == "early"));
+    }
+
+    #[test]
+    fn a_planted_bug_s_description_is_never_harvested() {
+        let w = ranked(
+            r#"
+            const TRIG: &str = "secret trigger text";
+            fn versions() -> Vec<Version> {
+                vec![
+                    Version::new("v1").bug("leak class words", "a note saying quartz"),
+                    Version::new("v2").bug(CLASS, TRIG),
+                    Version::bug(Version::new("v3"), "plain call classy", "plain call trig"),
+                    Version { name: "v4", trigger: "field trig", bug_class: "field class" },
+                ]
+            }
+            const CLASS: &str = "named class";
+            struct V;
+            impl Variant for V {
+                fn bug_class(&self) -> &'static str { "impl class text" }
+                fn trigger(&self) -> &'static str { "impl trigger text" }
+                fn name(&self) -> &'static str { "vname" }
+                fn run(&self, notes: &str, name: String) -> bool {
+                    notes.contains("real") || notes.contains(name.as_str())
+                }
+            }
+            "#,
+        );
+        for secret in [
+            "leak class words",
+            "leak",
+            "a note saying quartz",
+            "quartz",
+            "secret trigger text",
+            "named class",
+            "plain call classy",
+            "plain call trig",
+            "field trig",
+            "field class",
+            "impl class text",
+            "impl trigger text",
+        ] {
+            assert_eq!(rank_of(&w, secret), None, "{secret:?} in {w:?}");
+        }
+        assert_eq!(rank_of(&w, "real"), Some(Rank::Compared), "{w:?}");
+        assert_eq!(rank_of(&w, "v1"), Some(Rank::Literal), "{w:?}");
+        // a method's value is not a local of the same name that is compared
+        assert_eq!(rank_of(&w, "vname"), Some(Rank::Literal), "{w:?}");
     }
 
     #[test]
