@@ -5,14 +5,14 @@
 //! transaction is still open, the watched settings, the new log rows) and
 //! the judgement of every changed row against the policy.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use mysql::prelude::Queryable;
 
 use super::{
     code, db_error, error_kind, lex, one_line, run, text_of, values, MyGuard, Ran, CALL_LIMIT,
-    INPUT_TIME, WATCHED,
+    INPUT_TIME, PINNED, WATCHED,
 };
 use crate::interrupt;
 use crate::policy::{undo, RowChange};
@@ -21,7 +21,34 @@ use crate::static_check::{compiled_text, Dialect};
 use crate::{Api, DbError, ErrorClass, Finding, Kind, StatementCheck, Value};
 
 /// One logged row change: table, old and new image.
-type LogRow = (String, Option<String>, Option<String>);
+pub(super) type LogRow = (String, Option<String>, Option<String>);
+
+/// What the round trip after a call read.
+#[derive(Default)]
+struct Read {
+    /// The call's last statement's warnings and errors: (code, message).
+    warnings: Vec<(u16, String)>,
+    /// `@@in_transaction`.
+    open: String,
+    /// The session's [`super::TIME_CUTS`].
+    time_cuts: String,
+    /// The [`WATCHED`] settings, joined.
+    settings: String,
+    /// The whole change log, in its own order.
+    log: Vec<LogRow>,
+}
+
+/// What a warning (or a note of an error the statement swallowed) says cut
+/// the statement short, if it does: an interrupted query (`DO SLEEP(n)`
+/// reports success), or a recursive CTE stopped at `max_recursive_iterations`
+/// with a result that may be incomplete.
+fn cut_short(code: u16) -> Option<&'static str> {
+    match code {
+        1317 | 1969 | 3024 => Some("interrupted"),
+        1931 => Some("max_recursive_iterations"),
+        _ => None,
+    }
+}
 
 impl MyGuard {
     /// Runs one call: a batch whole (the server splits it; every result
@@ -180,25 +207,51 @@ impl MyGuard {
         }
     }
 
-    /// After a call, in one round trip: is the input's transaction open,
-    /// did a watched setting change, and which rows did it log. Any of the
-    /// first two is a finding (the transaction begun again, the session
-    /// reset); the rows are judged.
+    /// After a call, in one round trip: what the server said about the
+    /// call's last statement (its warnings), is the input's transaction
+    /// open, did the server cut a statement at its time bound, did a watched
+    /// setting change, and the whole change log. A cut statement is a
+    /// `resource-limit` finding; a closed transaction or a changed setting is
+    /// a finding (the transaction begun again, the session reset); the log
+    /// rows not judged before are judged.
     fn collect(&mut self, check: &mut StatementCheck) -> Result<(), DbError> {
+        // The log is read whole, under bounds the session cannot have lowered
+        // for it: what is new is decided here, never by a value in the row.
         let sql = format!(
-            "{}; SELECT seq, tbl, old, new FROM {}.rowguard_log WHERE seq > {} ORDER BY seq",
+            "{}; {PINNED}SELECT tbl, old, new FROM {}.rowguard_log",
             self.status_sql,
             run::ident(&self.objects.database),
-            self.read_after
         );
-        let (status, rows) = self.read_status(&sql)?;
-        let (open, settings) = status;
+        let read = self.read_status(&sql)?;
+        // One `resource-limit` per call: the server's error, the watchdog's or these.
+        let limited = |c: &StatementCheck| c.findings.iter().any(|f| f.kind == Kind::ResourceLimit);
+        for (code, message) in &read.warnings {
+            if let Some(why) = cut_short(*code).filter(|_| !limited(check)) {
+                check.add(Finding::new(
+                    Kind::ResourceLimit,
+                    format!("the server cut the statement short ({why}): {message}"),
+                ));
+            }
+        }
+        let cuts_before = std::mem::replace(&mut self.time_cuts, Some(read.time_cuts.clone()));
+        if cuts_before.is_some_and(|b| b != read.time_cuts) && !limited(check) {
+            check.add(Finding::new(
+                Kind::ResourceLimit,
+                format!(
+                    "a statement ran past the statement time limit of {} s: the server cut it \
+                     (even where the statement then reported success)",
+                    super::STATEMENT_TIMEOUT_S
+                ),
+            ));
+        }
+        let (open, settings) = (read.open, read.settings);
         if open != "1" {
             check.add(Finding::new(
                 Kind::ForbiddenAction,
                 "the statement ended or broke the input's transaction: denied; the guard began a new one".to_string(),
             ));
         }
+        let rows = self.unseen(read.log);
         self.judge(check, rows);
         if settings != self.baseline {
             check.add(Finding::new(
@@ -220,14 +273,35 @@ impl MyGuard {
         Ok(())
     }
 
-    /// The status row and the log rows after [`MyGuard::read_after`].
-    fn read_status(&mut self, sql: &str) -> Result<((String, String), Vec<LogRow>), DbError> {
+    /// The rows of the whole log (as read, in the log's own order) that were
+    /// not judged before in this input. A row image counts as judged as many
+    /// times as it was ever seen at once: a savepoint rolled back may take
+    /// judged rows away and a later statement log the same images again,
+    /// which were judged already; any other image, or one more copy of one,
+    /// is new.
+    fn unseen(&mut self, log: Vec<LogRow>) -> Vec<LogRow> {
+        let mut now: HashMap<&LogRow, usize> = HashMap::new();
+        let mut fresh = Vec::new();
+        for row in &log {
+            let n = now.entry(row).or_insert(0);
+            *n += 1;
+            if *n > self.seen.get(row).copied().unwrap_or(0) {
+                fresh.push(row.clone());
+            }
+        }
+        for (row, n) in now {
+            let seen = self.seen.entry(row.clone()).or_insert(0);
+            *seen = (*seen).max(n);
+        }
+        fresh
+    }
+
+    /// The round trip of [`MyGuard::collect`], read.
+    fn read_status(&mut self, sql: &str) -> Result<Read, DbError> {
         if let Some(f) = &self.fatal {
             return Err(DbError::new(ErrorClass::Other, f.clone()));
         }
-        let mut status = (String::new(), String::new());
-        let mut rows = Vec::new();
-        let mut last = self.read_after;
+        let mut read = Read::default();
         let ran = (|| -> mysql::Result<()> {
             let mut result = self.conn().query_iter(sql)?;
             let mut part = 0;
@@ -235,11 +309,19 @@ impl MyGuard {
                 for row in set {
                     let row = row?;
                     let cell = |i: usize| text_of(row.as_ref(i));
-                    if part == 0 {
-                        status = (cell(0).unwrap_or_default(), cell(1).unwrap_or_default());
-                    } else {
-                        last = last.max(cell(0).and_then(|s| s.parse().ok()).unwrap_or(0));
-                        rows.push((cell(1).unwrap_or_default(), cell(2), cell(3)));
+                    match part {
+                        0 => read.warnings.push((
+                            cell(1).and_then(|c| c.parse().ok()).unwrap_or(0),
+                            cell(2).unwrap_or_default(),
+                        )),
+                        1 => {
+                            read.open = cell(0).unwrap_or_default();
+                            read.settings = cell(1).unwrap_or_default();
+                        }
+                        2 => read.time_cuts = cell(0).unwrap_or_default(),
+                        _ => read
+                            .log
+                            .push((cell(0).unwrap_or_default(), cell(1), cell(2))),
                     }
                 }
                 part += 1;
@@ -254,8 +336,7 @@ impl MyGuard {
                 format!("reading what the call did: {message}"),
             ));
         }
-        self.read_after = last;
-        Ok((status, rows))
+        Ok(read)
     }
 
     /// Compares logged row changes with the policy (as the SQLite backend does).

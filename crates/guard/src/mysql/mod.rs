@@ -69,8 +69,15 @@ const INPUT_TIME: Duration = crate::dynamic::INPUT_TIME;
 const STATEMENT_CACHE: usize = 256;
 
 /// Session settings the guard depends on, read after every call; a call
-/// that changes one is a finding and the session is reset.
-const WATCHED: [&str; 18] = [
+/// that changes one is a finding and the session is reset. Beside what the
+/// guard's own reading needs (the result character set, the SELECT bounds),
+/// the settings that change what later statements write without saying so
+/// in their text: a pending `insert_id`, the AUTO_INCREMENT step and offset,
+/// a frozen `timestamp` (shown as the value it is frozen at, else `now`).
+/// `last_insert_id` is not among them: every INSERT moves it. `rand_seed1/2`
+/// are not either: reading them shows the generator's state, which any
+/// `RAND()` moves. `pseudo_thread_id` and `sql_log_bin` need SUPER.
+const WATCHED: [&str; 26] = [
     "@@session.sql_mode",
     "@@session.foreign_key_checks",
     "@@session.unique_checks",
@@ -90,7 +97,32 @@ const WATCHED: [&str; 18] = [
     "IFNULL(DATABASE(), '')",
     "CURRENT_USER()",
     "IFNULL(CURRENT_ROLE(), '')",
+    // how the log's images reach the guard, and what may stop its reading
+    "IFNULL(@@session.character_set_results, 'binary')",
+    "@@session.max_join_size",
+    "@@session.sql_big_selects",
+    // what the next INSERT's AUTO_INCREMENT value is, and what NOW() says
+    "@@session.insert_id",
+    "@@session.auto_increment_increment",
+    "@@session.auto_increment_offset",
+    "IF(ABS(@@session.timestamp - UNIX_TIMESTAMP(SYSDATE(6))) > 2, @@session.timestamp, 'now')",
+    "@@session.max_recursive_iterations",
 ];
+
+/// The session's count of statements the server cut at `max_statement_time`
+/// (MariaDB's `Max_statement_time_exceeded`). A statement cut there does not
+/// always fail: `DO SLEEP(n)`, `BENCHMARK(...)` and a `GET_LOCK` wait end
+/// with success (or NULL) when interrupted, so the guard compares this
+/// count before and after every call.
+pub(crate) const TIME_CUTS: &str = "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS \
+     WHERE VARIABLE_NAME = 'MAX_STATEMENT_TIME_EXCEEDED'";
+
+/// Put in front of the guard's own reads of tables on the app session: the
+/// bounds a statement may have lowered for the session (`sql_select_limit`,
+/// `max_join_size`) do not cut what the guard reads (the watch reports the
+/// change; the read must still be whole).
+pub(crate) const PINNED: &str =
+    "SET STATEMENT sql_select_limit = 18446744073709551615, max_join_size = 18446744073709551615 FOR ";
 
 /// A MariaDB/MySQL connection whose every statement is checked against a policy.
 pub struct MyGuard {
@@ -108,8 +140,12 @@ pub struct MyGuard {
     xid: String,
     /// The input's XA transaction is open.
     in_input: bool,
-    /// The last change-log row read.
-    read_after: i64,
+    /// The change-log rows already judged in this input (each distinct row
+    /// image with the most copies seen at once): the log is read whole after
+    /// every call, and what is new is what is not here.
+    seen: std::collections::HashMap<call::LogRow, usize>,
+    /// The session's [`TIME_CUTS`] after the last call (or the input's start).
+    time_cuts: Option<String>,
     /// When the current input's time is up ([`INPUT_TIME`] after it began).
     input_deadline: Option<Instant>,
     /// [`WATCHED`] as the app session starts with them.
@@ -208,7 +244,7 @@ impl MyGuard {
         let mut memo = Memo::default();
         memo.set_policy(&policy);
         let status_sql = format!(
-            "SELECT @@in_transaction, CONCAT_WS(' | ', {})",
+            "SHOW WARNINGS; SELECT @@in_transaction, CONCAT_WS(' | ', {}); {PINNED}{TIME_CUTS}",
             WATCHED.join(", ")
         );
         Ok(MyGuard {
@@ -226,7 +262,8 @@ impl MyGuard {
             verdict: Verdict::default(),
             memo,
             in_input: false,
-            read_after: 0,
+            seen: Default::default(),
+            time_cuts: None,
             input_deadline: None,
             baseline,
             counters: built.counters,
@@ -369,7 +406,7 @@ impl MyGuard {
             self.in_input = false;
         }
         self.fatal_error()?;
-        let counters = setup::counters_sql(&self.objects.database);
+        let counters = format!("{PINNED}{}", setup::counters_sql(&self.objects.database));
         let now = self
             .own(&counters)
             .map_err(|e| crate::Error::Mysql(e.message))?;
@@ -440,12 +477,15 @@ impl Backend for MyGuard {
         if self.in_input {
             self.roll_back()?;
         }
-        self.own(&format!("XA START '{}'", self.xid)).map_err(|e| {
-            crate::Error::Mysql(format!("starting the input's transaction: {}", e.message))
-        })?;
+        let started = self
+            .own(&format!("XA START '{}'; {PINNED}{TIME_CUTS}", self.xid))
+            .map_err(|e| {
+                crate::Error::Mysql(format!("starting the input's transaction: {}", e.message))
+            })?;
         self.in_input = true;
-        // Every input starts with an empty log (nothing in it ever commits).
-        self.read_after = 0;
+        self.time_cuts = started.first().and_then(|r| r.first().cloned().flatten());
+        // Nothing in the log ever commits: whatever it holds from here on is this input's.
+        self.seen.clear();
         self.input_deadline = Some(Instant::now() + INPUT_TIME);
         Ok(())
     }

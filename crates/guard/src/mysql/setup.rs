@@ -44,11 +44,11 @@ pub(super) fn session_sql(objects: &Objects) -> String {
 }
 
 /// `AUTO_INCREMENT` of every fixture table, as one comparable string (the
-/// log's counter may move: its rows are read by sequence within an input).
+/// log has no counter).
 pub(super) fn counters_sql(database: &str) -> String {
     format!(
         "SELECT IFNULL(GROUP_CONCAT(TABLE_NAME, '=', AUTO_INCREMENT ORDER BY TABLE_NAME SEPARATOR ','), '') \
-         FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND AUTO_INCREMENT IS NOT NULL AND TABLE_NAME <> 'rowguard_log'",
+         FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND AUTO_INCREMENT IS NOT NULL",
         literal(database)
     )
 }
@@ -188,11 +188,15 @@ fn refuse_cascades(conn: &mut Conn, database: &str) -> crate::Result<()> {
 }
 
 /// The log table and three triggers per table (`binary`: `table.column` of
-/// the columns logged as hex).
+/// the columns logged as hex). The log has no AUTO_INCREMENT column, no
+/// timestamp and no key the session can influence (`insert_id`,
+/// `auto_increment_increment`, `timestamp`... move nothing in it): InnoDB
+/// keys it by its hidden row id, and the guard reads all of it after every
+/// call (see `call.rs`), so no value a statement gives a log row decides
+/// whether the guard reads it.
 fn capture_sql(tables: &[TableInfo], binary: &[String]) -> String {
     let mut sql = String::from(
-        "CREATE TABLE rowguard_log (seq BIGINT AUTO_INCREMENT PRIMARY KEY, tbl VARCHAR(64) NOT NULL, \
-         old LONGTEXT NULL, new LONGTEXT NULL) ENGINE=InnoDB;\n",
+        "CREATE TABLE rowguard_log (tbl VARCHAR(64) NOT NULL, old LONGTEXT NULL, new LONGTEXT NULL) ENGINE=InnoDB;\n",
     );
     for (i, t) in tables.iter().enumerate() {
         let image = |row: &str| {
