@@ -121,19 +121,24 @@ fn check_mysql_judges_the_statement_the_server_runs() {
         ("UPDATE appointments SET notes = 'x' /*!99999 , status = 'gone' */ WHERE id = 7", "forbidden-action"),
         ("UPDATE appointments SET notes = 'x' WHERE id = 7 /*M!999999 ; DELETE FROM clients */", "multiple-statements"),
     ];
+    let mut missed = Vec::new();
     for (sql, kind) in finding {
         let got = kinds(sql, None);
-        assert!(
-            got.iter().any(|k| k == kind),
-            "{sql}: want {kind}, got {got:?}"
-        );
+        if !got.iter().any(|k| k == kind) {
+            missed.push(format!("{sql}: want {kind}, got {got:?}"));
+        }
     }
     // An executable comment changes the shape the template has.
     let got = kinds(
         "UPDATE appointments SET notes = 'x' WHERE id = 7 /*! OR id = 8 */",
         Some("UPDATE appointments SET notes = 'x' WHERE id = 7"),
     );
-    assert!(got.iter().any(|k| k == "shape-changed"), "{got:?}");
+    if !got.iter().any(|k| k == "shape-changed") {
+        missed.push(format!(
+            "an executable comment against the template: {got:?}"
+        ));
+    }
+    assert!(missed.is_empty(), "{missed:#?}");
     // Still clean: the same words inside literals, plain comments, and the
     // template's own shape.
     for sql in [

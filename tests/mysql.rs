@@ -745,12 +745,18 @@ fn a_statement_that_moves_the_log_sequence_hides_no_write() {
          vec!["PREPARE s FROM 'SET STATEMENT insert_id = 1000000 FOR UPDATE appointments SET notes = ''ok'' WHERE id = 7'; EXECUTE s",
               "PREPARE t FROM 'SET STATEMENT insert_id = 5 FOR DELETE FROM reminders WHERE appointment_id = 9'; EXECUTE t"],
          reminders9, "0", ("reminders", "9, '2026-03-01 09:00'")),
-        ("a savepoint rolled back under a high sequence value, then a low one",
-         vec!["SAVEPOINT a",
-              "SET STATEMENT insert_id = 1000 FOR UPDATE appointments SET notes = 'ok' WHERE id = 7",
-              "ROLLBACK TO SAVEPOINT a",
-              "SET STATEMENT insert_id = 999 FOR UPDATE appointments SET notes = 'moved' WHERE id = 8"],
-         notes8, "moved", ("appointments", "8")),
+        (
+            "a savepoint rolled back under a high sequence value, then a low one",
+            vec![
+                "SAVEPOINT a",
+                "SET STATEMENT insert_id = 1000 FOR INSERT INTO reminders (appointment_id, send_at) VALUES (7, 'y')",
+                "ROLLBACK TO SAVEPOINT a",
+                "SET STATEMENT insert_id = 999 FOR INSERT INTO reminders (appointment_id, send_at) VALUES (8, 'z')",
+            ],
+            reminder8,
+            "1",
+            ("reminders", "8, 'z'"),
+        ),
         ("the same row image logged again after a savepoint took it away is still judged once",
          vec!["SAVEPOINT a",
               "UPDATE appointments SET notes = 'moved' WHERE id = 8",
@@ -762,15 +768,18 @@ fn a_statement_that_moves_the_log_sequence_hides_no_write() {
               "SET STATEMENT insert_id = 2 FOR UPDATE appointments SET notes = 'moved' WHERE id = 8"],
          notes8, "moved", ("appointments", "8")),
     ];
+    let mut missed = Vec::new();
     for (label, calls, probe, want, (table, key)) in cases {
         let (v, seen) = input_probed(&mut g, &mut root, &calls, probe);
         assert_eq!(seen, want, "{label}: the superuser does not see the write");
-        assert!(
-            v.outside().any(|c| &*c.table == table && &*c.key == key),
-            "{label}: the superuser sees a write to {table} {key}; the guard says {:?}\n{v:#?}",
-            v.kinds()
-        );
+        if !v.outside().any(|c| &*c.table == table && &*c.key == key) {
+            missed.push(format!(
+                "{label}: the superuser sees a write to {table} {key}; the guard says {:?}",
+                v.kinds()
+            ));
+        }
     }
+    assert!(missed.is_empty(), "{missed:#?}");
 }
 
 #[test]
@@ -805,6 +814,7 @@ fn settings_that_move_ids_the_clock_or_the_guards_reading_are_watched() {
         return;
     };
     let mut g = guard(&options);
+    let mut unseen = Vec::new();
     for (sql, setting) in [
         ("SET insert_id = 5", "insert_id"),
         ("/*M!100000 SET insert_id = 1000000 */", "insert_id"),
@@ -830,16 +840,20 @@ fn settings_that_move_ids_the_clock_or_the_guards_reading_are_watched() {
         ),
     ] {
         let v = check(&mut g, sql);
-        assert!(
-            v.findings().any(|f| f.kind == Kind::ForbiddenAction
+        if !v.findings().any(|f| {
+            f.kind == Kind::ForbiddenAction
                 && f.message.contains("changed session settings")
-                && f.message.contains(setting)),
-            "{sql}: the server-side watch did not see {setting}\n{v:#?}"
-        );
+                && f.message.contains(setting)
+        }) {
+            unseen.push(format!(
+                "{sql}: the server-side watch did not see {setting}"
+            ));
+        }
         // and the next input starts from the baseline again
         let v = check(&mut g, "UPDATE appointments SET notes = 'n' WHERE id = 7");
         assert!(v.is_clean(), "after {sql}: {v:#?}");
     }
+    assert!(unseen.is_empty(), "{unseen:#?}");
     // Those that need SUPER are refused by the server.
     for sql in [
         "SET pseudo_thread_id = 5",
@@ -888,6 +902,7 @@ fn a_call_cut_at_the_time_bound_is_a_resource_limit() {
         ("a long recursive CTE under DO", "DO (WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 999) SELECT COUNT(*) FROM r a, r b, r c, r d)"),
         ("a sleep in a stored expression a user variable holds", "SET @s = (SELECT SLEEP(30))"),
     ];
+    let mut clean = Vec::new();
     for (label, sql) in forms {
         let before = cuts(&mut root);
         let started = std::time::Instant::now();
@@ -899,12 +914,14 @@ fn a_call_cut_at_the_time_bound_is_a_resource_limit() {
             "{label}: the server cut nothing ({took:?})"
         );
         // (these texts are far inside the static layer's limits: the kind is the server's)
-        assert!(
-            v.kinds().contains(&Kind::ResourceLimit),
-            "{label}: {sql}: cut after {took:?}, the guard says {:?}\n{v:#?}",
-            v.kinds()
-        );
+        if !v.kinds().contains(&Kind::ResourceLimit) {
+            clean.push(format!(
+                "{label}: {sql}: cut after {took:?}, the guard says {:?}",
+                v.kinds()
+            ));
+        }
     }
+    assert!(clean.is_empty(), "{clean:#?}");
     // A prepared call with a bound duration.
     let before = cuts(&mut root);
     g.begin_input().unwrap();
