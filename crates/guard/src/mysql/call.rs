@@ -1,9 +1,11 @@
 //! One call of the code under test on MariaDB/MySQL: the call itself (a
 //! batch whole through the text protocol, anything else alone as a
 //! prepared statement with bound values) under the watchdog's clock, then
-//! the reading of what it did (one round trip: whether the input's XA
-//! transaction is still open, the watched settings, the new log rows) and
-//! the judgement of every changed row against the policy.
+//! the reading of what it did (one round trip: the last statement's
+//! warnings, whether the input's XA transaction is still open, the watched
+//! settings, the server's count of statements cut at the time bound, the
+//! whole change log) and the judgement of every changed row not judged
+//! before against the policy.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;

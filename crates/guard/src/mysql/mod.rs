@@ -21,10 +21,14 @@
 //! call with parameters goes alone (prepared, binary protocol). What the
 //! server refuses the app user is a finding from its error code.
 //!
-//! After each call, in one round trip, the guard reads the new log rows,
-//! whether the transaction is still open, and the session settings it
-//! relies on (`sql_mode`, `foreign_key_checks`, timeouts, isolation, the
-//! current database and user...): a change is a finding and is undone.
+//! After each call, in one round trip, the guard reads the whole log (it
+//! has no sequence, timestamp or key a statement can move: what is new is
+//! what the guard has not judged yet in this input), whether the
+//! transaction is still open, whether the server cut a statement at its
+//! time bound (even one that then reported success), and the session
+//! settings it relies on (`sql_mode`, `foreign_key_checks`, timeouts,
+//! isolation, `insert_id`, the AUTO_INCREMENT step, a frozen `timestamp`,
+//! the current database and user...): a change is a finding and is undone.
 //! After each input the session is reset (`COM_RESET_CONNECTION`: user
 //! variables, prepared statements, user locks) and AUTO_INCREMENT counters
 //! the input moved are put back, so no input sees another.
@@ -32,6 +36,7 @@
 //! Bounds the input cannot lift: `max_statement_time` as the user's default
 //! (checked after every call), and a [`Watchdog`] that kills the query
 //! (`KILL QUERY`), then the connection, of a call past its wall-clock limit.
+//! Either cut is a `resource-limit` finding, however the statement ended.
 //! A signal ([`crate::interrupt`]) kills the query in flight.
 
 use std::collections::VecDeque;
