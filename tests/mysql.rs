@@ -767,6 +767,17 @@ fn a_statement_that_moves_the_log_sequence_hides_no_write() {
          vec!["SET STATEMENT auto_increment_increment = 1000, auto_increment_offset = 3 FOR UPDATE appointments SET notes = 'ok' WHERE id = 7",
               "SET STATEMENT insert_id = 2 FOR UPDATE appointments SET notes = 'moved' WHERE id = 8"],
          notes8, "moved", ("appointments", "8")),
+        // settings a statement holds for itself only, which the watch never
+        // sees afterwards: the log depends on none of them
+        ("SET STATEMENT foreign_key_checks = 0: a reminder of no appointment",
+         vec!["SET STATEMENT foreign_key_checks = 0 FOR INSERT INTO reminders (appointment_id, send_at) VALUES (99999, 'z')"],
+         "SELECT COUNT(*) FROM {db}.reminders WHERE appointment_id = 99999", "1", ("reminders", "99999, 'z'")),
+        ("SET STATEMENT unique_checks = 0, check_constraint_checks = 0, sql_mode = ''",
+         vec!["SET STATEMENT unique_checks = 0, check_constraint_checks = 0, sql_mode = '' FOR UPDATE appointments SET notes = 'moved' WHERE id = 8"],
+         notes8, "moved", ("appointments", "8")),
+        ("SET STATEMENT timestamp, last_insert_id through a function, and the step together",
+         vec!["SET STATEMENT timestamp = 1, auto_increment_increment = 7 FOR INSERT INTO reminders (appointment_id, send_at) VALUES (LAST_INSERT_ID(8), 'z')"],
+         reminder8, "1", ("reminders", "8, 'z'")),
     ];
     let mut missed = Vec::new();
     for (label, calls, probe, want, (table, key)) in cases {
@@ -838,6 +849,7 @@ fn settings_that_move_ids_the_clock_or_the_guards_reading_are_watched() {
             "SET max_recursive_iterations = 1",
             "max_recursive_iterations",
         ),
+        ("SET max_error_count = 0", "max_error_count"),
     ] {
         let v = check(&mut g, sql);
         if !v.findings().any(|f| {

@@ -82,7 +82,7 @@ const STATEMENT_CACHE: usize = 256;
 /// `last_insert_id` is not among them: every INSERT moves it. `rand_seed1/2`
 /// are not either: reading them shows the generator's state, which any
 /// `RAND()` moves. `pseudo_thread_id` and `sql_log_bin` need SUPER.
-const WATCHED: [&str; 26] = [
+const WATCHED: [&str; 27] = [
     "@@session.sql_mode",
     "@@session.foreign_key_checks",
     "@@session.unique_checks",
@@ -112,6 +112,8 @@ const WATCHED: [&str; 26] = [
     "@@session.auto_increment_offset",
     "IF(ABS(@@session.timestamp - UNIX_TIMESTAMP(SYSDATE(6))) > 2, @@session.timestamp, 'now')",
     "@@session.max_recursive_iterations",
+    // the warnings the guard reads after every call (a recursion cut short)
+    "@@session.max_error_count",
 ];
 
 /// The session's count of statements the server cut at `max_statement_time`
