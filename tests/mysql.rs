@@ -964,3 +964,38 @@ fn a_call_cut_at_the_time_bound_is_a_resource_limit() {
     let v = check(&mut g, "DO SLEEP(0.1)");
     assert!(v.is_clean(), "{v:#?}");
 }
+
+#[test]
+fn a_lowered_select_bound_cuts_nothing_from_the_guards_reading() {
+    use mysql::prelude::Queryable;
+    let Some((options, _lock)) = server() else {
+        return;
+    };
+    let mut g = guard(&options);
+    let mut root = admin(&options);
+    root.query_drop(format!("USE `{}`", g.database_name()))
+        .unwrap();
+    let mut missed = Vec::new();
+    for batch in [
+        "SET sql_select_limit = 0; UPDATE appointments SET notes = 'moved' WHERE id = 8",
+        "SET max_join_size = 1; UPDATE appointments SET notes = 'moved' WHERE id = 8",
+        "SET max_join_size = 1, sql_select_limit = 1; UPDATE appointments SET notes = 'moved' WHERE id >= 8 ORDER BY id LIMIT 3",
+    ] {
+        // The superuser runs the same text in a transaction of its own: it writes appointment 8.
+        root.query_drop("START TRANSACTION").unwrap();
+        root.query_drop(batch).unwrap();
+        let notes: Option<String> = root
+            .query_first("SET STATEMENT sql_select_limit = DEFAULT, max_join_size = DEFAULT FOR SELECT notes FROM appointments WHERE id = 8")
+            .unwrap();
+        root.query_drop("ROLLBACK; SET SESSION sql_select_limit = DEFAULT, max_join_size = DEFAULT")
+            .unwrap();
+        assert_eq!(notes.as_deref(), Some("moved"), "{batch}");
+        // The guard sees the change of setting and the write both.
+        let v = check(&mut g, batch);
+        if !v.outside().any(|c| &*c.table == "appointments" && &*c.key == "8") {
+            missed.push(format!("{batch}: the guard says {:?}", v.kinds()));
+        }
+        assert!(v.kinds().contains(&Kind::ForbiddenAction), "{batch}: {v:#?}");
+    }
+    assert!(missed.is_empty(), "{missed:#?}");
+}

@@ -8,13 +8,13 @@
 //! before against the policy.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
 use super::{
     code, db_error, error_kind, lex, one_line, run, text_of, values, MyGuard, Ran, CALL_LIMIT,
-    INPUT_TIME, PINNED, WATCHED,
+    INPUT_TIME, PINNED, TIME_CUTS, WATCHED,
 };
 use crate::interrupt;
 use crate::policy::{undo, RowChange};
@@ -32,8 +32,10 @@ struct Read {
     warnings: Vec<(u16, String)>,
     /// `@@in_transaction`.
     open: String,
-    /// The session's [`super::TIME_CUTS`].
-    time_cuts: String,
+    /// The session's [`TIME_CUTS`], when it was read.
+    time_cuts: Option<String>,
+    /// A server error stopped the reading after the status row.
+    incomplete: bool,
     /// The [`WATCHED`] settings, joined.
     settings: String,
     /// The whole change log, in its own order.
@@ -150,7 +152,11 @@ impl MyGuard {
             return Err(DbError::new(ErrorClass::Limit, why));
         }
         self.watchdog.arm(limit);
+        let started = Instant::now();
         let ran = self.run_one(api, text, params);
+        // Only a call this long can hold a statement the server cut at its bound.
+        let long = started.elapsed() + Duration::from_millis(100)
+            >= Duration::from_secs(super::STATEMENT_TIMEOUT_S);
         let acted = self.watchdog.disarm();
         if acted != Acted::Nothing && !interrupt::requested() {
             let what = if acted == Acted::Cancelled {
@@ -200,7 +206,7 @@ impl MyGuard {
             ));
         }
         self.watchdog.arm(CALL_LIMIT);
-        let collected = self.collect(check);
+        let collected = self.collect(check, long);
         self.watchdog.disarm();
         collected?;
         match result {
@@ -211,20 +217,44 @@ impl MyGuard {
 
     /// After a call, in one round trip: what the server said about the
     /// call's last statement (its warnings), is the input's transaction
-    /// open, did the server cut a statement at its time bound, did a watched
-    /// setting change, and the whole change log. A cut statement is a
-    /// `resource-limit` finding; a closed transaction or a changed setting is
-    /// a finding (the transaction begun again, the session reset); the log
-    /// rows not judged before are judged.
-    fn collect(&mut self, check: &mut StatementCheck) -> Result<(), DbError> {
-        // The log is read whole, under bounds the session cannot have lowered
-        // for it: what is new is decided here, never by a value in the row.
-        let sql = format!(
-            "{}; {PINNED}SELECT tbl, old, new FROM {}.rowguard_log",
-            self.status_sql,
-            run::ident(&self.objects.database),
+    /// open, did a watched setting change, the whole change log and, after a
+    /// `long` call, did the server cut a statement at its time bound. A cut
+    /// statement is a `resource-limit` finding; a closed transaction or a
+    /// changed setting is a finding (the transaction begun again, the
+    /// session reset); the log rows not judged before are judged.
+    fn collect(&mut self, check: &mut StatementCheck, long: bool) -> Result<(), DbError> {
+        // The log is read whole: what is new is decided here, never by a
+        // value in the row. An explicit LIMIT is above any sql_select_limit.
+        let log = format!(
+            "SELECT tbl, old, new FROM {}.rowguard_log LIMIT 18446744073709551615",
+            run::ident(&self.objects.database)
         );
-        let read = self.read_status(&sql)?;
+        let mut sql = format!("{}; {log}", self.status_sql);
+        if long {
+            sql += &format!("; {TIME_CUTS}");
+        }
+        let mut read = self.read_status(&sql)?;
+        if read.incomplete || read.settings != self.baseline {
+            // The session's bounds may have cut the reading: again, pinned.
+            let again = self
+                .own(&format!("{PINNED}{log}; {PINNED}{TIME_CUTS}"))
+                .map_err(|e| {
+                    self.fatal = Some(e.message.clone());
+                    DbError::new(
+                        ErrorClass::Other,
+                        format!("reading what the call did: {}", e.message),
+                    )
+                })?;
+            read.log = again
+                .iter()
+                .filter(|r| r.len() == 3)
+                .map(|r| (r[0].clone().unwrap_or_default(), r[1].clone(), r[2].clone()))
+                .collect();
+            read.time_cuts = again
+                .iter()
+                .find(|r| r.len() == 1)
+                .and_then(|r| r[0].clone());
+        }
         // One `resource-limit` per call: the server's error, the watchdog's or these.
         let limited = |c: &StatementCheck| c.findings.iter().any(|f| f.kind == Kind::ResourceLimit);
         for (code, message) in &read.warnings {
@@ -235,8 +265,11 @@ impl MyGuard {
                 ));
             }
         }
-        let cuts_before = std::mem::replace(&mut self.time_cuts, Some(read.time_cuts.clone()));
-        if cuts_before.is_some_and(|b| b != read.time_cuts) && !limited(check) {
+        let cuts_before = match &read.time_cuts {
+            Some(now) => std::mem::replace(&mut self.time_cuts, Some(now.clone())),
+            None => None,
+        };
+        if cuts_before.is_some_and(|b| Some(b) != read.time_cuts) && !limited(check) {
             check.add(Finding::new(
                 Kind::ResourceLimit,
                 format!(
@@ -304,9 +337,9 @@ impl MyGuard {
             return Err(DbError::new(ErrorClass::Other, f.clone()));
         }
         let mut read = Read::default();
+        let mut part = 0;
         let ran = (|| -> mysql::Result<()> {
             let mut result = self.conn().query_iter(sql)?;
-            let mut part = 0;
             while let Some(set) = result.iter() {
                 for row in set {
                     let row = row?;
@@ -320,10 +353,10 @@ impl MyGuard {
                             read.open = cell(0).unwrap_or_default();
                             read.settings = cell(1).unwrap_or_default();
                         }
-                        2 => read.time_cuts = cell(0).unwrap_or_default(),
-                        _ => read
+                        2 => read
                             .log
                             .push((cell(0).unwrap_or_default(), cell(1), cell(2))),
+                        _ => read.time_cuts = cell(0),
                     }
                 }
                 part += 1;
@@ -331,6 +364,12 @@ impl MyGuard {
             Ok(())
         })();
         if let Err(e) = ran {
+            // A server error once the status row is in (a bound the session
+            // lowered refused the reading): the caller reads again, pinned.
+            if part >= 2 && code(&e).is_some() {
+                read.incomplete = true;
+                return Ok(read);
+            }
             let message = one_line(&e);
             self.fatal = Some(message.clone());
             return Err(DbError::new(

@@ -119,15 +119,22 @@ const WATCHED: [&str; 27] = [
 /// The session's count of statements the server cut at `max_statement_time`
 /// (MariaDB's `Max_statement_time_exceeded`). A statement cut there does not
 /// always fail: `DO SLEEP(n)`, `BENCHMARK(...)` and a `GET_LOCK` wait end
-/// with success (or NULL) when interrupted, so the guard compares this
-/// count before and after every call.
+/// with success (or NULL) when interrupted, so the guard reads this count
+/// at the input's start and after every call that ran long enough to have
+/// met the bound, and a rise is a finding. (A statement that lowered its
+/// own bound with `SET STATEMENT max_statement_time` and was cut within a
+/// short call is counted at the next long call of the input, if any: the
+/// static layer reports the `SET STATEMENT`, and a cut statement writes
+/// nothing.)
 pub(crate) const TIME_CUTS: &str = "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS \
      WHERE VARIABLE_NAME = 'MAX_STATEMENT_TIME_EXCEEDED'";
 
-/// Put in front of the guard's own reads of tables on the app session: the
-/// bounds a statement may have lowered for the session (`sql_select_limit`,
-/// `max_join_size`) do not cut what the guard reads (the watch reports the
-/// change; the read must still be whole).
+/// Put in front of the guard's second reading after a call that changed the
+/// watched settings or whose first reading failed: the bounds a statement
+/// may have lowered for the session (`sql_select_limit`, `max_join_size`)
+/// do not cut what the guard reads (the watch reports the change; the read
+/// must still be whole). Only then: `SET STATEMENT` costs a round trip's
+/// worth of server time.
 pub(crate) const PINNED: &str =
     "SET STATEMENT sql_select_limit = 18446744073709551615, max_join_size = 18446744073709551615 FOR ";
 
@@ -251,7 +258,7 @@ impl MyGuard {
         let mut memo = Memo::default();
         memo.set_policy(&policy);
         let status_sql = format!(
-            "SHOW WARNINGS; SELECT @@in_transaction, CONCAT_WS(' | ', {}); {PINNED}{TIME_CUTS}",
+            "SHOW WARNINGS; SELECT @@in_transaction, CONCAT_WS(' | ', {})",
             WATCHED.join(", ")
         );
         Ok(MyGuard {
@@ -402,9 +409,9 @@ impl MyGuard {
     }
 
     /// Ends the input's XA transaction (rolled back) and puts back what a
-    /// rollback does not: AUTO_INCREMENT counters (from the admin
-    /// connection), then the session itself (user variables, prepared
-    /// statements, user locks, settings).
+    /// rollback does not: the session itself (user variables, prepared
+    /// statements, user locks, settings), then AUTO_INCREMENT counters (read
+    /// on the clean session, put back from the admin connection).
     fn roll_back(&mut self) -> crate::Result<()> {
         let end = format!("XA END '{x}'; XA ROLLBACK '{x}'", x = self.xid);
         if self.in_input {
@@ -413,7 +420,13 @@ impl MyGuard {
             self.in_input = false;
         }
         self.fatal_error()?;
-        let counters = format!("{PINNED}{}", setup::counters_sql(&self.objects.database));
+        let reset = self.conn().reset();
+        reset.map_err(|e| {
+            let m = one_line(&e);
+            self.fatal = Some(m.clone());
+            crate::Error::Mysql(format!("resetting the app session: {m}"))
+        })?;
+        let counters = setup::counters_sql(&self.objects.database);
         let now = self
             .own(&counters)
             .map_err(|e| crate::Error::Mysql(e.message))?;
@@ -424,12 +437,7 @@ impl MyGuard {
         if now != self.counters {
             self.reset_counters(&now)?;
         }
-        let reset = self.conn().reset();
-        reset.map_err(|e| {
-            let m = one_line(&e);
-            self.fatal = Some(m.clone());
-            crate::Error::Mysql(format!("resetting the app session: {m}"))
-        })
+        Ok(())
     }
 
     /// `ALTER TABLE ... AUTO_INCREMENT = 1` (the server makes it max + 1)
@@ -485,7 +493,7 @@ impl Backend for MyGuard {
             self.roll_back()?;
         }
         let started = self
-            .own(&format!("XA START '{}'; {PINNED}{TIME_CUTS}", self.xid))
+            .own(&format!("XA START '{}'; {TIME_CUTS}", self.xid))
             .map_err(|e| {
                 crate::Error::Mysql(format!("starting the input's transaction: {}", e.message))
             })?;
