@@ -178,6 +178,9 @@ fn channels() -> Vec<Channel> {
         ("SET SESSION TRANSACTION ISOLATION LEVEL", "SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED", vec![Forbidden], none(), exact),
         ("a wait_timeout that would end the guard's session", "SET SESSION wait_timeout = 1", vec![Forbidden], none(), exact),
         ("the change log cannot be emptied", "DELETE FROM rowguard_log", vec![Forbidden], none(), exact),
+        ("the log's sequence cannot be set back", "SELECT SETVAL(rowguard_seq, 1)", vec![Forbidden], none(), exact),
+        ("nor moved on", "SELECT NEXTVAL(rowguard_seq)", vec![Forbidden], none(), exact),
+        ("nor restarted", "ALTER SEQUENCE rowguard_seq RESTART 1", vec![SchemaChange], none(), exact),
         ("an audit row for another appointment gets max + 1, as on SQLite", "INSERT INTO appointment_log (appointment_id) VALUES (8)", vec![Outside], cells("appointment_log", "1", &["id", "appointment_id"]), false),
         // clean forms aimed at the target only
         ("clean update of the target", "UPDATE appointments SET notes = 'n' WHERE id = 7", vec![], none(), exact),

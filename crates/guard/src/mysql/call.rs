@@ -4,10 +4,10 @@
 //! the reading of what it did (one round trip: the last statement's
 //! warnings, whether the input's XA transaction is still open, the watched
 //! settings, the server's count of statements cut at the time bound, the
-//! whole change log) and the judgement of every changed row not judged
-//! before against the policy.
+//! new change-log rows) and the judgement of every changed row against the
+//! policy.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
@@ -23,7 +23,7 @@ use crate::static_check::{compiled_text, Dialect};
 use crate::{Api, DbError, ErrorClass, Finding, Kind, StatementCheck, Value};
 
 /// One logged row change: table, old and new image.
-pub(super) type LogRow = (String, Option<String>, Option<String>);
+type LogRow = (String, Option<String>, Option<String>);
 
 /// What the round trip after a call read.
 #[derive(Default)]
@@ -38,8 +38,10 @@ struct Read {
     incomplete: bool,
     /// The [`WATCHED`] settings, joined.
     settings: String,
-    /// The whole change log, in its own order.
+    /// The change log after the last row read before, in the sequence's order.
     log: Vec<LogRow>,
+    /// The sequence value of the last of them.
+    last: i64,
 }
 
 /// What a warning (or a note of an error the statement swallowed) says cut
@@ -217,17 +219,18 @@ impl MyGuard {
 
     /// After a call, in one round trip: what the server said about the
     /// call's last statement (its warnings), is the input's transaction
-    /// open, did a watched setting change, the whole change log and, after a
+    /// open, did a watched setting change, the new change-log rows and, after a
     /// `long` call, did the server cut a statement at its time bound. A cut
     /// statement is a `resource-limit` finding; a closed transaction or a
     /// changed setting is a finding (the transaction begun again, the
     /// session reset); the log rows not judged before are judged.
     fn collect(&mut self, check: &mut StatementCheck, long: bool) -> Result<(), DbError> {
-        // The log is read whole: what is new is decided here, never by a
-        // value in the row. An explicit LIMIT is above any sql_select_limit.
+        // The rows after the last one read, in the sequence's order. An
+        // explicit LIMIT is above any sql_select_limit.
         let log = format!(
-            "SELECT tbl, old, new FROM {}.rowguard_log LIMIT 18446744073709551615",
-            run::ident(&self.objects.database)
+            "SELECT seq, tbl, old, new FROM {}.rowguard_log WHERE seq > {} ORDER BY seq LIMIT 18446744073709551615",
+            run::ident(&self.objects.database),
+            self.read_after
         );
         let mut sql = format!("{}; {log}", self.status_sql);
         if long {
@@ -247,8 +250,12 @@ impl MyGuard {
                 })?;
             read.log = again
                 .iter()
-                .filter(|r| r.len() == 3)
-                .map(|r| (r[0].clone().unwrap_or_default(), r[1].clone(), r[2].clone()))
+                .filter(|r| r.len() == 4)
+                .map(|r| {
+                    let seq = r[0].as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
+                    read.last = read.last.max(seq);
+                    (r[1].clone().unwrap_or_default(), r[2].clone(), r[3].clone())
+                })
                 .collect();
             read.time_cuts = again
                 .iter()
@@ -286,8 +293,8 @@ impl MyGuard {
                 "the statement ended or broke the input's transaction: denied; the guard began a new one".to_string(),
             ));
         }
-        let rows = self.unseen(read.log);
-        self.judge(check, rows);
+        self.read_after = self.read_after.max(read.last);
+        self.judge(check, read.log);
         if settings != self.baseline {
             check.add(Finding::new(
                 Kind::ForbiddenAction,
@@ -306,29 +313,6 @@ impl MyGuard {
             self.input_deadline = deadline;
         }
         Ok(())
-    }
-
-    /// The rows of the whole log (as read, in the log's own order) that were
-    /// not judged before in this input. A row image counts as judged as many
-    /// times as it was ever seen at once: a savepoint rolled back may take
-    /// judged rows away and a later statement log the same images again,
-    /// which were judged already; any other image, or one more copy of one,
-    /// is new.
-    fn unseen(&mut self, log: Vec<LogRow>) -> Vec<LogRow> {
-        let mut now: HashMap<&LogRow, usize> = HashMap::new();
-        let mut fresh = Vec::new();
-        for row in &log {
-            let n = now.entry(row).or_insert(0);
-            *n += 1;
-            if *n > self.seen.get(row).copied().unwrap_or(0) {
-                fresh.push(row.clone());
-            }
-        }
-        for (row, n) in now {
-            let seen = self.seen.entry(row.clone()).or_insert(0);
-            *seen = (*seen).max(n);
-        }
-        fresh
     }
 
     /// The round trip of [`MyGuard::collect`], read.
@@ -353,9 +337,12 @@ impl MyGuard {
                             read.open = cell(0).unwrap_or_default();
                             read.settings = cell(1).unwrap_or_default();
                         }
-                        2 => read
-                            .log
-                            .push((cell(0).unwrap_or_default(), cell(1), cell(2))),
+                        2 => {
+                            let seq = cell(0).and_then(|s| s.parse().ok()).unwrap_or(0);
+                            read.last = read.last.max(seq);
+                            read.log
+                                .push((cell(1).unwrap_or_default(), cell(2), cell(3)));
+                        }
                         _ => read.time_cuts = cell(0),
                     }
                 }

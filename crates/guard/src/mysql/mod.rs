@@ -21,9 +21,9 @@
 //! call with parameters goes alone (prepared, binary protocol). What the
 //! server refuses the app user is a finding from its error code.
 //!
-//! After each call, in one round trip, the guard reads the whole log (it
-//! has no sequence, timestamp or key a statement can move: what is new is
-//! what the guard has not judged yet in this input), whether the
+//! After each call, in one round trip, the guard reads the new log rows
+//! (in the order of a SEQUENCE no statement can move, set back or reuse;
+//! never an AUTO_INCREMENT, which `insert_id` moves), whether the
 //! transaction is still open, whether the server cut a statement at its
 //! time bound (even one that then reported success), and the session
 //! settings it relies on (`sql_mode`, `foreign_key_checks`, timeouts,
@@ -154,10 +154,8 @@ pub struct MyGuard {
     xid: String,
     /// The input's XA transaction is open.
     in_input: bool,
-    /// The change-log rows already judged in this input (each distinct row
-    /// image with the most copies seen at once): the log is read whole after
-    /// every call, and what is new is what is not here.
-    seen: std::collections::HashMap<call::LogRow, usize>,
+    /// The last change-log row read (its `rowguard_seq` value).
+    read_after: i64,
     /// The session's [`TIME_CUTS`] after the last call (or the input's start).
     time_cuts: Option<String>,
     /// When the current input's time is up ([`INPUT_TIME`] after it began).
@@ -276,7 +274,7 @@ impl MyGuard {
             verdict: Verdict::default(),
             memo,
             in_input: false,
-            seen: Default::default(),
+            read_after: 0,
             time_cuts: None,
             input_deadline: None,
             baseline,
@@ -500,7 +498,7 @@ impl Backend for MyGuard {
         self.in_input = true;
         self.time_cuts = started.first().and_then(|r| r.first().cloned().flatten());
         // Nothing in the log ever commits: whatever it holds from here on is this input's.
-        self.seen.clear();
+        self.read_after = 0;
         self.input_deadline = Some(Instant::now() + INPUT_TIME);
         Ok(())
     }

@@ -44,7 +44,7 @@ pub(super) fn session_sql(objects: &Objects) -> String {
 }
 
 /// `AUTO_INCREMENT` of every fixture table, as one comparable string (the
-/// log has no counter).
+/// log's order is a sequence, which no input can move back).
 pub(super) fn counters_sql(database: &str) -> String {
     format!(
         "SELECT IFNULL(GROUP_CONCAT(TABLE_NAME, '=', AUTO_INCREMENT ORDER BY TABLE_NAME SEPARATOR ','), '') \
@@ -188,15 +188,19 @@ fn refuse_cascades(conn: &mut Conn, database: &str) -> crate::Result<()> {
 }
 
 /// The log table and three triggers per table (`binary`: `table.column` of
-/// the columns logged as hex). The log has no AUTO_INCREMENT column, no
-/// timestamp and no key the session can influence (`insert_id`,
-/// `auto_increment_increment`, `timestamp`... move nothing in it): InnoDB
-/// keys it by its hidden row id, and the guard reads all of it after every
-/// call (see `call.rs`), so no value a statement gives a log row decides
-/// whether the guard reads it.
+/// the columns logged as hex). The log's order is a SEQUENCE's (`NEXT
+/// VALUE FOR rowguard_seq`), which nothing the session sets moves (unlike
+/// an AUTO_INCREMENT column: `insert_id`, `auto_increment_increment` and
+/// `_offset` move those), which never goes back (a rolled-back statement
+/// or savepoint leaves its values unused), and on which the app user has
+/// no right at all (no NEXTVAL, SETVAL or ALTER): the guard reads the rows
+/// after the last one it read, and a row a statement logs is always after
+/// it.
 fn capture_sql(tables: &[TableInfo], binary: &[String]) -> String {
     let mut sql = String::from(
-        "CREATE TABLE rowguard_log (tbl VARCHAR(64) NOT NULL, old LONGTEXT NULL, new LONGTEXT NULL) ENGINE=InnoDB;\n",
+        "CREATE SEQUENCE rowguard_seq ENGINE=InnoDB; \
+         CREATE TABLE rowguard_log (seq BIGINT NOT NULL PRIMARY KEY, tbl VARCHAR(64) NOT NULL, \
+         old LONGTEXT NULL, new LONGTEXT NULL) ENGINE=InnoDB;\n",
     );
     for (i, t) in tables.iter().enumerate() {
         let image = |row: &str| {
@@ -218,7 +222,7 @@ fn capture_sql(tables: &[TableInfo], binary: &[String]) -> String {
         ] {
             sql += &format!(
                 "CREATE TRIGGER rowguard_{i}_{ev} AFTER {event} ON {table} FOR EACH ROW \
-                 INSERT INTO rowguard_log (tbl, old, new) VALUES ({name}, {old}, {new});\n",
+                 INSERT INTO rowguard_log (seq, tbl, old, new) VALUES (NEXT VALUE FOR rowguard_seq, {name}, {old}, {new});\n",
                 ev = &event[..1].to_ascii_lowercase()
             );
         }
