@@ -159,6 +159,9 @@ impl MyGuard {
         // Only a call this long can hold a statement the server cut at its bound.
         let long = started.elapsed() + Duration::from_millis(100)
             >= Duration::from_secs(super::STATEMENT_TIMEOUT_S);
+        // The server counts the last statement's warnings in its last packet:
+        // only then is SHOW WARNINGS worth its part of the round trip.
+        let warned = ran.is_err() || self.conn.as_ref().is_none_or(|c| c.warnings() > 0);
         let acted = self.watchdog.disarm();
         if acted != Acted::Nothing && !interrupt::requested() {
             let what = if acted == Acted::Cancelled {
@@ -208,7 +211,7 @@ impl MyGuard {
             ));
         }
         self.watchdog.arm(CALL_LIMIT);
-        let collected = self.collect(check, long);
+        let collected = self.collect(check, long, warned);
         self.watchdog.disarm();
         collected?;
         match result {
@@ -218,13 +221,18 @@ impl MyGuard {
     }
 
     /// After a call, in one round trip: what the server said about the
-    /// call's last statement (its warnings), is the input's transaction
+    /// call's last statement (its warnings, when it counted any), is the input's transaction
     /// open, did a watched setting change, the new change-log rows and, after a
     /// `long` call, did the server cut a statement at its time bound. A cut
     /// statement is a `resource-limit` finding; a closed transaction or a
     /// changed setting is a finding (the transaction begun again, the
     /// session reset); the log rows not judged before are judged.
-    fn collect(&mut self, check: &mut StatementCheck, long: bool) -> Result<(), DbError> {
+    fn collect(
+        &mut self,
+        check: &mut StatementCheck,
+        long: bool,
+        warned: bool,
+    ) -> Result<(), DbError> {
         // The rows after the last one read, in the sequence's order. An
         // explicit LIMIT is above any sql_select_limit.
         let log = format!(
@@ -236,7 +244,10 @@ impl MyGuard {
         if long {
             sql += &format!("; {TIME_CUTS}");
         }
-        let mut read = self.read_status(&sql)?;
+        if warned {
+            sql = format!("SHOW WARNINGS; {sql}");
+        }
+        let mut read = self.read_status(&sql, warned)?;
         if read.incomplete || read.settings != self.baseline {
             // The session's bounds may have cut the reading: again, pinned.
             let again = self
@@ -316,12 +327,13 @@ impl MyGuard {
     }
 
     /// The round trip of [`MyGuard::collect`], read.
-    fn read_status(&mut self, sql: &str) -> Result<Read, DbError> {
+    fn read_status(&mut self, sql: &str, warnings: bool) -> Result<Read, DbError> {
         if let Some(f) = &self.fatal {
             return Err(DbError::new(ErrorClass::Other, f.clone()));
         }
         let mut read = Read::default();
-        let mut part = 0;
+        // Without SHOW WARNINGS first, the status row is the first part.
+        let mut part = usize::from(!warnings);
         let ran = (|| -> mysql::Result<()> {
             let mut result = self.conn().query_iter(sql)?;
             while let Some(set) = result.iter() {

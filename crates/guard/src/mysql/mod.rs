@@ -256,7 +256,7 @@ impl MyGuard {
         let mut memo = Memo::default();
         memo.set_policy(&policy);
         let status_sql = format!(
-            "SHOW WARNINGS; SELECT @@in_transaction, CONCAT_WS(' | ', {})",
+            "SELECT @@in_transaction, CONCAT_WS(' | ', {})",
             WATCHED.join(", ")
         );
         Ok(MyGuard {
