@@ -221,9 +221,10 @@ impl MyGuard {
     }
 
     /// After a call, in one round trip: what the server said about the
-    /// call's last statement (its warnings, when it counted any), is the input's transaction
-    /// open, did a watched setting change, the new change-log rows and, after a
-    /// `long` call, did the server cut a statement at its time bound. A cut
+    /// call's last statement (its warnings, when it counted any), is the
+    /// input's transaction open, did a watched setting change, the new
+    /// change-log rows and, after a `long` call, did the server cut a
+    /// statement at its time bound. A cut
     /// statement is a `resource-limit` finding; a closed transaction or a
     /// changed setting is a finding (the transaction begun again, the
     /// session reset); the log rows not judged before are judged.
