@@ -721,6 +721,9 @@ fn input_probed(
     (g.end_input().unwrap(), seen)
 }
 
+/// (label, calls, the superuser's probe, what it must see, a cell the verdict must hold)
+type LogCase<'a> = (&'a str, Vec<&'a str>, &'a str, &'a str, (&'a str, &'a str));
+
 #[test]
 fn a_statement_that_moves_the_log_sequence_hides_no_write() {
     let Some((options, _lock)) = server() else {
@@ -733,7 +736,7 @@ fn a_statement_that_moves_the_log_sequence_hides_no_write() {
     let notes8 = "SELECT notes FROM {db}.appointments WHERE id = 8";
     let reminders9 = "SELECT COUNT(*) FROM {db}.reminders WHERE appointment_id = 9";
     // (label, calls, the superuser's probe, what it must see, a cell the verdict must hold)
-    let cases: Vec<(&str, Vec<&str>, &str, &str, (&str, &str))> = vec![
+    let cases: Vec<LogCase> = vec![
         ("the issue's form: SET STATEMENT insert_id high, then low",
          vec!["SET STATEMENT insert_id = 1000000 FOR UPDATE appointments SET notes = 'ok' WHERE id = 7",
               "SET STATEMENT insert_id = 5 FOR INSERT INTO reminders (appointment_id, send_at) VALUES (8, 'z')"],

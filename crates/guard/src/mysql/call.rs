@@ -285,7 +285,7 @@ impl MyGuard {
             }
         }
         let cuts_before = match &read.time_cuts {
-            Some(now) => std::mem::replace(&mut self.time_cuts, Some(now.clone())),
+            Some(now) => self.time_cuts.replace(now.clone()),
             None => None,
         };
         if cuts_before.is_some_and(|b| Some(b) != read.time_cuts) && !limited(check) {
