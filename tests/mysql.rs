@@ -178,6 +178,9 @@ fn channels() -> Vec<Channel> {
         ("SET SESSION TRANSACTION ISOLATION LEVEL", "SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED", vec![Forbidden], none(), exact),
         ("a wait_timeout that would end the guard's session", "SET SESSION wait_timeout = 1", vec![Forbidden], none(), exact),
         ("the change log cannot be emptied", "DELETE FROM rowguard_log", vec![Forbidden], none(), exact),
+        ("the log's sequence cannot be set back", "SELECT SETVAL(rowguard_seq, 1)", vec![Forbidden], none(), exact),
+        ("nor moved on", "SELECT NEXTVAL(rowguard_seq)", vec![Forbidden], none(), exact),
+        ("nor restarted", "ALTER SEQUENCE rowguard_seq RESTART 1", vec![SchemaChange], none(), exact),
         ("an audit row for another appointment gets max + 1, as on SQLite", "INSERT INTO appointment_log (appointment_id) VALUES (8)", vec![Outside], cells("appointment_log", "1", &["id", "appointment_id"]), false),
         // clean forms aimed at the target only
         ("clean update of the target", "UPDATE appointments SET notes = 'n' WHERE id = 7", vec![], none(), exact),
@@ -679,4 +682,326 @@ fn sql_safe_updates_side_by_side() {
             >= 4
     );
     assert!(tally.iter().all(|t| t.1 == "runs"));
+}
+
+// Issue 36, part 4: what the app user can do to the capture, the static
+// layer's reading and the time bound, each judged by a superuser session.
+
+/// A superuser session that reads what the app's open transaction wrote
+/// (READ UNCOMMITTED): the independent judge of what an input did.
+fn uncommitted(options: &PgOptions) -> mysql::Conn {
+    use mysql::prelude::Queryable;
+    let mut root = admin(options);
+    root.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED")
+        .unwrap();
+    root
+}
+
+/// One value a superuser query on the guard's database gives (`{db}` in `sql`).
+fn root_value(root: &mut mysql::Conn, g: &MyGuard, sql: &str) -> String {
+    use mysql::prelude::Queryable;
+    let sql = sql.replace("{db}", &format!("`{}`", g.database_name()));
+    let v: Option<Option<String>> = root.query_first(&sql).unwrap();
+    v.flatten().unwrap_or_else(|| "NULL".into())
+}
+
+/// Runs each call (one `execute_batch` each) in one input; before the input
+/// ends, the superuser session answers `probe`.
+fn input_probed(
+    g: &mut MyGuard,
+    root: &mut mysql::Conn,
+    calls: &[&str],
+    probe: &str,
+) -> (Verdict, String) {
+    g.begin_input().unwrap();
+    for c in calls {
+        let _ = g.execute_batch(c);
+    }
+    let seen = root_value(root, g, probe);
+    (g.end_input().unwrap(), seen)
+}
+
+/// (label, calls, the superuser's probe, what it must see, a cell the verdict must hold)
+type LogCase<'a> = (&'a str, Vec<&'a str>, &'a str, &'a str, (&'a str, &'a str));
+
+#[test]
+fn a_statement_that_moves_the_log_sequence_hides_no_write() {
+    let Some((options, _lock)) = server() else {
+        return;
+    };
+    let mut g = guard(&options);
+    let mut root = uncommitted(&options);
+    let reminder8 =
+        "SELECT COUNT(*) FROM {db}.reminders WHERE appointment_id = 8 AND send_at = 'z'";
+    let notes8 = "SELECT notes FROM {db}.appointments WHERE id = 8";
+    let reminders9 = "SELECT COUNT(*) FROM {db}.reminders WHERE appointment_id = 9";
+    // (label, calls, the superuser's probe, what it must see, a cell the verdict must hold)
+    let cases: Vec<LogCase> = vec![
+        ("the issue's form: SET STATEMENT insert_id high, then low",
+         vec!["SET STATEMENT insert_id = 1000000 FOR UPDATE appointments SET notes = 'ok' WHERE id = 7",
+              "SET STATEMENT insert_id = 5 FOR INSERT INTO reminders (appointment_id, send_at) VALUES (8, 'z')"],
+         reminder8, "1", ("reminders", "8, 'z'")),
+        ("the issue's executable-comment form, in calls of their own",
+         vec!["/*M!100000 SET insert_id = 1000000 */",
+              "UPDATE appointments SET notes = 'ok' WHERE id = 7",
+              "/*!50000 SET insert_id = 5 */",
+              "INSERT INTO reminders (appointment_id, send_at) VALUES (8, 'z')"],
+         reminder8, "1", ("reminders", "8, 'z'")),
+        ("inside PREPARE, where no reading of the text sees it",
+         vec!["PREPARE s FROM 'SET STATEMENT insert_id = 1000000 FOR UPDATE appointments SET notes = ''ok'' WHERE id = 7'; EXECUTE s",
+              "PREPARE t FROM 'SET STATEMENT insert_id = 5 FOR DELETE FROM reminders WHERE appointment_id = 9'; EXECUTE t"],
+         reminders9, "0", ("reminders", "9, '2026-03-01 09:00'")),
+        (
+            "a savepoint rolled back under a high sequence value, then a low one",
+            vec![
+                "SAVEPOINT a",
+                "SET STATEMENT insert_id = 1000 FOR INSERT INTO reminders (appointment_id, send_at) VALUES (7, 'y')",
+                "ROLLBACK TO SAVEPOINT a",
+                "SET STATEMENT insert_id = 999 FOR INSERT INTO reminders (appointment_id, send_at) VALUES (8, 'z')",
+            ],
+            reminder8,
+            "1",
+            ("reminders", "8, 'z'"),
+        ),
+        ("the same row image logged again after a savepoint took it away is still judged once",
+         vec!["SAVEPOINT a",
+              "UPDATE appointments SET notes = 'moved' WHERE id = 8",
+              "ROLLBACK TO SAVEPOINT a",
+              "SET STATEMENT insert_id = 1 FOR UPDATE appointments SET notes = 'moved' WHERE id = 8"],
+         notes8, "moved", ("appointments", "8")),
+        ("the AUTO_INCREMENT step moved for the rest of the input",
+         vec!["SET STATEMENT auto_increment_increment = 1000, auto_increment_offset = 3 FOR UPDATE appointments SET notes = 'ok' WHERE id = 7",
+              "SET STATEMENT insert_id = 2 FOR UPDATE appointments SET notes = 'moved' WHERE id = 8"],
+         notes8, "moved", ("appointments", "8")),
+        // settings a statement holds for itself only, which the watch never
+        // sees afterwards: the log depends on none of them
+        ("SET STATEMENT foreign_key_checks = 0: a reminder of no appointment",
+         vec!["SET STATEMENT foreign_key_checks = 0 FOR INSERT INTO reminders (appointment_id, send_at) VALUES (99999, 'z')"],
+         "SELECT COUNT(*) FROM {db}.reminders WHERE appointment_id = 99999", "1", ("reminders", "99999, 'z'")),
+        ("SET STATEMENT unique_checks = 0, check_constraint_checks = 0, sql_mode = ''",
+         vec!["SET STATEMENT unique_checks = 0, check_constraint_checks = 0, sql_mode = '' FOR UPDATE appointments SET notes = 'moved' WHERE id = 8"],
+         notes8, "moved", ("appointments", "8")),
+        ("SET STATEMENT timestamp, last_insert_id through a function, and the step together",
+         vec!["SET STATEMENT timestamp = 1, auto_increment_increment = 7 FOR INSERT INTO reminders (appointment_id, send_at) VALUES (LAST_INSERT_ID(8), 'z')"],
+         reminder8, "1", ("reminders", "8, 'z'")),
+    ];
+    let mut missed = Vec::new();
+    for (label, calls, probe, want, (table, key)) in cases {
+        let (v, seen) = input_probed(&mut g, &mut root, &calls, probe);
+        assert_eq!(seen, want, "{label}: the superuser does not see the write");
+        if !v.outside().any(|c| &*c.table == table && &*c.key == key) {
+            missed.push(format!(
+                "{label}: the superuser sees a write to {table} {key}; the guard says {:?}",
+                v.kinds()
+            ));
+        }
+    }
+    assert!(missed.is_empty(), "{missed:#?}");
+}
+
+#[test]
+fn an_input_that_moves_a_counter_to_its_end_breaks_no_later_input() {
+    let Some((options, _lock)) = server() else {
+        return;
+    };
+    let mut g = guard(&options);
+    let mut root = uncommitted(&options);
+    let before = g.dump().unwrap();
+    for calls in [
+        ["SET STATEMENT insert_id = 9223372036854775807 FOR UPDATE appointments SET notes = 'ok' WHERE id = 7"],
+        ["SET STATEMENT insert_id = 18446744073709551615 FOR UPDATE appointments SET notes = 'ok' WHERE id = 7"],
+    ] {
+        let _ = input_probed(&mut g, &mut root, &calls, "SELECT 1");
+        assert_eq!(g.dump().unwrap(), before, "after {calls:?}");
+        // The next input writes, and is judged, as if the first never ran.
+        let (v, seen) = input_probed(
+            &mut g,
+            &mut root,
+            &["UPDATE appointments SET notes = 'moved' WHERE id = 8"],
+            "SELECT notes FROM {db}.appointments WHERE id = 8",
+        );
+        assert_eq!(seen, "moved", "after {calls:?}: the next input's write failed\n{v:#?}");
+        assert_eq!(radius(&v), notes_of_8("1"), "after {calls:?}");
+    }
+}
+
+#[test]
+fn settings_that_move_ids_the_clock_or_the_guards_reading_are_watched() {
+    let Some((options, _lock)) = server() else {
+        return;
+    };
+    let mut g = guard(&options);
+    let mut unseen = Vec::new();
+    for (sql, setting) in [
+        ("SET insert_id = 5", "insert_id"),
+        ("/*M!100000 SET insert_id = 1000000 */", "insert_id"),
+        (
+            "SET auto_increment_increment = 100",
+            "auto_increment_increment",
+        ),
+        (
+            "SET SESSION auto_increment_offset = 7",
+            "auto_increment_offset",
+        ),
+        ("SET timestamp = 1", "timestamp"),
+        (
+            "SET character_set_results = latin1",
+            "character_set_results",
+        ),
+        ("SET character_set_results = NULL", "character_set_results"),
+        ("SET max_join_size = 1", "max_join_size"),
+        ("SET sql_big_selects = 0", "sql_big_selects"),
+        (
+            "SET max_recursive_iterations = 1",
+            "max_recursive_iterations",
+        ),
+        ("SET max_error_count = 0", "max_error_count"),
+    ] {
+        let v = check(&mut g, sql);
+        if !v.findings().any(|f| {
+            f.kind == Kind::ForbiddenAction
+                && f.message.contains("changed session settings")
+                && f.message.contains(setting)
+        }) {
+            unseen.push(format!(
+                "{sql}: the server-side watch did not see {setting}"
+            ));
+        }
+        // and the next input starts from the baseline again
+        let v = check(&mut g, "UPDATE appointments SET notes = 'n' WHERE id = 7");
+        assert!(v.is_clean(), "after {sql}: {v:#?}");
+    }
+    assert!(unseen.is_empty(), "{unseen:#?}");
+    // Those that need SUPER are refused by the server.
+    for sql in [
+        "SET pseudo_thread_id = 5",
+        "SET rand_seed1 = 1, rand_seed2 = 2, pseudo_thread_id = 5",
+    ] {
+        let v = check(&mut g, sql);
+        assert!(
+            v.statements
+                .iter()
+                .any(|s| s.error.as_deref().is_some_and(|e| e.contains("1227"))),
+            "{sql}: {v:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_call_cut_at_the_time_bound_is_a_resource_limit() {
+    use mysql::prelude::Queryable;
+    let Some((options, _lock)) = server() else {
+        return;
+    };
+    let mut g = guard(&options);
+    // A lock another session holds: a GET_LOCK on it waits.
+    let mut holder = admin(&options);
+    let held: Option<i64> = holder
+        .query_first("SELECT GET_LOCK('rowguard-test-held', 0)")
+        .unwrap();
+    assert_eq!(held, Some(1));
+    let mut root = admin(&options);
+    let cuts = |root: &mut mysql::Conn| -> u64 {
+        let v: Option<(String, u64)> = root
+            .query_first("SHOW GLOBAL STATUS LIKE 'Max_statement_time_exceeded'")
+            .unwrap();
+        v.unwrap().1
+    };
+    let forms: Vec<(&str, &str)> = vec![
+        ("the issue's DO SLEEP", "DO SLEEP(30)"),
+        ("SELECT SLEEP", "SELECT SLEEP(30)"),
+        ("the issue's GET_LOCK wait, under DO", "DO GET_LOCK('rowguard-test-held', 20)"),
+        ("a GET_LOCK wait, selected", "SELECT GET_LOCK('rowguard-test-held', 20)"),
+        ("BENCHMARK", "SELECT BENCHMARK(10000000000, MD5('a'))"),
+        ("BENCHMARK under DO", "DO BENCHMARK(10000000000, 1)"),
+        ("a sleep in the last statement of a batch", "UPDATE appointments SET notes = 'n' WHERE id = 7; DO SLEEP(30)"),
+        ("a sleep in the middle of a batch", "DO SLEEP(30); UPDATE appointments SET notes = 'n' WHERE id = 7"),
+        ("a sleep in a write's WHERE", "UPDATE appointments SET notes = 'n' WHERE id = 7 AND SLEEP(30) = 0"),
+        ("a long recursive CTE under DO", "DO (WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 999) SELECT COUNT(*) FROM r a, r b, r c, r d)"),
+        ("a sleep in a stored expression a user variable holds", "SET @s = (SELECT SLEEP(30))"),
+    ];
+    let mut clean = Vec::new();
+    for (label, sql) in forms {
+        let before = cuts(&mut root);
+        let started = std::time::Instant::now();
+        let v = check(&mut g, sql);
+        let took = started.elapsed();
+        // The server's own count says it cut a statement of this input.
+        assert!(
+            cuts(&mut root) > before,
+            "{label}: the server cut nothing ({took:?})"
+        );
+        // (these texts are far inside the static layer's limits: the kind is the server's)
+        if !v.kinds().contains(&Kind::ResourceLimit) {
+            clean.push(format!(
+                "{label}: {sql}: cut after {took:?}, the guard says {:?}",
+                v.kinds()
+            ));
+        }
+    }
+    assert!(clean.is_empty(), "{clean:#?}");
+    // A prepared call with a bound duration.
+    let before = cuts(&mut root);
+    g.begin_input().unwrap();
+    let _ = g.execute("DO SLEEP(?1)", &[Value::Integer(30)]);
+    let v = g.end_input().unwrap();
+    assert!(cuts(&mut root) > before);
+    assert!(
+        v.kinds().contains(&Kind::ResourceLimit),
+        "prepared DO SLEEP: {v:#?}"
+    );
+    // The time bound lifted for one statement: the watchdog cuts it.
+    let v = check(
+        &mut g,
+        "SET STATEMENT max_statement_time = 0 FOR DO SLEEP(30)",
+    );
+    assert!(v.kinds().contains(&Kind::ResourceLimit), "{v:#?}");
+    // A recursive CTE stopped at max_recursive_iterations may have an
+    // incomplete result: a bound cut it, as the superuser's run says too.
+    let cte = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 100000000) SELECT COUNT(*) FROM r";
+    let _: Vec<u64> = root.query(cte).unwrap();
+    let warned: Vec<(String, u16, String)> = root.query("SHOW WARNINGS").unwrap();
+    assert!(warned.iter().any(|w| w.1 == 1931), "{warned:?}");
+    for sql in [cte.to_string(), format!("DO ({cte})")] {
+        let v = check(&mut g, &sql);
+        assert!(v.kinds().contains(&Kind::ResourceLimit), "{sql}: {v:#?}");
+    }
+    // and a call that ends in time is still clean
+    let v = check(&mut g, "DO SLEEP(0.1)");
+    assert!(v.is_clean(), "{v:#?}");
+}
+
+#[test]
+fn a_lowered_select_bound_cuts_nothing_from_the_guards_reading() {
+    use mysql::prelude::Queryable;
+    let Some((options, _lock)) = server() else {
+        return;
+    };
+    let mut g = guard(&options);
+    let mut root = admin(&options);
+    root.query_drop(format!("USE `{}`", g.database_name()))
+        .unwrap();
+    let mut missed = Vec::new();
+    for batch in [
+        "SET sql_select_limit = 0; UPDATE appointments SET notes = 'moved' WHERE id = 8",
+        "SET max_join_size = 1; UPDATE appointments SET notes = 'moved' WHERE id = 8",
+        "SET max_join_size = 1, sql_select_limit = 1; UPDATE appointments SET notes = 'moved' WHERE id >= 8 ORDER BY id LIMIT 3",
+    ] {
+        // The superuser runs the same text in a transaction of its own: it writes appointment 8.
+        root.query_drop("START TRANSACTION").unwrap();
+        root.query_drop(batch).unwrap();
+        let notes: Option<String> = root
+            .query_first("SET STATEMENT sql_select_limit = DEFAULT, max_join_size = DEFAULT FOR SELECT notes FROM appointments WHERE id = 8")
+            .unwrap();
+        root.query_drop("ROLLBACK; SET SESSION sql_select_limit = DEFAULT, max_join_size = DEFAULT")
+            .unwrap();
+        assert_eq!(notes.as_deref(), Some("moved"), "{batch}");
+        // The guard sees the change of setting and the write both.
+        let v = check(&mut g, batch);
+        if !v.outside().any(|c| &*c.table == "appointments" && &*c.key == "8") {
+            missed.push(format!("{batch}: the guard says {:?}", v.kinds()));
+        }
+        assert!(v.kinds().contains(&Kind::ForbiddenAction), "{batch}: {v:#?}");
+    }
+    assert!(missed.is_empty(), "{missed:#?}");
 }

@@ -315,13 +315,71 @@ pub fn parse_sqlite(sql: &str) -> Option<Vec<Statement>> {
 
 /// The shape of `sql` (already cut at NUL).
 pub fn shape(sql: &str, dialect: Dialect) -> String {
+    let (sql, prefixes) = server_statements(sql, dialect);
     on_big_stack(|| {
-        let tokens = tokenize(sql, dialect);
-        match parse_tokens(sql, tokens.as_deref(), dialect) {
+        let tokens = tokenize(&sql, dialect);
+        let shape = match parse_tokens(&sql, tokens.as_deref(), dialect) {
             Ok(stmts) => tree_shape(stmts),
             Err(u) => unparsed_shape(&u, tokens.as_deref()),
-        }
+        };
+        prefixed_shape(&prefixes, shape)
     })
+}
+
+/// MariaDB/MySQL: the statements as the server runs them, and the settings
+/// of each `SET STATEMENT ... FOR` prefix. Executable comments (`/*! */`,
+/// `/*!50000 */`, `/*M!100000 */`) are unwrapped, whatever version they
+/// name, and each `SET STATEMENT settings FOR` prefix is blanked so the
+/// statement after it is judged as any other; the settings are reported on
+/// their own. Other dialects: the text as it is.
+fn server_statements(sql: &str, dialect: Dialect) -> (std::borrow::Cow<'_, str>, Vec<String>) {
+    use crate::mysql::lex;
+    if dialect != Dialect::Mysql {
+        return (std::borrow::Cow::Borrowed(sql), Vec::new());
+    }
+    let text = lex::server_text(sql);
+    let mut blank: Vec<(usize, usize)> = Vec::new();
+    let mut prefixes = Vec::new();
+    for stmt in lex::statements(&text) {
+        let mut at = stmt.as_ptr() as usize - text.as_ptr() as usize;
+        let mut rest = stmt;
+        // `SET STATEMENT a = 1 FOR SET STATEMENT b = 2 FOR ...`: every prefix.
+        while let Some((len, settings)) = lex::set_statement(rest) {
+            blank.push((at, at + len));
+            prefixes.push(settings.to_string());
+            at += len;
+            rest = &rest[len..];
+        }
+    }
+    if blank.is_empty() {
+        return (text, prefixes);
+    }
+    let mut out = text.into_owned();
+    for (a, b) in blank {
+        out.replace_range(a..b, &" ".repeat(b - a));
+    }
+    (std::borrow::Cow::Owned(out), prefixes)
+}
+
+/// A shape with its `SET STATEMENT` prefixes in front (their settings, not
+/// their values, are part of it).
+fn prefixed_shape(prefixes: &[String], shape: String) -> String {
+    if prefixes.is_empty() {
+        return shape;
+    }
+    let names: Vec<String> = prefixes
+        .iter()
+        .map(|p| {
+            p.split(',')
+                .filter_map(|a| {
+                    a.split_once('=')
+                        .map(|(n, _)| n.trim().to_ascii_lowercase())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    format!("SET STATEMENT {} FOR {shape}", names.join(" / "))
 }
 
 /// The shape of text with no tree: its tokens, or the limit it went past
@@ -689,12 +747,26 @@ fn analyze_here(
     template_shape: Option<&str>,
 ) -> StaticView {
     let mut view = StaticView::default();
+    let (sql, prefixes) = server_statements(sql, dialect);
+    let sql: &str = &sql;
+    for p in &prefixes {
+        view.findings.push((
+            Kind::ForbiddenAction,
+            format!(
+                "`SET STATEMENT ... FOR` runs the statement with session settings of its own: {}",
+                p.chars().take(60).collect::<String>()
+            ),
+        ));
+    }
     let tokens = tokenize(sql, dialect);
     let parsed = parse_tokens(sql, tokens.as_deref(), dialect);
-    view.shape = match &parsed {
-        Ok(stmts) => tree_shape(stmts.clone()),
-        Err(u) => unparsed_shape(u, tokens.as_deref()),
-    };
+    view.shape = prefixed_shape(
+        &prefixes,
+        match &parsed {
+            Ok(stmts) => tree_shape(stmts.clone()),
+            Err(u) => unparsed_shape(u, tokens.as_deref()),
+        },
+    );
     if let Some(t) = template_shape {
         if t != view.shape {
             view.findings.push((

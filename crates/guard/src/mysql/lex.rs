@@ -1,8 +1,11 @@
 //! Just enough of MariaDB/MySQL's lexer for jobs that never decide what
 //! runs: where the `Db` trait's `?N` placeholders stand (the server takes
-//! bare `?` only, so they are rewritten and the values put in order), and
-//! what a statement's first words are (the fuzzing engine's feedback). A
-//! batch goes to the server whole and the server splits it (see [`super`]).
+//! bare `?` only, so they are rewritten and the values put in order), what
+//! a statement's first words are (the fuzzing engine's feedback), and the
+//! text the static layer judges: executable comments unwrapped
+//! ([`server_text`]) and `SET STATEMENT ... FOR` taken apart
+//! ([`set_statement`]). A batch goes to the server whole and the server
+//! splits it (see [`super`]).
 //!
 //! MySQL's rules, where they differ from SQLite's and PostgreSQL's: `'...'`
 //! and `"..."` are strings in which a backslash escapes the next character
@@ -20,10 +23,16 @@ enum Region {
     Code,
     Literal,
     Comment,
+    /// The opener (`/*!`, `/*!50000`, `/*M!100000`...) or closer (`*/`) of
+    /// an executable comment: a comment to everything but [`server_text`].
+    Marker,
 }
 
 /// Splits `sql` into (region, start, end) spans. The opener and closer of
-/// an executable comment are comments; what is between them is code.
+/// an executable comment are markers; what is between them is code. A
+/// version (five digits, or six when a sixth follows, as MariaDB reads it)
+/// is part of the opener; fewer than five digits are code, as on the
+/// server. Whatever version it names, the content counts as code here.
 fn spans(sql: &str) -> Vec<(Region, usize, usize)> {
     let b = sql.as_bytes();
     let mut out = Vec::new();
@@ -50,7 +59,12 @@ fn spans(sql: &str) -> Vec<(Region, usize, usize)> {
                     Some(after) if !executable => {
                         executable = true;
                         let digits = b[after..].iter().take_while(|c| c.is_ascii_digit()).count();
-                        (Region::Comment, after + digits)
+                        let version = match digits {
+                            0..=4 => 0,
+                            5 => 5,
+                            _ => 6,
+                        };
+                        (Region::Marker, after + version)
                     }
                     _ => {
                         let end = sql[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
@@ -60,7 +74,7 @@ fn spans(sql: &str) -> Vec<(Region, usize, usize)> {
             }
             b'*' if executable && next == Some(b'/') => {
                 executable = false;
-                (Region::Comment, i + 2)
+                (Region::Marker, i + 2)
             }
             q @ (b'\'' | b'"') => (Region::Literal, quoted(b, i + 1, q, true)),
             b'`' => (Region::Literal, quoted(b, i + 1, b'`', false)),
@@ -174,7 +188,7 @@ pub fn leading_words(sql: &str, n: usize) -> Vec<String> {
     let mut current = String::new();
     for (region, s, e) in spans(sql) {
         match region {
-            Region::Comment => continue,
+            Region::Comment | Region::Marker => continue,
             Region::Literal => break,
             Region::Code => {}
         }
@@ -197,6 +211,79 @@ pub fn leading_words(sql: &str, n: usize) -> Vec<String> {
     }
     words.truncate(n);
     words
+}
+
+/// The text as the server reads it: each executable comment's opener and
+/// closer blanked (same length, so offsets hold), its content left as code.
+/// A version-gated comment counts as run whatever its version: the static
+/// layer may be stricter than the server, never laxer.
+pub fn server_text(sql: &str) -> std::borrow::Cow<'_, str> {
+    let markers: Vec<(usize, usize)> = spans(sql)
+        .into_iter()
+        .filter(|(r, _, _)| *r == Region::Marker)
+        .map(|(_, s, e)| (s, e))
+        .collect();
+    if markers.is_empty() {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut from = 0;
+    for (s, e) in markers {
+        out.push_str(&sql[from..s]);
+        out.extend(std::iter::repeat_n(' ', e - s));
+        from = e;
+    }
+    out.push_str(&sql[from..]);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Words of the code regions of `sql` with their byte ranges and the
+/// parenthesis depth they stand at.
+fn words(sql: &str) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    for (region, s, e) in spans(sql) {
+        if region != Region::Code {
+            continue;
+        }
+        let mut start = None;
+        for (k, c) in sql[s..e]
+            .char_indices()
+            .chain(std::iter::once((e - s, ' ')))
+        {
+            if c.is_alphanumeric() || c == '_' || c == '$' {
+                start.get_or_insert(s + k);
+                continue;
+            }
+            if let Some(a) = start.take() {
+                out.push((a, s + k, depth));
+            }
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// `SET STATEMENT name = value, ... FOR statement` (one statement of
+/// [`statements`]): the byte length of the prefix up to and including its
+/// `FOR`, and the settings' text, when `stmt` has that form. The server runs
+/// the statement after `FOR` with those settings for its duration only: the
+/// settings never show in the session afterwards.
+pub fn set_statement(stmt: &str) -> Option<(usize, &str)> {
+    let w = words(stmt);
+    let word = |i: usize| w.get(i).map(|&(a, b, _)| &stmt[a..b]);
+    if !word(0)?.eq_ignore_ascii_case("SET") || !word(1)?.eq_ignore_ascii_case("STATEMENT") {
+        return None;
+    }
+    let settings_start = w[1].1;
+    let &(a, b, _) = w[2..]
+        .iter()
+        .find(|&&(a, b, d)| d == 0 && stmt[a..b].eq_ignore_ascii_case("FOR"))?;
+    Some((b, stmt[settings_start..a].trim()))
 }
 
 /// Whether any statement of `sql` starts with a word that changes the schema.
@@ -246,6 +333,32 @@ SELECT `a;b`"
         assert_eq!(values, [p[1].clone(), p[0].clone()]);
         let (_, values) = question_params("VALUES (?, ?)", &p);
         assert_eq!(values, p);
+    }
+
+    #[test]
+    fn executable_comments_are_unwrapped_as_the_server_reads_them() {
+        assert_eq!(
+            server_text("UPDATE t SET a = 1 /*! OR 1 */ /*!50000 x*/ /*M!100000 SET y = 2 */"),
+            "UPDATE t SET a = 1     OR 1             x              SET y = 2   "
+        );
+        // Fewer than five digits are code; a sixth digit is part of the version.
+        assert_eq!(server_text("/*!123 z*/"), "   123 z  ");
+        assert_eq!(server_text("/*!1000001*/"), "         1  ");
+        // Inside literals and plain comments nothing is unwrapped.
+        let plain = "SELECT '/*! x */', /* /*! y */ 1";
+        assert_eq!(server_text(plain), plain);
+    }
+
+    #[test]
+    fn set_statement_is_taken_apart() {
+        let s = "set  Statement insert_id = 5, sql_mode = 'FOR' for UPDATE t SET a = 1";
+        let (n, settings) = set_statement(s).unwrap();
+        assert_eq!(settings, "insert_id = 5, sql_mode = 'FOR'");
+        assert_eq!(&s[n..], " UPDATE t SET a = 1");
+        let sub = "SET STATEMENT x = (SELECT 1 FOR UPDATE) FOR DELETE FROM t";
+        assert_eq!(&sub[set_statement(sub).unwrap().0..], " DELETE FROM t");
+        assert_eq!(set_statement("SET @x = 1"), None);
+        assert_eq!(set_statement("SET STATEMENT x = 1"), None);
     }
 
     #[test]

@@ -21,10 +21,14 @@
 //! call with parameters goes alone (prepared, binary protocol). What the
 //! server refuses the app user is a finding from its error code.
 //!
-//! After each call, in one round trip, the guard reads the new log rows,
-//! whether the transaction is still open, and the session settings it
-//! relies on (`sql_mode`, `foreign_key_checks`, timeouts, isolation, the
-//! current database and user...): a change is a finding and is undone.
+//! After each call, in one round trip, the guard reads the new log rows
+//! (in the order of a SEQUENCE no statement can move, set back or reuse;
+//! never an AUTO_INCREMENT, which `insert_id` moves), whether the
+//! transaction is still open, whether the server cut a statement at its
+//! time bound (even one that then reported success), and the session
+//! settings it relies on (`sql_mode`, `foreign_key_checks`, timeouts,
+//! isolation, `insert_id`, the AUTO_INCREMENT step, a frozen `timestamp`,
+//! the current database and user...): a change is a finding and is undone.
 //! After each input the session is reset (`COM_RESET_CONNECTION`: user
 //! variables, prepared statements, user locks) and AUTO_INCREMENT counters
 //! the input moved are put back, so no input sees another.
@@ -32,6 +36,7 @@
 //! Bounds the input cannot lift: `max_statement_time` as the user's default
 //! (checked after every call), and a [`Watchdog`] that kills the query
 //! (`KILL QUERY`), then the connection, of a call past its wall-clock limit.
+//! Either cut is a `resource-limit` finding, however the statement ended.
 //! A signal ([`crate::interrupt`]) kills the query in flight.
 
 use std::collections::VecDeque;
@@ -69,8 +74,15 @@ const INPUT_TIME: Duration = crate::dynamic::INPUT_TIME;
 const STATEMENT_CACHE: usize = 256;
 
 /// Session settings the guard depends on, read after every call; a call
-/// that changes one is a finding and the session is reset.
-const WATCHED: [&str; 18] = [
+/// that changes one is a finding and the session is reset. Beside what the
+/// guard's own reading needs (the result character set, the SELECT bounds),
+/// the settings that change what later statements write without saying so
+/// in their text: a pending `insert_id`, the AUTO_INCREMENT step and offset,
+/// a frozen `timestamp` (shown as the value it is frozen at, else `now`).
+/// `last_insert_id` is not among them: every INSERT moves it. `rand_seed1/2`
+/// are not either: reading them shows the generator's state, which any
+/// `RAND()` moves. `pseudo_thread_id` and `sql_log_bin` need SUPER.
+const WATCHED: [&str; 27] = [
     "@@session.sql_mode",
     "@@session.foreign_key_checks",
     "@@session.unique_checks",
@@ -90,7 +102,41 @@ const WATCHED: [&str; 18] = [
     "IFNULL(DATABASE(), '')",
     "CURRENT_USER()",
     "IFNULL(CURRENT_ROLE(), '')",
+    // how the log's images reach the guard, and what may stop its reading
+    "IFNULL(@@session.character_set_results, 'binary')",
+    "@@session.max_join_size",
+    "@@session.sql_big_selects",
+    // what the next INSERT's AUTO_INCREMENT value is, and what NOW() says
+    "@@session.insert_id",
+    "@@session.auto_increment_increment",
+    "@@session.auto_increment_offset",
+    "IF(ABS(@@session.timestamp - UNIX_TIMESTAMP(SYSDATE(6))) > 2, @@session.timestamp, 'now')",
+    "@@session.max_recursive_iterations",
+    // the warnings the guard reads after every call (a recursion cut short)
+    "@@session.max_error_count",
 ];
+
+/// The session's count of statements the server cut at `max_statement_time`
+/// (MariaDB's `Max_statement_time_exceeded`). A statement cut there does not
+/// always fail: `DO SLEEP(n)`, `BENCHMARK(...)` and a `GET_LOCK` wait end
+/// with success (or NULL) when interrupted, so the guard reads this count
+/// at the input's start and after every call that ran long enough to have
+/// met the bound, and a rise is a finding. (A statement that lowered its
+/// own bound with `SET STATEMENT max_statement_time` and was cut within a
+/// short call is counted at the next long call of the input, if any: the
+/// static layer reports the `SET STATEMENT`, and a cut statement writes
+/// nothing.)
+pub(crate) const TIME_CUTS: &str = "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS \
+     WHERE VARIABLE_NAME = 'MAX_STATEMENT_TIME_EXCEEDED'";
+
+/// Put in front of the guard's second reading after a call that changed the
+/// watched settings or whose first reading failed: the bounds a statement
+/// may have lowered for the session (`sql_select_limit`, `max_join_size`)
+/// do not cut what the guard reads (the watch reports the change; the read
+/// must still be whole). Only then: `SET STATEMENT` costs a round trip's
+/// worth of server time.
+pub(crate) const PINNED: &str =
+    "SET STATEMENT sql_select_limit = 18446744073709551615, max_join_size = 18446744073709551615 FOR ";
 
 /// A MariaDB/MySQL connection whose every statement is checked against a policy.
 pub struct MyGuard {
@@ -108,8 +154,10 @@ pub struct MyGuard {
     xid: String,
     /// The input's XA transaction is open.
     in_input: bool,
-    /// The last change-log row read.
+    /// The last change-log row read (its `rowguard_seq` value).
     read_after: i64,
+    /// The session's [`TIME_CUTS`] after the last call (or the input's start).
+    time_cuts: Option<String>,
     /// When the current input's time is up ([`INPUT_TIME`] after it began).
     input_deadline: Option<Instant>,
     /// [`WATCHED`] as the app session starts with them.
@@ -227,6 +275,7 @@ impl MyGuard {
             memo,
             in_input: false,
             read_after: 0,
+            time_cuts: None,
             input_deadline: None,
             baseline,
             counters: built.counters,
@@ -358,9 +407,9 @@ impl MyGuard {
     }
 
     /// Ends the input's XA transaction (rolled back) and puts back what a
-    /// rollback does not: AUTO_INCREMENT counters (from the admin
-    /// connection), then the session itself (user variables, prepared
-    /// statements, user locks, settings).
+    /// rollback does not: the session itself (user variables, prepared
+    /// statements, user locks, settings), then AUTO_INCREMENT counters (read
+    /// on the clean session, put back from the admin connection).
     fn roll_back(&mut self) -> crate::Result<()> {
         let end = format!("XA END '{x}'; XA ROLLBACK '{x}'", x = self.xid);
         if self.in_input {
@@ -369,6 +418,12 @@ impl MyGuard {
             self.in_input = false;
         }
         self.fatal_error()?;
+        let reset = self.conn().reset();
+        reset.map_err(|e| {
+            let m = one_line(&e);
+            self.fatal = Some(m.clone());
+            crate::Error::Mysql(format!("resetting the app session: {m}"))
+        })?;
         let counters = setup::counters_sql(&self.objects.database);
         let now = self
             .own(&counters)
@@ -380,12 +435,7 @@ impl MyGuard {
         if now != self.counters {
             self.reset_counters(&now)?;
         }
-        let reset = self.conn().reset();
-        reset.map_err(|e| {
-            let m = one_line(&e);
-            self.fatal = Some(m.clone());
-            crate::Error::Mysql(format!("resetting the app session: {m}"))
-        })
+        Ok(())
     }
 
     /// `ALTER TABLE ... AUTO_INCREMENT = 1` (the server makes it max + 1)
@@ -440,11 +490,14 @@ impl Backend for MyGuard {
         if self.in_input {
             self.roll_back()?;
         }
-        self.own(&format!("XA START '{}'", self.xid)).map_err(|e| {
-            crate::Error::Mysql(format!("starting the input's transaction: {}", e.message))
-        })?;
+        let started = self
+            .own(&format!("XA START '{}'; {TIME_CUTS}", self.xid))
+            .map_err(|e| {
+                crate::Error::Mysql(format!("starting the input's transaction: {}", e.message))
+            })?;
         self.in_input = true;
-        // Every input starts with an empty log (nothing in it ever commits).
+        self.time_cuts = started.first().and_then(|r| r.first().cloned().flatten());
+        // Nothing in the log ever commits: whatever it holds from here on is this input's.
         self.read_after = 0;
         self.input_deadline = Some(Instant::now() + INPUT_TIME);
         Ok(())

@@ -44,11 +44,11 @@ pub(super) fn session_sql(objects: &Objects) -> String {
 }
 
 /// `AUTO_INCREMENT` of every fixture table, as one comparable string (the
-/// log's counter may move: its rows are read by sequence within an input).
+/// log's order is a sequence, which no input can move back).
 pub(super) fn counters_sql(database: &str) -> String {
     format!(
         "SELECT IFNULL(GROUP_CONCAT(TABLE_NAME, '=', AUTO_INCREMENT ORDER BY TABLE_NAME SEPARATOR ','), '') \
-         FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND AUTO_INCREMENT IS NOT NULL AND TABLE_NAME <> 'rowguard_log'",
+         FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND AUTO_INCREMENT IS NOT NULL",
         literal(database)
     )
 }
@@ -188,10 +188,18 @@ fn refuse_cascades(conn: &mut Conn, database: &str) -> crate::Result<()> {
 }
 
 /// The log table and three triggers per table (`binary`: `table.column` of
-/// the columns logged as hex).
+/// the columns logged as hex). The log's order is a SEQUENCE's (`NEXT
+/// VALUE FOR rowguard_seq`), which nothing the session sets moves (unlike
+/// an AUTO_INCREMENT column: `insert_id`, `auto_increment_increment` and
+/// `_offset` move those), which never goes back (a rolled-back statement
+/// or savepoint leaves its values unused), and on which the app user has
+/// no right at all (no NEXTVAL, SETVAL or ALTER): the guard reads the rows
+/// after the last one it read, and a row a statement logs is always after
+/// it.
 fn capture_sql(tables: &[TableInfo], binary: &[String]) -> String {
     let mut sql = String::from(
-        "CREATE TABLE rowguard_log (seq BIGINT AUTO_INCREMENT PRIMARY KEY, tbl VARCHAR(64) NOT NULL, \
+        "CREATE SEQUENCE rowguard_seq ENGINE=InnoDB; \
+         CREATE TABLE rowguard_log (seq BIGINT NOT NULL PRIMARY KEY, tbl VARCHAR(64) NOT NULL, \
          old LONGTEXT NULL, new LONGTEXT NULL) ENGINE=InnoDB;\n",
     );
     for (i, t) in tables.iter().enumerate() {
@@ -214,7 +222,7 @@ fn capture_sql(tables: &[TableInfo], binary: &[String]) -> String {
         ] {
             sql += &format!(
                 "CREATE TRIGGER rowguard_{i}_{ev} AFTER {event} ON {table} FOR EACH ROW \
-                 INSERT INTO rowguard_log (tbl, old, new) VALUES ({name}, {old}, {new});\n",
+                 INSERT INTO rowguard_log (seq, tbl, old, new) VALUES (NEXT VALUE FOR rowguard_seq, {name}, {old}, {new});\n",
                 ev = &event[..1].to_ascii_lowercase()
             );
         }
