@@ -63,6 +63,20 @@ pub fn native() -> bool {
     false
 }
 
+/// Installs `capture` on the `public` schema (again: as a migration does).
+/// The test server's URL is a superuser's: C functions need one.
+pub fn install(capture: Capture, owner: &mut Client) {
+    match capture {
+        Capture::Plpgsql => PgTripwire::install(owner, "public").unwrap(),
+        Capture::Native => PgTripwire::install_native(
+            owner,
+            "public",
+            &std::env::var("ROWGUARD_PG_TRIPWIRE_LIB").unwrap(),
+        )
+        .unwrap(),
+    }
+}
+
 impl Scratch {
     pub fn with(capture: Capture) -> Option<Scratch> {
         static N: AtomicU32 = AtomicU32::new(0);
@@ -94,16 +108,7 @@ impl Scratch {
         owner
             .batch_execute(&schema_pg::sql(schema::DEFAULT_SIZE))
             .unwrap();
-        // the test server's URL is a superuser's: C functions need one
-        match capture {
-            Capture::Plpgsql => PgTripwire::install(&mut owner, "public").unwrap(),
-            Capture::Native => PgTripwire::install_native(
-                &mut owner,
-                "public",
-                &std::env::var("ROWGUARD_PG_TRIPWIRE_LIB").unwrap(),
-            )
-            .unwrap(),
-        }
+        install(capture, &mut owner);
         Some(scratch)
     }
 
@@ -902,15 +907,7 @@ fn what_the_tripwire_did_not_know_when_built_is_judged_on_postgres() {
         owner
             .batch_execute("CREATE TABLE later (id int PRIMARY KEY, v text); INSERT INTO later VALUES (1, 'x')")
             .unwrap();
-        match capture {
-            Capture::Plpgsql => PgTripwire::install(&mut owner, "public").unwrap(),
-            Capture::Native => PgTripwire::install_native(
-                &mut owner,
-                "public",
-                &std::env::var("ROWGUARD_PG_TRIPWIRE_LIB").unwrap(),
-            )
-            .unwrap(),
-        }
+        install(capture, &mut owner);
         trips(&mut tw, &mut owner, "UPDATE later SET v = 'owned'");
         trips(&mut tw, &mut owner, "INSERT INTO later VALUES (2, 'new')");
         // a table renamed while the application runs
