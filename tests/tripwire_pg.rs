@@ -49,6 +49,16 @@ pub fn captures() -> Vec<Capture> {
     captures
 }
 
+/// The token's SHA-256 in lowercase hex, computed apart from the guard
+/// (the `sha2` crate), as the C module's arm commits to it.
+pub fn sha256_hex(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Whether the C module is built, for the tests of it alone; when it is
 /// not, the test says why it skips (no server, or no module).
 pub fn native() -> bool {
@@ -739,12 +749,7 @@ fn the_c_modules_arm_and_token_check_on_postgres() {
     let mut c = scratch.connect();
     c.batch_execute("SELECT rowguard_tripwire.loaded()")
         .unwrap();
-    let hex = |t: &str| -> String {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(t.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
-    };
-    let arm = |t: &str| format!("SET rowguard_tripwire.arm = '64:{},'", hex(t));
+    let arm = |t: &str| format!("SET rowguard_tripwire.arm = '64:{},'", sha256_hex(t));
     let code = |e: postgres::Error| e.code().map(|c| c.code().to_string()).unwrap_or_default();
     let take = "SELECT count(*) FROM rowguard_tripwire.take($1)";
     for len in [
@@ -820,7 +825,7 @@ fn the_c_modules_arm_and_token_check_on_postgres() {
         ),
         "25001"
     );
-    let value = format!("64:{},", hex(token));
+    let value = format!("64:{},", sha256_hex(token));
     let set_config = "SELECT set_config('rowguard_tripwire.arm', $1, false)";
     assert!(c.execute(set_config, &[&value]).is_err());
     // not from inside a function either: a DO block, a function's SET clause

@@ -30,7 +30,7 @@ use rowguard::guard::tripwire::{PgTripwire, TripError};
 use rowguard::guard::DbError;
 use rowguard::harness::appointments::appointments_policy;
 
-use crate::tripwire_pg::{captures, picture, Scratch};
+use crate::tripwire_pg::{captures, native, picture, sha256_hex, Scratch};
 
 /// A login role of its own on the test server, dropped when it goes out of
 /// scope (after the `Scratch` whose objects it owns: bind them as
@@ -168,14 +168,6 @@ impl Bystander {
     }
 }
 
-fn sha256_hex(token: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn netstring(s: &str) -> String {
     format!("{}:{s},", s.len())
 }
@@ -286,7 +278,7 @@ fn hostile_arm_values() -> Vec<String> {
 /// work.
 #[test]
 fn hostile_arm_values_from_any_role_crash_no_server_process_tripwire_pg() {
-    if !captures().contains(&Capture::Native) {
+    if !native() {
         return;
     }
     let Some(scratch) = Scratch::with(Capture::Native) else {
@@ -529,7 +521,7 @@ fn a_superuser_application_cannot_change_the_replication_role_or_the_triggers_tr
 /// statement; the utility statements an operation may use still run.
 #[test]
 fn the_c_module_refuses_utility_statements_outside_its_allow_list_tripwire_pg() {
-    if !captures().contains(&Capture::Native) {
+    if !native() {
         return;
     }
     let Some(scratch) = Scratch::with(Capture::Native) else {
