@@ -80,6 +80,12 @@ fn at_mut<'a>(op: &'a mut Value, at: &[usize]) -> Option<&'a mut Value> {
     Some(v)
 }
 
+/// A registered harness's identity, for the caches learnt once per harness
+/// (registered harnesses live for the process).
+fn identity(domain: &dyn Domain) -> usize {
+    domain as *const dyn Domain as *const () as usize
+}
+
 fn learnt() -> &'static Mutex<HashMap<(usize, String), bool>> {
     static CACHE: std::sync::OnceLock<Mutex<HashMap<(usize, String), bool>>> =
         std::sync::OnceLock::new();
@@ -89,10 +95,7 @@ fn learnt() -> &'static Mutex<HashMap<(usize, String), bool>> {
 /// Whether the string at `at` (path `path`) of `op` is free text: another
 /// string there still reads as an operation of `domain`.
 fn is_text(domain: &dyn Domain, op: &Value, path: &str, at: &[usize]) -> bool {
-    let key = (
-        domain as *const dyn Domain as *const () as usize,
-        path.to_string(),
-    );
+    let key = (identity(domain), path.to_string());
     if let Some(&known) = learnt().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return known;
     }
@@ -404,7 +407,7 @@ type Bounds = HashMap<(String, String), Range>;
 fn bounds(domain: &dyn Domain) -> &'static Bounds {
     static CACHE: std::sync::OnceLock<Mutex<HashMap<usize, &'static Bounds>>> =
         std::sync::OnceLock::new();
-    let key = domain as *const dyn Domain as *const () as usize;
+    let key = identity(domain);
     let cache = CACHE.get_or_init(Default::default);
     if let Some(b) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return b;
