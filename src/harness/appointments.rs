@@ -54,6 +54,7 @@ impl Harness for Appointments {
                 trigger: v.trigger(),
                 databases: v.databases(),
                 run: Box::new(move |op: &Op, db: &mut dyn Db| v.run(op, db)),
+                connect: None,
             })
             .collect()
     }

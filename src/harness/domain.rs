@@ -26,7 +26,8 @@ use arbitrary::{Arbitrary, Unstructured};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::guard::{Db, DbError, Policy};
+use crate::guard::watch::Target;
+use crate::guard::{Db, DbError, ErrorClass, Policy};
 
 /// One operation as the tools see it: its JSON form.
 pub type OpValue = serde_json::Value;
@@ -76,6 +77,15 @@ impl Fixture {
 /// The code that runs one operation, in one version.
 pub type RunFn<Op> = Box<dyn Fn(&Op, &mut dyn Db) -> Result<(), DbError> + Send + Sync>;
 
+/// Any error the code's own client returns (`postgres::Error`,
+/// `rusqlite::Error`, `mysql::Error`, a `String`...).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Code that connects itself: it gets the fixture's [`Target`] (a URL with a
+/// role of its own, or a SQLite file) and uses any client, pool and
+/// transactions it likes; every row it changes is judged at the database.
+pub type ConnectFn<Op> = Box<dyn Fn(&Op, &Target) -> Result<(), BoxError> + Send + Sync>;
+
 /// One version of the code under test: `safe`, or a planted bug.
 pub struct Version<Op> {
     /// Stable name (`--pipeline`, reproducers).
@@ -89,6 +99,9 @@ pub struct Version<Op> {
     pub databases: &'static [&'static str],
     /// Runs one operation through the guarded connection.
     pub run: RunFn<Op>,
+    /// Runs one operation with its own client ([`Version::connected`]):
+    /// then `run` is never called.
+    pub connect: Option<ConnectFn<Op>>,
 }
 
 impl<Op> Version<Op> {
@@ -103,7 +116,22 @@ impl<Op> Version<Op> {
             trigger: "none",
             databases: &[],
             run: Box::new(run),
+            connect: None,
         }
+    }
+
+    /// A version called `name` that connects itself: `run` gets the
+    /// operation and the fixture's [`Target`], and may open any number of
+    /// connections with any client, commit, roll back or pool them. Every
+    /// command works on it; the rows it changes are judged at the database.
+    /// A harness's versions all connect, or none does.
+    pub fn connected(
+        name: &'static str,
+        run: impl Fn(&Op, &Target) -> Result<(), BoxError> + Send + Sync + 'static,
+    ) -> Version<Op> {
+        let mut v = Version::new(name, |_, _| Err(connects_itself()));
+        v.connect = Some(Box::new(run));
+        v
     }
 
     /// Describes the planted bug: its class and the input that triggers it.
@@ -177,6 +205,24 @@ pub trait Pipeline: Sync {
     /// Runs one operation (JSON); an operation that is not one of this
     /// harness's is an error of class `Other`.
     fn run(&self, op: &OpValue, db: &mut dyn Db) -> Result<(), DbError>;
+    /// Whether it connects itself ([`Version::connected`]).
+    fn connects(&self) -> bool {
+        false
+    }
+    /// Runs one operation with its own client against `target`.
+    fn run_at(&self, _op: &OpValue, _target: &Target) -> Result<(), DbError> {
+        Err(DbError::new(
+            ErrorClass::Api,
+            "this version runs through Db, not its own client",
+        ))
+    }
+}
+
+fn connects_itself() -> DbError {
+    DbError::new(
+        ErrorClass::Api,
+        "this version connects itself: it runs on a fixture of its own (Target), not through Db",
+    )
 }
 
 impl dyn Pipeline + '_ {
@@ -209,6 +255,12 @@ pub trait Domain: Sync + Send {
     fn resized(&self, rows: usize) -> Option<&'static dyn Domain>;
     /// One line for a person about `op`, when the harness words it itself.
     fn describe(&self, op: &OpValue) -> Option<String>;
+
+    /// Whether its versions connect themselves ([`Version::connected`]):
+    /// then every session runs on a fixture judged at the database.
+    fn connects(&self) -> bool {
+        self.pipelines().iter().any(|p| p.connects())
+    }
 
     /// Its first version: the correct one, `safe`.
     fn safe(&self) -> crate::Result<&'static dyn Pipeline> {
@@ -267,6 +319,33 @@ impl<H: Harness> Pipeline for TypedVersion<H> {
             typed::<H::Op>(op).map_err(|e| DbError::new(crate::guard::ErrorClass::Other, e))?;
         (self.version.run)(&op, db)
     }
+    fn connects(&self) -> bool {
+        self.version.connect.is_some()
+    }
+    fn run_at(&self, op: &OpValue, target: &Target) -> Result<(), DbError> {
+        let Some(connect) = &self.version.connect else {
+            return Err(DbError::new(
+                ErrorClass::Api,
+                "this version runs through Db",
+            ));
+        };
+        let op = typed::<H::Op>(op).map_err(|e| DbError::new(ErrorClass::Other, e))?;
+        connect(&op, target).map_err(|e| DbError::new(ErrorClass::Other, one_line(&*e)))
+    }
+}
+
+/// An error and its sources on one line.
+fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let more = inner.to_string();
+        if !s.contains(&more) {
+            s = format!("{s}: {more}");
+        }
+        source = inner.source();
+    }
+    s.replace('\n', " ")
 }
 
 impl<H: Harness> Domain for Typed<H> {

@@ -17,6 +17,7 @@ use super::ops;
 use super::scenario::Scenario;
 use crate::guard::mysql::MyGuard;
 use crate::guard::postgres::{PgGuard, PgOptions};
+use crate::guard::watch::Watched;
 use crate::guard::{
     Backend, BackendKind, Db, DbError, ErrorClass, Finding, Guard, Kind, Policy, StatementCheck,
     Value,
@@ -39,6 +40,8 @@ enum SessionBackend {
     Sqlite(Guard),
     Postgres(Box<PgGuard>),
     Mysql(Box<MyGuard>),
+    /// Versions that connect themselves: the fixture judged at the database.
+    Watched(Box<Watched>),
 }
 
 impl Session {
@@ -67,7 +70,18 @@ impl Session {
         let fixture = domain.fixture();
         // Each op sets its own policy before it runs.
         let nothing = Policy::new("", "");
+        let connecting = domain.pipelines().iter().filter(|p| p.connects()).count();
+        if connecting > 0 && connecting < domain.pipelines().len() {
+            return Err(crate::Error::Usage(format!(
+                "harness `{}`: its versions all connect themselves or none does ({connecting} of {} do)",
+                domain.name(),
+                domain.pipelines().len()
+            )));
+        }
         let backend = match database {
+            _ if connecting > 0 => {
+                SessionBackend::Watched(Box::new(watched(domain, fixture, database)?))
+            }
             None => {
                 let conn = rusqlite::Connection::open_in_memory()?;
                 (fixture.sqlite)(&conn)?;
@@ -98,6 +112,15 @@ impl Session {
             database: database.cloned(),
             read: Vec::new(),
         })
+    }
+
+    /// The fixture judged at the database, on a session of versions that
+    /// connect themselves.
+    pub fn watched(&mut self) -> Option<&mut Watched> {
+        match &mut self.backend {
+            SessionBackend::Watched(w) => Some(w),
+            _ => None,
+        }
     }
 
     /// The values the code under test received through `Db` (`query_row`
@@ -143,6 +166,7 @@ impl Session {
             SessionBackend::Sqlite(g) => g,
             SessionBackend::Postgres(g) => g.as_mut(),
             SessionBackend::Mysql(g) => g.as_mut(),
+            SessionBackend::Watched(w) => w.as_mut(),
         }
     }
 
@@ -166,8 +190,38 @@ impl Session {
             SessionBackend::Sqlite(_) => BackendKind::Sqlite,
             SessionBackend::Postgres(_) => BackendKind::Postgres,
             SessionBackend::Mysql(_) => BackendKind::Mysql,
+            SessionBackend::Watched(w) => w.kind(),
         }
     }
+}
+
+/// The fixture of a harness whose versions connect themselves, on
+/// `database` when given (PostgreSQL or MariaDB/MySQL), else on a SQLite file.
+fn watched(
+    domain: &dyn Domain,
+    fixture: super::domain::Fixture,
+    database: Option<&PgOptions>,
+) -> crate::Result<Watched> {
+    let missing = |dialect: &str| {
+        crate::Error::Usage(format!(
+            "harness `{}` has no {dialect} fixture",
+            domain.name()
+        ))
+    };
+    Ok(match database {
+        None => {
+            let build = fixture.sqlite;
+            Watched::sqlite(move |conn| build(conn))?
+        }
+        Some(options) if BackendKind::of_url(&options.url) == BackendKind::Mysql => Watched::mysql(
+            options,
+            &fixture.mysql.ok_or_else(|| missing("MariaDB/MySQL"))?,
+        )?,
+        Some(options) => Watched::postgres(
+            options,
+            &fixture.postgres.ok_or_else(|| missing("PostgreSQL"))?,
+        )?,
+    })
 }
 
 /// One op of an execution and what the guard saw while it ran.
@@ -422,14 +476,24 @@ fn execute_here(
             .collect();
         let table = policy.table.clone();
         guard.set_policy(policy);
-        let template_sql = placeholder_sql(&mut *guard, pipeline, op);
+        let target = guard.target().filter(|_| pipeline.connects()).cloned();
+        // code with its own client sends nothing rowguard can record on placeholder text
+        let template_sql = match target {
+            Some(_) => Vec::new(),
+            None => placeholder_sql(&mut *guard, pipeline, op),
+        };
         let templates: Vec<String> = template_sql.iter().map(|sql| guard.shape_of(sql)).collect();
         guard.set_templates(Some(templates.clone()));
         let mut watch = Watch {
             db: guard.as_db(),
             read: &mut read,
         };
-        let error = pipeline.run(op, &mut watch).err().map(|e| e.message);
+        let error = match &target {
+            Some(target) => pipeline.run_at(op, target),
+            None => pipeline.run(op, &mut watch),
+        }
+        .err()
+        .map(|e| e.message);
         guard.set_templates(None);
         ops.push(OpRun {
             op: op.clone(),

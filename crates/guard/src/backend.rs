@@ -84,6 +84,11 @@ pub trait Backend: Db {
     fn take_verdict(&mut self) -> Verdict;
     /// The guard as the `Db` a pipeline runs through.
     fn as_db(&mut self) -> &mut dyn Db;
+    /// What code that connects itself connects to, when the backend is a
+    /// fixture judged at the database ([`crate::watch::Watched`]).
+    fn target(&self) -> Option<&crate::watch::Target> {
+        None
+    }
 }
 
 impl Backend for Guard {

@@ -83,6 +83,7 @@ pub mod postgres;
 mod profile;
 pub mod static_check;
 pub mod tripwire;
+pub mod watch;
 mod watchdog;
 
 pub use backend::{Backend, BackendKind};
@@ -228,6 +229,9 @@ pub enum Api {
     ExecuteBatch,
     /// `Db::query_row`: the first row of a query.
     QueryRow,
+    /// No call: the rows the code under test changed through its own
+    /// connections, judged at the database ([`watch::Watched`]).
+    Connection,
 }
 
 fn params_json<S: Serializer>(params: &[Value], s: S) -> Result<S::Ok, S::Error> {

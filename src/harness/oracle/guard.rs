@@ -247,6 +247,8 @@ pub fn check(session: &mut GuardSession, input: &GuardInput) -> Result<(), Strin
             Api::Execute => guard.execute(&input.sql, params).map(|_| ()),
             Api::ExecuteBatch => guard.execute_batch(&input.sql),
             Api::QueryRow => guard.query_row(&input.sql, params).map(|_| ()),
+            // no SQL call to replay: rows judged at the database
+            Api::Connection => Ok(()),
         };
         let uncovered = guard.last_uncovered();
         let verdict = guard.end_input().map_err(|e| format!("end_input: {e}"))?;

@@ -126,6 +126,7 @@ fn raw_round(
             Api::Execute => crate::guard::db::Db::execute(conn, &s.sql, &s.params).map(|_| ()),
             Api::ExecuteBatch => crate::guard::db::Db::execute_batch(conn, &s.sql),
             Api::QueryRow => crate::guard::db::Db::query_row(conn, &s.sql, &s.params).map(|_| ()),
+            Api::Connection => Ok(()),
         };
         if let Some(t) = start {
             spent += t.elapsed();
@@ -351,6 +352,7 @@ fn server_raw_round(
             Api::Execute => raw.execute(&s.sql, &s.params).map(|_| ()),
             Api::ExecuteBatch => raw.execute_batch(&s.sql),
             Api::QueryRow => raw.query_row(&s.sql, &s.params).map(|_| ()),
+            Api::Connection => Ok(()),
         };
         raw.execute_batch("ROLLBACK TO SAVEPOINT raw; RELEASE SAVEPOINT raw")?;
     }

@@ -30,7 +30,7 @@ fn marker() -> String {
     format!("rowguard run {}", run_id())
 }
 
-pub(super) fn my(what: &str) -> impl Fn(mysql::Error) -> crate::Error + '_ {
+pub(crate) fn my(what: &str) -> impl Fn(mysql::Error) -> crate::Error + '_ {
     move |e| crate::Error::Mysql(format!("{what}: {}", one_line(&e)))
 }
 
@@ -65,7 +65,7 @@ pub(crate) fn connect(opts: OptsBuilder, what: &str) -> crate::Result<Conn> {
 }
 
 /// The first column of every row of `sql`, as text.
-pub(super) fn column(conn: &mut Conn, sql: &str) -> mysql::Result<Vec<String>> {
+pub(crate) fn column(conn: &mut Conn, sql: &str) -> mysql::Result<Vec<String>> {
     conn.query_map(sql, |row: mysql::Row| match row.as_ref(0) {
         Some(mysql::Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
         Some(mysql::Value::Int(i)) => i.to_string(),
@@ -77,7 +77,7 @@ pub(super) fn column(conn: &mut Conn, sql: &str) -> mysql::Result<Vec<String>> {
 /// Connects as the user of `--database`, drops what dead runs left and
 /// refuses a server holding foreign databases. Returns the options for the
 /// run's other connections.
-pub(super) fn admin(options: &PgOptions) -> crate::Result<(OptsBuilder, Conn)> {
+pub(crate) fn admin(options: &PgOptions) -> crate::Result<(OptsBuilder, Conn)> {
     if options.app_role.is_some() {
         return Err(crate::Error::Mysql(
             "--database-role is for PostgreSQL; on MariaDB/MySQL the app user is always rowguard's own".into(),
@@ -175,7 +175,7 @@ pub(crate) struct Objects {
 
 impl Objects {
     /// Takes the liveness lock, creates the marked database and (`with_app`) the app user.
-    pub(super) fn create(admin: &mut Conn, with_app: bool) -> crate::Result<Objects> {
+    pub(crate) fn create(admin: &mut Conn, with_app: bool) -> crate::Result<Objects> {
         let database = next_name();
         let host = column(admin, "SELECT SUBSTRING_INDEX(USER(), '@', -1)")
             .map_err(my("reading the admin connection's host"))?
@@ -243,13 +243,13 @@ impl Objects {
 
     /// Ends the app's sessions, drops the user and the database, and
     /// releases the lock (best effort: what stays is found by the next run).
-    pub(super) fn drop_all(&self, admin: &mut Conn) {
+    pub(crate) fn drop_all(&self, admin: &mut Conn) {
         drop_database_and_user(admin, &self.database);
         let _ = admin.query_drop(format!("DO RELEASE_LOCK({})", literal(&self.database)));
     }
 
     /// `opts` pointed at this guard's database.
-    pub(super) fn opts_for(&self, opts: &OptsBuilder) -> OptsBuilder {
+    pub(crate) fn opts_for(&self, opts: &OptsBuilder) -> OptsBuilder {
         opts.clone().db_name(Some(self.database.clone()))
     }
 }

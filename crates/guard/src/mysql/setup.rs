@@ -45,7 +45,7 @@ pub(super) fn session_sql(objects: &Objects) -> String {
 
 /// `AUTO_INCREMENT` of every fixture table, as one comparable string (the
 /// log's order is a sequence, which no input can move back).
-pub(super) fn counters_sql(database: &str) -> String {
+pub(crate) fn counters_sql(database: &str) -> String {
     format!(
         "SELECT IFNULL(GROUP_CONCAT(TABLE_NAME, '=', AUTO_INCREMENT ORDER BY TABLE_NAME SEPARATOR ','), '') \
          FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND AUTO_INCREMENT IS NOT NULL",
@@ -167,7 +167,7 @@ pub(crate) fn tables_in(conn: &mut Conn, database: &str) -> crate::Result<Vec<Ta
 }
 
 /// Refuses foreign keys whose actions InnoDB runs without firing triggers.
-fn refuse_cascades(conn: &mut Conn, database: &str) -> crate::Result<()> {
+pub(crate) fn refuse_cascades(conn: &mut Conn, database: &str) -> crate::Result<()> {
     let found = column(
         conn,
         &format!(
@@ -196,7 +196,7 @@ fn refuse_cascades(conn: &mut Conn, database: &str) -> crate::Result<()> {
 /// no right at all (no NEXTVAL, SETVAL or ALTER): the guard reads the rows
 /// after the last one it read, and a row a statement logs is always after
 /// it.
-fn capture_sql(tables: &[TableInfo], binary: &[String]) -> String {
+pub(crate) fn capture_sql(tables: &[TableInfo], binary: &[String]) -> String {
     let mut sql = String::from(
         "CREATE SEQUENCE rowguard_seq ENGINE=InnoDB; \
          CREATE TABLE rowguard_log (seq BIGINT NOT NULL PRIMARY KEY, tbl VARCHAR(64) NOT NULL, \

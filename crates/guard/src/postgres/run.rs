@@ -126,7 +126,7 @@ ORDER BY 1";
 /// Connects as the user of `--database`, marked with this run's id (this
 /// connection only: it is the run's sign of life). Returns the unmarked
 /// configuration for the run's other connections.
-pub(super) fn admin(options: &PgOptions) -> crate::Result<(Config, Client)> {
+pub(crate) fn admin(options: &PgOptions) -> crate::Result<(Config, Client)> {
     let config = config_of(&options.url)?;
     let mut marked = config.clone();
     marked.application_name(run_id());
@@ -198,7 +198,7 @@ pub(crate) struct Objects {
 
 impl Objects {
     /// Creates the roles and the database (`with_app`: and the app role).
-    pub(super) fn create(
+    pub(crate) fn create(
         admin: &mut Client,
         options: &PgOptions,
         with_app: bool,
@@ -314,7 +314,7 @@ impl Objects {
 
     /// Drops the database (ending its sessions) and the roles (best effort:
     /// the guard is going away; what stays is found by the next run).
-    pub(super) fn drop_all(&self, admin: &mut Client) {
+    pub(crate) fn drop_all(&self, admin: &mut Client) {
         // Each alone: DROP DATABASE refuses to run inside a (multi-statement) transaction.
         let _ = admin.batch_execute(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -340,7 +340,7 @@ impl Objects {
     }
 
     /// `config` pointed at this guard's database.
-    pub(super) fn config_for(&self, config: &Config) -> Config {
+    pub(crate) fn config_for(&self, config: &Config) -> Config {
         let mut c = config.clone();
         c.dbname(&self.database);
         c

@@ -1,0 +1,304 @@
+//! Judging at the database: code under test that brings its own client.
+//!
+//! The [`Guard`](crate::Guard) and the server guards see every statement
+//! because the code sends it through [`Db`]. Real code does not: it calls
+//! rusqlite, `postgres`, `mysql`, sqlx or another language's driver, through
+//! pools, and commits. A [`Watched`] database is the fixture in a database of
+//! rowguard's own that the code reaches through a [`Target`] (a file path or
+//! a URL with a role of its own); every row that role changes is recorded on
+//! the database side, whatever client, connection or transaction it used:
+//!
+//! ```text
+//!   code under test ──(its own client, its own transactions)──▶ fixture
+//!                                                                │ triggers (owner's rights)
+//!   Watched ◀── rows changed since the op began (before, after) ─┘
+//!      │ judge with the op's Policy (write-outside-target, blast radius, undo)
+//!      │ sessions left in a transaction: a finding, then ended (rolled back)
+//!      └─ end of input: put back from the before-images, verify the whole
+//!         fixture against its checksum, rebuild it (and say so) on a difference
+//! ```
+//!
+//! Each database keeps its own [`Side`]: [`sqlite`] (a file; no privilege can
+//! stop another process, so the capture is checked intact and a whole-fixture
+//! diff backs it up), [`postgres`] and [`mysql`] (the capture belongs to a
+//! role the code cannot become; checked after every operation).
+
+use std::fmt;
+
+use crate::backend::{Backend, BackendKind};
+use crate::policy::{Names, RowChange, TableInfo};
+use crate::{Api, Db, DbError, ErrorClass, Finding, Kind, Policy, StatementCheck, Value, Verdict};
+
+mod mysql;
+mod postgres;
+mod sqlite;
+
+pub use self::postgres::PgWatch;
+pub use mysql::MyWatch;
+pub use sqlite::SqliteWatch;
+
+/// What the code under test connects to: rowguard's own fixture database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    kind: BackendKind,
+    url: String,
+}
+
+impl Target {
+    /// Which database it is (`sqlite`, `postgres`, `mysql`).
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// The connection string: a `postgres://` or `mysql://` URL with the
+    /// code's own role and password, or the SQLite file's path.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database file, on SQLite.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        (self.kind == BackendKind::Sqlite).then(|| std::path::Path::new(&self.url))
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            BackendKind::Sqlite => write!(f, "the SQLite file {}", self.url),
+            kind => write!(f, "a {kind} database of rowguard's own"),
+        }
+    }
+}
+
+/// What one operation left behind, as a [`Side`] read it.
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    /// Row changes of the fixture tables (index into the side's tables), in order.
+    pub rows: Vec<(usize, RowChange)>,
+    /// What the database side found besides the rows (a transaction left
+    /// open, a capture tampered with, a denied write...).
+    pub findings: Vec<Finding>,
+}
+
+/// How the fixture was put back after an input.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Restored {
+    /// From the before-images; the whole-fixture checksum matched.
+    Clean,
+    /// The checksum differed (or the restore failed): rebuilt, for this reason.
+    Rebuilt(String),
+}
+
+/// One database's side of a [`Watched`] fixture.
+pub(crate) trait Side: Send {
+    fn target(&self) -> &Target;
+    /// The fixture tables, as the capture logs them.
+    fn tables(&self) -> &[TableInfo];
+    /// An operation starts: what it changes from here on is its own.
+    fn mark(&mut self) -> crate::Result<()>;
+    /// What the operation changed since [`Side::mark`], and what else the
+    /// database side saw (sessions left open are ended here).
+    fn take(&mut self) -> crate::Result<Taken>;
+    /// Puts the fixture back as it was built and verifies it.
+    fn restore(&mut self) -> crate::Result<Restored>;
+    /// Reads the fixture (the harness's policy), outside any check.
+    fn read(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError>;
+}
+
+/// A fixture the code under test reaches with its own client, judged at the
+/// database ([`Backend`]: the same seam as the guards).
+pub struct Watched {
+    side: Box<dyn Side>,
+    names: Vec<Names>,
+    policy: Policy,
+    verdict: Verdict,
+    /// A read of the capture failed: the input ends in this error.
+    failed: Option<crate::Error>,
+    rebuilds: usize,
+}
+
+/// The SQL text of the one check a watched operation gets: there is no
+/// statement the guard sent, only rows the database recorded.
+pub const WATCHED_SQL: &str = "-- rows changed by the code's own connections";
+
+impl Watched {
+    fn new(side: Box<dyn Side>) -> Watched {
+        Watched {
+            names: side.tables().iter().map(Names::of).collect(),
+            side,
+            policy: Policy::new("", ""),
+            verdict: Verdict::default(),
+            failed: None,
+            rebuilds: 0,
+        }
+    }
+
+    /// The fixture as a SQLite file in a temporary folder of its own, built
+    /// by `build` (removed when dropped).
+    pub fn sqlite(
+        build: impl Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) -> crate::Result<Watched> {
+        Ok(Watched::new(Box::new(SqliteWatch::open(build)?)))
+    }
+
+    /// The fixture (`schema_sql`, PostgreSQL dialect) in a database and
+    /// roles of rowguard's own on the server `options` names.
+    pub fn postgres(
+        options: &crate::postgres::PgOptions,
+        schema_sql: &str,
+    ) -> crate::Result<Watched> {
+        Ok(Watched::new(Box::new(PgWatch::open(options, schema_sql)?)))
+    }
+
+    /// The fixture (`schema_sql`, MariaDB/MySQL dialect) in a database and
+    /// user of rowguard's own on the server `options` names.
+    pub fn mysql(options: &crate::postgres::PgOptions, schema_sql: &str) -> crate::Result<Watched> {
+        Ok(Watched::new(Box::new(MyWatch::open(options, schema_sql)?)))
+    }
+
+    /// What the code under test connects to.
+    pub fn target(&self) -> &Target {
+        self.side.target()
+    }
+
+    /// How many times the fixture was rebuilt because putting it back did
+    /// not give the built fixture again.
+    pub fn rebuilds(&self) -> usize {
+        self.rebuilds
+    }
+
+    /// Judges what the operation since the last mark changed.
+    fn judge(&mut self) -> crate::Result<StatementCheck> {
+        let taken = self.side.take()?;
+        let mut check = StatementCheck::new(Api::Connection, WATCHED_SQL, &[], None);
+        crate::tripwire::judge(
+            &mut check,
+            &self.policy,
+            self.side.tables(),
+            &self.names,
+            taken.rows,
+        );
+        for f in taken.findings {
+            check.add(f);
+        }
+        Ok(check)
+    }
+}
+
+impl Backend for Watched {
+    fn kind(&self) -> BackendKind {
+        self.side.target().kind
+    }
+
+    fn begin_input(&mut self) -> crate::Result<()> {
+        self.verdict = Verdict::default();
+        self.failed = None;
+        self.side.mark()
+    }
+
+    fn end_input(&mut self) -> crate::Result<Verdict> {
+        let verdict = std::mem::take(&mut self.verdict);
+        let failed = self.failed.take();
+        match self.side.restore()? {
+            Restored::Clean => {}
+            Restored::Rebuilt(why) => {
+                self.rebuilds += 1;
+                eprintln!("rowguard: the fixture was rebuilt: {why}");
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(verdict),
+        }
+    }
+
+    fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+        // what was changed before this op (e.g. the policy's own reads) is not its own
+        if let Err(e) = self.side.mark() {
+            self.failed.get_or_insert(e);
+        }
+    }
+
+    fn set_templates(&mut self, _shapes: Option<Vec<String>>) {}
+
+    fn shape_of(&self, _sql: &str) -> String {
+        String::new()
+    }
+
+    fn query_unchecked(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
+        self.side.read(sql, params)
+    }
+
+    fn take_verdict(&mut self) -> Verdict {
+        if self.failed.is_none() {
+            match self.judge() {
+                Ok(check) => self.verdict.statements.push(check),
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        Verdict {
+            statements: std::mem::take(&mut self.verdict.statements),
+        }
+    }
+
+    fn as_db(&mut self) -> &mut dyn Db {
+        self
+    }
+
+    fn target(&self) -> Option<&Target> {
+        Some(self.side.target())
+    }
+}
+
+/// Code that connects itself has no `Db` to call: a version that calls one
+/// on a watched fixture gets this error.
+impl Db for Watched {
+    fn execute(&mut self, _: &str, _: &[Value]) -> Result<usize, DbError> {
+        Err(refused())
+    }
+    fn execute_batch(&mut self, _: &str) -> Result<(), DbError> {
+        Err(refused())
+    }
+    fn query_row(&mut self, _: &str, _: &[Value]) -> Result<Vec<Value>, DbError> {
+        Err(refused())
+    }
+    fn database(&self) -> &'static str {
+        self.side.target().kind.as_str()
+    }
+}
+
+fn refused() -> DbError {
+    DbError::new(
+        ErrorClass::Api,
+        "this fixture is reached through its target (Target::url), not through Db",
+    )
+}
+
+/// The finding of a session the operation left inside a transaction: what
+/// it wrote there commits or vanishes with whoever uses the connection next,
+/// so it is judged as a finding of its own and the session is ended.
+pub(crate) fn left_open(who: &str, last: &str, ended: bool) -> Finding {
+    let last: String = last.chars().take(200).collect();
+    let after = if ended {
+        "rowguard ended the session, which rolled them back"
+    } else {
+        "the fixture was rebuilt beside it"
+    };
+    Finding::new(
+        Kind::ForbiddenAction,
+        format!(
+            "a transaction left open by the operation ({who}; last statement: {last}): its writes were never committed; {after}"
+        ),
+    )
+}
+
+/// The finding of a change the capture did not record, or a capture found
+/// changed (what the code under test can reach on a SQLite file).
+pub(crate) fn tampered(what: &str) -> Finding {
+    Finding::new(
+        Kind::ForbiddenAction,
+        format!("the capture was tampered with: {what}"),
+    )
+}
