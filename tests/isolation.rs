@@ -229,6 +229,7 @@ fn every_corpus_file_gets_the_same_verdict_alone_and_after_any_other() {
                     Api::Execute => g.execute(&input.sql, params).map(|_| ()),
                     Api::ExecuteBatch => g.execute_batch(&input.sql),
                     Api::QueryRow => g.query_row(&input.sql, params).map(|_| ()),
+                    Api::Connection => Ok(()),
                 })
                 .unwrap();
             out.push((v.kinds(), v.outside().cloned().collect::<Vec<_>>()));

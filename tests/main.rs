@@ -74,3 +74,5 @@ mod tripwire_compare;
 mod tripwire_capture;
 // following the README never breaks the user's shell: the server scripts it says to source
 mod setup;
+// code with its own client judged at the database: SQLite file, PostgreSQL, MariaDB
+mod watch;

@@ -276,6 +276,27 @@ fn refused() -> DbError {
     )
 }
 
+/// How long a session that looks left open may take to close: a client
+/// that dropped its connection after an error has sent its goodbye, and the
+/// server ends the session a moment later.
+const CLOSING: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// The sessions `look` finds, once they have had [`CLOSING`] to go away.
+pub(crate) fn still_open<T>(
+    mut look: impl FnMut() -> crate::Result<Vec<T>>,
+) -> crate::Result<Vec<T>> {
+    let until = std::time::Instant::now() + CLOSING;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        let found = look()?;
+        if found.is_empty() || std::time::Instant::now() >= until {
+            return Ok(found);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(50));
+    }
+}
+
 /// The finding of a session the operation left inside a transaction: what
 /// it wrote there commits or vanishes with whoever uses the connection next,
 /// so it is judged as a finding of its own and the session is ended.

@@ -18,7 +18,7 @@
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder};
 
-use super::{left_open, tampered, Restored, Side, Taken, Target};
+use super::{left_open, still_open, tampered, Restored, Side, Taken, Target};
 use crate::backend::BackendKind;
 use crate::mysql::run::{self, column, ident, literal, my, Objects};
 use crate::mysql::{db_error, setup, values};
@@ -160,15 +160,17 @@ impl MyWatch {
     /// Ends the app user's sessions inside a transaction or still running a
     /// statement; one finding each.
     fn end_open_sessions(&mut self, taken: &mut Taken) -> crate::Result<()> {
-        let open: Vec<(u64, String, Option<String>)> = self
-            .admin
-            .exec(
-                "SELECT p.ID, p.COMMAND, LEFT(COALESCE(t.trx_query, p.INFO), 200) FROM information_schema.PROCESSLIST p \
-                 LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID \
-                 WHERE p.USER = ? AND (t.trx_id IS NOT NULL OR p.COMMAND NOT IN ('Sleep', 'Killed'))",
-                (self.objects.app.as_str(),),
-            )
-            .map_err(my("reading the app user's sessions"))?;
+        let (admin, app) = (&mut self.admin, self.objects.app.as_str());
+        let open: Vec<(u64, String, Option<String>)> = still_open(|| {
+            admin
+                .exec(
+                    "SELECT p.ID, p.COMMAND, LEFT(COALESCE(t.trx_query, p.INFO), 200) FROM information_schema.PROCESSLIST p \
+                     LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID \
+                     WHERE p.USER = ? AND (t.trx_id IS NOT NULL OR p.COMMAND NOT IN ('Sleep', 'Killed'))",
+                    (app,),
+                )
+                .map_err(my("reading the app user's sessions"))
+        })?;
         for (id, command, query) in open {
             taken.findings.push(left_open(
                 &format!("session {id}, {command}"),

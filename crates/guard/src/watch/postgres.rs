@@ -24,7 +24,7 @@
 
 use postgres::{Client, Config, SimpleQueryMessage};
 
-use super::{left_open, tampered, Restored, Side, Taken, Target};
+use super::{left_open, still_open, tampered, Restored, Side, Taken, Target};
 use crate::backend::BackendKind;
 use crate::policy::{RowChange, TableInfo};
 use crate::postgres::run::{self, ident, literal, rows, Objects};
@@ -190,14 +190,17 @@ impl PgWatch {
             .admin
             .as_mut()
             .expect("the admin connection lives as long as the watch");
-        let open = admin
-            .query(
-                "SELECT pid, state, left(query, 200) FROM pg_catalog.pg_stat_activity \
-                 WHERE datname = $1 AND usename = $2 AND pid <> pg_catalog.pg_backend_pid() \
-                 AND state IS DISTINCT FROM 'idle'",
-                &[&self.objects.database, &self.objects.app],
-            )
-            .map_err(pg("reading the app role's sessions"))?;
+        let (database, app) = (&self.objects.database, &self.objects.app);
+        let open = still_open(|| {
+            admin
+                .query(
+                    "SELECT pid, state, left(query, 200) FROM pg_catalog.pg_stat_activity \
+                     WHERE datname = $1 AND usename = $2 AND pid <> pg_catalog.pg_backend_pid() \
+                     AND state IS DISTINCT FROM 'idle'",
+                    &[database, app],
+                )
+                .map_err(pg("reading the app role's sessions"))
+        })?;
         for row in &open {
             let (pid, state, query): (i32, Option<String>, Option<String>) =
                 (row.get(0), row.get(1), row.get(2));

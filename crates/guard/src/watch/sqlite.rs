@@ -52,6 +52,9 @@ struct Picture {
     sequences: Vec<(String, i64)>,
 }
 
+/// One log row: its number, table, and the keys before and after.
+type Logged = (i64, String, Option<String>, Option<String>);
+
 /// The watched SQLite file.
 pub struct SqliteWatch {
     dir: PathBuf,
@@ -133,7 +136,7 @@ impl SqliteWatch {
     fn log_since(
         &self,
         seq: i64,
-    ) -> rusqlite::Result<Vec<(i64, String, Option<String>, Option<String>)>> {
+    ) -> rusqlite::Result<Vec<Logged>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, tbl, old_key, new_key FROM main.rowguard_log WHERE seq > ?1 ORDER BY seq",
         )?;
