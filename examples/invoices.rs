@@ -120,7 +120,7 @@ impl Harness for Invoices {
         }
     }
     fn sources(&self) -> &'static [&'static str] {
-        &["examples"]
+        rowguard::sources!["examples"]
     }
 }
 

@@ -39,7 +39,8 @@ enum Which {
         #[arg(long)]
         cargo_fuzz: Option<PathBuf>,
         /// Rust source to harvest words from for the `rowguard+dict` engine; repeatable
-        /// (default: the harness's own source folders that exist here).
+        /// (default: the harness's own source folders, `Harness::sources`; a
+        /// declared folder that is missing is an error).
         #[arg(long, value_name = "PATH")]
         source: Vec<PathBuf>,
         #[command(flatten)]
@@ -67,8 +68,8 @@ enum Which {
         operations: usize,
         #[arg(long, default_value_t = 7)]
         rounds: usize,
-        /// The operation to time, as JSON (default: the harness's example),
-        /// e.g. the one-row update '{"op":"edit-notes","id":7,"notes":""}'
+        /// The operation to time, as JSON (default: the harness's example, a
+        /// one-row `{op}`)
         #[arg(long, value_name = "JSON")]
         op: Option<String>,
         /// With --database: install the tripwire's C capture from this
@@ -105,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => {
             let harness = super::harness(None)?;
             if source.is_empty() {
-                source = super::default_sources(harness);
+                source = super::default_sources(harness)?;
             }
             let words = super::dict::words(&[], &source)?;
             if time == 0 || seeds == 0 {

@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long)]
     pipeline: Option<String>,
     /// Text file, one text per line (`-` reads standard input). `--notes`
-    /// is the name rowguard 0.1 gave it.
+    /// is its name in version 0.1.
     #[arg(long, visible_alias = "notes")]
     text: PathBuf,
     /// The text field each line goes into (default: the example operation's first).

@@ -77,7 +77,7 @@ impl Harness for Appointments {
     }
 
     fn sources(&self) -> &'static [&'static str] {
-        &["src/harness/pipeline"]
+        crate::sources!["src/harness/pipeline"]
     }
 
     fn describe(&self, op: &Op) -> Option<String> {
