@@ -6,6 +6,8 @@ mod util;
 mod layers;
 // a team's own harness (examples/invoices.rs) through every command
 mod own_harness;
+// a team's binary speaks its own name and domain: every --help, its source folders from any folder
+mod team_words;
 
 // every committed corpus file replayed, reports kept as insta snapshots
 mod replay;

@@ -11,7 +11,7 @@ use crate::util::root;
 
 /// The example binary, brought up to date once in the test's own profile
 /// (`cargo test` builds examples, but a filtered run may find a stale one).
-fn invoices_bin() -> PathBuf {
+pub(crate) fn invoices_bin() -> PathBuf {
     let rowguard = PathBuf::from(env!("CARGO_BIN_EXE_rowguard"));
     let dir = rowguard.parent().unwrap();
     let bin = dir.join("examples/invoices");
@@ -28,7 +28,7 @@ fn invoices_bin() -> PathBuf {
     bin
 }
 
-fn invoices(cwd: &Path, args: &[&str]) -> Output {
+pub(crate) fn invoices(cwd: &Path, args: &[&str]) -> Output {
     Command::new(invoices_bin())
         .args(args)
         .current_dir(cwd)

@@ -23,6 +23,7 @@ pub struct Args {
 #[derive(Subcommand)]
 enum Which {
     /// Time and executions to the first write-outside-target per planted pipeline.
+    #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
     Detect {
         /// Pipelines (default: every planted one).
         #[arg(long, value_delimiter = ',')]
@@ -47,6 +48,7 @@ enum Which {
         db: super::DatabaseArgs,
     },
     /// Checked statements per second against the same statements run raw.
+    #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
     Throughput {
         /// Pipelines to measure.
         #[arg(long, value_delimiter = ',', default_value = "safe,legacy")]
@@ -62,6 +64,7 @@ enum Which {
         db: super::DatabaseArgs,
     },
     /// The harness's example operation through the production tripwire against the same operation raw.
+    #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
     Tripwire {
         /// Operations per round and side.
         #[arg(long, default_value_t = 2000)]
@@ -82,6 +85,7 @@ enum Which {
         db: super::DatabaseArgs,
     },
     /// Checked time per one-row statement at growing fixture sizes.
+    #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
     Scaling {
         #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
         sizes: Vec<usize>,

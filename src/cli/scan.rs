@@ -23,9 +23,9 @@ pub struct Args {
     /// Pipeline to scan (default: $ROWGUARD_PIPELINE, else the harness's first).
     #[arg(long)]
     pipeline: Option<String>,
-    /// Text file, one text per line (`-` reads standard input). `--notes`
-    /// is its name in version 0.1.
-    #[arg(long, visible_alias = "notes")]
+    /// Text file, one text per line (`-` reads standard input). Its name
+    /// in version 0.1 is still read, unlisted (the built-in harness's word).
+    #[arg(long, alias = "notes")]
     text: PathBuf,
     /// The text field each line goes into (default: the example operation's first).
     #[arg(long, value_name = "FIELD")]
