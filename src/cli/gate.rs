@@ -197,7 +197,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     for e in &unwritten {
-        eprintln!("rowguard: {}", e.replace('\n', " "));
+        eprintln!("{}: {}", crate::report::name(), e.replace('\n', " "));
     }
     let code = match result.exit_code() {
         0 if !unwritten.is_empty() => 2,

@@ -92,13 +92,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // whoever read the output went away (`| head`): stop quietly, like other line tools
     if let Some(e) = out_failed.filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {
-        eprintln!("rowguard: writing to stdout: {e} (output incomplete)");
+        eprintln!(
+            "{}: writing to stdout: {e} (output incomplete)",
+            crate::report::name()
+        );
     }
     match result {
         // the library's message already names the file and the cause
         Err(e) if summary.findings == 0 => Err(anyhow::anyhow!("{e}")),
         Err(e) => {
-            eprintln!("rowguard: {}", e.to_string().replace('\n', " "));
+            eprintln!(
+                "{}: {}",
+                crate::report::name(),
+                e.to_string().replace('\n', " ")
+            );
             Ok(ExitCode::from(1))
         }
         Ok(()) if summary.findings > 0 => Ok(ExitCode::from(1)),

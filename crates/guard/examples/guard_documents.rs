@@ -94,7 +94,9 @@ fn main() -> Result<ExitCode, rowguard_guard::Error> {
     }
     // the exit code a gate would give, said in words too
     Ok(if caught {
-        println!("caught: the concatenated rename writes outside document 2 (exit 1, as a gate fails)");
+        println!(
+            "caught: the concatenated rename writes outside document 2 (exit 1, as a gate fails)"
+        );
         ExitCode::from(1)
     } else {
         println!("nothing caught: the concatenated rename stayed inside document 2 (exit 0)");
