@@ -39,6 +39,8 @@ pub use error::{Error, Result};
 /// `tests/docs.rs` checks that every page is listed here.
 #[cfg(doctest)]
 pub mod guide {
+    #[doc = include_str!("../README.md")]
+    pub struct Readme;
     #[doc = include_str!("../docs/README.md")]
     pub struct Index;
     #[doc = include_str!("../docs/reproduce.md")]

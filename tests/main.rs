@@ -8,6 +8,8 @@ mod layers;
 mod own_harness;
 // a team's binary speaks its own name and domain: every --help, its source folders from any folder
 mod team_words;
+// the README and the guide: links resolve, Rust blocks compiled, the pipelines block, exit codes
+mod docs;
 
 // every committed corpus file replayed, reports kept as insta snapshots
 mod replay;
