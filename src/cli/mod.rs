@@ -114,7 +114,7 @@ pub fn default_artifacts(pipeline: &str) -> std::path::PathBuf {
 
 /// The harness's own source folders: the words of `gate` and `bench detect`
 /// when no `--source` is given. An absolute folder (what
-/// [`crate::sources!`] makes, in the harness crate's own directory) is
+/// `rowguard::sources!` makes, in the harness crate's own directory) is
 /// taken as it is, a relative one in the project the command runs in
 /// ([`in_project`]); a declared folder that is missing is an error (exit 2:
 /// the gate fails closed).

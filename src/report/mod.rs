@@ -30,7 +30,7 @@ pub fn name() -> &'static str {
 /// The command a person types to reproduce: this binary as it can be run
 /// again from the current folder (its name when it is on `PATH`, else the
 /// path it was started by, e.g. `target/release/rowguard` under `cargo
-/// run`), as [`crate::cli::main`] sets it; else [`name`].
+/// run`), as the command line sets it at its start; else [`name`].
 pub fn program() -> &'static str {
     INVOCATION.get().map_or_else(name, String::as_str)
 }
