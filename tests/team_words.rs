@@ -168,3 +168,109 @@ fn sources_macro_resolves_in_the_writing_crate() {
     );
     assert!(dirs.iter().all(|d| Path::new(d).is_dir()));
 }
+
+/// `gate --pipeline NAME` says what it fuzzed, and its text is one block
+/// per root cause (`--verbose`: every finding); the JSON summary names the
+/// version gated (an added field).
+#[test]
+fn the_gate_text_is_bounded_and_names_what_it_fuzzed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("corpus")).unwrap();
+    let run = |verbose: bool| {
+        let mut args = vec![
+            "gate",
+            "--pipeline",
+            "memo-concat",
+            "--time",
+            "3",
+            "--seed",
+            "1",
+            "--json",
+            "gate.json",
+        ];
+        if verbose {
+            args.push("--verbose");
+        }
+        let o = invoices(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let text = run(false);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("gate.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["pipeline"], "memo-concat", "{v}");
+    let causes = v["root_causes"].as_array().unwrap().len();
+    let findings = v["fuzz"]["findings"].as_array().unwrap().len();
+    assert!(causes >= 1 && findings > causes, "{v}");
+    // ROOT + reproduce per cause, the fuzz case, fuzzed ..., the verdict
+    assert_eq!(text.lines().count(), 2 * causes + 3, "{text}");
+    assert!(text.contains("\nfuzzed memo-concat: "), "{text}");
+    assert!(
+        text.contains("FAIL   fuzz memo-concat (seed 1, 3 s): "),
+        "{text}"
+    );
+    assert!(!text.contains("fuzzed safe"), "{text}");
+    assert!(text.ends_with("gate: FAILED (finding)\n"), "{text}");
+    let verbose = run(true);
+    assert!(
+        verbose.lines().count() > text.lines().count() + findings,
+        "{verbose}"
+    );
+}
+
+/// `fuzz`'s text is one block per root cause and a line of counts by kind;
+/// `--verbose` lists every distinct finding.
+#[test]
+fn the_fuzz_text_is_one_block_per_root_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = crate::util::root().join("examples/invoices.rs");
+    let run = |verbose: bool| {
+        let mut args = vec![
+            "fuzz",
+            "--pipeline",
+            "memo-concat",
+            "--runs",
+            "3000",
+            "--seed",
+            "1",
+            "--minimize-time",
+            "0",
+            "--artifacts",
+            "a",
+            "--source",
+            source.to_str().unwrap(),
+        ];
+        if verbose {
+            args.push("--verbose");
+        }
+        let o = invoices(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let text = run(false);
+    let causes = text
+        .lines()
+        .filter(|l| l.starts_with("root cause "))
+        .count();
+    assert_eq!(causes, 1, "{text}");
+    // the run, the count, per cause its line, its sites and its command, the kinds
+    assert_eq!(text.lines().count(), 2 + 3 * causes + 1, "{text}");
+    // the hint runs as printed, from where the command ran, though the
+    // binary is on no PATH (it is started by its path, as `cargo run` does)
+    let hint = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("reproduce: "))
+        .expect("a reproduce hint");
+    assert!(hint.contains(" repro "), "{hint}");
+    let replay = std::process::Command::new("bash")
+        .args(["-c", hint])
+        .current_dir(dir.path())
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_eq!(replay.status.code(), Some(1), "{hint}: {replay:?}");
+    let verbose = run(true);
+    assert!(verbose.contains("    shape: "), "{verbose}");
+    assert!(verbose.lines().count() > text.lines().count(), "{verbose}");
+}
