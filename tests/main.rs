@@ -76,5 +76,5 @@ mod tripwire_pg_hostile;
 mod tripwire_compare;
 // the tripwire's pre-update-hook capture against the guard's trigger capture
 mod tripwire_capture;
-// following the README never breaks the user's shell: the server scripts it says to source
+// following the guide (docs/servers.md) never breaks the user's shell: the server scripts it says to source
 mod setup;
