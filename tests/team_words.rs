@@ -70,6 +70,9 @@ fn every_help_of_a_teams_binary_speaks_its_own_domain() {
             path.join(" ")
         );
         assert!(help.contains("invoices"), "{help}");
+        for placeholder in ["{bin}", "{harness}", "{op}"] {
+            assert!(!help.contains(placeholder), "{placeholder} left in:\n{help}");
+        }
         assert!(
             help.contains("Exit codes: 0 "),
             "no exit codes in {path:?}:\n{help}"

@@ -34,7 +34,7 @@ mod repro;
 mod scan;
 mod schema;
 
-/// Input fuzzing and query-safety guard for SQL-writing code: the {harness} harness.
+/// Input fuzzing and query-safety guard for SQL-writing code.
 #[derive(Parser)]
 #[command(
     name = "rowguard",
