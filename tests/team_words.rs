@@ -71,7 +71,10 @@ fn every_help_of_a_teams_binary_speaks_its_own_domain() {
         );
         assert!(help.contains("invoices"), "{help}");
         for placeholder in ["{bin}", "{harness}", "{op}"] {
-            assert!(!help.contains(placeholder), "{placeholder} left in:\n{help}");
+            assert!(
+                !help.contains(placeholder),
+                "{placeholder} left in:\n{help}"
+            );
         }
         assert!(
             help.contains("Exit codes: 0 "),
@@ -114,6 +117,70 @@ fn the_gate_harvests_the_harness_sources_from_any_folder() {
             .unwrap();
     let words = v["fuzz"]["dictionary"].as_u64().unwrap();
     assert!(words > 0, "no words harvested from another folder: {v}");
+}
+
+/// The example `missing_sources` (tests/bins/missing_sources.rs), brought
+/// up to date once in the test's own profile.
+fn missing_sources_bin() -> std::path::PathBuf {
+    let rowguard = std::path::PathBuf::from(env!("CARGO_BIN_EXE_rowguard"));
+    let dir = rowguard.parent().unwrap();
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    BUILD.call_once(|| {
+        let mut cargo = std::process::Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet", "--example", "missing_sources"]);
+        if dir.file_name().is_some_and(|d| d == "release") {
+            cargo.arg("--release");
+        }
+        let status = cargo.current_dir(crate::util::root()).status().unwrap();
+        assert!(status.success(), "cargo build --example missing_sources");
+    });
+    dir.join("examples/missing_sources")
+}
+
+/// A team's binary whose harness declares a folder that does not exist:
+/// its gate stops with one line naming the folder and exit 2 (before any
+/// replay or fuzzing), and writes no report that could read as a pass.
+#[test]
+fn the_gate_fails_closed_when_a_declared_source_folder_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("corpus")).unwrap();
+    let o = std::process::Command::new(missing_sources_bin())
+        .args([
+            "gate",
+            "--time",
+            "1",
+            "--junit",
+            "gate.xml",
+            "--json",
+            "gate.json",
+        ])
+        .current_dir(dir.path())
+        .env_remove("ROWGUARD_PIPELINE")
+        .env_remove("ROWGUARD_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(o.stdout.is_empty(), "{o:?}");
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("missing_sources: ")
+            && err.contains("no-such-folder")
+            && err.contains("gone harness"),
+        "{err}"
+    );
+    assert!(!dir.path().join("gate.xml").exists() && !dir.path().join("gate.json").exists());
+    // given --source, the same binary gates
+    let src = crate::util::root().join("tests/bins");
+    let o = std::process::Command::new(missing_sources_bin())
+        .args(["gate", "--time", "1", "--source"])
+        .arg(&src)
+        .current_dir(dir.path())
+        .env_remove("ROWGUARD_PIPELINE")
+        .env_remove("ROWGUARD_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, arbitrary::Arbitrary)]

@@ -60,8 +60,8 @@ pub fn declared(harness: &str, folders: Vec<PathBuf>) -> crate::Result<Vec<PathB
     for folder in &folders {
         if !folder.exists() {
             return Err(crate::Error::Usage(format!(
-                "{}: a source folder the {harness} harness declares (Harness::sources) does not exist here; \
-                 declare it with rowguard::sources![...] (resolved in the harness crate's own directory) or give --source PATH",
+                "{}: a source folder the {harness} harness declares (Harness::sources) does not exist, so its words \
+                 cannot be harvested; fix sources() (rowguard::sources![...] resolves in the harness crate's own directory) or give --source PATH",
                 folder.display()
             )));
         }
