@@ -1,6 +1,6 @@
 //! A team's own rowguard binary: invoices with line items, a cascade and an
-//! audit trigger, guarded with every rowguard command (README, "Guard your
-//! own operations"). `cargo run --example invoices -- fuzz --pipeline memo-concat`.
+//! audit trigger, guarded with every rowguard command (docs/own-harness.md).
+//! `cargo run --example invoices -- fuzz --pipeline memo-concat`.
 
 use arbitrary::{Arbitrary, Unstructured};
 use rowguard::guard::{Db, DbError, Policy, SideEffect, Value};
@@ -120,7 +120,7 @@ impl Harness for Invoices {
         }
     }
     fn sources(&self) -> &'static [&'static str] {
-        &["examples"]
+        rowguard::sources!["examples"]
     }
 }
 

@@ -33,3 +33,40 @@ pub mod report;
 pub mod tools;
 
 pub use error::{Error, Result};
+
+/// The guide in `docs/`, one page per task: every Rust block of every page
+/// is compiled (and, unless marked `no_run`, run) by `cargo test --doc`.
+/// `tests/docs.rs` checks that every page is listed here.
+#[cfg(doctest)]
+pub mod guide {
+    #[doc = include_str!("../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../docs/README.md")]
+    pub struct Index;
+    #[doc = include_str!("../docs/reproduce.md")]
+    pub struct Reproduce;
+    #[doc = include_str!("../docs/fuzz.md")]
+    pub struct Fuzz;
+    #[doc = include_str!("../docs/findings.md")]
+    pub struct Findings;
+    #[doc = include_str!("../docs/gate.md")]
+    pub struct Gate;
+    #[doc = include_str!("../docs/words.md")]
+    pub struct Words;
+    #[doc = include_str!("../docs/own-harness.md")]
+    pub struct OwnHarness;
+    #[doc = include_str!("../docs/own-sql.md")]
+    pub struct OwnSql;
+    #[doc = include_str!("../docs/servers.md")]
+    pub struct Servers;
+    #[doc = include_str!("../docs/production.md")]
+    pub struct Production;
+    #[doc = include_str!("../docs/guard-fuzzing.md")]
+    pub struct GuardFuzzing;
+    #[doc = include_str!("../docs/layout.md")]
+    pub struct Layout;
+    #[doc = include_str!("../docs/scan.md")]
+    pub struct Scan;
+    #[doc = include_str!("../docs/exit-codes.md")]
+    pub struct ExitCodes;
+}

@@ -6,6 +6,10 @@ mod util;
 mod layers;
 // a team's own harness (examples/invoices.rs) through every command
 mod own_harness;
+// a team's binary speaks its own name and domain: every --help, its source folders from any folder
+mod team_words;
+// the README and the guide: links resolve, Rust blocks compiled, the pipelines block, exit codes
+mod docs;
 
 // every committed corpus file replayed, reports kept as insta snapshots
 mod replay;
@@ -72,7 +76,7 @@ mod tripwire_pg_hostile;
 mod tripwire_compare;
 // the tripwire's pre-update-hook capture against the guard's trigger capture
 mod tripwire_capture;
-// following the README never breaks the user's shell: the server scripts it says to source
+// following the guide (docs/servers.md) never breaks the user's shell: the server scripts it says to source
 mod setup;
 // code with its own client judged at the database: SQLite file, PostgreSQL, MariaDB
 mod watch;

@@ -1,5 +1,5 @@
 //! A team's own harness, as a user builds it: `examples/invoices.rs` (the
-//! README's worked example, a domain the tools know nothing of) gets every
+//! guide's worked example, docs/own-harness.md, a domain the tools know nothing of) gets every
 //! command through `rowguard::cli::main`: fuzz finds its planted bug, the
 //! artifact replays and minimizes, the gate fails on the bug and passes on
 //! the safe version, the HTML page shows the blast radius.
@@ -11,7 +11,7 @@ use crate::util::root;
 
 /// The example binary, brought up to date once in the test's own profile
 /// (`cargo test` builds examples, but a filtered run may find a stale one).
-fn invoices_bin() -> PathBuf {
+pub(crate) fn invoices_bin() -> PathBuf {
     let rowguard = PathBuf::from(env!("CARGO_BIN_EXE_rowguard"));
     let dir = rowguard.parent().unwrap();
     let bin = dir.join("examples/invoices");
@@ -28,7 +28,7 @@ fn invoices_bin() -> PathBuf {
     bin
 }
 
-fn invoices(cwd: &Path, args: &[&str]) -> Output {
+pub(crate) fn invoices(cwd: &Path, args: &[&str]) -> Output {
     Command::new(invoices_bin())
         .args(args)
         .current_dir(cwd)
@@ -265,22 +265,20 @@ fn the_html_page_shows_the_blast_radius_in_the_teams_tables() {
     );
 }
 
+/// The guide's page on a team's harness shows the whole example (its first
+/// Rust block, which `cargo test --doc` compiles).
 #[test]
-fn the_readme_shows_the_whole_example() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+fn the_guide_shows_the_whole_example() {
+    let page = std::fs::read_to_string(root().join("docs/own-harness.md")).unwrap();
     let code = std::fs::read_to_string(root().join("examples/invoices.rs")).unwrap();
-    let section = readme
-        .split("## Guard your own operations")
-        .nth(1)
-        .expect("README has the section");
-    let block = section
-        .split("```rust\n")
+    let block = page
+        .split("```rust,no_run\n")
         .nth(1)
         .and_then(|b| b.split("```").next())
-        .unwrap();
+        .expect("docs/own-harness.md has the example's block");
     assert_eq!(
         block, code,
-        "README's example differs from examples/invoices.rs"
+        "docs/own-harness.md's example differs from examples/invoices.rs"
     );
 }
 
@@ -336,17 +334,17 @@ fn invoices_get_one_root_cause_per_escape_on_two_seeds() {
     assert_eq!(sigs[0], sigs[1]);
 }
 
-/// The README's invoices walkthrough, run line by line as printed (bash, at
+/// The guide's invoices walkthrough (docs/own-harness.md), run line by line as printed (bash, at
 /// the root): each line's exit code is the one its comment names, the
 /// minimized reproducer names an invoice the generator makes (never 0), the
 /// gate passes on `safe` with it among the seeds and fails on the planted
 /// version, and nothing is written outside `target/`.
 #[test]
-fn the_readme_walkthrough_runs_as_printed() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+fn the_guides_walkthrough_runs_as_printed() {
+    let readme = std::fs::read_to_string(root().join("docs/own-harness.md")).unwrap();
     let start = readme
         .find("```sh\ncargo run -q --example invoices -- pipelines")
-        .expect("the walkthrough's block in the README");
+        .expect("the walkthrough's block in docs/own-harness.md");
     let block = &readme[start + "```sh\n".len()..];
     let block = &block[..block.find("```").unwrap()];
     let lines: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();

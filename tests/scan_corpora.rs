@@ -11,7 +11,7 @@
 //! guard did not report as `write-outside-target`), zero false positives (a
 //! `write-outside-target` with no violation), and the guard's blast radius
 //! is exactly the violated cells. On `safe`, every line is clean and stored
-//! byte for byte. The counts are printed (`-- --nocapture`) for the README.
+//! byte for byte. The counts are printed (`-- --nocapture`) for docs/scan.md.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{DefaultHasher, Hash, Hasher};

@@ -1,4 +1,4 @@
-//! Following the README never breaks the user's shell: the server scripts
+//! Following the guide (docs/servers.md) never breaks the user's shell: the server scripts
 //! it says to `source` (`.ci/postgres.sh`, `.ci/mariadb.sh`) leave the
 //! sourcing shell's options, functions and variables as they were but for
 //! what they export, and a failure is a return code, never an exit of the

@@ -846,7 +846,7 @@ fn the_c_modules_arm_and_token_check_on_postgres() {
 
 /// The judge never skips on PostgreSQL (issue 36): with a long-lived
 /// tripwire, a column added while the application runs, a table a
-/// migration adds (the install run again, as the README says) and a table
+/// migration adds (the install run again, as docs/production.md says) and a table
 /// renamed are read from the catalog at judge time and judged. Each write
 /// outside the policy commits nothing (every table of the schema, read by
 /// the owner, unchanged), and a clean write still commits, on both captures.

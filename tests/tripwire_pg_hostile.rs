@@ -506,7 +506,7 @@ fn a_superuser_application_cannot_change_the_replication_role_or_the_triggers_tr
             format!("ALTER TABLE appointments DISABLE TRIGGER rowguard_tripwire | {OTHER_ROW}"),
         ];
         if capture == Capture::Native {
-            // the plpgsql capture cannot see a catalog write (README)
+            // the plpgsql capture cannot see a catalog write (docs/production.md)
             cases.push(format!(
                 "UPDATE pg_trigger SET tgenabled = 'D' WHERE tgname = 'rowguard_tripwire' | {OTHER_ROW}"
             ));
@@ -623,13 +623,13 @@ fn the_plpgsql_capture_is_blinded_by_sql_that_knows_it_tripwire_pg() {
         )
     });
     if let Err(e) = outcome {
-        panic!("the gap the README names is closed now: {e}");
+        panic!("the gap docs/production.md names is closed now: {e}");
     }
     let name: String = admin
         .query_one("SELECT name FROM clients WHERE id = 1", &[])
         .unwrap()
         .get(0);
-    assert_eq!(name, "unseen", "the gap the README names");
+    assert_eq!(name, "unseen", "the gap docs/production.md names");
     drop(admin);
     drop(scratch);
     drop(role);
@@ -664,7 +664,7 @@ fn rows_of_a_table_the_tripwire_does_not_know_never_commit_tripwire_pg() {
     }
 }
 
-/// The rest of what the plpgsql capture does not cover, shown (the README's
+/// The rest of what the plpgsql capture does not cover, shown (docs/production.md's
 /// table names both): a superuser application writing `pg_trigger`
 /// directly (DML, which no event trigger sees; the C module's executor hook
 /// refuses it), and DDL when a non-superuser installed the capture (no
@@ -697,7 +697,7 @@ fn what_the_plpgsql_capture_does_not_cover_tripwire_pg() {
         assert_eq!(unseen(&mut scratch.connect()), "unseen");
     }
     // installed by the owner of the tables, a non-superuser, who is also
-    // the application (the README says not to be)
+    // the application (docs/production.md says not to be)
     let Some(scratch) = Scratch::with(Capture::Plpgsql) else {
         return;
     };

@@ -4,7 +4,7 @@
 //! and on nothing else. libFuzzer mutates with rowguard's structure-aware
 //! mutator (ops, tokens, the words of `-dict=FILE`, e.g. `rowguard dict`
 //! output) and crossover; `pipeline_plain` is the same target with
-//! libFuzzer's byte mutation only. The README shows this file's code as the
+//! libFuzzer's byte mutation only. docs/words.md shows this file's code as the
 //! template of a team's own target (a test keeps the two the same).
 #![no_main]
 use rowguard::harness::domain::Domain;

@@ -23,6 +23,7 @@ pub struct Args {
 #[derive(Subcommand)]
 enum Which {
     /// Time and executions to the first write-outside-target per planted pipeline.
+    #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
     Detect {
         /// Pipelines (default: every planted one).
         #[arg(long, value_delimiter = ',')]
@@ -39,13 +40,15 @@ enum Which {
         #[arg(long)]
         cargo_fuzz: Option<PathBuf>,
         /// Rust source to harvest words from for the `rowguard+dict` engine; repeatable
-        /// (default: the harness's own source folders that exist here).
+        /// (default: the harness's own source folders, `Harness::sources`; a
+        /// declared folder that is missing is an error).
         #[arg(long, value_name = "PATH")]
         source: Vec<PathBuf>,
         #[command(flatten)]
         db: super::DatabaseArgs,
     },
     /// Checked statements per second against the same statements run raw.
+    #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
     Throughput {
         /// Pipelines to measure.
         #[arg(long, value_delimiter = ',', default_value = "safe,legacy")]
@@ -61,14 +64,15 @@ enum Which {
         db: super::DatabaseArgs,
     },
     /// The harness's example operation through the production tripwire against the same operation raw.
+    #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
     Tripwire {
         /// Operations per round and side.
         #[arg(long, default_value_t = 2000)]
         operations: usize,
         #[arg(long, default_value_t = 7)]
         rounds: usize,
-        /// The operation to time, as JSON (default: the harness's example),
-        /// e.g. the one-row update '{"op":"edit-notes","id":7,"notes":""}'
+        /// The operation to time, as JSON (default: the harness's example, a
+        /// one-row `{op}`)
         #[arg(long, value_name = "JSON")]
         op: Option<String>,
         /// With --database: install the tripwire's C capture from this
@@ -81,6 +85,7 @@ enum Which {
         db: super::DatabaseArgs,
     },
     /// Checked time per one-row statement at growing fixture sizes.
+    #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
     Scaling {
         #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
         sizes: Vec<usize>,
@@ -105,7 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => {
             let harness = super::harness(None)?;
             if source.is_empty() {
-                source = super::default_sources(harness);
+                source = super::default_sources(harness)?;
             }
             let words = super::dict::words(&[], &source)?;
             if time == 0 || seeds == 0 {

@@ -27,14 +27,16 @@ pub fn harvest(paths: &[PathBuf]) -> anyhow::Result<dict::Dictionary> {
     let h = dict::harvest_sources(paths)?;
     for s in &h.skipped {
         eprintln!(
-            "rowguard: warning: {}: {}, skipped",
+            "{}: warning: {}: {}, skipped",
+            crate::report::name(),
             s.path.display(),
             s.reason.replace('\n', " ")
         );
     }
     if h.cut > 0 {
         eprintln!(
-            "rowguard: warning: {} harvested words left out: a dictionary holds at most {} (compared words kept first)",
+            "{}: warning: {} harvested words left out: a dictionary holds at most {} (compared words kept first)",
+ crate::report::name(),
             h.cut,
             dict::MAX_WORDS
         );
@@ -73,7 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|p| p.display().to_string())
         .collect();
     let text = d.to_libfuzzer(&format!(
-        "rowguard dict --source {}\nlibFuzzer format; names are ranks: compared words guard a branch;\nstored words and keys are the fixture's, composed ones join words and keys",
+        "{} dict --source {}\nlibFuzzer format; names are ranks: compared words guard a branch;\nstored words and keys are the fixture's, composed ones join words and keys",
+        crate::report::name(),
         sources.join(" ")
     ));
     match &args.output {
@@ -82,7 +85,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => print!("{text}"),
     }
     eprintln!(
-        "rowguard: {} words ({} compared, {} literals, {} fragments, {} stored, {} keys, {} composed) + {} shared tokens",
+        "{}: {} words ({} compared, {} literals, {} fragments, {} stored, {} keys, {} composed) + {} shared tokens",
+ crate::report::name(),
         d.words.len(),
         d.ranked(Rank::Compared).count(),
         d.ranked(Rank::Literal).count(),

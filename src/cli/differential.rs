@@ -32,12 +32,12 @@ pub struct Args {
     /// Pipelines to compare (repeatable; default: every one whose bug exists on both databases).
     #[arg(long)]
     pipeline: Vec<String>,
-    /// The appointment every line reschedules.
+    /// The row every line's `{op}` operation targets (default: the example operation's).
     #[arg(long)]
     target: Option<i64>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    /// Notes files, one notes text per line.
+    /// Text files, one text per line: each is a text field of one `{op}` operation.
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }

@@ -52,7 +52,7 @@ pub struct Args {
     artifacts: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    /// A libFuzzer dictionary (`rowguard dict` writes one) whose words go into text fields, in
+    /// A libFuzzer dictionary (`{bin} dict` writes one) whose words go into text fields, in
     /// four case variants; repeatable.
     #[arg(long = "dict", value_name = "FILE")]
     dict: Vec<PathBuf>,
@@ -66,6 +66,10 @@ pub struct Args {
     /// Seconds to minimize the root causes after fuzzing, in all (at most 2 s each; 0: off).
     #[arg(long, value_name = "SECS", default_value_t = engine::MINIMIZE_TOTAL.as_secs())]
     minimize_time: u64,
+    /// Also list every distinct finding by kind and statement shape (by
+    /// default: one block per root cause and one line per kind).
+    #[arg(long)]
+    verbose: bool,
 }
 
 /// The process-wide stop flag: SIGINT (Ctrl-C), SIGTERM (`timeout`, Docker,
@@ -84,10 +88,6 @@ pub fn kinds(list: &str) -> anyhow::Result<std::collections::BTreeSet<Kind>> {
     }
     Ok(choice::parse_kinds(list)?)
 }
-
-/// Distinct findings listed per kind in the text summary (all are in the
-/// JSON summary and the artifacts folder).
-const SHOWN_PER_KIND: usize = 5;
 
 /// On a terminal, one line for the first finding of each kind (the status
 /// line counts the rest).
@@ -111,7 +111,7 @@ fn announce(f: &Found) {
     );
 }
 
-fn print_text(s: &Summary) {
+fn print_text(s: &Summary, verbose: bool) {
     outln!(
         "pipeline {}, seed {}, jobs {}: {} execs in {:.1} s ({:.0}/s); {} shapes, {} access sets, {} error classes; corpus {}{}",
         s.pipeline,
@@ -154,6 +154,22 @@ fn print_text(s: &Summary) {
             outln!("  reproduce{min}: {r}");
         }
     }
+    if !verbose {
+        let by_kind: Vec<String> = Kind::ALL
+            .into_iter()
+            .filter_map(|kind| {
+                let of_kind: Vec<&Found> = s.findings.iter().filter(|f| f.kind == kind).collect();
+                let inputs: u64 = of_kind.iter().map(|f| f.count).sum();
+                (!of_kind.is_empty())
+                    .then(|| format!("{kind} {} shape(s) {inputs} input(s)", of_kind.len()))
+            })
+            .collect();
+        outln!(
+            "findings by kind: {} (--verbose lists each; all in --format json and the artifacts folder)",
+            by_kind.join("; ")
+        );
+        return;
+    }
     outln!("findings by kind and statement shape:");
     for kind in Kind::ALL {
         let of_kind: Vec<&Found> = s.findings.iter().filter(|f| f.kind == kind).collect();
@@ -165,7 +181,7 @@ fn print_text(s: &Summary) {
             "{kind}: {} distinct statement shape(s), {inputs} input(s)",
             of_kind.len()
         );
-        for f in of_kind.iter().take(SHOWN_PER_KIND) {
+        for f in &of_kind {
             outln!(
                 "  x{} first after {:.2} s ({} execs): {}",
                 f.count,
@@ -188,12 +204,6 @@ fn print_text(s: &Summary) {
                     s.pipeline
                 );
             }
-        }
-        if of_kind.len() > SHOWN_PER_KIND {
-            outln!(
-                "  ... {} more (all in --format json and the artifacts folder)",
-                of_kind.len() - SHOWN_PER_KIND
-            );
         }
     }
 }
@@ -230,7 +240,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         report::html::write(&page, path).with_context(|| "writing the HTML report")?;
     }
     match args.format {
-        Format::Text => print_text(&summary),
+        Format::Text => print_text(&summary, args.verbose),
         Format::Json => outln!("{}", serde_json::to_string(&summary)?),
     }
     Ok(if summary.findings.is_empty() {

@@ -1,5 +1,7 @@
-//! `rowguard gate`: the CI gate (`crate::tools::gate`). Prints one line
-//! per case, writes JUnit and SARIF on request (even when failing), and
+//! `rowguard gate`: the CI gate (`crate::tools::gate`). Prints one block
+//! per root cause, one line per failed or unjudged case and one line for
+//! the clean replays (`--verbose`: one line per case and every finding of
+//! the fuzz stage), writes JUnit and SARIF on request (even when failing), and
 //! exits 0 pass, 1 a finding or lost regression, 2 anything it could not
 //! check (fails closed), an interruption, or a report it could not write.
 //! A report that cannot be written is one line on stderr; the other report
@@ -44,7 +46,8 @@ pub struct Args {
     #[arg(long)]
     artifacts: Option<PathBuf>,
     /// Rust source to harvest words from for the fuzz stage; repeatable
-    /// (default: the harness's own source folders that exist here).
+    /// (default: the harness's own source folders, `Harness::sources`; a
+    /// declared folder that is missing is an error).
     #[arg(long, value_name = "PATH")]
     source: Vec<PathBuf>,
     /// A libFuzzer dictionary whose words the fuzz stage uses; repeatable.
@@ -54,9 +57,13 @@ pub struct Args {
     /// failures first; cells too many to embed go to `<stem>-cells/` next to it).
     #[arg(long)]
     html: Option<PathBuf>,
-    /// Write the gate's JSON summary here (what `rowguard report` reads).
+    /// Write the gate's JSON summary here (what `{bin} report` reads).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Print every case and every distinct finding of the fuzz stage (by
+    /// default: one block per root cause, the clean replays counted).
+    #[arg(long)]
+    verbose: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -65,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let harness = super::harness(None)?;
     let mut sources = args.source;
     if sources.is_empty() {
-        sources = super::default_sources(harness);
+        sources = super::default_sources(harness)?;
     }
     let dictionary = super::dict::words(&args.dict, &sources)?;
     let pipeline = match &args.pipeline {
@@ -106,11 +113,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let fuzzed = pipeline.name();
+    let mut clean = 0;
     for case in &result.cases {
+        // the fuzz case's name says what it fuzzed (`fuzz legacy (seed 1, 2 s)`)
+        let label = if case.suite == "corpus" {
+            format!("{} {}", case.suite, case.name)
+        } else {
+            case.name.clone()
+        };
+        if case.suite != "corpus" && clean > 0 {
+            outln!("ok     corpus: {clean} file(s) judged as expected (--verbose lists them)");
+            clean = 0;
+        }
         match &case.outcome {
-            Outcome::Passed => outln!("ok     {} {}", case.suite, case.name),
+            Outcome::Passed if args.verbose => outln!("ok     {label}"),
+            Outcome::Passed if case.suite == "corpus" => clean += 1,
+            Outcome::Passed => outln!("ok     {label}"),
+            Outcome::Failed(issues) if case.suite == "fuzz" && !args.verbose => {
+                let causes = result.fuzz.as_ref().map_or(0, |s| s.root_causes.len());
+                outln!(
+                    "FAIL   {label}: {} distinct finding(s) in {causes} root cause(s) (ROOT above; --verbose lists each finding)",
+                    issues.len()
+                );
+            }
             Outcome::Failed(issues) => {
-                outln!("FAIL   {} {}", case.suite, case.name);
+                outln!("FAIL   {label}");
                 for i in issues {
                     outln!("       {}: {}", i.kind, i.message);
                     if let Some(p) = &i.path {
@@ -122,12 +150,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Outcome::Error(e) => outln!("ERROR  {} {}: {e}", case.suite, case.name),
+            Outcome::Error(e) => outln!("ERROR  {label}: {e}"),
         }
+    }
+    if clean > 0 {
+        outln!("ok     corpus: {clean} file(s) judged as expected (--verbose lists them)");
     }
     if let Some(s) = &result.fuzz {
         outln!(
-            "fuzzed safe: {} execs in {:.1} s, {} shapes, {} finding(s){}",
+            "fuzzed {fuzzed}: {} execs in {:.1} s, {} shapes, {} finding(s){}",
             s.execs,
             s.elapsed_s,
             s.shapes,
@@ -166,7 +197,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     for e in &unwritten {
-        eprintln!("rowguard: {}", e.replace('\n', " "));
+        eprintln!("{}: {}", crate::report::name(), e.replace('\n', " "));
     }
     let code = match result.exit_code() {
         0 if !unwritten.is_empty() => 2,

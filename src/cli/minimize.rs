@@ -45,7 +45,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let min = minimize::minimize(&mut session, pipeline, &decoded.scenario, kind)?;
     let json = Reproducer::new(&min.scenario, pipeline, vec![kind]).to_json();
     eprintln!(
-        "rowguard: kept {kind} on {}: {} op(s) -> {}, {} -> {} bytes ({} candidate runs)",
+        "{}: kept {kind} on {}: {} op(s) -> {}, {} -> {} bytes ({} candidate runs)",
+        crate::report::name(),
         pipeline.name(),
         decoded.scenario.ops.len(),
         min.scenario.ops.len(),

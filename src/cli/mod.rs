@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod bench;
 mod check;
@@ -36,7 +36,13 @@ mod schema;
 
 /// Input fuzzing and query-safety guard for SQL-writing code.
 #[derive(Parser)]
-#[command(name = "rowguard", version, about, propagate_version = true)]
+#[command(
+    name = "rowguard",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Exit codes: 0 clean, 1 at least one finding, 2 bad usage or could not check; `{bin} <COMMAND> --help` says each command's."
+)]
 struct Cli {
     /// The harness to work on (default: a reproducer's own, else the binary's first).
     #[arg(long, global = true, value_name = "NAME")]
@@ -106,15 +112,31 @@ pub fn default_artifacts(pipeline: &str) -> std::path::PathBuf {
     in_project(&std::path::Path::new("artifacts").join(pipeline))
 }
 
-/// The harness's own source folders that exist here: the words of `gate`
-/// and `bench detect` when no `--source` is given.
-pub fn default_sources(harness: &dyn crate::harness::domain::Domain) -> Vec<std::path::PathBuf> {
-    harness
+/// The harness's own source folders: the words of `gate` and `bench detect`
+/// when no `--source` is given. An absolute folder (what
+/// `rowguard::sources!` makes, in the harness crate's own directory) is
+/// taken as it is, a relative one in the project the command runs in
+/// ([`in_project`]); a declared folder that is missing is an error (exit 2:
+/// the gate fails closed).
+pub fn default_sources(
+    harness: &dyn crate::harness::domain::Domain,
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let folders = harness
         .sources()
         .iter()
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.is_dir())
-        .collect()
+        .map(std::path::Path::new)
+        .map(|p| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                in_project(p)
+            }
+        })
+        .collect();
+    Ok(crate::tools::dict::sources::declared(
+        harness.name(),
+        folders,
+    )?)
 }
 
 /// Runs the command line on `harnesses` (the first is the default; none:
@@ -124,14 +146,17 @@ pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> Exit
     if !harnesses.is_empty() {
         crate::harness::choice::install(harnesses);
     }
-    // what a person types to reproduce: this binary's own name
-    if let Some(name) = std::env::args_os()
-        .next()
+    // this binary's own name, and what a person types to run it again
+    let argv0 = std::env::args_os().next();
+    if let Some(name) = argv0
         .as_deref()
         .map(std::path::Path::new)
         .and_then(|p| p.file_name())
     {
         crate::report::set_program(&name.to_string_lossy());
+    }
+    if let Some(argv0) = &argv0 {
+        crate::report::set_invocation(&invocation(std::path::Path::new(argv0)));
     }
     std::panic::set_hook(Box::new(|info| {
         let msg = info
@@ -145,7 +170,8 @@ pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> Exit
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
         eprintln!(
-            "rowguard: internal error{place}: {}",
+            "{}: internal error{place}: {}",
+            crate::report::name(),
             msg.replace('\n', " ")
         );
     }));
@@ -154,7 +180,7 @@ pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> Exit
     match result {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
-            eprintln!("rowguard: {}", error_line(&e));
+            eprintln!("{}: {}", crate::report::name(), error_line(&e));
             ExitCode::from(2)
         }
         Err(_) => ExitCode::from(2),
@@ -164,28 +190,56 @@ pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> Exit
 #[derive(Subcommand)]
 enum Command {
     /// Replay inputs (JSON reproducers, engine or cargo-fuzz artifacts, folders of them).
+    #[command(
+        after_help = "Exit codes: 0 every input replays clean, 1 at least one finding, 2 bad usage or an input that could not be read or replayed."
+    )]
     Repro(repro::Args),
-    /// Check SQL statements against the fixture under the policy of a reschedule.
+    /// Check SQL statements against the {harness} fixture under the policy of one `{op}` operation.
+    #[command(
+        after_help = "Exit codes: 0 every statement allowed, 1 at least one finding, 2 bad usage or unreadable input."
+    )]
     Check(check::Args),
     /// Print the SQL that builds the fixture.
+    #[command(after_help = "Exit codes: 0 printed, 2 bad usage.")]
     Schema(schema::Args),
-    /// List the pipelines: name, bug class, what triggers it.
+    /// List the pipelines (versions of the code under test): name, bug class, what triggers it.
+    #[command(after_help = "Exit codes: 0 printed, 2 bad usage.")]
     Pipelines,
     /// Fuzz a pipeline with the built-in engine (stable Rust, no setup).
+    #[command(
+        after_help = "Exit codes: 0 no finding, 1 at least one finding (artifacts written), 2 bad usage, unreadable input, or a run that could not start."
+    )]
     Fuzz(fuzz::Args),
     /// Shrink an input to the smallest one with the same finding kind.
+    #[command(
+        after_help = "Exit codes: 0 minimized (the smaller input written), 2 bad usage or an input without the finding."
+    )]
     Minimize(minimize::Args),
-    /// CI gate: replay corpus/, then fuzz `safe` for a time budget.
+    /// CI gate: replay corpus/, then fuzz a pipeline (default `safe`) for a time budget.
+    #[command(
+        after_help = "Exit codes: 0 passed, 1 a finding (corpus or fuzzing), 2 could not check everything (bad usage, a declared source folder missing, an unreadable corpus, a report not written, interrupted): never a pass."
+    )]
     Gate(gate::Args),
-    /// Benchmarks: throughput, scaling.
+    /// Benchmarks: detection, throughput, the tripwire, scaling.
+    #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
     Bench(bench::Args),
-    /// Check each line of a notes file as the notes of one reschedule of the target.
+    /// Check each line of a text file as a text field of one `{op}` operation on the target row.
+    #[command(
+        after_help = "Exit codes: 0 no line escapes, 1 at least one finding, 2 bad usage, unreadable input, or lines that could not be checked."
+    )]
     Scan(scan::Args),
     /// Harvest words from Rust source into a libFuzzer dictionary (comparison operands first).
+    #[command(after_help = "Exit codes: 0 written, 2 bad usage or no Rust source to read.")]
     Dict(dict::Args),
-    /// The same notes lines on SQLite and on each server (PostgreSQL, MariaDB/MySQL): every line whose verdicts differ, and why.
+    /// The same text lines on SQLite and on each server (PostgreSQL, MariaDB/MySQL): every line whose verdicts differ, and why.
+    #[command(
+        after_help = "Exit codes: 0 every difference explained, 1 at least one unexplained difference, 2 bad usage or no server."
+    )]
     Differential(differential::Args),
     /// One self-contained HTML page from a fuzz or gate JSON summary and its artifacts.
+    #[command(
+        after_help = "Exit codes: 0 page written and the summary is clean, 1 page written and the summary holds findings, 2 page written for a run that could not check everything, or bad usage / an unreadable summary (no page)."
+    )]
     Report(report::Args),
 }
 
@@ -194,16 +248,16 @@ enum Command {
 pub struct DatabaseArgs {
     /// Run on this PostgreSQL server (postgres://user:password@host:port/db) or
     /// MariaDB/MySQL server (mysql://user:password@host:port/, or mariadb://) in
-    /// a database and roles (users) rowguard creates and drops; default
+    /// a database and roles (users) {bin} creates and drops; default
     /// $ROWGUARD_DATABASE_URL, else embedded SQLite.
     #[arg(long, value_name = "URL")]
     database: Option<String>,
-    /// Use --database even though it holds objects rowguard did not create
-    /// (rowguard still writes only in the databases it creates).
+    /// Use --database even though it holds objects {bin} did not create
+    /// ({bin} still writes only in the databases it creates).
     #[arg(long)]
     database_owned_by_rowguard: bool,
     /// The role name the code under test runs as on the server (what
-    /// `current_user` says to it); rowguard creates it and drops it after.
+    /// `current_user` says to it); {bin} creates it and drops it after.
     #[arg(long, value_name = "NAME")]
     database_role: Option<String>,
 }
@@ -254,7 +308,10 @@ pub fn finish_stdout() {
         .unwrap_or_else(|p| p.into_inner())
         .take()
     {
-        eprintln!("rowguard: writing to stdout: {e} (output incomplete)");
+        eprintln!(
+            "{}: writing to stdout: {e} (output incomplete)",
+            crate::report::name()
+        );
     }
 }
 
@@ -276,8 +333,118 @@ pub enum Format {
     Json,
 }
 
+/// What a person types to run this binary again from the current folder:
+/// its bare name when the shell finds this very binary on `PATH`, else the
+/// path it was started by (under `cargo run`, `target/release/rowguard`),
+/// relative to the current folder when it lies below it; one shell word.
+fn invocation(argv0: &std::path::Path) -> String {
+    let Some(name) = argv0.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return crate::report::name().to_string();
+    };
+    let exe = std::env::current_exe().and_then(std::fs::canonicalize).ok();
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            std::fs::canonicalize(dir.join(&name))
+                .ok()
+                .is_some_and(|p| Some(p) == exe)
+        })
+    });
+    if on_path {
+        return crate::report::html::shell_word(&name);
+    }
+    let path = exe.unwrap_or_else(|| argv0.to_path_buf());
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|c| std::fs::canonicalize(c).ok());
+    let shown = match cwd.as_deref().and_then(|c| path.strip_prefix(c).ok()) {
+        Some(rel) if rel.components().count() == 1 => std::path::Path::new(".").join(rel),
+        Some(rel) => rel.to_path_buf(),
+        None => path,
+    };
+    crate::report::html::shell_word(&shown.to_string_lossy())
+}
+
+/// The words a team's `--help` is told in: `{bin}` (this binary's name),
+/// `{harness}` (the default harness's name) and `{op}` (the kind of its
+/// example operation) in every about, help and after-help text.
+struct Words {
+    bin: String,
+    harness: String,
+    op: String,
+}
+
+impl Words {
+    fn of_default_harness() -> Self {
+        let harness = crate::harness::choice::choose_harness(None, None).ok();
+        let example = harness.map(|h| h.example());
+        let op = example
+            .as_ref()
+            .and_then(|e| e.get("op"))
+            .and_then(|o| o.as_str())
+            .unwrap_or("example")
+            .to_string();
+        Words {
+            bin: crate::report::name().to_string(),
+            harness: harness.map_or("built-in", |h| h.name()).to_string(),
+            op,
+        }
+    }
+
+    fn say(&self, text: &str) -> String {
+        text.replace("{bin}", &self.bin)
+            .replace("{harness}", &self.harness)
+            .replace("{op}", &self.op)
+    }
+
+    /// `cmd` and its subcommands, every text told in these words.
+    fn tell(&self, mut cmd: clap::Command) -> clap::Command {
+        if let Some(t) = cmd.get_about().map(|t| self.say(&t.to_string())) {
+            cmd = cmd.about(t);
+        }
+        if let Some(t) = cmd.get_long_about().map(|t| self.say(&t.to_string())) {
+            cmd = cmd.long_about(t);
+        }
+        if let Some(t) = cmd.get_after_help().map(|t| self.say(&t.to_string())) {
+            cmd = cmd.after_help(t);
+        }
+        if let Some(t) = cmd.get_after_long_help().map(|t| self.say(&t.to_string())) {
+            cmd = cmd.after_long_help(t);
+        }
+        let args: Vec<clap::Id> = cmd.get_arguments().map(|a| a.get_id().clone()).collect();
+        for id in args {
+            cmd = cmd.mut_arg(id, |mut a| {
+                if let Some(t) = a.get_help().map(|t| self.say(&t.to_string())) {
+                    a = a.help(t);
+                }
+                if let Some(t) = a.get_long_help().map(|t| self.say(&t.to_string())) {
+                    a = a.long_help(t);
+                }
+                a
+            });
+        }
+        let subs: Vec<String> = cmd
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        for sub in subs {
+            cmd = cmd.mut_subcommand(sub, |c| self.tell(c));
+        }
+        cmd
+    }
+}
+
+/// The command line of this binary: its name, its harness's words.
+fn command() -> clap::Command {
+    let words = Words::of_default_harness();
+    let name = crate::report::name();
+    words.tell(Cli::command().name(name).bin_name(name))
+}
+
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = match Cli::try_parse() {
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e)
             if e.kind() == clap::error::ErrorKind::DisplayHelp

@@ -31,7 +31,7 @@ pub struct Args {
     /// The server a PostgreSQL run's findings replay on.
     #[command(flatten)]
     db: super::DatabaseArgs,
-    /// The JSON summary of `rowguard fuzz --format json` or `rowguard gate --json`.
+    /// The JSON summary of `{bin} fuzz --format json` or `{bin} gate --json`.
     summary: PathBuf,
     /// The artifacts folder the run wrote (default: the paths in the summary).
     #[arg(long)]

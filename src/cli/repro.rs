@@ -116,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         match replay(f, &args, &mut session, &mut pages) {
             Ok(hit) => found |= hit,
             Err(e) => {
-                eprintln!("rowguard: {}", super::error_line(&e));
+                eprintln!("{}: {}", crate::report::name(), super::error_line(&e));
                 failed = true;
             }
         }

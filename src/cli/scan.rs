@@ -23,9 +23,9 @@ pub struct Args {
     /// Pipeline to scan (default: $ROWGUARD_PIPELINE, else the harness's first).
     #[arg(long)]
     pipeline: Option<String>,
-    /// Text file, one text per line (`-` reads standard input). `--notes`
-    /// is the name rowguard 0.1 gave it.
-    #[arg(long, visible_alias = "notes")]
+    /// Text file, one text per line (`-` reads standard input). Its name
+    /// in version 0.1 is still read, unlisted (the built-in harness's word).
+    #[arg(long, alias = "notes")]
     text: PathBuf,
     /// The text field each line goes into (default: the example operation's first).
     #[arg(long, value_name = "FIELD")]
@@ -92,13 +92,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // whoever read the output went away (`| head`): stop quietly, like other line tools
     if let Some(e) = out_failed.filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {
-        eprintln!("rowguard: writing to stdout: {e} (output incomplete)");
+        eprintln!(
+            "{}: writing to stdout: {e} (output incomplete)",
+            crate::report::name()
+        );
     }
     match result {
         // the library's message already names the file and the cause
         Err(e) if summary.findings == 0 => Err(anyhow::anyhow!("{e}")),
         Err(e) => {
-            eprintln!("rowguard: {}", e.to_string().replace('\n', " "));
+            eprintln!(
+                "{}: {}",
+                crate::report::name(),
+                e.to_string().replace('\n', " ")
+            );
             Ok(ExitCode::from(1))
         }
         Ok(()) if summary.findings > 0 => Ok(ExitCode::from(1)),

@@ -78,7 +78,8 @@ impl Harness for Appointments {
     }
 
     fn sources(&self) -> &'static [&'static str] {
-        &["src/harness/pipeline"]
+        // absolute in this crate's own directory, as `rowguard::sources!` makes it
+        &[concat!(env!("CARGO_MANIFEST_DIR"), "/src/harness/pipeline")]
     }
 
     fn describe(&self, op: &Op) -> Option<String> {

@@ -173,8 +173,11 @@ pub trait Harness: Send + Sync + 'static {
     fn validate(&self, _op: &Self::Op) -> Result<(), String> {
         Ok(())
     }
-    /// Folders of the code under test (relative to the project root) the
-    /// gate harvests words from when given no `--source` (default: none).
+    /// Folders of the code under test the gate harvests words from when
+    /// given no `--source` (default: none): best `rowguard::sources!["src"]`,
+    /// absolute in this crate's own directory; a relative path is taken in
+    /// the project the command runs in. A declared folder that is missing
+    /// stops the gate (exit 2).
     fn sources(&self) -> &'static [&'static str] {
         &[]
     }

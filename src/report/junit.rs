@@ -16,7 +16,7 @@ use crate::tools::gate::{GateReport, Outcome};
 
 /// The JUnit XML of a gate run.
 pub fn junit(report: &GateReport) -> crate::Result<String> {
-    let mut out = Report::new("rowguard gate");
+    let mut out = Report::new(format!("{} gate", super::name()));
     for suite_name in ["corpus", "fuzz"] {
         let mut suite = TestSuite::new(suite_name);
         if report.interrupted {

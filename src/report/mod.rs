@@ -19,16 +19,30 @@ pub mod junit;
 pub mod sarif;
 
 static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static INVOCATION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// The command a person types to reproduce (`rowguard`, or a team's own
-/// binary built on `rowguard::cli::main`, which sets it).
-pub fn program() -> &'static str {
+/// This binary's name, for headings and messages (`rowguard`, or a team's
+/// own binary built on `rowguard::cli::main`, which sets it).
+pub fn name() -> &'static str {
     PROGRAM.get().map_or("rowguard", String::as_str)
 }
 
-/// Sets [`program`] once, for the whole process.
+/// The command a person types to reproduce: this binary as it can be run
+/// again from the current folder (its name when it is on `PATH`, else the
+/// path it was started by, e.g. `target/release/rowguard` under `cargo
+/// run`), as the command line sets it at its start; else [`name`].
+pub fn program() -> &'static str {
+    INVOCATION.get().map_or_else(name, String::as_str)
+}
+
+/// Sets [`name`] once, for the whole process.
 pub fn set_program(name: &str) {
     let _ = PROGRAM.set(name.to_string());
+}
+
+/// Sets [`program`] once, for the whole process.
+pub fn set_invocation(command: &str) {
+    let _ = INVOCATION.set(command.to_string());
 }
 
 /// The command that replays `artifact` on `pipeline`.

@@ -66,6 +66,8 @@ pub struct Case {
 /// Everything the gate did.
 #[derive(Debug, Clone)]
 pub struct GateReport {
+    /// The version gated: seeds judged clean on it, the fuzz stage ran it.
+    pub pipeline: String,
     pub cases: Vec<Case>,
     pub fuzz: Option<Summary>,
     /// The stop flag ended the gate before it finished: the reports are incomplete.
@@ -245,6 +247,7 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
             )),
         });
         return Ok(GateReport {
+            pipeline: safe.name().to_string(),
             cases,
             fuzz: None,
             interrupted: true,
@@ -262,6 +265,7 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
             )),
         });
         return Ok(GateReport {
+            pipeline: safe.name().to_string(),
             cases,
             fuzz: None,
             interrupted: false,
@@ -322,6 +326,7 @@ pub fn run(cfg: &GateConfig, stop: &AtomicBool) -> crate::Result<GateReport> {
     });
     let interrupted = stop.load(Ordering::SeqCst);
     Ok(GateReport {
+        pipeline: safe.name().to_string(),
         cases,
         fuzz: summary,
         interrupted,

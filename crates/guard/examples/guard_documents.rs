@@ -92,9 +92,14 @@ fn main() -> Result<ExitCode, rowguard_guard::Error> {
         report("concatenated", title, &concat);
         caught |= !concat.is_clean();
     }
+    // the exit code a gate would give, said in words too
     Ok(if caught {
+        println!(
+            "caught: the concatenated rename writes outside document 2 (exit 1, as a gate fails)"
+        );
         ExitCode::from(1)
     } else {
+        println!("nothing caught: the concatenated rename stayed inside document 2 (exit 0)");
         ExitCode::SUCCESS
     })
 }

@@ -285,6 +285,9 @@ pub struct CaseJson {
 /// The gate's JSON summary (`gate --json FILE`), what `rowguard report` reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GateSummary {
+    /// The version gated (added in issue 41; older summaries lack it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
     /// The fuzz stage's root causes, first (the same as `fuzz.root_causes`).
     #[serde(default)]
     pub root_causes: Vec<crate::tools::rootcause::RootCause>,
@@ -320,6 +323,7 @@ impl GateSummary {
             })
             .collect();
         GateSummary {
+            pipeline: Some(g.pipeline.clone()),
             root_causes: g
                 .fuzz
                 .as_ref()
@@ -342,7 +346,7 @@ pub fn from_gate(
             Some(s) => fuzz_run(s, "gate"),
             None => RunInfo {
                 command: "gate".into(),
-                pipeline: "safe".into(),
+                pipeline: g.pipeline.clone().unwrap_or_else(|| "safe".into()),
                 backend: match database {
                     Some(d) => BackendKind::of_url(&d.url).as_str().into(),
                     None => BackendKind::Sqlite.as_str().into(),

@@ -234,7 +234,12 @@ pub fn write(r: &Report, path: &Path) -> crate::Result<()> {
 pub fn render(r: &Report, folder: Option<&str>) -> Page {
     let mut out = String::with_capacity(64 * 1024);
     let verdict = r.verdict();
-    let title = format!("rowguard {} {}: {verdict}", r.run.command, r.run.pipeline);
+    let title = format!(
+        "{} {} {}: {verdict}",
+        crate::report::name(),
+        r.run.command,
+        r.run.pipeline
+    );
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -246,8 +251,9 @@ pub fn render(r: &Report, folder: Option<&str>) -> Page {
     let class = verdict.replace(' ', "-");
     let _ = write!(
         out,
-        "<header class=\"{class}\"><h1>rowguard {} <span class=\"pipeline\">{}</span></h1>\
+        "<header class=\"{class}\"><h1>{} {} <span class=\"pipeline\">{}</span></h1>\
          <p class=\"verdict\" id=\"verdict\">{}</p></header><main>",
+        text(crate::report::name()),
         text(&r.run.command),
         text(&r.run.pipeline),
         verdict.to_uppercase()
@@ -303,7 +309,11 @@ pub fn render(r: &Report, folder: Option<&str>) -> Page {
             }
         );
     }
-    out.push_str("</main><footer>rowguard report · self-contained page: no script, no network · attacker text shown as data</footer></body></html>\n");
+    let _ = writeln!(
+        out,
+        "</main><footer>{} report · self-contained page: no script, no network · attacker text shown as data</footer></body></html>",
+        text(crate::report::name())
+    );
     Page {
         html: out,
         attachments: budget.attachments,
@@ -716,14 +726,15 @@ fn statement(
             if cut > 0 {
                 let _ = write!(
                     out,
-                    "<p class=\"left-out\">{cut} undo statement(s) cut at {UNDO_CHARS} characters (ending in …): <code>rowguard repro FILE --format json</code> prints them whole.</p>"
+                    "<p class=\"left-out\">{cut} undo statement(s) cut at {UNDO_CHARS} characters (ending in …): <code>{} repro FILE --format json</code> prints them whole.</p>", text(crate::report::program())
                 );
             }
             if f.undo.len() > SHOWN_UNDO {
                 let _ = write!(
                     out,
-                    "<p class=\"left-out\">{} more undo statement(s) left out: <code>rowguard repro FILE --format json</code> prints all.</p>",
-                    f.undo.len() - SHOWN_UNDO
+                    "<p class=\"left-out\">{} more undo statement(s) left out: <code>{} repro FILE --format json</code> prints all.</p>",
+                    f.undo.len() - SHOWN_UNDO,
+                    text(crate::report::program())
                 );
             }
         }

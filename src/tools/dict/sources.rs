@@ -16,11 +16,58 @@
 //!
 //! A missing path, a binary file, a root on `/proc`, or no Rust file at all
 //! is an error (exit 2).
+//!
+//! The folders a harness declares ([`crate::harness::domain::Harness::sources`])
+//! are best written with [`sources!`](crate::sources), which makes each one
+//! absolute in the harness crate's own directory at compile time, so the
+//! gate harvests the same words from whatever folder it is started in;
+//! [`declared`] refuses a declared folder that is missing (the gate fails
+//! closed, never passes on no words).
 
 use std::path::{Path, PathBuf};
 
 use super::depth::{self, TooMuch};
 use super::{harvest, Dictionary, Harvested, Rank, Skipped};
+
+/// The source folders of a harness, each absolute in the directory of the
+/// crate that writes the macro (its `CARGO_MANIFEST_DIR`, at compile time):
+/// what `Harness::sources` returns, so the gate finds them from any folder.
+///
+/// ```
+/// struct Billing;
+/// impl Billing {
+///     fn sources(&self) -> &'static [&'static str] {
+///         rowguard::sources!["src", "examples"]
+///     }
+/// }
+/// let dirs = Billing.sources();
+/// assert!(dirs.iter().all(|d| std::path::Path::new(d).is_absolute()));
+/// assert!(std::path::Path::new(dirs[0]).ends_with("src"));
+/// ```
+#[macro_export]
+macro_rules! sources {
+    ($($path:literal),* $(,)?) => {
+        &[$(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path)),*]
+    };
+}
+
+/// The folders harness `harness` declares, resolved: every one must exist.
+/// A declared folder that is missing is an error (exit 2): a gate run
+/// without the words of the code under test would pass what it cannot
+/// find, so it fails closed, and the message says how to declare folders
+/// that resolve from anywhere ([`sources!`](crate::sources)).
+pub fn declared(harness: &str, folders: Vec<PathBuf>) -> crate::Result<Vec<PathBuf>> {
+    for folder in &folders {
+        if !folder.exists() {
+            return Err(crate::Error::Usage(format!(
+                "{}: a source folder the {harness} harness declares (Harness::sources) does not exist, so its words \
+                 cannot be harvested; fix sources() (rowguard::sources![...] resolves in the harness crate's own directory) or give --source PATH",
+                folder.display()
+            )));
+        }
+    }
+    Ok(folders)
+}
 
 /// Largest source file read (a Rust file larger than this is not
 /// hand-written code: sqlparser's whole parser is 0.9 MB).
