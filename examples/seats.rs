@@ -241,7 +241,7 @@ impl Harness for Seats {
     }
 
     fn sources(&self) -> &'static [&'static str] {
-        &["examples"]
+        rowguard::sources!["examples"]
     }
 }
 
