@@ -55,6 +55,8 @@ pub mod guide {
     pub struct Words;
     #[doc = include_str!("../docs/own-harness.md")]
     pub struct OwnHarness;
+    #[doc = include_str!("../docs/own-client.md")]
+    pub struct OwnClient;
     #[doc = include_str!("../docs/own-sql.md")]
     pub struct OwnSql;
     #[doc = include_str!("../docs/servers.md")]
