@@ -8,7 +8,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::tools::bench::{self, detect, scaling, throughput, tripwire};
+use crate::tools::bench::{self, detect, scaling, throughput, tripwire, watch};
 
 use super::Format;
 
@@ -81,6 +81,23 @@ enum Which {
         /// the plpgsql one.
         #[arg(long, value_name = "LIBRARY")]
         native_capture: Option<String>,
+        #[command(flatten)]
+        db: super::DatabaseArgs,
+    },
+    /// Versions that connect themselves: operations checked at the database
+    /// against the same operations raw on the same database without capture.
+    #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
+    Watch {
+        /// The version to measure (default: the harness's first).
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// Generated inputs per round.
+        #[arg(long, default_value_t = 200)]
+        inputs: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         #[command(flatten)]
         db: super::DatabaseArgs,
     },
@@ -299,6 +316,64 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         e.pipeline, e.inputs, e.engine_execs_per_s, e.raw_scenarios_per_s, e.fraction
                     );
                 }
+            }
+        }
+        Which::Watch {
+            pipeline,
+            inputs,
+            rounds,
+            seed,
+            db,
+        } => {
+            anyhow::ensure!(
+                inputs > 0 && rounds > 0,
+                "--inputs and --rounds must be positive"
+            );
+            let harness = super::harness(None)?;
+            let pipeline = match &pipeline {
+                Some(name) => harness.pipeline(name)?,
+                None => harness.safe()?,
+            };
+            let r = watch::run(
+                harness,
+                pipeline,
+                inputs,
+                rounds,
+                seed,
+                db.options().as_ref(),
+            )?;
+            if args.format == Format::Json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"benchmark": "watch", "machine": machine, "result": r})
+                );
+            } else {
+                outln!(
+                    "watch: {} `{}` on {}, {} inputs ({} operations) per round, {} rounds, {} build",
+                    r.harness, r.pipeline, r.database, r.inputs, r.operations, r.rounds, machine.profile
+                );
+                outln!(
+                    "{:<8} {:>10} {:>14} {:>30}",
+                    "side",
+                    "ops/s",
+                    "cpu µs/op",
+                    "wall ms min/median/max"
+                );
+                for (name, s) in [("checked", &r.checked), ("raw", &r.raw)] {
+                    outln!(
+                        "{name:<8} {:>10.0} {:>14.1} {:>30}",
+                        s.ops_per_s,
+                        s.cpu_us_per_op,
+                        format!(
+                            "{:.0} / {:.0} / {:.0}",
+                            s.wall_ms[0], s.wall_ms[1], s.wall_ms[2]
+                        )
+                    );
+                }
+                outln!(
+                    "checked/raw: wall {:.2}x (min {:.2}, max {:.2}), this process's CPU {:.2}x (min {:.2}, max {:.2})",
+                    r.wall_ratio[1], r.wall_ratio[0], r.wall_ratio[2], r.cpu_ratio[1], r.cpu_ratio[0], r.cpu_ratio[2]
+                );
             }
         }
         Which::Scaling {

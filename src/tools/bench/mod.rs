@@ -12,6 +12,8 @@
 //!   cost must follow the rows changed, not the database.
 //! - [`tripwire`]: a one-row UPDATE through the production tripwire against
 //!   the same UPDATE raw, on SQLite and PostgreSQL.
+//! - [`watch`]: code with its own client, judged at the database, against
+//!   the same code on the same database without capture.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,7 @@ pub mod libfuzzer;
 pub mod scaling;
 pub mod throughput;
 pub mod tripwire;
+pub mod watch;
 
 /// A deterministic workload: `n` non-empty scenarios of `harness`
 /// generated from `seed` by the same generator the fuzzers use.

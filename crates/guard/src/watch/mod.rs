@@ -71,6 +71,51 @@ impl fmt::Display for Target {
     }
 }
 
+/// Whether a side installs its capture: `Off` is the raw side of a
+/// benchmark (the same fixture, database, role and grants, nothing logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// Triggers log every row change; the built fixture is kept to put back.
+    On,
+    /// Nothing logged, nothing kept.
+    Off,
+}
+
+/// The same fixture as [`Watched`] builds, with the same role and grants
+/// and no capture: what the code under test pays without rowguard (the raw
+/// side of `bench watch`). Dropped with its database.
+pub struct Bare {
+    side: Box<dyn Side>,
+}
+
+impl Bare {
+    /// On a SQLite file (`database` none), PostgreSQL or MariaDB/MySQL.
+    pub fn open(
+        database: Option<&crate::postgres::PgOptions>,
+        sqlite: impl Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
+        server_sql: Option<&str>,
+    ) -> crate::Result<Bare> {
+        let missing = || crate::Error::Setup("no fixture for this database".into());
+        let side: Box<dyn Side> = match database {
+            None => Box::new(SqliteWatch::open(sqlite, Capture::Off)?),
+            Some(o) if BackendKind::of_url(&o.url) == BackendKind::Mysql => Box::new(
+                MyWatch::open(o, server_sql.ok_or_else(missing)?, Capture::Off)?,
+            ),
+            Some(o) => Box::new(PgWatch::open(
+                o,
+                server_sql.ok_or_else(missing)?,
+                Capture::Off,
+            )?),
+        };
+        Ok(Bare { side })
+    }
+
+    /// What the code under test connects to.
+    pub fn target(&self) -> &Target {
+        self.side.target()
+    }
+}
+
 /// What one operation left behind, as a [`Side`] read it.
 #[derive(Debug, Default)]
 pub(crate) struct Taken {
@@ -139,7 +184,10 @@ impl Watched {
     pub fn sqlite(
         build: impl Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
     ) -> crate::Result<Watched> {
-        Ok(Watched::new(Box::new(SqliteWatch::open(build)?)))
+        Ok(Watched::new(Box::new(SqliteWatch::open(
+            build,
+            Capture::On,
+        )?)))
     }
 
     /// The fixture (`schema_sql`, PostgreSQL dialect) in a database and
@@ -148,13 +196,21 @@ impl Watched {
         options: &crate::postgres::PgOptions,
         schema_sql: &str,
     ) -> crate::Result<Watched> {
-        Ok(Watched::new(Box::new(PgWatch::open(options, schema_sql)?)))
+        Ok(Watched::new(Box::new(PgWatch::open(
+            options,
+            schema_sql,
+            Capture::On,
+        )?)))
     }
 
     /// The fixture (`schema_sql`, MariaDB/MySQL dialect) in a database and
     /// user of rowguard's own on the server `options` names.
     pub fn mysql(options: &crate::postgres::PgOptions, schema_sql: &str) -> crate::Result<Watched> {
-        Ok(Watched::new(Box::new(MyWatch::open(options, schema_sql)?)))
+        Ok(Watched::new(Box::new(MyWatch::open(
+            options,
+            schema_sql,
+            Capture::On,
+        )?)))
     }
 
     /// What the code under test connects to.

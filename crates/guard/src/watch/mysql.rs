@@ -18,7 +18,7 @@
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder};
 
-use super::{left_open, still_open, tampered, Restored, Side, Taken, Target};
+use super::{left_open, still_open, tampered, Capture, Restored, Side, Taken, Target};
 use crate::backend::BackendKind;
 use crate::mysql::run::{self, column, ident, literal, my, Objects};
 use crate::mysql::{db_error, setup, values};
@@ -41,12 +41,17 @@ pub struct MyWatch {
     counters: String,
     /// The last log row of an earlier operation.
     seq: i64,
+    capture: Capture,
 }
 
 impl MyWatch {
     /// Builds `schema_sql` in a new database of rowguard's own on the server
     /// `options` names, with the capture and the app user.
-    pub fn open(options: &crate::postgres::PgOptions, schema_sql: &str) -> crate::Result<MyWatch> {
+    pub fn open(
+        options: &crate::postgres::PgOptions,
+        schema_sql: &str,
+        capture: Capture,
+    ) -> crate::Result<MyWatch> {
         let (opts, mut admin) = run::admin(options)?;
         let objects = Objects::create(&mut admin, true)?;
         let made = (|| {
@@ -75,6 +80,7 @@ impl MyWatch {
             schema_sql: schema_sql.to_string(),
             counters: String::new(),
             seq: 0,
+            capture,
         };
         if let Err(e) = watch.build() {
             watch.objects.drop_all(&mut watch.admin);
@@ -127,15 +133,23 @@ impl MyWatch {
             ),
         )
         .map_err(my("reading the column types"))?;
-        let mut sql = setup::capture_sql(&self.tables, &binary);
+        let mut sql = match self.capture {
+            Capture::On => setup::capture_sql(&self.tables, &binary),
+            Capture::Off => String::new(),
+        };
         let user = self.objects.user();
         sql += &format!("GRANT EXECUTE ON {}.* TO {user};\n", ident(&db));
         for (i, t) in self.tables.iter().enumerate() {
             let n = ident(&t.name);
             sql += &format!(
-                "CREATE TABLE rowguard_built_{i} LIKE {n}; INSERT INTO rowguard_built_{i} SELECT * FROM {n};\n\
-                 GRANT SELECT, INSERT, UPDATE, DELETE ON {}.{n} TO {user};\n",
-                ident(&db)
+                "{copy}GRANT SELECT, INSERT, UPDATE, DELETE ON {}.{n} TO {user};\n",
+                ident(&db),
+                copy = match self.capture {
+                    Capture::On => format!(
+                        "CREATE TABLE rowguard_built_{i} LIKE {n}; INSERT INTO rowguard_built_{i} SELECT * FROM {n};\n"
+                    ),
+                    Capture::Off => String::new(),
+                }
             );
         }
         self.conn

@@ -24,7 +24,7 @@
 
 use postgres::{Client, Config, SimpleQueryMessage};
 
-use super::{left_open, still_open, tampered, Restored, Side, Taken, Target};
+use super::{left_open, still_open, tampered, Capture, Restored, Side, Taken, Target};
 use crate::backend::BackendKind;
 use crate::policy::{RowChange, TableInfo};
 use crate::postgres::run::{self, ident, literal, rows, Objects};
@@ -49,6 +49,7 @@ pub struct PgWatch {
     replica: bool,
     /// The last log row of an earlier operation.
     seq: i64,
+    capture: Capture,
 }
 
 fn pg(what: &str) -> impl Fn(postgres::Error) -> crate::Error + '_ {
@@ -62,7 +63,11 @@ fn first(messages: Vec<SimpleQueryMessage>) -> Option<String> {
 impl PgWatch {
     /// Builds `schema_sql` in a new database of rowguard's own on the server
     /// `options` names, with the capture and the app role.
-    pub fn open(options: &crate::postgres::PgOptions, schema_sql: &str) -> crate::Result<PgWatch> {
+    pub fn open(
+        options: &crate::postgres::PgOptions,
+        schema_sql: &str,
+        capture: Capture,
+    ) -> crate::Result<PgWatch> {
         let (config, mut admin) = run::admin(options)?;
         let objects = Objects::create(&mut admin, options, true)?;
         let made = (|| {
@@ -88,6 +93,7 @@ impl PgWatch {
             sequences: String::new(),
             replica: false,
             seq: 0,
+            capture,
         };
         watch.build()?;
         Ok(watch)
@@ -153,7 +159,12 @@ impl PgWatch {
              GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app};\n\
              GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app};\n"
         );
-        for (i, t) in self.tables.iter().enumerate() {
+        for (i, t) in self
+            .tables
+            .iter()
+            .enumerate()
+            .filter(|_| self.capture == Capture::On)
+        {
             let n = ident(&t.name);
             sql += &format!(
                 "CREATE TABLE rowguard_watch.built_{i} AS SELECT * FROM public.{n};\n\

@@ -26,7 +26,7 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode};
 
-use super::{left_open, tampered, Restored, Side, Taken, Target};
+use super::{left_open, tampered, Capture, Restored, Side, Taken, Target};
 use crate::backend::BackendKind;
 use crate::capture::encode;
 use crate::policy::{Cell, RowChange, TableInfo};
@@ -74,12 +74,14 @@ pub struct SqliteWatch {
     seq: i64,
     /// A transaction left open holds the file: rebuild beside it.
     stuck: bool,
+    capture: Capture,
 }
 
 impl SqliteWatch {
     /// Builds the fixture with `build` in a new file of a temporary folder.
     pub fn open(
         build: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
+        capture: Capture,
     ) -> crate::Result<SqliteWatch> {
         let dir = scratch().join(format!(
             "rowguard-watch-{}-{:08x}",
@@ -89,7 +91,7 @@ impl SqliteWatch {
         std::fs::create_dir_all(&dir)
             .map_err(|e| crate::Error::Setup(format!("{}: {e}", dir.display())))?;
         let build: Build = Box::new(build);
-        let (conn, target, tables, schema, built) = match make(&dir, 0, &build) {
+        let (conn, target, tables, schema, built) = match make(&dir, 0, &build, capture) {
             Ok(made) => made,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
@@ -108,13 +110,15 @@ impl SqliteWatch {
             built,
             seq: 0,
             stuck: false,
+            capture,
         })
     }
 
     fn rebuild(&mut self, why: String) -> crate::Result<Restored> {
         self.generation += 1;
         let old = PathBuf::from(self.target.url());
-        let (conn, target, tables, schema, built) = make(&self.dir, self.generation, &self.build)?;
+        let (conn, target, tables, schema, built) =
+            make(&self.dir, self.generation, &self.build, self.capture)?;
         self.conn = conn;
         self.target = target;
         self.tables = tables;
@@ -133,10 +137,7 @@ impl SqliteWatch {
         picture(&self.conn, &self.tables)
     }
 
-    fn log_since(
-        &self,
-        seq: i64,
-    ) -> rusqlite::Result<Vec<Logged>> {
+    fn log_since(&self, seq: i64) -> rusqlite::Result<Vec<Logged>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, tbl, old_key, new_key FROM main.rowguard_log WHERE seq > ?1 ORDER BY seq",
         )?;
@@ -187,7 +188,7 @@ fn next_id() -> u32 {
 type Made = (Connection, Target, Vec<TableInfo>, Vec<String>, Picture);
 
 /// Builds generation `n` of the fixture file in `dir`, with its capture.
-fn make(dir: &Path, n: usize, build: &Build) -> crate::Result<Made> {
+fn make(dir: &Path, n: usize, build: &Build, capture: Capture) -> crate::Result<Made> {
     let path = dir.join(format!("fixture-{n}.db"));
     let conn = Connection::open(&path)?;
     conn.busy_timeout(LOCK_WAIT)?;
@@ -197,7 +198,9 @@ fn make(dir: &Path, n: usize, build: &Build) -> crate::Result<Made> {
         .into_iter()
         .filter(|t| !t.name.starts_with("rowguard_"))
         .collect();
-    conn.execute_batch(&capture_sql(&tables))?;
+    if capture == Capture::On {
+        conn.execute_batch(&capture_sql(&tables))?;
+    }
     let schema = schema(&conn)?;
     let built = picture(&conn, &tables)?;
     let target = Target {
