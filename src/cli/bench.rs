@@ -371,7 +371,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     );
                 }
                 outln!(
-                    "checked/raw: wall {:.2}x (min {:.2}, max {:.2}), this process's CPU {:.2}x (min {:.2}, max {:.2})",
+                    "checked/raw: wall {:.2}x (min {:.2}, max {:.2}), this thread's CPU {:.2}x (min {:.2}, max {:.2})",
                     r.wall_ratio[1], r.wall_ratio[0], r.wall_ratio[2], r.cpu_ratio[1], r.cpu_ratio[0], r.cpu_ratio[2]
                 );
             }

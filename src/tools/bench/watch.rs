@@ -3,7 +3,7 @@
 //! (capture, judge, putting the fixture back after each input) against the
 //! same operations run raw by the same code on a [`Bare`] fixture: the same
 //! database, role and grants, with no capture. Rounds alternate the sides;
-//! each reports wall time and this process's CPU time (the client side:
+//! each reports wall time and this thread's CPU time (the client side:
 //! the code under test and rowguard); the server's own work is in the wall
 //! time only.
 
@@ -22,7 +22,7 @@ use crate::harness::scenario::Scenario;
 pub struct Side {
     /// Operations per second (wall clock), median of the rounds.
     pub ops_per_s: f64,
-    /// Microseconds of this process's CPU time per operation, median.
+    /// Microseconds of this thread's CPU time per operation, median.
     pub cpu_us_per_op: f64,
     /// Wall time per round, min / median / max, in milliseconds.
     pub wall_ms: [f64; 3],
@@ -45,23 +45,15 @@ pub struct WatchBench {
     pub cpu_ratio: [f64; 3],
 }
 
-/// This process's CPU time (user and system) so far, from `/proc/self/stat`
-/// (Linux; zero elsewhere, and the CPU columns say nothing).
-pub fn process_cpu() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
-    // fields after the command's closing parenthesis: utime is the 12th, stime the 13th
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // the kernel's USER_HZ is 100 on every Linux this runs on
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+/// This thread's CPU time so far, in nanoseconds, from
+/// `/proc/thread-self/schedstat` (Linux; zero elsewhere, and the CPU
+/// columns say nothing). The code under test and rowguard run on this
+/// thread; a server's work is in the wall time only.
+pub fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
 fn spread(mut v: Vec<f64>) -> [f64; 3] {
@@ -104,17 +96,17 @@ pub fn run(
     let bare = Bare::open(database, move |c| build(c), server_sql.as_deref())?;
     let (mut checked, mut raw) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let (cpu, start) = (process_cpu(), Instant::now());
+        let (cpu, start) = (thread_cpu(), Instant::now());
         for scenario in &workload {
             execute(&mut session, pipeline, scenario)?;
         }
-        checked.push((start.elapsed(), process_cpu().saturating_sub(cpu)));
-        let (cpu, start) = (process_cpu(), Instant::now());
+        checked.push((start.elapsed(), thread_cpu().saturating_sub(cpu)));
+        let (cpu, start) = (thread_cpu(), Instant::now());
         for op in workload.iter().flat_map(|s| &s.ops) {
             // errors are part of the workload, as on the checked side
             let _ = pipeline.run_at(op, bare.target());
         }
-        raw.push((start.elapsed(), process_cpu().saturating_sub(cpu)));
+        raw.push((start.elapsed(), thread_cpu().saturating_sub(cpu)));
     }
     let side = |runs: &[(Duration, Duration)]| Side {
         ops_per_s: spread(
