@@ -82,6 +82,7 @@ pub mod policy;
 pub mod postgres;
 mod profile;
 pub mod static_check;
+mod stored;
 pub mod tripwire;
 mod watchdog;
 
