@@ -72,6 +72,7 @@ mod capture;
 mod clean;
 pub mod coverage;
 pub mod db;
+pub mod dialect;
 mod dynamic;
 mod error;
 pub mod interrupt;

@@ -56,7 +56,8 @@ use crate::static_check::{compiled_text, Dialect, StaticView};
 use crate::{Api, Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
 
 mod call;
-pub mod lex;
+/// The mysql lexer ([`crate::dialect::mysql`]) under its old name.
+pub use crate::dialect::mysql as lex;
 mod raw;
 pub(crate) mod run;
 pub(crate) mod setup;

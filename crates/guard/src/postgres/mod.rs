@@ -46,7 +46,8 @@ use crate::static_check::{compiled_text, Dialect, StaticView};
 use crate::{Api, Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
 
 mod call;
-pub mod lex;
+/// The postgres lexer ([`crate::dialect::postgres`]) under its old name.
+pub use crate::dialect::postgres as lex;
 mod raw;
 pub(crate) mod run;
 pub(crate) mod setup;
