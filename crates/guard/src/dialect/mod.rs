@@ -59,6 +59,24 @@ pub(crate) fn pieces(sql: &str, spans: &[(Region, usize, usize)]) -> Vec<(usize,
     pieces
 }
 
+/// `sql` again into `out`: each code region holding a `?` (where a
+/// placeholder may stand) through `write`, every other region as it is.
+pub(crate) fn rewrite_code(
+    sql: &str,
+    spans: &[(Region, usize, usize)],
+    out: &mut String,
+    mut write: impl FnMut(&str, &mut String),
+) {
+    for &(region, s, e) in spans {
+        let text = &sql[s..e];
+        if region != Region::Code || !text.contains('?') {
+            out.push_str(text);
+            continue;
+        }
+        write(text, out);
+    }
+}
+
 /// The first `n` words of a statement whose regions are `spans`,
 /// upper-cased, skipping blanks, comments, markers and opening parentheses;
 /// a literal ends them.

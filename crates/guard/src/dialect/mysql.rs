@@ -15,7 +15,7 @@
 //! control character; `/* ... */` does not nest, and `/*! ... */` (or
 //! `/*!50000 ...*/`, MariaDB's `/*M! ... */`) is code the server runs.
 
-use super::{pieces, quoted, Region};
+use super::{pieces, quoted, rewrite_code, Region};
 use crate::Value;
 
 /// Splits `sql` into (region, start, end) spans. The opener and closer of
@@ -101,12 +101,7 @@ pub fn question_params(sql: &str, params: &[Value]) -> (String, Vec<Value>) {
     let mut out = String::with_capacity(sql.len());
     let mut ordered = Vec::new();
     let mut bare = 0;
-    for (region, s, e) in spans(sql) {
-        let text = &sql[s..e];
-        if region != Region::Code || !text.contains('?') {
-            out.push_str(text);
-            continue;
-        }
+    rewrite_code(sql, &spans(sql), &mut out, |text, out| {
         let mut rest = text;
         while let Some(q) = rest.find('?') {
             out.push_str(&rest[..=q]);
@@ -126,7 +121,7 @@ pub fn question_params(sql: &str, params: &[Value]) -> (String, Vec<Value>) {
             rest = &rest[q + 1 + digits..];
         }
         out.push_str(rest);
-    }
+    });
     (out, ordered)
 }
 

@@ -20,7 +20,7 @@
 //! cancel ends it. It counts runs over the raw bytes, literals included, so
 //! no disagreement between this lexer and the server's can hide one.
 
-use super::{pieces, quoted, Region};
+use super::{pieces, quoted, rewrite_code, Region};
 
 /// Longest run of operator characters the guard sends (PostgreSQL 15 lexes
 /// a 4,096-character run of `*/` in well under 0.1 s, 80,000 in 6 s).
@@ -162,12 +162,7 @@ pub fn statements(sql: &str) -> Vec<&str> {
 pub fn dollar_params(sql: &str, has_params: bool) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut bare = 0;
-    for (region, s, e) in spans(sql) {
-        let text = &sql[s..e];
-        if region != Region::Code || !text.contains('?') {
-            out.push_str(text);
-            continue;
-        }
+    rewrite_code(sql, &spans(sql), &mut out, |text, out| {
         let b = text.as_bytes();
         let mut i = 0;
         while i < b.len() {
@@ -190,7 +185,7 @@ pub fn dollar_params(sql: &str, has_params: bool) -> String {
             out.push_str(&text[i..i + len]);
             i += len;
         }
-    }
+    });
     out
 }
 
