@@ -82,6 +82,7 @@ pub mod mysql;
 pub mod policy;
 pub mod postgres;
 mod profile;
+pub mod server;
 pub mod static_check;
 mod stored;
 pub mod tripwire;

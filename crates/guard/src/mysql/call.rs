@@ -18,7 +18,7 @@ use super::{
 };
 use crate::interrupt;
 use crate::policy::{undo, RowChange};
-use crate::postgres::watchdog::Acted;
+use crate::server::watchdog::Acted;
 use crate::static_check::{compiled_text, Dialect};
 use crate::{Api, DbError, ErrorClass, Finding, Kind, StatementCheck, Value};
 

@@ -50,8 +50,8 @@ use crate::backend::{Backend, BackendKind};
 use crate::interrupt;
 use crate::memo::Memo;
 use crate::policy::TableInfo;
-use crate::postgres::watchdog::Watchdog;
-use crate::postgres::PgOptions;
+use crate::server::watchdog::Watchdog;
+use crate::server::ServerOptions;
 use crate::static_check::{compiled_text, Dialect, StaticView};
 use crate::{Api, Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
 
@@ -236,7 +236,11 @@ impl MyGuard {
     /// Connects to the server in `options` (`mysql://` or `mariadb://`),
     /// builds `schema_sql` (DDL and rows, MySQL dialect) in a fresh database
     /// and installs the isolation.
-    pub fn open(options: &PgOptions, schema_sql: &str, policy: Policy) -> crate::Result<MyGuard> {
+    pub fn open(
+        options: &ServerOptions,
+        schema_sql: &str,
+        policy: Policy,
+    ) -> crate::Result<MyGuard> {
         let (opts, mut admin) = run::admin(options)?;
         let objects = run::Objects::create(&mut admin, true)?;
         let infile: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
@@ -265,8 +269,8 @@ impl MyGuard {
             admin: Some(admin),
             xid: format!(
                 "rowguard{:016x}{:016x}",
-                crate::postgres::run::random(),
-                crate::postgres::run::random()
+                crate::server::run::random(),
+                crate::server::run::random()
             ),
             objects,
             tables: built.tables,

@@ -9,7 +9,7 @@ use mysql::Conn;
 
 use super::run::{self, Objects};
 use super::{db_error, lex, values};
-use crate::postgres::PgOptions;
+use crate::server::ServerOptions;
 use crate::{Db, DbError, Value};
 
 /// An unchecked connection to its own fixture database.
@@ -21,7 +21,7 @@ pub struct MyRaw {
 
 impl MyRaw {
     /// Connects to the server in `options` and builds `schema_sql` in a fresh database.
-    pub fn open(options: &PgOptions, schema_sql: &str) -> crate::Result<MyRaw> {
+    pub fn open(options: &ServerOptions, schema_sql: &str) -> crate::Result<MyRaw> {
         let (opts, mut admin) = run::admin(options)?;
         let objects = Objects::create(&mut admin, false)?;
         let built = run::connect(objects.opts_for(&opts), "to rowguard's database").and_then(

@@ -11,12 +11,12 @@ use std::time::Instant;
 use postgres::Client;
 
 use super::status::{changed_settings, parse_status, LogRow, Status};
-use super::watchdog::Acted;
 use super::{
     db_error, error_kind, lex, one_line, run, setup, values, PgGuard, Ran, CALL_LIMIT, INPUT_TIME,
 };
 use crate::interrupt;
 use crate::policy::{undo, RowChange};
+use crate::server::watchdog::Acted;
 use crate::static_check::{compiled_text, Dialect};
 use crate::{Api, DbError, ErrorClass, Finding, Kind, StatementCheck, Value};
 

@@ -28,7 +28,7 @@
 //!
 //! Bounds the input cannot lift: `temp_file_limit` (a superuser setting) on
 //! the app role; `statement_timeout`, `lock_timeout` and `work_mem` set on
-//! the role and checked after every call; a [`watchdog`] that cancels, then
+//! the role and checked after every call; a watchdog ([`crate::server::watchdog`]) that cancels, then
 //! terminates, a call past its wall-clock limit; text with a run of operator
 //! characters long enough to stall PostgreSQL's lexer is never sent.
 //! A signal ([`crate::interrupt`]) cancels the call in flight.
@@ -53,13 +53,13 @@ pub(crate) mod run;
 pub(crate) mod setup;
 mod status;
 pub mod values;
-pub(crate) mod watchdog;
 
+use crate::server::watchdog::Watchdog;
+/// The server options under the PostgreSQL backend's old name.
+pub use crate::server::ServerOptions as PgOptions;
 pub use raw::PgRaw;
 pub(crate) use raw::StatementCache;
-pub use run::PgOptions;
 use status::{status_sql, watched_sql};
-use watchdog::Watchdog;
 
 /// Per-statement limits the server enforces (set on the app role).
 const STATEMENT_TIMEOUT_MS: u64 = 3000;

@@ -1,0 +1,19 @@
+//! What every server backend shares (PostgreSQL in [`crate::postgres`],
+//! MariaDB/MySQL in [`crate::mysql`]): the options that say where the
+//! server is, the names a run gives what it makes there, and the wall-clock
+//! watchdog over every call. Each backend keeps only its dialect and its
+//! client; neither names the other's.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`options`] | [`ServerOptions`]: the server's URL, whose database it is, the app role |
+//! | [`run`] | the run id, the marker on what a run makes, database names, random bits |
+//! | [`watchdog`] | the wall-clock bound on one call: cancel, then end the connection |
+//! | [`values`] | a logged JSON row image's cells in the guard's encoding |
+
+pub mod options;
+pub(crate) mod run;
+pub mod values;
+pub(crate) mod watchdog;
+
+pub use options::ServerOptions;
