@@ -50,6 +50,7 @@ use crate::backend::{Backend, BackendKind};
 use crate::interrupt;
 use crate::memo::Memo;
 use crate::policy::TableInfo;
+use crate::server::call::Ran;
 use crate::server::watchdog::Watchdog;
 use crate::server::ServerOptions;
 use crate::static_check::{compiled_text, Dialect, StaticView};
@@ -223,13 +224,6 @@ fn error_kind(code: u16, text: &str) -> Kind {
         }
         _ => Kind::SqlError,
     }
-}
-
-/// What one statement's run gave back.
-enum Ran {
-    Rows(usize),
-    Row(Vec<Value>),
-    Done,
 }
 
 impl MyGuard {

@@ -5,18 +5,13 @@
 //! policy. A call that ended or broke the input's transaction is a finding
 //! and the guard begins a new one.
 
-use std::collections::BTreeSet;
-use std::time::Instant;
-
 use postgres::Client;
 
-use super::status::{changed_settings, parse_status, LogRow, Status};
-use super::{
-    db_error, error_kind, lex, one_line, run, setup, values, PgGuard, Ran, CALL_LIMIT, INPUT_TIME,
-};
-use crate::interrupt;
-use crate::policy::{undo, RowChange};
-use crate::server::watchdog::Acted;
+use super::status::{parse_status, Status, WATCHED};
+use super::{db_error, error_kind, lex, one_line, run, setup, values, PgGuard, Ran, CALL_LIMIT};
+use crate::policy::TableInfo;
+use crate::server::call;
+use crate::server::judge::{self, LogRow};
 use crate::static_check::{compiled_text, Dialect};
 use crate::{Api, DbError, ErrorClass, Finding, Kind, StatementCheck, Value};
 
@@ -73,21 +68,15 @@ impl PgGuard {
         sql: &str,
         params: &[Value],
     ) -> Result<Ran, DbError> {
-        if interrupt::requested() && self.fatal.is_none() {
-            self.fatal = Some("interrupted by a signal".into());
-        }
+        call::note_signal(&mut self.fatal);
         let (compiled, tail) = compiled_text(sql);
         let text = lex::dollar_params(compiled, !params.is_empty());
         let mut check = StatementCheck::new(api, sql, params, tail);
         let template = self.next_template();
-        let view = self.memo.view(
-            &text,
-            Dialect::Postgres,
-            &self.policy,
-            template.as_ref().and_then(|t| t.as_deref()),
-        );
-        check.add_static(&view, &template, tail, "sent to the server");
-        self.last_view = view;
+        let (memo, policy) = (&mut self.memo, &self.policy);
+        let dialect = Dialect::Postgres;
+        self.last_view =
+            call::static_view(memo, policy, dialect, &text, template, tail, &mut check);
         let result = self.run_dynamic(&mut check, api, &text, params);
         self.verdict.statements.push(check);
         result
@@ -100,14 +89,8 @@ impl PgGuard {
         text: &str,
         params: &[Value],
     ) -> Result<Ran, DbError> {
-        if let Some(f) = &self.fatal {
-            return Err(DbError::new(ErrorClass::Other, f.clone()));
-        }
-        // Feedback only (which statements the text starts): never what runs.
-        let firsts: BTreeSet<String> = lex::statements(text)
-            .iter()
-            .map(|p| lex::leading_words(p, 2).join(" ").to_ascii_lowercase())
-            .collect();
+        call::refused(&self.fatal)?;
+        let firsts = call::first_words(lex::statements(text), lex::leading_words);
         // COPY switches the protocol to a data stream the client would have to
         // serve (FROM STDIN) or swallow (TO STDOUT): refused before it is sent.
         // A COPY this reading misses breaks the connection: an error, never clean.
@@ -127,52 +110,17 @@ impl PgGuard {
             check.add(Finding::new(Kind::ResourceLimit, why.clone()));
             return Err(DbError::new(ErrorClass::Limit, why));
         }
-        // The call's wall-clock bound: its own limit, within what is left of the input's.
-        let now = Instant::now();
-        let deadline = self.input_deadline.unwrap_or(now + CALL_LIMIT);
-        let (limit, clock) = if deadline < now + CALL_LIMIT {
-            (
-                deadline.saturating_duration_since(now),
-                ("input", INPUT_TIME),
-            )
-        } else {
-            (CALL_LIMIT, ("call", CALL_LIMIT))
-        };
-        if limit.is_zero() {
-            let why = format!(
-                "the input ran past its wall-clock limit of {} ms: not sent",
-                INPUT_TIME.as_millis()
-            );
-            check.add(Finding::new(Kind::ResourceLimit, why.clone()));
-            return Err(DbError::new(ErrorClass::Limit, why));
-        }
+        let (limit, clock) = call::clock(check, self.input_deadline, CALL_LIMIT)?;
         self.open_savepoint(check)?;
         self.watchdog.arm(limit);
         let ran = self.run_one(api, text, params);
         let acted = self.watchdog.disarm();
-        if acted != Acted::Nothing && !interrupt::requested() {
-            check.add(Finding::new(
-                Kind::ResourceLimit,
-                format!(
-                    "the {} ran past its wall-clock limit of {} ms: the guard {} it",
-                    clock.0,
-                    clock.1.as_millis(),
-                    if acted == Acted::Cancelled {
-                        "cancelled"
-                    } else {
-                        "ended the connection of"
-                    }
-                ),
-            ));
-        }
+        call::past_its_limit(check, acted, clock, "cancelled");
         let result = match ran {
             Ok(r) => Ok(r),
             Err(e) => {
                 let message = one_line(&e);
-                if interrupt::requested() {
-                    self.fatal = Some("interrupted by a signal".into());
-                    return Err(DbError::new(ErrorClass::Other, message));
-                }
+                call::stopped_by_signal(&mut self.fatal, &message)?;
                 if e.as_db_error().is_none() && self.conn.as_ref().is_some_and(Client::is_closed) {
                     self.fatal = Some(message.clone());
                     return Err(DbError::new(ErrorClass::Other, message));
@@ -199,10 +147,7 @@ impl PgGuard {
         let collected = self.collect(check, result.is_err());
         self.watchdog.disarm();
         collected?;
-        match result {
-            Ok(Ran::Done) if api == Api::QueryRow => Err(DbError::no_rows()),
-            other => other,
-        }
+        call::answer(api, result)
     }
 
     /// The call's savepoint, in the round trip that releases the previous
@@ -298,14 +243,7 @@ impl PgGuard {
                 format!("the statement created {} temporary object(s)", status.temp),
             ));
         }
-        if status.settings != self.baseline {
-            check.add(Finding::new(
-                Kind::ForbiddenAction,
-                format!(
-                    "the statement changed session settings the guard relies on ({}): denied, reset",
-                    changed_settings(&self.baseline, &status.settings)
-                ),
-            ));
+        if !judge::settings_kept(check, &WATCHED, &self.baseline, &status.settings) {
             self.own("RESET ALL")?;
         }
         self.judge(check, status.rows);
@@ -341,29 +279,8 @@ impl PgGuard {
 
     /// Compares logged row changes with the policy (as the SQLite backend does).
     pub(super) fn judge(&mut self, check: &mut StatementCheck, rows: Vec<LogRow>) {
-        check.changed_rows = rows.len();
-        let mut outside = Vec::new();
-        let mut undos = Vec::new();
-        for (tbl, old, new) in rows {
-            let Some(table) = self.tables.iter().find(|t| t.name == tbl) else {
-                continue;
-            };
-            let change = RowChange {
-                old: values::cells_of_image(old.as_deref(), &table.columns),
-                new: values::cells_of_image(new.as_deref(), &table.columns),
-                table: tbl,
-            };
-            if change.old.is_none() && change.new.is_none() {
-                continue;
-            }
-            let cells = self.policy.violations(&change, table);
-            if !cells.is_empty() {
-                outside.extend(cells);
-                undos.push(undo(&change, table));
-            }
-        }
-        if !outside.is_empty() {
-            check.add(Finding::write_outside(outside, undos));
-        }
+        let cells =
+            |image: Option<&str>, table: &TableInfo| values::cells_of_image(image, &table.columns);
+        judge::judge(check, &self.policy, &self.tables, rows, cells, |_| None);
     }
 }

@@ -54,6 +54,7 @@ pub(crate) mod setup;
 mod status;
 pub mod values;
 
+use crate::server::call::Ran;
 use crate::server::watchdog::Watchdog;
 /// The server options under the PostgreSQL backend's old name.
 pub use crate::server::ServerOptions as PgOptions;
@@ -155,13 +156,6 @@ fn error_kind(code: &str, message: &str, bound_values: bool) -> Option<Kind> {
         "22021" | "22P05" if bound_values => None,
         _ => Some(Kind::SqlError),
     }
-}
-
-/// What one statement's run gave back.
-enum Ran {
-    Rows(usize),
-    Row(Vec<Value>),
-    Done,
 }
 
 impl PgGuard {

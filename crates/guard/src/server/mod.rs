@@ -6,11 +6,15 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`call`] | the steps of one call both backends take alike, and what it gave back |
+//! | [`judge`] | the logged row changes against the policy; the settings watch |
 //! | [`options`] | [`ServerOptions`]: the server's URL, whose database it is, the app role |
 //! | [`run`] | the run id, the marker on what a run makes, database names, random bits |
 //! | [`watchdog`] | the wall-clock bound on one call: cancel, then end the connection |
 //! | [`values`] | a logged JSON row image's cells in the guard's encoding |
 
+pub(crate) mod call;
+pub(crate) mod judge;
 pub mod options;
 pub(crate) mod run;
 pub mod values;
