@@ -99,13 +99,9 @@ impl MyGuard {
         let (compiled, tail) = compiled_text(sql);
         let (text, ordered) = lex::question_params(compiled, params);
         let mut check = StatementCheck::new(api, sql, params, tail);
-        let template = self.next_template();
-        let (memo, policy) = (&mut self.memo, &self.policy);
-        let dialect = Dialect::Mysql;
-        self.last_view =
-            call::static_view(memo, policy, dialect, &text, template, tail, &mut check);
+        self.judging.view(Dialect::Mysql, &text, tail, &mut check);
         let result = self.run_dynamic(&mut check, api, &text, &ordered);
-        self.verdict.statements.push(check);
+        self.judging.verdict.statements.push(check);
         result
     }
 
@@ -330,6 +326,13 @@ impl MyGuard {
                 "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES');".to_string()
             })
         };
-        judge::judge(check, &self.policy, &self.tables, rows, cells, prelude);
+        judge::judge(
+            check,
+            &self.judging.policy,
+            &self.tables,
+            rows,
+            cells,
+            prelude,
+        );
     }
 }

@@ -39,7 +39,6 @@
 //! Either cut is a `resource-limit` finding, however the statement ended.
 //! A signal ([`crate::interrupt`]) kills the query in flight.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,13 +47,13 @@ use mysql::{Conn, OptsBuilder};
 
 use crate::backend::{Backend, BackendKind};
 use crate::interrupt;
-use crate::memo::Memo;
 use crate::policy::TableInfo;
-use crate::server::call::Ran;
+use crate::server::call::{noting_fatal, refused, Ran};
+use crate::server::judging::Judging;
 use crate::server::watchdog::Watchdog;
 use crate::server::ServerOptions;
-use crate::static_check::{compiled_text, Dialect, StaticView};
-use crate::{Api, Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
+use crate::static_check::{compiled_text, Dialect};
+use crate::{Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
 
 mod call;
 /// The mysql lexer ([`crate::dialect::mysql`]) under its old name.
@@ -148,10 +147,7 @@ pub struct MyGuard {
     admin: Option<Conn>,
     objects: run::Objects,
     tables: Vec<TableInfo>,
-    policy: Policy,
-    templates: Option<VecDeque<String>>,
-    verdict: Verdict,
-    memo: Memo,
+    judging: Judging,
     /// The input's XA transaction id (secret: the code under test cannot end it).
     xid: String,
     /// The input's XA transaction is open.
@@ -172,7 +168,6 @@ pub struct MyGuard {
     infile: Arc<std::sync::Mutex<Vec<String>>>,
     /// The connection broke: every later call fails and the input ends in an error.
     fatal: Option<String>,
-    last_view: StaticView,
     watchdog: Watchdog,
     _interrupt: interrupt::Registration,
 }
@@ -252,8 +247,6 @@ impl MyGuard {
                 return Err(e);
             }
         };
-        let mut memo = Memo::default();
-        memo.set_policy(&policy);
         let status_sql = format!(
             "SELECT @@in_transaction, CONCAT_WS(' | ', {})",
             WATCHED.join(", ")
@@ -268,10 +261,7 @@ impl MyGuard {
             ),
             objects,
             tables: built.tables,
-            policy,
-            templates: None,
-            verdict: Verdict::default(),
-            memo,
+            judging: Judging::new(policy),
             in_input: false,
             read_after: 0,
             time_cuts: None,
@@ -281,7 +271,6 @@ impl MyGuard {
             status_sql,
             infile,
             fatal: None,
-            last_view: StaticView::default(),
             watchdog,
             _interrupt: registration,
         })
@@ -401,10 +390,6 @@ impl MyGuard {
         Ok(out)
     }
 
-    fn next_template(&mut self) -> Option<Option<String>> {
-        self.templates.as_mut().map(|t| t.pop_front())
-    }
-
     /// Ends the input's XA transaction (rolled back) and puts back what a
     /// rollback does not: the session itself (user variables, prepared
     /// statements, user locks, settings), then AUTO_INCREMENT counters (read
@@ -510,40 +495,31 @@ impl Backend for MyGuard {
     }
 
     fn set_policy(&mut self, policy: Policy) {
-        self.memo.set_policy(&policy);
-        self.policy = policy;
+        self.judging.set_policy(policy);
     }
 
     fn set_templates(&mut self, shapes: Option<Vec<String>>) {
-        self.templates = shapes.map(VecDeque::from);
+        self.judging.set_templates(shapes);
     }
 
     fn shape_of(&self, sql: &str) -> String {
         let (text, _) = lex::question_params(compiled_text(sql).0, &[]);
-        self.memo.shape(&text, Dialect::Mysql)
+        self.judging.shape(&text, Dialect::Mysql)
     }
 
     fn query_unchecked(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
-        if let Some(f) = &self.fatal {
-            return Err(DbError::new(ErrorClass::Other, f.clone()));
-        }
+        refused(&self.fatal)?;
         let (text, ordered) = lex::question_params(sql, params);
         let ran = self.conn().exec_map(
             text.as_str(),
             values::params(&ordered),
             |row: mysql::Row| values::row_values(&row),
         );
-        ran.map_err(|e| {
-            let error = db_error(&e);
-            if code(&e).is_none() {
-                self.fatal = Some(error.message.clone());
-            }
-            error
-        })
+        ran.map_err(|e| noting_fatal(&mut self.fatal, db_error(&e), code(&e).is_none()))
     }
 
     fn take_verdict(&mut self) -> Verdict {
-        std::mem::take(&mut self.verdict)
+        self.judging.take_verdict()
     }
 
     fn as_db(&mut self) -> &mut dyn Db {
@@ -551,26 +527,4 @@ impl Backend for MyGuard {
     }
 }
 
-impl Db for MyGuard {
-    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
-        match self.guarded(Api::Execute, sql, params)? {
-            Ran::Rows(n) => Ok(n),
-            _ => Ok(0),
-        }
-    }
-
-    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.guarded(Api::ExecuteBatch, sql, &[]).map(|_| ())
-    }
-
-    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
-        match self.guarded(Api::QueryRow, sql, params)? {
-            Ran::Row(r) => Ok(r),
-            _ => Err(DbError::no_rows()),
-        }
-    }
-
-    fn database(&self) -> &'static str {
-        "mysql"
-    }
-}
+crate::server::call::server_db!(MyGuard, "mysql");

@@ -72,13 +72,10 @@ impl PgGuard {
         let (compiled, tail) = compiled_text(sql);
         let text = lex::dollar_params(compiled, !params.is_empty());
         let mut check = StatementCheck::new(api, sql, params, tail);
-        let template = self.next_template();
-        let (memo, policy) = (&mut self.memo, &self.policy);
-        let dialect = Dialect::Postgres;
-        self.last_view =
-            call::static_view(memo, policy, dialect, &text, template, tail, &mut check);
+        self.judging
+            .view(Dialect::Postgres, &text, tail, &mut check);
         let result = self.run_dynamic(&mut check, api, &text, params);
-        self.verdict.statements.push(check);
+        self.judging.verdict.statements.push(check);
         result
     }
 
@@ -281,6 +278,13 @@ impl PgGuard {
     pub(super) fn judge(&mut self, check: &mut StatementCheck, rows: Vec<LogRow>) {
         let cells =
             |image: Option<&str>, table: &TableInfo| values::cells_of_image(image, &table.columns);
-        judge::judge(check, &self.policy, &self.tables, rows, cells, |_| None);
+        judge::judge(
+            check,
+            &self.judging.policy,
+            &self.tables,
+            rows,
+            cells,
+            |_| None,
+        );
     }
 }

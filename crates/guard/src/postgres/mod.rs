@@ -33,17 +33,16 @@
 //! characters long enough to stall PostgreSQL's lexer is never sent.
 //! A signal ([`crate::interrupt`]) cancels the call in flight.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
 
 use crate::backend::{Backend, BackendKind};
 use crate::interrupt;
-use crate::memo::Memo;
 use crate::policy::TableInfo;
-use crate::static_check::{compiled_text, Dialect, StaticView};
-use crate::{Api, Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
+use crate::static_check::{compiled_text, Dialect};
+use crate::{Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
 
 mod call;
 /// The postgres lexer ([`crate::dialect::postgres`]) under its old name.
@@ -54,7 +53,8 @@ pub(crate) mod setup;
 mod status;
 pub mod values;
 
-use crate::server::call::Ran;
+use crate::server::call::{noting_fatal, refused, Ran};
+use crate::server::judging::Judging;
 use crate::server::watchdog::Watchdog;
 /// The server options under the PostgreSQL backend's old name.
 pub use crate::server::ServerOptions as PgOptions;
@@ -80,10 +80,7 @@ pub struct PgGuard {
     admin: Option<Client>,
     objects: run::Objects,
     tables: Vec<TableInfo>,
-    policy: Policy,
-    templates: Option<VecDeque<String>>,
-    verdict: Verdict,
-    memo: Memo,
+    judging: Judging,
     statements: HashMap<String, Statement>,
     /// The input's transaction id (`rowguard.begin()`).
     xid: String,
@@ -99,7 +96,6 @@ pub struct PgGuard {
     status_sql: String,
     /// The connection broke: every later call fails and the input ends in an error.
     fatal: Option<String>,
-    last_view: StaticView,
     watchdog: Watchdog,
     _interrupt: interrupt::Registration,
 }
@@ -173,18 +169,13 @@ impl PgGuard {
                 return Err(e);
             }
         };
-        let mut memo = Memo::default();
-        memo.set_policy(&policy);
         let status_sql = status_sql();
         Ok(PgGuard {
             conn: Some(conn),
             admin: Some(admin),
             objects,
             tables,
-            policy,
-            templates: None,
-            verdict: Verdict::default(),
-            memo,
+            judging: Judging::new(policy),
             statements: HashMap::new(),
             xid: String::new(),
             read_after: 0,
@@ -193,7 +184,6 @@ impl PgGuard {
             baseline,
             status_sql,
             fatal: None,
-            last_view: StaticView::default(),
             watchdog,
             _interrupt: registration,
         })
@@ -321,10 +311,6 @@ impl PgGuard {
         Ok(out)
     }
 
-    fn next_template(&mut self) -> Option<Option<String>> {
-        self.templates.as_mut().map(|t| t.pop_front())
-    }
-
     fn prepared(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
@@ -397,23 +383,20 @@ impl Backend for PgGuard {
     }
 
     fn set_policy(&mut self, policy: Policy) {
-        self.memo.set_policy(&policy);
-        self.policy = policy;
+        self.judging.set_policy(policy);
     }
 
     fn set_templates(&mut self, shapes: Option<Vec<String>>) {
-        self.templates = shapes.map(VecDeque::from);
+        self.judging.set_templates(shapes);
     }
 
     fn shape_of(&self, sql: &str) -> String {
         let text = lex::dollar_params(compiled_text(sql).0, false);
-        self.memo.shape(&text, Dialect::Postgres)
+        self.judging.shape(&text, Dialect::Postgres)
     }
 
     fn query_unchecked(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
-        if let Some(f) = &self.fatal {
-            return Err(DbError::new(ErrorClass::Other, f.clone()));
-        }
+        refused(&self.fatal)?;
         let text = lex::dollar_params(sql, !params.is_empty());
         let run = |g: &mut PgGuard| -> Result<Vec<Vec<Value>>, postgres::Error> {
             let stmt = g.prepared(&text)?;
@@ -425,17 +408,12 @@ impl Backend for PgGuard {
                     .collect()
             })
         };
-        run(self).map_err(|e| {
-            let error = db_error(&e);
-            if e.as_db_error().is_none() {
-                self.fatal = Some(error.message.clone());
-            }
-            error
-        })
+        run(self)
+            .map_err(|e| noting_fatal(&mut self.fatal, db_error(&e), e.as_db_error().is_none()))
     }
 
     fn take_verdict(&mut self) -> Verdict {
-        std::mem::take(&mut self.verdict)
+        self.judging.take_verdict()
     }
 
     fn as_db(&mut self) -> &mut dyn Db {
@@ -443,29 +421,7 @@ impl Backend for PgGuard {
     }
 }
 
-impl Db for PgGuard {
-    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
-        match self.guarded(Api::Execute, sql, params)? {
-            Ran::Rows(n) => Ok(n),
-            _ => Ok(0),
-        }
-    }
-
-    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.guarded(Api::ExecuteBatch, sql, &[]).map(|_| ())
-    }
-
-    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
-        match self.guarded(Api::QueryRow, sql, params)? {
-            Ran::Row(r) => Ok(r),
-            _ => Err(DbError::no_rows()),
-        }
-    }
-
-    fn database(&self) -> &'static str {
-        "postgres"
-    }
-}
+crate::server::call::server_db!(PgGuard, "postgres");
 
 /// A connect timeout for URLs that set none: an unreachable server is an error, not a hang.
 pub(crate) fn config_of(url: &str) -> crate::Result<Config> {

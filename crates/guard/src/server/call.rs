@@ -1,6 +1,5 @@
 //! The steps of one call that every server backend takes alike, around its
-//! own dialect's: a guard made fatal by a signal, the static layer's view of
-//! the text as sent, the feedback of its first words, the call's wall-clock
+//! own dialect's: a guard made fatal by a signal, the feedback of its first words, the call's wall-clock
 //! bound within the input's, the finding of a call the watchdog stopped,
 //! and the answer a `query_row` that found no row gives. The backend's
 //! `call.rs` runs them in order, with its own client in between.
@@ -10,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::watchdog::Acted;
 use crate::dynamic::INPUT_TIME;
-use crate::memo::Memo;
-use crate::static_check::{Dialect, StaticView};
-use crate::{interrupt, Api, DbError, ErrorClass, Finding, Kind, Policy, StatementCheck, Value};
+use crate::{interrupt, Api, DbError, ErrorClass, Finding, Kind, StatementCheck, Value};
 
 /// The bound one call runs under: (what it bounds, its limit), `call` or
 /// `input`, as its finding names it.
@@ -23,27 +20,6 @@ pub(crate) fn note_signal(fatal: &mut Option<String>) {
     if interrupt::requested() && fatal.is_none() {
         *fatal = Some("interrupted by a signal".into());
     }
-}
-
-/// The static layer's view of `text` (the call as the server gets it),
-/// added to `check`.
-pub(crate) fn static_view(
-    memo: &mut Memo,
-    policy: &Policy,
-    dialect: Dialect,
-    text: &str,
-    template: Option<Option<String>>,
-    tail: Option<&str>,
-    check: &mut StatementCheck,
-) -> StaticView {
-    let view = memo.view(
-        text,
-        dialect,
-        policy,
-        template.as_ref().and_then(|t| t.as_deref()),
-    );
-    check.add_static(&view, &template, tail, "sent to the server");
-    view
 }
 
 /// A fatal guard's error for every call after it.
@@ -136,6 +112,73 @@ pub(crate) enum Ran {
     Rows(usize),
     Row(Vec<Value>),
     Done,
+}
+
+impl Ran {
+    /// What `execute` answers: the rows changed, 0 when there is no count.
+    pub(crate) fn rows(self) -> usize {
+        match self {
+            Ran::Rows(n) => n,
+            _ => 0,
+        }
+    }
+
+    /// What `query_row` answers: the first row, or the no-rows error.
+    pub(crate) fn row(self) -> Result<Vec<Value>, DbError> {
+        match self {
+            Ran::Row(r) => Ok(r),
+            _ => Err(DbError::no_rows()),
+        }
+    }
+}
+
+/// `impl Db` for a server guard (`$guard`, whose `guarded(api, sql,
+/// params)` runs one call through the steps above), answering `$name` as
+/// its database.
+macro_rules! server_db {
+    ($guard:ty, $name:literal) => {
+        impl $crate::Db for $guard {
+            fn execute(
+                &mut self,
+                sql: &str,
+                params: &[$crate::Value],
+            ) -> Result<usize, $crate::DbError> {
+                self.guarded($crate::Api::Execute, sql, params)
+                    .map($crate::server::call::Ran::rows)
+            }
+
+            fn execute_batch(&mut self, sql: &str) -> Result<(), $crate::DbError> {
+                self.guarded($crate::Api::ExecuteBatch, sql, &[])
+                    .map(|_| ())
+            }
+
+            fn query_row(
+                &mut self,
+                sql: &str,
+                params: &[$crate::Value],
+            ) -> Result<Vec<$crate::Value>, $crate::DbError> {
+                self.guarded($crate::Api::QueryRow, sql, params)?.row()
+            }
+
+            fn database(&self) -> &'static str {
+                $name
+            }
+        }
+    };
+}
+pub(crate) use server_db;
+
+/// A failed reading's error; a client-side one (no server error code: the
+/// connection is gone) makes the guard fatal.
+pub(crate) fn noting_fatal(
+    fatal: &mut Option<String>,
+    error: DbError,
+    client_side: bool,
+) -> DbError {
+    if client_side {
+        *fatal = Some(error.message.clone());
+    }
+    error
 }
 
 /// The call's answer: a `query_row` that found no row is an error.

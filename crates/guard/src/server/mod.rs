@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`call`] | the steps of one call both backends take alike, and what it gave back |
 //! | [`judge`] | the logged row changes against the policy; the settings watch |
+//! | [`judging`] | the policy, its memo, the replay's templates, the verdict |
 //! | [`options`] | [`ServerOptions`]: the server's URL, whose database it is, the app role |
 //! | [`run`] | the run id, the marker on what a run makes, database names, random bits |
 //! | [`watchdog`] | the wall-clock bound on one call: cancel, then end the connection |
@@ -15,6 +16,7 @@
 
 pub(crate) mod call;
 pub(crate) mod judge;
+pub(crate) mod judging;
 pub mod options;
 pub(crate) mod run;
 pub mod values;
