@@ -12,13 +12,12 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 
 use super::{
-    code, db_error, error_kind, lex, one_line, run, text_of, values, MyGuard, Ran, CALL_LIMIT,
-    PINNED, TIME_CUTS, WATCHED,
+    code, db_error, error_kind, lex, one_line, run, text_of, values, MyGuard, CALL_LIMIT, PINNED,
+    TIME_CUTS, WATCHED,
 };
 use crate::policy::TableInfo;
-use crate::server::call;
+use crate::server::call::{self, Call, Ran, ServerCall};
 use crate::server::judge::{self, LogRow};
-use crate::static_check::{compiled_text, Dialect};
 use crate::{Api, DbError, ErrorClass, Finding, Kind, StatementCheck, Value};
 
 /// What the round trip after a call read.
@@ -86,81 +85,6 @@ impl MyGuard {
             }
         }
         Ok(ran)
-    }
-
-    /// Checks and runs one call under the watchdog.
-    pub(super) fn guarded(
-        &mut self,
-        api: Api,
-        sql: &str,
-        params: &[Value],
-    ) -> Result<Ran, DbError> {
-        call::note_signal(&mut self.fatal);
-        let (compiled, tail) = compiled_text(sql);
-        let (text, ordered) = lex::question_params(compiled, params);
-        let mut check = StatementCheck::new(api, sql, params, tail);
-        self.judging.view(Dialect::Mysql, &text, tail, &mut check);
-        let result = self.run_dynamic(&mut check, api, &text, &ordered);
-        self.judging.verdict.statements.push(check);
-        result
-    }
-
-    fn run_dynamic(
-        &mut self,
-        check: &mut StatementCheck,
-        api: Api,
-        text: &str,
-        params: &[Value],
-    ) -> Result<Ran, DbError> {
-        call::refused(&self.fatal)?;
-        let firsts = call::first_words(lex::statements(text), lex::leading_words);
-        check.accesses = firsts.into_iter().collect();
-        let (limit, clock) = call::clock(check, self.input_deadline, CALL_LIMIT)?;
-        self.watchdog.arm(limit);
-        let started = Instant::now();
-        let ran = self.run_one(api, text, params);
-        // Only a call this long can hold a statement the server cut at its bound.
-        let long = started.elapsed() + Duration::from_millis(100)
-            >= Duration::from_secs(super::STATEMENT_TIMEOUT_S);
-        // The server counts the last statement's warnings in its last packet:
-        // only then is SHOW WARNINGS worth its part of the round trip.
-        let warned = ran.is_err() || self.conn.as_ref().is_none_or(|c| c.warnings() > 0);
-        let acted = self.watchdog.disarm();
-        call::past_its_limit(check, acted, clock, "killed the query of");
-        let result = match ran {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                let message = one_line(&e);
-                call::stopped_by_signal(&mut self.fatal, &message)?;
-                match code(&e) {
-                    Some(c) => {
-                        check.error = Some(message.clone());
-                        check.add(Finding::new(error_kind(c, text), message));
-                    }
-                    // Client side: a broken connection, or a value it could not read.
-                    None => {
-                        self.fatal = Some(message.clone());
-                        return Err(DbError::new(ErrorClass::Other, message));
-                    }
-                }
-                Err(db_error(&e))
-            }
-        };
-        let asked: Vec<String> =
-            std::mem::take(&mut *self.infile.lock().unwrap_or_else(|e| e.into_inner()));
-        for file in asked {
-            check.add(Finding::new(
-                Kind::ForbiddenAction,
-                format!(
-                    "LOAD DATA LOCAL asked the client for the file {file:?}: denied, nothing sent"
-                ),
-            ));
-        }
-        self.watchdog.arm(CALL_LIMIT);
-        let collected = self.collect(check, long, warned);
-        self.watchdog.disarm();
-        collected?;
-        call::answer(api, result)
     }
 
     /// After a call, in one round trip: what the server said about the
@@ -334,5 +258,61 @@ impl MyGuard {
             cells,
             prelude,
         );
+    }
+}
+
+impl ServerCall for MyGuard {
+    fn server_text(compiled: &str, params: &[Value]) -> (String, Vec<Value>) {
+        lex::question_params(compiled, params)
+    }
+
+    fn run(&mut self, call: Call<'_>) -> Result<Ran, DbError> {
+        let (check, api, text, params) = call;
+        let firsts = call::first_words(lex::statements(text), lex::leading_words);
+        check.accesses = firsts.into_iter().collect();
+        let (limit, clock) = call::clock(check, self.input_deadline, CALL_LIMIT)?;
+        self.watchdog.arm(limit);
+        let started = Instant::now();
+        let ran = self.run_one(api, text, params);
+        // Only a call this long can hold a statement the server cut at its bound.
+        let long = started.elapsed() + Duration::from_millis(100)
+            >= Duration::from_secs(super::STATEMENT_TIMEOUT_S);
+        // The server counts the last statement's warnings in its last packet:
+        // only then is SHOW WARNINGS worth its part of the round trip.
+        let warned = ran.is_err() || self.conn.as_ref().is_none_or(|c| c.warnings() > 0);
+        call::past_its_limit(check, self.watchdog.disarm(), clock, "killed the query of");
+        let result = match ran {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let message = call::unless_signalled(&mut self.fatal, one_line(&e))?;
+                match code(&e) {
+                    Some(c) => {
+                        check.error = Some(message.clone());
+                        check.add(Finding::new(error_kind(c, text), message));
+                    }
+                    // Client side: a broken connection, or a value it could not read.
+                    None => {
+                        self.fatal = Some(message.clone());
+                        return Err(DbError::new(ErrorClass::Other, message));
+                    }
+                }
+                Err(db_error(&e))
+            }
+        };
+        let asked: Vec<String> =
+            std::mem::take(&mut *self.infile.lock().unwrap_or_else(|e| e.into_inner()));
+        for file in asked {
+            check.add(Finding::new(
+                Kind::ForbiddenAction,
+                format!(
+                    "LOAD DATA LOCAL asked the client for the file {file:?}: denied, nothing sent"
+                ),
+            ));
+        }
+        self.watchdog.arm(CALL_LIMIT);
+        let collected = self.collect(check, long, warned);
+        self.watchdog.disarm();
+        collected?;
+        call::answer(api, result)
     }
 }

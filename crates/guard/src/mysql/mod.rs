@@ -45,15 +45,16 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder};
 
-use crate::backend::{Backend, BackendKind};
+use crate::backend::BackendKind;
 use crate::interrupt;
 use crate::policy::TableInfo;
-use crate::server::call::{noting_fatal, refused, Ran};
+use crate::server::backend::ServerInput;
+use crate::server::call::{fatal_error, noting_fatal};
 use crate::server::judging::Judging;
 use crate::server::watchdog::Watchdog;
 use crate::server::ServerOptions;
-use crate::static_check::{compiled_text, Dialect};
-use crate::{Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
+use crate::static_check::Dialect;
+use crate::{DbError, ErrorClass, Kind, Policy, Value};
 
 mod call;
 /// The mysql lexer ([`crate::dialect::mysql`]) under its old name.
@@ -353,10 +354,7 @@ impl MyGuard {
     }
 
     fn fatal_error(&self) -> crate::Result<()> {
-        match &self.fatal {
-            Some(f) => Err(crate::Error::Mysql(f.clone())),
-            None => Ok(()),
-        }
+        fatal_error(&self.fatal, crate::Error::Mysql)
     }
 
     /// Every row of every fixture table and every AUTO_INCREMENT counter,
@@ -461,16 +459,10 @@ impl Drop for MyGuard {
     }
 }
 
-impl Backend for MyGuard {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Mysql
-    }
+impl ServerInput for MyGuard {
+    const KIND: BackendKind = BackendKind::Mysql;
 
-    fn begin_input(&mut self) -> crate::Result<()> {
-        if interrupt::requested() {
-            return Err(crate::Error::Mysql("interrupted by a signal".into()));
-        }
-        self.fatal_error()?;
+    fn begin(&mut self) -> crate::Result<()> {
         if self.in_input {
             self.roll_back()?;
         }
@@ -487,44 +479,18 @@ impl Backend for MyGuard {
         Ok(())
     }
 
-    fn end_input(&mut self) -> crate::Result<Verdict> {
-        let verdict = self.take_verdict();
-        self.fatal_error()?;
-        self.roll_back()?;
-        Ok(verdict)
+    fn end(&mut self) -> crate::Result<()> {
+        self.roll_back()
     }
 
-    fn set_policy(&mut self, policy: Policy) {
-        self.judging.set_policy(policy);
-    }
-
-    fn set_templates(&mut self, shapes: Option<Vec<String>>) {
-        self.judging.set_templates(shapes);
-    }
-
-    fn shape_of(&self, sql: &str) -> String {
-        let (text, _) = lex::question_params(compiled_text(sql).0, &[]);
-        self.judging.shape(&text, Dialect::Mysql)
-    }
-
-    fn query_unchecked(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
-        refused(&self.fatal)?;
-        let (text, ordered) = lex::question_params(sql, params);
-        let ran = self.conn().exec_map(
-            text.as_str(),
-            values::params(&ordered),
-            |row: mysql::Row| values::row_values(&row),
-        );
+    fn query(&mut self, text: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
+        let ran = self
+            .conn()
+            .exec_map(text, values::params(params), |row: mysql::Row| {
+                values::row_values(&row)
+            });
         ran.map_err(|e| noting_fatal(&mut self.fatal, db_error(&e), code(&e).is_none()))
-    }
-
-    fn take_verdict(&mut self) -> Verdict {
-        self.judging.take_verdict()
-    }
-
-    fn as_db(&mut self) -> &mut dyn Db {
-        self
     }
 }
 
-crate::server::call::server_db!(MyGuard, "mysql");
+crate::server::call::server_guard!(MyGuard, "mysql", Dialect::Mysql, crate::Error::Mysql);

@@ -8,11 +8,10 @@
 use postgres::Client;
 
 use super::status::{parse_status, Status, WATCHED};
-use super::{db_error, error_kind, lex, one_line, run, setup, values, PgGuard, Ran, CALL_LIMIT};
+use super::{db_error, error_kind, lex, one_line, run, setup, values, PgGuard, CALL_LIMIT};
 use crate::policy::TableInfo;
-use crate::server::call;
+use crate::server::call::{self, Call, Ran, ServerCall};
 use crate::server::judge::{self, LogRow};
-use crate::static_check::{compiled_text, Dialect};
 use crate::{Api, DbError, ErrorClass, Finding, Kind, StatementCheck, Value};
 
 impl PgGuard {
@@ -59,92 +58,6 @@ impl PgGuard {
             }
             _ => Ok(Ran::Rows(conn.execute(&stmt, refs)? as usize)),
         })
-    }
-
-    /// Checks and runs one call under the watchdog.
-    pub(super) fn guarded(
-        &mut self,
-        api: Api,
-        sql: &str,
-        params: &[Value],
-    ) -> Result<Ran, DbError> {
-        call::note_signal(&mut self.fatal);
-        let (compiled, tail) = compiled_text(sql);
-        let text = lex::dollar_params(compiled, !params.is_empty());
-        let mut check = StatementCheck::new(api, sql, params, tail);
-        self.judging
-            .view(Dialect::Postgres, &text, tail, &mut check);
-        let result = self.run_dynamic(&mut check, api, &text, params);
-        self.judging.verdict.statements.push(check);
-        result
-    }
-
-    pub(super) fn run_dynamic(
-        &mut self,
-        check: &mut StatementCheck,
-        api: Api,
-        text: &str,
-        params: &[Value],
-    ) -> Result<Ran, DbError> {
-        call::refused(&self.fatal)?;
-        let firsts = call::first_words(lex::statements(text), lex::leading_words);
-        // COPY switches the protocol to a data stream the client would have to
-        // serve (FROM STDIN) or swallow (TO STDOUT): refused before it is sent.
-        // A COPY this reading misses breaks the connection: an error, never clean.
-        if let Some(copy) = firsts.iter().find(|w| w.split(' ').next() == Some("copy")) {
-            let why = format!("`{copy} ...`: COPY reads or writes outside SQL (files, programs, the client's streams): denied, not sent");
-            check.add(Finding::new(Kind::ForbiddenAction, why.clone()));
-            check.accesses = firsts.into_iter().collect();
-            return Err(DbError::new(ErrorClass::Denied, why));
-        }
-        check.accesses = firsts.into_iter().collect();
-        let run = lex::longest_operator_run(text);
-        if run > lex::MAX_OPERATOR_RUN {
-            let why = format!(
-                "a run of {run} operator characters (more than {}): PostgreSQL's lexer takes quadratic time on it and cannot be interrupted; not sent",
-                lex::MAX_OPERATOR_RUN
-            );
-            check.add(Finding::new(Kind::ResourceLimit, why.clone()));
-            return Err(DbError::new(ErrorClass::Limit, why));
-        }
-        let (limit, clock) = call::clock(check, self.input_deadline, CALL_LIMIT)?;
-        self.open_savepoint(check)?;
-        self.watchdog.arm(limit);
-        let ran = self.run_one(api, text, params);
-        let acted = self.watchdog.disarm();
-        call::past_its_limit(check, acted, clock, "cancelled");
-        let result = match ran {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                let message = one_line(&e);
-                call::stopped_by_signal(&mut self.fatal, &message)?;
-                if e.as_db_error().is_none() && self.conn.as_ref().is_some_and(Client::is_closed) {
-                    self.fatal = Some(message.clone());
-                    return Err(DbError::new(ErrorClass::Other, message));
-                }
-                check.error = Some(message.clone());
-                let kind = match e.as_db_error() {
-                    Some(db) => error_kind(db.code().code(), db.message(), !params.is_empty()),
-                    // Client-side: a value that cannot be bound to the parameter's type.
-                    None => Some(Kind::SqlError),
-                };
-                if let Some(kind) = kind {
-                    check.add(Finding::new(kind, message.clone()));
-                }
-                if let Some(rows) = e.as_db_error().and_then(|d| self.denied_commit_rows(d)) {
-                    // What the transaction wrote before the denied COMMIT undid it.
-                    self.judge(check, rows);
-                }
-                Err(db_error(&e))
-            }
-        };
-        // The guard's own reading has a clock of its own: a call that used up
-        // its time cannot make the reading fail (and look like tampering).
-        self.watchdog.arm(CALL_LIMIT);
-        let collected = self.collect(check, result.is_err());
-        self.watchdog.disarm();
-        collected?;
-        call::answer(api, result)
     }
 
     /// The call's savepoint, in the round trip that releases the previous
@@ -286,5 +199,74 @@ impl PgGuard {
             cells,
             |_| None,
         );
+    }
+}
+
+impl ServerCall for PgGuard {
+    fn server_text(compiled: &str, params: &[Value]) -> (String, Vec<Value>) {
+        (
+            lex::dollar_params(compiled, !params.is_empty()),
+            params.to_vec(),
+        )
+    }
+
+    fn run(&mut self, call: Call<'_>) -> Result<Ran, DbError> {
+        let (check, api, text, params) = call;
+        let firsts = call::first_words(lex::statements(text), lex::leading_words);
+        // COPY switches the protocol to a data stream the client would have to
+        // serve (FROM STDIN) or swallow (TO STDOUT): refused before it is sent.
+        // A COPY this reading misses breaks the connection: an error, never clean.
+        if let Some(copy) = firsts.iter().find(|w| w.split(' ').next() == Some("copy")) {
+            let why = format!("`{copy} ...`: COPY reads or writes outside SQL (files, programs, the client's streams): denied, not sent");
+            check.add(Finding::new(Kind::ForbiddenAction, why.clone()));
+            check.accesses = firsts.into_iter().collect();
+            return Err(DbError::new(ErrorClass::Denied, why));
+        }
+        check.accesses = firsts.into_iter().collect();
+        let run = lex::longest_operator_run(text);
+        if run > lex::MAX_OPERATOR_RUN {
+            let why = format!(
+                "a run of {run} operator characters (more than {}): PostgreSQL's lexer takes quadratic time on it and cannot be interrupted; not sent",
+                lex::MAX_OPERATOR_RUN
+            );
+            check.add(Finding::new(Kind::ResourceLimit, why.clone()));
+            return Err(DbError::new(ErrorClass::Limit, why));
+        }
+        let (limit, clock) = call::clock(check, self.input_deadline, CALL_LIMIT)?;
+        self.open_savepoint(check)?;
+        self.watchdog.arm(limit);
+        let ran = self.run_one(api, text, params);
+        call::past_its_limit(check, self.watchdog.disarm(), clock, "cancelled");
+        let result = match ran {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let message = call::unless_signalled(&mut self.fatal, one_line(&e))?;
+                if e.as_db_error().is_none() && self.conn.as_ref().is_some_and(Client::is_closed) {
+                    self.fatal = Some(message.clone());
+                    return Err(DbError::new(ErrorClass::Other, message));
+                }
+                check.error = Some(message.clone());
+                let kind = match e.as_db_error() {
+                    Some(db) => error_kind(db.code().code(), db.message(), !params.is_empty()),
+                    // Client-side: a value that cannot be bound to the parameter's type.
+                    None => Some(Kind::SqlError),
+                };
+                if let Some(kind) = kind {
+                    check.add(Finding::new(kind, message.clone()));
+                }
+                if let Some(rows) = e.as_db_error().and_then(|d| self.denied_commit_rows(d)) {
+                    // What the transaction wrote before the denied COMMIT undid it.
+                    self.judge(check, rows);
+                }
+                Err(db_error(&e))
+            }
+        };
+        // The guard's own reading has a clock of its own: a call that used up
+        // its time cannot make the reading fail (and look like tampering).
+        self.watchdog.arm(CALL_LIMIT);
+        let collected = self.collect(check, result.is_err());
+        self.watchdog.disarm();
+        collected?;
+        call::answer(api, result)
     }
 }

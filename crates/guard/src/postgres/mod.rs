@@ -38,11 +38,12 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
 
-use crate::backend::{Backend, BackendKind};
+use crate::backend::BackendKind;
 use crate::interrupt;
 use crate::policy::TableInfo;
-use crate::static_check::{compiled_text, Dialect};
-use crate::{Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
+use crate::server::backend::ServerInput;
+use crate::static_check::Dialect;
+use crate::{DbError, ErrorClass, Kind, Policy, Value};
 
 mod call;
 /// The postgres lexer ([`crate::dialect::postgres`]) under its old name.
@@ -53,7 +54,7 @@ pub(crate) mod setup;
 mod status;
 pub mod values;
 
-use crate::server::call::{noting_fatal, refused, Ran};
+use crate::server::call::noting_fatal;
 use crate::server::judging::Judging;
 use crate::server::watchdog::Watchdog;
 /// The server options under the PostgreSQL backend's old name.
@@ -279,13 +280,6 @@ impl PgGuard {
         })
     }
 
-    fn fatal_error(&self) -> crate::Result<()> {
-        match &self.fatal {
-            Some(f) => Err(crate::Error::Postgres(f.clone())),
-            None => Ok(()),
-        }
-    }
-
     /// Every row of every fixture table and every sequence value, as text,
     /// sorted: a comparable picture of the fixture (outside any input).
     pub fn dump(&mut self) -> crate::Result<Vec<String>> {
@@ -338,16 +332,10 @@ impl Drop for PgGuard {
     }
 }
 
-impl Backend for PgGuard {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Postgres
-    }
+impl ServerInput for PgGuard {
+    const KIND: BackendKind = BackendKind::Postgres;
 
-    fn begin_input(&mut self) -> crate::Result<()> {
-        if interrupt::requested() {
-            return Err(crate::Error::Postgres("interrupted by a signal".into()));
-        }
-        self.fatal_error()?;
+    fn begin(&mut self) -> crate::Result<()> {
         // ROLLBACK outside a transaction is only a warning.
         let messages = self
             .own("ROLLBACK; BEGIN; SELECT rowguard.begin()")
@@ -361,9 +349,7 @@ impl Backend for PgGuard {
         Ok(())
     }
 
-    fn end_input(&mut self) -> crate::Result<Verdict> {
-        let verdict = self.take_verdict();
-        self.fatal_error()?;
+    fn end(&mut self) -> crate::Result<()> {
         // What a rollback does not undo: sequences, advisory locks, and
         // statements the input PREPAREd (a later input could EXECUTE them).
         let left = self
@@ -379,27 +365,12 @@ impl Backend for PgGuard {
             self.own("DEALLOCATE ALL")
                 .map_err(|e| crate::Error::Postgres(e.message))?;
         }
-        Ok(verdict)
+        Ok(())
     }
 
-    fn set_policy(&mut self, policy: Policy) {
-        self.judging.set_policy(policy);
-    }
-
-    fn set_templates(&mut self, shapes: Option<Vec<String>>) {
-        self.judging.set_templates(shapes);
-    }
-
-    fn shape_of(&self, sql: &str) -> String {
-        let text = lex::dollar_params(compiled_text(sql).0, false);
-        self.judging.shape(&text, Dialect::Postgres)
-    }
-
-    fn query_unchecked(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
-        refused(&self.fatal)?;
-        let text = lex::dollar_params(sql, !params.is_empty());
+    fn query(&mut self, text: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
         let run = |g: &mut PgGuard| -> Result<Vec<Vec<Value>>, postgres::Error> {
-            let stmt = g.prepared(&text)?;
+            let stmt = g.prepared(text)?;
             let conn = g.conn();
             values::with_bound(params, |refs| {
                 conn.query(&stmt, refs)?
@@ -411,17 +382,14 @@ impl Backend for PgGuard {
         run(self)
             .map_err(|e| noting_fatal(&mut self.fatal, db_error(&e), e.as_db_error().is_none()))
     }
-
-    fn take_verdict(&mut self) -> Verdict {
-        self.judging.take_verdict()
-    }
-
-    fn as_db(&mut self) -> &mut dyn Db {
-        self
-    }
 }
 
-crate::server::call::server_db!(PgGuard, "postgres");
+crate::server::call::server_guard!(
+    PgGuard,
+    "postgres",
+    Dialect::Postgres,
+    crate::Error::Postgres
+);
 
 /// A connect timeout for URLs that set none: an unreachable server is an error, not a hang.
 pub(crate) fn config_of(url: &str) -> crate::Result<Config> {

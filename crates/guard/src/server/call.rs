@@ -7,13 +7,58 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use super::judging::Judging;
 use super::watchdog::Acted;
 use crate::dynamic::INPUT_TIME;
+use crate::static_check::{compiled_text, Dialect};
 use crate::{interrupt, Api, DbError, ErrorClass, Finding, Kind, StatementCheck, Value};
 
 /// The bound one call runs under: (what it bounds, its limit), `call` or
 /// `input`, as its finding names it.
 pub(crate) type Clock = (&'static str, Duration);
+
+/// One call as a backend runs it: the check it fills, the API it came
+/// through, the text as the server takes it and its values in order.
+pub(crate) type Call<'a> = (&'a mut StatementCheck, Api, &'a str, &'a [Value]);
+
+/// What every server guard's call loop reads of the guard ([`server_guard!`]
+/// writes it).
+pub(crate) trait ServerState {
+    /// The dialect the static layer reads the server's text in.
+    const DIALECT: Dialect;
+    /// The backend's kind of [`crate::Error`].
+    const ERROR: fn(String) -> crate::Error;
+    fn judging(&mut self) -> &mut Judging;
+    fn judged(&self) -> &Judging;
+    /// Set when the connection broke: every later call fails.
+    fn fatal(&mut self) -> &mut Option<String>;
+}
+
+/// A server backend's own part of a call (its text, and running it), and
+/// the loop around it that every server backend shares.
+pub(crate) trait ServerCall: ServerState {
+    /// The call's text as this server takes it (placeholders rewritten) and
+    /// its values in the order the server reads them.
+    fn server_text(compiled: &str, params: &[Value]) -> (String, Vec<Value>);
+
+    /// Runs one checked call on the server under the watchdog and reads
+    /// what it did (never called once the guard is fatal).
+    fn run(&mut self, call: Call<'_>) -> Result<Ran, DbError>;
+
+    /// Checks and runs one call: the static layer's view of the text as the
+    /// server gets it, then [`ServerCall::run`]; the check joins the verdict.
+    fn guarded(&mut self, api: Api, sql: &str, params: &[Value]) -> Result<Ran, DbError> {
+        note_signal(self.fatal());
+        let (compiled, tail) = compiled_text(sql);
+        let (text, params_in_order) = Self::server_text(compiled, params);
+        let mut check = StatementCheck::new(api, sql, params, tail);
+        self.judging().view(Self::DIALECT, &text, tail, &mut check);
+        let result = refused(self.fatal())
+            .and_then(|()| self.run((&mut check, api, &text, &params_in_order)));
+        self.judging().verdict.statements.push(check);
+        result
+    }
+}
 
 /// Makes the guard fatal once a signal asked the process to stop.
 pub(crate) fn note_signal(fatal: &mut Option<String>) {
@@ -97,14 +142,41 @@ pub(crate) fn past_its_limit(
     }
 }
 
-/// After a call failed: when a signal stopped it, the guard is fatal and
-/// the call's `message` is its error.
-pub(crate) fn stopped_by_signal(fatal: &mut Option<String>, message: &str) -> Result<(), DbError> {
+/// After a call failed with `message`: when a signal stopped it, the guard
+/// is fatal and the message is the call's error; else the message, to
+/// judge the failure by.
+pub(crate) fn unless_signalled(
+    fatal: &mut Option<String>,
+    message: String,
+) -> Result<String, DbError> {
     if interrupt::requested() {
         *fatal = Some("interrupted by a signal".into());
-        return Err(DbError::new(ErrorClass::Other, message.to_string()));
+        return Err(DbError::new(ErrorClass::Other, message));
     }
-    Ok(())
+    Ok(message)
+}
+
+/// A fatal guard's error for the calls around an input (`error`: the
+/// backend's kind of [`crate::Error`]).
+pub(crate) fn fatal_error(
+    fatal: &Option<String>,
+    error: fn(String) -> crate::Error,
+) -> crate::Result<()> {
+    match fatal {
+        Some(f) => Err(error(f.clone())),
+        None => Ok(()),
+    }
+}
+
+/// Whether an input may begin: not after a signal, nor on a fatal guard.
+pub(crate) fn may_begin(
+    fatal: &Option<String>,
+    error: fn(String) -> crate::Error,
+) -> crate::Result<()> {
+    if interrupt::requested() {
+        return Err(error("interrupted by a signal".into()));
+    }
+    fatal_error(fatal, error)
 }
 
 /// What one statement's run gave back.
@@ -132,23 +204,37 @@ impl Ran {
     }
 }
 
-/// `impl Db` for a server guard (`$guard`, whose `guarded(api, sql,
-/// params)` runs one call through the steps above), answering `$name` as
-/// its database.
-macro_rules! server_db {
-    ($guard:ty, $name:literal) => {
+/// `impl Db` for a server guard (`$guard`, a [`ServerCall`] whose fields
+/// `judging` and `fatal` are its [`ServerState`], read in `$dialect`, its
+/// errors `$error`), answering `$name` as its database.
+macro_rules! server_guard {
+    ($guard:ty, $name:literal, $dialect:expr, $error:expr) => {
+        impl $crate::server::call::ServerState for $guard {
+            const DIALECT: $crate::Dialect = $dialect;
+            const ERROR: fn(String) -> $crate::Error = $error;
+            fn judging(&mut self) -> &mut $crate::server::judging::Judging {
+                &mut self.judging
+            }
+            fn judged(&self) -> &$crate::server::judging::Judging {
+                &self.judging
+            }
+            fn fatal(&mut self) -> &mut Option<String> {
+                &mut self.fatal
+            }
+        }
+
         impl $crate::Db for $guard {
             fn execute(
                 &mut self,
                 sql: &str,
                 params: &[$crate::Value],
             ) -> Result<usize, $crate::DbError> {
-                self.guarded($crate::Api::Execute, sql, params)
+                $crate::server::call::ServerCall::guarded(self, $crate::Api::Execute, sql, params)
                     .map($crate::server::call::Ran::rows)
             }
 
             fn execute_batch(&mut self, sql: &str) -> Result<(), $crate::DbError> {
-                self.guarded($crate::Api::ExecuteBatch, sql, &[])
+                $crate::server::call::ServerCall::guarded(self, $crate::Api::ExecuteBatch, sql, &[])
                     .map(|_| ())
             }
 
@@ -157,7 +243,8 @@ macro_rules! server_db {
                 sql: &str,
                 params: &[$crate::Value],
             ) -> Result<Vec<$crate::Value>, $crate::DbError> {
-                self.guarded($crate::Api::QueryRow, sql, params)?.row()
+                $crate::server::call::ServerCall::guarded(self, $crate::Api::QueryRow, sql, params)?
+                    .row()
             }
 
             fn database(&self) -> &'static str {
@@ -166,7 +253,7 @@ macro_rules! server_db {
         }
     };
 }
-pub(crate) use server_db;
+pub(crate) use server_guard;
 
 /// A failed reading's error; a client-side one (no server error code: the
 /// connection is gone) makes the guard fatal.

@@ -6,6 +6,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`backend`] | the `Backend` of every server guard, written once; what an input is, each backend's |
 //! | [`call`] | the steps of one call both backends take alike, and what it gave back |
 //! | [`judge`] | the logged row changes against the policy; the settings watch |
 //! | [`judging`] | the policy, its memo, the replay's templates, the verdict |
@@ -14,6 +15,7 @@
 //! | [`watchdog`] | the wall-clock bound on one call: cancel, then end the connection |
 //! | [`values`] | a logged JSON row image's cells in the guard's encoding |
 
+pub(crate) mod backend;
 pub(crate) mod call;
 pub(crate) mod judge;
 pub(crate) mod judging;
