@@ -250,14 +250,8 @@ impl MyGuard {
                 "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES');".to_string()
             })
         };
-        judge::judge(
-            check,
-            &self.judging.policy,
-            &self.tables,
-            rows,
-            cells,
-            prelude,
-        );
+        self.judging
+            .judge(check, &self.tables, rows, cells, prelude);
     }
 }
 

@@ -191,14 +191,8 @@ impl PgGuard {
     pub(super) fn judge(&mut self, check: &mut StatementCheck, rows: Vec<LogRow>) {
         let cells =
             |image: Option<&str>, table: &TableInfo| values::cells_of_image(image, &table.columns);
-        judge::judge(
-            check,
-            &self.judging.policy,
-            &self.tables,
-            rows,
-            cells,
-            |_| None,
-        );
+        self.judging
+            .judge(check, &self.tables, rows, cells, |_| None);
     }
 }
 

@@ -5,7 +5,9 @@
 
 use std::collections::VecDeque;
 
+use super::judge::{judge, LogRow};
 use crate::memo::Memo;
+use crate::policy::{Cell, TableInfo};
 use crate::static_check::{Dialect, StaticView};
 use crate::{Policy, StatementCheck, Verdict};
 
@@ -68,5 +70,17 @@ impl Judging {
         );
         check.add_static(&view, &template, tail, "sent to the server");
         self.last_view = view;
+    }
+
+    /// Compares logged row changes with the policy ([`judge`]).
+    pub(crate) fn judge(
+        &self,
+        check: &mut StatementCheck,
+        tables: &[TableInfo],
+        rows: Vec<LogRow>,
+        cells: impl Fn(Option<&str>, &TableInfo) -> Option<Vec<Cell>>,
+        prelude: impl Fn(&[String]) -> Option<String>,
+    ) {
+        judge(check, &self.policy, tables, rows, cells, prelude);
     }
 }

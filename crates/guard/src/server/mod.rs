@@ -13,6 +13,7 @@
 //! | [`options`] | [`ServerOptions`]: the server's URL, whose database it is, the app role |
 //! | [`run`] | the run id, the marker on what a run makes, database names, random bits |
 //! | [`watchdog`] | the wall-clock bound on one call: cancel, then end the connection |
+//! | [`tables`] | the protected tables from a catalog's rows: columns, primary key |
 //! | [`values`] | a logged JSON row image's cells in the guard's encoding |
 
 pub(crate) mod backend;
@@ -21,6 +22,7 @@ pub(crate) mod judge;
 pub(crate) mod judging;
 pub mod options;
 pub(crate) mod run;
+pub(crate) mod tables;
 pub mod values;
 pub(crate) mod watchdog;
 
