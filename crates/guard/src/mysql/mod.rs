@@ -450,9 +450,8 @@ fn text_of(v: Option<&mysql::Value>) -> Option<String> {
 
 impl Drop for MyGuard {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            drop(conn);
-        }
+        // The app connection first: the run's objects are dropped after it.
+        drop(self.conn.take());
         if let Some(admin) = self.admin.as_mut() {
             self.objects.drop_all(admin);
         }
