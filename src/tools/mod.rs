@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`engine`] | `rowguard fuzz`: the built-in fuzz loop |
 //! | [`minimize`] | `rowguard minimize`: the smallest input with the same finding |
+//! | [`hash`] | the content hash artifacts, corpus files and root causes are named by |
 //! | [`rootcause`] | findings grouped by where the text left its literal (fuzz, gate) |
 //! | [`input`] | bounded reads of the files rowguard is handed: regular files only, size-capped |
 //! | [`gate`] | `rowguard gate`: corpus replay through [`crate::harness::oracle`], then fuzzing `safe` |
@@ -29,6 +30,7 @@ pub mod dict;
 pub mod differential;
 pub mod engine;
 pub mod gate;
+pub mod hash;
 pub mod input;
 pub mod minimize;
 pub mod repro;
