@@ -54,7 +54,7 @@ pub fn harness(
     bytes: Option<&[u8]>,
 ) -> anyhow::Result<&'static dyn crate::harness::domain::Domain> {
     let flag = HARNESS_FLAG.get().and_then(|f| f.as_deref());
-    Ok(crate::harness::choice::choose_harness(flag, bytes)?)
+    Ok(crate::offer::choose_harness(flag, bytes)?)
 }
 
 /// The harness `--harness` names, else `named` (what a summary says),
@@ -63,10 +63,7 @@ pub fn harness_or(
     named: Option<&str>,
 ) -> anyhow::Result<&'static dyn crate::harness::domain::Domain> {
     let flag = HARNESS_FLAG.get().and_then(|f| f.as_deref());
-    Ok(crate::harness::choice::choose_harness(
-        flag.or(named),
-        None,
-    )?)
+    Ok(crate::offer::choose_harness(flag.or(named), None)?)
 }
 
 /// `rel` in the project the command runs in: the folder of the workspace
@@ -122,7 +119,7 @@ pub fn default_sources(harness: &dyn crate::harness::domain::Domain) -> Vec<std:
 /// binary is `fn main() -> ExitCode { rowguard::cli::main(vec![register(MyHarness)]) }`.
 pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> ExitCode {
     if !harnesses.is_empty() {
-        crate::harness::choice::install(harnesses);
+        crate::offer::install(harnesses);
     }
     // what a person types to reproduce: this binary's own name
     if let Some(name) = std::env::args_os()

@@ -13,7 +13,7 @@
 //! | [`hash`] | the content hash artifacts, corpus files and root causes are named by |
 //! | [`rootcause`] | findings grouped by where the text left its literal (fuzz, gate) |
 //! | [`input`] | bounded reads of the files rowguard is handed: regular files only, size-capped |
-//! | [`gate`] | `rowguard gate`: corpus replay through [`crate::harness::oracle`], then fuzzing `safe` |
+//! | [`gate`] | `rowguard gate`: corpus replay through [`crate::oracle`], then fuzzing `safe` |
 //! | [`scan`] | `rowguard scan`: a file of notes streamed through the guard |
 //! | [`check`] | `rowguard check`: pasted statements against the fixture |
 //! | [`differential`] | `rowguard differential`: the same lines on SQLite and PostgreSQL, every difference explained |

@@ -3,12 +3,17 @@
 //! (`use crate::…`, `super::…`, `self::…`, fully qualified `crate::x::y` in
 //! code, `{a, b::c}` groups over several lines), each resolved to the module
 //! that defines it (through `pub use` re-exports), and the circles among
-//! them. Test modules and comments are not read: they are no arrows.
+//! them. Test modules and comments are not read: they are no arrows, nor
+//! is a re-export of an old public path on a line that ends with
+//! [`COMPAT`] (it is followed when another path goes through it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::util::files_under;
+
+/// The mark of a `pub use` kept only so that an old public path compiles.
+pub const COMPAT: &str = "// old path, kept for compatibility";
 
 /// A module's path below the crate root (`["harness", "pipeline"]`); the
 /// root is empty.
@@ -36,12 +41,17 @@ pub fn arrows(src: &Path) -> Vec<Arrow> {
             continue;
         }
         let text = std::fs::read_to_string(&file).unwrap();
-        texts.insert(module_of(rel), (file, code(&text)));
+        let arrows: String = text
+            .lines()
+            .filter(|l| !l.trim_end().ends_with(COMPAT))
+            .collect::<Vec<_>>()
+            .join("\n");
+        texts.insert(module_of(rel), (file, code(&text), code(&arrows)));
     }
     let modules: BTreeSet<Module> = texts.keys().cloned().collect();
     // `pub use` re-exports: (module, name) -> the path it stands for.
     let mut reexports: BTreeMap<(Module, String), Option<Module>> = BTreeMap::new();
-    for (module, (_, code)) in &texts {
+    for (module, (_, code, _)) in &texts {
         for stmt in code.split(';') {
             let stmt = stmt.trim();
             let Some(rest) = ["pub use ", "pub(crate) use ", "pub(super) use "]
@@ -58,7 +68,7 @@ pub fn arrows(src: &Path) -> Vec<Arrow> {
         }
     }
     let mut out = Vec::new();
-    for (module, (file, code)) in &texts {
+    for (module, (file, _, code)) in &texts {
         for path in paths_in(code) {
             let Some(abs) = absolute(module, &path, &modules) else {
                 continue;
@@ -124,6 +134,12 @@ fn paths_in(code: &str) -> Vec<Vec<String>> {
 fn expand(text: &str) -> Vec<(Vec<String>, Option<String>)> {
     let mut out = Vec::new();
     walk(text.trim_start(), Vec::new(), &mut out);
+    // `a::{self, b}` names `a` itself.
+    for (path, _) in &mut out {
+        if path.len() > 1 && path.last().is_some_and(|s| s == "self") {
+            path.pop();
+        }
+    }
     out
 }
 
