@@ -31,8 +31,6 @@ pub(super) const WATCHED: [&str; 8] = [
     "search_path",
 ];
 
-/// One logged row change: table, old and new image (`to_jsonb` text).
-
 /// What the guard read after a call.
 pub(super) struct Status {
     pub(super) user: String,
