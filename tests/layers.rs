@@ -229,7 +229,8 @@ const GUARD_LAYERS: &[(&str, bool, &[&str])] = &[
     ("what every guard offers", false, &["backend"]),
     ("what every server backend shares", false, &["server"]),
     ("server backends (peers)", true, &["postgres", "mysql"]),
-    ("tripwires", false, &["tripwire"]),
+    // `watch` (on main, not yet here): judges code that brings its own client.
+    ("tripwires and watches", false, &["tripwire", "watch"]),
 ];
 
 /// The rowguard package's layers, bottom to top.
