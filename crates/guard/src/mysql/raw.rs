@@ -9,14 +9,14 @@ use mysql::Conn;
 
 use super::run::{self, Objects};
 use super::{db_error, lex, values};
+use crate::server::run::OwnDatabase;
 use crate::server::ServerOptions;
 use crate::{Db, DbError, Value};
 
 /// An unchecked connection to its own fixture database.
 pub struct MyRaw {
-    client: Option<Conn>,
-    admin: Conn,
-    objects: Objects,
+    /// The connection, and the database it is on (dropped with it).
+    db: OwnDatabase<Conn, Objects>,
 }
 
 impl MyRaw {
@@ -34,9 +34,11 @@ impl MyRaw {
         );
         match built {
             Ok(client) => Ok(MyRaw {
-                client: Some(client),
-                admin,
-                objects,
+                db: OwnDatabase {
+                    client: Some(client),
+                    admin,
+                    objects,
+                },
             }),
             Err(e) => {
                 objects.drop_all(&mut admin);
@@ -46,7 +48,7 @@ impl MyRaw {
     }
 
     fn client(&mut self) -> &mut Conn {
-        self.client.as_mut().expect("open until dropped")
+        self.db.client.as_mut().expect("open until dropped")
     }
 }
 
@@ -76,12 +78,5 @@ impl Db for MyRaw {
 
     fn database(&self) -> &'static str {
         "mysql"
-    }
-}
-
-impl Drop for MyRaw {
-    fn drop(&mut self) {
-        drop(self.client.take());
-        self.objects.drop_all(&mut self.admin);
     }
 }

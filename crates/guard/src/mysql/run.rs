@@ -244,3 +244,11 @@ impl Objects {
         opts.clone().db_name(Some(self.database.clone()))
     }
 }
+
+impl crate::server::run::Made for Objects {
+    type Admin = Conn;
+
+    fn drop_all(&self, admin: &mut Conn) {
+        Objects::drop_all(self, admin);
+    }
+}

@@ -295,3 +295,11 @@ impl Objects {
         c
     }
 }
+
+impl crate::server::run::Made for Objects {
+    type Admin = Client;
+
+    fn drop_all(&self, admin: &mut Client) {
+        Objects::drop_all(self, admin);
+    }
+}
