@@ -12,7 +12,7 @@
 //! | [`schema_pg`] | the same fixture in PostgreSQL's dialect |
 //! | [`schema_mysql`] | the same fixture in MariaDB/MySQL's dialect |
 //! | [`pipeline`] | the reschedule + notes pipeline: `safe` and the planted variants |
-//! | `generate` | fuzz bytes as one appointments op |
+//! | [`generate`] | fuzz bytes as one appointments op |
 //! | (this file) | the harness, the reschedule policy, guards over the fixture |
 //!
 //! Where things go:
@@ -23,7 +23,7 @@
 //!   `schema.rs`, and its side effect in [`appointments_policy`] when the
 //!   reschedule may use it; the guard needs no change.
 
-mod generate;
+pub mod generate;
 pub mod pipeline;
 pub mod schema;
 pub mod schema_mysql;

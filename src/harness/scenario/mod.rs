@@ -18,6 +18,9 @@ use crate::guard::Kind;
 
 pub mod dict;
 
+#[doc(hidden)]
+pub use crate::appointments::generate::arbitrary_op; // old path, kept for compatibility
+
 /// Ops in one generated scenario, at most.
 pub const MAX_OPS: usize = 8;
 /// Longest run of one repeated character the generator makes.
