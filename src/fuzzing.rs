@@ -7,11 +7,12 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use crate::guard::Kind;
-use crate::harness::choice::{harnesses, kinds_from_env, KINDS_ENV, PIPELINE_ENV};
+use crate::harness::choice::{kinds_from_env, KINDS_ENV, PIPELINE_ENV};
 use crate::harness::domain::Domain;
 use crate::harness::execute::{execute, Session};
-use crate::harness::oracle::guard::{check, decode as decode_guard, GuardSession};
 use crate::harness::scenario;
+use crate::offer::harnesses;
+use crate::oracle::guard::{check, decode as decode_guard, GuardSession};
 
 /// The cargo-fuzz `pipeline` target's body on the process's first harness
 /// (appointments unless the target installed others): see [`fuzz_one_in`].

@@ -7,28 +7,37 @@
 //!   fuzzing                   the cargo-fuzz boundary (fuzz/ targets call it)
 //!   report                    text, JSON, JUnit, SARIF renderings of the data below
 //!   tools                     one module per command: engine, minimize, gate, scan, check, repro, bench
-//!   harness                   the appointments domain: schema, policy, pipelines, scenario, execute, oracles
+//!   offer, oracle             the harnesses a binary offers; what every corpus file must satisfy
+//!   appointments              the built-in harness: schema in three dialects, policy, pipelines, generator
+//!   harness                   the extension point: domain, ops, scenario, execute, oracles, choice, rng
 //!   guard (crates/guard)      the domain-free invariant checker: Db, Policy, Verdict, static + dynamic layers
 //! ```
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`guard`] | the `rowguard-guard` crate, re-exported: what a team adds to guard its own SQL |
-//! | [`harness`] | the appointments schema, policy, pipelines, the one `decode`, `execute`, the corpus oracles |
+//! | [`harness`] | the extension point: the `Harness` trait, the one `decode`, `execute`, the corpus oracles |
+//! | [`appointments`] | the built-in appointments harness, a harness like a team's: schemas, policy, pipelines |
+//! | [`offer`] | the harnesses a binary offers (the built-in one by default), the harness choice |
+//! | [`oracle`] | what every corpus file must satisfy, and the guard's own oracle |
 //! | [`tools`] | the commands' logic, one module each |
 //! | [`report`] | every rendering of the tools' and harness's data |
 //! | [`fuzzing`] | `fuzz_one` and `fuzz_guard`, the cargo-fuzz targets' bodies |
 //! | [`cli`] | the command line, on the harnesses a binary hands it (`src/main.rs`: the built-in one) |
 //! | [`error`] | the library's `Error` (the tool could not do its job) |
 //!
-//! `tests/layers.rs` checks the arrows: no module imports a layer above it.
+//! `tests/layers.rs` checks the arrows: no module imports a layer above it,
+//! and no modules import each other in a circle.
 
 pub use rowguard_guard as guard;
 
+pub mod appointments;
 pub mod cli;
 pub mod error;
 pub mod fuzzing;
 pub mod harness;
+pub mod offer;
+pub mod oracle;
 pub mod report;
 pub mod tools;
 

@@ -41,7 +41,7 @@ fn harvested(dir: &std::path::Path) -> Dictionary {
 }
 
 fn pipeline_source() -> Dictionary {
-    harvested(&root().join("src/harness/pipeline"))
+    harvested(&root().join("src/appointments/pipeline"))
 }
 
 #[test]

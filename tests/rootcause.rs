@@ -61,7 +61,7 @@ fn fuzz_with(pipeline: &str, seed: u64, runs: u64, words: bool) -> Summary {
     let mut cfg = Config::new(p);
     if words {
         cfg.dictionary =
-            rowguard::tools::dict::harvest_sources(&[root().join("src/harness/pipeline")])
+            rowguard::tools::dict::harvest_sources(&[root().join("src/appointments/pipeline")])
                 .unwrap()
                 .dictionary;
     }

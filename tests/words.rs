@@ -35,7 +35,7 @@ fn dict_ranks_the_wording_word_among_the_compared_and_writes_a_valid_file() {
     let run = rowguard(&[
         "dict",
         "--source",
-        "src/harness/pipeline",
+        "src/appointments/pipeline",
         "-o",
         out.to_str().unwrap(),
     ]);
@@ -99,7 +99,7 @@ fn bad_input_is_one_line_and_exit_2_and_broken_rust_is_skipped() {
 
 #[test]
 fn the_engine_finds_wording_from_the_pipeline_source() {
-    let d = dict::harvest_sources(&[root().join("src/harness/pipeline")])
+    let d = dict::harvest_sources(&[root().join("src/appointments/pipeline")])
         .unwrap()
         .dictionary;
     let wording = pipeline::by_name("wording").unwrap();
@@ -141,7 +141,7 @@ fn random_word() -> String {
 #[test]
 fn a_word_chosen_at_random_is_found_from_the_source_alone() {
     let word = random_word();
-    let source = std::fs::read_to_string(root().join("src/harness/pipeline/wording.rs"))
+    let source = std::fs::read_to_string(root().join("src/appointments/pipeline/wording.rs"))
         .unwrap()
         .replace("telehealth", &word);
     assert!(source.contains(&format!("\"{word}\"")));

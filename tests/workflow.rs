@@ -71,9 +71,11 @@ fn gate_on(corpus: &Path) -> GateReport {
         artifacts: Some(artifacts.path().to_path_buf()),
         database: None,
         // the gate's default: the project's own pipeline code
-        dictionary: rowguard::tools::dict::harvest_sources(&[root().join("src/harness/pipeline")])
-            .unwrap()
-            .dictionary,
+        dictionary: rowguard::tools::dict::harvest_sources(&[
+            root().join("src/appointments/pipeline")
+        ])
+        .unwrap()
+        .dictionary,
     };
     gate::run(&cfg, &AtomicBool::new(false)).unwrap()
 }

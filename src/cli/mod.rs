@@ -60,7 +60,7 @@ pub fn harness(
     bytes: Option<&[u8]>,
 ) -> anyhow::Result<&'static dyn crate::harness::domain::Domain> {
     let flag = HARNESS_FLAG.get().and_then(|f| f.as_deref());
-    Ok(crate::harness::choice::choose_harness(flag, bytes)?)
+    Ok(crate::offer::choose_harness(flag, bytes)?)
 }
 
 /// The harness `--harness` names, else `named` (what a summary says),
@@ -69,10 +69,7 @@ pub fn harness_or(
     named: Option<&str>,
 ) -> anyhow::Result<&'static dyn crate::harness::domain::Domain> {
     let flag = HARNESS_FLAG.get().and_then(|f| f.as_deref());
-    Ok(crate::harness::choice::choose_harness(
-        flag.or(named),
-        None,
-    )?)
+    Ok(crate::offer::choose_harness(flag.or(named), None)?)
 }
 
 /// `rel` in the project the command runs in: the folder of the workspace
@@ -144,7 +141,7 @@ pub fn default_sources(
 /// binary is `fn main() -> ExitCode { rowguard::cli::main(vec![register(MyHarness)]) }`.
 pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> ExitCode {
     if !harnesses.is_empty() {
-        crate::harness::choice::install(harnesses);
+        crate::offer::install(harnesses);
     }
     // this binary's own name, and what a person types to run it again
     let argv0 = std::env::args_os().next();

@@ -1,52 +1,19 @@
-//! One harness choice, one pipeline choice and one kind choice for every
-//! consumer (DESIGN.md, "Inputs"): the harness is the `--harness` flag, else
-//! the reproducer's, else the binary's first; the pipeline under test is the
+//! One pipeline choice and one kind choice for every consumer (DESIGN.md,
+//! "Inputs"; the harness choice is `crate::offer`'s): the pipeline under test is the
 //! `--pipeline` flag, else the reproducer's, else `ROWGUARD_PIPELINE`, else
 //! the harness's first (its correct version); the kinds that count for a
 //! cargo-fuzz target come from `ROWGUARD_KINDS`.
 
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
 
 use super::domain::{Domain, Pipeline};
 use super::scenario::Decoded;
 use crate::guard::Kind;
 
-static HARNESSES: OnceLock<Vec<&'static dyn Domain>> = OnceLock::new();
-
-/// Sets the harnesses this process offers (a binary does it once, before
-/// any command runs); without it the process offers the appointments one.
-pub fn install(harnesses: Vec<&'static dyn Domain>) {
-    let _ = HARNESSES.set(harnesses);
-}
-
-/// The harnesses this process offers, the default first.
-pub fn harnesses() -> &'static [&'static dyn Domain] {
-    HARNESSES.get_or_init(|| vec![super::appointments::harness()])
-}
-
-/// The harness to use: `flag`, else the one a reproducer's `bytes` name,
-/// else the first installed.
-pub fn choose_harness(
-    flag: Option<&str>,
-    bytes: Option<&[u8]>,
-) -> crate::Result<&'static dyn Domain> {
-    let named = bytes.and_then(super::scenario::harness_named);
-    match flag.or(named.as_deref()) {
-        None => Ok(harnesses()[0]),
-        Some(name) => harnesses()
-            .iter()
-            .copied()
-            .find(|h| h.name() == name)
-            .ok_or_else(|| {
-                let known: Vec<&str> = harnesses().iter().map(|h| h.name()).collect();
-                crate::Error::Usage(format!(
-                    "unknown harness `{name}` (this binary has: {})",
-                    known.join(", ")
-                ))
-            }),
-    }
-}
+// The harnesses a process offers (installed by a binary, else the built-in
+// one) are chosen in `crate::offer`, above the built-in harness.
+#[doc(hidden)]
+pub use crate::offer::{choose_harness, harnesses, install}; // old path, kept for compatibility
 
 /// Environment variable naming the pipeline when no flag or reproducer does.
 pub const PIPELINE_ENV: &str = "ROWGUARD_PIPELINE";

@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::appointments;
 use super::domain::{Domain, OpValue, Pipeline};
 use super::ops;
 use super::scenario::Scenario;
@@ -45,11 +44,6 @@ enum SessionBackend {
 }
 
 impl Session {
-    /// A session over the appointments fixture on embedded SQLite.
-    pub fn new() -> crate::Result<Session> {
-        Session::open(appointments::harness(), None)
-    }
-
     /// A session over `domain` resized to `rows` rows (`bench scaling`).
     pub fn resized(domain: &dyn Domain, rows: usize) -> crate::Result<Session> {
         let sized = domain.resized(rows).ok_or_else(|| {
@@ -517,7 +511,7 @@ fn execute_here(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::pipeline::{self, Op};
+    use crate::appointments::pipeline::{self, Op};
 
     fn run(pipeline: &str, ops: Vec<Op>) -> Execution {
         let mut s = Session::new().unwrap();

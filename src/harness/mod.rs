@@ -1,40 +1,34 @@
-//! The appointments harness: everything rowguard knows about one clinic's
-//! reschedule + notes pipeline, above the domain-free guard crate and below
-//! the tools.
+//! The extension point: what a harness is ([`domain::Harness`]) and what
+//! rowguard does with any harness, above the domain-free guard crate and
+//! below the built-in harness (`crate::appointments`) and the tools.
 //!
 //! Arrows point down only: `harness` imports `rowguard_guard` (re-exported
-//! as [`crate::guard`]) and nothing from the layers above it (tools,
-//! report, fuzzing, the binary).
+//! as [`crate::guard`]) and nothing from the layers above it (a harness,
+//! the tools, report, fuzzing, the binary).
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`schema`] | the appointments schema and its deterministic fixture |
-//! | [`schema_pg`] | the same fixture in PostgreSQL's dialect |
-//! | [`appointments`] | the reschedule policy and "a guard over the fixture for target N" |
-//! | [`pipeline`] | the reschedule + notes pipeline: `safe` and the planted variants |
+//! | [`domain`] | the `Harness` trait, its fixture and versions, `register` |
+//! | [`ops`] | a harness's operations as values (`OpValue`) |
 //! | [`scenario`] | fuzz input (`Scenario { ops }`) and the one `decode(bytes)` |
 //! | [`choice`] | the one pipeline choice (flag, reproducer, `ROWGUARD_PIPELINE`, `safe`) |
 //! | [`execute`] | a scenario run by a pipeline through the guard: an [`execute::Execution`] |
-//! | [`oracle`] | what every corpus file must satisfy, and the guard's own oracle |
 //! | [`rng`] | the one PRNG |
 //!
-//! Where things go:
-//! - **a planted pipeline**: one file in `pipeline/` implementing
-//!   [`pipeline::Pipeline`], one line in `pipeline::all()`, a reproducer under
-//!   `corpus/regressions/<name>/`; nothing else changes.
-//! - **a write channel** (a new table, trigger or cascade in the fixture):
-//!   `schema.rs`, and its side effect in [`appointments::appointments_policy`]
-//!   when the reschedule may use it; the guard needs no change.
+//! Where things go: **a harness** is a crate or module of its own that
+//! implements [`domain::Harness`] (the built-in one is
+//! `crate::appointments`); nothing here changes.
 
-pub mod appointments;
 pub mod choice;
 pub mod domain;
 pub mod execute;
 pub mod ops;
-pub mod oracle;
-pub mod pipeline;
 pub mod rng;
 pub mod scenario;
-pub mod schema;
-pub mod schema_mysql;
-pub mod schema_pg;
+
+// The built-in appointments harness and the corpus oracles lived here; their
+// old paths keep working (the extension point itself uses none of them).
+#[doc(hidden)]
+pub use crate::appointments::{self, pipeline, schema, schema_mysql, schema_pg}; // old path, kept for compatibility
+#[doc(hidden)]
+pub use crate::oracle; // old path, kept for compatibility

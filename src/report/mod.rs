@@ -9,10 +9,10 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::guard::{param_json, Finding, Kind, Policy, StatementCheck};
-use crate::harness::choice::harnesses;
 use crate::harness::domain::OpValue;
 use crate::harness::execute::Execution;
 use crate::harness::ops;
+use crate::offer::harnesses;
 
 pub mod html;
 pub mod junit;

@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use crate::guard::postgres::PgOptions;
 use crate::guard::{CellChange, Dialect, Kind, Policy, StatementCheck, Value, Verdict};
-use crate::harness::choice::harnesses;
 use crate::harness::domain::Domain;
 use crate::harness::execute::{policy_of, Session};
 use crate::harness::ops;
+use crate::offer::harnesses;
 
 /// What to check and how.
 #[derive(Clone)]

@@ -7,7 +7,7 @@
 //! - `guard/*`: SQL text for the guard; it must pass the guard's own oracle
 //!   (differential, isolation, no file, unchanged fixture);
 //! - every other file (`pipeline/*`, seeds): clean on `safe`;
-//!   (the rules are [`crate::harness::oracle`]'s, shared with `cargo test`);
+//!   (the rules are [`crate::oracle`]'s, shared with `cargo test`);
 //! - then the engine fuzzes `safe` from all of them, every kind counting.
 //!
 //! Every file is read once ([`crate::tools::input::read_file`]: regular files only,
@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use super::engine::{self, corpus, Config, Summary};
 use crate::guard::Kind;
 use crate::harness::domain::Domain;
-use crate::harness::oracle::{Judge, Rule};
+use crate::oracle::{Judge, Rule};
 use crate::Error;
 
 /// One problem the gate found: a rule (finding kind), a message, a file.
@@ -125,7 +125,7 @@ pub struct GateConfig {
 }
 
 /// Replays the corpus folder, one case per file, in path order, each judged
-/// by `judge` ([`crate::harness::oracle`]: exactly what `cargo test` judges
+/// by `judge` ([`crate::oracle`]: exactly what `cargo test` judges
 /// it by); its sessions are reused.
 pub fn replay_corpus_with(judge: &mut Judge, dir: &Path) -> crate::Result<Vec<Case>> {
     Ok(replay(judge, dir, &AtomicBool::new(false))?.cases)

@@ -10,9 +10,10 @@
 //! |---|---|
 //! | [`engine`] | `rowguard fuzz`: the built-in fuzz loop |
 //! | [`minimize`] | `rowguard minimize`: the smallest input with the same finding |
+//! | [`hash`] | the content hash artifacts, corpus files and root causes are named by |
 //! | [`rootcause`] | findings grouped by where the text left its literal (fuzz, gate) |
 //! | [`input`] | bounded reads of the files rowguard is handed: regular files only, size-capped |
-//! | [`gate`] | `rowguard gate`: corpus replay through [`crate::harness::oracle`], then fuzzing `safe` |
+//! | [`gate`] | `rowguard gate`: corpus replay through [`crate::oracle`], then fuzzing `safe` |
 //! | [`scan`] | `rowguard scan`: a file of notes streamed through the guard |
 //! | [`check`] | `rowguard check`: pasted statements against the fixture |
 //! | [`differential`] | `rowguard differential`: the same lines on SQLite and PostgreSQL, every difference explained |
@@ -29,6 +30,7 @@ pub mod dict;
 pub mod differential;
 pub mod engine;
 pub mod gate;
+pub mod hash;
 pub mod input;
 pub mod minimize;
 pub mod repro;

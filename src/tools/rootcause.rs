@@ -60,7 +60,7 @@ use crate::harness::domain::{OpValue, Pipeline};
 use crate::harness::execute::{execute, Execution, OpRun, Session};
 use crate::harness::ops;
 use crate::harness::scenario::Scenario;
-use crate::tools::engine::artifacts::content_hash;
+use crate::tools::hash::content_hash;
 
 /// Whether user text caused the finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

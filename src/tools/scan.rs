@@ -517,7 +517,7 @@ mod tests {
 
     #[test]
     fn each_line_gets_a_verdict_and_the_summary_counts_them() {
-        let legacy = crate::harness::pipeline::by_name("legacy").unwrap();
+        let legacy = crate::appointments::pipeline::by_name("legacy").unwrap();
         let mut scan = Scan::new(legacy, 7).unwrap();
         let mut seen = Vec::new();
         let input = b"O'Brien\nfine\nmoved'--\n\xff\xfe\n";
@@ -539,7 +539,7 @@ mod tests {
 
     #[test]
     fn empty_input_and_unknown_targets_are_errors() {
-        let safe = crate::harness::pipeline::by_name("safe").unwrap();
+        let safe = crate::appointments::pipeline::by_name("safe").unwrap();
         assert!(Scan::new(safe, 99_999).is_err());
         let mut scan = Scan::new(safe, 7).unwrap();
         assert!(scan.run(&mut &b""[..], Path::new("t"), |_| Ok(())).is_err());
@@ -548,7 +548,7 @@ mod tests {
     #[test]
     fn a_line_as_long_as_the_cap_is_checked_and_clean_on_safe() {
         // MAX_LINE must stay within what the guard can log (see the module doc)
-        let safe = crate::harness::pipeline::by_name("safe").unwrap();
+        let safe = crate::appointments::pipeline::by_name("safe").unwrap();
         let mut scan = Scan::new(safe, 7).unwrap();
         let mut line = vec![b'\''; MAX_LINE];
         line.push(b'\n');

@@ -63,6 +63,45 @@ impl std::fmt::Display for BackendKind {
     }
 }
 
+/// What the code under test connects to: rowguard's own fixture database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    kind: BackendKind,
+    url: String,
+}
+
+impl Target {
+    /// `url` on a database of `kind`.
+    pub(crate) fn new(kind: BackendKind, url: String) -> Target {
+        Target { kind, url }
+    }
+
+    /// Which database it is (`sqlite`, `postgres`, `mysql`).
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// The connection string: a `postgres://` or `mysql://` URL with the
+    /// code's own role and password, or the SQLite file's path.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database file, on SQLite.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        (self.kind == BackendKind::Sqlite).then(|| std::path::Path::new(&self.url))
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            BackendKind::Sqlite => write!(f, "the SQLite file {}", self.url),
+            kind => write!(f, "a {kind} database of rowguard's own"),
+        }
+    }
+}
+
 /// A guarded database: the calls of one input go through [`Db`], between
 /// [`Backend::begin_input`] and [`Backend::end_input`].
 pub trait Backend: Db {
@@ -86,7 +125,7 @@ pub trait Backend: Db {
     fn as_db(&mut self) -> &mut dyn Db;
     /// What code that connects itself connects to, when the backend is a
     /// fixture judged at the database ([`crate::watch::Watched`]).
-    fn target(&self) -> Option<&crate::watch::Target> {
+    fn target(&self) -> Option<&Target> {
         None
     }
 }

@@ -8,8 +8,8 @@
 
 use rusqlite::types::ValueRef;
 
-use crate::capture::{encode, same};
 use crate::policy::TableInfo;
+use crate::stored::{encode, same};
 use crate::{Policy, Value};
 
 /// What the policy allows on one protected table.

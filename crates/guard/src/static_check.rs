@@ -333,7 +333,7 @@ pub fn shape(sql: &str, dialect: Dialect) -> String {
 /// statement after it is judged as any other; the settings are reported on
 /// their own. Other dialects: the text as it is.
 fn server_statements(sql: &str, dialect: Dialect) -> (std::borrow::Cow<'_, str>, Vec<String>) {
-    use crate::mysql::lex;
+    use crate::dialect::mysql as lex;
     if dialect != Dialect::Mysql {
         return (std::borrow::Cow::Borrowed(sql), Vec::new());
     }

@@ -5,21 +5,21 @@
 //!
 //! Bytes that hold a JSON reproducer (`{"rowguard": 1, "harness": ...,
 //! "pipeline": ..., "expect": [...], "ops": [...]}`) are read as such; any
-//! other bytes go through the harness's generator (`arbitrary`). The
-//! appointments generator ([`arbitrary_op`]) only names appointments that
-//! exist in the default fixture; its text fields can hold anything (quotes,
-//! comment markers, keywords, unicode, control characters, NUL, long runs),
-//! with dictionary tokens made likely.
+//! other bytes go through the harness's generator (`arbitrary`), whose text
+//! fields [`arbitrary_text`] fills with anything (quotes, comment markers,
+//! keywords, unicode, control characters, NUL, long runs), with dictionary
+//! tokens made likely.
 
 use arbitrary::{Arbitrary, Unstructured};
 use serde::{Deserialize, Serialize};
 
 use super::domain::{Domain, OpValue, Pipeline};
-use super::pipeline::{Op, DAYS, SLOTS};
-use super::schema;
 use crate::guard::Kind;
 
 pub mod dict;
+
+#[doc(hidden)]
+pub use crate::appointments::generate::arbitrary_op; // old path, kept for compatibility
 
 /// Ops in one generated scenario, at most.
 pub const MAX_OPS: usize = 8;
@@ -241,41 +241,11 @@ pub fn arbitrary_text(u: &mut Unstructured<'_>) -> arbitrary::Result<String> {
     Ok(out)
 }
 
-/// Generates one op on an appointment of the default fixture.
-pub fn arbitrary_op(u: &mut Unstructured<'_>) -> arbitrary::Result<Op> {
-    let id = u.int_in_range(1..=schema::DEFAULT_SIZE as i64)?;
-    Ok(match u.int_in_range(0..=5)? {
-        0..=2 => Op::Reschedule {
-            id,
-            day: u.int_in_range(1..=DAYS)?,
-            slot: u.int_in_range(0..=SLOTS - 1)?,
-            notes: arbitrary_text(u)?,
-            reason: arbitrary_text(u)?,
-        },
-        3..=4 => Op::EditNotes {
-            id,
-            notes: arbitrary_text(u)?,
-        },
-        _ => Op::RescheduleSeries {
-            id,
-            slot: u.int_in_range(0..=SLOTS - 1)?,
-            notes: arbitrary_text(u)?,
-            reason: arbitrary_text(u)?,
-        },
-    })
-}
-
-impl<'a> Arbitrary<'a> for Op {
-    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        arbitrary_op(u)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::appointments::harness;
-    use crate::harness::pipeline;
+    use crate::appointments::harness;
+    use crate::appointments::pipeline::{self, Op};
 
     fn json(op: Op) -> OpValue {
         serde_json::to_value(op).unwrap()
@@ -296,26 +266,6 @@ mod tests {
         assert_eq!(d.encoding, Encoding::Json);
         assert_eq!(d.pipeline.as_deref(), Some("legacy"));
         assert_eq!(d.harness.as_deref(), Some("appointments"));
-    }
-
-    #[test]
-    fn generated_ops_name_existing_appointments_and_valid_slots() {
-        let mut seed = 0x9e3779b97f4a7c15u64;
-        for _ in 0..500 {
-            let bytes: Vec<u8> = (0..256)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    seed as u8
-                })
-                .collect();
-            for op in decode(harness(), &bytes).scenario.ops {
-                let op: Op = serde_json::from_value(op).unwrap();
-                assert!((1..=schema::DEFAULT_SIZE as i64).contains(&op.target()));
-                op.validate().unwrap();
-            }
-        }
     }
 
     #[test]

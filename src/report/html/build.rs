@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use super::{Detail, FindingRow, GateRow, Report, RootCauseRow, RunInfo, Status, MAX_DETAILS};
 use crate::guard::postgres::PgOptions;
 use crate::guard::BackendKind;
-use crate::harness::choice::choose_harness;
 use crate::harness::domain::{Domain, Pipeline};
 use crate::harness::execute::placeholder_sql;
 use crate::harness::execute::{execute, Execution, Session};
 use crate::harness::scenario::{decode_file, Scenario};
+use crate::offer::choose_harness;
 use crate::tools::engine::{Found, Summary};
 use crate::tools::gate::{GateReport, Outcome};
 

@@ -518,7 +518,7 @@ fn clip(s: &str, max: usize) -> String {
 /// An op for the page: its kind, then each field; the free-text fields
 /// (what the user typed) in `code.user`.
 fn op_html(harness: &str, op: &crate::harness::domain::OpValue) -> String {
-    let Some(h) = crate::harness::choice::harnesses()
+    let Some(h) = crate::offer::harnesses()
         .iter()
         .find(|h| h.name() == harness)
     else {

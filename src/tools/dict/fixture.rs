@@ -118,7 +118,7 @@ fn read(domain: &dyn Domain) -> rusqlite::Result<Dictionary> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::appointments::harness;
+    use crate::appointments::harness;
 
     #[test]
     fn the_appointments_fixture_gives_its_names_and_keys_smallest_table_first() {

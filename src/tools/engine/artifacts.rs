@@ -19,17 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::guard::Kind;
 use crate::harness::domain::Pipeline;
 use crate::harness::scenario::{self, Reproducer, Scenario};
-
-/// A 64-bit FNV-1a hash of `bytes` as 16 hex digits: stable across runs,
-/// platforms and versions.
-pub fn content_hash(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
+pub use crate::tools::hash::content_hash;
 
 /// Writes `bytes` to `path` through a temp file and a rename; creates the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> crate::Result<()> {

@@ -99,28 +99,28 @@ mod tests {
         // raw bytes that start with `{`, decoded through `arbitrary`
         let mut bytes = b"{ not a reproducer".to_vec();
         bytes.extend((0u8..=255).cycle().take(600));
-        let input = Input::new(crate::harness::appointments::harness(), bytes);
+        let input = Input::new(crate::appointments::harness(), bytes);
         assert!(!input.json && !input.scenario.ops.is_empty());
         assert!(
-            scenario::decode_file(crate::harness::appointments::harness(), &input.bytes).is_err(),
+            scenario::decode_file(crate::appointments::harness(), &input.bytes).is_err(),
             "repro refuses the raw bytes"
         );
         let dir = tempfile::tempdir().unwrap();
-        let path = save(dir.path(), crate::harness::appointments::harness(), &input)
+        let path = save(dir.path(), crate::appointments::harness(), &input)
             .unwrap()
             .unwrap();
         let back = scenario::decode_file(
-            crate::harness::appointments::harness(),
+            crate::appointments::harness(),
             &crate::tools::input::read_file(&path).unwrap(),
         )
         .unwrap();
         assert_eq!(back.scenario, input.scenario);
         // plain raw bytes stay raw
         let plain = Input::new(
-            crate::harness::appointments::harness(),
+            crate::appointments::harness(),
             (0u8..=255).cycle().skip(1).take(600).collect(),
         );
-        let path = save(dir.path(), crate::harness::appointments::harness(), &plain)
+        let path = save(dir.path(), crate::appointments::harness(), &plain)
             .unwrap()
             .unwrap();
         assert_eq!(std::fs::read(path).unwrap(), plain.bytes);

@@ -36,7 +36,7 @@
 //! use rowguard::tools::engine::{self, Config};
 //! use rowguard::guard::Kind;
 //!
-//! let mut cfg = Config::new(rowguard::harness::pipeline::by_name("legacy")?);
+//! let mut cfg = Config::new(rowguard::appointments::pipeline::by_name("legacy")?);
 //! cfg.seed = 1;
 //! cfg.runs = Some(500);
 //! cfg.kinds = [Kind::WriteOutsideTarget].into();

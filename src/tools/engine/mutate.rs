@@ -455,8 +455,8 @@ fn clamp_texts(domain: &dyn Domain, s: &mut Scenario) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::appointments::harness as h;
-    use crate::harness::pipeline::Op;
+    use crate::appointments::harness as h;
+    use crate::appointments::pipeline::Op;
 
     fn typed(op: &OpValue) -> Op {
         serde_json::from_value(op.clone()).unwrap()

@@ -178,8 +178,8 @@ pub fn decoded(harness: &dyn Domain, bytes: &[u8]) -> Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::appointments::harness as h;
-    use crate::harness::pipeline::Op;
+    use crate::appointments::harness as h;
+    use crate::appointments::pipeline::Op;
     use crate::tools::dict::Rank;
 
     /// A stand-in for libFuzzer's byte mutation: deterministic.
@@ -239,7 +239,7 @@ mod tests {
             });
             let s = decoded(h(), &buf[..n]);
             let got = s.ops[0]["id"].as_i64().unwrap();
-            let rows = crate::harness::schema::DEFAULT_SIZE as i64;
+            let rows = crate::appointments::schema::DEFAULT_SIZE as i64;
             assert!((1..=rows).contains(&got), "{id} -> {got}");
         }
     }

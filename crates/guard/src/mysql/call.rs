@@ -7,23 +7,18 @@
 //! new change-log rows) and the judgement of every changed row against the
 //! policy.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
 use super::{
-    code, db_error, error_kind, lex, one_line, run, text_of, values, MyGuard, Ran, CALL_LIMIT,
-    INPUT_TIME, PINNED, TIME_CUTS, WATCHED,
+    code, db_error, error_kind, lex, one_line, run, text_of, values, MyGuard, CALL_LIMIT, PINNED,
+    TIME_CUTS, WATCHED,
 };
-use crate::interrupt;
-use crate::policy::{undo, RowChange};
-use crate::postgres::watchdog::Acted;
-use crate::static_check::{compiled_text, Dialect};
+use crate::policy::TableInfo;
+use crate::server::call::{self, Call, Ran, ServerCall};
+use crate::server::judge::{self, LogRow};
 use crate::{Api, DbError, ErrorClass, Finding, Kind, StatementCheck, Value};
-
-/// One logged row change: table, old and new image.
-type LogRow = (String, Option<String>, Option<String>);
 
 /// What the round trip after a call read.
 #[derive(Default)]
@@ -90,134 +85,6 @@ impl MyGuard {
             }
         }
         Ok(ran)
-    }
-
-    /// Checks and runs one call under the watchdog.
-    pub(super) fn guarded(
-        &mut self,
-        api: Api,
-        sql: &str,
-        params: &[Value],
-    ) -> Result<Ran, DbError> {
-        if interrupt::requested() && self.fatal.is_none() {
-            self.fatal = Some("interrupted by a signal".into());
-        }
-        let (compiled, tail) = compiled_text(sql);
-        let (text, ordered) = lex::question_params(compiled, params);
-        let mut check = StatementCheck::new(api, sql, params, tail);
-        let template = self.next_template();
-        let view = self.memo.view(
-            &text,
-            Dialect::Mysql,
-            &self.policy,
-            template.as_ref().and_then(|t| t.as_deref()),
-        );
-        check.add_static(&view, &template, tail, "sent to the server");
-        self.last_view = view;
-        let result = self.run_dynamic(&mut check, api, &text, &ordered);
-        self.verdict.statements.push(check);
-        result
-    }
-
-    fn run_dynamic(
-        &mut self,
-        check: &mut StatementCheck,
-        api: Api,
-        text: &str,
-        params: &[Value],
-    ) -> Result<Ran, DbError> {
-        if let Some(f) = &self.fatal {
-            return Err(DbError::new(ErrorClass::Other, f.clone()));
-        }
-        // Feedback only (which statements the text starts): never what runs.
-        let firsts: BTreeSet<String> = lex::statements(text)
-            .iter()
-            .map(|p| lex::leading_words(p, 2).join(" ").to_ascii_lowercase())
-            .collect();
-        check.accesses = firsts.into_iter().collect();
-        let now = Instant::now();
-        let deadline = self.input_deadline.unwrap_or(now + CALL_LIMIT);
-        let (limit, clock) = if deadline < now + CALL_LIMIT {
-            (
-                deadline.saturating_duration_since(now),
-                ("input", INPUT_TIME),
-            )
-        } else {
-            (CALL_LIMIT, ("call", CALL_LIMIT))
-        };
-        if limit.is_zero() {
-            let why = format!(
-                "the input ran past its wall-clock limit of {} ms: not sent",
-                INPUT_TIME.as_millis()
-            );
-            check.add(Finding::new(Kind::ResourceLimit, why.clone()));
-            return Err(DbError::new(ErrorClass::Limit, why));
-        }
-        self.watchdog.arm(limit);
-        let started = Instant::now();
-        let ran = self.run_one(api, text, params);
-        // Only a call this long can hold a statement the server cut at its bound.
-        let long = started.elapsed() + Duration::from_millis(100)
-            >= Duration::from_secs(super::STATEMENT_TIMEOUT_S);
-        // The server counts the last statement's warnings in its last packet:
-        // only then is SHOW WARNINGS worth its part of the round trip.
-        let warned = ran.is_err() || self.conn.as_ref().is_none_or(|c| c.warnings() > 0);
-        let acted = self.watchdog.disarm();
-        if acted != Acted::Nothing && !interrupt::requested() {
-            let what = if acted == Acted::Cancelled {
-                "killed the query of"
-            } else {
-                "ended the connection of"
-            };
-            check.add(Finding::new(
-                Kind::ResourceLimit,
-                format!(
-                    "the {} ran past its wall-clock limit of {} ms: the guard {what} it",
-                    clock.0,
-                    clock.1.as_millis()
-                ),
-            ));
-        }
-        let result = match ran {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                let message = one_line(&e);
-                if interrupt::requested() {
-                    self.fatal = Some("interrupted by a signal".into());
-                    return Err(DbError::new(ErrorClass::Other, message));
-                }
-                match code(&e) {
-                    Some(c) => {
-                        check.error = Some(message.clone());
-                        check.add(Finding::new(error_kind(c, text), message));
-                    }
-                    // Client side: a broken connection, or a value it could not read.
-                    None => {
-                        self.fatal = Some(message.clone());
-                        return Err(DbError::new(ErrorClass::Other, message));
-                    }
-                }
-                Err(db_error(&e))
-            }
-        };
-        let asked: Vec<String> =
-            std::mem::take(&mut *self.infile.lock().unwrap_or_else(|e| e.into_inner()));
-        for file in asked {
-            check.add(Finding::new(
-                Kind::ForbiddenAction,
-                format!(
-                    "LOAD DATA LOCAL asked the client for the file {file:?}: denied, nothing sent"
-                ),
-            ));
-        }
-        self.watchdog.arm(CALL_LIMIT);
-        let collected = self.collect(check, long, warned);
-        self.watchdog.disarm();
-        collected?;
-        match result {
-            Ok(Ran::Done) if api == Api::QueryRow => Err(DbError::no_rows()),
-            other => other,
-        }
     }
 
     /// After a call, in one round trip: what the server said about the
@@ -307,16 +174,8 @@ impl MyGuard {
         }
         self.read_after = self.read_after.max(read.last);
         self.judge(check, read.log);
-        if settings != self.baseline {
-            check.add(Finding::new(
-                Kind::ForbiddenAction,
-                format!(
-                    "the statement changed session settings the guard relies on ({}): denied, reset",
-                    changed_settings(&self.baseline, &settings)
-                ),
-            ));
-        }
-        if open != "1" || settings != self.baseline {
+        let kept = judge::settings_kept(check, &WATCHED, &self.baseline, &settings);
+        if open != "1" || !kept {
             self.roll_back()
                 .map_err(|e| DbError::new(ErrorClass::Other, e.to_string()))?;
             let deadline = self.input_deadline;
@@ -382,48 +241,72 @@ impl MyGuard {
 
     /// Compares logged row changes with the policy (as the SQLite backend does).
     fn judge(&mut self, check: &mut StatementCheck, rows: Vec<LogRow>) {
-        check.changed_rows = rows.len();
-        let mut outside = Vec::new();
-        let mut undos = Vec::new();
-        for (tbl, old, new) in rows {
-            let Some(table) = self.tables.iter().find(|t| t.name == tbl) else {
-                continue;
-            };
-            let width = table.columns.len();
-            let change = RowChange {
-                old: values::cells_of_image(old.as_deref(), width),
-                new: values::cells_of_image(new.as_deref(), width),
-                table: tbl,
-            };
-            if change.old.is_none() && change.new.is_none() {
-                continue;
-            }
-            let cells = self.policy.violations(&change, table);
-            if !cells.is_empty() {
-                outside.extend(cells);
-                undos.push(undo(&change, table));
-            }
-        }
+        let cells = |image: Option<&str>, table: &TableInfo| {
+            values::cells_of_image(image, table.columns.len())
+        };
         // The undo statements double quotes and keep backslashes as they are.
-        if undos.iter().any(|u| u.contains('\\')) {
-            undos.insert(
-                0,
-                "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES');".into(),
-            );
-        }
-        if !outside.is_empty() {
-            check.add(Finding::write_outside(outside, undos));
-        }
+        let prelude = |undos: &[String]| {
+            undos.iter().any(|u| u.contains('\\')).then(|| {
+                "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES');".to_string()
+            })
+        };
+        self.judging
+            .judge(check, &self.tables, rows, cells, prelude);
     }
 }
 
-/// `name: before -> after` of each watched setting that differs.
-fn changed_settings(before: &str, after: &str) -> String {
-    WATCHED
-        .iter()
-        .zip(before.split(" | ").zip(after.split(" | ")))
-        .filter(|(_, (a, b))| a != b)
-        .map(|(name, (a, b))| format!("{name}: {a} -> {b}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+impl ServerCall for MyGuard {
+    fn server_text(compiled: &str, params: &[Value]) -> (String, Vec<Value>) {
+        lex::question_params(compiled, params)
+    }
+
+    fn run(&mut self, call: Call<'_>) -> Result<Ran, DbError> {
+        let (check, api, text, params) = call;
+        let firsts = call::first_words(lex::statements(text), lex::leading_words);
+        check.accesses = firsts.into_iter().collect();
+        let (limit, clock) = call::clock(check, self.input_deadline, CALL_LIMIT)?;
+        self.watchdog.arm(limit);
+        let started = Instant::now();
+        let ran = self.run_one(api, text, params);
+        // Only a call this long can hold a statement the server cut at its bound.
+        let long = started.elapsed() + Duration::from_millis(100)
+            >= Duration::from_secs(super::STATEMENT_TIMEOUT_S);
+        // The server counts the last statement's warnings in its last packet:
+        // only then is SHOW WARNINGS worth its part of the round trip.
+        let warned = ran.is_err() || self.conn.as_ref().is_none_or(|c| c.warnings() > 0);
+        call::past_its_limit(check, self.watchdog.disarm(), clock, "killed the query of");
+        let result = match ran {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let message = call::unless_signalled(&mut self.fatal, one_line(&e))?;
+                match code(&e) {
+                    Some(c) => {
+                        check.error = Some(message.clone());
+                        check.add(Finding::new(error_kind(c, text), message));
+                    }
+                    // Client side: a broken connection, or a value it could not read.
+                    None => {
+                        self.fatal = Some(message.clone());
+                        return Err(DbError::new(ErrorClass::Other, message));
+                    }
+                }
+                Err(db_error(&e))
+            }
+        };
+        let asked: Vec<String> =
+            std::mem::take(&mut *self.infile.lock().unwrap_or_else(|e| e.into_inner()));
+        for file in asked {
+            check.add(Finding::new(
+                Kind::ForbiddenAction,
+                format!(
+                    "LOAD DATA LOCAL asked the client for the file {file:?}: denied, nothing sent"
+                ),
+            ));
+        }
+        self.watchdog.arm(CALL_LIMIT);
+        let collected = self.collect(check, long, warned);
+        self.watchdog.disarm();
+        collected?;
+        call::answer(api, result)
+    }
 }

@@ -39,24 +39,26 @@
 //! Either cut is a `resource-limit` finding, however the statement ended.
 //! A signal ([`crate::interrupt`]) kills the query in flight.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder};
 
-use crate::backend::{Backend, BackendKind};
+use crate::backend::BackendKind;
 use crate::interrupt;
-use crate::memo::Memo;
 use crate::policy::TableInfo;
-use crate::postgres::watchdog::Watchdog;
-use crate::postgres::PgOptions;
-use crate::static_check::{compiled_text, Dialect, StaticView};
-use crate::{Api, Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
+use crate::server::backend::ServerInput;
+use crate::server::call::{fatal_error, noting_fatal};
+use crate::server::judging::Judging;
+use crate::server::watchdog::Watchdog;
+use crate::server::ServerOptions;
+use crate::static_check::Dialect;
+use crate::{DbError, ErrorClass, Kind, Policy, Value};
 
 mod call;
-pub mod lex;
+/// The mysql lexer ([`crate::dialect::mysql`]) under its old name.
+pub use crate::dialect::mysql as lex;
 mod raw;
 pub(crate) mod run;
 pub(crate) mod setup;
@@ -146,10 +148,7 @@ pub struct MyGuard {
     admin: Option<Conn>,
     objects: run::Objects,
     tables: Vec<TableInfo>,
-    policy: Policy,
-    templates: Option<VecDeque<String>>,
-    verdict: Verdict,
-    memo: Memo,
+    judging: Judging,
     /// The input's XA transaction id (secret: the code under test cannot end it).
     xid: String,
     /// The input's XA transaction is open.
@@ -170,7 +169,6 @@ pub struct MyGuard {
     infile: Arc<std::sync::Mutex<Vec<String>>>,
     /// The connection broke: every later call fails and the input ends in an error.
     fatal: Option<String>,
-    last_view: StaticView,
     watchdog: Watchdog,
     _interrupt: interrupt::Registration,
 }
@@ -224,18 +222,15 @@ fn error_kind(code: u16, text: &str) -> Kind {
     }
 }
 
-/// What one statement's run gave back.
-enum Ran {
-    Rows(usize),
-    Row(Vec<Value>),
-    Done,
-}
-
 impl MyGuard {
     /// Connects to the server in `options` (`mysql://` or `mariadb://`),
     /// builds `schema_sql` (DDL and rows, MySQL dialect) in a fresh database
     /// and installs the isolation.
-    pub fn open(options: &PgOptions, schema_sql: &str, policy: Policy) -> crate::Result<MyGuard> {
+    pub fn open(
+        options: &ServerOptions,
+        schema_sql: &str,
+        policy: Policy,
+    ) -> crate::Result<MyGuard> {
         let (opts, mut admin) = run::admin(options)?;
         let objects = run::Objects::create(&mut admin, true)?;
         let infile: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
@@ -253,8 +248,6 @@ impl MyGuard {
                 return Err(e);
             }
         };
-        let mut memo = Memo::default();
-        memo.set_policy(&policy);
         let status_sql = format!(
             "SELECT @@in_transaction, CONCAT_WS(' | ', {})",
             WATCHED.join(", ")
@@ -264,15 +257,12 @@ impl MyGuard {
             admin: Some(admin),
             xid: format!(
                 "rowguard{:016x}{:016x}",
-                crate::postgres::run::random(),
-                crate::postgres::run::random()
+                crate::server::run::random(),
+                crate::server::run::random()
             ),
             objects,
             tables: built.tables,
-            policy,
-            templates: None,
-            verdict: Verdict::default(),
-            memo,
+            judging: Judging::new(policy),
             in_input: false,
             read_after: 0,
             time_cuts: None,
@@ -282,7 +272,6 @@ impl MyGuard {
             status_sql,
             infile,
             fatal: None,
-            last_view: StaticView::default(),
             watchdog,
             _interrupt: registration,
         })
@@ -365,10 +354,7 @@ impl MyGuard {
     }
 
     fn fatal_error(&self) -> crate::Result<()> {
-        match &self.fatal {
-            Some(f) => Err(crate::Error::Mysql(f.clone())),
-            None => Ok(()),
-        }
+        fatal_error(&self.fatal, crate::Error::Mysql)
     }
 
     /// Every row of every fixture table and every AUTO_INCREMENT counter,
@@ -400,10 +386,6 @@ impl MyGuard {
         }
         out.sort();
         Ok(out)
-    }
-
-    fn next_template(&mut self) -> Option<Option<String>> {
-        self.templates.as_mut().map(|t| t.pop_front())
     }
 
     /// Ends the input's XA transaction (rolled back) and puts back what a
@@ -468,25 +450,18 @@ fn text_of(v: Option<&mysql::Value>) -> Option<String> {
 
 impl Drop for MyGuard {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            drop(conn);
-        }
+        // The app connection first: the run's objects are dropped after it.
+        drop(self.conn.take());
         if let Some(admin) = self.admin.as_mut() {
             self.objects.drop_all(admin);
         }
     }
 }
 
-impl Backend for MyGuard {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Mysql
-    }
+impl ServerInput for MyGuard {
+    const KIND: BackendKind = BackendKind::Mysql;
 
-    fn begin_input(&mut self) -> crate::Result<()> {
-        if interrupt::requested() {
-            return Err(crate::Error::Mysql("interrupted by a signal".into()));
-        }
-        self.fatal_error()?;
+    fn begin(&mut self) -> crate::Result<()> {
         if self.in_input {
             self.roll_back()?;
         }
@@ -503,75 +478,18 @@ impl Backend for MyGuard {
         Ok(())
     }
 
-    fn end_input(&mut self) -> crate::Result<Verdict> {
-        let verdict = self.take_verdict();
-        self.fatal_error()?;
-        self.roll_back()?;
-        Ok(verdict)
+    fn end(&mut self) -> crate::Result<()> {
+        self.roll_back()
     }
 
-    fn set_policy(&mut self, policy: Policy) {
-        self.memo.set_policy(&policy);
-        self.policy = policy;
-    }
-
-    fn set_templates(&mut self, shapes: Option<Vec<String>>) {
-        self.templates = shapes.map(VecDeque::from);
-    }
-
-    fn shape_of(&self, sql: &str) -> String {
-        let (text, _) = lex::question_params(compiled_text(sql).0, &[]);
-        self.memo.shape(&text, Dialect::Mysql)
-    }
-
-    fn query_unchecked(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
-        if let Some(f) = &self.fatal {
-            return Err(DbError::new(ErrorClass::Other, f.clone()));
-        }
-        let (text, ordered) = lex::question_params(sql, params);
-        let ran = self.conn().exec_map(
-            text.as_str(),
-            values::params(&ordered),
-            |row: mysql::Row| values::row_values(&row),
-        );
-        ran.map_err(|e| {
-            let error = db_error(&e);
-            if code(&e).is_none() {
-                self.fatal = Some(error.message.clone());
-            }
-            error
-        })
-    }
-
-    fn take_verdict(&mut self) -> Verdict {
-        std::mem::take(&mut self.verdict)
-    }
-
-    fn as_db(&mut self) -> &mut dyn Db {
-        self
+    fn query(&mut self, text: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
+        let ran = self
+            .conn()
+            .exec_map(text, values::params(params), |row: mysql::Row| {
+                values::row_values(&row)
+            });
+        ran.map_err(|e| noting_fatal(&mut self.fatal, db_error(&e), code(&e).is_none()))
     }
 }
 
-impl Db for MyGuard {
-    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
-        match self.guarded(Api::Execute, sql, params)? {
-            Ran::Rows(n) => Ok(n),
-            _ => Ok(0),
-        }
-    }
-
-    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.guarded(Api::ExecuteBatch, sql, &[]).map(|_| ())
-    }
-
-    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
-        match self.guarded(Api::QueryRow, sql, params)? {
-            Ran::Row(r) => Ok(r),
-            _ => Err(DbError::no_rows()),
-        }
-    }
-
-    fn database(&self) -> &'static str {
-        "mysql"
-    }
-}
+crate::server::call::server_guard!(MyGuard, "mysql", Dialect::Mysql, crate::Error::Mysql);

@@ -9,19 +9,19 @@ use mysql::Conn;
 
 use super::run::{self, Objects};
 use super::{db_error, lex, values};
-use crate::postgres::PgOptions;
+use crate::server::run::OwnDatabase;
+use crate::server::ServerOptions;
 use crate::{Db, DbError, Value};
 
 /// An unchecked connection to its own fixture database.
 pub struct MyRaw {
-    client: Option<Conn>,
-    admin: Conn,
-    objects: Objects,
+    /// The connection, and the database it is on (dropped with it).
+    db: OwnDatabase<Conn, Objects>,
 }
 
 impl MyRaw {
     /// Connects to the server in `options` and builds `schema_sql` in a fresh database.
-    pub fn open(options: &PgOptions, schema_sql: &str) -> crate::Result<MyRaw> {
+    pub fn open(options: &ServerOptions, schema_sql: &str) -> crate::Result<MyRaw> {
         let (opts, mut admin) = run::admin(options)?;
         let objects = Objects::create(&mut admin, false)?;
         let built = run::connect(objects.opts_for(&opts), "to rowguard's database").and_then(
@@ -34,9 +34,11 @@ impl MyRaw {
         );
         match built {
             Ok(client) => Ok(MyRaw {
-                client: Some(client),
-                admin,
-                objects,
+                db: OwnDatabase {
+                    client: Some(client),
+                    admin,
+                    objects,
+                },
             }),
             Err(e) => {
                 objects.drop_all(&mut admin);
@@ -46,7 +48,7 @@ impl MyRaw {
     }
 
     fn client(&mut self) -> &mut Conn {
-        self.client.as_mut().expect("open until dropped")
+        self.db.client.as_mut().expect("open until dropped")
     }
 }
 
@@ -76,12 +78,5 @@ impl Db for MyRaw {
 
     fn database(&self) -> &'static str {
         "mysql"
-    }
-}
-
-impl Drop for MyRaw {
-    fn drop(&mut self) {
-        drop(self.client.take());
-        self.objects.drop_all(&mut self.admin);
     }
 }

@@ -19,16 +19,11 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder};
 
 use super::one_line;
-use crate::postgres::run::{next_name, run_id};
-use crate::postgres::PgOptions;
+use crate::server::run::{marker, next_name, random};
+use crate::server::ServerOptions;
 
 /// Schemas every server has.
 const SYSTEM: &str = "'mysql', 'information_schema', 'performance_schema', 'sys'";
-
-/// The marker comment on every database a run makes.
-fn marker() -> String {
-    format!("rowguard run {}", run_id())
-}
 
 pub(crate) fn my(what: &str) -> impl Fn(mysql::Error) -> crate::Error + '_ {
     move |e| crate::Error::Mysql(format!("{what}: {}", one_line(&e)))
@@ -77,7 +72,7 @@ pub(crate) fn column(conn: &mut Conn, sql: &str) -> mysql::Result<Vec<String>> {
 /// Connects as the user of `--database`, drops what dead runs left and
 /// refuses a server holding foreign databases. Returns the options for the
 /// run's other connections.
-pub(crate) fn admin(options: &PgOptions) -> crate::Result<(OptsBuilder, Conn)> {
+pub(crate) fn admin(options: &ServerOptions) -> crate::Result<(OptsBuilder, Conn)> {
     if options.app_role.is_some() {
         return Err(crate::Error::Mysql(
             "--database-role is for PostgreSQL; on MariaDB/MySQL the app user is always rowguard's own".into(),
@@ -188,11 +183,7 @@ impl Objects {
                 String::new()
             },
             host,
-            password: format!(
-                "rg{:016x}{:016x}",
-                crate::postgres::run::random(),
-                crate::postgres::run::random()
-            ),
+            password: format!("rg{:016x}{:016x}", random(), random()),
             database,
         };
         if let Err(e) = objects.make(admin) {
@@ -251,5 +242,13 @@ impl Objects {
     /// `opts` pointed at this guard's database.
     pub(crate) fn opts_for(&self, opts: &OptsBuilder) -> OptsBuilder {
         opts.clone().db_name(Some(self.database.clone()))
+    }
+}
+
+impl crate::server::run::Made for Objects {
+    type Admin = Conn;
+
+    fn drop_all(&self, admin: &mut Conn) {
+        Objects::drop_all(self, admin);
     }
 }

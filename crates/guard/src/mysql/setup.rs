@@ -24,6 +24,7 @@ use mysql::{Conn, LocalInfileHandler, OptsBuilder};
 
 use super::run::{column, connect, ident, literal, my, Objects};
 use crate::policy::TableInfo;
+use crate::server::tables::tables_of;
 
 /// What [`build`] hands back: the app connection, the protected tables and
 /// the AUTO_INCREMENT counters as the fixture leaves them.
@@ -136,34 +137,10 @@ pub(crate) fn tables_in(conn: &mut Conn, database: &str) -> crate::Result<Vec<Ta
     let found: Vec<(String, String, u64)> = conn
         .query(sql)
         .map_err(my("reading the protected tables"))?;
-    let mut tables: Vec<(TableInfo, Vec<(u64, usize)>)> = Vec::new();
-    for (name, col, pk) in found {
-        if tables.last().is_none_or(|(t, _)| t.name != name) {
-            let table = TableInfo {
-                name,
-                columns: Vec::new(),
-                key: Vec::new(),
-            };
-            tables.push((table, Vec::new()));
-        }
-        let (t, keys) = tables.last_mut().expect("pushed above");
-        if pk > 0 {
-            keys.push((pk, t.columns.len()));
-        }
-        t.columns.push(col);
-    }
-    Ok(tables
+    let rows = found
         .into_iter()
-        .map(|(mut t, mut keys)| {
-            keys.sort();
-            t.key = if keys.is_empty() {
-                (0..t.columns.len()).collect()
-            } else {
-                keys.into_iter().map(|(_, i)| i).collect()
-            };
-            t
-        })
-        .collect())
+        .map(|(name, column, pk)| (name, column, (pk > 0).then_some(pk)));
+    Ok(tables_of(rows))
 }
 
 /// Refuses foreign keys whose actions InnoDB runs without firing triggers.

@@ -10,7 +10,7 @@ use mysql::{Column, Row};
 
 use crate::db::Value;
 use crate::policy::Cell;
-use crate::postgres::values::cell_of_json;
+use crate::server::values::cell_of_json;
 
 /// `value` as the client binds it.
 pub fn bound(value: &Value) -> mysql::Value {

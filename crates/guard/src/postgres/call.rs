@@ -5,19 +5,13 @@
 //! policy. A call that ended or broke the input's transaction is a finding
 //! and the guard begins a new one.
 
-use std::collections::BTreeSet;
-use std::time::Instant;
-
 use postgres::Client;
 
-use super::status::{changed_settings, parse_status, LogRow, Status};
-use super::watchdog::Acted;
-use super::{
-    db_error, error_kind, lex, one_line, run, setup, values, PgGuard, Ran, CALL_LIMIT, INPUT_TIME,
-};
-use crate::interrupt;
-use crate::policy::{undo, RowChange};
-use crate::static_check::{compiled_text, Dialect};
+use super::status::{parse_status, Status, WATCHED};
+use super::{db_error, error_kind, lex, one_line, run, setup, values, PgGuard, CALL_LIMIT};
+use crate::policy::TableInfo;
+use crate::server::call::{self, Call, Ran, ServerCall};
+use crate::server::judge::{self, LogRow};
 use crate::{Api, DbError, ErrorClass, Finding, Kind, StatementCheck, Value};
 
 impl PgGuard {
@@ -64,145 +58,6 @@ impl PgGuard {
             }
             _ => Ok(Ran::Rows(conn.execute(&stmt, refs)? as usize)),
         })
-    }
-
-    /// Checks and runs one call under the watchdog.
-    pub(super) fn guarded(
-        &mut self,
-        api: Api,
-        sql: &str,
-        params: &[Value],
-    ) -> Result<Ran, DbError> {
-        if interrupt::requested() && self.fatal.is_none() {
-            self.fatal = Some("interrupted by a signal".into());
-        }
-        let (compiled, tail) = compiled_text(sql);
-        let text = lex::dollar_params(compiled, !params.is_empty());
-        let mut check = StatementCheck::new(api, sql, params, tail);
-        let template = self.next_template();
-        let view = self.memo.view(
-            &text,
-            Dialect::Postgres,
-            &self.policy,
-            template.as_ref().and_then(|t| t.as_deref()),
-        );
-        check.add_static(&view, &template, tail, "sent to the server");
-        self.last_view = view;
-        let result = self.run_dynamic(&mut check, api, &text, params);
-        self.verdict.statements.push(check);
-        result
-    }
-
-    pub(super) fn run_dynamic(
-        &mut self,
-        check: &mut StatementCheck,
-        api: Api,
-        text: &str,
-        params: &[Value],
-    ) -> Result<Ran, DbError> {
-        if let Some(f) = &self.fatal {
-            return Err(DbError::new(ErrorClass::Other, f.clone()));
-        }
-        // Feedback only (which statements the text starts): never what runs.
-        let firsts: BTreeSet<String> = lex::statements(text)
-            .iter()
-            .map(|p| lex::leading_words(p, 2).join(" ").to_ascii_lowercase())
-            .collect();
-        // COPY switches the protocol to a data stream the client would have to
-        // serve (FROM STDIN) or swallow (TO STDOUT): refused before it is sent.
-        // A COPY this reading misses breaks the connection: an error, never clean.
-        if let Some(copy) = firsts.iter().find(|w| w.split(' ').next() == Some("copy")) {
-            let why = format!("`{copy} ...`: COPY reads or writes outside SQL (files, programs, the client's streams): denied, not sent");
-            check.add(Finding::new(Kind::ForbiddenAction, why.clone()));
-            check.accesses = firsts.into_iter().collect();
-            return Err(DbError::new(ErrorClass::Denied, why));
-        }
-        check.accesses = firsts.into_iter().collect();
-        let run = lex::longest_operator_run(text);
-        if run > lex::MAX_OPERATOR_RUN {
-            let why = format!(
-                "a run of {run} operator characters (more than {}): PostgreSQL's lexer takes quadratic time on it and cannot be interrupted; not sent",
-                lex::MAX_OPERATOR_RUN
-            );
-            check.add(Finding::new(Kind::ResourceLimit, why.clone()));
-            return Err(DbError::new(ErrorClass::Limit, why));
-        }
-        // The call's wall-clock bound: its own limit, within what is left of the input's.
-        let now = Instant::now();
-        let deadline = self.input_deadline.unwrap_or(now + CALL_LIMIT);
-        let (limit, clock) = if deadline < now + CALL_LIMIT {
-            (
-                deadline.saturating_duration_since(now),
-                ("input", INPUT_TIME),
-            )
-        } else {
-            (CALL_LIMIT, ("call", CALL_LIMIT))
-        };
-        if limit.is_zero() {
-            let why = format!(
-                "the input ran past its wall-clock limit of {} ms: not sent",
-                INPUT_TIME.as_millis()
-            );
-            check.add(Finding::new(Kind::ResourceLimit, why.clone()));
-            return Err(DbError::new(ErrorClass::Limit, why));
-        }
-        self.open_savepoint(check)?;
-        self.watchdog.arm(limit);
-        let ran = self.run_one(api, text, params);
-        let acted = self.watchdog.disarm();
-        if acted != Acted::Nothing && !interrupt::requested() {
-            check.add(Finding::new(
-                Kind::ResourceLimit,
-                format!(
-                    "the {} ran past its wall-clock limit of {} ms: the guard {} it",
-                    clock.0,
-                    clock.1.as_millis(),
-                    if acted == Acted::Cancelled {
-                        "cancelled"
-                    } else {
-                        "ended the connection of"
-                    }
-                ),
-            ));
-        }
-        let result = match ran {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                let message = one_line(&e);
-                if interrupt::requested() {
-                    self.fatal = Some("interrupted by a signal".into());
-                    return Err(DbError::new(ErrorClass::Other, message));
-                }
-                if e.as_db_error().is_none() && self.conn.as_ref().is_some_and(Client::is_closed) {
-                    self.fatal = Some(message.clone());
-                    return Err(DbError::new(ErrorClass::Other, message));
-                }
-                check.error = Some(message.clone());
-                let kind = match e.as_db_error() {
-                    Some(db) => error_kind(db.code().code(), db.message(), !params.is_empty()),
-                    // Client-side: a value that cannot be bound to the parameter's type.
-                    None => Some(Kind::SqlError),
-                };
-                if let Some(kind) = kind {
-                    check.add(Finding::new(kind, message.clone()));
-                }
-                if let Some(rows) = e.as_db_error().and_then(|d| self.denied_commit_rows(d)) {
-                    // What the transaction wrote before the denied COMMIT undid it.
-                    self.judge(check, rows);
-                }
-                Err(db_error(&e))
-            }
-        };
-        // The guard's own reading has a clock of its own: a call that used up
-        // its time cannot make the reading fail (and look like tampering).
-        self.watchdog.arm(CALL_LIMIT);
-        let collected = self.collect(check, result.is_err());
-        self.watchdog.disarm();
-        collected?;
-        match result {
-            Ok(Ran::Done) if api == Api::QueryRow => Err(DbError::no_rows()),
-            other => other,
-        }
     }
 
     /// The call's savepoint, in the round trip that releases the previous
@@ -298,14 +153,7 @@ impl PgGuard {
                 format!("the statement created {} temporary object(s)", status.temp),
             ));
         }
-        if status.settings != self.baseline {
-            check.add(Finding::new(
-                Kind::ForbiddenAction,
-                format!(
-                    "the statement changed session settings the guard relies on ({}): denied, reset",
-                    changed_settings(&self.baseline, &status.settings)
-                ),
-            ));
+        if !judge::settings_kept(check, &WATCHED, &self.baseline, &status.settings) {
             self.own("RESET ALL")?;
         }
         self.judge(check, status.rows);
@@ -341,29 +189,78 @@ impl PgGuard {
 
     /// Compares logged row changes with the policy (as the SQLite backend does).
     pub(super) fn judge(&mut self, check: &mut StatementCheck, rows: Vec<LogRow>) {
-        check.changed_rows = rows.len();
-        let mut outside = Vec::new();
-        let mut undos = Vec::new();
-        for (tbl, old, new) in rows {
-            let Some(table) = self.tables.iter().find(|t| t.name == tbl) else {
-                continue;
-            };
-            let change = RowChange {
-                old: values::cells_of_image(old.as_deref(), &table.columns),
-                new: values::cells_of_image(new.as_deref(), &table.columns),
-                table: tbl,
-            };
-            if change.old.is_none() && change.new.is_none() {
-                continue;
-            }
-            let cells = self.policy.violations(&change, table);
-            if !cells.is_empty() {
-                outside.extend(cells);
-                undos.push(undo(&change, table));
-            }
+        let cells =
+            |image: Option<&str>, table: &TableInfo| values::cells_of_image(image, &table.columns);
+        self.judging
+            .judge(check, &self.tables, rows, cells, |_| None);
+    }
+}
+
+impl ServerCall for PgGuard {
+    fn server_text(compiled: &str, params: &[Value]) -> (String, Vec<Value>) {
+        (
+            lex::dollar_params(compiled, !params.is_empty()),
+            params.to_vec(),
+        )
+    }
+
+    fn run(&mut self, call: Call<'_>) -> Result<Ran, DbError> {
+        let (check, api, text, params) = call;
+        let firsts = call::first_words(lex::statements(text), lex::leading_words);
+        // COPY switches the protocol to a data stream the client would have to
+        // serve (FROM STDIN) or swallow (TO STDOUT): refused before it is sent.
+        // A COPY this reading misses breaks the connection: an error, never clean.
+        if let Some(copy) = firsts.iter().find(|w| w.split(' ').next() == Some("copy")) {
+            let why = format!("`{copy} ...`: COPY reads or writes outside SQL (files, programs, the client's streams): denied, not sent");
+            check.add(Finding::new(Kind::ForbiddenAction, why.clone()));
+            check.accesses = firsts.into_iter().collect();
+            return Err(DbError::new(ErrorClass::Denied, why));
         }
-        if !outside.is_empty() {
-            check.add(Finding::write_outside(outside, undos));
+        check.accesses = firsts.into_iter().collect();
+        let run = lex::longest_operator_run(text);
+        if run > lex::MAX_OPERATOR_RUN {
+            let why = format!(
+                "a run of {run} operator characters (more than {}): PostgreSQL's lexer takes quadratic time on it and cannot be interrupted; not sent",
+                lex::MAX_OPERATOR_RUN
+            );
+            check.add(Finding::new(Kind::ResourceLimit, why.clone()));
+            return Err(DbError::new(ErrorClass::Limit, why));
         }
+        let (limit, clock) = call::clock(check, self.input_deadline, CALL_LIMIT)?;
+        self.open_savepoint(check)?;
+        self.watchdog.arm(limit);
+        let ran = self.run_one(api, text, params);
+        call::past_its_limit(check, self.watchdog.disarm(), clock, "cancelled");
+        let result = match ran {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let message = call::unless_signalled(&mut self.fatal, one_line(&e))?;
+                if e.as_db_error().is_none() && self.conn.as_ref().is_some_and(Client::is_closed) {
+                    self.fatal = Some(message.clone());
+                    return Err(DbError::new(ErrorClass::Other, message));
+                }
+                check.error = Some(message.clone());
+                let kind = match e.as_db_error() {
+                    Some(db) => error_kind(db.code().code(), db.message(), !params.is_empty()),
+                    // Client-side: a value that cannot be bound to the parameter's type.
+                    None => Some(Kind::SqlError),
+                };
+                if let Some(kind) = kind {
+                    check.add(Finding::new(kind, message.clone()));
+                }
+                if let Some(rows) = e.as_db_error().and_then(|d| self.denied_commit_rows(d)) {
+                    // What the transaction wrote before the denied COMMIT undid it.
+                    self.judge(check, rows);
+                }
+                Err(db_error(&e))
+            }
+        };
+        // The guard's own reading has a clock of its own: a call that used up
+        // its time cannot make the reading fail (and look like tampering).
+        self.watchdog.arm(CALL_LIMIT);
+        let collected = self.collect(check, result.is_err());
+        self.watchdog.disarm();
+        collected?;
+        call::answer(api, result)
     }
 }

@@ -28,37 +28,40 @@
 //!
 //! Bounds the input cannot lift: `temp_file_limit` (a superuser setting) on
 //! the app role; `statement_timeout`, `lock_timeout` and `work_mem` set on
-//! the role and checked after every call; a [`watchdog`] that cancels, then
+//! the role and checked after every call; a watchdog ([`crate::server::watchdog`]) that cancels, then
 //! terminates, a call past its wall-clock limit; text with a run of operator
 //! characters long enough to stall PostgreSQL's lexer is never sent.
 //! A signal ([`crate::interrupt`]) cancels the call in flight.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
 
-use crate::backend::{Backend, BackendKind};
+use crate::backend::BackendKind;
 use crate::interrupt;
-use crate::memo::Memo;
 use crate::policy::TableInfo;
-use crate::static_check::{compiled_text, Dialect, StaticView};
-use crate::{Api, Db, DbError, ErrorClass, Kind, Policy, Value, Verdict};
+use crate::server::backend::ServerInput;
+use crate::static_check::Dialect;
+use crate::{DbError, ErrorClass, Kind, Policy, Value};
 
 mod call;
-pub mod lex;
+/// The postgres lexer ([`crate::dialect::postgres`]) under its old name.
+pub use crate::dialect::postgres as lex;
 mod raw;
 pub(crate) mod run;
 pub(crate) mod setup;
 mod status;
 pub mod values;
-pub(crate) mod watchdog;
 
+use crate::server::call::noting_fatal;
+use crate::server::judging::Judging;
+use crate::server::watchdog::Watchdog;
+/// The server options under the PostgreSQL backend's old name.
+pub use crate::server::ServerOptions as PgOptions;
 pub use raw::PgRaw;
 pub(crate) use raw::StatementCache;
-pub use run::PgOptions;
 use status::{status_sql, watched_sql};
-use watchdog::Watchdog;
 
 /// Per-statement limits the server enforces (set on the app role).
 const STATEMENT_TIMEOUT_MS: u64 = 3000;
@@ -78,10 +81,7 @@ pub struct PgGuard {
     admin: Option<Client>,
     objects: run::Objects,
     tables: Vec<TableInfo>,
-    policy: Policy,
-    templates: Option<VecDeque<String>>,
-    verdict: Verdict,
-    memo: Memo,
+    judging: Judging,
     statements: HashMap<String, Statement>,
     /// The input's transaction id (`rowguard.begin()`).
     xid: String,
@@ -97,7 +97,6 @@ pub struct PgGuard {
     status_sql: String,
     /// The connection broke: every later call fails and the input ends in an error.
     fatal: Option<String>,
-    last_view: StaticView,
     watchdog: Watchdog,
     _interrupt: interrupt::Registration,
 }
@@ -156,13 +155,6 @@ fn error_kind(code: &str, message: &str, bound_values: bool) -> Option<Kind> {
     }
 }
 
-/// What one statement's run gave back.
-enum Ran {
-    Rows(usize),
-    Row(Vec<Value>),
-    Done,
-}
-
 impl PgGuard {
     /// Connects to the server in `options`, builds `schema_sql` (DDL and rows,
     /// PostgreSQL dialect) in a fresh database and installs the isolation.
@@ -178,18 +170,13 @@ impl PgGuard {
                 return Err(e);
             }
         };
-        let mut memo = Memo::default();
-        memo.set_policy(&policy);
         let status_sql = status_sql();
         Ok(PgGuard {
             conn: Some(conn),
             admin: Some(admin),
             objects,
             tables,
-            policy,
-            templates: None,
-            verdict: Verdict::default(),
-            memo,
+            judging: Judging::new(policy),
             statements: HashMap::new(),
             xid: String::new(),
             read_after: 0,
@@ -198,7 +185,6 @@ impl PgGuard {
             baseline,
             status_sql,
             fatal: None,
-            last_view: StaticView::default(),
             watchdog,
             _interrupt: registration,
         })
@@ -294,13 +280,6 @@ impl PgGuard {
         })
     }
 
-    fn fatal_error(&self) -> crate::Result<()> {
-        match &self.fatal {
-            Some(f) => Err(crate::Error::Postgres(f.clone())),
-            None => Ok(()),
-        }
-    }
-
     /// Every row of every fixture table and every sequence value, as text,
     /// sorted: a comparable picture of the fixture (outside any input).
     pub fn dump(&mut self) -> crate::Result<Vec<String>> {
@@ -324,10 +303,6 @@ impl PgGuard {
         }
         out.sort();
         Ok(out)
-    }
-
-    fn next_template(&mut self) -> Option<Option<String>> {
-        self.templates.as_mut().map(|t| t.pop_front())
     }
 
     fn prepared(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
@@ -357,16 +332,10 @@ impl Drop for PgGuard {
     }
 }
 
-impl Backend for PgGuard {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Postgres
-    }
+impl ServerInput for PgGuard {
+    const KIND: BackendKind = BackendKind::Postgres;
 
-    fn begin_input(&mut self) -> crate::Result<()> {
-        if interrupt::requested() {
-            return Err(crate::Error::Postgres("interrupted by a signal".into()));
-        }
-        self.fatal_error()?;
+    fn begin(&mut self) -> crate::Result<()> {
         // ROLLBACK outside a transaction is only a warning.
         let messages = self
             .own("ROLLBACK; BEGIN; SELECT rowguard.begin()")
@@ -380,9 +349,7 @@ impl Backend for PgGuard {
         Ok(())
     }
 
-    fn end_input(&mut self) -> crate::Result<Verdict> {
-        let verdict = self.take_verdict();
-        self.fatal_error()?;
+    fn end(&mut self) -> crate::Result<()> {
         // What a rollback does not undo: sequences, advisory locks, and
         // statements the input PREPAREd (a later input could EXECUTE them).
         let left = self
@@ -398,30 +365,12 @@ impl Backend for PgGuard {
             self.own("DEALLOCATE ALL")
                 .map_err(|e| crate::Error::Postgres(e.message))?;
         }
-        Ok(verdict)
+        Ok(())
     }
 
-    fn set_policy(&mut self, policy: Policy) {
-        self.memo.set_policy(&policy);
-        self.policy = policy;
-    }
-
-    fn set_templates(&mut self, shapes: Option<Vec<String>>) {
-        self.templates = shapes.map(VecDeque::from);
-    }
-
-    fn shape_of(&self, sql: &str) -> String {
-        let text = lex::dollar_params(compiled_text(sql).0, false);
-        self.memo.shape(&text, Dialect::Postgres)
-    }
-
-    fn query_unchecked(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
-        if let Some(f) = &self.fatal {
-            return Err(DbError::new(ErrorClass::Other, f.clone()));
-        }
-        let text = lex::dollar_params(sql, !params.is_empty());
+    fn query(&mut self, text: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, DbError> {
         let run = |g: &mut PgGuard| -> Result<Vec<Vec<Value>>, postgres::Error> {
-            let stmt = g.prepared(&text)?;
+            let stmt = g.prepared(text)?;
             let conn = g.conn();
             values::with_bound(params, |refs| {
                 conn.query(&stmt, refs)?
@@ -430,47 +379,17 @@ impl Backend for PgGuard {
                     .collect()
             })
         };
-        run(self).map_err(|e| {
-            let error = db_error(&e);
-            if e.as_db_error().is_none() {
-                self.fatal = Some(error.message.clone());
-            }
-            error
-        })
-    }
-
-    fn take_verdict(&mut self) -> Verdict {
-        std::mem::take(&mut self.verdict)
-    }
-
-    fn as_db(&mut self) -> &mut dyn Db {
-        self
+        run(self)
+            .map_err(|e| noting_fatal(&mut self.fatal, db_error(&e), e.as_db_error().is_none()))
     }
 }
 
-impl Db for PgGuard {
-    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
-        match self.guarded(Api::Execute, sql, params)? {
-            Ran::Rows(n) => Ok(n),
-            _ => Ok(0),
-        }
-    }
-
-    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.guarded(Api::ExecuteBatch, sql, &[]).map(|_| ())
-    }
-
-    fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Value>, DbError> {
-        match self.guarded(Api::QueryRow, sql, params)? {
-            Ran::Row(r) => Ok(r),
-            _ => Err(DbError::no_rows()),
-        }
-    }
-
-    fn database(&self) -> &'static str {
-        "postgres"
-    }
-}
+crate::server::call::server_guard!(
+    PgGuard,
+    "postgres",
+    Dialect::Postgres,
+    crate::Error::Postgres
+);
 
 /// A connect timeout for URLs that set none: an unreachable server is an error, not a hang.
 pub(crate) fn config_of(url: &str) -> crate::Result<Config> {

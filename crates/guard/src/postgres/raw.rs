@@ -13,6 +13,7 @@ use postgres::{Client, Statement};
 
 use super::run::{self, Objects};
 use super::{connect, db_error, lex, one_line, values};
+use crate::server::run::OwnDatabase;
 use crate::{Db, DbError, Value};
 
 /// Prepared statements by their text, emptied when it holds `capacity`
@@ -52,14 +53,13 @@ impl StatementCache {
 
 /// An unchecked connection to its own fixture database.
 pub struct PgRaw {
-    client: Option<Client>,
+    /// The connection, and the database it is on (dropped with it).
+    db: OwnDatabase<Client, Objects>,
     /// Statements prepared once, or (the default, capacity 0) per call as
     /// `Client::execute(&str)` does.
     cache: StatementCache,
     /// Where [`PgRaw::connect`] connects: the fixture's database.
     config: postgres::Config,
-    admin: Client,
-    objects: Objects,
 }
 
 impl PgRaw {
@@ -81,11 +81,13 @@ impl PgRaw {
         });
         match built {
             Ok(client) => Ok(PgRaw {
-                client: Some(client),
-                cache: StatementCache::new(0),
                 config: objects.config_for(&config),
-                admin,
-                objects,
+                db: OwnDatabase {
+                    client: Some(client),
+                    admin,
+                    objects,
+                },
+                cache: StatementCache::new(0),
             }),
             Err(e) => {
                 objects.drop_all(&mut admin);
@@ -101,7 +103,7 @@ impl PgRaw {
         client
             .batch_execute(&format!(
                 "SET ROLE {}; SET standard_conforming_strings = on; SET client_min_messages = error;",
-                run::ident(&self.objects.owner)
+                run::ident(&self.db.objects.owner)
             ))
             .map_err(|e| crate::Error::Postgres(format!("connecting as the fixture's owner: {}", one_line(&e))))?;
         Ok(client)
@@ -114,7 +116,7 @@ impl PgRaw {
     }
 
     fn client(&mut self) -> &mut Client {
-        self.client.as_mut().expect("open until dropped")
+        self.db.client.as_mut().expect("open until dropped")
     }
 
     /// `sql` (with `?N` made `$N` when bound) prepared, and the client to run it on.
@@ -124,7 +126,7 @@ impl PgRaw {
         bound: bool,
     ) -> Result<(&mut Client, Statement), postgres::Error> {
         let text = lex::dollar_params(sql, bound);
-        let client = self.client.as_mut().expect("open until dropped");
+        let client = self.db.client.as_mut().expect("open until dropped");
         let statement = self.cache.get(client, &text)?;
         Ok((client, statement))
     }
@@ -157,12 +159,5 @@ impl Db for PgRaw {
 
     fn database(&self) -> &'static str {
         "postgres"
-    }
-}
-
-impl Drop for PgRaw {
-    fn drop(&mut self) {
-        drop(self.client.take());
-        self.objects.drop_all(&mut self.admin);
     }
 }

@@ -13,67 +13,16 @@
 //! create (tables, views, sequences, functions, types, schemas), unless the
 //! user says it is rowguard's to use.
 
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use postgres::{Client, Config, SimpleQueryMessage};
 
 use super::{config_of, connect, one_line};
-
-/// Where and how to reach the server.
-#[derive(Debug, Clone)]
-pub struct PgOptions {
-    /// `postgres://user:password@host:port/database` (or key=value form).
-    pub url: String,
-    /// The database may hold objects rowguard did not create (the user says
-    /// it is rowguard's to use); rowguard still writes only in databases it creates.
-    pub owned_by_rowguard: bool,
-    /// The login role the code under test runs as (what `current_user`
-    /// says to it); default `rowguard_<pid>_<random>_<n>_app`. Created by
-    /// rowguard and dropped after the run; a role of that name that
-    /// rowguard did not create is an error.
-    pub app_role: Option<String>,
-}
-
-impl PgOptions {
-    /// Options for the server at `url`, refusing a database with foreign objects.
-    pub fn new(url: impl Into<String>) -> PgOptions {
-        PgOptions {
-            url: url.into(),
-            owned_by_rowguard: false,
-            app_role: None,
-        }
-    }
-}
+use crate::server::run::{marker, next_name, random, run_id};
+use crate::server::ServerOptions as PgOptions;
 
 pub(super) fn pg(what: &str) -> impl Fn(postgres::Error) -> crate::Error + '_ {
     move |e| crate::Error::Postgres(format!("{what}: {}", one_line(&e)))
-}
-
-/// 64 bits nobody else can predict (std's per-process random hash keys).
-pub(crate) fn random() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.finish()
-}
-
-/// This process's run id: `rowguard_<pid>_<8 hex>` (the random part keeps
-/// two hosts' pids from meeting on one server).
-pub(crate) fn run_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| format!("rowguard_{}_{:08x}", std::process::id(), random() as u32))
-}
-
-/// The marker comment on everything a run makes.
-fn marker() -> String {
-    format!("rowguard run {}", run_id())
-}
-
-/// A fresh name for one database of this run.
-pub(crate) fn next_name() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!("{}_{}", run_id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// `"name"` quoted as an identifier.
@@ -344,5 +293,13 @@ impl Objects {
         let mut c = config.clone();
         c.dbname(&self.database);
         c
+    }
+}
+
+impl crate::server::run::Made for Objects {
+    type Admin = Client;
+
+    fn drop_all(&self, admin: &mut Client) {
+        Objects::drop_all(self, admin);
     }
 }

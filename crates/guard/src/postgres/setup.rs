@@ -27,6 +27,7 @@ use postgres::{Client, Config};
 use super::connect;
 use super::run::{ident, pg, rows, Objects};
 use crate::policy::TableInfo;
+use crate::server::tables::tables_of;
 
 /// Builds the fixture (`schema_sql`, as the owner, in schema `public`) and
 /// the capture in the guard's database, then connects as the app role.
@@ -84,36 +85,10 @@ pub(crate) fn tables_in(client: &mut Client, schema: &str) -> crate::Result<Vec<
     let found = client
         .query(sql, &[&ident(schema)])
         .map_err(pg("reading the protected tables"))?;
-    let mut tables: Vec<(TableInfo, Vec<(i32, usize)>)> = Vec::new();
-    for r in found {
-        let name: String = r.get(0);
-        let column: String = r.get(1);
-        if tables.last().is_none_or(|(t, _)| t.name != name) {
-            let table = TableInfo {
-                name,
-                columns: Vec::new(),
-                key: Vec::new(),
-            };
-            tables.push((table, Vec::new()));
-        }
-        let (t, pk) = tables.last_mut().expect("pushed above");
-        if let Some(pos) = r.get::<_, Option<i32>>(2) {
-            pk.push((pos, t.columns.len()));
-        }
-        t.columns.push(column);
-    }
-    Ok(tables
+    let rows = found
         .into_iter()
-        .map(|(mut t, mut pk)| {
-            pk.sort();
-            t.key = if pk.is_empty() {
-                (0..t.columns.len()).collect()
-            } else {
-                pk.into_iter().map(|(_, i)| i).collect()
-            };
-            t
-        })
-        .collect())
+        .map(|r| (r.get(0), r.get(1), r.get::<_, Option<i32>>(2)));
+    Ok(tables_of(rows))
 }
 
 /// Log rows the COMMIT denial hands back (in its error's DETAIL): what the

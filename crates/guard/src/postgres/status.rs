@@ -6,6 +6,8 @@
 
 use postgres::SimpleQueryMessage;
 
+use crate::server::judge::LogRow;
+
 /// Settings on the app role. `temp_file_limit` (kB) only a superuser can
 /// change; the others any role can, so [`WATCHED`] checks them after every call.
 pub(crate) const ROLE_SETTINGS: [(&str, &str); 6] = [
@@ -28,9 +30,6 @@ pub(super) const WATCHED: [&str; 8] = [
     "idle_in_transaction_session_timeout",
     "search_path",
 ];
-
-/// One logged row change: table, old and new image (`to_jsonb` text).
-pub(super) type LogRow = (String, Option<String>, Option<String>);
 
 /// What the guard read after a call.
 pub(super) struct Status {
@@ -106,15 +105,4 @@ pub(super) fn parse_status(messages: Vec<SimpleQueryMessage>, after: i64) -> Sta
         }
     }
     s
-}
-
-/// `name: before -> after` of each watched setting that differs.
-pub(super) fn changed_settings(before: &str, after: &str) -> String {
-    WATCHED
-        .iter()
-        .zip(before.split(" | ").zip(after.split(" | ")))
-        .filter(|(_, (a, b))| a != b)
-        .map(|(name, (a, b))| format!("{name}: {a} -> {b}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

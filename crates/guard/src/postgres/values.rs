@@ -10,6 +10,7 @@ use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 
 use crate::db::Value;
 use crate::policy::Cell;
+pub use crate::server::values::cell_of_json;
 
 type BoxError = Box<dyn StdError + Sync + Send>;
 
@@ -122,19 +123,6 @@ pub fn row_values(row: &postgres::Row) -> Result<Vec<Value>, postgres::Error> {
     (0..row.len())
         .map(|i| row.try_get::<_, Column>(i).map(|c| c.0))
         .collect()
-}
-
-/// One cell of a `to_jsonb` row image in the guard's encoding: numbers as
-/// written, text as [`Cell::text`], NULL as `NULL`.
-pub fn cell_of_json(v: Option<&serde_json::Value>) -> Cell {
-    use serde_json::Value as J;
-    Cell(match v {
-        None | Some(J::Null) => "NULL".into(),
-        Some(J::Number(n)) => n.to_string(),
-        Some(J::Bool(b)) => if *b { "TRUE" } else { "FALSE" }.into(),
-        Some(J::String(s)) => return Cell::text(s.as_bytes()),
-        Some(other) => return Cell::text(other.to_string().as_bytes()),
-    })
 }
 
 /// A logged row image (`to_jsonb(OLD)` text) as cells in `columns` order.

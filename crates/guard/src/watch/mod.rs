@@ -23,8 +23,6 @@
 //! diff backs it up), [`postgres`] and [`mysql`] (the capture belongs to a
 //! role the code cannot become; checked after every operation).
 
-use std::fmt;
-
 use crate::backend::{Backend, BackendKind};
 use crate::policy::{Names, RowChange, TableInfo};
 use crate::{Api, Db, DbError, ErrorClass, Finding, Kind, Policy, StatementCheck, Value, Verdict};
@@ -37,39 +35,7 @@ pub use self::postgres::PgWatch;
 pub use mysql::MyWatch;
 pub use sqlite::SqliteWatch;
 
-/// What the code under test connects to: rowguard's own fixture database.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    kind: BackendKind,
-    url: String,
-}
-
-impl Target {
-    /// Which database it is (`sqlite`, `postgres`, `mysql`).
-    pub fn kind(&self) -> BackendKind {
-        self.kind
-    }
-
-    /// The connection string: a `postgres://` or `mysql://` URL with the
-    /// code's own role and password, or the SQLite file's path.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The database file, on SQLite.
-    pub fn path(&self) -> Option<&std::path::Path> {
-        (self.kind == BackendKind::Sqlite).then(|| std::path::Path::new(&self.url))
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            BackendKind::Sqlite => write!(f, "the SQLite file {}", self.url),
-            kind => write!(f, "a {kind} database of rowguard's own"),
-        }
-    }
-}
+pub use crate::backend::Target;
 
 /// Whether a side installs its capture: `Off` is the raw side of a
 /// benchmark (the same fixture, database, role and grants, nothing logged).
@@ -91,7 +57,7 @@ pub struct Bare {
 impl Bare {
     /// On a SQLite file (`database` none), PostgreSQL or MariaDB/MySQL.
     pub fn open(
-        database: Option<&crate::postgres::PgOptions>,
+        database: Option<&crate::server::ServerOptions>,
         sqlite: impl Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
         server_sql: Option<&str>,
     ) -> crate::Result<Bare> {
@@ -193,7 +159,7 @@ impl Watched {
     /// The fixture (`schema_sql`, PostgreSQL dialect) in a database and
     /// roles of rowguard's own on the server `options` names.
     pub fn postgres(
-        options: &crate::postgres::PgOptions,
+        options: &crate::server::ServerOptions,
         schema_sql: &str,
     ) -> crate::Result<Watched> {
         Ok(Watched::new(Box::new(PgWatch::open(
@@ -205,7 +171,10 @@ impl Watched {
 
     /// The fixture (`schema_sql`, MariaDB/MySQL dialect) in a database and
     /// user of rowguard's own on the server `options` names.
-    pub fn mysql(options: &crate::postgres::PgOptions, schema_sql: &str) -> crate::Result<Watched> {
+    pub fn mysql(
+        options: &crate::server::ServerOptions,
+        schema_sql: &str,
+    ) -> crate::Result<Watched> {
         Ok(Watched::new(Box::new(MyWatch::open(
             options,
             schema_sql,
@@ -244,7 +213,7 @@ impl Watched {
 
 impl Backend for Watched {
     fn kind(&self) -> BackendKind {
-        self.side.target().kind
+        self.side.target().kind()
     }
 
     fn begin_input(&mut self) -> crate::Result<()> {
@@ -321,7 +290,7 @@ impl Db for Watched {
         Err(refused())
     }
     fn database(&self) -> &'static str {
-        self.side.target().kind.as_str()
+        self.side.target().kind().as_str()
     }
 }
 

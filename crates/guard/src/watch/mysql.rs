@@ -48,7 +48,7 @@ impl MyWatch {
     /// Builds `schema_sql` in a new database of rowguard's own on the server
     /// `options` names, with the capture and the app user.
     pub fn open(
-        options: &crate::postgres::PgOptions,
+        options: &crate::server::ServerOptions,
         schema_sql: &str,
         capture: Capture,
     ) -> crate::Result<MyWatch> {
@@ -276,16 +276,16 @@ fn target_of(opts: &OptsBuilder, objects: &Objects) -> Target {
     } else {
         host.to_string()
     };
-    Target {
-        kind: BackendKind::Mysql,
-        url: format!(
+    Target::new(
+        BackendKind::Mysql,
+        format!(
             "mysql://{}:{}@{host}:{}/{}",
             objects.app,
             objects.password,
             opts.get_tcp_port(),
             objects.database
         ),
-    }
+    )
 }
 
 impl Drop for MyWatch {

@@ -64,7 +64,7 @@ impl PgWatch {
     /// Builds `schema_sql` in a new database of rowguard's own on the server
     /// `options` names, with the capture and the app role.
     pub fn open(
-        options: &crate::postgres::PgOptions,
+        options: &crate::server::ServerOptions,
         schema_sql: &str,
         capture: Capture,
     ) -> crate::Result<PgWatch> {
@@ -240,13 +240,13 @@ fn target_of(config: &Config, objects: &Objects) -> crate::Result<Target> {
         None => "localhost".into(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    Ok(Target {
-        kind: BackendKind::Postgres,
-        url: format!(
+    Ok(Target::new(
+        BackendKind::Postgres,
+        format!(
             "postgres://{}:{}@{host}:{port}/{}",
             objects.app, objects.password, objects.database
         ),
-    })
+    ))
 }
 
 impl Drop for PgWatch {

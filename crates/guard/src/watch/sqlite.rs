@@ -28,8 +28,8 @@ use rusqlite::{Connection, ErrorCode};
 
 use super::{left_open, tampered, Capture, Restored, Side, Taken, Target};
 use crate::backend::BackendKind;
-use crate::capture::encode;
 use crate::policy::{Cell, RowChange, TableInfo};
+use crate::stored::encode;
 use crate::{DbError, Finding, Kind, Value};
 
 type Build = Box<dyn Fn(&Connection) -> rusqlite::Result<()> + Send>;
@@ -86,7 +86,7 @@ impl SqliteWatch {
         let dir = scratch().join(format!(
             "rowguard-watch-{}-{:08x}",
             std::process::id(),
-            crate::postgres::run::random() as u32 ^ next_id()
+            crate::server::run::random() as u32 ^ next_id()
         ));
         std::fs::create_dir_all(&dir)
             .map_err(|e| crate::Error::Setup(format!("{}: {e}", dir.display())))?;
@@ -203,10 +203,7 @@ fn make(dir: &Path, n: usize, build: &Build, capture: Capture) -> crate::Result<
     }
     let schema = schema(&conn)?;
     let built = picture(&conn, &tables)?;
-    let target = Target {
-        kind: BackendKind::Sqlite,
-        url: path.display().to_string(),
-    };
+    let target = Target::new(BackendKind::Sqlite, path.display().to_string());
     Ok((conn, target, tables, schema, built))
 }
 

@@ -1,20 +1,46 @@
-//! The appointments harness: the clinic's month view as one [`Harness`]
-//! (its fixture, the reschedule policy of DESIGN.md "The invariant", the
+//! The built-in appointments harness, in a room of its own as a team's
+//! harness would be: the clinic's month view as one [`Harness`] (its
+//! fixture, the reschedule policy of DESIGN.md "The invariant", the
 //! pipelines as versions), and the constructors for "a guard over the
-//! fixture for target N" that `check` and the tests use.
+//! fixture for target N" that `check` and the tests use. It stands on the
+//! extension point ([`crate::harness`]) like any other harness; nothing
+//! below it names it.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`schema`] | the appointments schema and its deterministic fixture |
+//! | [`schema_pg`] | the same fixture in PostgreSQL's dialect |
+//! | [`schema_mysql`] | the same fixture in MariaDB/MySQL's dialect |
+//! | [`pipeline`] | the reschedule + notes pipeline: `safe` and the planted variants |
+//! | [`generate`] | fuzz bytes as one appointments op |
+//! | (this file) | the harness, the reschedule policy, guards over the fixture |
+//!
+//! Where things go:
+//! - **a planted pipeline**: one file in `pipeline/` implementing
+//!   [`pipeline::Pipeline`], one line in `pipeline::all()`, a reproducer under
+//!   `corpus/regressions/<name>/`; nothing else changes.
+//! - **a write channel** (a new table, trigger or cascade in the fixture):
+//!   `schema.rs`, and its side effect in [`appointments_policy`] when the
+//!   reschedule may use it; the guard needs no change.
+
+pub mod generate;
+pub mod pipeline;
+pub mod schema;
+pub mod schema_mysql;
+pub mod schema_pg;
 
 use std::sync::OnceLock;
 
 use arbitrary::Unstructured;
 
-use super::domain::{register, Domain, Fixture, Harness, Pipeline, Version};
-use super::pipeline::{self, Op};
-use super::{scenario, schema, schema_mysql, schema_pg};
+use self::pipeline::Op;
 use crate::guard::mysql::MyGuard;
 use crate::guard::postgres::{PgGuard, PgOptions};
 use crate::guard::{
     Backend, BackendKind, Db, DbError, ErrorClass, Guard, Policy, SideEffect, Value,
 };
+use crate::harness::domain::{register, Domain, Fixture, Harness, Pipeline, Version};
+use crate::harness::execute::Session;
 
 /// The month view of a clinic of `size` appointments, with the built-in
 /// variants and `extra` ones (a test's own planted bug).
@@ -70,7 +96,7 @@ impl Harness for Appointments {
     }
 
     fn generate(&self, u: &mut Unstructured<'_>) -> arbitrary::Result<Op> {
-        scenario::arbitrary_op(u)
+        generate::arbitrary_op(u)
     }
 
     fn validate(&self, op: &Op) -> Result<(), String> {
@@ -79,7 +105,10 @@ impl Harness for Appointments {
 
     fn sources(&self) -> &'static [&'static str] {
         // absolute in this crate's own directory, as `rowguard::sources!` makes it
-        &[concat!(env!("CARGO_MANIFEST_DIR"), "/src/harness/pipeline")]
+        &[concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/appointments/pipeline"
+        )]
     }
 
     fn describe(&self, op: &Op) -> Option<String> {
@@ -242,4 +271,15 @@ pub fn pg_guard_for(options: &PgOptions, size: usize, target: i64) -> crate::Res
         &schema_pg::sql(size),
         appointments_policy(&[target]),
     )?)
+}
+
+// The built-in harness's session: the extension point's `Session` with this
+// harness as its default, defined here so that the extension point names no
+// domain.
+
+impl Session {
+    /// A session over the appointments fixture on embedded SQLite.
+    pub fn new() -> crate::Result<Session> {
+        Session::open(harness(), None)
+    }
 }

@@ -28,8 +28,8 @@ use std::sync::Arc;
 
 use arbitrary::Unstructured;
 
+use crate::appointments::{self, schema};
 use crate::guard::{Api, Db, Guard, Policy, SideEffect, Value};
-use crate::harness::{appointments, schema};
 
 /// Separates the SQL text from the policy bytes.
 pub const POLICY_MARK: u8 = 0xFF;

@@ -1,6 +1,8 @@
 //! One oracle per corpus: what every committed corpus file must satisfy,
 //! judged by the same functions in the CI gate, `cargo test` and the fuzz
-//! targets, so the gate is exactly as strict as the tests.
+//! targets, so the gate is exactly as strict as the tests. Above the
+//! extension point and the built-in harness: `guard/*` files are judged on
+//! the built-in appointments fixture, whatever the harness.
 //!
 //! | where | rule |
 //! |---|---|
@@ -18,11 +20,11 @@ pub mod guard;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::domain::{Domain, Pipeline};
-use super::execute::{execute, Execution, Session};
-use super::scenario::{decode_file, Decoded};
 use crate::guard::postgres::PgOptions;
 use crate::guard::Kind;
+use crate::harness::domain::{Domain, Pipeline};
+use crate::harness::execute::{execute, Execution, Session};
+use crate::harness::scenario::{decode_file, Decoded};
 
 /// What a corpus file must satisfy, from where it sits under the corpus root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +81,7 @@ pub struct Judge {
 impl Judge {
     /// A judge over fresh fixtures of the appointments harness on embedded SQLite.
     pub fn new() -> crate::Result<Judge> {
-        Judge::on(super::appointments::harness(), None)
+        Judge::on(crate::appointments::harness(), None)
     }
 
     /// A judge whose pipelines (of `domain`) run on `database` when given

@@ -5,7 +5,7 @@
 //! text the static layer judges: executable comments unwrapped
 //! ([`server_text`]) and `SET STATEMENT ... FOR` taken apart
 //! ([`set_statement`]). A batch goes to the server whole and the server
-//! splits it (see [`super`]).
+//! splits it (see `crate::mysql`).
 //!
 //! MySQL's rules, where they differ from SQLite's and PostgreSQL's: `'...'`
 //! and `"..."` are strings in which a backslash escapes the next character
@@ -15,18 +15,8 @@
 //! control character; `/* ... */` does not nest, and `/*! ... */` (or
 //! `/*!50000 ...*/`, MariaDB's `/*M! ... */`) is code the server runs.
 
+use super::{pieces, quoted, rewrite_code, Region};
 use crate::Value;
-
-/// One lexical region of the text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Region {
-    Code,
-    Literal,
-    Comment,
-    /// The opener (`/*!`, `/*!50000`, `/*M!100000`...) or closer (`*/`) of
-    /// an executable comment: a comment to everything but [`server_text`].
-    Marker,
-}
 
 /// Splits `sql` into (region, start, end) spans. The opener and closer of
 /// an executable comment are markers; what is between them is code. A
@@ -100,26 +90,6 @@ fn line_end(sql: &str, from: usize) -> usize {
     sql[from..].find('\n').map_or(sql.len(), |n| from + n + 1)
 }
 
-/// End (exclusive) of a literal opened before `i`; a doubled quote continues
-/// it; with `escapes`, a backslash skips the next byte.
-fn quoted(b: &[u8], mut i: usize, quote: u8, escapes: bool) -> usize {
-    while i < b.len() {
-        if escapes && b[i] == b'\\' {
-            i += 2;
-            continue;
-        }
-        if b[i] == quote {
-            if b.get(i + 1) == Some(&quote) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i += 1;
-    }
-    b.len()
-}
-
 /// `sql` with each `?N` outside literals and comments written `?`, and the
 /// values in the order the server reads them (`?N` takes value N, a bare
 /// `?` the next one after the bare ones before it). A placeholder naming no
@@ -131,12 +101,7 @@ pub fn question_params(sql: &str, params: &[Value]) -> (String, Vec<Value>) {
     let mut out = String::with_capacity(sql.len());
     let mut ordered = Vec::new();
     let mut bare = 0;
-    for (region, s, e) in spans(sql) {
-        let text = &sql[s..e];
-        if region != Region::Code || !text.contains('?') {
-            out.push_str(text);
-            continue;
-        }
+    rewrite_code(sql, &spans(sql), &mut out, |text, out| {
         let mut rest = text;
         while let Some(q) = rest.find('?') {
             out.push_str(&rest[..=q]);
@@ -156,25 +121,14 @@ pub fn question_params(sql: &str, params: &[Value]) -> (String, Vec<Value>) {
             rest = &rest[q + 1 + digits..];
         }
         out.push_str(rest);
-    }
+    });
     (out, ordered)
 }
 
 /// The statements of `sql`, cut at top-level `;` (pieces of only blanks
 /// and comments are dropped).
 pub fn statements(sql: &str) -> Vec<&str> {
-    let mut pieces = Vec::new();
-    let mut from = 0;
-    for (region, s, e) in spans(sql) {
-        if region == Region::Code {
-            for (k, _) in sql[s..e].match_indices(';') {
-                pieces.push((from, s + k));
-                from = s + k + 1;
-            }
-        }
-    }
-    pieces.push((from, sql.len()));
-    pieces
+    pieces(sql, &spans(sql))
         .into_iter()
         .map(|(a, b)| &sql[a..b])
         .filter(|p| !leading_words(p, 1).is_empty())
@@ -184,33 +138,7 @@ pub fn statements(sql: &str) -> Vec<&str> {
 /// The first `n` words of a statement, upper-cased, skipping blanks,
 /// comments and opening parentheses.
 pub fn leading_words(sql: &str, n: usize) -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for (region, s, e) in spans(sql) {
-        match region {
-            Region::Comment | Region::Marker => continue,
-            Region::Literal => break,
-            Region::Code => {}
-        }
-        for c in sql[s..e].chars() {
-            if c.is_alphanumeric() || c == '_' {
-                current.push(c.to_ascii_uppercase());
-                continue;
-            }
-            if !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
-            if words.len() >= n || !(c.is_whitespace() || c == '(') {
-                words.truncate(n);
-                return words;
-            }
-        }
-    }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words.truncate(n);
-    words
+    super::leading_words(sql, &spans(sql), n)
 }
 
 /// The text as the server reads it: each executable comment's opener and

@@ -52,7 +52,7 @@ mod tests {
             id: 7,
             notes: "C:\\scans\\' -- see folder".into(),
         };
-        let backslash = crate::harness::pipeline::by_name("backslash").unwrap();
+        let backslash = crate::appointments::pipeline::by_name("backslash").unwrap();
         let e = execute(&mut s, backslash, &Scenario::of(vec![op])).unwrap();
         assert!(e.is_clean(), "{}", e.verdict_line());
     }

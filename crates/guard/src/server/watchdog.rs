@@ -1,14 +1,16 @@
-//! A wall-clock bound on every call a [`super::PgGuard`] makes, whatever the
-//! server or the code under test does to its own timeouts: a thread per
-//! guard that, once a call is past its limit, asks the server to cancel it
-//! (a cancel request on a connection of its own) and, if the call still has
-//! not returned after a grace period, ends the guard's backend
-//! (`pg_terminate_backend` from an admin connection). The call then returns
+//! A wall-clock bound on every call a server guard makes (PostgreSQL's or
+//! MariaDB's), whatever the server or the code under test does to its own
+//! timeouts: a thread per guard that, once a call is past its limit, asks
+//! the server to cancel it (the backend's `cancel`: a cancel request, or
+//! `KILL QUERY`, on a connection of its own) and, if the call still has not
+//! returned after a grace period, ends the guard's connection (the
+//! backend's `terminate`: `pg_terminate_backend`, `KILL CONNECTION`). The call then returns
 //! an error and the guard is fatal (a fresh one is built by whoever needs it).
 //!
-//! What neither reaches: a backend busy where PostgreSQL checks no interrupt
-//! (its lexer on a long run of operator characters is quadratic and checks
-//! none): the guard never sends such text ([`super::lex::longest_operator_run`]).
+//! What neither reaches: a PostgreSQL backend busy where the server checks
+//! no interrupt (its lexer on a long run of operator characters is quadratic
+//! and checks none): that guard never sends such text
+//! ([`crate::dialect::postgres::longest_operator_run`]).
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;

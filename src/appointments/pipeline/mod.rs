@@ -8,9 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use super::domain::Pipeline;
 use super::schema;
 pub use crate::guard::{Db, DbError, ErrorClass, Value};
+pub use crate::harness::domain::Pipeline;
 
 mod backslash;
 mod blacklist;
@@ -122,8 +122,8 @@ pub(crate) fn cat(db: &dyn Db, a: &str, b: &str) -> String {
 }
 
 /// A version of the pipeline under test, typed: the appointments harness
-/// ([`super::appointments::Appointments`]) hands each one to the tools as a
-/// [`super::domain::Version`].
+/// ([`super::Appointments`]) hands each one to the tools as a
+/// [`crate::harness::domain::Version`].
 pub trait Variant: Sync {
     /// Stable name (`--pipeline`, reproducers, `ROWGUARD_PIPELINE`).
     fn name(&self) -> &'static str;
@@ -162,12 +162,12 @@ pub fn variants() -> &'static [&'static dyn Variant] {
 
 /// Every pipeline of the appointments harness, `safe` first.
 pub fn all() -> &'static [&'static dyn Pipeline] {
-    super::appointments::harness().pipelines()
+    super::harness().pipelines()
 }
 
 /// The appointments pipeline called `name`.
 pub fn by_name(name: &str) -> crate::Result<&'static dyn Pipeline> {
-    super::appointments::harness().pipeline(name)
+    super::harness().pipeline(name)
 }
 
 /// Reads the series id of an appointment (`None` for a one-off or a missing id).

@@ -3,7 +3,7 @@
 //! and what a statement's first words are (the feedback the fuzzing engine
 //! keeps, as SQLite's authorizer trace is on the other backend). The guard
 //! never splits, classifies or drops SQL with it: a batch goes to the server
-//! whole and the server splits it (see [`super`]).
+//! whole and the server splits it (see `crate::postgres`).
 //!
 //! It follows the server's rules where they differ from SQLite's: `'...'`
 //! (quotes doubled; `standard_conforming_strings` on, so a backslash is a
@@ -19,6 +19,8 @@
 //! start) and checks no interrupt meanwhile, so neither a timeout nor a
 //! cancel ends it. It counts runs over the raw bytes, literals included, so
 //! no disagreement between this lexer and the server's can hide one.
+
+use super::{pieces, quoted, rewrite_code, Region};
 
 /// Longest run of operator characters the guard sends (PostgreSQL 15 lexes
 /// a 4,096-character run of `*/` in well under 0.1 s, 80,000 in 6 s).
@@ -38,14 +40,6 @@ pub fn longest_operator_run(sql: &str) -> usize {
         }
     }
     longest
-}
-
-/// One lexical region of the text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Region {
-    Code,
-    Literal,
-    Comment,
 }
 
 /// Splits `sql` into (region, start, end) spans.
@@ -139,26 +133,6 @@ fn is_word(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
 }
 
-/// End (exclusive) of a literal opened before `i`; a doubled quote continues
-/// it; with `escapes`, a backslash skips the next byte.
-fn quoted(b: &[u8], mut i: usize, quote: u8, escapes: bool) -> usize {
-    while i < b.len() {
-        if escapes && b[i] == b'\\' {
-            i += 2;
-            continue;
-        }
-        if b[i] == quote {
-            if b.get(i + 1) == Some(&quote) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i += 1;
-    }
-    b.len()
-}
-
 /// `$$` or `$tag$` at the start of `s` (a tag is an identifier, not a number).
 fn dollar_tag(s: &str) -> Option<&str> {
     let rest = &s[1..];
@@ -171,26 +145,12 @@ fn dollar_tag(s: &str) -> Option<&str> {
 /// The statements of `sql`, cut at top-level `;` (pieces of only blanks and
 /// comments are dropped; the `;` is not kept).
 pub fn statements(sql: &str) -> Vec<&str> {
-    let mut pieces = Vec::new();
-    let mut from = 0;
-    for (region, s, e) in spans(sql) {
-        if region != Region::Code {
-            continue;
-        }
-        for (k, c) in sql[s..e].char_indices() {
-            if c == ';' {
-                pieces.push((from, s + k));
-                from = s + k + 1;
-            }
-        }
-    }
-    pieces.push((from, sql.len()));
     let blank = |piece: &str| {
         spans(piece)
             .iter()
             .all(|(r, s, e)| *r == Region::Comment || piece[*s..*e].trim().is_empty())
     };
-    pieces
+    pieces(sql, &spans(sql))
         .into_iter()
         .map(|(a, b)| &sql[a..b])
         .filter(|piece| !blank(piece))
@@ -202,12 +162,7 @@ pub fn statements(sql: &str) -> Vec<&str> {
 pub fn dollar_params(sql: &str, has_params: bool) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut bare = 0;
-    for (region, s, e) in spans(sql) {
-        let text = &sql[s..e];
-        if region != Region::Code || !text.contains('?') {
-            out.push_str(text);
-            continue;
-        }
+    rewrite_code(sql, &spans(sql), &mut out, |text, out| {
         let b = text.as_bytes();
         let mut i = 0;
         while i < b.len() {
@@ -230,40 +185,14 @@ pub fn dollar_params(sql: &str, has_params: bool) -> String {
             out.push_str(&text[i..i + len]);
             i += len;
         }
-    }
+    });
     out
 }
 
 /// The first `n` words of a statement, upper-cased, skipping blanks,
 /// comments and opening parentheses.
 pub fn leading_words(sql: &str, n: usize) -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for (region, s, e) in spans(sql) {
-        match region {
-            Region::Comment => continue,
-            Region::Literal => break,
-            Region::Code => {}
-        }
-        for c in sql[s..e].chars() {
-            if c.is_alphanumeric() || c == '_' {
-                current.push(c.to_ascii_uppercase());
-                continue;
-            }
-            if !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
-            if words.len() >= n || !(c.is_whitespace() || c == '(') {
-                words.truncate(n);
-                return words;
-            }
-        }
-    }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words.truncate(n);
-    words
+    super::leading_words(sql, &spans(sql), n)
 }
 
 #[cfg(test)]

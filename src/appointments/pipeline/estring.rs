@@ -55,7 +55,7 @@ mod tests {
             id: 7,
             notes: "\\' --".into(),
         };
-        let estring = crate::harness::pipeline::by_name("estring").unwrap();
+        let estring = crate::appointments::pipeline::by_name("estring").unwrap();
         let e = execute(&mut s, estring, &Scenario::of(vec![op])).unwrap();
         assert!(e.is_clean(), "{}", e.verdict_line());
     }
