@@ -25,10 +25,13 @@
 
 use crate::backend::{Backend, BackendKind};
 use crate::policy::{Names, RowChange, TableInfo};
-use crate::{Api, Db, DbError, ErrorClass, Finding, Kind, Policy, StatementCheck, Value, Verdict};
+use crate::{
+    Api, Db, DbError, Dialect, ErrorClass, Finding, Kind, Policy, StatementCheck, Value, Verdict,
+};
 
 mod mysql;
 mod postgres;
+mod proxy;
 mod sqlite;
 
 pub use self::postgres::PgWatch;
@@ -90,6 +93,8 @@ pub(crate) struct Taken {
     /// What the database side found besides the rows (a transaction left
     /// open, a capture tampered with, a denied write...).
     pub findings: Vec<Finding>,
+    /// The statements the code sent, in order, where the side sees them.
+    pub statements: Vec<String>,
 }
 
 /// How the fixture was put back after an input.
@@ -195,7 +200,19 @@ impl Watched {
 
     /// Judges what the operation since the last mark changed.
     fn judge(&mut self) -> crate::Result<StatementCheck> {
-        let taken = self.side.take()?;
+        let mut taken = self.side.take()?;
+        let dialect = match self.side.target().kind() {
+            BackendKind::Postgres => Dialect::Postgres,
+            BackendKind::Mysql => Dialect::Mysql,
+            BackendKind::Sqlite => Dialect::Sqlite,
+        };
+        // the statements the code sent: their shapes feed the engine; the
+        // rows below are what is judged (transaction control is the code's own here)
+        for sql in std::mem::take(&mut taken.statements) {
+            let mut seen = StatementCheck::new(Api::Connection, &sql, &[], None);
+            seen.shape = crate::static_check::analyze(&sql, dialect, &self.policy, None).shape;
+            self.verdict.statements.push(seen);
+        }
         let mut check = StatementCheck::new(Api::Connection, WATCHED_SQL, &[], None);
         crate::tripwire::judge(
             &mut check,

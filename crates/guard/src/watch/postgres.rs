@@ -21,9 +21,14 @@
 //!   (`session_replication_role = replica` when rowguard's user may set it),
 //!   sequences reset; then every table is compared with its copy, and the
 //!   fixture is rebuilt when one differs.
+//!
+//! The code reaches the server through a pass-through ([`super::proxy`])
+//! that keeps the text of every statement it sends, for the engine's
+//! shape feedback and the reports (when the server is reached over TCP).
 
 use postgres::{Client, Config, SimpleQueryMessage};
 
+use super::proxy::Proxy;
 use super::{left_open, still_open, tampered, Capture, Restored, Side, Taken, Target};
 use crate::backend::BackendKind;
 use crate::policy::{RowChange, TableInfo};
@@ -50,6 +55,8 @@ pub struct PgWatch {
     /// The last log row of an earlier operation.
     seq: i64,
     capture: Capture,
+    /// The statements the code sends, when it reaches the server over TCP.
+    proxy: Option<Proxy>,
 }
 
 fn pg(what: &str) -> impl Fn(postgres::Error) -> crate::Error + '_ {
@@ -72,10 +79,17 @@ impl PgWatch {
         let objects = Objects::create(&mut admin, options, true)?;
         let made = (|| {
             let conn = connect(&objects.config_for(&config), "to rowguard's database")?;
-            let target = target_of(&config, &objects)?;
-            Ok::<_, crate::Error>((conn, target))
+            // the pass-through only where the code would reach the server over TCP
+            let proxy = match (capture, upstream(&config)) {
+                (Capture::On, Some(addr)) => Some(Proxy::start(addr).map_err(|e| {
+                    crate::Error::Setup(format!("the statement pass-through: {e}"))
+                })?),
+                _ => None,
+            };
+            let target = target_of(&config, &objects, proxy.as_ref().map(Proxy::port));
+            Ok::<_, crate::Error>((conn, target, proxy))
         })();
-        let (conn, target) = match made {
+        let (conn, target, proxy) = match made {
             Ok(m) => m,
             Err(e) => {
                 objects.drop_all(&mut admin);
@@ -94,6 +108,7 @@ impl PgWatch {
             replica: false,
             seq: 0,
             capture,
+            proxy,
         };
         watch.build()?;
         Ok(watch)
@@ -229,24 +244,41 @@ impl PgWatch {
     }
 }
 
-/// The URL the code under test connects with: the server's address, the
-/// fixture's database, the app role and its password.
-fn target_of(config: &Config, objects: &Objects) -> crate::Result<Target> {
+/// The server's TCP address, when the URL names one.
+fn upstream(config: &Config) -> Option<std::net::SocketAddr> {
     use postgres::config::Host;
-    let host = match config.get_hosts().first() {
-        Some(Host::Tcp(h)) if h.contains(':') => format!("[{h}]"),
-        Some(Host::Tcp(h)) => h.clone(),
-        Some(Host::Unix(path)) => path.display().to_string().replace('/', "%2F"),
-        None => "localhost".into(),
+    use std::net::ToSocketAddrs;
+    let Some(Host::Tcp(host)) = config.get_hosts().first() else {
+        return None;
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    Ok(Target::new(
+    (host.as_str(), port).to_socket_addrs().ok()?.next()
+}
+
+/// The URL the code under test connects with: the pass-through on `proxy`
+/// when there is one, else the server's own address; the fixture's
+/// database, the app role and its password.
+fn target_of(config: &Config, objects: &Objects, proxy: Option<u16>) -> Target {
+    use postgres::config::Host;
+    let (host, port) = match (proxy, config.get_hosts().first()) {
+        (Some(port), _) => ("127.0.0.1".to_string(), port),
+        (None, host) => (
+            match host {
+                Some(Host::Tcp(h)) if h.contains(':') => format!("[{h}]"),
+                Some(Host::Tcp(h)) => h.clone(),
+                Some(Host::Unix(path)) => path.display().to_string().replace('/', "%2F"),
+                None => "localhost".into(),
+            },
+            config.get_ports().first().copied().unwrap_or(5432),
+        ),
+    };
+    Target::new(
         BackendKind::Postgres,
         format!(
             "postgres://{}:{}@{host}:{port}/{}",
             objects.app, objects.password, objects.database
         ),
-    ))
+    )
 }
 
 impl Drop for PgWatch {
@@ -268,11 +300,17 @@ impl Side for PgWatch {
 
     fn mark(&mut self) -> crate::Result<()> {
         self.seq = self.last_seq()?;
+        if let Some(p) = &self.proxy {
+            p.take();
+        }
         Ok(())
     }
 
     fn take(&mut self) -> crate::Result<Taken> {
-        let mut taken = Taken::default();
+        let mut taken = Taken {
+            statements: self.proxy.as_ref().map(Proxy::take).unwrap_or_default(),
+            ..Taken::default()
+        };
         self.end_open_sessions(&mut taken)?;
         let triggers = first(
             self.conn
