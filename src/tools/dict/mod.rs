@@ -24,6 +24,7 @@ use serde::Serialize;
 pub mod compose;
 pub mod depth;
 pub mod fixture;
+mod fold;
 pub mod format;
 pub mod harvest;
 pub mod recent;
