@@ -73,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|p| p.display().to_string())
         .collect();
     let text = d.to_libfuzzer(&format!(
-        "rowguard dict --source {}\nlibFuzzer format; names are ranks: compared words guard a branch;\nstored words and keys are the fixture's, composed ones join words and keys",
+        "rowguard dict --source {}\nlibFuzzer format; names are ranks: reference templates are prefixes the code parses a key after;\ncompared words guard a branch;\nstored words and keys are the fixture's, composed ones join words and keys",
         sources.join(" ")
     ));
     match &args.output {
@@ -82,8 +82,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => print!("{text}"),
     }
     eprintln!(
-        "rowguard: {} words ({} compared, {} literals, {} fragments, {} stored, {} keys, {} composed) + {} shared tokens",
+        "rowguard: {} words ({} reference templates, {} compared, {} literals, {} fragments, {} stored, {} keys, {} composed) + {} shared tokens",
         d.words.len(),
+        d.ranked(Rank::Reference).count(),
         d.ranked(Rank::Compared).count(),
         d.ranked(Rank::Literal).count(),
         d.ranked(Rank::Fragment).count(),

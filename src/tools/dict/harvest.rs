@@ -29,11 +29,14 @@
 //! bound to is, or they are an operand above). Bindings are file-wide (a
 //! name bound twice keeps its first value); anything not constant (an
 //! argument, a run-time value, a format spec) gives no word.
-//! A prefix a function parses a key after (`strip_prefix("see #")`,
-//! `split_once("ref:")`, ... in a function that calls `parse` or
-//! `from_str`) is compared and written before every other word, so the
-//! compositions with the fixture's keys ([`super::compose`], the engine's
-//! references) take it first.
+//! Row references: a prefix a function parses a number or key after
+//! (the operand of `strip_prefix`, `split_once`, `split`, `starts_with`,
+//! `find`, ... (a literal or a constant) in a function that calls `parse`,
+//! `from_str`, `to_digit` or `is_ascii_digit`), and the literal start of a
+//! regular expression before its first group or digit class
+//! (`Regex::new(r"ref:(\d+)")`: `ref:`) are [`Rank::Reference`] templates,
+//! written before every other word: the engines write them followed by a
+//! key of the fixture ([`super::compose`], the engine's references).
 //! A planted bug's description is never a word: the arguments of a
 //! `.bug(..)` / `bug(..)` call (and the constants they name), fields
 //! `trigger:` / `bug_class:`, and the bodies of functions named `bug`,
@@ -95,10 +98,13 @@ pub(super) struct Harvest {
     /// never a word.
     hidden: HashSet<String>,
     /// Prefixes the code parses a key out of (`strip_prefix("see #")` in a
-    /// function that calls `parse`): compared words, written first.
-    references: Vec<Vec<u8>>,
+    /// function that calls `parse`): reference templates, written first.
+    references: Vec<Vec<Part>>,
+    /// Regular expressions (`Regex::new(..)`'s pattern): their literal start
+    /// before a group or digit class is a reference template.
+    regexes: Vec<Vec<Part>>,
     /// Prefix operands of the function being read, and whether it parses.
-    fn_prefixes: Vec<Vec<u8>>,
+    fn_prefixes: Vec<Vec<Part>>,
     fn_parses: bool,
     /// Concatenations met, resolved once every binding is known.
     folds: Vec<(Vec<Part>, Rank)>,
@@ -112,7 +118,7 @@ pub(super) struct Harvest {
 const MAX_MACRO_NEST: usize = 16;
 
 /// Parses `source` and harvests it; `Err` with `syn`'s message when it is not Rust.
-pub(super) fn harvest(source: &str) -> Result<Vec<(Vec<u8>, Rank)>, String> {
+pub(crate) fn harvest(source: &str) -> Result<Vec<(Vec<u8>, Rank)>, String> {
     let file = syn::parse_file(source).map_err(|e| e.to_string())?;
     let mut h = Harvest::default();
     h.visit_file(&file);
@@ -124,12 +130,21 @@ pub(super) fn harvest(source: &str) -> Result<Vec<(Vec<u8>, Rank)>, String> {
         folds,
         hidden,
         references,
+        regexes,
         ..
     } = h;
     let known = fold::evaluate(&bindings);
     let mut words: Vec<(Vec<u8>, Rank)> = references
-        .into_iter()
-        .map(|v| (v, Rank::Compared))
+        .iter()
+        .filter_map(|p| resolve(p, &known))
+        .chain(
+            regexes
+                .iter()
+                .filter_map(|p| regex_template(&resolve(p, &known)?)),
+        )
+        // a separator of whitespace alone (`split(' ')`) is no template
+        .filter(|v| !v.iter().all(u8::is_ascii_whitespace))
+        .map(|v| (v, Rank::Reference))
         .collect();
     words.extend(found);
     for (parts, rank) in folds {
@@ -210,7 +225,7 @@ impl Harvest {
 
     /// Ends the function being read: its prefix operands are references
     /// when it parses (`parses`), and the enclosing function's are restored.
-    fn end_fn(&mut self, parses: bool, prefixes: Vec<Vec<u8>>) {
+    fn end_fn(&mut self, parses: bool, prefixes: Vec<Vec<Part>>) {
         if self.fn_parses {
             let mine = std::mem::take(&mut self.fn_prefixes);
             self.references.extend(mine);
@@ -241,12 +256,82 @@ const BUG_METADATA: &[&str] = &["bug", "bug_class", "trigger"];
 /// Methods whose operand is a prefix a key is parsed after.
 const PREFIX_METHODS: &[&str] = &[
     "strip_prefix",
+    "starts_with",
     "split_once",
     "rsplit_once",
     "split",
+    "rsplit",
+    "splitn",
+    "rsplitn",
+    "split_terminator",
     "trim_start_matches",
     "find",
+    "rfind",
+    "match_indices",
 ];
+
+/// Methods and functions that read a number out of text: a function
+/// calling one parses the key after its prefixes.
+const PARSES: &[&str] = &[
+    "parse",
+    "from_str",
+    "from_str_radix",
+    "to_digit",
+    "is_ascii_digit",
+    "is_numeric",
+    "is_digit",
+];
+
+/// Functions and macros whose first argument is a regular expression.
+const REGEX_CONSTRUCTORS: &[&str] = &["Regex", "RegexBuilder", "regex", "lazy_regex"];
+
+/// The literal start of regular expression `pattern` when a group or a
+/// digit class follows it (`^see #(\d+)`: `see #`; `\bref:\s*(\w+)`:
+/// `ref: `): what the text holds before the key the code captures. `None`
+/// when nothing literal comes first, or no group or digit class follows.
+pub(super) fn regex_template(pattern: &[u8]) -> Option<Vec<u8>> {
+    let p = std::str::from_utf8(pattern).ok()?;
+    let mut out = String::new();
+    let mut chars = p.chars().peekable();
+    let mut keyed = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '^' if out.is_empty() => {}
+            '\\' => match chars.next()? {
+                'b' | 'A' if out.is_empty() => {}
+                'd' => {
+                    keyed = true;
+                    break;
+                }
+                's' => out.push(' '),
+                // `\#`, `\.`, `\ `: the character itself
+                e if !e.is_alphanumeric() => out.push(e),
+                _ => break,
+            },
+            '(' | '[' => {
+                keyed = true;
+                break;
+            }
+            // an optional character (`\s*`, `-?`): the template leaves it out
+            '?' | '*' => {
+                out.pop();
+            }
+            '{' => {
+                out.pop();
+                break;
+            }
+            '+' => {
+                // one of it is written; whatever follows still counts
+                if !matches!(chars.peek(), Some('(' | '[' | '\\')) {
+                    break;
+                }
+            }
+            '.' | '|' | '$' | ')' | ']' | '}' => break,
+            c => out.push(c),
+        }
+    }
+    (keyed && !out.trim().is_empty()).then(|| out.into_bytes())
+}
 
 impl<'ast> Visit<'ast> for Harvest {
     fn visit_attribute(&mut self, _: &'ast syn::Attribute) {}
@@ -287,11 +372,31 @@ impl<'ast> Visit<'ast> for Harvest {
                 }
                 return;
             }
-            if matches!(last.as_deref(), Some("from_str" | "from_str_radix")) {
+            if last.as_deref().is_some_and(|l| PARSES.contains(&l)) {
                 self.fn_parses = true;
+            }
+            // `Regex::new(PATTERN)`
+            let n = p.path.segments.len();
+            if n >= 2
+                && matches!(last.as_deref(), Some("new"))
+                && REGEX_CONSTRUCTORS.contains(&&*p.path.segments[n - 2].ident.to_string())
+            {
+                if let Some(pattern) = e.args.first().and_then(|a| constant_part(a, 0)) {
+                    self.regexes.push(pattern);
+                }
             }
         }
         visit::visit_expr_call(self, e);
+    }
+
+    fn visit_expr_path(&mut self, e: &'ast syn::ExprPath) {
+        // `take_while(char::is_ascii_digit)`: a function read as a value
+        if let Some(last) = e.path.segments.last() {
+            if PARSES.contains(&&*last.ident.to_string()) {
+                self.fn_parses = true;
+            }
+        }
+        visit::visit_expr_path(self, e);
     }
 
     fn visit_expr_binary(&mut self, e: &'ast syn::ExprBinary) {
@@ -319,11 +424,11 @@ impl<'ast> Visit<'ast> for Harvest {
             self.visit_expr(&e.receiver);
             return;
         }
-        if method == "parse" || method == "from_str_radix" {
+        if PARSES.contains(&method.as_str()) {
             self.fn_parses = true;
         }
         if PREFIX_METHODS.contains(&method.as_str()) {
-            if let Some(v) = e.args.first().and_then(literal_of) {
+            if let Some(v) = e.args.first().and_then(|a| constant_part(a, 0)) {
                 self.fn_prefixes.push(v);
             }
         }
@@ -447,6 +552,12 @@ impl Harvest {
         let args = m
             .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated);
         if let Ok(args) = args {
+            // `regex!(PATTERN)`
+            if REGEX_CONSTRUCTORS.contains(&name.as_str()) {
+                if let Some(pattern) = args.first().and_then(|a| constant_part(a, 0)) {
+                    self.regexes.push(pattern);
+                }
+            }
             if COMPARING_MACROS.contains(&name.as_str()) {
                 args.iter().take(2).for_each(|a| self.compared(a));
             }
@@ -535,7 +646,7 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_prefix_a_key_is_parsed_after_is_compared_and_first() {
+    fn a_prefix_a_key_is_parsed_after_is_a_reference_template_and_first() {
         let w = ranked(
             r#"
             fn f(notes: &str) -> Option<i64> {
@@ -550,10 +661,10 @@ pub(super) mod tests {
             fn h(notes: &str) -> bool { notes.split_once("kept:").is_some() }
             "#,
         );
-        assert_eq!(rank_of(&w, "see #"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "ref:"), Some(Rank::Compared), "{w:?}");
-        // written before every other word: a dictionary's first compared
-        // words are the ones composed with the fixture's keys
+        assert_eq!(rank_of(&w, "see #"), Some(Rank::Reference), "{w:?}");
+        assert_eq!(rank_of(&w, "ref:"), Some(Rank::Reference), "{w:?}");
+        // written before every other word: a dictionary's first words are
+        // the templates composed with the fixture's keys
         assert_eq!(w[0].0, "see #", "{w:?}");
         assert_eq!(w[1].0, "ref:", "{w:?}");
         let d = super::super::Dictionary::from_words(
@@ -568,6 +679,56 @@ pub(super) mod tests {
         // a prefix that is not followed by a parse is compared, not first
         assert_eq!(rank_of(&w, "kept:"), Some(Rank::Compared), "{w:?}");
         assert!(w.iter().position(|x| x.0 == "kept:") > w.iter().position(|x| x.0 == "early"));
+    }
+
+    #[test]
+    fn every_way_code_parses_a_key_after_a_prefix_is_a_template() {
+        let w = ranked(
+            r##"
+            const MARK: &str = "appt=";
+            const PARTS: [&str; 2] = ["vi", "sit/"];
+            const RE: &str = r"\bcase\s(\d+)";
+            fn split(n: &str) -> Option<i64> { n.split("ticket:").nth(1)?.trim().parse().ok() }
+            fn sliced(n: &str) -> Option<i64> {
+                if n.starts_with("row@") { n["row@".len()..].parse().ok() } else { None }
+            }
+            fn found(n: &str) -> Option<u32> {
+                let i = n.find("order~")?;
+                n[i + 6..].chars().next()?.to_digit(10)
+            }
+            fn digits(n: &str) -> String {
+                n.strip_prefix('%').unwrap_or("").chars().take_while(char::is_ascii_digit).collect()
+            }
+            fn named(n: &str) -> Option<i64> { n.strip_prefix(MARK)?.parse().ok() }
+            fn joined(n: &str) -> Option<i64> { n.strip_prefix(&PARTS.concat())?.parse().ok() }
+            fn captured(n: &str) -> Option<i64> {
+                let re = regex::Regex::new(r"^see\ #(?P<id>\d+)").unwrap();
+                re.captures(n)?.name("id")?.as_str().parse().ok()
+            }
+            fn constant_pattern(n: &str) -> bool { Regex::new(RE).unwrap().is_match(n) }
+            fn spaced(n: &str) -> Option<i64> { n.split(' ').nth(1)?.parse().ok() }
+            fn no_key(n: &str) -> bool { n.starts_with("plain") }
+            "##,
+        );
+        for t in [
+            "ticket:", "row@", "order~", "%", "appt=", "visit/", "see #", "case ",
+        ] {
+            assert_eq!(rank_of(&w, t), Some(Rank::Reference), "{t:?} in {w:?}");
+        }
+        assert_ne!(rank_of(&w, " "), Some(Rank::Reference), "{w:?}");
+        assert_eq!(rank_of(&w, "plain"), Some(Rank::Compared), "{w:?}");
+    }
+
+    #[test]
+    fn a_regular_expression_s_literal_start_before_its_key() {
+        let t = |p: &str| regex_template(p.as_bytes()).map(|v| String::from_utf8(v).unwrap());
+        assert_eq!(t(r"#(\d+)").as_deref(), Some("#"));
+        assert_eq!(t(r"^ref:\s*(\w+)").as_deref(), Some("ref:"));
+        assert_eq!(t(r"\bvisit\.\d+").as_deref(), Some("visit."));
+        assert_eq!(t(r"id=[0-9]+").as_deref(), Some("id="));
+        assert_eq!(t(r"no key here"), None);
+        assert_eq!(t(r"(\d+)"), None);
+        assert_eq!(t(r"a|b(\d)"), None);
     }
 
     #[test]
