@@ -170,10 +170,12 @@ fn composition(rng: &mut Rng, d: &Dictionary, op: &OpValue) -> Option<String> {
         let templates = d.span(Rank::Reference);
         if !templates.is_empty() && rng.chance(1, 2) {
             let t = &d.words[templates.start + rng.below(templates.len())].bytes;
-            let k = pick_other_key(rng, d, op)?;
-            let space = if rng.chance(1, 2) { " " } else { "" };
-            let r = compose::template(t, &k);
-            return Some(format!("{space}{} ", String::from_utf8_lossy(&r)));
+            // no key at all (a dictionary file without keys): a join below
+            if let Some(k) = pick_other_key(rng, d, op) {
+                let space = if rng.chance(1, 2) { " " } else { "" };
+                let r = compose::template(t, &k);
+                return Some(format!("{space}{} ", String::from_utf8_lossy(&r)));
+            }
         }
         if let Some(k) = pick_other_key(rng, d, op) {
             let form = rng.below(compose::REFERENCE_FORMS);
