@@ -327,3 +327,72 @@ fn an_unseen_marker_on_stored_text_is_found_from_its_source() {
         "{marker} not found"
     );
 }
+
+/// `<label><id>` at the very start of the notes (the whole text, not a word
+/// of it) writes the referenced row; the source reads the key with a
+/// regular expression.
+struct LeadingReference {
+    label: &'static str,
+}
+
+impl Variant for LeadingReference {
+    fn name(&self) -> &'static str {
+        "test-leading-reference"
+    }
+    fn bug_class(&self) -> &'static str {
+        "a reference at the start of the notes writes that row"
+    }
+    fn trigger(&self) -> &'static str {
+        "the label, then the key of another existing row, first in the notes"
+    }
+    fn run(&self, op: &Op, db: &mut dyn Db) -> Result<(), DbError> {
+        let (id, notes) = id_and_notes(op);
+        bound(db, id, notes)?;
+        let digits: String = notes
+            .strip_prefix(self.label)
+            .unwrap_or("")
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Some(other) = digits.parse::<i64>().ok().filter(|o| *o != id) {
+            match db.query_row(
+                "SELECT id FROM appointments WHERE id = ?1",
+                &[Value::Integer(other)],
+            ) {
+                Ok(_) => bound(db, other, "linked")?,
+                Err(e) if e.class == ErrorClass::NoRows => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The template comes from a regular expression's literal start, and the
+/// engine writes it at the start of a text with another row's key.
+#[test]
+fn an_unseen_reference_read_by_a_regular_expression_is_found_from_its_source() {
+    let label = format!("{}/", random_word(5, 5));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("refs.rs"),
+        format!(
+            "fn leading(notes: &str) -> Option<i64> {{\n    let re = regex::Regex::new(r\"^{label}(\\d+)\").unwrap();\n    re.captures(notes)?.get(1)?.as_str().parse().ok()\n}}\n"
+        ),
+    )
+    .unwrap();
+    let d = harvested(dir.path());
+    assert!(
+        d.ranked(Rank::Reference)
+            .any(|w| w.bytes == label.as_bytes()),
+        "{:?}",
+        d.words
+    );
+    let p: &'static LeadingReference = Box::leak(Box::new(LeadingReference {
+        label: leak(label.clone()),
+    }));
+    assert!(
+        first_write(with_variant(p), d, 1, 20_000).is_some(),
+        "{label}<key> at the start not found"
+    );
+}

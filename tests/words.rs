@@ -46,10 +46,12 @@ fn dict_ranks_the_wording_word_among_the_compared_and_writes_a_valid_file() {
     );
     let text = std::fs::read(&out).unwrap();
     let entries = format::parse(&text).unwrap();
+    // reference templates (`#` of `linked`), then the compared words
     let first_literal = entries
         .iter()
-        .position(|e| e.name.as_deref() != Some("compared"))
+        .position(|e| !matches!(e.name.as_deref(), Some("reference" | "compared")))
         .unwrap();
+    assert_eq!(entries[0].name.as_deref(), Some("reference"));
     let word = entries
         .iter()
         .position(|e| e.value == b"telehealth")

@@ -75,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|p| p.display().to_string())
         .collect();
     let text = d.to_libfuzzer(&format!(
-        "{} dict --source {}\nlibFuzzer format; names are ranks: compared words guard a branch;\nstored words and keys are the fixture's, composed ones join words and keys",
+        "{} dict --source {}\nlibFuzzer format; names are ranks: reference templates are prefixes the code parses a key after;\ncompared words guard a branch;\nstored words and keys are the fixture's, composed ones join words and keys",
         crate::report::name(),
         sources.join(" ")
     ));
@@ -85,9 +85,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => print!("{text}"),
     }
     eprintln!(
-        "{}: {} words ({} compared, {} literals, {} fragments, {} stored, {} keys, {} composed) + {} shared tokens",
- crate::report::name(),
+        "{}: {} words ({} reference templates, {} compared, {} literals, {} fragments, {} stored, {} keys, {} composed) + {} shared tokens",
+        crate::report::name(),
         d.words.len(),
+        d.ranked(Rank::Reference).count(),
         d.ranked(Rank::Compared).count(),
         d.ranked(Rank::Literal).count(),
         d.ranked(Rank::Fragment).count(),

@@ -2,9 +2,11 @@
 //! A word assembled at run time from two constants (`[PREFIX, KIND].concat()`
 //! of values the harvest cannot fold), and a reference to another row
 //! (`#12`, `order:12`): a word of the code or the fixture with a key of the
-//! fixture. The built-in engine composes at run time ([`join`],
-//! [`reference`]); an engine that only reads a dictionary file (libFuzzer's
-//! `-dict=`) gets a bounded list of them ([`compositions`]).
+//! fixture, or a row-reference template the code parses a key after
+//! ([`Rank::Reference`]: `see #`) with a key ([`template`]). The built-in
+//! engine composes at run time ([`join`], [`reference`], [`template`]); an
+//! engine that only reads a dictionary file (libFuzzer's `-dict=`) gets a
+//! bounded list of them ([`compositions`]).
 
 use super::{Dictionary, Rank};
 
@@ -41,7 +43,14 @@ pub fn reference(w: &[u8], k: &[u8], form: usize) -> Vec<u8> {
     [w, sep, k].concat()
 }
 
-/// What `d` composes into, for a dictionary file: `#k` for its first 64
+/// Row-reference template `t` (a prefix the code parses a key after)
+/// followed by key `k`: `see #` and `12` make `see #12`.
+pub fn template(t: &[u8], k: &[u8]) -> Vec<u8> {
+    [t, k].concat()
+}
+
+/// What `d` composes into, for a dictionary file: each of its first 16
+/// reference templates with its first 16 keys; `#k` for its first 64
 /// keys; each of its first 16 compared words with its first 8 keys in
 /// every form; its first 8 compared words joined pairwise. At most
 /// [`MAX_COMPOSED`], ranked [`Rank::Composed`].
@@ -49,6 +58,11 @@ pub fn compositions(d: &Dictionary) -> Vec<(Vec<u8>, Rank)> {
     let keys: Vec<&[u8]> = d.ranked(Rank::Key).map(|w| &w.bytes[..]).collect();
     let compared: Vec<&[u8]> = d.ranked(Rank::Compared).map(|w| &w.bytes[..]).collect();
     let mut out = Vec::new();
+    for t in d.ranked(Rank::Reference).take(16) {
+        for k in keys.iter().take(16) {
+            out.push(template(&t.bytes, k));
+        }
+    }
     for k in keys.iter().take(64) {
         out.push(reference(b"", k, 0));
     }
@@ -97,5 +111,26 @@ mod tests {
             assert!(c.iter().any(|x| x == w), "{:?}", String::from_utf8_lossy(w));
         }
         assert!(c.len() <= MAX_COMPOSED);
+    }
+
+    #[test]
+    fn reference_templates_are_composed_with_keys_first() {
+        let d = Dictionary::from_words([
+            (b"appt".to_vec(), Rank::Compared),
+            (b"see #".to_vec(), Rank::Reference),
+            (b"#".to_vec(), Rank::Reference),
+            (b"12".to_vec(), Rank::Key),
+            (b"3".to_vec(), Rank::Key),
+        ]);
+        let c: Vec<Vec<u8>> = compositions(&d).into_iter().map(|c| c.0).collect();
+        assert_eq!(
+            c[..4],
+            [
+                b"see #12".to_vec(),
+                b"see #3".to_vec(),
+                b"#12".to_vec(),
+                b"#3".to_vec()
+            ]
+        );
     }
 }

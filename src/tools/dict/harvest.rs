@@ -17,7 +17,8 @@
 //! Macro bodies are read as comma-separated expressions when they parse as
 //! such (`format!`, `assert!`, `println!`), so the SQL inside `format!` counts;
 //! at most 16 macros deep (each level re-reads the tokens under it).
-//! Constants are evaluated as a compiler folds them: named `const`s and
+//! Constants are evaluated as a compiler folds them (the evaluator is
+//! [`super::fold`]; this file records where its words stand): named `const`s and
 //! `static`s (strings, arrays, slices, tuples, one built from others),
 //! `let` bindings (with the `push_str` / `+=` appended to them), and
 //! functions without arguments whose body is a constant; over
@@ -28,11 +29,14 @@
 //! bound to is, or they are an operand above). Bindings are file-wide (a
 //! name bound twice keeps its first value); anything not constant (an
 //! argument, a run-time value, a format spec) gives no word.
-//! A prefix a function parses a key after (`strip_prefix("see #")`,
-//! `split_once("ref:")`, ... in a function that calls `parse` or
-//! `from_str`) is compared and written before every other word, so the
-//! compositions with the fixture's keys ([`super::compose`], the engine's
-//! references) take it first.
+//! Row references: a prefix a function parses a number or key after
+//! (the operand of `strip_prefix`, `split_once`, `split`, `starts_with`,
+//! `find`, ... (a literal or a constant) in a function that calls `parse`,
+//! `from_str`, `to_digit` or `is_ascii_digit`), and the literal start of a
+//! regular expression before its first group or digit class
+//! (`Regex::new(r"ref:(\d+)")`: `ref:`) are [`Rank::Reference`] templates,
+//! written before every other word: the engines write them followed by a
+//! key of the fixture ([`super::compose`], the engine's references).
 //! A planted bug's description is never a word: the arguments of a
 //! `.bug(..)` / `bug(..)` call (and the constants they name), fields
 //! `trigger:` / `bug_class:`, and the bodies of functions named `bug`,
@@ -40,11 +44,15 @@
 //! A file `syn` cannot parse is skipped with a warning, never a panic (the
 //! caller bounds its depth first: [`super::depth`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use syn::visit::{self, Visit};
 use syn::{Expr, Lit, Pat};
 
+use super::fold::{
+    self, constant_part, definition, fold_of, lit_bytes, literal_of, name_of, path_name, resolve,
+    resolve_def, Def, Part, Val,
+};
 use super::{Rank, MIN_FRAGMENT};
 
 /// Methods whose literal operands decide a branch.
@@ -90,10 +98,13 @@ pub(super) struct Harvest {
     /// never a word.
     hidden: HashSet<String>,
     /// Prefixes the code parses a key out of (`strip_prefix("see #")` in a
-    /// function that calls `parse`): compared words, written first.
-    references: Vec<Vec<u8>>,
+    /// function that calls `parse`): reference templates, written first.
+    references: Vec<Vec<Part>>,
+    /// Regular expressions (`Regex::new(..)`'s pattern): their literal start
+    /// before a group or digit class is a reference template.
+    regexes: Vec<Vec<Part>>,
     /// Prefix operands of the function being read, and whether it parses.
-    fn_prefixes: Vec<Vec<u8>>,
+    fn_prefixes: Vec<Vec<Part>>,
     fn_parses: bool,
     /// Concatenations met, resolved once every binding is known.
     folds: Vec<(Vec<Part>, Rank)>,
@@ -106,109 +117,8 @@ pub(super) struct Harvest {
 /// (700 levels around 300,000 tokens took 29 s without it).
 const MAX_MACRO_NEST: usize = 16;
 
-/// A piece of a constant string: bytes, or an expression over names still
-/// to resolve (the evaluator's terms).
-#[derive(Debug, Clone)]
-enum Part {
-    Bytes(Vec<u8>),
-    /// The string a name is bound to.
-    Name(String),
-    /// The pieces of a named array (or slice, or tuple) joined by a
-    /// separator (`PARTS.join("-")`; `None`: `PARTS.concat()`).
-    Join(String, Option<Vec<Part>>),
-    /// Element `i` of a named array or tuple (`PARTS[1]`, `PAIR.0`).
-    Index(String, usize),
-    /// A string transformed (`to_lowercase`, `chars().rev().collect()`).
-    Map(Op, Vec<Part>),
-}
-
-/// A transformation of a constant string.
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    Lower,
-    Upper,
-    Rev,
-}
-
-/// What a name is bound to: a string, or an array (slice, tuple) of them.
-#[derive(Debug, Clone)]
-enum Def {
-    Str(Vec<Part>),
-    Arr(Vec<Vec<Part>>),
-}
-
-/// A resolved [`Def`].
-#[derive(Debug, Clone)]
-enum Val {
-    Str(Vec<u8>),
-    Arr(Vec<Vec<u8>>),
-}
-
-/// The bytes `parts` make, every name resolved through `known`; `None`
-/// when a name is unknown (not a constant) or the word is too long.
-fn resolve(parts: &[Part], known: &HashMap<String, Val>) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    for p in parts {
-        match p {
-            Part::Bytes(b) => out.extend_from_slice(b),
-            Part::Name(n) => match known.get(n)? {
-                Val::Str(v) => out.extend_from_slice(v),
-                Val::Arr(_) => return None,
-            },
-            Part::Join(n, sep) => {
-                let Val::Arr(items) = known.get(n)? else {
-                    return None;
-                };
-                let sep = match sep {
-                    Some(s) => resolve(s, known)?,
-                    None => Vec::new(),
-                };
-                for (i, x) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.extend_from_slice(&sep);
-                    }
-                    out.extend_from_slice(x);
-                    if out.len() > super::format::MAX_ENTRY {
-                        return None;
-                    }
-                }
-            }
-            Part::Index(n, i) => match known.get(n)? {
-                Val::Arr(items) => out.extend_from_slice(items.get(*i)?),
-                Val::Str(_) => return None,
-            },
-            Part::Map(op, inner) => {
-                let v = resolve(inner, known)?;
-                let s = String::from_utf8(v).ok()?;
-                let m = match op {
-                    Op::Lower => s.to_lowercase(),
-                    Op::Upper => s.to_uppercase(),
-                    Op::Rev => s.chars().rev().collect(),
-                };
-                out.extend_from_slice(m.as_bytes());
-            }
-        }
-        if out.len() > super::format::MAX_ENTRY {
-            return None;
-        }
-    }
-    Some(out)
-}
-
-/// A definition resolved through `known`.
-fn resolve_def(d: &Def, known: &HashMap<String, Val>) -> Option<Val> {
-    match d {
-        Def::Str(p) => resolve(p, known).map(Val::Str),
-        Def::Arr(items) => items
-            .iter()
-            .map(|p| resolve(p, known))
-            .collect::<Option<Vec<_>>>()
-            .map(Val::Arr),
-    }
-}
-
 /// Parses `source` and harvests it; `Err` with `syn`'s message when it is not Rust.
-pub(super) fn harvest(source: &str) -> Result<Vec<(Vec<u8>, Rank)>, String> {
+pub(crate) fn harvest(source: &str) -> Result<Vec<(Vec<u8>, Rank)>, String> {
     let file = syn::parse_file(source).map_err(|e| e.to_string())?;
     let mut h = Harvest::default();
     h.visit_file(&file);
@@ -220,28 +130,21 @@ pub(super) fn harvest(source: &str) -> Result<Vec<(Vec<u8>, Rank)>, String> {
         folds,
         hidden,
         references,
+        regexes,
         ..
     } = h;
-    // names to values, through chains of constants: rounds until nothing
-    // more resolves (a bounded number: each resolves one more level)
-    let mut known: HashMap<String, Val> = HashMap::new();
-    for _ in 0..MAX_FOLD {
-        let mut progress = false;
-        for (name, def) in &bindings {
-            if !known.contains_key(name) {
-                if let Some(v) = resolve_def(def, &known) {
-                    known.insert(name.clone(), v);
-                    progress = true;
-                }
-            }
-        }
-        if !progress {
-            break;
-        }
-    }
+    let known = fold::evaluate(&bindings);
     let mut words: Vec<(Vec<u8>, Rank)> = references
-        .into_iter()
-        .map(|v| (v, Rank::Compared))
+        .iter()
+        .filter_map(|p| resolve(p, &known))
+        .chain(
+            regexes
+                .iter()
+                .filter_map(|p| regex_template(&resolve(p, &known)?)),
+        )
+        // a separator of whitespace alone (`split(' ')`) is no template
+        .filter(|v| !v.iter().all(u8::is_ascii_whitespace))
+        .map(|v| (v, Rank::Reference))
         .collect();
     words.extend(found);
     for (parts, rank) in folds {
@@ -270,333 +173,6 @@ pub(super) fn harvest(source: &str) -> Result<Vec<(Vec<u8>, Rank)>, String> {
         .collect();
     words.retain(|(w, _)| !secret.contains(w));
     Ok(words)
-}
-
-fn lit_bytes(lit: &Lit) -> Option<Vec<u8>> {
-    match lit {
-        Lit::Str(s) => Some(s.value().into_bytes()),
-        Lit::ByteStr(s) => Some(s.value()),
-        Lit::CStr(s) => Some(s.value().into_bytes()),
-        Lit::Char(c) => Some(c.value().to_string().into_bytes()),
-        Lit::Byte(b) => Some(vec![b.value()]),
-        _ => None,
-    }
-}
-
-/// The literal an operand is, through `&`, parentheses, groups and
-/// conversions (`"x".to_string()`, `String::from("x")`).
-fn literal_of(e: &Expr) -> Option<Vec<u8>> {
-    match e {
-        Expr::Lit(l) => lit_bytes(&l.lit),
-        Expr::Reference(r) => literal_of(&r.expr),
-        Expr::Paren(p) => literal_of(&p.expr),
-        Expr::Group(g) => literal_of(&g.expr),
-        // a conversion (`"x".to_string()`), not a transformation the
-        // evaluator folds (`"X".to_lowercase()`, `.chars().rev().collect()`)
-        Expr::MethodCall(m)
-            if m.args.is_empty()
-                && case_op(&m.method).is_none()
-                && !matches!(&*m.method.to_string(), "collect" | "rev") =>
-        {
-            literal_of(&m.receiver)
-        }
-        Expr::Call(c) if c.args.len() == 1 => literal_of(&c.args[0]),
-        _ => None,
-    }
-}
-
-/// The name an operand refers to (`NAME`, `self.word`, `&word`), if any.
-fn name_of(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
-        Expr::Field(f) => match &f.member {
-            syn::Member::Named(i) => Some(i.to_string()),
-            syn::Member::Unnamed(_) => None,
-        },
-        Expr::Reference(r) => name_of(&r.expr),
-        Expr::Paren(p) => name_of(&p.expr),
-        Expr::MethodCall(m) if m.args.is_empty() => name_of(&m.receiver),
-        _ => None,
-    }
-}
-
-/// The parts of a constant concatenation: `concat!(...)`, `[..].concat()`,
-/// `[..].join(sep)` or `format!` of literals, names (constants, and
-/// functions without arguments that return one) and nested concatenations.
-///
-/// Folding looks at most [`MAX_FOLD`] concatenations deep and reads
-/// `concat!` arguments as tokens (never re-parsing a body), so every
-/// expression of a deep nest costs a bounded amount of work.
-fn fold_of(e: &Expr) -> Option<Vec<Part>> {
-    fold_at(e, 0)
-}
-
-/// Deepest nest of concatenations folded.
-const MAX_FOLD: usize = 8;
-
-fn fold_at(e: &Expr, depth: usize) -> Option<Vec<Part>> {
-    if depth > MAX_FOLD {
-        return None;
-    }
-    match e {
-        Expr::Reference(r) => fold_at(&r.expr, depth + 1),
-        Expr::Paren(p) => fold_at(&p.expr, depth + 1),
-        Expr::Macro(m) if m.mac.path.is_ident("concat") => {
-            concat_tokens(m.mac.tokens.clone(), depth)
-        }
-        Expr::Macro(m) if m.mac.path.is_ident("format") => format_parts(&m.mac, depth),
-        // a call of a function without arguments whose body is a constant
-        // (`fn flag() -> String { format!("{A}{B}") }`), resolved later
-        Expr::Call(c) if c.args.is_empty() => match &*c.func {
-            Expr::Path(p) => Some(vec![Part::Name(p.path.segments.last()?.ident.to_string())]),
-            _ => None,
-        },
-        // `String::from(X)`, `String::from_str(X)` of a constant that is not a literal
-        Expr::Call(c) if c.args.len() == 1 && is_conversion_call(&c.func) => {
-            constant_part(&c.args[0], depth + 1)
-        }
-        // `A + B`, `A.to_string() + "-" + &B`
-        Expr::Binary(b) if matches!(b.op, syn::BinOp::Add(_)) => {
-            let mut parts = constant_part(&b.left, depth + 1)?;
-            parts.extend(constant_part(&b.right, depth + 1)?);
-            Some(parts)
-        }
-        // `PARTS[1]`, `PAIR.0`
-        Expr::Index(i) => {
-            let Expr::Lit(syn::ExprLit {
-                lit: Lit::Int(n), ..
-            }) = &*i.index
-            else {
-                return None;
-            };
-            Some(vec![Part::Index(
-                path_name(&i.expr)?,
-                n.base10_parse().ok()?,
-            )])
-        }
-        Expr::Field(f) => match &f.member {
-            syn::Member::Unnamed(n) => {
-                Some(vec![Part::Index(path_name(&f.base)?, n.index as usize)])
-            }
-            syn::Member::Named(_) => None,
-        },
-        Expr::MethodCall(m)
-            if m.args.is_empty() && CONVERSIONS.contains(&&*m.method.to_string()) =>
-        {
-            match &*m.receiver {
-                // a name converted (`A.to_string()`) is the name's value
-                Expr::Path(_) => constant_part(&m.receiver, depth + 1),
-                _ => fold_at(&m.receiver, depth + 1),
-            }
-        }
-        Expr::MethodCall(m) if m.args.is_empty() && case_op(&m.method).is_some() => {
-            Some(vec![Part::Map(
-                case_op(&m.method)?,
-                constant_part(&m.receiver, depth + 1)?,
-            )])
-        }
-        // `X.chars().rev().collect::<String>()`
-        Expr::MethodCall(m) if m.method == "collect" && m.args.is_empty() => {
-            let Expr::MethodCall(rev) = &*m.receiver else {
-                return None;
-            };
-            let Expr::MethodCall(chars) = &*rev.receiver else {
-                return None;
-            };
-            (rev.method == "rev" && chars.method == "chars").then_some(())?;
-            Some(vec![Part::Map(
-                Op::Rev,
-                constant_part(&chars.receiver, depth + 1)?,
-            )])
-        }
-        Expr::MethodCall(m)
-            if (m.method == "concat" && m.args.is_empty())
-                || (m.method == "join" && m.args.len() == 1) =>
-        {
-            let mut r = &*m.receiver;
-            while let Expr::Reference(x) = r {
-                r = &x.expr;
-            }
-            // `join(sep)`: the separator between the pieces, a constant too
-            let sep = match m.args.first() {
-                None => None,
-                Some(x) => Some(constant_part(x, depth + 1)?),
-            };
-            let Expr::Array(a) = r else {
-                // a named array (slice, tuple) joined: `PARTS.join("")`
-                return Some(vec![Part::Join(path_name(r)?, sep)]);
-            };
-            let mut parts = Vec::new();
-            for (i, x) in a.elems.iter().enumerate() {
-                if i > 0 {
-                    parts.extend(sep.iter().flatten().cloned());
-                }
-                parts.extend(constant_part(x, depth + 1)?);
-            }
-            Some(parts)
-        }
-        _ => None,
-    }
-}
-
-/// Methods that convert a string without changing it.
-const CONVERSIONS: &[&str] = &["to_string", "to_owned", "into", "as_str", "clone", "as_ref"];
-
-/// The transformation a method without arguments makes of a string.
-fn case_op(method: &syn::Ident) -> Option<Op> {
-    match method.to_string().as_str() {
-        "to_lowercase" | "to_ascii_lowercase" => Some(Op::Lower),
-        "to_uppercase" | "to_ascii_uppercase" => Some(Op::Upper),
-        _ => None,
-    }
-}
-
-/// A call that converts its one argument without changing it
-/// (`String::from(X)`).
-fn is_conversion_call(f: &Expr) -> bool {
-    let Expr::Path(p) = f else { return false };
-    let segs: Vec<String> = p
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    matches!(
-        segs.iter().map(String::as_str).collect::<Vec<_>>()[..],
-        ["String", "from"] | ["String", "from_str"] | ["str", "to_string"] | ["Cow", "from"]
-    )
-}
-
-/// The name an expression is (`PARTS`, `&PARTS`, `self::PARTS`), if it is one.
-fn path_name(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Path(p) => Some(p.path.segments.last()?.ident.to_string()),
-        Expr::Reference(r) => path_name(&r.expr),
-        Expr::Paren(p) => path_name(&p.expr),
-        _ => None,
-    }
-}
-
-/// One piece of a constant concatenation: a literal, a name, or a nested
-/// concatenation.
-fn constant_part(x: &Expr, depth: usize) -> Option<Vec<Part>> {
-    if let Some(v) = literal_of(x) {
-        Some(vec![Part::Bytes(v)])
-    } else if let Some(inner) = fold_at(x, depth) {
-        Some(inner)
-    } else if let Expr::Path(p) = x {
-        Some(vec![Part::Name(p.path.segments.last()?.ident.to_string())])
-    } else {
-        None
-    }
-}
-
-/// The parts of `format!("...", args)` when every piece is a constant:
-/// inline names (`{A}`), positional (`{}`, `{0}`) and named (`{a}` with
-/// `a = ...`) arguments that are literals, names or concatenations. A
-/// format spec (`{:?}`, `{x:>4}`) is not folded.
-fn format_parts(m: &syn::Macro, depth: usize) -> Option<Vec<Part>> {
-    let args = m
-        .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated)
-        .ok()?;
-    let mut args = args.into_iter();
-    let template = match args.next()? {
-        Expr::Lit(syn::ExprLit {
-            lit: Lit::Str(s), ..
-        }) => s.value(),
-        _ => return None,
-    };
-    let mut positional = Vec::new();
-    let mut named = HashMap::new();
-    for a in args {
-        match a {
-            Expr::Assign(x) => {
-                let Expr::Path(p) = &*x.left else {
-                    return None;
-                };
-                named.insert(
-                    p.path.get_ident()?.to_string(),
-                    constant_part(&x.right, depth + 1)?,
-                );
-            }
-            x => positional.push(constant_part(&x, depth + 1)?),
-        }
-    }
-    let mut parts = Vec::new();
-    let mut next = 0;
-    let mut chars = template.chars().peekable();
-    let mut text = String::new();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                text.push('{');
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                text.push('}');
-            }
-            '{' => {
-                let mut inner = String::new();
-                for c in chars.by_ref() {
-                    if c == '}' {
-                        break;
-                    }
-                    inner.push(c);
-                }
-                if inner.contains(':') {
-                    return None;
-                }
-                parts.push(Part::Bytes(std::mem::take(&mut text).into_bytes()));
-                let inner = inner.trim();
-                if inner.is_empty() {
-                    parts.extend(positional.get(next)?.iter().cloned());
-                    next += 1;
-                } else if let Ok(i) = inner.parse::<usize>() {
-                    parts.extend(positional.get(i)?.iter().cloned());
-                } else if let Some(p) = named.get(inner) {
-                    parts.extend(p.iter().cloned());
-                } else if syn::parse_str::<syn::Ident>(inner).is_ok() {
-                    parts.push(Part::Name(inner.to_string()));
-                } else {
-                    return None;
-                }
-            }
-            '}' => return None,
-            c => text.push(c),
-        }
-    }
-    parts.push(Part::Bytes(text.into_bytes()));
-    // a template without a single argument is a literal, harvested as one
-    let inline = parts.iter().any(|p| matches!(p, Part::Name(_)));
-    (inline || !positional.is_empty() || !named.is_empty()).then_some(parts)
-}
-
-/// The parts of a `concat!` body read as tokens: literals, commas and
-/// nested `concat!(...)`.
-fn concat_tokens(body: proc_macro2::TokenStream, depth: usize) -> Option<Vec<Part>> {
-    use proc_macro2::TokenTree;
-    if depth > MAX_FOLD {
-        return None;
-    }
-    let mut parts = Vec::new();
-    let mut tokens = body.into_iter();
-    while let Some(t) = tokens.next() {
-        match t {
-            TokenTree::Literal(l) => parts.push(Part::Bytes(lit_bytes(&Lit::new(l))?)),
-            TokenTree::Punct(p) if p.as_char() == ',' => {}
-            TokenTree::Ident(i) if i == "concat" => match (tokens.next(), tokens.next()) {
-                (Some(TokenTree::Punct(bang)), Some(TokenTree::Group(g)))
-                    if bang.as_char() == '!' =>
-                {
-                    parts.extend(concat_tokens(g.stream(), depth + 1)?)
-                }
-                _ => return None,
-            },
-            _ => return None,
-        }
-    }
-    Some(parts)
 }
 
 /// The literals a pattern matches.
@@ -649,7 +225,7 @@ impl Harvest {
 
     /// Ends the function being read: its prefix operands are references
     /// when it parses (`parses`), and the enclosing function's are restored.
-    fn end_fn(&mut self, parses: bool, prefixes: Vec<Vec<u8>>) {
+    fn end_fn(&mut self, parses: bool, prefixes: Vec<Vec<Part>>) {
         if self.fn_parses {
             let mine = std::mem::take(&mut self.fn_prefixes);
             self.references.extend(mine);
@@ -674,51 +250,88 @@ impl Harvest {
     }
 }
 
-/// What an expression binds a name to: a constant string (a literal, a
-/// fold, another name) or an array, slice or tuple of them; `None` for
-/// anything not constant.
-fn definition(e: &Expr) -> Option<Def> {
-    if let Some(v) = literal_of(e) {
-        return Some(Def::Str(vec![Part::Bytes(v)]));
-    }
-    if let Some(parts) = fold_of(e) {
-        return Some(Def::Str(parts));
-    }
-    match e {
-        // a constant defined as another (`const B: &str = A;`)
-        Expr::Path(p) => Some(Def::Str(vec![Part::Name(
-            p.path.segments.last()?.ident.to_string(),
-        )])),
-        Expr::Reference(r) => definition(&r.expr),
-        Expr::Paren(p) => definition(&p.expr),
-        Expr::Array(a) => Some(Def::Arr(
-            a.elems
-                .iter()
-                .map(|x| constant_part(x, 1))
-                .collect::<Option<Vec<_>>>()?,
-        )),
-        Expr::Tuple(t) => Some(Def::Arr(
-            t.elems
-                .iter()
-                .map(|x| constant_part(x, 1))
-                .collect::<Option<Vec<_>>>()?,
-        )),
-        _ => None,
-    }
-}
-
 /// Names of functions and fields that describe a planted bug: never read.
 const BUG_METADATA: &[&str] = &["bug", "bug_class", "trigger"];
 
 /// Methods whose operand is a prefix a key is parsed after.
 const PREFIX_METHODS: &[&str] = &[
     "strip_prefix",
+    "starts_with",
     "split_once",
     "rsplit_once",
     "split",
+    "rsplit",
+    "splitn",
+    "rsplitn",
+    "split_terminator",
     "trim_start_matches",
     "find",
+    "rfind",
+    "match_indices",
 ];
+
+/// Methods and functions that read a number out of text: a function
+/// calling one parses the key after its prefixes.
+const PARSES: &[&str] = &[
+    "parse",
+    "from_str",
+    "from_str_radix",
+    "to_digit",
+    "is_ascii_digit",
+    "is_numeric",
+    "is_digit",
+];
+
+/// Functions and macros whose first argument is a regular expression.
+const REGEX_CONSTRUCTORS: &[&str] = &["Regex", "RegexBuilder", "regex", "lazy_regex"];
+
+/// The literal start of regular expression `pattern` when a group or a
+/// digit class follows it (`^see #(\d+)`: `see #`; `\bref:\s*(\w+)`:
+/// `ref: `): what the text holds before the key the code captures. `None`
+/// when nothing literal comes first, or no group or digit class follows.
+pub(super) fn regex_template(pattern: &[u8]) -> Option<Vec<u8>> {
+    let p = std::str::from_utf8(pattern).ok()?;
+    let mut out = String::new();
+    let mut chars = p.chars().peekable();
+    let mut keyed = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '^' if out.is_empty() => {}
+            '\\' => match chars.next()? {
+                'b' | 'A' if out.is_empty() => {}
+                'd' => {
+                    keyed = true;
+                    break;
+                }
+                's' => out.push(' '),
+                // `\#`, `\.`, `\ `: the character itself
+                e if !e.is_alphanumeric() => out.push(e),
+                _ => break,
+            },
+            '(' | '[' => {
+                keyed = true;
+                break;
+            }
+            // an optional character (`\s*`, `-?`): the template leaves it out
+            '?' | '*' => {
+                out.pop();
+            }
+            '{' => {
+                out.pop();
+                break;
+            }
+            '+' => {
+                // one of it is written; whatever follows still counts
+                if !matches!(chars.peek(), Some('(' | '[' | '\\')) {
+                    break;
+                }
+            }
+            '.' | '|' | '$' | ')' | ']' | '}' => break,
+            c => out.push(c),
+        }
+    }
+    (keyed && !out.trim().is_empty()).then(|| out.into_bytes())
+}
 
 impl<'ast> Visit<'ast> for Harvest {
     fn visit_attribute(&mut self, _: &'ast syn::Attribute) {}
@@ -759,11 +372,31 @@ impl<'ast> Visit<'ast> for Harvest {
                 }
                 return;
             }
-            if matches!(last.as_deref(), Some("from_str" | "from_str_radix")) {
+            if last.as_deref().is_some_and(|l| PARSES.contains(&l)) {
                 self.fn_parses = true;
+            }
+            // `Regex::new(PATTERN)`
+            let n = p.path.segments.len();
+            if n >= 2
+                && matches!(last.as_deref(), Some("new"))
+                && REGEX_CONSTRUCTORS.contains(&&*p.path.segments[n - 2].ident.to_string())
+            {
+                if let Some(pattern) = e.args.first().and_then(|a| constant_part(a, 0)) {
+                    self.regexes.push(pattern);
+                }
             }
         }
         visit::visit_expr_call(self, e);
+    }
+
+    fn visit_expr_path(&mut self, e: &'ast syn::ExprPath) {
+        // `take_while(char::is_ascii_digit)`: a function read as a value
+        if let Some(last) = e.path.segments.last() {
+            if PARSES.contains(&&*last.ident.to_string()) {
+                self.fn_parses = true;
+            }
+        }
+        visit::visit_expr_path(self, e);
     }
 
     fn visit_expr_binary(&mut self, e: &'ast syn::ExprBinary) {
@@ -791,11 +424,11 @@ impl<'ast> Visit<'ast> for Harvest {
             self.visit_expr(&e.receiver);
             return;
         }
-        if method == "parse" || method == "from_str_radix" {
+        if PARSES.contains(&method.as_str()) {
             self.fn_parses = true;
         }
         if PREFIX_METHODS.contains(&method.as_str()) {
-            if let Some(v) = e.args.first().and_then(literal_of) {
+            if let Some(v) = e.args.first().and_then(|a| constant_part(a, 0)) {
                 self.fn_prefixes.push(v);
             }
         }
@@ -919,6 +552,12 @@ impl Harvest {
         let args = m
             .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated);
         if let Ok(args) = args {
+            // `regex!(PATTERN)`
+            if REGEX_CONSTRUCTORS.contains(&name.as_str()) {
+                if let Some(pattern) = args.first().and_then(|a| constant_part(a, 0)) {
+                    self.regexes.push(pattern);
+                }
+            }
             if COMPARING_MACROS.contains(&name.as_str()) {
                 args.iter().take(2).for_each(|a| self.compared(a));
             }
@@ -930,10 +569,10 @@ impl Harvest {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn ranked(src: &str) -> Vec<(String, Rank)> {
+    pub(in super::super) fn ranked(src: &str) -> Vec<(String, Rank)> {
         harvest(src)
             .unwrap()
             .into_iter()
@@ -941,7 +580,7 @@ mod tests {
             .collect()
     }
 
-    fn rank_of(words: &[(String, Rank)], w: &str) -> Option<Rank> {
+    pub(in super::super) fn rank_of(words: &[(String, Rank)], w: &str) -> Option<Rank> {
         words.iter().filter(|x| x.0 == w).map(|x| x.1).min()
     }
 
@@ -1007,155 +646,7 @@ mod tests {
     }
 
     #[test]
-    fn constant_concatenations_are_folded_into_their_word() {
-        let w = ranked(
-            r#"
-            const A: &str = "zig";
-            const B: &str = "zag";
-            const AB: &str = concat!("mar", "mot");
-            fn f(s: &str) -> bool {
-                let joined = [A, "-", B].join("");
-                s.contains(&[A, B].concat()) || s.contains(AB) || s == "x" || joined.is_empty()
-                    || s.starts_with(concat!("ok", concat!("ap", "i")))
-            }
-            "#,
-        );
-        assert_eq!(rank_of(&w, "zigzag"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "marmot"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "okapi"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "zig-zag"), Some(Rank::Literal), "{w:?}");
-    }
-
-    #[test]
-    fn format_and_join_of_constants_and_constant_functions_are_folded() {
-        let w = ranked(
-            r#"
-            const MARK: &str = "!";
-            const LEVEL: &str = "urg";
-            const ACTION: &str = "cb";
-            const SEP: &str = "/";
-            const BASE: &str = "ba";
-            const BASE2: &str = BASE;
-            fn flag() -> String { format!("{MARK}{LEVEL}-{ACTION}") }
-            fn f(s: &str, id: i64) -> bool {
-                let tag = flag();
-                let pos = format!("{}{}{0}", LEVEL, ACTION);
-                let named = format!("<{x}>", x = BASE2);
-                let spec = format!("{LEVEL:>9}");
-                let run_time = format!("{LEVEL}{id}");
-                s.contains(&tag)
-                    || s.contains(&[LEVEL, ACTION, "z"].join(SEP))
-                    || s.ends_with(&["q", "r"].join("+"))
-                    || pos.is_empty() || named.is_empty() || spec.is_empty() || run_time.is_empty()
-            }
-            "#,
-        );
-        assert_eq!(rank_of(&w, "!urg-cb"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "urg/cb/z"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "q+r"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "urgcburg"), Some(Rank::Literal), "{w:?}");
-        assert_eq!(rank_of(&w, "<ba>"), Some(Rank::Literal), "{w:?}");
-        assert_eq!(rank_of(&w, "urg"), Some(Rank::Literal), "{w:?}");
-    }
-
-    #[test]
-    fn a_named_array_joined_later_is_its_word() {
-        let w = ranked(
-            r#"
-            const PARTS: [&str; 2] = ["house", "call"];
-            static SLICE: &[&str] = &["over", "due"];
-            const PAIR: (&str, &str) = ("on", "hold");
-            fn f(notes: &str) -> bool {
-                notes.contains(&PARTS.join(""))
-                    || notes.starts_with(&SLICE.join("-"))
-                    || notes == PAIR.0.to_string() + PAIR.1
-                    || notes.ends_with(&SLICE.concat().to_uppercase())
-                    || notes.contains(PARTS[1])
-            }
-            "#,
-        );
-        assert_eq!(rank_of(&w, "housecall"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "over-due"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "onhold"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "OVERDUE"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "call"), Some(Rank::Compared), "{w:?}");
-    }
-
-    #[test]
-    fn constants_built_from_constants_are_evaluated() {
-        let w = ranked(
-            r#"
-            // defined before what they are built from
-            const ALL: [&str; 2] = [WHOLE, HEAD];
-            const WHOLE: &str = concat!("stat", "!");
-            const WORDS: [&str; 2] = [HEAD, "x"];
-            const HEAD: &str = "pri";
-            const TAIL: [&str; 2] = ["ori", "ty"];
-            fn key() -> String { [HEAD, TAIL[0], TAIL[1]].concat() }
-            fn f(notes: &str) -> bool {
-                notes.contains(&key()) || notes.contains(&WORDS.join("+"))
-                    || notes.contains(&ALL.join(""))
-            }
-            "#,
-        );
-        assert_eq!(rank_of(&w, "priority"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "pri+x"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "stat!pri"), Some(Rank::Compared), "{w:?}");
-    }
-
-    #[test]
-    fn let_bindings_through_a_small_function_are_evaluated() {
-        let w = ranked(
-            r#"
-            const A: &str = "Mar";
-            fn stem() -> String { let low = A.to_lowercase(); low + "k" }
-            fn f(notes: &str) -> bool {
-                let mut word = stem();
-                word.push_str("ed");
-                let mut loud = String::from(A);
-                loud += "CH";
-                let back: String = "nomis".chars().rev().collect();
-                notes.contains(&word) || notes == loud || notes.starts_with(&back)
-                    || notes.contains(&A.to_uppercase())
-                    || notes.contains(&format!("{}-{}", stem(), A.to_ascii_lowercase()))
-            }
-            "#,
-        );
-        assert_eq!(
-            rank_of(&w, "markeded"),
-            None,
-            "push_str appends once: {w:?}"
-        );
-        assert_eq!(rank_of(&w, "marked"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "MarCH"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "simon"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "MAR"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "mark-mar"), Some(Rank::Compared), "{w:?}");
-    }
-
-    #[test]
-    fn anything_not_constant_gives_no_word() {
-        let w = ranked(
-            r#"
-            const A: &str = "con";
-            fn f(notes: &str, other: &str, parts: &[&str]) -> bool {
-                notes.contains(&(A.to_string() + other))
-                    || notes.contains(&parts.join(""))
-                    || notes.contains(&other.to_lowercase())
-                    || notes.contains(&format!("{A}{}", other.len()))
-            }
-            "#,
-        );
-        // the literals themselves, and no fold
-        assert!(
-            w.iter().all(|(x, _)| ["con", "", "{A}{}"].contains(&&**x)),
-            "{w:?}"
-        );
-        assert_eq!(rank_of(&w, "con"), Some(Rank::Literal), "{w:?}");
-    }
-
-    #[test]
-    fn a_prefix_a_key_is_parsed_after_is_compared_and_first() {
+    fn a_prefix_a_key_is_parsed_after_is_a_reference_template_and_first() {
         let w = ranked(
             r#"
             fn f(notes: &str) -> Option<i64> {
@@ -1170,10 +661,10 @@ mod tests {
             fn h(notes: &str) -> bool { notes.split_once("kept:").is_some() }
             "#,
         );
-        assert_eq!(rank_of(&w, "see #"), Some(Rank::Compared), "{w:?}");
-        assert_eq!(rank_of(&w, "ref:"), Some(Rank::Compared), "{w:?}");
-        // written before every other word: a dictionary's first compared
-        // words are the ones composed with the fixture's keys
+        assert_eq!(rank_of(&w, "see #"), Some(Rank::Reference), "{w:?}");
+        assert_eq!(rank_of(&w, "ref:"), Some(Rank::Reference), "{w:?}");
+        // written before every other word: a dictionary's first words are
+        // the templates composed with the fixture's keys
         assert_eq!(w[0].0, "see #", "{w:?}");
         assert_eq!(w[1].0, "ref:", "{w:?}");
         let d = super::super::Dictionary::from_words(
@@ -1188,6 +679,56 @@ mod tests {
         // a prefix that is not followed by a parse is compared, not first
         assert_eq!(rank_of(&w, "kept:"), Some(Rank::Compared), "{w:?}");
         assert!(w.iter().position(|x| x.0 == "kept:") > w.iter().position(|x| x.0 == "early"));
+    }
+
+    #[test]
+    fn every_way_code_parses_a_key_after_a_prefix_is_a_template() {
+        let w = ranked(
+            r##"
+            const MARK: &str = "appt=";
+            const PARTS: [&str; 2] = ["vi", "sit/"];
+            const RE: &str = r"\bcase\s(\d+)";
+            fn split(n: &str) -> Option<i64> { n.split("ticket:").nth(1)?.trim().parse().ok() }
+            fn sliced(n: &str) -> Option<i64> {
+                if n.starts_with("row@") { n["row@".len()..].parse().ok() } else { None }
+            }
+            fn found(n: &str) -> Option<u32> {
+                let i = n.find("order~")?;
+                n[i + 6..].chars().next()?.to_digit(10)
+            }
+            fn digits(n: &str) -> String {
+                n.strip_prefix('%').unwrap_or("").chars().take_while(char::is_ascii_digit).collect()
+            }
+            fn named(n: &str) -> Option<i64> { n.strip_prefix(MARK)?.parse().ok() }
+            fn joined(n: &str) -> Option<i64> { n.strip_prefix(&PARTS.concat())?.parse().ok() }
+            fn captured(n: &str) -> Option<i64> {
+                let re = regex::Regex::new(r"^see\ #(?P<id>\d+)").unwrap();
+                re.captures(n)?.name("id")?.as_str().parse().ok()
+            }
+            fn constant_pattern(n: &str) -> bool { Regex::new(RE).unwrap().is_match(n) }
+            fn spaced(n: &str) -> Option<i64> { n.split(' ').nth(1)?.parse().ok() }
+            fn no_key(n: &str) -> bool { n.starts_with("plain") }
+            "##,
+        );
+        for t in [
+            "ticket:", "row@", "order~", "%", "appt=", "visit/", "see #", "case ",
+        ] {
+            assert_eq!(rank_of(&w, t), Some(Rank::Reference), "{t:?} in {w:?}");
+        }
+        assert_ne!(rank_of(&w, " "), Some(Rank::Reference), "{w:?}");
+        assert_eq!(rank_of(&w, "plain"), Some(Rank::Compared), "{w:?}");
+    }
+
+    #[test]
+    fn a_regular_expression_s_literal_start_before_its_key() {
+        let t = |p: &str| regex_template(p.as_bytes()).map(|v| String::from_utf8(v).unwrap());
+        assert_eq!(t(r"#(\d+)").as_deref(), Some("#"));
+        assert_eq!(t(r"^ref:\s*(\w+)").as_deref(), Some("ref:"));
+        assert_eq!(t(r"\bvisit\.\d+").as_deref(), Some("visit."));
+        assert_eq!(t(r"id=[0-9]+").as_deref(), Some("id="));
+        assert_eq!(t(r"no key here"), None);
+        assert_eq!(t(r"(\d+)"), None);
+        assert_eq!(t(r"a|b(\d)"), None);
     }
 
     #[test]

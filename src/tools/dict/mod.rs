@@ -24,6 +24,7 @@ use serde::Serialize;
 pub mod compose;
 pub mod depth;
 pub mod fixture;
+mod fold;
 pub mod format;
 pub mod harvest;
 pub mod recent;
@@ -41,13 +42,20 @@ pub const MIN_FRAGMENT: usize = 3;
 pub const MAX_WORDS: usize = 50_000;
 
 /// How many ranks there are.
-const RANKS: usize = 6;
+const RANKS: usize = 7;
 
 /// How directly a word guards a branch of the code it came from (the order
 /// is the priority).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rank {
+    /// A row-reference template: a prefix or pattern the code parses a
+    /// number or key out of (`strip_prefix("see #")?.parse()`,
+    /// `split_once("ref:")`, `Regex::new(r"ref:(\d+)")`). The engines write
+    /// it followed by a key of the fixture or one the code read, keys of
+    /// other rows than the operation's target first ([`compose::reference`]);
+    /// it is also a compared word.
+    Reference,
     /// Compared against (`==`, `contains`, a `match` arm, ...).
     Compared,
     /// Any other literal.
@@ -71,6 +79,7 @@ impl Rank {
     /// The name written before `=` in a dictionary line.
     pub fn as_str(self) -> &'static str {
         match self {
+            Rank::Reference => "reference",
             Rank::Compared => "compared",
             Rank::Literal => "literal",
             Rank::Fragment => "fragment",
@@ -88,9 +97,10 @@ pub struct Word {
     pub rank: Rank,
 }
 
-/// Ranked, deduplicated words: every `Compared` word, then `Literal`, then
-/// `Fragment`, each in the order first seen. Words of the shared token
-/// dictionary are left out (every engine has them already).
+/// Ranked, deduplicated words: every `Reference` template, then `Compared`
+/// word, then `Literal`, `Fragment`, ..., each in the order first seen.
+/// Words of the shared token dictionary are left out (every engine has them
+/// already), except reference templates (`#`: composed with keys).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Dictionary {
     pub words: Vec<Word>,
@@ -142,7 +152,10 @@ impl Dictionary {
         let mut per_rank = [0usize; RANKS];
         let mut cut = 0usize;
         for (bytes, rank) in words {
-            if bytes.is_empty() || bytes.len() > format::MAX_ENTRY || base.contains(&bytes[..]) {
+            // a reference template is kept even when it is a shared token
+            // (`#`): the engines compose it with keys, the tokens alone
+            let shared = rank != Rank::Reference && base.contains(&bytes[..]);
+            if bytes.is_empty() || bytes.len() > format::MAX_ENTRY || shared {
                 continue;
             }
             match index.get(&bytes) {
@@ -200,6 +213,12 @@ impl Dictionary {
         self.words.is_empty() && self.recent.is_empty()
     }
 
+    /// Where the words a branch compares with are: the reference templates
+    /// and the compared words (adjacent: they are the first two ranks).
+    pub fn compared_span(&self) -> std::ops::Range<usize> {
+        self.span(Rank::Reference).start..self.span(Rank::Compared).end
+    }
+
     /// Words of one rank.
     pub fn ranked(&self, rank: Rank) -> impl Iterator<Item = &Word> {
         self.words[self.span(rank)].iter()
@@ -214,15 +233,16 @@ impl Dictionary {
         from..to
     }
 
-    /// Reads a libFuzzer dictionary file: entries named `compared`,
-    /// `literal` or `fragment` keep that rank, any other entry is a
-    /// `Literal`. A line libFuzzer would reject is an error.
+    /// Reads a libFuzzer dictionary file: entries named after a rank
+    /// (`reference`, `compared`, `fragment`, `stored`, `key`, `composed`)
+    /// keep that rank, any other entry is a `Literal`. A line libFuzzer would reject is an error.
     pub fn load(path: &Path) -> crate::Result<Dictionary> {
         let bytes = crate::tools::input::read_file(path)?;
         let entries = format::parse(&bytes)
             .map_err(|e| crate::Error::Usage(format!("{}: {e}", path.display())))?;
         Ok(Dictionary::from_words(entries.into_iter().map(|e| {
             let rank = match e.name.as_deref() {
+                Some("reference") => Rank::Reference,
                 Some("compared") => Rank::Compared,
                 Some("fragment") => Rank::Fragment,
                 Some("stored") => Rank::Stored,
@@ -300,6 +320,8 @@ mod tests {
     #[test]
     fn a_written_dictionary_reads_back_with_its_ranks() {
         let d = Dictionary::from_words([
+            (b"see #".to_vec(), Rank::Reference),
+            (b"#".to_vec(), Rank::Reference),
             (b"tele\"health\\".to_vec(), Rank::Compared),
             ("caf\u{e9}\0".as_bytes().to_vec(), Rank::Literal),
             (b"SELECTED".to_vec(), Rank::Fragment),
@@ -313,7 +335,7 @@ mod tests {
         let entries = format::parse(text.as_bytes()).unwrap();
         assert_eq!(
             entries.len(),
-            3 + crate::harness::scenario::dict::tokens().len(),
+            5 + crate::harness::scenario::dict::tokens().len(),
             "{text}"
         );
     }

@@ -17,9 +17,14 @@
 //!   word written into a text field (at its start, its end or anywhere) as
 //!   written or in a case variant (lower, UPPER, Title), half the time
 //!   followed by an injection token, so a branch taken on a word meets the
-//!   quote that breaks its SQL. `Compared` words are picked half the time.
-//!   A third of the words are compositions: two words joined, or a
-//!   reference to a row (`#12`, `order:12`) made of a word and a key.
+//!   quote that breaks its SQL. `Compared` words (and reference templates)
+//!   are picked half the time. A third of the words are compositions: two
+//!   words joined, or a reference to a row (`#12`, `order:12`) made of a
+//!   word and a key; with reference templates (a prefix the code parses a
+//!   key after, [`Rank::Reference`]), half the references are a template
+//!   followed by a key. The key is one of the fixture's or one the code
+//!   read, a key of another row than the operation's first (a number the
+//!   operation holds is its target: a reference to it is rarely the bug).
 //!   With an empty dictionary no random number is drawn for words.
 //! - Sequences: an op that stores text (a word at its start), then another
 //!   op on the same target, which reads it back.
@@ -57,7 +62,7 @@ pub fn generate(rng: &mut Rng) -> Vec<u8> {
 /// come first); else any word (keys aside). `None`, drawing no number,
 /// when `d` has no word.
 fn pick_raw(rng: &mut Rng, d: &Dictionary) -> Option<Vec<u8>> {
-    let compared = d.span(Rank::Compared);
+    let compared = d.compared_span();
     let stored = d.span(Rank::Stored);
     let composed = d.span(Rank::Composed);
     let recent = &d.recent.texts;
@@ -81,6 +86,39 @@ fn pick_raw(rng: &mut Rng, d: &Dictionary) -> Option<Vec<u8>> {
             composed.start + i - stored.end
         })
     })
+}
+
+/// How many draws [`pick_other_key`] makes for a key the operation does not
+/// hold before it takes one it does.
+const OTHER_ROW_DRAWS: usize = 4;
+
+/// A key ([`pick_key`]) of another row than `op`'s: none of the integers
+/// `op` holds (its target among them), three times out of four; when every
+/// draw lands on one of them (a fixture of one row), the last draw.
+fn pick_other_key(rng: &mut Rng, d: &Dictionary, op: &OpValue) -> Option<Vec<u8>> {
+    let mut held = Vec::new();
+    integers(op, &mut held);
+    let mut k = pick_key(rng, d)?;
+    if held.is_empty() || rng.chance(1, 4) {
+        return Some(k);
+    }
+    for _ in 1..OTHER_ROW_DRAWS {
+        if !held.contains(&k) {
+            break;
+        }
+        k = pick_key(rng, d)?;
+    }
+    Some(k)
+}
+
+/// The integers of `op`, in decimal: the rows it names.
+fn integers(op: &OpValue, out: &mut Vec<Vec<u8>>) {
+    match op {
+        OpValue::Number(n) if n.is_i64() || n.is_u64() => out.push(n.to_string().into_bytes()),
+        OpValue::Array(items) => items.iter().for_each(|v| integers(v, out)),
+        OpValue::Object(map) => map.values().for_each(|v| integers(v, out)),
+        _ => {}
+    }
 }
 
 /// A key: one the code read in this run a third of the time (when any),
@@ -121,12 +159,25 @@ pub fn pick_word(rng: &mut Rng, d: &Dictionary) -> Option<String> {
 }
 
 /// A composition: two words joined ([`compose::join`]) or a reference to
-/// a row ([`compose::reference`]: `#12`, `order:12`, a word of `d` with a
-/// key of the fixture or one the code read), which is written as a word of
-/// its own (spaces around it). `None` when `d` has no word.
-fn composition(rng: &mut Rng, d: &Dictionary) -> Option<String> {
+/// a row of another key than `op`'s ([`pick_other_key`]): half the time,
+/// with reference templates, a template and the key ([`compose::template`]:
+/// `see #12`, followed by a space, preceded by one half the time, so it is
+/// a word of its own or the start of the text), else a word of `d` with the
+/// key ([`compose::reference`]: `#12`, `order:12`), written as a word of its
+/// own (spaces around it). `None` when `d` has no word.
+fn composition(rng: &mut Rng, d: &Dictionary, op: &OpValue) -> Option<String> {
     if rng.chance(1, 2) {
-        if let Some(k) = pick_key(rng, d) {
+        let templates = d.span(Rank::Reference);
+        if !templates.is_empty() && rng.chance(1, 2) {
+            let t = &d.words[templates.start + rng.below(templates.len())].bytes;
+            // no key at all (a dictionary file without keys): a join below
+            if let Some(k) = pick_other_key(rng, d, op) {
+                let space = if rng.chance(1, 2) { " " } else { "" };
+                let r = compose::template(t, &k);
+                return Some(format!("{space}{} ", String::from_utf8_lossy(&r)));
+            }
+        }
+        if let Some(k) = pick_other_key(rng, d, op) {
             let form = rng.below(compose::REFERENCE_FORMS);
             let w = if form == 0 || form == compose::REFERENCE_FORMS - 1 {
                 Vec::new()
@@ -151,8 +202,10 @@ pub fn insert_word(domain: &dyn Domain, rng: &mut Rng, s: &mut Scenario, d: &Dic
     if s.ops.is_empty() || d.is_empty() {
         return;
     }
+    // the op first: a reference names another row than its target
+    let i = rng.below(s.ops.len());
     let word = if rng.chance(1, 3) {
-        composition(rng, d)
+        composition(rng, d, &s.ops[i])
     } else {
         pick_word(rng, d)
     };
@@ -162,7 +215,7 @@ pub fn insert_word(domain: &dyn Domain, rng: &mut Rng, s: &mut Scenario, d: &Dic
     if rng.chance(1, 2) {
         word.push_str(token(rng));
     }
-    if let Some(t) = a_text(domain, rng, s) {
+    if let Some(t) = text_of(domain, rng, s, i) {
         let at = match rng.below(4) {
             0 => 0,
             1 => t.len(),
@@ -311,6 +364,17 @@ fn mutate_bytes(rng: &mut Rng, b: &mut Vec<u8>, other: &[u8]) {
 /// op has none).
 fn a_text<'a>(domain: &dyn Domain, rng: &mut Rng, s: &'a mut Scenario) -> Option<&'a mut String> {
     let i = rng.below(s.ops.len());
+    text_of(domain, rng, s, i)
+}
+
+/// One free-text field of op `i` of `s`, chosen at random (`None` when it
+/// has none).
+fn text_of<'a>(
+    domain: &dyn Domain,
+    rng: &mut Rng,
+    s: &'a mut Scenario,
+    i: usize,
+) -> Option<&'a mut String> {
     let n = ops::text_count(domain, &s.ops[i]);
     if n == 0 {
         return None;
@@ -512,6 +576,50 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 4, "{seen:?}");
+    }
+
+    #[test]
+    fn a_reference_template_is_written_with_another_row_s_key() {
+        // a template harvested from source that parses a key after it
+        let source = crate::tools::dict::harvest::harvest(
+            "fn r(n: &str) -> Option<i64> { n.strip_prefix(\"vq~\")?.parse().ok() }",
+        )
+        .unwrap();
+        let keys = (1..=6).map(|k| (k.to_string().into_bytes(), Rank::Key));
+        let d = Dictionary::from_words(source.into_iter().chain(keys));
+        assert_eq!(d.ranked(Rank::Reference).count(), 1, "{:?}", d.words);
+        let mut rng = Rng::new(11);
+        let (mut own, mut other, mut at_start) = (0, 0, 0);
+        for _ in 0..3000 {
+            let mut s = Scenario {
+                ops: vec![serde_json::to_value(Op::EditNotes {
+                    id: 3,
+                    notes: "x".into(),
+                })
+                .unwrap()],
+            };
+            insert_word(h(), &mut rng, &mut s, &d);
+            let notes = ops::texts(h(), &s.ops[0])[0].to_string();
+            let Some(at) = notes.find("vq~") else {
+                continue;
+            };
+            let key: String = notes[at + 3..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            match key.as_str() {
+                "3" => own += 1,
+                "" => {}
+                _ => other += 1,
+            }
+            at_start += usize::from(notes.starts_with("vq~"));
+        }
+        assert!(other > 50, "another row's key after the template: {other}");
+        assert!(
+            own * 8 < other,
+            "its own row first? own {own}, other {other}"
+        );
+        assert!(at_start > 5, "at the start of the text: {at_start}");
     }
 
     #[test]

@@ -223,6 +223,34 @@ mod tests {
     }
 
     #[test]
+    fn reference_templates_of_a_dictionary_file_are_written_with_keys() {
+        // what `rowguard dict` writes: a template, and the fixture's keys
+        let file = "reference=\"zq~\"\nkey=\"4\"\nkey=\"9\"\n";
+        let path = std::env::temp_dir().join(format!("rowguard-ref-{}.dict", std::process::id()));
+        std::fs::write(&path, file).unwrap();
+        let words = Dictionary::load(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(words.ranked(Rank::Reference).count(), 1);
+        // as a word of its own, and where a prefix is read: at the start
+        let (mut seen, mut first) = (0, 0);
+        for seed in 0..3000u32 {
+            let mut buf = vec![0u8; 4096];
+            let n = mutate(h(), &mut buf, 0, 4096, seed, &words, flip);
+            let s = decoded(h(), &buf[..n]);
+            for t in s
+                .ops
+                .iter()
+                .flat_map(|o| crate::harness::ops::texts(h(), o))
+            {
+                seen += usize::from(t.contains("zq~4") || t.contains("zq~9"));
+                first += usize::from(t.starts_with("zq~4") || t.starts_with("zq~9"));
+            }
+        }
+        assert!(seen > 10, "template and key written {seen} times");
+        assert!(first > 2, "template and key at the start {first} times");
+    }
+
+    #[test]
     fn a_byte_mutation_never_leaves_a_number_outside_the_generators_bounds() {
         let one = |id: i64| {
             serde_json::to_vec(&serde_json::json!({"rowguard": 1, "ops": [
