@@ -264,6 +264,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     );
                 }
                 outln!("worst ratio: {:.2}x", r.ratio);
+                for p in &r.pipelines {
+                    for line in p.cost.lines(&p.pipeline, "checked", "statement") {
+                        outln!("{line}");
+                    }
+                }
                 if r.pipelines.iter().all(|p| p.breakdown.is_none()) {
                     return Ok(ExitCode::SUCCESS);
                 }
@@ -293,6 +298,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         "engine on {} ({} inputs): {:.0} execs/s; same scenarios raw: {:.0}/s; engine/raw {:.2}",
                         e.pipeline, e.inputs, e.engine_execs_per_s, e.raw_scenarios_per_s, e.fraction
                     );
+                    for line in e.cost.lines("engine", "engine", "input") {
+                        outln!("{line}");
+                    }
                 }
             }
         }

@@ -12,6 +12,8 @@
 //!   cost must follow the rows changed, not the database.
 //! - [`tripwire`]: a one-row UPDATE through the production tripwire against
 //!   the same UPDATE raw, on SQLite and PostgreSQL.
+//! - [`cost`]: what each side did beside its wall time (client and server
+//!   CPU, round trips) and every figure's spread over rounds.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,7 @@ use crate::harness::domain::Domain;
 use crate::harness::rng::Rng;
 use crate::harness::scenario::{Scenario, MAX_OPS};
 
+pub mod cost;
 pub mod detect;
 pub mod libfuzzer;
 pub mod scaling;
