@@ -211,6 +211,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ] {
                     outln!("{name:>8} {t:>14.1} {raw:>10.1} {ratio:>6.2}x");
                 }
+                for line in r.cost.lines("rounds", "tripwire", "operation") {
+                    outln!("{line}");
+                }
             }
         }
         Which::Throughput {

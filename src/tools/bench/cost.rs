@@ -1,10 +1,11 @@
 //! The work a benchmark side did, measured beside its wall time, and the
 //! spread of every figure over rounds.
 //!
-//! - Client CPU: `getrusage` of the calling thread (`RUSAGE_THREAD`, the
-//!   side's own work: a guard's watchdog thread is not in it) or of the
-//!   whole process (`RUSAGE_SELF`, for the engine, which runs workers).
-//! - Waits: the same call's voluntary context switches. A client blocks once
+//! - Client CPU: the kernel's CPU clock of the calling thread
+//!   (`CLOCK_THREAD_CPUTIME_ID`, the side's own work: a guard's watchdog
+//!   thread is not in it) or of the whole process
+//!   (`CLOCK_PROCESS_CPUTIME_ID`, for the engine, which runs workers).
+//! - Waits: `getrusage`'s voluntary context switches of the same scope. A client blocks once
 //!   per reply it waits for, so on a server these are its round trips (an
 //!   upper bound: any other block counts too); in-process SQLite makes none.
 //! - Server CPU: the on-CPU nanoseconds of the server processes that served
@@ -32,19 +33,27 @@ pub enum Scope {
     Process,
 }
 
-/// CPU time and voluntary context switches of `scope` so far.
+/// CPU time (the kernel's nanosecond run-time clock) and voluntary context
+/// switches (`getrusage`) of `scope` so far.
 fn usage(scope: Scope) -> (Duration, u64) {
-    let who = match scope {
-        Scope::Thread => libc::RUSAGE_THREAD,
-        Scope::Process => libc::RUSAGE_SELF,
+    let (clock, who) = match scope {
+        Scope::Thread => (libc::CLOCK_THREAD_CPUTIME_ID, libc::RUSAGE_THREAD),
+        Scope::Process => (libc::CLOCK_PROCESS_CPUTIME_ID, libc::RUSAGE_SELF),
     };
-    // SAFETY: getrusage only writes the struct it is given.
+    // SAFETY: both calls only write the structs they are given.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    let cpu = if unsafe { libc::clock_gettime(clock, &mut ts) } == 0 {
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    } else {
+        Duration::ZERO
+    };
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(who, &mut u) } != 0 {
-        return (Duration::ZERO, 0);
-    }
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    (tv(u.ru_utime) + tv(u.ru_stime), u.ru_nvcsw as u64)
+    let waits = if unsafe { libc::getrusage(who, &mut u) } == 0 {
+        u.ru_nvcsw as u64
+    } else {
+        0
+    };
+    (cpu, waits)
 }
 
 /// The server processes that serve one side, or why their CPU is unknown.
