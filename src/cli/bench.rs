@@ -320,18 +320,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.format == Format::Json {
                 outln!(
                     "{}",
-                    serde_json::json!({"benchmark": "scaling", "machine": machine, "sizes": r.sizes, "ratio": r.ratio, "statements_per_round": r.statements_per_round, "rounds": r.rounds})
+                    serde_json::json!({"benchmark": "scaling", "machine": machine, "sizes": r.sizes, "ratio": r.ratio, "cpu_ratio": r.cpu_ratio, "statements_per_round": r.statements_per_round, "rounds": r.rounds})
                 );
             } else {
                 outln!("scaling: {statements} one-row safe statements per round, median of {rounds} rounds, {} build", machine.profile);
-                outln!("{:>12} {:>16}", "rows", "ns/statement");
+                outln!(
+                    "{:>12} {:>16} {:>26} {:>26}",
+                    "rows",
+                    "ns/statement",
+                    "wall ns min/med/max",
+                    "cpu ns min/med/max"
+                );
                 for s in &r.sizes {
-                    outln!("{:>12} {:>16.0}", s.rows, s.ns_per_statement);
+                    outln!(
+                        "{:>12} {:>16.0} {:>26} {:>26}",
+                        s.rows,
+                        s.ns_per_statement,
+                        s.wall_ns.show(0),
+                        s.cpu_ns.show(0)
+                    );
                 }
                 outln!(
-                    "ratio largest/smallest: {:.2}x (target: at most 1.5x)",
-                    r.ratio
+                    "ratio largest/smallest: {:.2}x wall, {:.2}x cpu (target: at most 1.5x)",
+                    r.ratio,
+                    r.cpu_ratio
                 );
+                for s in r
+                    .sizes
+                    .iter()
+                    .filter(|s| s.cpu_ns.disagree || s.wall_ns.disagree)
+                {
+                    outln!(
+                        "{} rows: rounds disagree beyond {:.0}% (wall {:.0}%, cpu {:.0}% of the median)",
+                        s.rows,
+                        bench::cost::STAND_BEHIND * 100.0,
+                        s.wall_ns.width * 100.0,
+                        s.cpu_ns.width * 100.0
+                    );
+                }
             }
         }
     }
