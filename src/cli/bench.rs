@@ -1,5 +1,6 @@
 //! `rowguard bench detect|throughput|tripwire|scaling`: run a benchmark, print a table (or
-//! one JSON object with `--format json`). Numbers only: no pass/fail.
+//! one JSON object with `--format json`). Numbers only: no pass/fail, except
+//! `bench instructions --baseline`, the regression gate (exit 1 on a rise).
 
 use super::outln;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::tools::bench::{self, detect, scaling, throughput, tripwire};
+use crate::tools::bench::{self, detect, instructions, scaling, throughput, tripwire};
 
 use super::Format;
 
@@ -79,6 +80,35 @@ enum Which {
         native_capture: Option<String>,
         #[command(flatten)]
         db: super::DatabaseArgs,
+    },
+    /// Instructions per operation of the in-process hot paths, counted by
+    /// Valgrind's callgrind (installed: `apt-get install valgrind`); with
+    /// --baseline, the regression gate: exit 1 when a path rises beyond the
+    /// baseline's margin.
+    Instructions {
+        /// Hot paths: clean (a checked safe input), finding (a checked legacy
+        /// input that writes outside its target), tripwire (a SQLite tripwire
+        /// one-row update).
+        #[arg(long, value_delimiter = ',', default_value = "clean,finding,tripwire")]
+        paths: Vec<String>,
+        /// Repetitions counted per path (after one warm-up).
+        #[arg(long, default_value_t = 20)]
+        repeat: usize,
+        /// The committed baseline to compare with (e.g. .ci/cost-baseline.json).
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// Write the counts as a new baseline to FILE (with --margin and --why).
+        #[arg(long, value_name = "FILE", conflicts_with = "baseline")]
+        write_baseline: Option<PathBuf>,
+        /// The written baseline's margin, a fraction (0.03 = 3%).
+        #[arg(long, default_value_t = 0.03, requires = "write_baseline")]
+        margin: f64,
+        /// Why the baseline moves (kept in the file).
+        #[arg(long, requires = "write_baseline")]
+        why: Option<String>,
+        /// Internal: run PATH inside the probe (what callgrind is given).
+        #[arg(long, hide = true, value_name = "PATH")]
+        inner: Option<String>,
     },
     /// Checked time per one-row statement at growing fixture sizes.
     Scaling {
@@ -304,6 +334,97 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     for line in e.cost.lines("engine", "engine", "input") {
                         outln!("{line}");
                     }
+                }
+            }
+        }
+        Which::Instructions {
+            paths,
+            repeat,
+            baseline,
+            write_baseline,
+            margin,
+            why,
+            inner,
+        } => {
+            anyhow::ensure!(repeat > 0, "--repeat must be positive");
+            let harness = super::harness(None)?;
+            if let Some(path) = inner {
+                let operations = instructions::inner(harness, &path, repeat)?;
+                outln!("operations: {operations}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            for p in &paths {
+                anyhow::ensure!(
+                    instructions::PATHS.contains(&p.as_str()),
+                    "no hot path `{p}` (one of {})",
+                    instructions::PATHS.join(", ")
+                );
+            }
+            let base = baseline
+                .as_ref()
+                .map(|f| -> anyhow::Result<instructions::Baseline> {
+                    let text = std::fs::read_to_string(f)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: not a baseline: {e}", f.display()))
+                })
+                .transpose()?;
+            anyhow::ensure!(
+                write_baseline.is_none() || why.is_some(),
+                "--write-baseline needs --why: the baseline moves only with a reason"
+            );
+            anyhow::ensure!(
+                margin > 0.0 && margin < 1.0,
+                "--margin is a fraction in (0, 1)"
+            );
+            let exe = std::env::current_exe()?;
+            let counts = instructions::measure(&exe, &[], &paths, repeat)?;
+            let verdicts = base.as_ref().map(|b| instructions::compare(b, &counts));
+            if let Some(file) = &write_baseline {
+                let b = instructions::Baseline {
+                    margin,
+                    why: why.unwrap_or_default(),
+                    paths: counts.clone(),
+                };
+                std::fs::write(file, serde_json::to_string_pretty(&b)? + "\n")?;
+            }
+            if args.format == Format::Json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"benchmark": "instructions", "machine": machine, "tool": "valgrind --tool=callgrind", "repeat": repeat, "paths": counts, "margin": base.as_ref().map(|b| b.margin), "verdicts": verdicts})
+                );
+            } else {
+                outln!("instructions: callgrind, counted inside the probe only, {repeat} repetitions after a warm-up, {} build", machine.profile);
+                outln!(
+                    "{:<10} {:>16} {:>11}",
+                    "path",
+                    "instructions/op",
+                    "operations"
+                );
+                for (p, c) in &counts {
+                    outln!("{:<10} {:>16.0} {:>11}", p, c.instructions, c.operations);
+                }
+                if let (Some(b), Some(v)) = (&base, &verdicts) {
+                    outln!("against the baseline (margin {:.1}%):", b.margin * 100.0);
+                    for v in v {
+                        outln!(
+                            "{:<10} {:>16.0} -> {:>12.0} {:>+7.2}% {}",
+                            v.path,
+                            v.baseline,
+                            v.measured,
+                            v.change * 100.0,
+                            v.status
+                        );
+                    }
+                }
+            }
+            if let Some(v) = &verdicts {
+                if !instructions::passes(v) {
+                    eprintln!("bench instructions: a hot path rose beyond the baseline's margin (or is missing): see above");
+                    return Ok(ExitCode::from(1));
+                }
+                if v.iter().any(|v| v.status == "fall") {
+                    eprintln!("bench instructions: a hot path fell beyond the margin: move the baseline down (--write-baseline, in a commit that says why)");
                 }
             }
         }

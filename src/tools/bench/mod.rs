@@ -14,6 +14,8 @@
 //!   the same UPDATE raw, on SQLite and PostgreSQL.
 //! - [`cost`]: what each side did beside its wall time (client and server
 //!   CPU, round trips) and every figure's spread over rounds.
+//! - [`instructions`]: callgrind instruction counts of the in-process hot
+//!   paths, and the regression gate against `.ci/cost-baseline.json`.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,7 @@ use crate::harness::scenario::{Scenario, MAX_OPS};
 
 pub mod cost;
 pub mod detect;
+pub mod instructions;
 pub mod libfuzzer;
 pub mod scaling;
 pub mod throughput;

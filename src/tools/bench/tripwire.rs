@@ -295,6 +295,59 @@ fn sqlite(
     result
 }
 
+/// The tripwire side alone on SQLite, as [`run`] builds it (a WAL file in
+/// the system temp folder, deleted on drop), for `bench instructions`.
+pub struct SqliteSide {
+    dir: std::path::PathBuf,
+    tw: Tripwire,
+    work: Work,
+}
+
+impl SqliteSide {
+    pub fn open(harness: &'static dyn Domain, operations: usize) -> crate::Result<SqliteSide> {
+        let dir = std::env::temp_dir().join(format!(
+            "rowguard-bench-instructions-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).map_err(failed)?;
+        let path = dir.join("tripwire.db");
+        let _ = std::fs::remove_file(&path);
+        let conn = Connection::open(&path)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+        (harness.fixture().sqlite)(&conn)?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        let mut fixture = Cached(Connection::open(&path)?);
+        let example: OpValue = serde_json::json!({"op": "edit-notes", "id": 7, "notes": ""});
+        let example = if harness.check(&example).is_ok() {
+            example
+        } else {
+            harness.example()
+        };
+        let work = Work::new(harness, &example, &mut fixture, operations)?;
+        drop(fixture);
+        Ok(SqliteSide {
+            dir,
+            tw: Tripwire::new(conn)?,
+            work,
+        })
+    }
+
+    /// Operation `i` through the tripwire.
+    pub fn run(&mut self, i: usize) -> crate::Result<()> {
+        let (op, policy) = &self.work.ops[i % self.work.ops.len()];
+        let pipeline = self.work.pipeline;
+        self.tw
+            .run(policy, |db| pipeline.run(op, db))
+            .map_err(failed)
+    }
+}
+
+impl Drop for SqliteSide {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn postgres(
     harness: &'static dyn Domain,
     example: &OpValue,
