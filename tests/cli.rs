@@ -87,7 +87,7 @@ fn usage_errors_exit_2_with_one_line() {
 fn bench_instructions_inner_runs_each_hot_path_without_valgrind() {
     // what callgrind is given: set up, warm, run the path, print its operations
     let dir = tempfile::tempdir().unwrap();
-    for (path, operations) in [("clean", 20), ("finding", 1), ("tripwire", 10)] {
+    for (path, operations) in [("clean", 20), ("raw", 20), ("finding", 1), ("tripwire", 10)] {
         let args = ["bench", "instructions", "--inner", path, "--repeat", "1"];
         let out = rowguard_in(dir.path(), &args);
         assert_eq!(out.status.code(), Some(0), "{path}: {out:?}");

@@ -86,10 +86,15 @@ enum Which {
     /// --baseline, the regression gate: exit 1 when a path rises beyond the
     /// baseline's margin.
     Instructions {
-        /// Hot paths: clean (a checked safe input), finding (a checked legacy
+        /// Hot paths: clean (a checked safe input), raw (its statements
+        /// replayed unchecked), finding (a checked legacy
         /// input that writes outside its target), tripwire (a SQLite tripwire
         /// one-row update).
-        #[arg(long, value_delimiter = ',', default_value = "clean,finding,tripwire")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "clean,raw,finding,tripwire"
+        )]
         paths: Vec<String>,
         /// Repetitions counted per path (after one warm-up).
         #[arg(long, default_value_t = 20)]
@@ -388,10 +393,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 };
                 std::fs::write(file, serde_json::to_string_pretty(&b)? + "\n")?;
             }
+            let ratio = match (counts.get("clean"), counts.get("raw")) {
+                (Some(c), Some(r)) => Some(c.instructions / r.instructions.max(1.0)),
+                _ => None,
+            };
             if args.format == Format::Json {
                 outln!(
                     "{}",
-                    serde_json::json!({"benchmark": "instructions", "machine": machine, "tool": "valgrind --tool=callgrind", "repeat": repeat, "paths": counts, "margin": base.as_ref().map(|b| b.margin), "verdicts": verdicts})
+                    serde_json::json!({"benchmark": "instructions", "machine": machine, "tool": "valgrind --tool=callgrind", "repeat": repeat, "paths": counts, "clean_over_raw": ratio, "margin": base.as_ref().map(|b| b.margin), "verdicts": verdicts})
                 );
             } else {
                 outln!("instructions: callgrind, counted inside the probe only, {repeat} repetitions after a warm-up, {} build", machine.profile);
@@ -403,6 +412,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
                 for (p, c) in &counts {
                     outln!("{:<10} {:>16.0} {:>11}", p, c.instructions, c.operations);
+                }
+                if let Some(ratio) = ratio {
+                    outln!(
+                        "clean / raw: {ratio:.2}x instructions per input (safe, the same statements)"
+                    );
                 }
                 if let (Some(b), Some(v)) = (&base, &verdicts) {
                     outln!("against the baseline (margin {:.1}%):", b.margin * 100.0);

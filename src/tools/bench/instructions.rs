@@ -3,7 +3,10 @@
 //! that compares them with a committed baseline.
 //!
 //! The paths: `clean` (one input of the `safe` workload checked, as
-//! `bench throughput` runs it), `finding` (the first workload input `legacy`
+//! `bench throughput` runs it), `raw` (the statements those inputs sent,
+//! replayed on a plain connection as `bench throughput`'s raw side does,
+//! per input: `clean / raw` is the instruction ratio beside the wall-clock
+//! one), `finding` (the first workload input `legacy`
 //! writes outside its target on, checked) and `tripwire` (one SQLite
 //! tripwire operation, the one-row update, as `bench tripwire` runs it;
 //! ten a repetition). Each is set up and warmed once, then run `repeat`
@@ -24,6 +27,7 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
+use super::throughput;
 use super::tripwire::SqliteSide;
 use super::workload;
 use crate::harness::domain::Domain;
@@ -31,7 +35,7 @@ use crate::harness::execute::{execute, Session};
 use crate::harness::scenario::Scenario;
 
 /// The paths, in the order they are measured.
-pub const PATHS: [&str; 3] = ["clean", "finding", "tripwire"];
+pub const PATHS: [&str; 4] = ["clean", "raw", "finding", "tripwire"];
 
 /// Clean inputs per repetition of the `clean` path (the workload's first ones).
 const CLEAN_INPUTS: usize = 20;
@@ -62,6 +66,20 @@ pub fn inner(harness: &'static dyn Domain, path: &str, repeat: usize) -> crate::
             };
             round(&mut session)?;
             probe(|| (0..repeat).try_for_each(|_| round(&mut session)))?;
+            Ok(repeat * work.len())
+        }
+        "raw" => {
+            let safe = harness.safe()?;
+            let work = workload(harness, 1, CLEAN_INPUTS);
+            let mut session = Session::open(harness, None)?;
+            let statements = throughput::checked_round(&mut session, safe, &work)?;
+            let mut conn = throughput::plain_fixture(harness)?;
+            throughput::raw_round(&mut conn, &statements, false)?;
+            probe(|| {
+                (0..repeat).try_for_each(|_| {
+                    throughput::raw_round(&mut conn, &statements, false).map(|_| ())
+                })
+            })?;
             Ok(repeat * work.len())
         }
         "finding" => {

@@ -103,7 +103,7 @@ pub struct Throughput {
     pub rounds: usize,
 }
 
-fn checked_round(
+pub(super) fn checked_round(
     session: &mut Session,
     p: &dyn Pipeline,
     inputs: &[Scenario],
@@ -118,7 +118,7 @@ fn checked_round(
 
 /// One raw round; returns the time spent in the statements themselves
 /// (savepoints excluded) when `timed`.
-fn raw_round(
+pub(super) fn raw_round(
     conn: &mut Connection,
     statements: &[StatementCheck],
     timed: bool,
@@ -219,7 +219,7 @@ fn raw_scenarios(p: &dyn Pipeline, work: &[Scenario]) -> crate::Result<()> {
 
 /// The built-in engine on `work` (as seeds) against the raw-scenario ceiling.
 /// The harness's fixture on a plain in-memory connection.
-fn plain_fixture(domain: &dyn Domain) -> crate::Result<Connection> {
+pub(super) fn plain_fixture(domain: &dyn Domain) -> crate::Result<Connection> {
     let conn = Connection::open_in_memory()?;
     (domain.fixture().sqlite)(&conn)?;
     Ok(conn)
