@@ -172,19 +172,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     |v: Option<f64>| v.map_or("not found".to_string(), |s| format!("{s:.3}"));
                 outln!("detect: first write-outside-target, {seeds} seeds, {time} s budget each, 1 job, {} build, on {}", machine.profile, r.database);
                 outln!(
-                    "{:<10} {:<13} {:>6} {:>11} {:>11} {:>13} {:>10}",
+                    "{:<10} {:<13} {:>6} {:>11} {:>11} {:>13} {:>10} {:>24} {:>12}",
                     "pipeline",
                     "engine",
                     "found",
                     "median s",
                     "max s",
                     "median execs",
-                    "execs/s"
+                    "execs/s",
+                    "cpu s/seed min/med/max",
+                    "execs/cpu s"
                 );
                 for r in &r.results {
                     let execs = r.median_execs.map_or("-".to_string(), |e| e.to_string());
                     outln!(
-                        "{:<10} {:<13} {:>3}/{:<2} {:>11} {:>11} {:>13} {:>10.0}",
+                        "{:<10} {:<13} {:>3}/{:<2} {:>11} {:>11} {:>13} {:>10.0} {:>24} {:>12.0}",
                         r.pipeline,
                         r.engine,
                         r.found,
@@ -192,7 +194,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         show(r.median_s),
                         show(r.max_s),
                         execs,
-                        r.execs_per_s
+                        r.execs_per_s,
+                        r.cpu_s.show(3),
+                        r.execs_per_cpu_s
                     );
                 }
                 if let Some(c) = &r.cargo_fuzz_command {

@@ -4,7 +4,8 @@
 //! - Client CPU: the kernel's CPU clock of the calling thread
 //!   (`CLOCK_THREAD_CPUTIME_ID`, the side's own work: a guard's watchdog
 //!   thread is not in it) or of the whole process
-//!   (`CLOCK_PROCESS_CPUTIME_ID`, for the engine, which runs workers).
+//!   (`CLOCK_PROCESS_CPUTIME_ID`, for the engine, which runs workers), or
+//!   of the child processes waited for (`RUSAGE_CHILDREN`: libFuzzer).
 //! - Waits: `getrusage`'s voluntary context switches of the same scope. A client blocks once
 //!   per reply it waits for, so on a server these are its round trips (an
 //!   upper bound: any other block counts too); in-process SQLite makes none.
@@ -31,29 +32,33 @@ pub enum Scope {
     Thread,
     /// The whole process (every thread).
     Process,
+    /// The child processes this process started and has waited for
+    /// (`getrusage(RUSAGE_CHILDREN)`, microseconds).
+    Children,
 }
 
 /// CPU time (the kernel's nanosecond run-time clock) and voluntary context
 /// switches (`getrusage`) of `scope` so far.
 fn usage(scope: Scope) -> (Duration, u64) {
     let (clock, who) = match scope {
-        Scope::Thread => (libc::CLOCK_THREAD_CPUTIME_ID, libc::RUSAGE_THREAD),
-        Scope::Process => (libc::CLOCK_PROCESS_CPUTIME_ID, libc::RUSAGE_SELF),
+        Scope::Thread => (Some(libc::CLOCK_THREAD_CPUTIME_ID), libc::RUSAGE_THREAD),
+        Scope::Process => (Some(libc::CLOCK_PROCESS_CPUTIME_ID), libc::RUSAGE_SELF),
+        Scope::Children => (None, libc::RUSAGE_CHILDREN),
     };
     // SAFETY: both calls only write the structs they are given.
-    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    let cpu = if unsafe { libc::clock_gettime(clock, &mut ts) } == 0 {
-        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-    } else {
-        Duration::ZERO
-    };
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    let waits = if unsafe { libc::getrusage(who, &mut u) } == 0 {
-        u.ru_nvcsw as u64
-    } else {
-        0
+    if unsafe { libc::getrusage(who, &mut u) } != 0 {
+        return (Duration::ZERO, 0);
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    let cpu = match clock {
+        Some(c) if unsafe { libc::clock_gettime(c, &mut ts) } == 0 => {
+            Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+        }
+        _ => tv(u.ru_utime) + tv(u.ru_stime),
     };
-    (cpu, waits)
+    (cpu, u.ru_nvcsw as u64)
 }
 
 /// The server processes that serve one side, or why their CPU is unknown.
@@ -512,5 +517,11 @@ mod tests {
         });
         assert!(s.cpu > Duration::ZERO && s.cpu <= s.wall + Duration::from_millis(5));
         assert!(s.server.is_none());
+        let (_, c) = measure(Scope::Children, &Server::None, || {
+            std::process::Command::new("sh")
+                .args(["-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"])
+                .status()
+        });
+        assert!(c.cpu > Duration::ZERO, "a waited-for child's CPU: {c:?}");
     }
 }
