@@ -319,8 +319,15 @@ pub fn run(
                     BackendKind::Mysql => Box::new(MyRaw::open(options, &sql)?),
                     _ => Box::new(PgRaw::open(options, &sql)?),
                 };
-                checked_server = Server::local(&options.url, session_pids(&mut session));
-                raw_server = Server::local(&options.url, backend_pid(raw.as_mut(), kind));
+                let local = |pids: Vec<u32>| match kind {
+                    BackendKind::Mysql if pids.is_empty() => Server::Unavailable(
+                        "MariaDB names no thread of a session while performance_schema is off"
+                            .into(),
+                    ),
+                    _ => Server::local(&options.url, pids),
+                };
+                checked_server = local(session_pids(&mut session));
+                raw_server = local(backend_pid(raw.as_mut(), kind));
                 for _ in 0..rounds.max(1) {
                     let (r, s) = measure(Scope::Thread, &checked_server, || {
                         checked_round(&mut session, p, &work)
