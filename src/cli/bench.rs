@@ -88,8 +88,8 @@ enum Which {
     Instructions {
         /// Hot paths: clean (a checked safe input), raw (its statements
         /// replayed unchecked), finding (a checked legacy
-        /// input that writes outside its target), tripwire (a SQLite tripwire
-        /// one-row update).
+        /// input that writes outside its target), tripwire (the harness's example
+        /// operation through the SQLite tripwire).
         #[arg(
             long,
             value_delimiter = ',',

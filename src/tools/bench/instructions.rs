@@ -8,7 +8,7 @@
 //! per input: `clean / raw` is the instruction ratio beside the wall-clock
 //! one), `finding` (the first workload input `legacy`
 //! writes outside its target on, checked) and `tripwire` (one SQLite
-//! tripwire operation, the one-row update, as `bench tripwire` runs it;
+//! tripwire operation, the harness's example, as `bench tripwire` runs it;
 //! ten a repetition). Each is set up and warmed once, then run `repeat`
 //! times inside
 //! [`probe`]; Valgrind's callgrind counts only inside it

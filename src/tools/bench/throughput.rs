@@ -20,6 +20,11 @@
 //! by the pipeline on a plain connection in a transaction rolled back after
 //! each input (no guard, no placeholder run). Both sides build their fixture
 //! inside the timed part, as a fuzz run does.
+//!
+//! Beside wall time ([`super::cost`]), per statement (per input for the
+//! engine), over the ratio rounds: each side's client CPU and waits (round
+//! trips on a server) and, on a local server, its backends' CPU; the
+//! per-round wall and CPU ratios, and what the rounds disagree on.
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
