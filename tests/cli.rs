@@ -71,6 +71,9 @@ fn usage_errors_exit_2_with_one_line() {
         &["fuzz", "--bogus"],
         &["bench", "scaling", "--sizes", "0"],
         &["bench", "throughput", "--inputs", "0"],
+        &["bench", "instructions", "--paths", "nope"],
+        &["bench", "instructions", "--repeat", "0"],
+        &["bench", "instructions", "--write-baseline", "b.json"],
     ] {
         let out = rowguard_in(dir.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
@@ -78,6 +81,21 @@ fn usage_errors_exit_2_with_one_line() {
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("rowguard: "), "{err}");
     }
+}
+
+#[test]
+fn bench_instructions_inner_runs_each_hot_path_without_valgrind() {
+    // what callgrind is given: set up, warm, run the path, print its operations
+    let dir = tempfile::tempdir().unwrap();
+    for (path, operations) in [("clean", 20), ("raw", 20), ("finding", 1), ("tripwire", 10)] {
+        let args = ["bench", "instructions", "--inner", path, "--repeat", "1"];
+        let out = rowguard_in(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{path}: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.trim(), format!("operations: {operations}"), "{path}");
+    }
+    let out = rowguard_in(dir.path(), &["bench", "instructions", "--inner", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
 #[test]

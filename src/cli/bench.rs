@@ -1,5 +1,6 @@
 //! `rowguard bench detect|throughput|tripwire|scaling`: run a benchmark, print a table (or
-//! one JSON object with `--format json`). Numbers only: no pass/fail.
+//! one JSON object with `--format json`). Numbers only: no pass/fail, except
+//! `bench instructions --baseline`, the regression gate (exit 1 on a rise).
 
 use super::outln;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::tools::bench::{self, detect, scaling, throughput, tripwire, watch};
+use crate::tools::bench::{self, detect, instructions, scaling, throughput, tripwire, watch};
 
 use super::Format;
 
@@ -101,6 +102,43 @@ enum Which {
         #[command(flatten)]
         db: super::DatabaseArgs,
     },
+    /// Instructions per operation of the in-process hot paths, counted by
+    /// Valgrind's callgrind (installed: `apt-get install valgrind`); with
+    /// --baseline, the regression gate: exit 1 when a path rises beyond the
+    /// baseline's margin.
+    #[command(
+        after_help = "Exit codes: 0 counted (and with --baseline, no path beyond its margin), 1 a path rose beyond the baseline's margin, 2 bad usage, no valgrind, or a run that could not start."
+    )]
+    Instructions {
+        /// Hot paths: clean (a checked safe input), raw (its statements
+        /// replayed unchecked), finding (a checked legacy
+        /// input that writes outside its target), tripwire (the harness's example
+        /// operation through the SQLite tripwire).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "clean,raw,finding,tripwire"
+        )]
+        paths: Vec<String>,
+        /// Repetitions counted per path (after one warm-up).
+        #[arg(long, default_value_t = 20)]
+        repeat: usize,
+        /// The committed baseline to compare with (e.g. .ci/cost-baseline.json).
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// Write the counts as a new baseline to FILE (with --margin and --why).
+        #[arg(long, value_name = "FILE", conflicts_with = "baseline")]
+        write_baseline: Option<PathBuf>,
+        /// The written baseline's margin, a fraction (0.03 = 3%).
+        #[arg(long, default_value_t = 0.03, requires = "write_baseline")]
+        margin: f64,
+        /// Why the baseline moves (kept in the file).
+        #[arg(long, requires = "write_baseline")]
+        why: Option<String>,
+        /// Internal: run PATH inside the probe (what callgrind is given).
+        #[arg(long, hide = true, value_name = "PATH")]
+        inner: Option<String>,
+    },
     /// Checked time per one-row statement at growing fixture sizes.
     #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
     Scaling {
@@ -159,19 +197,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     |v: Option<f64>| v.map_or("not found".to_string(), |s| format!("{s:.3}"));
                 outln!("detect: first write-outside-target, {seeds} seeds, {time} s budget each, 1 job, {} build, on {}", machine.profile, r.database);
                 outln!(
-                    "{:<10} {:<13} {:>6} {:>11} {:>11} {:>13} {:>10}",
+                    "{:<10} {:<13} {:>6} {:>11} {:>11} {:>13} {:>10} {:>24} {:>12}",
                     "pipeline",
                     "engine",
                     "found",
                     "median s",
                     "max s",
                     "median execs",
-                    "execs/s"
+                    "execs/s",
+                    "cpu s/seed min/med/max",
+                    "execs/cpu s"
                 );
                 for r in &r.results {
                     let execs = r.median_execs.map_or("-".to_string(), |e| e.to_string());
                     outln!(
-                        "{:<10} {:<13} {:>3}/{:<2} {:>11} {:>11} {:>13} {:>10.0}",
+                        "{:<10} {:<13} {:>3}/{:<2} {:>11} {:>11} {:>13} {:>10.0} {:>24} {:>12.0}",
                         r.pipeline,
                         r.engine,
                         r.found,
@@ -179,7 +219,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         show(r.median_s),
                         show(r.max_s),
                         execs,
-                        r.execs_per_s
+                        r.execs_per_s,
+                        r.cpu_s.show(3),
+                        r.execs_per_cpu_s
                     );
                 }
                 if let Some(c) = &r.cargo_fuzz_command {
@@ -232,6 +274,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     ("mean", r.tripwire_mean_us, r.raw_mean_us, r.mean_ratio),
                 ] {
                     outln!("{name:>8} {t:>14.1} {raw:>10.1} {ratio:>6.2}x");
+                }
+                for line in r.cost.lines("rounds", "tripwire", "operation") {
+                    outln!("{line}");
                 }
             }
         }
@@ -286,6 +331,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     );
                 }
                 outln!("worst ratio: {:.2}x", r.ratio);
+                for p in &r.pipelines {
+                    for line in p.cost.lines(&p.pipeline, "checked", "statement") {
+                        outln!("{line}");
+                    }
+                }
                 if r.pipelines.iter().all(|p| p.breakdown.is_none()) {
                     return Ok(ExitCode::SUCCESS);
                 }
@@ -315,6 +365,109 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         "engine on {} ({} inputs): {:.0} execs/s; same scenarios raw: {:.0}/s; engine/raw {:.2}",
                         e.pipeline, e.inputs, e.engine_execs_per_s, e.raw_scenarios_per_s, e.fraction
                     );
+                    for line in e.cost.lines("engine", "engine", "input") {
+                        outln!("{line}");
+                    }
+                }
+            }
+        }
+        Which::Instructions {
+            paths,
+            repeat,
+            baseline,
+            write_baseline,
+            margin,
+            why,
+            inner,
+        } => {
+            anyhow::ensure!(repeat > 0, "--repeat must be positive");
+            let harness = super::harness(None)?;
+            if let Some(path) = inner {
+                let operations = instructions::inner(harness, &path, repeat)?;
+                outln!("operations: {operations}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            for p in &paths {
+                anyhow::ensure!(
+                    instructions::PATHS.contains(&p.as_str()),
+                    "no hot path `{p}` (one of {})",
+                    instructions::PATHS.join(", ")
+                );
+            }
+            let base = baseline
+                .as_ref()
+                .map(|f| -> anyhow::Result<instructions::Baseline> {
+                    let text = std::fs::read_to_string(f)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: not a baseline: {e}", f.display()))
+                })
+                .transpose()?;
+            anyhow::ensure!(
+                write_baseline.is_none() || why.is_some(),
+                "--write-baseline needs --why: the baseline moves only with a reason"
+            );
+            anyhow::ensure!(
+                margin > 0.0 && margin < 1.0,
+                "--margin is a fraction in (0, 1)"
+            );
+            let exe = std::env::current_exe()?;
+            let counts = instructions::measure(&exe, &[], &paths, repeat)?;
+            let verdicts = base.as_ref().map(|b| instructions::compare(b, &counts));
+            if let Some(file) = &write_baseline {
+                let b = instructions::Baseline {
+                    margin,
+                    why: why.unwrap_or_default(),
+                    paths: counts.clone(),
+                };
+                std::fs::write(file, serde_json::to_string_pretty(&b)? + "\n")?;
+            }
+            let ratio = match (counts.get("clean"), counts.get("raw")) {
+                (Some(c), Some(r)) => Some(c.instructions / r.instructions.max(1.0)),
+                _ => None,
+            };
+            if args.format == Format::Json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"benchmark": "instructions", "machine": machine, "tool": "valgrind --tool=callgrind", "repeat": repeat, "paths": counts, "clean_over_raw": ratio, "margin": base.as_ref().map(|b| b.margin), "verdicts": verdicts})
+                );
+            } else {
+                outln!("instructions: callgrind, counted inside the probe only, {repeat} repetitions after a warm-up, {} build", machine.profile);
+                outln!(
+                    "{:<10} {:>16} {:>11}",
+                    "path",
+                    "instructions/op",
+                    "operations"
+                );
+                for (p, c) in &counts {
+                    outln!("{:<10} {:>16.0} {:>11}", p, c.instructions, c.operations);
+                }
+                if let Some(ratio) = ratio {
+                    outln!(
+                        "clean / raw: {ratio:.2}x instructions per input (safe, the same statements)"
+                    );
+                }
+                if let (Some(b), Some(v)) = (&base, &verdicts) {
+                    outln!("against the baseline (margin {:.1}%):", b.margin * 100.0);
+                    for v in v {
+                        outln!(
+                            "{:<10} {:>16.0} -> {:>12.0} {:>+7.2}% {}",
+                            v.path,
+                            v.baseline,
+                            v.measured,
+                            v.change * 100.0,
+                            v.status
+                        );
+                    }
+                }
+            }
+            if let Some(v) = &verdicts {
+                if !instructions::passes(v) {
+                    eprintln!("bench instructions: a hot path rose beyond the baseline's margin (or is missing): see above");
+                    return Ok(ExitCode::from(1));
+                }
+                if v.iter().any(|v| v.status == "fall") {
+                    eprintln!("bench instructions: a hot path fell beyond the margin: move the baseline down (--write-baseline, in a commit that says why)");
                 }
             }
         }
@@ -389,18 +542,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.format == Format::Json {
                 outln!(
                     "{}",
-                    serde_json::json!({"benchmark": "scaling", "machine": machine, "sizes": r.sizes, "ratio": r.ratio, "statements_per_round": r.statements_per_round, "rounds": r.rounds})
+                    serde_json::json!({"benchmark": "scaling", "machine": machine, "sizes": r.sizes, "ratio": r.ratio, "cpu_ratio": r.cpu_ratio, "statements_per_round": r.statements_per_round, "rounds": r.rounds})
                 );
             } else {
                 outln!("scaling: {statements} one-row safe statements per round, median of {rounds} rounds, {} build", machine.profile);
-                outln!("{:>12} {:>16}", "rows", "ns/statement");
+                outln!(
+                    "{:>12} {:>16} {:>26} {:>26}",
+                    "rows",
+                    "ns/statement",
+                    "wall ns min/med/max",
+                    "cpu ns min/med/max"
+                );
                 for s in &r.sizes {
-                    outln!("{:>12} {:>16.0}", s.rows, s.ns_per_statement);
+                    outln!(
+                        "{:>12} {:>16.0} {:>26} {:>26}",
+                        s.rows,
+                        s.ns_per_statement,
+                        s.wall_ns.show(0),
+                        s.cpu_ns.show(0)
+                    );
                 }
                 outln!(
-                    "ratio largest/smallest: {:.2}x (target: at most 1.5x)",
-                    r.ratio
+                    "ratio largest/smallest: {:.2}x wall, {:.2}x cpu (target: at most 1.5x)",
+                    r.ratio,
+                    r.cpu_ratio
                 );
+                for s in r
+                    .sizes
+                    .iter()
+                    .filter(|s| s.cpu_ns.disagree || s.wall_ns.disagree)
+                {
+                    outln!(
+                        "{} rows: rounds disagree beyond {:.0}% (wall {:.0}%, cpu {:.0}% of the median)",
+                        s.rows,
+                        bench::cost::STAND_BEHIND * 100.0,
+                        s.wall_ns.width * 100.0,
+                        s.cpu_ns.width * 100.0
+                    );
+                }
             }
         }
     }

@@ -217,7 +217,7 @@ enum Command {
         after_help = "Exit codes: 0 passed, 1 a finding (corpus or fuzzing), 2 could not check everything (bad usage, a declared source folder missing, an unreadable corpus, a report not written, interrupted): never a pass."
     )]
     Gate(gate::Args),
-    /// Benchmarks: detection, throughput, the tripwire, scaling.
+    /// Benchmarks: detection, throughput, the tripwire, code with its own client, instructions, scaling.
     #[command(after_help = "Exit codes: 0 measured, 2 bad usage or a run that could not start.")]
     Bench(bench::Args),
     /// Check each line of a text file as a text field of one `{op}` operation on the target row.

@@ -28,18 +28,21 @@ pub const MAX_KEY: usize = 16 * 1024;
 
 #[derive(Default)]
 pub(crate) struct Memo {
-    policy: String,
+    /// The last policy without its key values (what the views depend on).
+    policy: Option<Policy>,
     views: HashMap<(String, Option<String>), StaticView>,
     shapes: RefCell<HashMap<String, String>>,
     traces: HashMap<String, Vec<String>>,
 }
 
-/// The parts of a policy the static layer reads (everything but the key values).
-pub(crate) fn static_part(policy: &Policy) -> String {
-    format!(
-        "{}|{}|{:?}|{:?}",
-        policy.table, policy.key_column, policy.writable, policy.side_effects
-    )
+/// Whether two policies agree on the parts the static layer reads
+/// (everything but the key values). Compared field by field: formatting
+/// them for a comparison cost a clean input 4.7% of its instructions.
+pub(crate) fn same_static_part(a: &Policy, b: &Policy) -> bool {
+    a.table == b.table
+        && a.key_column == b.key_column
+        && a.writable == b.writable
+        && a.side_effects == b.side_effects
 }
 
 fn bounded<K, V>(map: &mut HashMap<K, V>) -> &mut HashMap<K, V> {
@@ -52,11 +55,18 @@ fn bounded<K, V>(map: &mut HashMap<K, V>) -> &mut HashMap<K, V> {
 impl Memo {
     /// Forgets the static views when the policy's static part changed.
     pub(crate) fn set_policy(&mut self, policy: &Policy) {
-        let part = static_part(policy);
-        if part != self.policy {
-            self.views.clear();
-            self.policy = part;
+        if self
+            .policy
+            .as_ref()
+            .is_some_and(|last| same_static_part(last, policy))
+        {
+            return;
         }
+        self.views.clear();
+        self.policy = Some(Policy {
+            keys: Vec::new(),
+            ..policy.clone()
+        });
     }
 
     /// Forgets everything (e.g. the dialect changed).

@@ -9,7 +9,8 @@
 //! their compositions (`libfuzzer+rowguard`: the `pipeline` target,
 //! `-dict=`; see [`libfuzzer`]). A seed not found within the budget counts as
 //! infinite: a median or max that is infinite is reported as `null` ("not
-//! found"), never omitted.
+//! found"), never omitted. Each row also gives the CPU seconds of a seed's
+//! run over seeds ([`super::cost`]).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::cost::{measure, Scope, Server, Spread};
 use super::libfuzzer;
 use crate::guard::postgres::PgOptions;
 use crate::guard::Kind;
@@ -37,6 +39,11 @@ pub struct Row {
     pub median_execs: Option<u64>,
     /// Executions per second over all seeds' runs.
     pub execs_per_s: f64,
+    /// CPU seconds of one seed's run (min, median, max over seeds): the
+    /// process for the built-in engines, the libFuzzer child for cargo-fuzz.
+    pub cpu_s: Spread,
+    /// Executions per CPU second over all seeds' runs.
+    pub execs_per_cpu_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,8 +57,9 @@ pub struct Detect {
     pub cargo_fuzz_command: Option<String>,
 }
 
-/// A seed's outcome: time and execs to the first finding (None = not found), execs, seconds run.
-type Outcome = (Option<(f64, u64)>, u64, f64);
+/// A seed's outcome: time and execs to the first finding (None = not
+/// found), execs, seconds run, CPU seconds.
+type Outcome = (Option<(f64, u64)>, u64, f64, f64);
 
 fn builtin(
     p: &'static dyn Pipeline,
@@ -71,14 +79,17 @@ fn builtin(
     cfg.feedback = feedback;
     cfg.stop_on_first = true;
     cfg.save_corpus = false;
-    let s = engine::run(&cfg, &AtomicBool::new(false))?;
+    let (s, cost) = measure(Scope::Process, &Server::None, || {
+        engine::run(&cfg, &AtomicBool::new(false))
+    });
+    let s = s?;
     let first = s
         .findings
         .iter()
         .filter(|f| f.kind == Kind::WriteOutsideTarget)
         .map(|f| (f.elapsed_s, f.execs))
         .next();
-    Ok((first, s.execs, s.elapsed_s))
+    Ok((first, s.execs, s.elapsed_s, cost.cpu.as_secs_f64()))
 }
 
 fn row(pipeline: &str, engine: &str, outcomes: &[Outcome]) -> Row {
@@ -96,6 +107,8 @@ fn row(pipeline: &str, engine: &str, outcomes: &[Outcome]) -> Row {
     let (total_execs, total_s) = outcomes
         .iter()
         .fold((0u64, 0f64), |a, o| (a.0 + o.1, a.1 + o.2));
+    let cpu: Vec<f64> = outcomes.iter().map(|o| o.3).collect();
+    let total_cpu: f64 = cpu.iter().sum();
     Row {
         pipeline: pipeline.to_string(),
         engine: engine.to_string(),
@@ -110,6 +123,12 @@ fn row(pipeline: &str, engine: &str, outcomes: &[Outcome]) -> Row {
         median_execs: execs.get(mid).copied().flatten(),
         execs_per_s: if total_s > 0.0 {
             total_execs as f64 / total_s
+        } else {
+            0.0
+        },
+        cpu_s: Spread::of(&cpu),
+        execs_per_cpu_s: if total_cpu > 0.0 {
+            total_execs as f64 / total_cpu
         } else {
             0.0
         },
@@ -175,9 +194,17 @@ pub fn run(
             for (engine, binary, dict) in columns {
                 let mut outcomes = Vec::new();
                 for seed in 1..=seeds.max(1) {
-                    let r = libfuzzer::run(&binary, name, seed, budget.as_secs().max(1), dict)?;
+                    let (r, cost) = measure(Scope::Children, &Server::None, || {
+                        libfuzzer::run(&binary, name, seed, budget.as_secs().max(1), dict)
+                    });
+                    let r = r?;
                     let ran = r.found_after_s.unwrap_or(budget.as_secs_f64());
-                    outcomes.push((r.found_after_s.map(|t| (t, r.execs)), r.execs, ran));
+                    outcomes.push((
+                        r.found_after_s.map(|t| (t, r.execs)),
+                        r.execs,
+                        ran,
+                        cost.cpu.as_secs_f64(),
+                    ));
                 }
                 results.push(row(name, engine, &outcomes));
             }
@@ -215,8 +242,8 @@ mod tests {
 
     #[test]
     fn a_seed_not_found_counts_as_infinite() {
-        let found = |t: f64, e: u64| (Some((t, e)), e, t);
-        let missed = (None, 100, 5.0);
+        let found = |t: f64, e: u64| (Some((t, e)), e, t, t / 2.0);
+        let missed = (None, 100, 5.0, 2.5);
         let r = row("x", "rowguard", &[found(1.0, 10), missed, found(2.0, 20)]);
         assert_eq!(
             (r.found, r.median_s, r.max_s, r.median_execs),
@@ -233,5 +260,7 @@ mod tests {
             (r.median_s, r.max_s, r.median_execs),
             (Some(2.0), Some(3.0), Some(20))
         );
+        assert_eq!((r.cpu_s.min, r.cpu_s.median, r.cpu_s.max), (0.5, 1.0, 1.5));
+        assert_eq!(r.execs_per_cpu_s, 60.0 / 3.0);
     }
 }

@@ -14,6 +14,10 @@
 //!   the same UPDATE raw, on SQLite and PostgreSQL.
 //! - [`watch`]: code with its own client, judged at the database, against
 //!   the same code on the same database without capture.
+//! - [`cost`]: what each side did beside its wall time (client and server
+//!   CPU, round trips) and every figure's spread over rounds.
+//! - [`instructions`]: callgrind instruction counts of the in-process hot
+//!   paths, and the regression gate against `.ci/cost-baseline.json`.
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +28,9 @@ use crate::harness::domain::Domain;
 use crate::harness::rng::Rng;
 use crate::harness::scenario::{Scenario, MAX_OPS};
 
+pub mod cost;
 pub mod detect;
+pub mod instructions;
 pub mod libfuzzer;
 pub mod scaling;
 pub mod throughput;

@@ -20,6 +20,11 @@
 //! by the pipeline on a plain connection in a transaction rolled back after
 //! each input (no guard, no placeholder run). Both sides build their fixture
 //! inside the timed part, as a fuzz run does.
+//!
+//! Beside wall time ([`super::cost`]), per statement (per input for the
+//! engine), over the ratio rounds: each side's client CPU and waits (round
+//! trips on a server) and, on a local server, its backends' CPU; the
+//! per-round wall and CPU ratios, and what the rounds disagree on.
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -27,6 +32,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use serde::Serialize;
 
+use super::cost::{measure, Comparison, Scope, Server};
 use super::{median, time, workload};
 use crate::guard::mysql::MyRaw;
 use crate::guard::postgres::{PgOptions, PgRaw};
@@ -47,6 +53,9 @@ pub struct PipelineThroughput {
     /// Where a checked input's time goes, microseconds per input (SQLite only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<Parts>,
+    /// Per statement, both sides: wall, client and server CPU, round trips,
+    /// each over the ratio rounds (min, median, max).
+    pub cost: Comparison,
 }
 
 /// Mean microseconds per input of each part of a checked input.
@@ -81,6 +90,9 @@ pub struct EngineCeiling {
     pub raw_scenarios_per_s: f64,
     /// engine / raw (higher is better; the target is at least 0.5).
     pub fraction: f64,
+    /// Per input: the engine (whole process, its workers included) against
+    /// the raw scenarios; `cpu_ratio` is engine CPU over raw CPU.
+    pub cost: Comparison,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,7 +108,7 @@ pub struct Throughput {
     pub rounds: usize,
 }
 
-fn checked_round(
+pub(super) fn checked_round(
     session: &mut Session,
     p: &dyn Pipeline,
     inputs: &[Scenario],
@@ -111,7 +123,7 @@ fn checked_round(
 
 /// One raw round; returns the time spent in the statements themselves
 /// (savepoints excluded) when `timed`.
-fn raw_round(
+pub(super) fn raw_round(
     conn: &mut Connection,
     statements: &[StatementCheck],
     timed: bool,
@@ -213,7 +225,7 @@ fn raw_scenarios(p: &dyn Pipeline, work: &[Scenario]) -> crate::Result<()> {
 
 /// The built-in engine on `work` (as seeds) against the raw-scenario ceiling.
 /// The harness's fixture on a plain in-memory connection.
-fn plain_fixture(domain: &dyn Domain) -> crate::Result<Connection> {
+pub(super) fn plain_fixture(domain: &dyn Domain) -> crate::Result<Connection> {
     let conn = Connection::open_in_memory()?;
     (domain.fixture().sqlite)(&conn)?;
     Ok(conn)
@@ -231,13 +243,16 @@ fn engine_ceiling(
     cfg.save_corpus = false;
     let stop = AtomicBool::new(false);
     let (mut engine_t, mut raw_t) = (Vec::new(), Vec::new());
+    let (mut engine_s, mut raw_s) = (Vec::new(), Vec::new());
     for _ in 0..rounds.max(1) {
-        let (summary, t) = time(|| engine::run(&cfg, &stop));
+        let (summary, s) = measure(Scope::Process, &Server::None, || engine::run(&cfg, &stop));
         summary?;
-        engine_t.push(t);
-        let (r, t) = time(|| raw_scenarios(p, work));
+        engine_t.push(s.wall);
+        engine_s.push(s);
+        let (r, s) = measure(Scope::Process, &Server::None, || raw_scenarios(p, work));
         r?;
-        raw_t.push(t);
+        raw_t.push(s.wall);
+        raw_s.push(s);
     }
     let n = work.len() as f64;
     let engine_execs_per_s = n / median(&mut engine_t).as_secs_f64().max(1e-9);
@@ -248,6 +263,7 @@ fn engine_ceiling(
         engine_execs_per_s,
         raw_scenarios_per_s,
         fraction: engine_execs_per_s / raw_scenarios_per_s,
+        cost: Comparison::of(&engine_s, &Server::None, &raw_s, &Server::None, work.len()),
     })
 }
 
@@ -266,13 +282,22 @@ pub fn run(
         let p = harness.pipeline(name)?;
         let mut session = Session::open(harness, database)?;
         let statements = checked_round(&mut session, p, &work)?; // warm-up, and the raw workload
-        let (mut checked_t, mut raw_t): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
+        let (mut checked_s, mut raw_s) = (Vec::new(), Vec::new());
+        let (mut checked_server, mut raw_server) = (Server::None, Server::None);
         let breakdown = match database {
             None => {
                 let mut raw = plain_fixture(harness)?;
                 for _ in 0..rounds.max(1) {
-                    checked_t.push(time(|| checked_round(&mut session, p, &work)).1);
-                    raw_t.push(time(|| raw_round(&mut raw, &statements, false)).1);
+                    let (r, s) = measure(Scope::Thread, &Server::None, || {
+                        checked_round(&mut session, p, &work)
+                    });
+                    r?;
+                    checked_s.push(s);
+                    let (r, s) = measure(Scope::Thread, &Server::None, || {
+                        raw_round(&mut raw, &statements, false)
+                    });
+                    r?;
+                    raw_s.push(s);
                 }
                 Some(breakdown(
                     &mut session,
@@ -300,15 +325,39 @@ pub fn run(
                     BackendKind::Mysql => Box::new(MyRaw::open(options, &sql)?),
                     _ => Box::new(PgRaw::open(options, &sql)?),
                 };
+                let local = |pids: Vec<u32>| match kind {
+                    BackendKind::Mysql if pids.is_empty() => Server::Unavailable(
+                        "MariaDB names no thread of a session while performance_schema is off"
+                            .into(),
+                    ),
+                    _ => Server::local(&options.url, pids),
+                };
+                checked_server = local(session_pids(&mut session));
+                raw_server = local(backend_pid(raw.as_mut(), kind));
                 for _ in 0..rounds.max(1) {
-                    checked_t.push(time(|| checked_round(&mut session, p, &work)).1);
-                    let (r, t) = time(|| server_raw_round(raw.as_mut(), &statements));
+                    let (r, s) = measure(Scope::Thread, &checked_server, || {
+                        checked_round(&mut session, p, &work)
+                    });
                     r?;
-                    raw_t.push(t);
+                    checked_s.push(s);
+                    let (r, s) = measure(Scope::Thread, &raw_server, || {
+                        server_raw_round(raw.as_mut(), &statements)
+                    });
+                    r?;
+                    raw_s.push(s);
                 }
                 None
             }
         };
+        let mut checked_t: Vec<Duration> = checked_s.iter().map(|s| s.wall).collect();
+        let mut raw_t: Vec<Duration> = raw_s.iter().map(|s| s.wall).collect();
+        let cost = Comparison::of(
+            &checked_s,
+            &checked_server,
+            &raw_s,
+            &raw_server,
+            statements.len(),
+        );
         let n = statements.len() as f64;
         let checked_per_s = n / median(&mut checked_t).as_secs_f64().max(1e-9);
         let raw_per_s = n / median(&mut raw_t).as_secs_f64().max(1e-9);
@@ -319,6 +368,7 @@ pub fn run(
             raw_per_s,
             ratio: raw_per_s / checked_per_s,
             breakdown,
+            cost,
         });
     }
     // The engine's ceiling on the harness's correct version, when measured.
@@ -335,6 +385,32 @@ pub fn run(
         inputs,
         rounds,
     })
+}
+
+/// The server processes behind a checked session's connections.
+fn session_pids(session: &mut Session) -> Vec<u32> {
+    if let Some(g) = session.postgres_guard() {
+        g.backend_pids()
+    } else if let Some(g) = session.mysql_guard() {
+        g.server_threads()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The server process behind a raw connection: PostgreSQL's backend, or
+/// MariaDB's connection thread when `performance_schema` names it.
+fn backend_pid(raw: &mut dyn crate::guard::Db, kind: BackendKind) -> Vec<u32> {
+    let sql = match kind {
+        BackendKind::Mysql => {
+            "SELECT THREAD_OS_ID FROM performance_schema.threads WHERE PROCESSLIST_ID = CONNECTION_ID()"
+        }
+        _ => "SELECT pg_backend_pid()",
+    };
+    match raw.query_row(sql, &[]).ok().as_deref() {
+        Some([crate::guard::Value::Integer(p)]) => vec![*p as u32],
+        _ => Vec::new(),
+    }
 }
 
 /// One raw round on the server (PostgreSQL or MariaDB/MySQL, the same SQL):

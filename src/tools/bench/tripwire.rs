@@ -19,12 +19,18 @@
 //! tripwire installed on one; the server's own commit settings; the raw
 //! side caches with [`PgRaw::cache_statements`], so neither side pays a
 //! parse round trip.
+//!
+//! Beside wall time ([`super::cost`]): each side's client CPU and waits,
+//! read around every operation outside its timed part, and on a local
+//! PostgreSQL each side's backend CPU per round. [`SqliteSide`] is the
+//! SQLite tripwire side alone, for `bench instructions`.
 
 use std::time::Duration;
 
 use rusqlite::Connection;
 use serde::Serialize;
 
+use super::cost::{Comparison, Mark, Sample, Scope, Server};
 use super::{median, time};
 use crate::guard::db::row_values;
 use crate::guard::postgres::{PgOptions, PgRaw};
@@ -49,6 +55,10 @@ pub struct TripwireCost {
     pub raw_mean_us: f64,
     /// `tripwire_mean_us / raw_mean_us`: the throughput cost.
     pub mean_ratio: f64,
+    /// Per operation, both sides (`checked` is the tripwire side): wall,
+    /// client CPU, round trips and, on a local server, its backend's CPU,
+    /// each over rounds (min, median, max).
+    pub cost: Comparison,
 }
 
 /// The operations one round runs: the example moved to `rows` target rows
@@ -161,7 +171,7 @@ pub fn run(
         }
         None => harness.example(),
     };
-    let (mut t, mut r, name) = match database {
+    let ((mut t, mut r, tw_s, raw_s), [tw_server, raw_server], name) = match database {
         None if native_capture.is_some() => {
             return Err(crate::Error::Usage(
                 "--native-capture is PostgreSQL's: give --database too".into(),
@@ -190,11 +200,15 @@ pub fn run(
         tripwire_mean_us: t_mean,
         raw_mean_us: r_mean,
         mean_ratio: t_mean / r_mean.max(1e-9),
+        cost: Comparison::of(&tw_s, &tw_server, &raw_s, &raw_server, operations),
     })
 }
 
-/// Every operation's time, (tripwire, raw), and the database's name.
-type Rounds = (Vec<Duration>, Vec<Duration>, String);
+/// Every operation's time (tripwire, raw) and each round's work (tripwire, raw).
+type Alternated = (Vec<Duration>, Vec<Duration>, Vec<Sample>, Vec<Sample>);
+
+/// [`Alternated`], each side's server, and the database's name.
+type Rounds = (Alternated, [Server; 2], String);
 
 fn failed(e: impl std::fmt::Display) -> crate::Error {
     crate::Error::Db(DbError::new(
@@ -206,29 +220,44 @@ fn failed(e: impl std::fmt::Display) -> crate::Error {
 /// `rounds` rounds of `operations` operations on each side, the sides
 /// alternating operation by operation (which side goes first alternates
 /// too), so both meet the same moment of a shared, noisy machine. Returns
-/// every operation's time: (tripwire, raw).
+/// every operation's time (tripwire, raw) and each round's work per side
+/// (client CPU and waits read around each operation, outside its timed
+/// part; each side's server processes read at the round's ends).
 fn alternate(
     rounds: usize,
     operations: usize,
+    servers: [&Server; 2],
     mut raw: impl FnMut(usize) -> crate::Result<()>,
     mut tripwire: impl FnMut(usize) -> crate::Result<()>,
-) -> crate::Result<(Vec<Duration>, Vec<Duration>)> {
+) -> crate::Result<Alternated> {
     let n = rounds * operations;
     let (mut t_ops, mut r_ops) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut samples: [Vec<Sample>; 2] = [Vec::new(), Vec::new()];
     for round in 0..rounds {
+        let marks = servers.map(|s| Mark::now(Scope::Thread, s));
+        let mut sums = [Sample::default(); 2];
         for i in 0..operations {
             for side in [(round + i) % 2, (round + i + 1) % 2] {
+                let mark = Mark::now(Scope::Thread, &Server::None);
                 let (res, d) = if side == 0 {
                     time(|| raw(i))
                 } else {
                     time(|| tripwire(i))
                 };
+                let mut s = mark.sample(&Server::None);
                 res?;
+                s.wall = d;
+                sums[side] += s;
                 if side == 0 { &mut r_ops } else { &mut t_ops }.push(d);
             }
         }
+        for side in 0..2 {
+            sums[side].server = marks[side].sample(servers[side]).server;
+            samples[side].push(sums[side]);
+        }
     }
-    Ok((t_ops, r_ops))
+    let [raw_s, tw_s] = samples;
+    Ok((t_ops, r_ops, tw_s, raw_s))
 }
 
 fn sqlite(
@@ -253,9 +282,10 @@ fn sqlite(
         let work = Work::new(harness, example, &mut raw, operations)?;
         let mut tw = Tripwire::new(open("tripwire.db")?)?;
         let capture = tw.capture();
-        let (t_ops, r_ops) = alternate(
+        let alternated = alternate(
             rounds,
             operations,
+            [&Server::None, &Server::None],
             |i| work.raw(i, &mut raw),
             |i| {
                 let (op, policy) = &work.ops[i];
@@ -264,10 +294,58 @@ fn sqlite(
             },
         )?;
         let name = format!("sqlite (WAL, synchronous=NORMAL; capture: {capture})");
-        Ok((t_ops, r_ops, name))
+        Ok((alternated, [Server::None, Server::None], name))
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// The tripwire side alone on SQLite, as [`run`] builds it (a WAL file in
+/// the system temp folder, deleted on drop), running the harness's example
+/// operation, for `bench instructions`.
+pub struct SqliteSide {
+    dir: std::path::PathBuf,
+    tw: Tripwire,
+    work: Work,
+}
+
+impl SqliteSide {
+    pub fn open(harness: &'static dyn Domain, operations: usize) -> crate::Result<SqliteSide> {
+        let dir = std::env::temp_dir().join(format!(
+            "rowguard-bench-instructions-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).map_err(failed)?;
+        let path = dir.join("tripwire.db");
+        let _ = std::fs::remove_file(&path);
+        let conn = Connection::open(&path)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+        (harness.fixture().sqlite)(&conn)?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        let mut fixture = Cached(Connection::open(&path)?);
+        let work = Work::new(harness, &harness.example(), &mut fixture, operations)?;
+        drop(fixture);
+        Ok(SqliteSide {
+            dir,
+            tw: Tripwire::new(conn)?,
+            work,
+        })
+    }
+
+    /// Operation `i` through the tripwire.
+    pub fn run(&mut self, i: usize) -> crate::Result<()> {
+        let (op, policy) = &self.work.ops[i % self.work.ops.len()];
+        let pipeline = self.work.pipeline;
+        self.tw
+            .run(policy, |db| pipeline.run(op, db))
+            .map_err(failed)
+    }
+}
+
+impl Drop for SqliteSide {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn postgres(
@@ -303,9 +381,27 @@ fn postgres(
     }
     let mut tw = PgTripwire::new(owner, "public")?;
     let capture = tw.capture().name();
-    let (t_ops, r_ops) = alternate(
+    let tw_pid = tw
+        .client()
+        .query_one("SELECT pg_backend_pid()", &[])
+        .ok()
+        .and_then(|r| r.try_get::<_, i32>(0).ok())
+        .map(|p| p as u32);
+    let tw_server = Server::local(&options.url, tw_pid.into_iter().collect());
+    let raw_server = Server::local(
+        &options.url,
+        match raw_db.query_row("SELECT pg_backend_pid()", &[]) {
+            Ok(v) => match v.as_slice() {
+                [Value::Integer(p)] => vec![*p as u32],
+                _ => Vec::new(),
+            },
+            Err(_) => Vec::new(),
+        },
+    );
+    let alternated = alternate(
         rounds,
         operations,
+        [&raw_server, &tw_server],
         |i| work.raw(i, &mut raw_db),
         |i| {
             let (op, policy) = &work.ops[i];
@@ -314,8 +410,8 @@ fn postgres(
         },
     )?;
     Ok((
-        t_ops,
-        r_ops,
+        alternated,
+        [tw_server, raw_server],
         format!("postgres (loopback, server defaults; capture: {capture})"),
     ))
 }

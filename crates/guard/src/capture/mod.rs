@@ -355,10 +355,7 @@ impl Log {
 
 /// Whether two policies differ at most in their keys.
 fn same_shape(a: &Policy, b: &Policy) -> bool {
-    a.table == b.table
-        && a.key_column == b.key_column
-        && a.writable == b.writable
-        && a.side_effects == b.side_effects
+    crate::memo::same_static_part(a, b)
 }
 
 pub(crate) fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {

@@ -245,6 +245,19 @@ impl PgGuard {
             .expect("the connection is open until the guard is dropped")
     }
 
+    /// The server processes (`pg_backend_pid()`) of this guard's two
+    /// connections, the code under test's and the admin one: whose CPU
+    /// `rowguard bench` reads when the server is local.
+    pub fn backend_pids(&mut self) -> Vec<u32> {
+        [self.conn.as_mut(), self.admin.as_mut()]
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.query_one("SELECT pg_backend_pid()", &[]).ok())
+            .filter_map(|row| row.try_get::<_, i32>(0).ok())
+            .map(|p| p as u32)
+            .collect()
+    }
+
     /// The fixture schema (tables are found through `search_path`).
     pub fn schema(&self) -> &str {
         "public"
