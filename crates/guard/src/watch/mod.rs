@@ -24,7 +24,7 @@
 //! role the code cannot become; checked after every operation).
 
 use crate::backend::{Backend, BackendKind};
-use crate::policy::{Names, RowChange, TableInfo};
+use crate::policy::{Cell, Names, RowChange, TableInfo};
 use crate::{
     Api, Db, DbError, Dialect, ErrorClass, Finding, Kind, Policy, StatementCheck, Value, Verdict,
 };
@@ -95,6 +95,33 @@ pub(crate) struct Taken {
     pub findings: Vec<Finding>,
     /// The statements the code sent, in order, where the side sees them.
     pub statements: Vec<String>,
+}
+
+impl Taken {
+    /// Adds a logged change of table `tbl` (none when it is no fixture
+    /// table), its row images read by `cells`.
+    pub(crate) fn push_logged(
+        &mut self,
+        tables: &[TableInfo],
+        (tbl, old, new): (String, Option<String>, Option<String>),
+        cells: impl Fn(Option<&str>, &TableInfo) -> Option<Vec<Cell>>,
+    ) {
+        let Some(t) = tables.iter().position(|t| t.name == tbl) else {
+            return;
+        };
+        let (old, new) = (
+            cells(old.as_deref(), &tables[t]),
+            cells(new.as_deref(), &tables[t]),
+        );
+        self.rows.push((
+            t,
+            RowChange {
+                table: tbl,
+                old,
+                new,
+            },
+        ));
+    }
 }
 
 /// How the fixture was put back after an input.

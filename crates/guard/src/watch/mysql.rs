@@ -22,7 +22,7 @@ use super::{left_open, still_open, tampered, Capture, Restored, Side, Taken, Tar
 use crate::backend::BackendKind;
 use crate::mysql::run::{self, column, ident, literal, my, Objects};
 use crate::mysql::{db_error, setup, values};
-use crate::policy::{RowChange, TableInfo};
+use crate::policy::TableInfo;
 use crate::{DbError, Value};
 
 /// Connections the app user may hold at once (a pool's worth).
@@ -333,18 +333,9 @@ impl Side for MyWatch {
             .map_err(my("reading the capture"))?;
         for (seq, tbl, old, new) in logged {
             self.seq = self.seq.max(seq);
-            let Some(t) = self.tables.iter().position(|t| t.name == tbl) else {
-                continue;
-            };
-            let width = self.tables[t].columns.len();
-            taken.rows.push((
-                t,
-                RowChange {
-                    table: tbl,
-                    old: values::cells_of_image(old.as_deref(), width),
-                    new: values::cells_of_image(new.as_deref(), width),
-                },
-            ));
+            taken.push_logged(&self.tables, (tbl, old, new), |image, t| {
+                values::cells_of_image(image, t.columns.len())
+            });
         }
         Ok(taken)
     }

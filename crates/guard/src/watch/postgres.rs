@@ -31,7 +31,7 @@ use postgres::{Client, Config, SimpleQueryMessage};
 use super::proxy::Proxy;
 use super::{left_open, still_open, tampered, Capture, Restored, Side, Taken, Target};
 use crate::backend::BackendKind;
-use crate::policy::{RowChange, TableInfo};
+use crate::policy::TableInfo;
 use crate::postgres::run::{self, ident, literal, rows, Objects};
 use crate::postgres::{connect, db_error, lex, one_line, values};
 use crate::{DbError, Value};
@@ -337,18 +337,9 @@ impl Side for PgWatch {
             let (seq, tbl, old, new): (i64, String, Option<String>, Option<String>) =
                 (row.get(0), row.get(1), row.get(2), row.get(3));
             self.seq = self.seq.max(seq);
-            let Some(t) = self.tables.iter().position(|t| t.name == tbl) else {
-                continue;
-            };
-            let columns = &self.tables[t].columns;
-            taken.rows.push((
-                t,
-                RowChange {
-                    table: tbl,
-                    old: values::cells_of_image(old.as_deref(), columns),
-                    new: values::cells_of_image(new.as_deref(), columns),
-                },
-            ));
+            taken.push_logged(&self.tables, (tbl, old, new), |image, t| {
+                values::cells_of_image(image, &t.columns)
+            });
         }
         Ok(taken)
     }
