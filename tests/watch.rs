@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use rowguard::guard::watch::{Target, Watched};
+use rowguard::guard::watch::{Target, Watched, WATCHED_SQL};
 use rowguard::guard::{Backend, BackendKind, Kind, Policy, Value, Verdict};
 
 use crate::util::root;
@@ -86,7 +86,18 @@ fn contract(mut w: Watched) {
         Client::open(t).batch("UPDATE items SET note = 'ok' WHERE id = 1")
     });
     assert!(inside.kinds().is_empty(), "{inside:?}");
-    assert_eq!(inside.statements[0].changed_rows, 1);
+    // the rows are judged on the last check; before it, the statements the
+    // code sent, where the database side sees them (PostgreSQL's pass-through)
+    let rows = inside.statements.last().unwrap();
+    assert_eq!((rows.sql.as_str(), rows.changed_rows), (WATCHED_SQL, 1));
+    let sent: Vec<&str> = inside.statements.iter().map(|s| s.sql.as_str()).collect();
+    if w.kind() == BackendKind::Postgres {
+        assert_eq!(
+            sent,
+            ["UPDATE items SET note = 'ok' WHERE id = 1", WATCHED_SQL]
+        );
+        assert!(!inside.statements[0].shape.is_empty());
+    }
     let outside = op(&mut w, 1, |t| {
         Client::open(t).batch("UPDATE items SET note = 'mine' WHERE id = 1");
         Client::open(t).batch("UPDATE items SET note = 'theirs' WHERE id = 2");

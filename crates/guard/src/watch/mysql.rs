@@ -25,6 +25,9 @@ use crate::mysql::{db_error, setup, values};
 use crate::policy::TableInfo;
 use crate::{DbError, Value};
 
+/// How often InnoDB refreshes `information_schema.INNODB_TRX` (and a margin).
+const TRX_CACHE: std::time::Duration = std::time::Duration::from_millis(120);
+
 /// Connections the app user may hold at once (a pool's worth).
 const APP_CONNECTIONS: u32 = 32;
 
@@ -173,7 +176,17 @@ impl MyWatch {
 
     /// Ends the app user's sessions inside a transaction or still running a
     /// statement; one finding each.
+    ///
+    /// `INNODB_TRX` is a cache InnoDB refreshes at most every 100 ms, so a
+    /// transaction begun since the last read may not be in it yet. So first
+    /// a probe that needs no cache: a locking read of every fixture row
+    /// (`NOWAIT`) fails when a transaction holds one it wrote; only then is
+    /// the cache read, once it is fresh, to name and end the sessions.
     fn end_open_sessions(&mut self, taken: &mut Taken) -> crate::Result<()> {
+        let locked = self.rows_locked();
+        if locked {
+            std::thread::sleep(TRX_CACHE);
+        }
         let (admin, app) = (&mut self.admin, self.objects.app.as_str());
         let open: Vec<(u64, String, Option<String>)> = still_open(|| {
             admin
@@ -185,6 +198,24 @@ impl MyWatch {
                 )
                 .map_err(my("reading the app user's sessions"))
         })?;
+        if open.is_empty() && locked {
+            // the rows are held, and the cache still does not say by whom: every session of the app user ends
+            let sessions: Vec<u64> = self
+                .admin
+                .exec(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?",
+                    (app,),
+                )
+                .map_err(my("reading the app user's sessions"))?;
+            taken.findings.push(left_open(
+                "a session of the app user holds rows it wrote",
+                "unknown",
+                true,
+            ));
+            for id in sessions {
+                let _ = self.admin.query_drop(format!("KILL CONNECTION {id}"));
+            }
+        }
         for (id, command, query) in open {
             taken.findings.push(left_open(
                 &format!("session {id}, {command}"),
@@ -194,6 +225,24 @@ impl MyWatch {
             let _ = self.admin.query_drop(format!("KILL CONNECTION {id}"));
         }
         Ok(())
+    }
+
+    /// Whether another transaction holds a lock on a fixture row (a row it
+    /// wrote, or inserted).
+    fn rows_locked(&mut self) -> bool {
+        // one statement per call, its rows read: `query_drop` drops a
+        // result without reading the error that ends it
+        let mut held = self.conn.query_drop("START TRANSACTION").is_err();
+        for t in &self.tables {
+            if held {
+                break;
+            }
+            let probe = format!("SELECT 1 FROM {} FOR UPDATE NOWAIT", ident(&t.name));
+            // rows read to the end: a lock met mid-way is an error after some rows
+            held = self.conn.query::<u8, _>(probe).is_err();
+        }
+        let _ = self.conn.query_drop("ROLLBACK");
+        held
     }
 
     /// The number of rows that differ between each table and its copy.
