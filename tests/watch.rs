@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use rowguard::guard::watch::{Target, Watched, WATCHED_SQL};
+use rowguard::guard::watch::{Bare, Target, Watched, WATCHED_SQL};
 use rowguard::guard::{Backend, BackendKind, Kind, Policy, Value, Verdict};
 
 use crate::util::root;
@@ -206,6 +206,49 @@ fn mariadb_is_judged_whatever_connection_writes_it() {
         return;
     };
     contract(Watched::mysql(&options, MYSQL).unwrap());
+}
+
+/// The raw side of `bench watch`: the same fixture, role and grants, no
+/// capture; the code's writes land and nothing logs them.
+fn bare(database: Option<&rowguard::guard::postgres::PgOptions>, server_sql: Option<&str>) {
+    let bare = Bare::open(database, |c| c.execute_batch(SQLITE), server_sql).unwrap();
+    let mut c = Client::open(bare.target());
+    c.batch("UPDATE items SET note = 'raw' WHERE id = 2");
+    c.batch("INSERT INTO items (name) VALUES ('d')");
+    let logged = match &mut c {
+        Client::Sqlite(c) => c
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'rowguard%'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap(),
+        Client::Postgres(c) => c
+            .query_one(
+                "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'rowguard%'",
+                &[],
+            )
+            .unwrap()
+            .get::<_, i64>(0),
+        Client::Mysql(c) => mysql::prelude::Queryable::query_first::<i64, _>(
+            c,
+            "SELECT count(*) FROM information_schema.TRIGGERS WHERE TRIGGER_NAME LIKE 'rowguard%'",
+        )
+        .unwrap()
+        .unwrap(),
+    };
+    assert_eq!(logged, 0, "no capture on the raw side");
+}
+
+#[test]
+fn a_bare_fixture_runs_the_same_code_without_capture() {
+    bare(None, None);
+    if let Some(options) = crate::postgres::server() {
+        bare(Some(&options), Some(POSTGRES));
+    }
+    if let Some((options, _lock)) = crate::mysql::server() {
+        bare(Some(&options), Some(MYSQL));
+    }
 }
 
 #[test]

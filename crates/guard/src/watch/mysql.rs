@@ -161,7 +161,9 @@ impl MyWatch {
         self.counters = column(&mut self.conn, &setup::counters_sql(&db))
             .map_err(my("reading the AUTO_INCREMENT counters"))?
             .concat();
-        self.seq = self.last_seq()?;
+        if self.capture == Capture::On {
+            self.seq = self.last_seq()?;
+        }
         Ok(())
     }
 
