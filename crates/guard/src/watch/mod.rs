@@ -161,8 +161,9 @@ pub struct Watched {
     rebuilds: usize,
 }
 
-/// The SQL text of the one check a watched operation gets: there is no
-/// statement the guard sent, only rows the database recorded.
+/// The SQL text of the check that holds a watched operation's rows and
+/// findings: the last check of the operation, after the statements the code
+/// sent where the database side sees them (PostgreSQL's pass-through).
 pub const WATCHED_SQL: &str = "-- rows changed by the code's own connections";
 
 impl Watched {
