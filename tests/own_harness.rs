@@ -9,23 +9,9 @@ use std::process::{Command, Output};
 
 use crate::util::root;
 
-/// The example binary, brought up to date once in the test's own profile
-/// (`cargo test` builds examples, but a filtered run may find a stale one).
+/// The invoices example, up to date.
 pub(crate) fn invoices_bin() -> PathBuf {
-    let rowguard = PathBuf::from(env!("CARGO_BIN_EXE_rowguard"));
-    let dir = rowguard.parent().unwrap();
-    let bin = dir.join("examples/invoices");
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    BUILD.call_once(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo.args(["build", "--quiet", "--example", "invoices"]);
-        if dir.file_name().is_some_and(|d| d == "release") {
-            cargo.arg("--release");
-        }
-        let status = cargo.current_dir(root()).status().unwrap();
-        assert!(status.success(), "cargo build --example invoices");
-    });
-    bin
+    crate::util::example_bin("invoices")
 }
 
 pub(crate) fn invoices(cwd: &Path, args: &[&str]) -> Output {

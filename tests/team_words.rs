@@ -119,24 +119,6 @@ fn the_gate_harvests_the_harness_sources_from_any_folder() {
     assert!(words > 0, "no words harvested from another folder: {v}");
 }
 
-/// The example `missing_sources` (tests/bins/missing_sources.rs), brought
-/// up to date once in the test's own profile.
-fn missing_sources_bin() -> std::path::PathBuf {
-    let rowguard = std::path::PathBuf::from(env!("CARGO_BIN_EXE_rowguard"));
-    let dir = rowguard.parent().unwrap();
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    BUILD.call_once(|| {
-        let mut cargo = std::process::Command::new(env!("CARGO"));
-        cargo.args(["build", "--quiet", "--example", "missing_sources"]);
-        if dir.file_name().is_some_and(|d| d == "release") {
-            cargo.arg("--release");
-        }
-        let status = cargo.current_dir(crate::util::root()).status().unwrap();
-        assert!(status.success(), "cargo build --example missing_sources");
-    });
-    dir.join("examples/missing_sources")
-}
-
 /// A team's binary whose harness declares a folder that does not exist:
 /// its gate stops with one line naming the folder and exit 2 (before any
 /// replay or fuzzing), and writes no report that could read as a pass.
@@ -144,7 +126,7 @@ fn missing_sources_bin() -> std::path::PathBuf {
 fn the_gate_fails_closed_when_a_declared_source_folder_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("corpus")).unwrap();
-    let o = std::process::Command::new(missing_sources_bin())
+    let o = std::process::Command::new(crate::util::example_bin("missing_sources"))
         .args([
             "gate",
             "--time",
@@ -172,7 +154,7 @@ fn the_gate_fails_closed_when_a_declared_source_folder_is_missing() {
     assert!(!dir.path().join("gate.xml").exists() && !dir.path().join("gate.json").exists());
     // given --source, the same binary gates
     let src = crate::util::root().join("tests/bins");
-    let o = std::process::Command::new(missing_sources_bin())
+    let o = std::process::Command::new(crate::util::example_bin("missing_sources"))
         .args(["gate", "--time", "1", "--source"])
         .arg(&src)
         .current_dir(dir.path())

@@ -52,6 +52,27 @@ pub fn root() -> PathBuf {
 
 /// Every regular file under `dir`, sorted (the engine's corpus walk); none
 /// when `dir` does not exist.
+/// The example binary `name`, brought up to date once per test run in the
+/// test's own profile (`cargo test` builds examples, but a filtered run may
+/// find a stale one).
+pub fn example_bin(name: &'static str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let rowguard = PathBuf::from(env!("CARGO_BIN_EXE_rowguard"));
+    let dir = rowguard.parent().unwrap();
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.contains(&name) {
+        let mut cargo = std::process::Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet", "--example", name]);
+        if dir.file_name().is_some_and(|d| d == "release") {
+            cargo.arg("--release");
+        }
+        let status = cargo.current_dir(root()).status().unwrap();
+        assert!(status.success(), "cargo build --example {name}");
+        built.push(name);
+    }
+    dir.join("examples").join(name)
+}
+
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     rowguard::tools::engine::corpus::files_under(dir).unwrap_or_default()
 }

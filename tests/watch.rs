@@ -7,7 +7,6 @@
 //! from the built fixture again. Then the seats example
 //! (`examples/seats.rs`) through the command line.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use rowguard::guard::watch::{Bare, Target, Watched, WATCHED_SQL};
@@ -270,27 +269,11 @@ fn the_app_role_cannot_reach_the_postgres_capture() {
     }
 }
 
-/// The seats example, brought up to date once.
-fn seats_bin() -> PathBuf {
-    let rowguard = PathBuf::from(env!("CARGO_BIN_EXE_rowguard"));
-    let dir = rowguard.parent().unwrap();
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    BUILD.call_once(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo.args(["build", "--quiet", "--example", "seats"]);
-        if dir.file_name().is_some_and(|d| d == "release") {
-            cargo.arg("--release");
-        }
-        assert!(cargo.current_dir(root()).status().unwrap().success());
-    });
-    dir.join("examples/seats")
-}
-
 #[test]
 fn the_seats_example_gets_every_command_on_a_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = |args: &[&str]| {
-        Command::new(seats_bin())
+        Command::new(crate::util::example_bin("seats"))
             .args(args)
             .current_dir(root())
             .env_remove("ROWGUARD_PIPELINE")
