@@ -31,6 +31,7 @@
 
 pub use rowguard_guard as guard;
 
+pub mod app;
 pub mod appointments;
 pub mod cli;
 pub mod error;

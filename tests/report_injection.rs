@@ -106,6 +106,7 @@ fn synthetic_detail(p: &[String]) -> Detail {
                 targets: vec![3, 4],
                 statements: vec![statement],
                 error: Some(at(13)),
+                transcript: vec![],
                 template_sql: vec![],
                 templates: vec![],
             }],

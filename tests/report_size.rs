@@ -84,6 +84,7 @@ fn detail(n: usize) -> Detail {
                     findings: vec![finding],
                 }],
                 error: None,
+                transcript: vec![],
                 template_sql: vec![],
                 templates: vec![],
             }],

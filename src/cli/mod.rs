@@ -21,6 +21,7 @@ use std::sync::Mutex;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
+mod app;
 mod bench;
 mod check;
 mod dict;
@@ -140,9 +141,7 @@ pub fn default_sources(
 /// the built-in appointments harness) and returns the exit code. A team's
 /// binary is `fn main() -> ExitCode { rowguard::cli::main(vec![register(MyHarness)]) }`.
 pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> ExitCode {
-    if !harnesses.is_empty() {
-        crate::offer::install(harnesses);
-    }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // this binary's own name, and what a person types to run it again
     let argv0 = std::env::args_os().next();
     if let Some(name) = argv0
@@ -172,7 +171,18 @@ pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> Exit
             msg.replace('\n', " ")
         );
     }));
-    let result = std::panic::catch_unwind(run);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        // `app SPEC COMMAND ...`: the spec's harness is the process's only one
+        let (harnesses, args) = match app::split(&args)? {
+            Some((domain, line)) => (vec![domain], line),
+            None => (harnesses, args),
+        };
+        if !harnesses.is_empty() {
+            crate::offer::install(harnesses);
+        }
+        run(args)
+    }));
+    crate::app::stop_all();
     finish_stdout();
     match result {
         Ok(Ok(code)) => code,
@@ -233,6 +243,11 @@ enum Command {
         after_help = "Exit codes: 0 every difference explained, 1 at least one unexplained difference, 2 bad usage or no server."
     )]
     Differential(differential::Args),
+    /// Any command on a running application, in any language, from its spec file: `app SPEC COMMAND [ARGS]`.
+    #[command(
+        after_help = "Exit codes: those of COMMAND; 2 also for a spec that cannot be read or checked, an application that does not start, dies or hangs."
+    )]
+    App(app::Args),
     /// One self-contained HTML page from a fuzz or gate JSON summary and its artifacts.
     #[command(
         after_help = "Exit codes: 0 page written and the summary is clean, 1 page written and the summary holds findings, 2 page written for a run that could not check everything, or bad usage / an unreadable summary (no page)."
@@ -437,9 +452,9 @@ fn command() -> clap::Command {
     words.tell(Cli::command().name(name).bin_name(name))
 }
 
-fn run() -> anyhow::Result<ExitCode> {
+fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode> {
     let parsed = command()
-        .try_get_matches()
+        .try_get_matches_from(args)
         .and_then(|m| Cli::from_arg_matches(&m));
     let cli = match parsed {
         Ok(cli) => cli,
@@ -474,6 +489,9 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Dict(args) => dict::run(args),
         Command::Report(args) => report::run(args),
         Command::Differential(args) => differential::run(args),
+        Command::App(_) => anyhow::bail!(
+            "write `app SPEC COMMAND` right after the program's name, with no option before it"
+        ),
     }?;
     if rowguard_guard::interrupt::requested() && !reports_interruption && code == ExitCode::SUCCESS
     {

@@ -219,6 +219,29 @@ pub trait Pipeline: Sync {
             "this version runs through Db, not its own client",
         ))
     }
+    /// Before each input of a version that connects itself: makes it ready
+    /// to run against `target` (a running application is started, or
+    /// restarted when the fixture moved). An error ends the command (exit 2).
+    fn prepare(&self, _target: &Target) -> Result<(), String> {
+        Ok(())
+    }
+    /// What happened at the code's edge during the last [`Pipeline::run_at`]
+    /// (taken: a second call returns `None`).
+    fn exchange(&self) -> Option<Exchange> {
+        None
+    }
+}
+
+/// What code reached over a wire did while one operation ran: the
+/// request and answer, in lines for a person (with the `curl` command that
+/// sends the same), the texts of the answer (words for the engine), and
+/// why it can run no more, when it cannot (the application died or hangs:
+/// the command ends with exit 2, its findings kept).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Exchange {
+    pub transcript: Vec<String>,
+    pub words: Vec<String>,
+    pub broken: Option<String>,
 }
 
 fn connects_itself() -> DbError {

@@ -230,6 +230,10 @@ pub struct OpRun {
     /// The error the pipeline stopped with, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What happened at the code's edge, for code reached over a wire (the
+    /// request, its answer, the `curl` command, the application's output).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<String>,
     /// The template: the SQL the same op sent on placeholder text, in order
     /// (what root causes compare the real statements with).
     #[serde(skip)]
@@ -452,6 +456,11 @@ fn execute_here(
     let mut read = std::mem::take(&mut session.read);
     read.clear();
     let guard = session.backend();
+    if pipeline.connects() {
+        if let Some(target) = guard.target().cloned() {
+            pipeline.prepare(&target).map_err(crate::Error::Usage)?;
+        }
+    }
     guard.begin_input()?;
     let mut ops = Vec::with_capacity(scenario.ops.len());
     for op in &scenario.ops {
@@ -488,6 +497,15 @@ fn execute_here(
         }
         .err()
         .map(|e| e.message);
+        let exchange = pipeline.exchange().unwrap_or_default();
+        if let Some(why) = exchange.broken {
+            return Err(crate::Error::Usage(why));
+        }
+        for word in exchange.words {
+            if read.len() < MAX_READ {
+                read.push(Value::Text(word));
+            }
+        }
         guard.set_templates(None);
         ops.push(OpRun {
             op: op.clone(),
@@ -495,6 +513,7 @@ fn execute_here(
             targets,
             statements: guard.take_verdict().statements,
             error,
+            transcript: exchange.transcript,
             template_sql,
             templates,
         });

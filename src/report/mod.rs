@@ -192,6 +192,9 @@ pub fn text(e: &Execution) -> String {
         if let Some(e) = &run.error {
             let _ = writeln!(out, "  pipeline stopped: {e}");
         }
+        for line in &run.transcript {
+            let _ = writeln!(out, "  {}", clip(line, 2000).replace('\n', "\n    "));
+        }
     }
     let _ = writeln!(out, "verdict: {}", verdict_line(e));
     out

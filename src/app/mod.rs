@@ -1,0 +1,497 @@
+//! A running application as the code under test, in any language, from a
+//! spec file (`rowguard app SPEC COMMAND`): the spec becomes a harness
+//! ([`Domain`]) whose versions connect themselves, so every command works
+//! on it as on a Rust harness, and every row the application changes is
+//! judged at the database ([`crate::guard::watch`]).
+//!
+//! ```text
+//!   spec.toml ──spec──▶ AppDomain (ops, policies, fixture) ── versions ──▶ AppVersion
+//!                                                                          │ prepare(target): serve + wait + [[setup]]
+//!   engine / repro / gate ──execute──▶ Watched fixture ◀── SQL ── app ◀────┘ run_at(op): one HTTP request
+//! ```
+//!
+//! An operation is JSON (`{"op": "reschedule", "id": 7, "notes": "..."}`):
+//! one request, its free fields the spec's; the reproducer of an input is
+//! the sequence of them. Each op's transcript (the request, its answer,
+//! the `curl` command sending the same bytes, what the application printed)
+//! goes with the execution; the texts of each answer are words for the
+//! engine. An application that dies, never answers or hangs ends the
+//! command with one line and exit 2; findings already made are kept.
+
+pub mod fixture;
+pub mod http;
+pub mod serve;
+pub mod spec;
+
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use arbitrary::{Arbitrary, Unstructured};
+use serde_json::{Map, Value as Json};
+
+use crate::guard::watch::Target;
+use crate::guard::{Db, DbError, ErrorClass, Policy, Value};
+use crate::harness::domain::{Domain, Exchange, Fixture, OpValue, Pipeline};
+
+use http::{Body, Client, Prepared};
+use serve::{Server, Start};
+use spec::{Field, Spec};
+
+/// The spec's harness.
+struct AppDomain {
+    spec: Spec,
+    name: &'static str,
+    sources: &'static [&'static str],
+    pipelines: OnceLock<Vec<&'static dyn Pipeline>>,
+    versions: OnceLock<Vec<&'static AppVersion>>,
+}
+
+/// One version: one application, started on demand.
+struct AppVersion {
+    domain: &'static AppDomain,
+    version: spec::Version,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    server: Option<Server>,
+    client: Option<Client>,
+    /// The setup's lines, for the first op after a start.
+    started: Vec<String>,
+    last: Option<Exchange>,
+}
+
+/// The application harnesses this process loaded (stopped at its end).
+static LOADED: Mutex<Vec<&'static AppDomain>> = Mutex::new(Vec::new());
+
+/// Reads the spec at `path` and makes it a harness.
+pub fn load(path: &Path) -> crate::Result<&'static dyn Domain> {
+    let spec = spec::load(path)?;
+    let sources: Vec<&'static str> = spec
+        .sources
+        .iter()
+        .map(|p| &*Box::leak(p.display().to_string().into_boxed_str()))
+        .collect();
+    let domain: &'static AppDomain = Box::leak(Box::new(AppDomain {
+        name: Box::leak(spec.name.clone().into_boxed_str()),
+        sources: Box::leak(sources.into_boxed_slice()),
+        spec,
+        pipelines: OnceLock::new(),
+        versions: OnceLock::new(),
+    }));
+    let versions: Vec<&'static AppVersion> = domain
+        .spec
+        .versions
+        .iter()
+        .map(|v| {
+            &*Box::leak(Box::new(AppVersion {
+                domain,
+                version: v.clone(),
+                state: Mutex::new(State::default()),
+            }))
+        })
+        .collect();
+    let _ = domain.pipelines.set(
+        versions
+            .iter()
+            .map(|v| *v as &'static dyn Pipeline)
+            .collect(),
+    );
+    let _ = domain.versions.set(versions);
+    if let Ok(mut loaded) = LOADED.lock() {
+        loaded.push(domain);
+    }
+    Ok(domain)
+}
+
+/// Stops every application this process started.
+pub fn stop_all() {
+    let loaded = LOADED.lock().map(|l| l.clone()).unwrap_or_default();
+    for domain in loaded {
+        for v in domain.versions.get().into_iter().flatten() {
+            if let Ok(mut state) = v.state.lock() {
+                if let Some(mut server) = state.server.take() {
+                    server.stop();
+                }
+            }
+        }
+    }
+}
+
+/// A JSON value as the guard's.
+fn value(v: &Json) -> Value {
+    match v {
+        Json::Number(n) => n
+            .as_i64()
+            .map(Value::Integer)
+            .or_else(|| n.as_f64().map(Value::Real))
+            .unwrap_or(Value::Null),
+        Json::String(s) => Value::Text(s.clone()),
+        Json::Bool(b) => Value::Integer(i64::from(*b)),
+        Json::Null => Value::Null,
+        other => Value::Text(other.to_string()),
+    }
+}
+
+impl AppDomain {
+    fn op<'a>(&'a self, op: &'a OpValue) -> Result<(&'a spec::Op, &'a Map<String, Json>), String> {
+        let obj = op.as_object().ok_or("an operation is a JSON object")?;
+        let name = obj
+            .get("op")
+            .and_then(Json::as_str)
+            .ok_or("an operation names its kind in \"op\"")?;
+        let o = self
+            .spec
+            .ops
+            .iter()
+            .find(|o| o.name == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.spec.ops.iter().map(|o| o.name.as_str()).collect();
+                format!("no op `{name}` in the spec (it has: {})", known.join(", "))
+            })?;
+        Ok((o, obj))
+    }
+
+    /// The value `op` gives field `name` (a fixed field's own).
+    fn field(o: &spec::Op, obj: &Map<String, Json>, name: &str) -> Json {
+        match o.fields.iter().find(|(n, _)| n == name) {
+            Some((_, Field::Fixed(v))) => v.clone(),
+            _ => obj.get(name).cloned().unwrap_or(Json::Null),
+        }
+    }
+
+    /// The request `op` is.
+    fn request(&self, op: &OpValue) -> Result<(String, Prepared), String> {
+        let (o, obj) = self.op(op)?;
+        let placeholders = o.placeholders();
+        let path = http::fill_path(&o.path, |name| spec::text_of(&Self::field(o, obj, name)));
+        let rest: Vec<(String, Json)> = o
+            .fields
+            .iter()
+            .filter(|(n, _)| !placeholders.contains(n))
+            .map(|(n, _)| (n.clone(), Self::field(o, obj, n)))
+            .collect();
+        let text = |rest: Vec<(String, Json)>| -> Vec<(String, String)> {
+            rest.into_iter()
+                .map(|(k, v)| (k, spec::text_of(&v)))
+                .collect()
+        };
+        let (query, body) = match o.body {
+            spec::Body::Query => (text(rest), Body::None),
+            spec::Body::Form => (Vec::new(), Body::Form(text(rest))),
+            spec::Body::Json => (
+                Vec::new(),
+                Body::Json(Json::Object(rest.into_iter().collect())),
+            ),
+        };
+        let mut headers = self.spec.headers.clone();
+        headers.extend(o.headers.iter().cloned());
+        Ok((
+            o.name.clone(),
+            Prepared {
+                method: o.method.clone(),
+                path,
+                query,
+                body,
+                headers,
+            },
+        ))
+    }
+
+    fn setup_request(&self, r: &spec::Request) -> Prepared {
+        let body = match (&r.json, r.form.is_empty()) {
+            (Some(j), _) => Body::Json(j.clone()),
+            (None, false) => Body::Form(r.form.clone()),
+            (None, true) => Body::None,
+        };
+        let mut headers = self.spec.headers.clone();
+        headers.extend(r.headers.iter().cloned());
+        Prepared {
+            method: r.method.clone(),
+            path: r.path.clone(),
+            query: r.query.clone(),
+            body,
+            headers,
+        }
+    }
+}
+
+impl Domain for AppDomain {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn pipelines(&self) -> &[&'static dyn Pipeline] {
+        self.pipelines.get().map_or(&[], Vec::as_slice)
+    }
+    fn fixture(&self) -> Fixture {
+        let f = &self.spec.fixture;
+        let mut fixture = match f.get("sqlite") {
+            Some(sql) => Fixture::sql(sql.clone()),
+            None => Fixture {
+                sqlite: Box::new(|_| {
+                    Err(rusqlite::Error::InvalidParameterName(
+                        "the spec's [fixture] has no sqlite file: give --database (a postgres:// or mysql:// URL)".into(),
+                    ))
+                }),
+                sqlite_text: String::new(),
+                postgres: None,
+                mysql: None,
+            },
+        };
+        fixture.postgres = f.get("postgres").cloned();
+        fixture.mysql = f.get("mysql").cloned();
+        fixture
+    }
+    fn generate(&self, u: &mut Unstructured<'_>) -> arbitrary::Result<OpValue> {
+        let o = u.choose(&self.spec.ops)?;
+        let mut obj = Map::new();
+        obj.insert("op".into(), o.name.clone().into());
+        for (name, f) in o.free() {
+            let v = match f {
+                Field::Text => String::arbitrary(u)?.into(),
+                Field::Key(vals) | Field::OneOf(vals) => u.choose(vals)?.clone(),
+                Field::Int(lo, hi) => u.int_in_range(*lo..=*hi)?.into(),
+                Field::Fixed(v) => v.clone(),
+            };
+            obj.insert(name.clone(), v);
+        }
+        Ok(Json::Object(obj))
+    }
+    fn check(&self, op: &OpValue) -> Result<(), String> {
+        let (o, obj) = self.op(op)?;
+        for key in obj.keys().filter(|k| *k != "op") {
+            if !o.free().any(|(n, _)| n == key) {
+                return Err(format!("op `{}` has no free field `{key}`", o.name));
+            }
+        }
+        for (name, f) in o.free() {
+            let v = obj
+                .get(name)
+                .ok_or_else(|| format!("op `{}` lacks field `{name}`", o.name))?;
+            let fits = match f {
+                Field::Text => v.is_string(),
+                Field::Int(..) => v.is_i64(),
+                _ => v.is_string() || v.is_number(),
+            };
+            if !fits {
+                return Err(format!(
+                    "op `{}`: field `{name}` holds {v}, not a {f:?}",
+                    o.name
+                ));
+            }
+        }
+        Ok(())
+    }
+    fn reads(&self, op: &OpValue) -> bool {
+        self.check(op).is_ok()
+    }
+    fn policy(&self, op: &OpValue, _db: &mut dyn Db) -> Result<Policy, DbError> {
+        let (o, obj) = self
+            .op(op)
+            .map_err(|e| DbError::new(ErrorClass::Other, e))?;
+        let p = &o.policy;
+        let mut policy = Policy::new(&p.table, &p.column)
+            .key(value(&Self::field(o, obj, &p.key)))
+            .writable(p.writable.iter().cloned());
+        policy.side_effects = p.side_effects.clone();
+        Ok(policy)
+    }
+    fn example(&self) -> OpValue {
+        let o = &self.spec.ops[0];
+        let mut obj = Map::new();
+        obj.insert("op".into(), o.name.clone().into());
+        for (name, f) in o.free() {
+            let v = match f {
+                Field::Text => "hello".into(),
+                Field::Key(vals) | Field::OneOf(vals) => vals[0].clone(),
+                Field::Int(lo, _) => (*lo).into(),
+                Field::Fixed(v) => v.clone(),
+            };
+            obj.insert(name.clone(), v);
+        }
+        Json::Object(obj)
+    }
+    fn sources(&self) -> &'static [&'static str] {
+        self.sources
+    }
+    fn resized(&self, _rows: usize) -> Option<&'static dyn Domain> {
+        None
+    }
+    fn describe(&self, _op: &OpValue) -> Option<String> {
+        None
+    }
+}
+
+impl AppVersion {
+    /// Starts the application against `target`, waits for it, runs the setup.
+    fn start(&self, state: &mut State, target: &Target) -> Result<(), String> {
+        let spec = &self.domain.spec;
+        let mut env = spec.app.env.clone();
+        env.extend(self.version.env.iter().cloned());
+        let mut server = Server::start(
+            Start {
+                serve: self.version.serve.as_deref(),
+                url: &spec.app.url,
+                cwd: &spec.app.cwd,
+                env,
+            },
+            target,
+        )?;
+        let client = Client::new(Duration::from_secs_f64(spec.app.timeout));
+        server.wait_ready(
+            &client,
+            &spec.app.ready,
+            Duration::from_secs_f64(spec.app.ready_timeout),
+        )?;
+        let mut lines = vec![format!(
+            "application `{}` at APP={} (its database: {target})",
+            self.version.name, server.base
+        )];
+        let jar = !spec.setup.is_empty();
+        for (i, r) in spec.setup.iter().enumerate() {
+            let req = self.domain.setup_request(r);
+            let what = format!("setup request {} ({} {})", i + 1, req.method, req.path);
+            match client.send(&server.base, &req) {
+                Ok(a) if a.status < 400 => {}
+                Ok(a) => {
+                    return Err(format!(
+                        "{what} answered {}: {}",
+                        a.status,
+                        first_line(&a.body)
+                    ))
+                }
+                Err(e) => return Err(format!("{what} got no answer: {}{}", e.0, server.tail())),
+            }
+            lines.push(format!("setup: {}", http::curl(&req, jar)));
+        }
+        state.server = Some(server);
+        state.client = Some(client);
+        state.started = lines;
+        Ok(())
+    }
+}
+
+fn first_line(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(400)]).into_owned();
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("(empty)")
+        .to_string()
+}
+
+impl Pipeline for AppVersion {
+    fn harness(&self) -> &'static dyn Domain {
+        self.domain
+    }
+    fn name(&self) -> &'static str {
+        self.version.name
+    }
+    fn bug_class(&self) -> &'static str {
+        self.version.bug
+    }
+    fn trigger(&self) -> &'static str {
+        self.version.trigger
+    }
+    fn databases(&self) -> &'static [&'static str] {
+        self.version.databases
+    }
+    fn run(&self, _op: &OpValue, _db: &mut dyn Db) -> Result<(), DbError> {
+        Err(DbError::new(
+            ErrorClass::Api,
+            "a running application connects itself: it runs on a fixture of its own",
+        ))
+    }
+    fn connects(&self) -> bool {
+        true
+    }
+    fn prepare(&self, target: &Target) -> Result<(), String> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| "the application's state is poisoned")?;
+        if let Some(server) = state.server.as_mut() {
+            if let Some(exit) = server.exited() {
+                let tail = server.tail();
+                state.server = None;
+                return Err(format!("the application {exit} between two inputs{tail}"));
+            }
+            if server.target == target.url() {
+                return Ok(());
+            }
+            // the fixture moved (a new session, or rebuilt): start again against it
+            server.stop();
+            state.server = None;
+        }
+        self.start(&mut state, target)
+    }
+    fn run_at(&self, op: &OpValue, _target: &Target) -> Result<(), DbError> {
+        let (name, req) = self
+            .domain
+            .request(op)
+            .map_err(|e| DbError::new(ErrorClass::Other, e))?;
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| DbError::new(ErrorClass::Other, "the application's state is poisoned"))?;
+        let state = &mut *state;
+        let (Some(server), Some(client)) = (state.server.as_mut(), state.client.as_ref()) else {
+            return Err(DbError::new(
+                ErrorClass::Other,
+                "the application is not running",
+            ));
+        };
+        let mut x = Exchange {
+            transcript: std::mem::take(&mut state.started),
+            ..Exchange::default()
+        };
+        let mark = server.mark();
+        let answer = client.send(&server.base, &req);
+        let jar = !self.domain.spec.setup.is_empty();
+        let result = match answer {
+            Ok(a) => {
+                x.transcript.push(format!(
+                    "request: {} {} -> {} in {} ms",
+                    req.method, req.path, a.status, a.millis
+                ));
+                x.words = http::words(&a.body);
+                if a.status >= 400 {
+                    Err(DbError::new(
+                        ErrorClass::Other,
+                        format!("HTTP {}: {}", a.status, first_line(&a.body)),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Err(e) => {
+                // give a dying process a moment to be reaped
+                std::thread::sleep(Duration::from_millis(50));
+                let how = server
+                    .exited()
+                    .unwrap_or_else(|| "gave no answer".to_string());
+                x.broken = Some(format!(
+                    "the application {how} on op `{name}` ({} {}): {}{}",
+                    req.method,
+                    req.path,
+                    e.0,
+                    server.tail()
+                ));
+                Err(DbError::new(ErrorClass::Other, e.0))
+            }
+        };
+        x.transcript
+            .push(format!("curl: {}", http::curl(&req, jar)));
+        let printed = server.since(mark);
+        if !printed.is_empty() {
+            x.transcript.push(format!("application output: {printed}"));
+        }
+        state.last = Some(x);
+        result
+    }
+    fn exchange(&self) -> Option<Exchange> {
+        self.state.lock().ok()?.last.take()
+    }
+}
