@@ -66,8 +66,9 @@ struct State {
 /// The application harnesses this process loaded (stopped at its end).
 static LOADED: Mutex<Vec<&'static AppDomain>> = Mutex::new(Vec::new());
 
-/// Reads the spec at `path` and makes it a harness.
-pub fn load(path: &Path) -> crate::Result<&'static dyn Domain> {
+/// Reads the spec at `path` and makes it a harness; also returns the
+/// spec's folder.
+pub fn load(path: &Path) -> crate::Result<(&'static dyn Domain, std::path::PathBuf)> {
     let spec = spec::load(path)?;
     let sources: Vec<&'static str> = spec
         .sources
@@ -103,7 +104,7 @@ pub fn load(path: &Path) -> crate::Result<&'static dyn Domain> {
     if let Ok(mut loaded) = LOADED.lock() {
         loaded.push(domain);
     }
-    Ok(domain)
+    Ok((domain, domain.spec.dir.clone()))
 }
 
 /// Stops every application this process started.

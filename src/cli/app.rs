@@ -24,11 +24,18 @@ pub struct Args {
     pub command: Vec<OsString>,
 }
 
-/// When `args` is `PROGRAM app SPEC COMMAND ...`: loads the spec and
-/// returns the line without `app SPEC`.
-pub fn split(
-    args: &[OsString],
-) -> crate::Result<Option<(&'static dyn crate::harness::domain::Domain, Vec<OsString>)>> {
+/// The spec's harness, the command line without `app SPEC`, the words
+/// that put it back in front of a command a person runs again, and the
+/// spec's folder (the project: its `corpus/` and `artifacts/`).
+pub type Split = (
+    &'static dyn crate::harness::domain::Domain,
+    Vec<OsString>,
+    String,
+    PathBuf,
+);
+
+/// When `args` is `PROGRAM app SPEC COMMAND ...`: loads the spec.
+pub fn split(args: &[OsString]) -> crate::Result<Option<Split>> {
     let [program, app, spec, command, rest @ ..] = args else {
         return Ok(None);
     };
@@ -38,8 +45,12 @@ pub fn split(
     {
         return Ok(None);
     }
-    let domain = crate::app::load(std::path::Path::new(spec))?;
+    let (domain, home) = crate::app::load(std::path::Path::new(spec))?;
     let mut line = vec![program.clone(), command.clone()];
     line.extend(rest.iter().cloned());
-    Ok(Some((domain, line)))
+    let words = format!(
+        "app {}",
+        crate::report::html::shell_word(&spec.to_string_lossy())
+    );
+    Ok(Some((domain, line, words, home)))
 }

@@ -73,12 +73,23 @@ pub fn harness_or(
     Ok(crate::offer::choose_harness(flag.or(named), None)?)
 }
 
-/// `rel` in the project the command runs in: the folder of the workspace
+/// The spec's folder, under `app SPEC`: where its corpus and artifacts are.
+static APP_HOME: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// `rel` in the project the command runs in (under `app SPEC`: the spec's folder): the folder of the workspace
 /// (a `Cargo.toml` with `[workspace]`) or package at or above the current
 /// folder, as cargo finds it, else the current folder. Said relative to the
 /// current folder (`../artifacts/legacy` from `src/`), so a default output
 /// folder is the same wherever in the project the command starts.
 pub fn in_project(rel: &std::path::Path) -> std::path::PathBuf {
+    // `app SPEC`: the project is the spec's folder
+    if let Some(home) = APP_HOME.get() {
+        let cwd = std::env::current_dir().ok();
+        return match cwd.as_deref().and_then(|c| home.strip_prefix(c).ok()) {
+            Some(inside) => inside.join(rel),
+            None => home.join(rel),
+        };
+    }
     let Ok(cwd) = std::env::current_dir() else {
         return rel.to_path_buf();
     };
@@ -151,9 +162,9 @@ pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> Exit
     {
         crate::report::set_program(&name.to_string_lossy());
     }
-    if let Some(argv0) = &argv0 {
-        crate::report::set_invocation(&invocation(std::path::Path::new(argv0)));
-    }
+    let program = argv0
+        .as_deref()
+        .map(|a| invocation(std::path::Path::new(a)));
     std::panic::set_hook(Box::new(|info| {
         let msg = info
             .payload()
@@ -173,10 +184,20 @@ pub fn main(harnesses: Vec<&'static dyn crate::harness::domain::Domain>) -> Exit
     }));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         // `app SPEC COMMAND ...`: the spec's harness is the process's only one
-        let (harnesses, args) = match app::split(&args)? {
-            Some((domain, line)) => (vec![domain], line),
-            None => (harnesses, args),
+        let (harnesses, args, words) = match app::split(&args)? {
+            Some((domain, line, words, home)) => {
+                let _ = APP_HOME.set(home);
+                (vec![domain], line, Some(words))
+            }
+            None => (harnesses, args, None),
         };
+        if let Some(program) = program {
+            let line = match words {
+                Some(words) => format!("{program} {words}"),
+                None => program,
+            };
+            crate::report::set_invocation(&line);
+        }
         if !harnesses.is_empty() {
             crate::offer::install(harnesses);
         }

@@ -95,12 +95,19 @@ pub fn run(
     let build = fixture.sqlite;
     let bare = Bare::open(database, move |c| build(c), server_sql.as_deref())?;
     let (mut checked, mut raw) = (Vec::new(), Vec::new());
+    let prepare = |target: Option<&crate::guard::watch::Target>| match target {
+        // a running application is (re)started against each side's fixture outside the clock
+        Some(t) => pipeline.prepare(t).map_err(crate::Error::Usage),
+        None => Ok(()),
+    };
     for _ in 0..rounds {
+        prepare(session.backend().target())?;
         let (cpu, start) = (thread_cpu(), Instant::now());
         for scenario in &workload {
             execute(&mut session, pipeline, scenario)?;
         }
         checked.push((start.elapsed(), thread_cpu().saturating_sub(cpu)));
+        prepare(Some(bare.target()))?;
         let (cpu, start) = (thread_cpu(), Instant::now());
         for op in workload.iter().flat_map(|s| &s.ops) {
             // errors are part of the workload, as on the checked side
