@@ -67,6 +67,8 @@ pub mod guide {
     pub struct OwnHarness;
     #[doc = include_str!("../docs/own-client.md")]
     pub struct OwnClient;
+    #[doc = include_str!("../docs/app.md")]
+    pub struct App;
     #[doc = include_str!("../docs/own-sql.md")]
     pub struct OwnSql;
     #[doc = include_str!("../docs/servers.md")]

@@ -213,7 +213,7 @@ fn every_command_has_its_exit_codes_documented() {
         .filter_map(|l| l.split_whitespace().next())
         .filter(|c| *c != "help")
         .collect();
-    assert_eq!(commands.len(), 12, "{help}");
+    assert_eq!(commands.len(), 13, "{help}");
     for command in commands {
         assert!(
             page.contains(&format!("| `{command}` |")),

@@ -22,8 +22,9 @@ fn rank(module: &str) -> Option<u8> {
         "offer" | "oracle" => 3,
         "tools" => 4,
         "report" => 5,
-        "fuzzing" => 6,
-        "cli" => 7,
+        "app" => 6,
+        "fuzzing" => 7,
+        "cli" => 8,
         _ => return None,
     })
 }
@@ -38,6 +39,7 @@ fn layer_of(rel: &Path) -> Option<&'static str> {
         "oracle" => "oracle",
         "tools" => "tools",
         "report" => "report",
+        "app" => "app",
         "fuzzing.rs" => "fuzzing",
         "cli" => "cli",
         _ => return None, // lib.rs, error.rs, main.rs: the roots
@@ -229,7 +231,7 @@ const GUARD_LAYERS: &[(&str, bool, &[&str])] = &[
     ("what every guard offers", false, &["backend"]),
     ("what every server backend shares", false, &["server"]),
     ("server backends (peers)", true, &["postgres", "mysql"]),
-    // `watch` (on main, not yet here): judges code that brings its own client.
+    // `watch`: judges code that brings its own client.
     ("tripwires and watches", false, &["tripwire", "watch"]),
 ];
 
@@ -245,6 +247,9 @@ const SRC_LAYERS: &[(&str, bool, &[&str])] = &[
     ),
     ("tools", false, &["tools"]),
     ("report", false, &["report"]),
+    // a harness read from a spec file at run time (a running application):
+    // it reads files through the tools' input layer, and only the command line calls it
+    ("a running application's harness", false, &["app"]),
     ("fuzzing", false, &["fuzzing"]),
     ("cli", false, &["cli"]),
 ];
