@@ -266,7 +266,7 @@ enum Command {
     Differential(differential::Args),
     /// Any command on a running application, in any language, from its spec file: `app SPEC COMMAND [ARGS]`.
     #[command(
-        after_help = "Exit codes: 0, 1 and 2 as COMMAND says them; 2 also for a spec that cannot be read or checked, an application that does not start, dies or hangs."
+        after_help = "Exit codes: 0 clean, 1 a finding, 2 could not check, as COMMAND says them; 2 also for a spec that cannot be read or checked, an application that does not start, dies or hangs."
     )]
     App(app::Args),
     /// One self-contained HTML page from a fuzz or gate JSON summary and its artifacts.
