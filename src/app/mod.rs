@@ -20,6 +20,7 @@
 
 pub mod fixture;
 pub mod http;
+pub mod openapi;
 pub mod serve;
 pub mod spec;
 

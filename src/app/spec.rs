@@ -29,6 +29,7 @@ struct File {
     name: Option<String>,
     #[serde(default)]
     source: Vec<String>,
+    openapi: Option<String>,
     app: AppFile,
     fixture: FixtureFile,
     #[serde(default)]
@@ -93,8 +94,9 @@ struct VersionFile {
 #[serde(deny_unknown_fields)]
 struct OpFile {
     name: String,
+    operation: Option<String>,
     method: Option<String>,
-    path: String,
+    path: Option<String>,
     body: Option<String>,
     #[serde(default)]
     fields: toml::Table,
@@ -413,13 +415,27 @@ fn check(file: File, path: &Path, dir: PathBuf) -> Result<Spec, String> {
     if file.op.is_empty() {
         return Err("no [[op]]: name at least one operation".into());
     }
+    let openapi = match &file.openapi {
+        Some(f) => {
+            let p = dir.join(f);
+            let text = std::fs::read(&p).map_err(|e| format!("openapi: {}: {e}", p.display()))?;
+            let doc: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+                format!(
+                    "openapi: {}: not a JSON OpenAPI document ({e})",
+                    p.display()
+                )
+            })?;
+            Some(doc)
+        }
+        None => None,
+    };
     let mut ops: Vec<Op> = Vec::new();
     for o in file.op {
         let name = o.name.clone();
         if ops.iter().any(|p| p.name == name) {
             return Err(format!("[[op]] `{name}` twice"));
         }
-        ops.push(op(o, &tables).map_err(|e| format!("op `{name}`: {e}"))?);
+        ops.push(op(o, &tables, openapi.as_ref()).map_err(|e| format!("op `{name}`: {e}"))?);
     }
     let sources = file.source.iter().map(|s| dir.join(s)).collect();
     Ok(Spec {
@@ -514,9 +530,27 @@ fn field(name: &str, v: toml::Value, tables: &Tables) -> Result<Field, String> {
     }
 }
 
-fn op(o: OpFile, tables: &Tables) -> Result<Op, String> {
+fn op(mut o: OpFile, tables: &Tables, openapi: Option<&serde_json::Value>) -> Result<Op, String> {
+    if let Some(id) = &o.operation {
+        let doc = openapi.ok_or("it names an operation, and the spec names no openapi document")?;
+        let shape = super::openapi::shape(doc, id)?;
+        o.method = o.method.or(Some(shape.method));
+        o.path = o.path.or(Some(shape.path));
+        o.body = o.body.or(shape.body.map(str::to_string));
+        // the spec's own fields win; the document's fill in the rest, in its order
+        let mut fields = toml::Table::new();
+        for (name, kind) in shape.fields {
+            let kind = o.fields.remove(&name).unwrap_or(kind);
+            fields.insert(name, kind);
+        }
+        fields.extend(std::mem::take(&mut o.fields));
+        o.fields = fields;
+    }
     let method = method(o.method, "POST")?;
-    let path = path_of(o.path)?;
+    let path = path_of(
+        o.path
+            .ok_or("no path (and no operation of an openapi document)")?,
+    )?;
     let body = match o.body.as_deref() {
         None if method == "GET" || method == "HEAD" || method == "DELETE" => Body::Query,
         None | Some("form") => Body::Form,
@@ -596,5 +630,79 @@ mod tests {
     fn placeholders_are_read_in_order() {
         assert_eq!(placeholders("/a/{id}/b/{day}"), vec!["id", "day"]);
         assert!(placeholders("/a/{unclosed").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod files {
+    use super::*;
+
+    const FIXTURE: &str =
+        "CREATE TABLE loans (id INTEGER PRIMARY KEY, comment TEXT, member INTEGER);
+INSERT INTO loans VALUES (1, '', 7), (2, '', 7), (3, '', 8);";
+
+    fn spec(op: &str) -> Result<Spec, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.sql"), FIXTURE).unwrap();
+        let text = format!(
+            "[app]\nserve = \"true\"\n[fixture]\nsqlite = \"f.sql\"\n[[op]]\nname = \"renew\"\npath = \"/loans/{{id}}\"\n{op}"
+        );
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path).map_err(|e| e.to_string())
+    }
+
+    const FIELDS: &str = "[op.fields]\nid = { key = \"loans.id\" }\ncomment = \"text\"\n";
+
+    #[test]
+    fn a_spec_reads_and_each_mistake_is_named() {
+        let ok = spec(&format!(
+            "{FIELDS}[op.policy]\ntable = \"loans\"\nkey = \"id\"\nwritable = [\"comment\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(ok.versions[0].name, "app");
+        assert_eq!(
+            ok.ops[0].fields[0].1,
+            Field::Key(vec![1.into(), 2.into(), 3.into()])
+        );
+        let bad = [
+            (
+                "[op.policy]\ntable = \"loanz\"\nkey = \"id\"\n",
+                "table `loanz` is not in the fixture",
+            ),
+            (
+                "[op.policy]\ntable = \"loans\"\nkey = \"id\"\nwritable = [\"due\"]\n",
+                "column `due`",
+            ),
+            (
+                "[op.policy]\ntable = \"loans\"\nkey = \"comment\"\n",
+                "is free text",
+            ),
+            (
+                "[op.policy]\ntable = \"loans\"\nkey = \"nope\"\n",
+                "key `nope` is no field",
+            ),
+            (
+                "[op.policy]\ntable = \"loans\"\nkey = \"id\"\ncolumn = \"nope\"\n",
+                "column `nope`",
+            ),
+        ];
+        for (policy, says) in bad {
+            let e = spec(&format!("{FIELDS}{policy}")).unwrap_err();
+            assert!(e.contains(says), "{says}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        let e = spec(
+            "[op.fields]\ncomment = \"text\"\n[op.policy]\ntable = \"loans\"\nkey = \"comment\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("{id} is no field"), "{e}");
+        let e = spec("[op.fields]\nid = { key = \"loans.nope\" }\n[op.policy]\ntable = \"loans\"\nkey = \"id\"\n").unwrap_err();
+        assert!(e.contains("column `nope`"), "{e}");
+        let e = spec(
+            "[op.fields]\nid = { whatever = 1 }\n[op.policy]\ntable = \"loans\"\nkey = \"id\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("{ key = "), "{e}");
     }
 }
