@@ -12,7 +12,7 @@
 use std::io::Read;
 use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::guard::watch::Target;
@@ -115,6 +115,34 @@ fn keep(mut from: impl Read + Send + 'static, log: Arc<Mutex<Log>>) {
     });
 }
 
+/// Spawns `cmd` from one thread that lives as long as the process:
+/// `PR_SET_PDEATHSIG` fires when the *thread* that forked the child ends,
+/// and the engines start applications from worker threads that do.
+fn spawn(cmd: Command) -> std::io::Result<Child> {
+    type Order = (Command, std::sync::mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<std::sync::mpsc::Sender<Order>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Order>();
+        std::thread::Builder::new()
+            .name("rowguard-app-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("a thread to start applications from");
+        Mutex::new(tx)
+    });
+    let (reply, answer) = std::sync::mpsc::channel();
+    let gone = || std::io::Error::other("the thread that starts applications is gone");
+    spawner
+        .lock()
+        .map_err(|_| gone())?
+        .send((cmd, reply))
+        .map_err(|_| gone())?;
+    answer.recv().map_err(|_| gone())?
+}
+
 /// What `serve` needs to start one application.
 pub struct Start<'a> {
     pub serve: Option<&'a str>,
@@ -165,7 +193,7 @@ impl Server {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| {
+        let mut child = spawn(cmd).map_err(|e| {
             format!(
                 "cannot start the application (`{command}` in {}): {e}",
                 how.cwd.display()
