@@ -193,6 +193,9 @@ fn print_text(s: &Summary, verbose: bool) {
                 "    shape: {}",
                 f.shape.chars().take(200).collect::<String>()
             );
+            for line in &f.transcript {
+                outln!("    {}", line.chars().take(400).collect::<String>());
+            }
             if let Some(e) = &f.artifact_error {
                 outln!("    artifact not written: {e}");
             }

@@ -611,6 +611,14 @@ fn detail_section(
                 text(err)
             );
         }
+        if !run_op.transcript.is_empty() {
+            let lines: Vec<String> = run_op
+                .transcript
+                .iter()
+                .map(|l| text(&clip(l, 2000)))
+                .collect();
+            let _ = write!(out, "<pre class=\"transcript\">{}</pre>", lines.join("\n"));
+        }
         out.push_str("</div>");
     }
     if let Some(f) = &file {

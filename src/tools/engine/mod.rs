@@ -220,6 +220,11 @@ pub struct Found {
     /// The id of its root cause ([`RootCause::id`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_cause: Option<String>,
+    /// What happened at the code's edge on the op of the first occurrence,
+    /// for code reached over a wire: the request, its answer, the `curl`
+    /// command, the application's output meanwhile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<String>,
 }
 
 /// What a run did (`fuzz --format json`; `rowguard report` reads it back).
@@ -592,6 +597,7 @@ impl Run<'_> {
                     shape: s.shape.clone(),
                     message: f.message.clone(),
                     root_cause: Some(id),
+                    transcript: e.ops[i].transcript.clone(),
                 };
                 if let Some(report) = self.cfg.on_finding {
                     report(&found);
