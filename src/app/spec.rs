@@ -385,7 +385,15 @@ fn check(file: File, path: &Path, dir: PathBuf) -> Result<Spec, String> {
         versions.push(Version {
             serve: v.serve.or_else(|| app.serve.clone()),
             env: v.env.into_iter().collect(),
-            bug: leak(v.bug.unwrap_or_else(|| "none".into())),
+            // the first version is the correct one; the others are planted
+            bug: leak(v.bug.unwrap_or_else(|| {
+                if versions.is_empty() {
+                    "none"
+                } else {
+                    "planted"
+                }
+                .into()
+            })),
             trigger: leak(v.trigger.unwrap_or_else(|| "none".into())),
             databases: Box::leak(databases.into_boxed_slice()),
             name: leak(v.name),
@@ -400,9 +408,6 @@ fn check(file: File, path: &Path, dir: PathBuf) -> Result<Spec, String> {
             trigger: "none",
             databases: &[],
         });
-    }
-    if app.serve.is_none() && versions.iter().any(|v| v.serve.is_some()) {
-        // fine: each version says how it starts
     }
 
     let setup = file
