@@ -490,6 +490,14 @@ impl Pipeline for AppVersion {
         if !printed.is_empty() {
             x.transcript.push(format!("application output: {printed}"));
         }
+        if x.broken.is_some() {
+            // stopped now, so its connections (and any lock a stuck request
+            // holds) are gone before rowguard drops the fixture; a later
+            // input (the minimizer's) starts it again
+            if let Some(mut server) = state.server.take() {
+                server.stop();
+            }
+        }
         state.last = Some(x);
         result
     }
