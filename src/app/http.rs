@@ -64,6 +64,7 @@ pub fn fill_path(template: &str, value: impl Fn(&str) -> String) -> String {
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub millis: u128,
 }
@@ -147,6 +148,11 @@ impl Client {
             }
         };
         let status = resp.status();
+        let headers = resp
+            .headers_names()
+            .into_iter()
+            .filter_map(|n| resp.header(&n).map(|v| (n.clone(), v.to_string())))
+            .collect();
         let mut body = Vec::new();
         let read = resp.into_reader().take(MAX_BODY).read_to_end(&mut body);
         if let Err(e) = read {
@@ -163,6 +169,7 @@ impl Client {
         }
         Ok(Answer {
             status,
+            headers,
             body,
             millis: started.elapsed().as_millis(),
         })

@@ -61,6 +61,8 @@ struct State {
     client: Option<Client>,
     /// The setup's lines, for the first op after a start.
     started: Vec<String>,
+    /// What the setup's answers held (`save`).
+    saved: Saved,
     last: Option<Exchange>,
 }
 
@@ -156,24 +158,27 @@ impl AppDomain {
         Ok((o, obj))
     }
 
-    /// The value `op` gives field `name` (a fixed field's own).
-    fn field(o: &spec::Op, obj: &Map<String, Json>, name: &str) -> Json {
+    /// The value `op` gives field `name` (a fixed field's own, with the
+    /// setup's `saved` values in it).
+    fn field(o: &spec::Op, obj: &Map<String, Json>, name: &str, saved: &Saved) -> Json {
         match o.fields.iter().find(|(n, _)| n == name) {
-            Some((_, Field::Fixed(v))) => v.clone(),
+            Some((_, Field::Fixed(v))) => filled(v, saved),
             _ => obj.get(name).cloned().unwrap_or(Json::Null),
         }
     }
 
     /// The request `op` is.
-    fn request(&self, op: &OpValue) -> Result<(String, Prepared), String> {
+    fn request(&self, op: &OpValue, saved: &Saved) -> Result<(String, Prepared), String> {
         let (o, obj) = self.op(op)?;
         let placeholders = o.placeholders();
-        let path = http::fill_path(&o.path, |name| spec::text_of(&Self::field(o, obj, name)));
+        let path = http::fill_path(&o.path, |name| {
+            spec::text_of(&Self::field(o, obj, name, saved))
+        });
         let rest: Vec<(String, Json)> = o
             .fields
             .iter()
             .filter(|(n, _)| !placeholders.contains(n))
-            .map(|(n, _)| (n.clone(), Self::field(o, obj, n)))
+            .map(|(n, _)| (n.clone(), Self::field(o, obj, n, saved)))
             .collect();
         let text = |rest: Vec<(String, Json)>| -> Vec<(String, String)> {
             rest.into_iter()
@@ -188,8 +193,7 @@ impl AppDomain {
                 Body::Json(Json::Object(rest.into_iter().collect())),
             ),
         };
-        let mut headers = self.spec.headers.clone();
-        headers.extend(o.headers.iter().cloned());
+        let headers = self.headers(&o.headers, saved);
         Ok((
             o.name.clone(),
             Prepared {
@@ -202,21 +206,71 @@ impl AppDomain {
         ))
     }
 
-    fn setup_request(&self, r: &spec::Request) -> Prepared {
+    /// The spec's headers and `own`, with the `saved` values in them.
+    fn headers(&self, own: &[(String, String)], saved: &Saved) -> Vec<(String, String)> {
+        let all = self.spec.headers.iter().chain(own);
+        all.map(|(k, v)| (k.clone(), fill(v, saved))).collect()
+    }
+
+    /// A `[[setup]]` request, with the values earlier ones saved in it.
+    fn setup_request(&self, r: &spec::Request, saved: &Saved) -> Prepared {
+        let pairs = |p: &[(String, String)]| -> Vec<(String, String)> {
+            p.iter().map(|(k, v)| (k.clone(), fill(v, saved))).collect()
+        };
         let body = match (&r.json, r.form.is_empty()) {
-            (Some(j), _) => Body::Json(j.clone()),
-            (None, false) => Body::Form(r.form.clone()),
+            (Some(j), _) => Body::Json(filled(j, saved)),
+            (None, false) => Body::Form(pairs(&r.form)),
             (None, true) => Body::None,
         };
-        let mut headers = self.spec.headers.clone();
-        headers.extend(r.headers.iter().cloned());
         Prepared {
             method: r.method.clone(),
             path: r.path.clone(),
-            query: r.query.clone(),
+            query: pairs(&r.query),
             body,
-            headers,
+            headers: self.headers(&r.headers, saved),
         }
+    }
+}
+
+/// Values `[[setup]]` answers held, by name (`save`).
+type Saved = Vec<(String, String)>;
+
+/// `text` with each saved `{name}` replaced.
+fn fill(text: &str, saved: &Saved) -> String {
+    let vars: Vec<(&str, String)> = saved.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    serve::fill(text, &vars)
+}
+
+/// A JSON value with each saved `{name}` replaced in its strings.
+fn filled(v: &Json, saved: &Saved) -> Json {
+    match v {
+        Json::String(s) => Json::String(fill(s, saved)),
+        Json::Array(a) => Json::Array(a.iter().map(|v| filled(v, saved)).collect()),
+        Json::Object(o) => Json::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), filled(v, saved)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The value `how` finds in an answer.
+fn saved_value(how: &spec::Save, a: &http::Answer) -> Option<String> {
+    match how {
+        spec::Save::Json(pointer) => {
+            let v: Json = serde_json::from_slice(&a.body).ok()?;
+            v.pointer(pointer).map(spec::text_of)
+        }
+        spec::Save::Regex(re) => {
+            let text = String::from_utf8_lossy(&a.body);
+            re.captures(&text)?.get(1).map(|m| m.as_str().to_string())
+        }
+        spec::Save::Header(name) => a
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone()),
     }
 }
 
@@ -295,7 +349,7 @@ impl Domain for AppDomain {
             .map_err(|e| DbError::new(ErrorClass::Other, e))?;
         let p = &o.policy;
         let mut policy = Policy::new(&p.table, &p.column)
-            .key(value(&Self::field(o, obj, &p.key)))
+            .key(value(&Self::field(o, obj, &p.key, &Saved::new())))
             .writable(p.writable.iter().cloned());
         policy.side_effects = p.side_effects.clone();
         Ok(policy)
@@ -352,11 +406,23 @@ impl AppVersion {
             self.version.name, server.base
         )];
         let jar = !spec.setup.is_empty();
+        let mut saved = Saved::new();
         for (i, r) in spec.setup.iter().enumerate() {
-            let req = self.domain.setup_request(r);
+            let req = self.domain.setup_request(r, &saved);
             let what = format!("setup request {} ({} {})", i + 1, req.method, req.path);
             match client.send(&server.base, &req) {
-                Ok(a) if a.status < 400 => {}
+                Ok(a) if a.status < 400 => {
+                    for (name, how) in &r.save {
+                        let value = saved_value(how, &a).ok_or_else(|| {
+                            format!(
+                                "{what}: its answer holds no `{name}` to save ({how:?}): {}",
+                                first_line(&a.body)
+                            )
+                        })?;
+                        saved.retain(|(k, _)| k != name);
+                        saved.push((name.clone(), value));
+                    }
+                }
                 Ok(a) => {
                     return Err(format!(
                         "{what} answered {}: {}",
@@ -371,6 +437,7 @@ impl AppVersion {
         state.server = Some(server);
         state.client = Some(client);
         state.started = lines;
+        state.saved = saved;
         Ok(())
     }
 }
@@ -430,15 +497,15 @@ impl Pipeline for AppVersion {
         self.start(&mut state, target)
     }
     fn run_at(&self, op: &OpValue, _target: &Target) -> Result<(), DbError> {
-        let (name, req) = self
-            .domain
-            .request(op)
-            .map_err(|e| DbError::new(ErrorClass::Other, e))?;
         let mut state = self
             .state
             .lock()
             .map_err(|_| DbError::new(ErrorClass::Other, "the application's state is poisoned"))?;
         let state = &mut *state;
+        let (name, req) = self
+            .domain
+            .request(op, &state.saved)
+            .map_err(|e| DbError::new(ErrorClass::Other, e))?;
         let (Some(server), Some(client)) = (state.server.as_mut(), state.client.as_ref()) else {
             return Err(DbError::new(
                 ErrorClass::Other,

@@ -75,6 +75,20 @@ struct RequestFile {
     query: BTreeMap<String, toml::Value>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    #[serde(default)]
+    save: BTreeMap<String, SaveFile>,
+}
+
+/// A value a setup request's answer holds, kept for `{name}` in headers and fixed fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaveFile {
+    /// A JSON pointer into a JSON answer (`/token`).
+    json: Option<String>,
+    /// A regex whose first group is the value (`name="csrf" value="([^"]+)"`).
+    regex: Option<String>,
+    /// A header of the answer.
+    header: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +184,16 @@ pub struct Request {
     pub json: Option<serde_json::Value>,
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
+    /// Values of its answer kept under a name.
+    pub save: Vec<(String, Save)>,
+}
+
+/// Where a kept value is in a setup request's answer.
+#[derive(Debug, Clone)]
+pub enum Save {
+    Json(String),
+    Regex(regex::Regex),
+    Header(String),
 }
 
 /// One version of the application.
@@ -496,6 +520,25 @@ fn request(r: RequestFile) -> Result<Request, String> {
         json: r.json.map(json),
         query: pairs(r.query),
         headers: r.headers.into_iter().collect(),
+        save: r
+            .save
+            .into_iter()
+            .map(|(name, s)| {
+                let how = match (s.json, s.regex, s.header) {
+                    (Some(p), None, None) if p.is_empty() || p.starts_with('/') => Save::Json(p),
+                    (None, Some(r), None) => {
+                        let re = regex::Regex::new(&r).map_err(|e| format!("save `{name}`: regex: {}", e.to_string().replace('\n', " ")))?;
+                        if re.captures_len() < 2 {
+                            return Err(format!("save `{name}`: the regex has no (group) to keep"));
+                        }
+                        Save::Regex(re)
+                    }
+                    (None, None, Some(h)) => Save::Header(h),
+                    _ => return Err(format!("save `{name}`: one of json = \"/pointer\", regex = \"...(group)...\" or header = \"Name\"")),
+                };
+                Ok((name, how))
+            })
+            .collect::<Result<_, String>>()?,
     })
 }
 
