@@ -15,6 +15,8 @@ use sqlparser::parser::Parser;
 struct Table {
     columns: Vec<String>,
     values: BTreeMap<String, Vec<serde_json::Value>>,
+    /// The rows inserted, in column order (`None`: not a literal).
+    rows: Vec<Vec<Option<serde_json::Value>>>,
 }
 
 /// The tables of one fixture.
@@ -75,6 +77,7 @@ impl Tables {
                         Table {
                             columns,
                             values: BTreeMap::new(),
+                            rows: Vec::new(),
                         },
                     );
                 }
@@ -95,6 +98,13 @@ impl Tables {
                         continue;
                     };
                     for row in &values.rows {
+                        let mut kept_row = vec![None; table.columns.len()];
+                        for (column, e) in columns.iter().zip(&row.content) {
+                            if let Some(i) = table.columns.iter().position(|c| c == column) {
+                                kept_row[i] = literal(e);
+                            }
+                        }
+                        table.rows.push(kept_row);
                         for (column, e) in columns.iter().zip(&row.content) {
                             if let Some(v) = literal(e) {
                                 let kept = table.values.entry(column.clone()).or_default();
@@ -112,6 +122,40 @@ impl Tables {
             return Err("no CREATE TABLE in it".into());
         }
         Ok(tables)
+    }
+
+    /// The same tables and literal rows as SQLite SQL, untyped: the words
+    /// and keys of a fixture written for a server only (not a fixture an
+    /// application runs on).
+    pub fn sqlite_copy(&self) -> String {
+        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let mut out = String::new();
+        for (name, t) in &self.0 {
+            let cols: Vec<String> = t.columns.iter().map(|c| quote(c)).collect();
+            out.push_str(&format!(
+                "CREATE TABLE {} ({});\n",
+                quote(name),
+                cols.join(", ")
+            ));
+            for row in &t.rows {
+                let values: Vec<String> = row
+                    .iter()
+                    .map(|v| match v {
+                        Some(serde_json::Value::String(s)) => {
+                            format!("'{}'", s.replace('\'', "''"))
+                        }
+                        Some(serde_json::Value::Number(n)) => n.to_string(),
+                        _ => "NULL".into(),
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "INSERT INTO {} VALUES ({});\n",
+                    quote(name),
+                    values.join(", ")
+                ));
+            }
+        }
+        out
     }
 
     fn table(&self, table: &str) -> Result<&Table, String> {
@@ -174,5 +218,16 @@ mod tests {
             .unwrap_err()
             .contains("id, note"));
         assert!(t.column("rooms", None).unwrap_err().contains("visits"));
+        let copy = t.sqlite_copy();
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(&copy).unwrap();
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM visits WHERE note = 'c' AND id = -3",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "{copy}");
     }
 }

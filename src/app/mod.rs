@@ -285,16 +285,9 @@ impl Domain for AppDomain {
         let f = &self.spec.fixture;
         let mut fixture = match f.get("sqlite") {
             Some(sql) => Fixture::sql(sql.clone()),
-            None => Fixture {
-                sqlite: Box::new(|_| {
-                    Err(rusqlite::Error::InvalidParameterName(
-                        "the spec's [fixture] has no sqlite file: give --database (a postgres:// or mysql:// URL)".into(),
-                    ))
-                }),
-                sqlite_text: String::new(),
-                postgres: None,
-                mysql: None,
-            },
+            // the words and keys of a server-only fixture; the application
+            // never runs on it ([`AppVersion::prepare`] refuses a SQLite target)
+            None => Fixture::sql(self.spec.tables.sqlite_copy()),
         };
         fixture.postgres = f.get("postgres").cloned();
         fixture.mysql = f.get("mysql").cloned();
@@ -477,6 +470,21 @@ impl Pipeline for AppVersion {
         true
     }
     fn prepare(&self, target: &Target) -> Result<(), String> {
+        if target.kind() == crate::guard::BackendKind::Sqlite
+            && !self.domain.spec.fixture.contains_key("sqlite")
+        {
+            return Err(format!(
+                "the spec of `{}` has no sqlite fixture: give --database (a {} URL)",
+                self.domain.name,
+                self.domain
+                    .spec
+                    .fixture
+                    .keys()
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
         let mut state = self
             .state
             .lock()

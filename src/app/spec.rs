@@ -155,6 +155,8 @@ pub struct Spec {
     pub app: App,
     /// The fixture's SQL per database (`sqlite`, `mysql`, `postgres`).
     pub fixture: BTreeMap<&'static str, String>,
+    /// The tables the fixture declares (from its first SQL file).
+    pub tables: Tables,
     pub headers: Vec<(String, String)>,
     pub setup: Vec<Request>,
     pub versions: Vec<Version>,
@@ -473,6 +475,7 @@ fn check(file: File, path: &Path, dir: PathBuf) -> Result<Spec, String> {
         sources,
         app,
         fixture,
+        tables,
         headers: file.headers.into_iter().collect(),
         setup,
         versions,
