@@ -111,7 +111,16 @@ fn contract(mut w: Watched) {
             "BEGIN; INSERT INTO items (name) VALUES ('d'); DELETE FROM items WHERE id = 3; COMMIT",
         )
     });
-    assert_eq!(kinds(&rows), [Kind::WriteOutsideTarget], "{rows:?}");
+    assert_eq!(judged(&rows), [Kind::WriteOutsideTarget], "{rows:?}");
+    if w.kind() == BackendKind::Postgres {
+        // and the statement the code sent, by the static layer (its own BEGIN and COMMIT are not findings)
+        let sent: Vec<Kind> = rows.statements[0].findings.iter().map(|f| f.kind).collect();
+        assert_eq!(
+            sent,
+            [Kind::MultipleStatements, Kind::ForbiddenAction],
+            "{rows:?}"
+        );
+    }
     w.end_input().unwrap();
     assert_eq!(names(&mut w), built, "the built fixture after the input");
     assert_eq!(w.rebuilds(), 0);
@@ -134,20 +143,30 @@ fn contract(mut w: Watched) {
     let again = op(&mut w, 2, |t| {
         Client::open(t).batch("INSERT INTO items (name) VALUES ('e')")
     });
-    assert_eq!(kinds(&again), [Kind::WriteOutsideTarget]);
-    let inserted = again.findings().next().unwrap().outside[0].key.clone();
+    assert_eq!(judged(&again), [Kind::WriteOutsideTarget]);
+    let inserted = again.statements.last().unwrap().findings[0].outside[0]
+        .key
+        .clone();
     w.end_input().unwrap();
     w.begin_input().unwrap();
     let same = op(&mut w, 2, |t| {
         Client::open(t).batch("INSERT INTO items (name) VALUES ('e')")
     });
     assert_eq!(
-        same.findings().next().unwrap().outside[0].key,
+        same.statements.last().unwrap().findings[0].outside[0].key,
         inserted,
         "the counter was put back"
     );
     w.end_input().unwrap();
     assert_eq!(names(&mut w), built);
+}
+
+/// The kinds of the last check: the rows the code changed, judged (the
+/// static layer's findings on the statements it sent come before it).
+fn judged(v: &Verdict) -> Vec<Kind> {
+    let rows = v.statements.last().unwrap();
+    assert_eq!(rows.sql, WATCHED_SQL);
+    rows.findings.iter().map(|f| f.kind).collect()
 }
 
 #[test]

@@ -234,11 +234,16 @@ impl Watched {
             BackendKind::Mysql => Dialect::Mysql,
             BackendKind::Sqlite => Dialect::Sqlite,
         };
-        // the statements the code sent: their shapes feed the engine; the
-        // rows below are what is judged (transaction control is the code's own here)
+        // the statements the code sent: their shapes feed the engine, and the
+        // static layer judges each (transaction and session control is the
+        // code's own business here); the rows below are the last word
         for sql in std::mem::take(&mut taken.statements) {
             let mut seen = StatementCheck::new(Api::Connection, &sql, &[], None);
-            seen.shape = crate::static_check::analyze(&sql, dialect, &self.policy, None).shape;
+            let view = crate::static_check::analyze(&sql, dialect, &self.policy, None);
+            seen.shape = view.shape;
+            for (kind, message) in code_s_own(view.findings) {
+                seen.add(Finding::new(kind, message));
+            }
             self.verdict.statements.push(seen);
         }
         let mut check = StatementCheck::new(Api::Connection, WATCHED_SQL, &[], None);
@@ -254,6 +259,48 @@ impl Watched {
         }
         Ok(check)
     }
+}
+
+/// Statements a client sends on its own connection as a matter of course:
+/// transactions and session settings are the code's own business when it
+/// connects itself (they are findings for code run through `Db`).
+const CONTROL: [&str; 13] = [
+    "BEGIN",
+    "START",
+    "COMMIT",
+    "END",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "RELEASE",
+    "SET",
+    "SHOW",
+    "USE",
+    "RESET",
+    "DISCARD",
+    "DEALLOCATE",
+];
+
+/// The static findings of one statement the code sent, without those about
+/// its transaction and session control; several statements in one string
+/// stay a finding when more than one of them is not control.
+fn code_s_own(findings: Vec<(Kind, String)>) -> Vec<(Kind, String)> {
+    let control = |m: &str| {
+        m.strip_prefix('`')
+            .and_then(|m| m.split_once("` statement is never allowed"))
+            .is_some_and(|(word, _)| CONTROL.contains(&word))
+    };
+    let dropped = findings.iter().filter(|(_, m)| control(m)).count();
+    findings
+        .into_iter()
+        .filter(|(kind, m)| match kind {
+            Kind::MultipleStatements => m
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_none_or(|n| n.saturating_sub(dropped) > 1),
+            _ => !control(m),
+        })
+        .collect()
 }
 
 impl Backend for Watched {
@@ -393,4 +440,34 @@ pub(crate) fn tampered(what: &str) -> Finding {
         Kind::ForbiddenAction,
         format!("the capture was tampered with: {what}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(sql: &str) -> Vec<Kind> {
+        let policy = Policy::new("seats", "id").key(1).writable(["note"]);
+        let view = crate::static_check::analyze(sql, Dialect::Postgres, &policy, None);
+        code_s_own(view.findings)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    #[test]
+    fn the_static_layer_judges_what_the_code_sent_but_its_own_control() {
+        assert!(kinds("BEGIN").is_empty());
+        assert!(kinds("SET application_name = 'x'").is_empty());
+        assert!(kinds("UPDATE seats SET note = $1 WHERE id = $2").is_empty());
+        assert!(kinds("BEGIN; UPDATE seats SET note = 'a' WHERE id = 1; COMMIT").is_empty());
+        assert_eq!(kinds("DROP TABLE seats"), [Kind::SchemaChange]);
+        assert!(
+            kinds("UPDATE seats SET holder = 'x' WHERE id = 1").contains(&Kind::ForbiddenAction)
+        );
+        assert!(
+            kinds("UPDATE seats SET note = 'a' WHERE id = 1; DELETE FROM seats")
+                .contains(&Kind::MultipleStatements)
+        );
+    }
 }
