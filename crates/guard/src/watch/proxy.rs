@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+pub(crate) mod my;
 pub(crate) mod pg;
 
 /// Statements kept between two takes; text kept per statement.
