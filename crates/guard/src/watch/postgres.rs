@@ -81,9 +81,11 @@ impl PgWatch {
             let conn = connect(&objects.config_for(&config), "to rowguard's database")?;
             // the pass-through only where the code would reach the server over TCP
             let proxy = match (capture, upstream(&config)) {
-                (Capture::On, Some(addr)) => Some(Proxy::start(addr, proxy::pg::pass).map_err(|e| {
-                    crate::Error::Setup(format!("the statement pass-through: {e}"))
-                })?),
+                (Capture::On, Some(addr)) => {
+                    Some(Proxy::start(addr, proxy::pg::pass).map_err(|e| {
+                        crate::Error::Setup(format!("the statement pass-through: {e}"))
+                    })?)
+                }
                 _ => None,
             };
             let target = target_of(&config, &objects, proxy.as_ref().map(Proxy::port));
