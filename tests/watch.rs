@@ -229,7 +229,7 @@ fn mariadb_statements_are_seen_through_the_pass_through() {
     );
     w.begin_input().unwrap();
     let v = op(&mut w, 1, |t| {
-        // a client that would compress goes on uncompressed, as told
+        // a client that would compress goes on uncompressed, as the greeting tells it
         let opts = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(t.url()).unwrap())
             .compress(Some(mysql::Compression::default()));
         let mut c = mysql::Conn::new(opts).unwrap();

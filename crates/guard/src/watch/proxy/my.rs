@@ -10,13 +10,13 @@
 //! hidden: `CLIENT_SSL` and `CLIENT_COMPRESS` (and MySQL 8's
 //! `CLIENT_ZSTD_COMPRESSION_ALGORITHM`) are cleared, so a client that
 //! prefers them goes on in the clear and uncompressed, on loopback, where
-//! its packets can be read; a client that requires TLS cannot connect, and
-//! one that asks for TLS all the same is disconnected. MySQL 8's
-//! `CLIENT_QUERY_ATTRIBUTES` is cleared too: with it a `COM_QUERY` carries
-//! bound attributes before its text. A client may ask for compression the
-//! greeting did not offer (the `mysql` crate does when told to compress)
-//! and then speak uncompressed, as told: so the same bits are cleared in
-//! its handshake response, and the server agrees.
+//! its packets can be read; a client that requires TLS cannot connect.
+//! MySQL 8's `CLIENT_QUERY_ATTRIBUTES` is cleared too: with it a
+//! `COM_QUERY` carries bound attributes before its text. A client that asks
+//! for any of these all the same (PHP's mysqlnd asks for compression when
+//! told to compress, whatever the greeting says; the `mysql` crate goes on
+//! uncompressed) gets an access-denied error that says why, and is
+//! disconnected: the code under test must not insist on compression.
 //!
 //! After the client's handshake response (the connection phase's packets
 //! go on with sequence ids above 0), every client packet with sequence id 0
@@ -56,8 +56,29 @@ pub(crate) fn pass(mut client: TcpStream, upstream: SocketAddr, seen: &Seen) -> 
     let greeting = packet(&mut server, MAX_GREETING)?.ok_or_else(|| bad("no greeting"))?;
     client.write_all(&hide(greeting))?;
     both_ways(client, server, |client, server| {
-        forward(&mut io::BufReader::new(client), server, seen)
+        let mut to_client = client.try_clone()?;
+        let passed = forward(&mut io::BufReader::new(client), server, seen);
+        if let Err(e) = &passed {
+            if e.kind() == io::ErrorKind::Unsupported {
+                // the client is told why, in its own words for a refusal
+                let _ = to_client.write_all(&refusal(&e.to_string()));
+            }
+        }
+        passed
     })
+}
+
+/// An `ERR` packet answering a handshake response (sequence id 2):
+/// access denied, with `why`.
+fn refusal(why: &str) -> Vec<u8> {
+    let mut payload = vec![0xff];
+    payload.extend_from_slice(&1045u16.to_le_bytes());
+    payload.extend_from_slice(b"#28000");
+    payload.extend_from_slice(why.as_bytes());
+    let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+    p.push(2);
+    p.extend_from_slice(&payload);
+    p
 }
 
 /// One whole packet (header and payload), none at the end of the stream
@@ -106,8 +127,8 @@ fn hide(mut p: Vec<u8>) -> Vec<u8> {
 /// the statements among them.
 fn forward(client: &mut impl Read, server: &mut impl Write, seen: &Seen) -> io::Result<()> {
     let mut commands = Commands::default();
-    while let Some(mut p) = packet(client, FULL)? {
-        commands.read(&mut p, seen)?;
+    while let Some(p) = packet(client, FULL)? {
+        commands.read(&p, seen)?;
         server.write_all(&p)?;
     }
     Ok(())
@@ -125,9 +146,9 @@ struct Commands {
 
 impl Commands {
     /// Reads one whole packet; keeps a statement once its payload is whole.
-    fn read(&mut self, p: &mut [u8], seen: &Seen) -> io::Result<()> {
+    fn read(&mut self, p: &[u8], seen: &Seen) -> io::Result<()> {
         let seq = p.get(3).copied().unwrap_or(0);
-        let payload = p.get_mut(HEADER..).unwrap_or_default();
+        let payload = p.get(HEADER..).unwrap_or_default();
         let goes_on = payload.len() == FULL;
         let (total, text) = match self.chained.take() {
             Some((before, mut text)) => {
@@ -139,7 +160,7 @@ impl Commands {
             }
             None if !self.answered => {
                 self.answered = true;
-                agree(payload)?;
+                check_response(payload)?;
                 (payload.len() as u64, None)
             }
             None => {
@@ -164,25 +185,28 @@ impl Commands {
     }
 }
 
-/// The client's handshake response, made to agree with the greeting it was
-/// given: TLS asked for all the same ends the connection (what follows
-/// would be TLS, unreadable here); compression or query attributes asked
-/// for all the same are cleared, so the server speaks what the client,
-/// told they are not offered, speaks: as a server that never offered them.
-fn agree(payload: &mut [u8]) -> io::Result<()> {
-    let Some(low) = payload.get_mut(..2) else {
-        return Ok(());
-    };
-    let caps = u16::from_le_bytes([low[0], low[1]]);
-    if u32::from(caps) & CLIENT_SSL != 0 {
-        return Err(bad("the client asks for TLS, which the pass-through hid"));
+/// Checks the client's handshake response against the greeting it was
+/// given: a client asking for what was hidden all the same is ended. After
+/// TLS asked for comes TLS, unreadable here; after compression asked for,
+/// the server compresses, and so does the client that asked whatever the
+/// greeting said (PHP's mysqlnd), unreadable here too.
+fn check_response(payload: &[u8]) -> io::Result<()> {
+    let low = payload
+        .get(..2)
+        .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
+    let mut caps = u32::from(low);
+    if caps & CLIENT_PROTOCOL_41 != 0 {
+        let high = payload
+            .get(2..4)
+            .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
+        caps |= u32::from(high) << 16;
     }
-    low.copy_from_slice(&(caps & !(HIDDEN as u16)).to_le_bytes());
-    if u32::from(caps) & CLIENT_PROTOCOL_41 != 0 {
-        if let Some(high) = payload.get_mut(2..4) {
-            let caps = u16::from_le_bytes([high[0], high[1]]) & !((HIDDEN >> 16) as u16);
-            high.copy_from_slice(&caps.to_le_bytes());
-        }
+    if caps & HIDDEN != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "rowguard's statement pass-through: the client asks for TLS, compression or query \
+             attributes, which it does not offer; connect without them",
+        ));
     }
     Ok(())
 }
@@ -328,7 +352,7 @@ mod tests {
         let mut ended = None;
         for i in 0..=(MAX_PAYLOAD as usize / FULL + 1) {
             full[3] = i as u8;
-            if commands.read(&mut full, &seen).is_err() {
+            if commands.read(&full, &seen).is_err() {
                 ended = Some(i);
                 break;
             }
@@ -338,13 +362,13 @@ mod tests {
         // packets shorter than a header read as nothing, without a panic
         for p in [&[][..], &[0], &[0, 0, 0], &[1, 0, 0, 0]] {
             let mut c = Commands::default();
-            c.read(&mut p.to_vec(), &seen).unwrap();
-            c.read(&mut p.to_vec(), &seen).unwrap();
+            c.read(p, &seen).unwrap();
+            c.read(p, &seen).unwrap();
         }
     }
 
     #[test]
-    fn a_client_asking_for_tls_is_ended_and_for_compression_is_told_no() {
+    fn a_client_asking_for_what_was_hidden_is_ended() {
         let asking = |flag: u32| {
             let mut r = (0x0000_a685 | flag).to_le_bytes().to_vec();
             r.extend_from_slice(&[0; 28]);
@@ -352,25 +376,27 @@ mod tests {
             bytes.extend(command(COM_QUERY, b"SELECT 1"));
             bytes
         };
-        let (r, out, seen) = run(&asking(CLIENT_SSL), 8);
-        assert!(r.is_err());
-        assert!(out.is_empty() && seen.is_empty());
         for flag in [
+            CLIENT_SSL,
             CLIENT_COMPRESS,
             CLIENT_ZSTD_COMPRESSION_ALGORITHM,
             CLIENT_QUERY_ATTRIBUTES,
         ] {
             let (r, out, seen) = run(&asking(flag), 8);
-            r.unwrap();
-            assert_eq!(out, asking(0), "{flag:#x} cleared, nothing else");
-            assert_eq!(seen, ["SELECT 1"]);
+            assert!(r.is_err(), "{flag:#x}");
+            assert!(out.is_empty() && seen.is_empty(), "{flag:#x}");
         }
-        // before protocol 4.1 the capabilities are 2 bytes: what follows is left alone
-        let mut old = (CLIENT_COMPRESS as u16).to_le_bytes().to_vec();
-        old.extend_from_slice(&[0xff; 5]);
-        let (r, out, _) = run(&packets(1, &old), 1);
+        let refused = refusal("no");
+        assert_eq!(refused, b"\x0b\0\0\x02\xff\x15\x04#28000no");
+        let (r, out, seen) = run(&asking(0), 8);
         r.unwrap();
-        assert_eq!(out, packets(1, &[0, 0, 0xff, 0xff, 0xff, 0xff, 0xff]));
+        assert_eq!((out, seen), (asking(0), vec!["SELECT 1".to_string()]));
+        // before protocol 4.1 the capabilities are 2 bytes: what follows is no flag
+        let mut old = 0x0001_u16.to_le_bytes().to_vec();
+        old.extend_from_slice(&[0xff; 5]);
+        run(&packets(1, &old), 1).0.unwrap();
+        old[0] |= CLIENT_COMPRESS as u8;
+        assert!(run(&packets(1, &old), 1).0.is_err());
     }
 
     /// A MariaDB 10.11 greeting (protocol 10), capabilities `caps`.
