@@ -86,16 +86,25 @@ fn contract(mut w: Watched) {
     });
     assert!(inside.kinds().is_empty(), "{inside:?}");
     // the rows are judged on the last check; before it, the statements the
-    // code sent, where the database side sees them (PostgreSQL's pass-through)
+    // code sent, where the database side sees them (the servers' pass-throughs)
     let rows = inside.statements.last().unwrap();
     assert_eq!((rows.sql.as_str(), rows.changed_rows), (WATCHED_SQL, 1));
     let sent: Vec<&str> = inside.statements.iter().map(|s| s.sql.as_str()).collect();
-    if w.kind() == BackendKind::Postgres {
-        assert_eq!(
-            sent,
-            ["UPDATE items SET note = 'ok' WHERE id = 1", WATCHED_SQL]
-        );
-        assert!(!inside.statements[0].shape.is_empty());
+    let update = "UPDATE items SET note = 'ok' WHERE id = 1";
+    match w.kind() {
+        BackendKind::Postgres => {
+            assert_eq!(sent, [update, WATCHED_SQL]);
+            assert!(!inside.statements[0].shape.is_empty());
+        }
+        BackendKind::Mysql => {
+            // the `mysql` crate asks for `@@max_allowed_packet` as it connects
+            assert_eq!(sent[sent.len() - 2..], [update, WATCHED_SQL], "{sent:?}");
+            assert!(sent[..sent.len() - 2]
+                .iter()
+                .all(|s| s.starts_with("SELECT @@")));
+            assert!(!inside.statements[sent.len() - 2].shape.is_empty());
+        }
+        BackendKind::Sqlite => assert_eq!(sent, [WATCHED_SQL]),
     }
     let outside = op(&mut w, 1, |t| {
         Client::open(t).batch("UPDATE items SET note = 'mine' WHERE id = 1");
@@ -224,6 +233,48 @@ fn mariadb_is_judged_whatever_connection_writes_it() {
         return;
     };
     contract(Watched::mysql(&options, MYSQL).unwrap());
+}
+
+#[test]
+fn mariadb_statements_are_seen_through_the_pass_through() {
+    use mysql::prelude::Queryable;
+    let Some((options, _lock)) = crate::mysql::server() else {
+        return;
+    };
+    let mut w = Watched::mysql(&options, MYSQL).unwrap();
+    assert!(
+        w.target().url().starts_with("mysql://") && w.target().url().contains("@127.0.0.1:"),
+        "the code is given the pass-through"
+    );
+    w.begin_input().unwrap();
+    let v = op(&mut w, 1, |t| {
+        // a client that would compress goes on uncompressed, as the greeting tells it
+        let opts = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(t.url()).unwrap())
+            .compress(Some(mysql::Compression::default()));
+        let mut c = mysql::Conn::new(opts).unwrap();
+        c.exec_drop("UPDATE items SET note = ? WHERE id = ?", ("prepared", 1))
+            .unwrap();
+        c.query_drop("SET @rg = 'two'; SELECT @rg").unwrap();
+    });
+    assert!(v.kinds().is_empty(), "{v:?}");
+    let sent: Vec<&str> = v.statements.iter().map(|s| s.sql.as_str()).collect();
+    let n = sent.len();
+    assert_eq!(
+        sent[n - 3..],
+        [
+            "UPDATE items SET note = ? WHERE id = ?",
+            "SET @rg = 'two'; SELECT @rg",
+            WATCHED_SQL
+        ],
+        "{sent:?}"
+    );
+    assert_eq!(v.statements[n - 1].changed_rows, 1);
+    w.end_input().unwrap();
+    // what an earlier operation sent is not the next one's
+    w.begin_input().unwrap();
+    let none = op(&mut w, 1, |_| {});
+    assert_eq!(none.statements.len(), 1, "{none:?}");
+    w.end_input().unwrap();
 }
 
 /// The raw side of `bench watch`: the same fixture, role and grants, no

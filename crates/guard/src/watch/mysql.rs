@@ -14,10 +14,16 @@
 //! checks off; the fixture's own triggers fire, so this repeats until the
 //! fixture matches, at most three times), counters reset; a fixture still
 //! different is rebuilt.
+//!
+//! The code reaches the server through a pass-through ([`super::proxy::my`])
+//! that keeps the text of every statement it sends, for the engine's shape
+//! feedback and the reports (when the server is reached over TCP; a URL
+//! with a `socket` gives the code that socket, and no statements are seen).
 
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder};
 
+use super::proxy::{self, Proxy};
 use super::{left_open, still_open, tampered, Capture, Restored, Side, Taken, Target};
 use crate::backend::BackendKind;
 use crate::mysql::run::{self, column, ident, literal, my, Objects};
@@ -45,6 +51,8 @@ pub struct MyWatch {
     /// The last log row of an earlier operation.
     seq: i64,
     capture: Capture,
+    /// The statements the code sends, when it reaches the server over TCP.
+    proxy: Option<Proxy>,
 }
 
 impl MyWatch {
@@ -65,9 +73,19 @@ impl MyWatch {
                 ))
                 .map_err(my("letting the app user hold a pool"))?;
             let conn = run::connect(objects.opts_for(&opts), "to rowguard's database")?;
-            Ok::<_, crate::Error>((conn, target_of(&opts, &objects)))
+            // the pass-through only where the code would reach the server over TCP
+            let proxy = match (capture, upstream(&opts)) {
+                (Capture::On, Some(addr)) => {
+                    Some(Proxy::start(addr, proxy::my::pass).map_err(|e| {
+                        crate::Error::Setup(format!("the statement pass-through: {e}"))
+                    })?)
+                }
+                _ => None,
+            };
+            let target = target_of(&opts, &objects, proxy.as_ref().map(Proxy::port));
+            Ok::<_, crate::Error>((conn, target, proxy))
         })();
-        let (conn, target) = match made {
+        let (conn, target, proxy) = match made {
             Ok(m) => m,
             Err(e) => {
                 objects.drop_all(&mut admin);
@@ -84,6 +102,7 @@ impl MyWatch {
             counters: String::new(),
             seq: 0,
             capture,
+            proxy,
         };
         if let Err(e) = watch.build() {
             watch.objects.drop_all(&mut watch.admin);
@@ -318,25 +337,62 @@ fn same_row(t: &TableInfo) -> String {
         .join(" AND ")
 }
 
-/// The URL the code under test connects with.
-fn target_of(opts: &OptsBuilder, objects: &Objects) -> Target {
+/// The server's TCP address, when the URL names no socket.
+fn upstream(opts: &OptsBuilder) -> Option<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
     let opts = Opts::from(opts.clone());
-    let host = opts.get_ip_or_hostname();
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
+    if opts.get_socket().is_some() {
+        return None;
+    }
+    (opts.get_ip_or_hostname().as_ref(), opts.get_tcp_port())
+        .to_socket_addrs()
+        .ok()?
+        .next()
+}
+
+/// The URL the code under test connects with: the pass-through on `proxy`
+/// when there is one, else the server's own address or socket; the
+/// fixture's database, the app user and its password. `prefer_socket=false`
+/// keeps the `mysql` crate on the address it is given (on a loopback
+/// address it would otherwise ask the server for its socket and move there,
+/// past the pass-through).
+fn target_of(opts: &OptsBuilder, objects: &Objects, proxy: Option<u16>) -> Target {
+    let opts = Opts::from(opts.clone());
+    let (host, port) = match proxy {
+        Some(port) => ("127.0.0.1".to_string(), port),
+        None => {
+            let host = opts.get_ip_or_hostname();
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.to_string()
+            };
+            (host, opts.get_tcp_port())
+        }
+    };
+    let how = match opts.get_socket() {
+        Some(path) if proxy.is_none() => format!("socket={}", query_value(path)),
+        _ => "prefer_socket=false".to_string(),
     };
     Target::new(
         BackendKind::Mysql,
         format!(
-            "mysql://{}:{}@{host}:{}/{}",
-            objects.app,
-            objects.password,
-            opts.get_tcp_port(),
-            objects.database
+            "mysql://{}:{}@{host}:{port}/{}?{how}",
+            objects.app, objects.password, objects.database
         ),
     )
+}
+
+/// `text` as a URL query value (percent-encoded but for what never needs it).
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'.' | b'_' | b'-' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 impl Drop for MyWatch {
@@ -356,11 +412,17 @@ impl Side for MyWatch {
 
     fn mark(&mut self) -> crate::Result<()> {
         self.seq = self.last_seq()?;
+        if let Some(p) = &self.proxy {
+            p.take();
+        }
         Ok(())
     }
 
     fn take(&mut self) -> crate::Result<Taken> {
-        let mut taken = Taken::default();
+        let mut taken = Taken {
+            statements: self.proxy.as_ref().map(Proxy::take).unwrap_or_default(),
+            ..Taken::default()
+        };
         self.end_open_sessions(&mut taken)?;
         let triggers = column(
             &mut self.conn,
@@ -434,5 +496,44 @@ impl Side for MyWatch {
                 |row: mysql::Row| values::row_values(&row),
             )
             .map_err(|e| db_error(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objects() -> Objects {
+        Objects {
+            database: "rowguard_1_2_3".into(),
+            app: "rowguard_1_2_3_app".into(),
+            host: "localhost".into(),
+            password: "pw".into(),
+        }
+    }
+
+    #[test]
+    fn the_target_is_the_pass_through_or_the_socket() {
+        let tcp = run::opts_of("mysql://admin:x@db.example:3307/").unwrap();
+        assert_eq!(
+            target_of(&tcp, &objects(), Some(4000)).url(),
+            "mysql://rowguard_1_2_3_app:pw@127.0.0.1:4000/rowguard_1_2_3?prefer_socket=false"
+        );
+        assert_eq!(
+            target_of(&tcp, &objects(), None).url(),
+            "mysql://rowguard_1_2_3_app:pw@db.example:3307/rowguard_1_2_3?prefer_socket=false"
+        );
+        // a socket: no pass-through, the code is given the socket
+        let socket =
+            run::opts_of("mysql://admin:x@localhost/?socket=/run/my%20sql/s.sock").unwrap();
+        assert_eq!(upstream(&socket), None);
+        let url = target_of(&socket, &objects(), None);
+        assert_eq!(
+            url.url(),
+            "mysql://rowguard_1_2_3_app:pw@localhost:3306/rowguard_1_2_3?socket=/run/my%20sql/s.sock"
+        );
+        let back = Opts::from_url(url.url()).unwrap();
+        assert_eq!(back.get_socket(), Some("/run/my sql/s.sock"));
+        assert!(upstream(&run::opts_of("mysql://admin:x@127.0.0.1:3307/").unwrap()).is_some());
     }
 }

@@ -22,13 +22,13 @@
 //!   sequences reset; then every table is compared with its copy, and the
 //!   fixture is rebuilt when one differs.
 //!
-//! The code reaches the server through a pass-through ([`super::proxy`])
+//! The code reaches the server through a pass-through ([`super::proxy::pg`])
 //! that keeps the text of every statement it sends, for the engine's
 //! shape feedback and the reports (when the server is reached over TCP).
 
 use postgres::{Client, Config, SimpleQueryMessage};
 
-use super::proxy::Proxy;
+use super::proxy::{self, Proxy};
 use super::{left_open, still_open, tampered, Capture, Restored, Side, Taken, Target};
 use crate::backend::BackendKind;
 use crate::policy::TableInfo;
@@ -81,9 +81,11 @@ impl PgWatch {
             let conn = connect(&objects.config_for(&config), "to rowguard's database")?;
             // the pass-through only where the code would reach the server over TCP
             let proxy = match (capture, upstream(&config)) {
-                (Capture::On, Some(addr)) => Some(Proxy::start(addr).map_err(|e| {
-                    crate::Error::Setup(format!("the statement pass-through: {e}"))
-                })?),
+                (Capture::On, Some(addr)) => {
+                    Some(Proxy::start(addr, proxy::pg::pass).map_err(|e| {
+                        crate::Error::Setup(format!("the statement pass-through: {e}"))
+                    })?)
+                }
                 _ => None,
             };
             let target = target_of(&config, &objects, proxy.as_ref().map(Proxy::port));
