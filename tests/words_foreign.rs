@@ -372,6 +372,14 @@ fn dict_shows_the_words_of_a_mixed_tree_and_skips_a_broken_file() {
     }
     std::fs::write(src.join("broken.py"), "def rows(:\n    return 'zzbroken'\n").unwrap();
     std::fs::write(src.join("README.txt"), "not read: 'readmeword'").unwrap();
+    // installed packages and minified scripts are not the application's words
+    std::fs::create_dir_all(src.join("node_modules/left-pad")).unwrap();
+    std::fs::write(
+        src.join("node_modules/left-pad/index.js"),
+        "if (x === 'padword') {}",
+    )
+    .unwrap();
+    std::fs::write(src.join("app.min.js"), "if(x==='minword'){}").unwrap();
     let out = rowguard(&["dict", "--source", src.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -394,9 +402,9 @@ fn dict_shows_the_words_of_a_mixed_tree_and_skips_a_broken_file() {
     );
     assert!(named("reference", "see #"));
     assert!(named("reference", "ref:"));
-    assert!(!entries
-        .iter()
-        .any(|e| e.value == b"zzbroken" || e.value == b"readmeword"));
+    for never in [&b"zzbroken"[..], b"readmeword", b"padword", b"minword"] {
+        assert!(!entries.iter().any(|e| e.value == never), "{never:?}");
+    }
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! from crashing or ballooning the harvest. Rust files (`.rs`) are read with
 //! `syn` ([`harvest`]); PHP, Python, JavaScript, TypeScript, Ruby, Go and
 //! Java files (the extensions of [`foreign::EXTENSIONS`]) with their
-//! tree-sitter grammars ([`foreign`]), under the same bounds. Every file comes through the
+//! tree-sitter grammars ([`foreign`]), under the same bounds; in a folder,
+//! those files are not read inside the [`THIRD_PARTY`] folders of installed
+//! packages (`node_modules`, `vendor`, ...) nor when minified (`.min.js`). Every file comes through the
 //! one file-input layer ([`crate::tools::input`]): folders by its bounded walk,
 //! files opened as regular files only and read up to [`MAX_SOURCE`] bytes
 //! actually read.
@@ -91,9 +93,38 @@ fn foreign_extension(p: &Path) -> Option<&str> {
         .filter(|e| foreign::reads(e))
 }
 
-/// Whether a file in a folder is read: Rust, or a language of [`foreign`].
-fn is_source(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e == "rs") || foreign_extension(p).is_some()
+/// Folders of other people's code an application keeps beside its own
+/// (packages installed by npm, Composer, Bundler, pip, Go): a file of
+/// another language under one is not read, so they neither fill the
+/// harvest's byte budget nor bury the application's words.
+const THIRD_PARTY: &[&str] = &[
+    "node_modules",
+    "bower_components",
+    "vendor",
+    "site-packages",
+    "__pycache__",
+];
+
+/// Whether file `p` of a folder walked from `root` is read: Rust, or a
+/// language of [`foreign`] outside [`THIRD_PARTY`] folders and minified
+/// scripts (`.min.js`).
+fn is_source(root: &Path, p: &Path) -> bool {
+    if p.extension().is_some_and(|e| e == "rs") {
+        return true;
+    }
+    if foreign_extension(p).is_none() {
+        return false;
+    }
+    let minified = p
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .is_some_and(|s| s.ends_with(".min"));
+    let third_party = p.strip_prefix(root).unwrap_or(p).components().any(|c| {
+        c.as_os_str()
+            .to_str()
+            .is_some_and(|c| THIRD_PARTY.contains(&c))
+    });
+    !minified && !third_party
 }
 
 /// The extensions read, for messages: `.rs .php .py ...`.
@@ -118,11 +149,11 @@ fn source_files(path: &Path) -> crate::Result<(Vec<PathBuf>, Vec<Skipped>)> {
     let special = w
         .special
         .into_iter()
-        .filter(|(p, _)| is_source(p))
+        .filter(|(p, _)| is_source(path, p))
         .map(|(path, reason)| Skipped { path, reason })
         .collect();
     Ok((
-        w.files.into_iter().filter(|p| is_source(p)).collect(),
+        w.files.into_iter().filter(|p| is_source(path, p)).collect(),
         special,
     ))
 }
