@@ -360,6 +360,13 @@ fn each_language_s_own_ways_of_comparing() {
     assert_eq!(rank_of(&js, "kept"), Some(Rank::Literal));
     assert_eq!(rank_of(&js, "alpha"), Some(Rank::Compared));
     assert_eq!(rank_of(&js, "beta"), Some(Rank::Compared));
+    // an enum member compared by name gives its value
+    let ts = words_of(
+        "c.ts",
+        "enum Status { Paid = \"paid\", Void = \"void\" }\nexport const ok = (s: string) => s === Status.Paid;\n",
+    );
+    assert_eq!(rank_of(&ts, "paid"), Some(Rank::Compared));
+    assert_eq!(rank_of(&ts, "void"), Some(Rank::Literal));
 }
 
 #[test]

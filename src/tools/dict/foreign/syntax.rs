@@ -180,6 +180,8 @@ const JS_BINDINGS: &[(&str, &str, &str)] = &[
     ("assignment_expression", "left", "right"),
     ("field_definition", "property", "value"),
     ("public_field_definition", "name", "value"),
+    // TypeScript: `enum Status { Paid = "paid" }`
+    ("enum_assignment", "name", "value"),
 ];
 
 #[rustfmt::skip]
