@@ -3,17 +3,18 @@
 //! tree-sitter grammars, not grepped, and ranked as [`super::harvest`] ranks
 //! Rust's: what this module owns is the reading of those languages; the
 //! ranks, the literal and fragment words, and a regular expression's
-//! template are the Rust harvest's own ([`super::harvest::literal_words`],
-//! [`super::harvest::regex_template`]). What each grammar calls a string, a
-//! call or an arm is in [`syntax`]; a literal's text (interpolations,
-//! escapes, PHP's regex delimiters) in [`text`]; the walk over a file's
-//! tree and the ranks it gives in [`walk`], calls in [`calls`].
+//! template are the Rust harvest's own (`harvest::literal_words`,
+//! `harvest::regex_template`). What each grammar calls a string, a call or
+//! an arm is in `foreign/syntax.rs`; a literal's text (interpolations,
+//! escapes, PHP's regex delimiters) in `foreign/text.rs`; the walk over a
+//! file's tree and the ranks it gives in `foreign/walk.rs`, calls in
+//! `foreign/calls.rs`.
 //!
 //! - [`Rank::Compared`]: a string or character literal that is an operand
 //!   of `==`, `===`, `!=`, `!==`, `<>`, `in` / `not in` (Python), `=~`
 //!   (Ruby); of a `switch` / `case` / `match` / `when` arm; of a call that
 //!   compares text (`str_contains`, `strpos`, `startswith`, `includes`,
-//!   `include?`, `strings.Contains`, `equals`, ...: [`syntax`] lists them),
+//!   `include?`, `strings.Contains`, `equals`, ...: `syntax.rs` lists them),
 //!   its receiver included (`"x".equals(s)`, `['a', 'b'].includes(s)`);
 //!   the elements of an array compared (`in ('a', 'b')`, `in_array`); an
 //!   operand seen through a case conversion (`strtolower('X')`,

@@ -97,7 +97,7 @@ fn foreign_extension(p: &Path) -> Option<&str> {
 /// (packages installed by npm, Composer, Bundler, pip, Go): a file of
 /// another language under one is not read, so they neither fill the
 /// harvest's byte budget nor bury the application's words.
-const THIRD_PARTY: &[&str] = &[
+pub const THIRD_PARTY: &[&str] = &[
     "node_modules",
     "bower_components",
     "vendor",
