@@ -50,6 +50,8 @@ mod faults;
 mod words;
 // words the code reads and builds: assembled words, row references, values read from the database, stored text
 mod read_words;
+// words from applications in other languages: PHP, Python, JavaScript, TypeScript, Ruby, Go, Java
+mod words_foreign;
 // the guard on a real PostgreSQL server: channel table, fixtures, isolation, the corpus oracle
 mod postgres;
 // hostile code against the guard on PostgreSQL: no escape, no blinding, nothing outlasts it or is left

@@ -290,6 +290,13 @@ const REGEX_CONSTRUCTORS: &[&str] = &["Regex", "RegexBuilder", "regex", "lazy_re
 /// `ref: `): what the text holds before the key the code captures. `None`
 /// when nothing literal comes first, or no group or digit class follows.
 pub(super) fn regex_template(pattern: &[u8]) -> Option<Vec<u8>> {
+    let (out, keyed) = regex_start(pattern)?;
+    (keyed && !out.trim().is_empty()).then(|| out.into_bytes())
+}
+
+/// The literal start of regular expression `pattern` (as
+/// [`regex_template`] reads it) and whether a group or digit class follows it.
+pub(super) fn regex_start(pattern: &[u8]) -> Option<(String, bool)> {
     let p = std::str::from_utf8(pattern).ok()?;
     let mut out = String::new();
     let mut chars = p.chars().peekable();
@@ -330,7 +337,26 @@ pub(super) fn regex_template(pattern: &[u8]) -> Option<Vec<u8>> {
             c => out.push(c),
         }
     }
-    (keyed && !out.trim().is_empty()).then(|| out.into_bytes())
+    Some((out, keyed))
+}
+
+/// The words of literal `v`: itself when it is at most
+/// [`super::format::MAX_ENTRY`] bytes (a [`Rank::Literal`]), and the words
+/// (runs of letters, digits, `_`) of a longer or multi-word one
+/// ([`Rank::Fragment`]s: keywords and names of the code's own SQL).
+pub(super) fn literal_words(v: Vec<u8>, out: &mut Vec<(Vec<u8>, Rank)>) {
+    let short = v.len() <= super::format::MAX_ENTRY;
+    let prose = v.iter().any(u8::is_ascii_whitespace);
+    if short {
+        out.push((v.clone(), Rank::Literal));
+    }
+    if !short || prose {
+        for w in v.split(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80)) {
+            if w.len() >= MIN_FRAGMENT && w.len() <= super::format::MAX_ENTRY {
+                out.push((w.to_vec(), Rank::Fragment));
+            }
+        }
+    }
 }
 
 impl<'ast> Visit<'ast> for Harvest {
@@ -346,18 +372,7 @@ impl<'ast> Visit<'ast> for Harvest {
 
     fn visit_lit(&mut self, lit: &'ast Lit) {
         if let Some(v) = lit_bytes(lit) {
-            let short = v.len() <= super::format::MAX_ENTRY;
-            let prose = v.iter().any(u8::is_ascii_whitespace);
-            if short {
-                self.words.push((v.clone(), Rank::Literal));
-            }
-            if !short || prose {
-                for w in v.split(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80)) {
-                    if w.len() >= MIN_FRAGMENT && w.len() <= super::format::MAX_ENTRY {
-                        self.words.push((w.to_vec(), Rank::Fragment));
-                    }
-                }
-            }
+            literal_words(v, &mut self.words);
         }
     }
 

@@ -1,5 +1,7 @@
 //! Dictionaries of words for the fuzzers: harvested from the code under
-//! test ([`harvest`], with `syn`), read from and written to libFuzzer's
+//! test ([`harvest`], with `syn`, for Rust; [`foreign`], with tree-sitter
+//! grammars, for PHP, Python, JavaScript, TypeScript, Ruby, Go and Java),
+//! read from and written to libFuzzer's
 //! dictionary format ([`format`]), and handed to the built-in engine, the
 //! libFuzzer custom mutator and `rowguard dict`.
 //!
@@ -25,6 +27,7 @@ pub mod compose;
 pub mod depth;
 pub mod fixture;
 mod fold;
+pub mod foreign;
 pub mod format;
 pub mod harvest;
 pub mod recent;
@@ -121,7 +124,7 @@ pub struct Skipped {
 #[derive(Debug, Clone, Default)]
 pub struct Harvested {
     pub dictionary: Dictionary,
-    /// Rust files parsed.
+    /// Source files parsed (Rust and the languages of [`foreign`]).
     pub files: usize,
     /// Files not harvested (not parseable, nested too deep, too large, not
     /// a regular file, past the harvest's byte budget): a warning each.

@@ -1,21 +1,28 @@
 //! Harvesting a source tree (`dict --source`, `fuzz --source`, the gate's
 //! default): which files are read, and the bounds that keep a hostile tree
-//! from crashing or ballooning the harvest. Every file comes through the
+//! from crashing or ballooning the harvest. Rust files (`.rs`) are read with
+//! `syn` ([`harvest`]); PHP, Python, JavaScript, TypeScript, Ruby, Go and
+//! Java files (the extensions of [`foreign::EXTENSIONS`]) with their
+//! tree-sitter grammars ([`foreign`]), under the same bounds; in a folder,
+//! those files are not read inside the [`THIRD_PARTY`] folders of installed
+//! packages (`node_modules`, `vendor`, ...) nor when minified (`.min.js`). Every file comes through the
 //! one file-input layer ([`crate::tools::input`]): folders by its bounded walk,
 //! files opened as regular files only and read up to [`MAX_SOURCE`] bytes
 //! actually read.
 //!
 //! Skipped with a warning (in [`Harvested::skipped`]), never a crash: a
 //! file that does not parse, one nested past [`depth::MAX_DEPTH`] or holding
-//! more than [`depth::MAX_TOKENS`] tokens, one larger than [`MAX_SOURCE`],
-//! a `.rs` entry that is not a regular file (FIFO, device, `/proc`), and
-//! every file after [`MAX_HARVEST`] bytes in all. Each file is tokenized,
-//! checked, parsed and visited on a thread of its own with a
-//! [`PARSE_STACK`] stack, so even the bounded depth cannot overflow it. The
+//! more than [`depth::MAX_TOKENS`] tokens (Rust), one whose parse takes
+//! longer than [`foreign::PARSE_TIME`] (the other languages), one larger
+//! than [`MAX_SOURCE`], an entry with one of those extensions that is not a
+//! regular file (FIFO, device, `/proc`), and every file after
+//! [`MAX_HARVEST`] bytes in all. Each file is parsed and visited on a
+//! thread of its own with a [`PARSE_STACK`] stack (a Rust file tokenized
+//! and checked first), so even the bounded depth cannot overflow it. The
 //! dictionary is capped at [`super::MAX_WORDS`] words ([`Harvested::cut`]).
 //!
-//! A missing path, a binary file, a root on `/proc`, or no Rust file at all
-//! is an error (exit 2).
+//! A missing path, a binary file, a root on `/proc`, or no source file
+//! rowguard reads at all is an error (exit 2).
 //!
 //! The folders a harness declares ([`crate::harness::domain::Harness::sources`])
 //! are best written with [`sources!`](crate::sources), which makes each one
@@ -27,7 +34,7 @@
 use std::path::{Path, PathBuf};
 
 use super::depth::{self, TooMuch};
-use super::{harvest, Dictionary, Harvested, Rank, Skipped};
+use super::{foreign, harvest, Dictionary, Harvested, Rank, Skipped};
 
 /// The source folders of a harness, each absolute in the directory of the
 /// crate that writes the macro (its `CARGO_MANIFEST_DIR`, at compile time):
@@ -79,9 +86,59 @@ pub const MAX_HARVEST: u64 = 8 << 20;
 /// what the parse touches is memory).
 pub const PARSE_STACK: usize = 512 << 20;
 
-/// The Rust files under `path` (itself when it is a file), sorted, and the
-/// `.rs` entries that are not regular files.
-fn rust_files(path: &Path) -> crate::Result<(Vec<PathBuf>, Vec<Skipped>)> {
+/// The extension of a file a grammar other than Rust's reads.
+fn foreign_extension(p: &Path) -> Option<&str> {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| foreign::reads(e))
+}
+
+/// Folders of other people's code an application keeps beside its own
+/// (packages installed by npm, Composer, Bundler, pip, Go): a file of
+/// another language under one is not read, so they neither fill the
+/// harvest's byte budget nor bury the application's words.
+pub const THIRD_PARTY: &[&str] = &[
+    "node_modules",
+    "bower_components",
+    "vendor",
+    "site-packages",
+    "__pycache__",
+];
+
+/// Whether file `p` of a folder walked from `root` is read: Rust, or a
+/// language of [`foreign`] outside [`THIRD_PARTY`] folders and minified
+/// scripts (`.min.js`).
+fn is_source(root: &Path, p: &Path) -> bool {
+    if p.extension().is_some_and(|e| e == "rs") {
+        return true;
+    }
+    if foreign_extension(p).is_none() {
+        return false;
+    }
+    let minified = p
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .is_some_and(|s| s.ends_with(".min"));
+    let third_party = p.strip_prefix(root).unwrap_or(p).components().any(|c| {
+        c.as_os_str()
+            .to_str()
+            .is_some_and(|c| THIRD_PARTY.contains(&c))
+    });
+    !minified && !third_party
+}
+
+/// The extensions read, for messages: `.rs .php .py ...`.
+fn extensions() -> String {
+    std::iter::once("rs")
+        .chain(foreign::EXTENSIONS.iter().copied())
+        .map(|e| format!(".{e}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The source files under `path` (itself when it is a file), sorted, and
+/// the entries with a source file's extension that are not regular files.
+fn source_files(path: &Path) -> crate::Result<(Vec<PathBuf>, Vec<Skipped>)> {
     let meta = std::fs::metadata(path).map_err(|e| crate::Error::io(path, e))?;
     if !meta.is_dir() {
         // a named file must be one: a FIFO or device given by name is refused
@@ -89,14 +146,16 @@ fn rust_files(path: &Path) -> crate::Result<(Vec<PathBuf>, Vec<Skipped>)> {
         return Ok((vec![path.to_path_buf()], Vec::new()));
     }
     let w = crate::tools::input::walk::walk(path)?;
-    let rs = |p: &PathBuf| p.extension().is_some_and(|e| e == "rs");
     let special = w
         .special
         .into_iter()
-        .filter(|(p, _)| rs(p))
+        .filter(|(p, _)| is_source(path, p))
         .map(|(path, reason)| Skipped { path, reason })
         .collect();
-    Ok((w.files.into_iter().filter(rs).collect(), special))
+    Ok((
+        w.files.into_iter().filter(|p| is_source(path, p)).collect(),
+        special,
+    ))
 }
 
 /// Reads one source file: `Ok(Err(why))` when it is skipped (too large).
@@ -109,16 +168,22 @@ fn read_source(f: &Path) -> crate::Result<Result<String, String>> {
     match String::from_utf8(bytes) {
         Ok(t) if !t.contains('\0') => Ok(Ok(t)),
         _ => Err(crate::Error::Usage(format!(
-            "{}: binary file, not Rust source",
+            "{}: binary file, not source code",
             f.display()
         ))),
     }
 }
 
-/// Tokenizes, bounds, parses and harvests `text` on a thread with a
-/// [`PARSE_STACK`] stack; `Err` says why the file is skipped.
-fn harvest_bounded(text: String) -> Result<Vec<(Vec<u8>, Rank)>, String> {
+/// Tokenizes, bounds, parses and harvests `text`, the text of file `f`, on
+/// a thread with a [`PARSE_STACK`] stack; `Err` says why the file is
+/// skipped. A file a grammar of [`foreign`] reads is parsed with it; any
+/// other is Rust.
+fn harvest_bounded(f: &Path, text: String) -> Result<Vec<(Vec<u8>, Rank)>, String> {
+    let other = foreign_extension(f).map(str::to_string);
     let work = move || {
+        if let Some(ext) = other {
+            return foreign::harvest(&ext, &text);
+        }
         let tokens: proc_macro2::TokenStream = text.parse().map_err(|e| format!("{e:?}"))?;
         match depth::check(tokens) {
             Err(TooMuch::Depth) => {
@@ -141,8 +206,8 @@ fn harvest_bounded(text: String) -> Result<Vec<(Vec<u8>, Rank)>, String> {
         .unwrap_or_else(|_| Err("the parser panicked".into()))
 }
 
-/// Harvests every Rust file under `paths` (files or folders); see the
-/// module doc for what is skipped and what is an error.
+/// Harvests every source file under `paths` (files or folders); see the
+/// module doc for what is read, what is skipped and what is an error.
 pub fn harvest_sources(paths: &[PathBuf]) -> crate::Result<Harvested> {
     if paths.is_empty() {
         return Err(crate::Error::Usage("no source path given".into()));
@@ -151,11 +216,12 @@ pub fn harvest_sources(paths: &[PathBuf]) -> crate::Result<Harvested> {
     let mut out = Harvested::default();
     let mut read = 0u64;
     for root in paths {
-        let (files, special) = rust_files(root)?;
+        let (files, special) = source_files(root)?;
         if files.is_empty() && special.is_empty() {
             return Err(crate::Error::Usage(format!(
-                "{}: no Rust source (.rs) file in it",
-                root.display()
+                "{}: no source file rowguard reads ({}) in it",
+                root.display(),
+                extensions()
             )));
         }
         out.skipped.extend(special);
@@ -178,7 +244,7 @@ pub fn harvest_sources(paths: &[PathBuf]) -> crate::Result<Harvested> {
                 }
             };
             read += text.len() as u64;
-            match harvest_bounded(text) {
+            match harvest_bounded(&f, text) {
                 Ok(w) => {
                     words.extend(w);
                     out.files += 1;
