@@ -40,7 +40,7 @@ enum Which {
         /// sibling `pipeline_plain`, when present, as plain `libfuzzer`.
         #[arg(long)]
         cargo_fuzz: Option<PathBuf>,
-        /// Rust source to harvest words from for the `rowguard+dict` engine; repeatable
+        /// Source (Rust, or an application's) to harvest words from for the `rowguard+dict` engine; repeatable
         /// (default: the harness's own source folders, `Harness::sources`; a
         /// declared folder that is missing is an error).
         #[arg(long, value_name = "PATH")]

@@ -14,7 +14,7 @@ use anyhow::Context;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Rust source files or folders (every .rs file under them).
+    /// Source files or folders: Rust, PHP, Python, JavaScript, TypeScript, Ruby, Go and Java parsed; the quoted strings of other languages.
     #[arg(long, required = true, num_args = 1..)]
     source: Vec<PathBuf>,
     /// Write the dictionary here (default: stdout).

@@ -56,7 +56,7 @@ pub struct Args {
     /// four case variants; repeatable.
     #[arg(long = "dict", value_name = "FILE")]
     dict: Vec<PathBuf>,
-    /// Rust source file or folder to harvest words from (comparison operands first); repeatable.
+    /// Source file or folder to harvest words from (Rust, PHP, Python, JS/TS, Ruby, Go, Java; quoted strings of other languages), comparison operands first; repeatable (under `app`: default the spec's `source`).
     #[arg(long, value_name = "PATH")]
     source: Vec<PathBuf>,
     /// Also write the run as one self-contained HTML page here (cells of a
@@ -225,7 +225,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         cfg.kinds = kinds(list)?;
     }
     cfg.corpus = args.corpus;
-    cfg.dictionary = super::dict::words(&args.dict, &args.source)?;
+    // under `app SPEC`, the spec's `source` is read without being told
+    // (a spec names it for its words; a Rust harness's fuzz takes --source)
+    let source = match args.source.is_empty() && super::in_app() {
+        true => super::default_sources(harness)?,
+        false => args.source,
+    };
+    cfg.dictionary = super::dict::words(&args.dict, &source)?;
     cfg.artifacts = Some(
         args.artifacts
             .unwrap_or_else(|| super::default_artifacts(pipeline.name())),

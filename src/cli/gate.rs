@@ -45,7 +45,7 @@ pub struct Args {
     /// Where fuzz findings go (default: artifacts/<pipeline> at the project's root).
     #[arg(long)]
     artifacts: Option<PathBuf>,
-    /// Rust source to harvest words from for the fuzz stage; repeatable
+    /// Source (Rust, or an application's in another language) to harvest words from for the fuzz stage; repeatable
     /// (default: the harness's own source folders, `Harness::sources`; a
     /// declared folder that is missing is an error).
     #[arg(long, value_name = "PATH")]

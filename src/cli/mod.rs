@@ -116,6 +116,11 @@ pub fn in_project(rel: &std::path::Path) -> std::path::PathBuf {
     out.join(rel)
 }
 
+/// Whether the command runs under `app SPEC`.
+pub fn in_app() -> bool {
+    APP_HOME.get().is_some()
+}
+
 /// Where a run's findings go by default: `artifacts/<pipeline>` of the project.
 pub fn default_artifacts(pipeline: &str) -> std::path::PathBuf {
     in_project(&std::path::Path::new("artifacts").join(pipeline))
@@ -256,8 +261,8 @@ enum Command {
         after_help = "Exit codes: 0 no line escapes, 1 at least one finding, 2 bad usage, unreadable input, or lines that could not be checked."
     )]
     Scan(scan::Args),
-    /// Harvest words from Rust source into a libFuzzer dictionary (comparison operands first).
-    #[command(after_help = "Exit codes: 0 written, 2 bad usage or no Rust source to read.")]
+    /// Harvest words from source (Rust, or an application's) into a libFuzzer dictionary (comparison operands first).
+    #[command(after_help = "Exit codes: 0 written, 2 bad usage or no source file to read.")]
     Dict(dict::Args),
     /// The same text lines on SQLite and on each server (PostgreSQL, MariaDB/MySQL): every line whose verdicts differ, and why.
     #[command(

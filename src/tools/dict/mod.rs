@@ -29,6 +29,7 @@ pub mod fixture;
 mod fold;
 pub mod foreign;
 pub mod format;
+pub mod generic;
 pub mod harvest;
 pub mod recent;
 pub mod sources;

@@ -34,7 +34,7 @@
 use std::path::{Path, PathBuf};
 
 use super::depth::{self, TooMuch};
-use super::{foreign, harvest, Dictionary, Harvested, Rank, Skipped};
+use super::{foreign, generic, harvest, Dictionary, Harvested, Rank, Skipped};
 
 /// The source folders of a harness, each absolute in the directory of the
 /// crate that writes the macro (its `CARGO_MANIFEST_DIR`, at compile time):
@@ -93,6 +93,13 @@ fn foreign_extension(p: &Path) -> Option<&str> {
         .filter(|e| foreign::reads(e))
 }
 
+/// The extension of a file only quoted strings are read from ([`generic`]).
+fn generic_extension(p: &Path) -> Option<&str> {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| generic::EXTENSIONS.contains(e))
+}
+
 /// Folders of other people's code an application keeps beside its own
 /// (packages installed by npm, Composer, Bundler, pip, Go): a file of
 /// another language under one is not read, so they neither fill the
@@ -112,7 +119,7 @@ fn is_source(root: &Path, p: &Path) -> bool {
     if p.extension().is_some_and(|e| e == "rs") {
         return true;
     }
-    if foreign_extension(p).is_none() {
+    if foreign_extension(p).is_none() && generic_extension(p).is_none() {
         return false;
     }
     let minified = p
@@ -131,6 +138,7 @@ fn is_source(root: &Path, p: &Path) -> bool {
 fn extensions() -> String {
     std::iter::once("rs")
         .chain(foreign::EXTENSIONS.iter().copied())
+        .chain(generic::EXTENSIONS.iter().copied())
         .map(|e| format!(".{e}"))
         .collect::<Vec<_>>()
         .join(" ")
@@ -180,9 +188,16 @@ fn read_source(f: &Path) -> crate::Result<Result<String, String>> {
 /// other is Rust.
 fn harvest_bounded(f: &Path, text: String) -> Result<Vec<(Vec<u8>, Rank)>, String> {
     let other = foreign_extension(f).map(str::to_string);
+    // a language no grammar here reads: its quoted strings; a file named
+    // with no known extension at all is read that way too
+    let generic = other.is_none()
+        && (generic_extension(f).is_some() || f.extension().is_none_or(|e| e != "rs"));
     let work = move || {
         if let Some(ext) = other {
             return foreign::harvest(&ext, &text);
+        }
+        if generic {
+            return Ok(generic::harvest(&text));
         }
         let tokens: proc_macro2::TokenStream = text.parse().map_err(|e| format!("{e:?}"))?;
         match depth::check(tokens) {
