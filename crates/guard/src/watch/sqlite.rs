@@ -493,8 +493,26 @@ fn same(a: &Picture, b: &Picture) -> bool {
 }
 
 /// Deletes the rows of `now` that differ from `built` and inserts the built
-/// ones, sequences last, in one transaction.
+/// ones, sequences last, in one transaction, with foreign keys off: a parent
+/// row goes back while its children are still there (a check would refuse
+/// the delete, a cascade would delete built rows); the result is the built
+/// fixture, whose keys hold.
 fn put_back(
+    conn: &Connection,
+    tables: &[TableInfo],
+    now: &Picture,
+    built: &Picture,
+) -> rusqlite::Result<()> {
+    let keys_on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let done = put_back_rows(conn, tables, now, built);
+    if keys_on {
+        conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    }
+    done
+}
+
+fn put_back_rows(
     conn: &Connection,
     tables: &[TableInfo],
     now: &Picture,
