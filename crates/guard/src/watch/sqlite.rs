@@ -493,32 +493,15 @@ fn same(a: &Picture, b: &Picture) -> bool {
 }
 
 /// Deletes the rows of `now` that differ from `built` and inserts the built
-/// ones, sequences last, in one transaction, with foreign keys off: a parent
-/// row goes back while its children are still there (a check would refuse
-/// the delete, a cascade would delete built rows); the result is the built
-/// fixture, whose keys hold.
+/// ones, sequences last, in one transaction, its foreign keys checked at
+/// its end: a parent row goes back while its children are still there.
 fn put_back(
     conn: &Connection,
     tables: &[TableInfo],
     now: &Picture,
     built: &Picture,
 ) -> rusqlite::Result<()> {
-    let keys_on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
-    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
-    let done = put_back_rows(conn, tables, now, built);
-    if keys_on {
-        conn.execute_batch("PRAGMA foreign_keys = ON")?;
-    }
-    done
-}
-
-fn put_back_rows(
-    conn: &Connection,
-    tables: &[TableInfo],
-    now: &Picture,
-    built: &Picture,
-) -> rusqlite::Result<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    conn.execute_batch("BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON")?;
     let run = || -> rusqlite::Result<()> {
         // every delete first, then every insert: a unique value moving between rows never meets itself
         for inserting in [false, true] {
