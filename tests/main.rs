@@ -82,3 +82,5 @@ mod tripwire_capture;
 mod setup;
 // code with its own client judged at the database: SQLite file, PostgreSQL, MariaDB
 mod watch;
+// running applications in other languages (examples/apps: Python, PHP on SQLite and MariaDB) through `rowguard app SPEC`
+mod apps;

@@ -493,14 +493,15 @@ fn same(a: &Picture, b: &Picture) -> bool {
 }
 
 /// Deletes the rows of `now` that differ from `built` and inserts the built
-/// ones, sequences last, in one transaction.
+/// ones, sequences last, in one transaction, its foreign keys checked at
+/// its end: a parent row goes back while its children are still there.
 fn put_back(
     conn: &Connection,
     tables: &[TableInfo],
     now: &Picture,
     built: &Picture,
 ) -> rusqlite::Result<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    conn.execute_batch("BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON")?;
     let run = || -> rusqlite::Result<()> {
         // every delete first, then every insert: a unique value moving between rows never meets itself
         for inserting in [false, true] {
