@@ -127,7 +127,12 @@ fn found(spec: &str, version: &str, runs: &str, database: &[&str]) {
     let all = artifacts(&artifacts_dir);
     let replayed = all
         .iter()
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("root-"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("root-")
+        })
         .or(all.first())
         .unwrap_or_else(|| panic!("{version}: no artifact in {}", artifacts_dir.display()));
     let mut args = vec!["repro", replayed.to_str().unwrap()];
@@ -137,7 +142,8 @@ fn found(spec: &str, version: &str, runs: &str, database: &[&str]) {
     let out = String::from_utf8_lossy(&r.stdout);
     assert!(out.contains("write-outside-target"), "{version}: {out}");
     assert!(
-        out.lines().any(|l| l.trim_start().starts_with("curl: curl ")),
+        out.lines()
+            .any(|l| l.trim_start().starts_with("curl: curl ")),
         "{version}: repro prints the request as curl: {out}"
     );
 }
@@ -240,9 +246,16 @@ fn one_line(o: &Output, wanted: &str) {
 #[test]
 fn a_spec_naming_a_column_the_fixture_lacks_is_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = spec_in(dir.path(), "serve = \"false\"", "\"comment\", \"returned_at\"");
+    let spec = spec_in(
+        dir.path(),
+        "serve = \"false\"",
+        "\"comment\", \"returned_at\"",
+    );
     let o = app(spec.to_str().unwrap(), &["fuzz", "--runs", "5"]);
-    one_line(&o, "column `returned_at` is not in the fixture's table `loans`");
+    one_line(
+        &o,
+        "column `returned_at` is not in the fixture's table `loans`",
+    );
     let spec = std::fs::read_to_string(&spec)
         .unwrap()
         .replace("table = \"loans\"", "table = \"borrowings\"");
@@ -265,10 +278,20 @@ fn an_application_that_exits_at_once_is_one_line() {
     let artifacts = dir.path().join("artifacts");
     let o = app(
         spec.to_str().unwrap(),
-        &["fuzz", "--runs", "5", "--artifacts", artifacts.to_str().unwrap()],
+        &[
+            "fuzz",
+            "--runs",
+            "5",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+        ],
     );
     one_line(&o, "exited with status 3 before it answered");
-    assert!(text(&o).contains("no config file"), "its last output: {}", text(&o));
+    assert!(
+        text(&o).contains("no config file"),
+        "its last output: {}",
+        text(&o)
+    );
 }
 
 /// Whether process `pid` is gone (or a zombie nobody reaped yet).
@@ -318,7 +341,13 @@ fn an_application_that_hangs_on_a_request_is_one_line_and_nothing_is_left_runnin
     let started = std::time::Instant::now();
     let o = app(
         spec.to_str().unwrap(),
-        &["fuzz", "--runs", "5", "--artifacts", artifacts.to_str().unwrap()],
+        &[
+            "fuzz",
+            "--runs",
+            "5",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+        ],
     );
     one_line(&o, "gave no answer on op `renew`");
     assert!(text(&o).contains("stuck on /loans/"), "{}", text(&o));

@@ -24,9 +24,11 @@ pub mod openapi;
 pub mod serve;
 pub mod spec;
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
 use serde_json::{Map, Value as Json};
@@ -49,22 +51,32 @@ struct AppDomain {
 }
 
 /// One version: one application, started on demand.
+/// One version: one running application per fixture (a fuzzing worker has
+/// a fixture of its own, so `--jobs N` runs N applications side by side).
 struct AppVersion {
     domain: &'static AppDomain,
     version: spec::Version,
-    state: Mutex<State>,
+    /// The applications, by the fixture (target URL) they run against.
+    running: Mutex<HashMap<String, Arc<Mutex<Running>>>>,
+    /// Each thread's last exchange ([`Pipeline::exchange`]).
+    last: Mutex<HashMap<ThreadId, Exchange>>,
 }
 
-#[derive(Default)]
-struct State {
-    server: Option<Server>,
-    client: Option<Client>,
+/// One application, started against one fixture.
+struct Running {
+    server: Server,
+    client: Client,
     /// The setup's lines, for the first op after a start.
     started: Vec<String>,
     /// What the setup's answers held (`save`).
     saved: Saved,
-    last: Option<Exchange>,
+    /// When an operation last ran on it: one unused for [`IDLE`] belongs to
+    /// a fixture that is gone (a worker's or a minimizer's session) and is stopped.
+    used: Instant,
 }
+
+/// How long an application may sit unused before it is taken for abandoned.
+const IDLE: Duration = Duration::from_secs(10);
 
 /// The application harnesses this process loaded (stopped at its end).
 static LOADED: Mutex<Vec<&'static AppDomain>> = Mutex::new(Vec::new());
@@ -93,7 +105,8 @@ pub fn load(path: &Path) -> crate::Result<(&'static dyn Domain, std::path::PathB
             &*Box::leak(Box::new(AppVersion {
                 domain,
                 version: v.clone(),
-                state: Mutex::new(State::default()),
+                running: Mutex::new(HashMap::new()),
+                last: Mutex::new(HashMap::new()),
             }))
         })
         .collect();
@@ -115,9 +128,14 @@ pub fn stop_all() {
     let loaded = LOADED.lock().map(|l| l.clone()).unwrap_or_default();
     for domain in loaded {
         for v in domain.versions.get().into_iter().flatten() {
-            if let Ok(mut state) = v.state.lock() {
-                if let Some(mut server) = state.server.take() {
-                    server.stop();
+            let all: Vec<_> = v
+                .running
+                .lock()
+                .map(|mut r| r.drain().collect())
+                .unwrap_or_default();
+            for (_, app) in all {
+                if let Ok(mut app) = app.lock() {
+                    app.server.stop();
                 }
             }
         }
@@ -375,7 +393,7 @@ impl Domain for AppDomain {
 
 impl AppVersion {
     /// Starts the application against `target`, waits for it, runs the setup.
-    fn start(&self, state: &mut State, target: &Target) -> Result<(), String> {
+    fn start(&self, target: &Target) -> Result<Running, String> {
         let spec = &self.domain.spec;
         let mut env = spec.app.env.clone();
         env.extend(self.version.env.iter().cloned());
@@ -427,11 +445,13 @@ impl AppVersion {
             }
             lines.push(format!("setup: {}", http::curl(&req, jar)));
         }
-        state.server = Some(server);
-        state.client = Some(client);
-        state.started = lines;
-        state.saved = saved;
-        Ok(())
+        Ok(Running {
+            server,
+            client,
+            started: lines,
+            saved,
+            used: Instant::now(),
+        })
     }
 }
 
@@ -485,47 +505,75 @@ impl Pipeline for AppVersion {
                     .join(" or ")
             ));
         }
-        let mut state = self
-            .state
+        let mut running = self
+            .running
             .lock()
-            .map_err(|_| "the application's state is poisoned")?;
-        if let Some(server) = state.server.as_mut() {
-            if let Some(exit) = server.exited() {
-                let tail = server.tail();
-                state.server = None;
-                return Err(format!("the application {exit} between two inputs{tail}"));
+            .map_err(|_| "the applications' table is poisoned")?;
+        // applications of fixtures no session uses any more
+        let idle: Vec<String> = running
+            .iter()
+            .filter(|(t, app)| {
+                *t != target.url() && app.try_lock().is_ok_and(|a| a.used.elapsed() > IDLE)
+            })
+            .map(|(t, _)| t.clone())
+            .collect();
+        for t in idle {
+            if let Some(app) = running.remove(&t) {
+                if let Ok(mut app) = app.lock() {
+                    app.server.stop();
+                }
             }
-            if server.target == target.url() {
-                return Ok(());
-            }
-            // the fixture moved (a new session, or rebuilt): start again against it
-            server.stop();
-            state.server = None;
         }
-        self.start(&mut state, target)
-    }
-    fn run_at(&self, op: &OpValue, _target: &Target) -> Result<(), DbError> {
-        let mut state = self
-            .state
+        let existing = running.get(target.url()).cloned();
+        // the table is not held while an application starts or is waited for
+        drop(running);
+        let forget = || {
+            if let Ok(mut running) = self.running.lock() {
+                running.remove(target.url());
+            }
+        };
+        if let Some(app) = existing {
+            let mut app = app
+                .lock()
+                .map_err(|_| "the application's state is poisoned")?;
+            let Some(exit) = app.server.exited() else {
+                app.used = Instant::now();
+                return Ok(());
+            };
+            let tail = app.server.tail();
+            drop(app);
+            forget();
+            return Err(format!("the application {exit} between two inputs{tail}"));
+        }
+        let app = Arc::new(Mutex::new(self.start(target)?));
+        self.running
             .lock()
-            .map_err(|_| DbError::new(ErrorClass::Other, "the application's state is poisoned"))?;
-        let state = &mut *state;
+            .map_err(|_| "the applications' table is poisoned")?
+            .insert(target.url().to_string(), app);
+        Ok(())
+    }
+    fn run_at(&self, op: &OpValue, target: &Target) -> Result<(), DbError> {
+        let poisoned = || DbError::new(ErrorClass::Other, "the application's state is poisoned");
+        let app = self
+            .running
+            .lock()
+            .map_err(|_| poisoned())?
+            .get(target.url())
+            .cloned()
+            .ok_or_else(|| DbError::new(ErrorClass::Other, "the application is not running"))?;
+        let mut guard = app.lock().map_err(|_| poisoned())?;
+        let app = &mut *guard;
+        app.used = Instant::now();
         let (name, req) = self
             .domain
-            .request(op, &state.saved)
+            .request(op, &app.saved)
             .map_err(|e| DbError::new(ErrorClass::Other, e))?;
-        let (Some(server), Some(client)) = (state.server.as_mut(), state.client.as_ref()) else {
-            return Err(DbError::new(
-                ErrorClass::Other,
-                "the application is not running",
-            ));
-        };
         let mut x = Exchange {
-            transcript: std::mem::take(&mut state.started),
+            transcript: std::mem::take(&mut app.started),
             ..Exchange::default()
         };
-        let mark = server.mark();
-        let answer = client.send(&server.base, &req);
+        let mark = app.server.mark();
+        let answer = app.client.send(&app.server.base, &req);
         let jar = !self.domain.spec.setup.is_empty();
         let result = match answer {
             Ok(a) => {
@@ -546,7 +594,8 @@ impl Pipeline for AppVersion {
             Err(e) => {
                 // give a dying process a moment to be reaped
                 std::thread::sleep(Duration::from_millis(50));
-                let how = server
+                let how = app
+                    .server
                     .exited()
                     .unwrap_or_else(|| "gave no answer".to_string());
                 x.broken = Some(format!(
@@ -554,14 +603,14 @@ impl Pipeline for AppVersion {
                     req.method,
                     req.path,
                     e.0,
-                    server.tail()
+                    app.server.tail()
                 ));
                 Err(DbError::new(ErrorClass::Other, e.0))
             }
         };
         x.transcript
             .push(format!("curl: {}", http::curl(&req, jar)));
-        let printed = server.since(mark);
+        let printed = app.server.since(mark);
         if !printed.is_empty() {
             x.transcript.push(format!("application output: {printed}"));
         }
@@ -569,14 +618,18 @@ impl Pipeline for AppVersion {
             // stopped now, so its connections (and any lock a stuck request
             // holds) are gone before rowguard drops the fixture; a later
             // input (the minimizer's) starts it again
-            if let Some(mut server) = state.server.take() {
-                server.stop();
+            app.server.stop();
+            drop(guard);
+            if let Ok(mut running) = self.running.lock() {
+                running.remove(target.url());
             }
         }
-        state.last = Some(x);
+        if let Ok(mut last) = self.last.lock() {
+            last.insert(std::thread::current().id(), x);
+        }
         result
     }
     fn exchange(&self) -> Option<Exchange> {
-        self.state.lock().ok()?.last.take()
+        self.last.lock().ok()?.remove(&std::thread::current().id())
     }
 }
