@@ -107,7 +107,7 @@ pub struct Guard {
     verdict: Verdict,
     effects: SchemaEffects,
     /// The static view and the observed writes of the last call.
-    last_view: StaticView,
+    last_view: Arc<StaticView>,
     last_observed: Vec<ObservedWrite>,
     memo: Memo,
     profile: Profile,
@@ -440,7 +440,7 @@ impl Guard {
             templates: None,
             verdict: Verdict::default(),
             effects,
-            last_view: StaticView::default(),
+            last_view: Arc::default(),
             last_observed: Vec::new(),
             memo,
             profile: Profile::default(),
@@ -659,7 +659,7 @@ impl Guard {
             let mut a = lock(&self.auth);
             a.enabled = false;
             (
-                a.accesses.iter().cloned().collect(),
+                std::mem::take(&mut a.accesses).into_iter().collect(),
                 std::mem::take(&mut a.denied),
             )
         };
