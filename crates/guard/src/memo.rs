@@ -73,12 +73,15 @@ impl Hasher for Fx {
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
+/// One text's views, each with the template it was judged against.
+type PerTemplate = Vec<(Option<String>, Arc<StaticView>)>;
+
 #[derive(Default)]
 pub(crate) struct Memo {
     /// The last policy without its key values (what the views depend on).
     policy: Option<Policy>,
     /// Per text, its views per template (a text is usually met under one).
-    views: FxMap<String, Vec<(Option<String>, Arc<StaticView>)>>,
+    views: FxMap<String, PerTemplate>,
     /// Views held in `views`.
     view_count: usize,
     shapes: RefCell<FxMap<String, String>>,
