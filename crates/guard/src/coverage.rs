@@ -32,6 +32,31 @@ pub struct ObservedWrite {
 
 impl ObservedWrite {
     /// The observed write of one logged row change.
+    /// The observed write of a change with an old row and a new one as
+    /// `rows` says, whose `changed` columns are as [`changed_columns`] finds
+    /// them (read for updates only).
+    pub(crate) fn of_changed(
+        rows: (bool, bool),
+        changed: &[usize],
+        table: &TableInfo,
+    ) -> ObservedWrite {
+        let op = match rows {
+            (false, _) => WriteOp::Insert,
+            (true, true) => WriteOp::Update,
+            (true, false) => WriteOp::Delete,
+        };
+        let columns = if op == WriteOp::Update {
+            changed.iter().map(|&i| table.columns[i].clone()).collect()
+        } else {
+            Vec::new()
+        };
+        ObservedWrite {
+            table: table.name.clone(),
+            op,
+            columns,
+        }
+    }
+
     pub(crate) fn of(change: &RowChange, table: &TableInfo) -> ObservedWrite {
         let op = match (&change.old, &change.new) {
             (None, _) => WriteOp::Insert,

@@ -107,7 +107,7 @@ pub struct Guard {
     verdict: Verdict,
     effects: SchemaEffects,
     /// The static view and the observed writes of the last call.
-    last_view: StaticView,
+    last_view: Arc<StaticView>,
     last_observed: Vec<ObservedWrite>,
     memo: Memo,
     profile: Profile,
@@ -395,7 +395,11 @@ impl Guard {
         // Before the log: changing temp_store drops every TEMP object.
         let counters = isolate(&conn)?;
         let log = capture::install(&conn, &tables)?;
-        capture::lock(&log).set_policy(&policy, &tables);
+        {
+            let mut log = capture::lock(&log);
+            log.observe_clean_rows();
+            log.set_policy(&policy, &tables);
+        }
         set_limits(&conn)?;
         // After the limits: the private connection of the bounded built-ins copies them.
         builtins::install(&conn)?;
@@ -436,7 +440,7 @@ impl Guard {
             templates: None,
             verdict: Verdict::default(),
             effects,
-            last_view: StaticView::default(),
+            last_view: Arc::default(),
             last_observed: Vec::new(),
             memo,
             profile: Profile::default(),
@@ -655,7 +659,7 @@ impl Guard {
             let mut a = lock(&self.auth);
             a.enabled = false;
             (
-                a.accesses.iter().cloned().collect(),
+                std::mem::take(&mut a.accesses).into_iter().collect(),
                 std::mem::take(&mut a.denied),
             )
         };
@@ -713,9 +717,24 @@ impl Guard {
         let mut observed = BTreeSet::new();
         // Each kind of write once: (table, operation, changed columns).
         let mut kinds = BTreeSet::new();
-        for row in rows {
+        for mut row in rows {
             let t = row.table;
             let table = &self.tables[t];
+            if row.clean {
+                // Allowed whole (no cell of it was encoded): only its kind of write counts.
+                let op = row.rows();
+                let columns = if op == (true, true) {
+                    std::mem::take(&mut row.changed)
+                } else {
+                    Vec::new()
+                };
+                let kind = (t, op, columns);
+                if !kinds.contains(&kind) {
+                    observed.insert(ObservedWrite::of_changed(op, &kind.2, table));
+                    kinds.insert(kind);
+                }
+                continue;
+            }
             let change = row.into_change(&self.tables);
             let op = (change.old.is_some(), change.new.is_some());
             let changed = changed_columns(&change, table);

@@ -61,11 +61,22 @@ pub(crate) struct Logged {
     /// A row the policy allows whole ([`Log::count_clean_rows`]): counted,
     /// its cells not encoded (`old` and `new` are `None`).
     pub(crate) clean: bool,
+    /// 0 insert, 1 update, 2 delete.
+    pub(crate) op: u8,
+    /// A clean update's changed columns, when the log keeps them
+    /// ([`Log::observe_clean_rows`]); empty otherwise.
+    pub(crate) changed: Vec<usize>,
     pub(crate) old: Option<Vec<Cell>>,
     pub(crate) new: Option<Vec<Cell>>,
 }
 
 impl Logged {
+    /// Whether the change has an old row and a new one (insert: no old;
+    /// delete: no new).
+    pub(crate) fn rows(&self) -> (bool, bool) {
+        (self.op != 0, self.op != 2)
+    }
+
     /// The change, named after its table.
     pub(crate) fn into_change(self, tables: &[TableInfo]) -> RowChange {
         RowChange {
@@ -92,6 +103,9 @@ pub(crate) struct Log {
     /// Whether rows the policy allows are logged as clean, not encoded
     /// ([`Log::count_clean_rows`]).
     count_clean: bool,
+    /// Whether a clean update keeps its changed columns (what the guard's
+    /// observed writes need; [`Log::observe_clean_rows`]).
+    clean_changes: bool,
     /// The policy's clean-row test, when `count_clean`.
     clean: Option<CleanRows>,
     /// The policy `read` and `clean` were built for, without its keys.
@@ -144,6 +158,14 @@ impl Log {
     pub(crate) fn count_clean_rows(&mut self) {
         self.count_clean = true;
         self.shape = None;
+    }
+
+    /// [`Log::count_clean_rows`], keeping each clean update's changed
+    /// columns: the guard judges only the other rows, and still knows every
+    /// kind of write (table, operation, changed columns) the call made.
+    pub(crate) fn observe_clean_rows(&mut self) {
+        self.count_clean_rows();
+        self.clean_changes = true;
     }
 
     /// The next top-level statement of the call starts.
@@ -298,10 +320,18 @@ impl Log {
                 _ => (Some(values), None),
             };
             if (old.is_some() || new.is_some()) && clean.clean(table, old, new) {
+                let changed = match (old, new) {
+                    (Some(o), Some(n)) if self.clean_changes => (0..o.len().min(n.len()))
+                        .filter(|&c| !same(o[c], n[c]))
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 self.rows.push(Logged {
                     generation: self.generation,
                     table,
                     clean: true,
+                    op: op_code(op),
+                    changed,
                     old: None,
                     new: None,
                 });
@@ -346,10 +376,22 @@ impl Log {
             generation: self.generation,
             table,
             clean: false,
+            op: op_code(op),
+            changed: Vec::new(),
             old,
             new,
         });
         !std::mem::replace(&mut self.marked, true)
+    }
+}
+
+/// [`Logged::op`] of a capture call's `op` (anything else than an insert or
+/// an update is logged as a delete, as [`Log::push`] splits it).
+fn op_code(op: i64) -> u8 {
+    match op {
+        0 => 0,
+        1 => 1,
+        _ => 2,
     }
 }
 

@@ -4,6 +4,7 @@
 //! and the last call's static view.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::judge::{judge, LogRow};
 use crate::memo::Memo;
@@ -17,7 +18,7 @@ pub(crate) struct Judging {
     templates: Option<VecDeque<String>>,
     pub(crate) verdict: Verdict,
     memo: Memo,
-    last_view: StaticView,
+    last_view: Arc<StaticView>,
 }
 
 impl Judging {
@@ -30,7 +31,7 @@ impl Judging {
             templates: None,
             verdict: Verdict::default(),
             memo,
-            last_view: StaticView::default(),
+            last_view: Arc::default(),
         }
     }
 
