@@ -43,7 +43,7 @@ pub fn harvest(paths: &[PathBuf]) -> anyhow::Result<dict::Dictionary> {
     }
     anyhow::ensure!(
         h.files > 0,
-        "no Rust file under {} could be parsed",
+        "no source file under {} could be read",
         paths
             .iter()
             .map(|p| p.display().to_string())
