@@ -234,7 +234,7 @@ fn the_gate_text_is_bounded_and_names_what_it_fuzzed() {
             "--pipeline",
             "memo-concat",
             "--time",
-            "3",
+            "8",
             "--seed",
             "1",
             "--json",
@@ -259,7 +259,7 @@ fn the_gate_text_is_bounded_and_names_what_it_fuzzed() {
     assert_eq!(text.lines().count(), 2 * causes + 3, "{text}");
     assert!(text.contains("\nfuzzed memo-concat: "), "{text}");
     assert!(
-        text.contains("FAIL   fuzz memo-concat (seed 1, 3 s): "),
+        text.contains("FAIL   fuzz memo-concat (seed 1, 8 s): "),
         "{text}"
     );
     assert!(!text.contains("fuzzed safe"), "{text}");
