@@ -50,7 +50,6 @@ struct AppDomain {
     versions: OnceLock<Vec<&'static AppVersion>>,
 }
 
-/// One version: one application, started on demand.
 /// One version: one running application per fixture (a fuzzing worker has
 /// a fixture of its own, so `--jobs N` runs N applications side by side).
 struct AppVersion {
