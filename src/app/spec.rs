@@ -286,6 +286,17 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
+/// Largest fixture SQL file read.
+const MAX_FIXTURE: u64 = 64 << 20;
+
+/// A file the spec names, relative to its folder: a regular file (a FIFO
+/// or a device is refused, not waited on), at most `limit` bytes.
+fn read_beside(dir: &Path, name: &str, limit: u64) -> Result<Vec<u8>, String> {
+    let p = dir.join(name);
+    let file = crate::tools::input::open_regular(&p).map_err(|e| e.to_string())?;
+    crate::tools::input::read_open_file(file, &p, limit).map_err(|e| e.to_string())
+}
+
 /// Reads and checks the spec at `path`.
 pub fn load(path: &Path) -> crate::Result<Spec> {
     let file = crate::tools::input::open_regular(path)?;
@@ -342,9 +353,9 @@ fn check(file: File, path: &Path, dir: PathBuf) -> Result<Spec, String> {
         ("postgres", &file.fixture.postgres),
     ] {
         if let Some(f) = file_name {
-            let p = dir.join(f);
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| format!("[fixture] {db}: {}: {e}", p.display()))?;
+            let text = read_beside(&dir, f, MAX_FIXTURE)
+                .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".into()))
+                .map_err(|e| format!("[fixture] {db}: {e}"))?;
             fixture.insert(db, text);
         }
     }
@@ -448,14 +459,9 @@ fn check(file: File, path: &Path, dir: PathBuf) -> Result<Spec, String> {
     }
     let openapi = match &file.openapi {
         Some(f) => {
-            let p = dir.join(f);
-            let text = std::fs::read(&p).map_err(|e| format!("openapi: {}: {e}", p.display()))?;
-            let doc: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
-                format!(
-                    "openapi: {}: not a JSON OpenAPI document ({e})",
-                    p.display()
-                )
-            })?;
+            let text = read_beside(&dir, f, MAX_SPEC * 16).map_err(|e| format!("openapi: {e}"))?;
+            let doc: serde_json::Value = serde_json::from_slice(&text)
+                .map_err(|e| format!("openapi: {f}: not a JSON OpenAPI document ({e})"))?;
             Some(doc)
         }
         None => None,
