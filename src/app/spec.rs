@@ -311,13 +311,19 @@ pub fn load(path: &Path) -> crate::Result<Spec> {
     })?;
     let bad = |what: String| crate::Error::Usage(format!("{}: {what}", path.display()));
     let file: File = toml::from_str(&text).map_err(|e| {
-        bad(format!(
-            "not a spec: {}",
-            e.to_string()
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("")
-        ))
+        // toml's message is several lines: where, the line drawn, and what
+        let text = e.to_string();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let what = match (lines.first(), lines.last()) {
+            (Some(at), Some(what)) if at != what => format!("{what} ({at})"),
+            (Some(at), _) => at.to_string(),
+            _ => "unreadable TOML".into(),
+        };
+        bad(format!("not a spec: {what}"))
     })?;
     let dir = path
         .parent()
