@@ -361,3 +361,133 @@ fn an_application_that_hangs_on_a_request_is_one_line_and_nothing_is_left_runnin
         assert!(gone(pid), "process {pid} of the application still runs");
     }
 }
+
+/// An application behind a login (its token saved from the answer and sent
+/// as a header), its request shape from its OpenAPI document, fuzzed with
+/// two jobs (one application per worker's fixture): the word-triggered bug
+/// is found from its Python source, and the reproducer's `curl` carries the
+/// token the setup saved.
+#[test]
+fn a_login_token_an_openapi_operation_and_two_jobs() {
+    if !python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("app.py"),
+        r#"import json, os, sqlite3
+from http.server import HTTPServer, BaseHTTPRequestHandler
+from urllib.parse import parse_qs
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        self.send_response(200); self.end_headers()
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+        if self.path == "/login":
+            self.send_response(200); self.end_headers()
+            self.wfile.write(json.dumps({"token": "t0k"}).encode()); return
+        if self.headers.get("Authorization") != "Bearer t0k":
+            self.send_response(401); self.end_headers(); return
+        note = parse_qs(body, keep_blank_values=True).get("note", [""])[0]
+        db = sqlite3.connect(os.environ["ROWGUARD_DB_PATH"])
+        if os.environ.get("LEGACY") and "for everyone" in note:
+            db.execute("UPDATE items SET note = ?", (note,))
+        else:
+            db.execute("UPDATE items SET note = ? WHERE id = ?", (note, int(self.path.split("/")[2])))
+        db.commit(); db.close()
+        self.send_response(200); self.end_headers()
+HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("fixture.sql"),
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, note TEXT NOT NULL DEFAULT '');
+         INSERT INTO items VALUES (1, ''), (2, ''), (3, '');",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("openapi.json"),
+        r#"{"openapi": "3.0.0", "paths": {"/items/{id}/note": {"post": {
+            "operationId": "noteItem",
+            "parameters": [{"name": "id", "in": "path", "schema": {"type": "integer"}}],
+            "requestBody": {"content": {"application/x-www-form-urlencoded":
+                {"schema": {"properties": {"note": {"type": "string"}}}}}}}}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("spec.toml"),
+        r#"source = ["app.py"]
+openapi = "openapi.json"
+[app]
+serve = "python3 app.py"
+[fixture]
+sqlite = "fixture.sql"
+[headers]
+Authorization = "Bearer {token}"
+[[setup]]
+path = "/login"
+json = { user = "desk" }
+save = { token = { json = "/token" } }
+[[version]]
+name = "safe"
+[[version]]
+name = "legacy"
+env = { LEGACY = "1" }
+[[op]]
+name = "note"
+operation = "noteItem"
+[op.fields]
+id = { key = "items.id" }
+[op.policy]
+table = "items"
+key = "id"
+writable = ["note"]
+"#,
+    )
+    .unwrap();
+    let spec = d.join("spec.toml");
+    let spec = spec.to_str().unwrap();
+    let out = d.join("found");
+    let o = app(
+        spec,
+        &[
+            "fuzz",
+            "--pipeline",
+            "legacy",
+            "--jobs",
+            "2",
+            "--runs",
+            "3000",
+            "--artifacts",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let found = artifacts(&out);
+    assert!(!found.is_empty(), "{}", text(&o));
+    let o = app(
+        spec,
+        &["repro", found[0].to_str().unwrap(), "--pipeline", "legacy"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let replay = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        replay.contains("-H 'Authorization: Bearer t0k'"),
+        "{replay}"
+    );
+    assert!(replay.contains("write-outside-target"), "{replay}");
+    // safe: clean, and every request got past the login
+    let o = app(
+        spec,
+        &["repro", found[0].to_str().unwrap(), "--pipeline", "safe"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("HTTP 401"),
+        "{}",
+        text(&o)
+    );
+}
