@@ -375,7 +375,7 @@ fn check(file: File, path: &Path, dir: PathBuf) -> Result<Spec, String> {
     }
     let tables = tables.expect("a fixture was read");
 
-    let app = AppFile { ..file.app };
+    let app = file.app;
     let timeout = |v: Option<f64>, default: f64, what: &str| match v {
         None => Ok(default),
         Some(s) if s > 0.0 && s <= 3600.0 => Ok(s),
