@@ -13,7 +13,9 @@
 //! Contract: [`Watchdog::arm`] before a user statement and
 //! [`Watchdog::disarm`] after it; an interrupt can only happen between the
 //! two (it is sent with the lock held and only while armed), and `disarm`
-//! says whether it fired. The clean path costs two uncontended lock/unlock
+//! says whether it fired. Once fired, it interrupts again every [`REFIRE`]
+//! until disarmed, so an interrupt SQLite forgot (sent before the statement
+//! started) is sent again. The clean path costs two uncontended lock/unlock
 //! pairs: arming never wakes the thread, which polls every [`POLL`] while
 //! idle and, once it sees a deadline, sleeps exactly until it.
 //!
@@ -32,6 +34,12 @@ use rusqlite::InterruptHandle;
 /// How often an idle watchdog looks for a deadline (shorter than any limit,
 /// so it is never late).
 const POLL: Duration = Duration::from_millis(500);
+
+/// How often a fired watchdog interrupts again while still armed: SQLite
+/// forgets an interrupt that lands before the statement starts (the first
+/// statement to start clears it), so one sent just after [`Watchdog::arm`]
+/// with a deadline already past would be lost.
+const REFIRE: Duration = Duration::from_millis(5);
 
 #[derive(Default)]
 struct State {
@@ -98,7 +106,7 @@ fn watch(shared: &Shared, handle: &InterruptHandle) {
                 if now >= deadline {
                     handle.interrupt();
                     s.fired = true;
-                    s.deadline = None;
+                    s.deadline = Some(now + REFIRE);
                     continue;
                 }
                 deadline - now
