@@ -50,7 +50,13 @@ pub struct Server {
     /// The fixture connection it was started against.
     pub target: String,
     log: Arc<Mutex<Log>>,
+    /// The threads reading its stdout and stderr into `log`.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
+
+/// How long an exited application's last output may take to reach `log`
+/// (its pipes close when it exits, unless a child it left holds them).
+const DRAIN: Duration = Duration::from_millis(500);
 
 /// The values a spec's `{placeholders}` and the environment take.
 pub fn variables(target: &Target, port: u16) -> Vec<(&'static str, String)> {
@@ -101,7 +107,7 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
 }
 
-fn keep(mut from: impl Read + Send + 'static, log: Arc<Mutex<Log>>) {
+fn keep(mut from: impl Read + Send + 'static, log: Arc<Mutex<Log>>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         while let Ok(n) = from.read(&mut buf) {
@@ -112,7 +118,7 @@ fn keep(mut from: impl Read + Send + 'static, log: Arc<Mutex<Log>>) {
                 l.push(&buf[..n]);
             }
         }
-    });
+    })
 }
 
 /// Spawns `cmd` from one thread that lives as long as the process:
@@ -168,6 +174,7 @@ impl Server {
                 base,
                 target: target.url().into(),
                 log,
+                readers: Vec::new(),
             });
         };
         let command = fill(serve, &vars);
@@ -199,17 +206,19 @@ impl Server {
                 how.cwd.display()
             )
         })?;
+        let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
-            keep(out, log.clone());
+            readers.push(keep(out, log.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            keep(err, log.clone());
+            readers.push(keep(err, log.clone()));
         }
         Ok(Server {
             child: Some(child),
             base,
             target: target.url().into(),
             log,
+            readers,
         })
     }
 
@@ -248,20 +257,28 @@ impl Server {
         }
     }
 
-    /// How it ended, when it did (`exited with status 255`), else `None`.
+    /// How it ended, when it did (`exited with status 255`), else `None`;
+    /// once it did, what it printed last is in its output (waited for up
+    /// to [`DRAIN`]).
     pub fn exited(&mut self) -> Option<String> {
         let child = self.child.as_mut()?;
         match child.try_wait() {
-            Ok(Some(status)) => Some(
-                match (
-                    status.code(),
-                    std::os::unix::process::ExitStatusExt::signal(&status),
-                ) {
-                    (Some(code), _) => format!("exited with status {code}"),
-                    (None, Some(sig)) => format!("was killed by signal {sig}"),
-                    _ => "exited".into(),
-                },
-            ),
+            Ok(Some(status)) => {
+                let deadline = Instant::now() + DRAIN;
+                while self.readers.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Some(
+                    match (
+                        status.code(),
+                        std::os::unix::process::ExitStatusExt::signal(&status),
+                    ) {
+                        (Some(code), _) => format!("exited with status {code}"),
+                        (None, Some(sig)) => format!("was killed by signal {sig}"),
+                        _ => "exited".into(),
+                    },
+                )
+            }
             _ => None,
         }
     }
