@@ -25,7 +25,7 @@ use rusqlite::limits::Limit;
 use rusqlite::{params_from_iter, Batch, Connection, ErrorCode};
 
 use super::builtins;
-use super::capture;
+use super::capture::{self, Capture};
 use super::coverage::{ObservedWrite, SchemaEffects};
 use super::isolation::{isolate, Counters, MAX_LENGTH};
 use super::memo::Memo;
@@ -90,6 +90,9 @@ pub(crate) struct AuthState {
 /// # Ok::<(), rowguard_guard::Error>(())
 /// ```
 pub struct Guard {
+    /// Declared before `conn`: a pre-update hook is removed before the
+    /// connection closes.
+    capture: Capture,
     conn: Connection,
     tables: Vec<TableInfo>,
     /// The tables' names, shared by the cells of every blast radius.
@@ -111,7 +114,7 @@ pub struct Guard {
     last_observed: Vec<ObservedWrite>,
     memo: Memo,
     profile: Profile,
-    /// The rows the capture triggers hand over during a call.
+    /// The rows the capture hands over during a call.
     log: Arc<Mutex<capture::Log>>,
 }
 
@@ -394,7 +397,7 @@ impl Guard {
         let effects = SchemaEffects::load(&conn, &tables)?;
         // Before the log: changing temp_store drops every TEMP object.
         let counters = isolate(&conn)?;
-        let log = capture::install(&conn, &tables)?;
+        let (capture, log) = Capture::install(&conn, &tables, true)?;
         {
             let mut log = capture::lock(&log);
             log.observe_clean_rows();
@@ -427,6 +430,7 @@ impl Guard {
             crate::Error::Setup(format!("could not start the guard's watchdog thread: {e}"))
         })?;
         Ok(Guard {
+            capture,
             conn,
             names: tables.iter().map(Names::of).collect(),
             tables,
@@ -446,6 +450,13 @@ impl Guard {
             profile: Profile::default(),
             log,
         })
+    }
+
+    /// How changed rows are captured: `"pre-update hook"` (SQLite built
+    /// with it, every protected table read as the triggers would, and every
+    /// trigger of `main` an AFTER trigger) or `"triggers"`.
+    pub fn capture(&self) -> &'static str {
+        self.capture.name()
     }
 
     /// An in-memory database built by `schema_sql` (DDL and rows; foreign
@@ -710,7 +721,14 @@ impl Guard {
     /// Takes the call's captured rows (after a failed call, only those of
     /// statements SQLite did not roll back); records writes outside the policy.
     fn collect_changes(&mut self, check: &mut StatementCheck, failed: bool) -> Result<(), DbError> {
-        let rows = capture::lock(&self.log).take_standing(&self.conn, failed)?;
+        let rows = {
+            let mut log = capture::lock(&self.log);
+            if let Some(fault) = log.fault.take() {
+                check.add(Finding::new(Kind::ForbiddenAction, fault));
+            }
+            self.capture.settle(&mut log, &self.conn, failed)?;
+            log.take()
+        };
         check.changed_rows = rows.len();
         let mut outside = Vec::new();
         let mut undos = Vec::new();

@@ -1,5 +1,5 @@
 //! Change capture through SQLite's pre-update hook, for the production
-//! tripwire: SQLite calls Rust with the old and new values of every row it
+//! tripwire and the guard ([`super::Capture::install`]): SQLite calls Rust with the old and new values of every row it
 //! is about to insert, update or delete, before the change, from inside the
 //! statement (direct changes, trigger-made ones, foreign-key cascades and
 //! REPLACE deletes alike; the truncate optimization is off while a hook is
@@ -14,7 +14,8 @@
 //! A hook cannot write, so there is no generation marker: whether a failed
 //! statement's rows stood is read from `changes` ([`Log::settle_by_changes`]),
 //! with `counted` set for the changes SQLite surely counts there: depth 0
-//! (not made by a trigger) inserts and updates.
+//! (not made by a trigger) inserts and updates, and deletes too on a schema
+//! without triggers ([`Log::deletes_counted`](super::Log)).
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::{Arc, Mutex};
@@ -279,7 +280,8 @@ unsafe extern "C" fn preupdate(
             ));
             return;
         }
-        let counted = op != ffi::SQLITE_DELETE && ffi::sqlite3_preupdate_depth(db) == 0;
+        let counted = ffi::sqlite3_preupdate_depth(db) == 0
+            && (op != ffi::SQLITE_DELETE || log.deletes_counted);
         log.record(t, code, width, values, counted);
     });
 }

@@ -28,6 +28,14 @@
 //! The function takes at most [`CHUNK`] values per call (the guard's limit on
 //! function arguments binds trigger bodies too), so a wide table's row comes
 //! in several calls of one WHEN clause, evaluated left to right.
+//!
+//! [`Capture::install`] picks one: the pre-update hook when SQLite has it
+//! and it reads every protected table as the triggers would (and, for the
+//! guard, when `main`'s triggers are all AFTER triggers, so that a failed
+//! statement is settled exactly from `changes`: [`Log::settle_by_changes`]);
+//! the triggers otherwise. The hook costs an UPDATE neither the trigger program
+//! compiled into each new statement text nor the statement journal SQLite
+//! opens for a statement that fires a trigger.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,6 +55,90 @@ use super::Policy;
 /// Values per `rg_capture` call (2 more arguments are the call's own; the
 /// guard limits function arguments to 64).
 const CHUNK: usize = 62;
+
+/// How a connection's changed rows reach its [`Log`].
+pub(crate) enum Capture {
+    /// TEMP triggers calling Rust, with generation markers for the rows of
+    /// a failed statement.
+    Triggers,
+    /// SQLite's pre-update hook (when SQLite is built with it), held for its
+    /// `Drop`, which removes it.
+    #[cfg(rowguard_preupdate)]
+    Hook(#[allow(dead_code)] hook::Hook),
+}
+
+impl Capture {
+    /// Installs the capture of `tables` on `conn`: the pre-update hook when
+    /// SQLite has it and it reads every table as the triggers would, and,
+    /// when `exact`, every trigger of `main` is an AFTER trigger (then a
+    /// failed statement is settled exactly: [`Log::deletes_counted`]); the
+    /// TEMP triggers otherwise.
+    pub(crate) fn install(
+        conn: &Connection,
+        tables: &[TableInfo],
+        exact: bool,
+    ) -> rusqlite::Result<(Capture, Arc<Mutex<Log>>)> {
+        #[cfg(rowguard_preupdate)]
+        if hook::Hook::fits(conn, tables)? && (!exact || only_after_triggers(conn)?) {
+            let log = Arc::new(Mutex::new(Log {
+                deletes_counted: exact,
+                ..Log::default()
+            }));
+            let hook = hook::Hook::install(conn, tables, Arc::clone(&log))?;
+            return Ok((Capture::Hook(hook), log));
+        }
+        Ok((Capture::Triggers, install(conn, tables)?))
+    }
+
+    /// `"pre-update hook"` or `"triggers"`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Capture::Triggers => "triggers",
+            #[cfg(rowguard_preupdate)]
+            Capture::Hook(_) => "pre-update hook",
+        }
+    }
+
+    /// After a call (`failed`: it returned an error): keeps in `log` the
+    /// rows of the statements that stood.
+    pub(crate) fn settle(
+        &self,
+        log: &mut Log,
+        conn: &Connection,
+        failed: bool,
+    ) -> rusqlite::Result<()> {
+        match self {
+            Capture::Triggers => log.settle_by_markers(conn, failed),
+            #[cfg(rowguard_preupdate)]
+            Capture::Hook(_) => {
+                if conn.is_autocommit() {
+                    log.clear();
+                } else if failed {
+                    log.settle_by_changes(conn.changes());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether every trigger of `main` is an AFTER trigger (none BEFORE, none
+/// INSTEAD OF, none SQLite's parser would take that sqlparser cannot read):
+/// then a statement's first change is its own, made outside a trigger, and
+/// [`Log::settle_by_changes`] settles a failed statement exactly.
+#[cfg(rowguard_preupdate)]
+fn only_after_triggers(conn: &Connection) -> rusqlite::Result<bool> {
+    use sqlparser::ast::{Statement, TriggerPeriod};
+    let sqls: Vec<Option<String>> = conn
+        .prepare("SELECT sql FROM main.sqlite_schema WHERE type = 'trigger'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(sqls.iter().all(|sql| {
+        let parsed = sql.as_deref().and_then(super::static_check::parse_sqlite);
+        matches!(parsed.as_deref(), Some([Statement::CreateTrigger(t)])
+            if t.period == Some(TriggerPeriod::After))
+    }))
+}
 
 /// The marker table (created once per connection).
 const SETUP: &str = "PRAGMA recursive_triggers = ON;\n\
@@ -113,6 +205,14 @@ pub(crate) struct Log {
     /// Whether the current generation logged a change that SQLite counts in
     /// `changes` if the statement stands (hook capture).
     counted: bool,
+    /// Whether a delete made outside a trigger is counted as well (hook
+    /// capture on a schema whose triggers are all AFTER triggers, so that no
+    /// trigger writes before its statement's first own change, and none
+    /// fires on a REPLACE delete, `recursive_triggers` being off: a REPLACE
+    /// delete, the one own change SQLite does not count, then always comes
+    /// with the insert or update it makes room for, and a failed statement
+    /// that made a change of its own stood exactly when `changes` > 0).
+    pub(crate) deletes_counted: bool,
     rows: Vec<Logged>,
     /// A change the hook could not read (hook capture): the call that made
     /// it cannot be judged.
@@ -220,20 +320,9 @@ impl Log {
         std::mem::take(&mut self.rows)
     }
 
-    /// Takes the rows of the call's statements that stood: after a call
+    /// Keeps the rows of the call's statements that stood: after a call
     /// that `failed`, only those whose generation marker SQLite kept in
     /// `temp.rg_log` (a call that succeeded rolled nothing back).
-    pub(crate) fn take_standing(
-        &mut self,
-        conn: &Connection,
-        failed: bool,
-    ) -> rusqlite::Result<Vec<Logged>> {
-        self.settle_by_markers(conn, failed)?;
-        Ok(self.take())
-    }
-
-    /// Keeps the rows of the call's statements that stood, as
-    /// [`Log::take_standing`] reads them, without taking them.
     pub(crate) fn settle_by_markers(
         &mut self,
         conn: &Connection,
@@ -474,16 +563,38 @@ pub(crate) fn install(
 mod tests {
     use crate::{Db, Guard, Kind, Policy, Verdict};
 
-    /// `t (id, v NOT NULL, r REAL)` with rows 1..=4, row 1 the target.
-    fn guard(extra_columns: usize) -> Guard {
-        let extra: String = (0..extra_columns)
+    /// The captures a guard can have on this build: with a BEFORE trigger
+    /// in `main`, the TEMP triggers; without, the pre-update hook when
+    /// SQLite has it.
+    const CAPTURES: &[(&str, &str)] = &[
+        (
+            "triggers",
+            "CREATE TABLE side (x); CREATE TRIGGER side_b BEFORE INSERT ON side BEGIN SELECT 1; END;",
+        ),
+        #[cfg(rowguard_preupdate)]
+        ("pre-update hook", ""),
+    ];
+
+    /// `t (id, v NOT NULL, r REAL)` with rows 1..=4, row 1 the target, and
+    /// `extra` SQL, each capture (its name) in turn.
+    fn guards(extra_columns: usize, extra: &str) -> Vec<(&'static str, Guard)> {
+        let columns: String = (0..extra_columns)
             .map(|i| format!(", c{i} INTEGER DEFAULT {i}"))
             .collect();
-        let schema = format!(
-            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL, r REAL{extra});
-             INSERT INTO t (id, v, r) VALUES (1, 'a', 0.0), (2, 'b', 0.1), (3, 'c', 1e300), (4, 'd', 2.5);"
-        );
-        Guard::open_memory(&schema, Policy::new("t", "id").key(1).writable(["v"])).unwrap()
+        CAPTURES
+            .iter()
+            .map(|(capture, forces)| {
+                let schema = format!(
+                    "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL, r REAL{columns});
+                     INSERT INTO t (id, v, r) VALUES (1, 'a', 0.0), (2, 'b', 0.1), (3, 'c', 1e300), (4, 'd', 2.5);
+                     {extra} {forces}"
+                );
+                let g = Guard::open_memory(&schema, Policy::new("t", "id").key(1).writable(["v"]))
+                    .unwrap();
+                assert_eq!(g.capture(), *capture);
+                (*capture, g)
+            })
+            .collect()
     }
 
     fn outside(v: &Verdict) -> Vec<(String, String, Option<String>, Option<String>)> {
@@ -507,99 +618,193 @@ mod tests {
         .1
     }
 
+    /// `(table, key, column)` of each cell written outside the policy.
+    fn cells(v: &Verdict) -> Vec<(String, String, String)> {
+        v.outside()
+            .map(|c| (c.table.to_string(), c.key.to_string(), c.column.to_string()))
+            .collect()
+    }
+
     #[test]
     fn a_statement_sqlite_rolled_back_reports_no_write() {
-        let mut g = guard(0);
-        // Rows 1 and 2 change, then row 3 fails NOT NULL: the statement is undone.
-        let v = run(
-            &mut g,
-            "UPDATE t SET v = CASE WHEN id = 3 THEN NULL ELSE 'z' END",
-        );
-        assert_eq!(v.kinds().into_iter().collect::<Vec<_>>(), [Kind::SqlError]);
-        assert_eq!(v.statements[0].changed_rows, 0);
-        // OR FAIL keeps what changed before the failure: row 2 stands.
-        let v = run(
-            &mut g,
-            "UPDATE OR FAIL t SET v = CASE WHEN id = 3 THEN NULL ELSE 'z' END",
-        );
-        assert_eq!(
-            outside(&v),
-            [(
+        for (capture, mut g) in guards(0, "") {
+            // Rows 1 and 2 change, then row 3 fails NOT NULL: the statement is undone.
+            let v = run(
+                &mut g,
+                "UPDATE t SET v = CASE WHEN id = 3 THEN NULL ELSE 'z' END",
+            );
+            assert_eq!(
+                v.kinds().into_iter().collect::<Vec<_>>(),
+                [Kind::SqlError],
+                "{capture}"
+            );
+            assert_eq!(v.statements[0].changed_rows, 0, "{capture}");
+            // OR FAIL keeps what changed before the failure: row 2 stands.
+            let v = run(
+                &mut g,
+                "UPDATE OR FAIL t SET v = CASE WHEN id = 3 THEN NULL ELSE 'z' END",
+            );
+            let row2 = (
                 "2".into(),
                 "v".into(),
                 Some("'b'".into()),
-                Some("'z'".into())
-            )]
-        );
-        assert_eq!(v.statements[0].changed_rows, 2);
-        // In a batch, the statements before the failing one stand.
-        let v = run(
-            &mut g,
-            "UPDATE t SET v = 'y' WHERE id = 4; UPDATE t SET v = NULL",
-        );
-        assert_eq!(
-            outside(&v),
-            [(
+                Some("'z'".into()),
+            );
+            assert_eq!(outside(&v), [row2], "{capture}");
+            assert_eq!(v.statements[0].changed_rows, 2, "{capture}");
+            // In a batch, the statements before the failing one stand.
+            let v = run(
+                &mut g,
+                "UPDATE t SET v = 'y' WHERE id = 4; UPDATE t SET v = NULL",
+            );
+            let row4 = (
                 "4".into(),
                 "v".into(),
                 Some("'d'".into()),
-                Some("'y'".into())
-            )]
+                Some("'y'".into()),
+            );
+            assert_eq!(outside(&v), [row4], "{capture}");
+            // The next call starts clean.
+            let v = run(&mut g, "UPDATE t SET v = 'q' WHERE id = 1");
+            assert!(v.kinds().is_empty(), "{capture}: {v:?}");
+            assert_eq!(v.statements[0].changed_rows, 1, "{capture}");
+        }
+    }
+
+    /// What a failed statement left is reported exactly, whichever channel
+    /// wrote it: a delete a foreign key undid, an AFTER trigger's writes
+    /// undone with their statement or kept by OR FAIL, a REPLACE whose
+    /// insert failed.
+    #[test]
+    fn a_failed_statement_s_every_channel_is_settled_exactly() {
+        let schema = "CREATE TABLE c (id INTEGER PRIMARY KEY, t_id INTEGER REFERENCES t(id));
+             INSERT INTO c VALUES (1, 3);
+             CREATE TABLE log (x);
+             CREATE TRIGGER t_after AFTER UPDATE ON t BEGIN INSERT INTO log VALUES (NEW.v); END;
+             CREATE UNIQUE INDEX t_r ON t(r);";
+        for (capture, mut g) in guards(0, schema) {
+            // Row 3 is deleted, then the foreign key of c undoes the statement.
+            let v = run(&mut g, "DELETE FROM t WHERE id >= 3");
+            let error = v.statements[0].error.as_deref();
+            assert_eq!(error, Some("FOREIGN KEY constraint failed"), "{capture}");
+            assert_eq!(cells(&v), [], "{capture}");
+            assert_eq!(v.statements[0].changed_rows, 0, "{capture}");
+            // Rows 1 and 2 and their log rows, then row 3 fails: all undone.
+            let sql = "UPDATE t SET v = CASE WHEN id = 3 THEN NULL ELSE 'z' END";
+            assert_eq!(cells(&run(&mut g, sql)), [], "{capture}");
+            // OR FAIL: row 1's log row, row 2 and its log row stand.
+            let v = run(&mut g, &sql.replace("UPDATE", "UPDATE OR FAIL"));
+            let mut got: Vec<_> = cells(&v).into_iter().map(|(t, k, _)| (t, k)).collect();
+            got.dedup();
+            assert_eq!(
+                got,
+                [
+                    ("log".into(), "1".into()),
+                    ("t".into(), "2".into()),
+                    ("log".into(), "2".into())
+                ],
+                "{capture}"
+            );
+            // REPLACE deletes row 4 (same r), then NOT NULL fails the insert: undone.
+            let v = run(&mut g, "REPLACE INTO t (id, v, r) VALUES (9, NULL, 2.5)");
+            assert_eq!(cells(&v), [], "{capture}");
+            // And when it stands, the REPLACE delete is reported with its insert.
+            let v = run(&mut g, "REPLACE INTO t (id, v, r) VALUES (9, 'n', 2.5)");
+            let mut keys: Vec<_> = cells(&v).into_iter().map(|(_, k, _)| k).collect();
+            keys.dedup();
+            assert_eq!(keys, ["4", "9"], "{capture}");
+        }
+    }
+
+    #[test]
+    fn the_guard_s_capture_follows_the_schema_s_triggers() {
+        let with = |sql: &str| {
+            let schema = format!(
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE l (x); {sql}"
+            );
+            Guard::open_memory(&schema, Policy::new("t", "id").key(1))
+                .unwrap()
+                .capture()
+        };
+        let hook = if cfg!(rowguard_preupdate) {
+            "pre-update hook"
+        } else {
+            "triggers"
+        };
+        assert_eq!(with(""), hook);
+        assert_eq!(
+            with("CREATE TRIGGER a AFTER UPDATE ON t BEGIN INSERT INTO l VALUES (1); END;"),
+            hook
         );
-        // The next call starts clean.
-        let v = run(&mut g, "UPDATE t SET v = 'q' WHERE id = 1");
-        assert!(v.kinds().is_empty(), "{v:?}");
-        assert_eq!(v.statements[0].changed_rows, 1);
+        for before in [
+            "CREATE TRIGGER b BEFORE UPDATE ON t BEGIN INSERT INTO l VALUES (1); END;",
+            // No period is BEFORE.
+            "CREATE TRIGGER b UPDATE ON t BEGIN INSERT INTO l VALUES (1); END;",
+            "CREATE VIEW w AS SELECT * FROM t; CREATE TRIGGER b INSTEAD OF DELETE ON w BEGIN DELETE FROM t; END;",
+        ] {
+            assert_eq!(with(before), "triggers", "{before}");
+        }
     }
 
     #[test]
     fn reals_are_encoded_as_sqlite_quotes_them() {
-        let mut g = guard(0);
-        let v = run(&mut g, "UPDATE t SET r = -r");
-        let got: Vec<_> = outside(&v)
-            .into_iter()
-            .map(|(k, _, b, a)| (k, b.unwrap(), a.unwrap()))
-            .collect();
-        let quoted: Vec<(String, String, String)> = g
-            .connection()
-            .prepare("SELECT id, quote(r), quote(-r) FROM t ORDER BY id")
-            .unwrap()
-            .query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?, r.get(2)?))
-            })
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        // SQLite stores -0.0 as 0.0 (row 1 is unchanged); every other row is reported.
-        let changed: Vec<_> = quoted.into_iter().filter(|(_, b, a)| b != a).collect();
-        assert_eq!(got, changed);
-        assert_eq!(got[0], ("2".into(), "0.1".into(), "-0.1".into()));
+        for (capture, mut g) in guards(0, "") {
+            let v = run(&mut g, "UPDATE t SET r = -r");
+            let got: Vec<_> = outside(&v)
+                .into_iter()
+                .map(|(k, _, b, a)| (k, b.unwrap(), a.unwrap()))
+                .collect();
+            let quoted: Vec<(String, String, String)> = g
+                .connection()
+                .prepare("SELECT id, quote(r), quote(-r) FROM t ORDER BY id")
+                .unwrap()
+                .query_map([], |r| {
+                    Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?, r.get(2)?))
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            // SQLite stores -0.0 as 0.0 (row 1 is unchanged); every other row is reported.
+            let changed: Vec<_> = quoted.into_iter().filter(|(_, b, a)| b != a).collect();
+            assert_eq!(got, changed, "{capture}");
+            assert_eq!(
+                got[0],
+                ("2".into(), "0.1".into(), "-0.1".into()),
+                "{capture}"
+            );
+        }
     }
 
     #[test]
     fn a_table_wider_than_one_call_is_captured_whole() {
         for extra in [58, 59, 60, 61, 200] {
-            let mut g = guard(extra);
-            let last = format!("c{}", extra - 1);
-            let v = run(&mut g, &format!("UPDATE t SET {last} = -1 WHERE id = 3"));
-            assert_eq!(
-                outside(&v),
-                [(
-                    "3".into(),
-                    last.clone(),
-                    Some((extra - 1).to_string()),
-                    Some("-1".into())
-                )],
-                "{extra} extra columns"
-            );
-            let v = run(&mut g, "DELETE FROM t WHERE id = 4");
-            assert_eq!(v.outside().count(), 3 + extra, "{extra} extra columns");
+            for (capture, mut g) in guards(extra, "") {
+                let last = format!("c{}", extra - 1);
+                let v = run(&mut g, &format!("UPDATE t SET {last} = -1 WHERE id = 3"));
+                assert_eq!(
+                    outside(&v),
+                    [(
+                        "3".into(),
+                        last.clone(),
+                        Some((extra - 1).to_string()),
+                        Some("-1".into())
+                    )],
+                    "{capture}: {extra} extra columns"
+                );
+                let v = run(&mut g, "DELETE FROM t WHERE id = 4");
+                assert_eq!(
+                    v.outside().count(),
+                    3 + extra,
+                    "{capture}: {extra} extra columns"
+                );
+            }
         }
     }
 
     #[test]
     fn user_sql_cannot_call_the_capture_functions() {
-        let mut g = guard(0);
+        let (capture, mut g) = guards(0, "").swap_remove(0);
+        assert_eq!(capture, "triggers");
         for sql in [
             "SELECT rg_capture(0, 0, 1, 'x', 0.0)",
             "SELECT RG_Generation()",

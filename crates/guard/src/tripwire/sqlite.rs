@@ -38,7 +38,7 @@ use rusqlite::hooks::{AuthContext, Authorization};
 use rusqlite::{params_from_iter, Batch, Connection};
 
 use super::{judge, TripError};
-use crate::capture::{self, Log};
+use crate::capture::{self, Capture, Log};
 use crate::db::row_values;
 use crate::dynamic::{authorize, lock, protected_tables, AuthState};
 use crate::policy::{Names, TableInfo};
@@ -142,17 +142,6 @@ fn prepared<T>(
     }
 }
 
-/// How an operation's changed rows reach the judge.
-enum Capture {
-    /// TEMP triggers calling Rust, with generation markers for the rows of
-    /// a failed statement.
-    Triggers,
-    /// SQLite's pre-update hook (when SQLite is built with it), held for its
-    /// `Drop`, which removes it.
-    #[cfg(rowguard_preupdate)]
-    Hook(#[allow(dead_code)] capture::hook::Hook),
-}
-
 /// A SQLite connection whose every [`Tripwire::run`] commits only what its
 /// policy allows.
 ///
@@ -236,26 +225,13 @@ impl Tripwire {
         conn: &Connection,
         tables: &[TableInfo],
     ) -> rusqlite::Result<(Capture, Arc<Mutex<Log>>)> {
-        let installed = Self::install_either(conn, tables)?;
+        let installed = Capture::install(conn, tables, false)?;
         {
             let mut log = capture::lock(&installed.1);
             log.paused = true;
             log.count_clean_rows();
         }
         Ok(installed)
-    }
-
-    fn install_either(
-        conn: &Connection,
-        tables: &[TableInfo],
-    ) -> rusqlite::Result<(Capture, Arc<Mutex<Log>>)> {
-        #[cfg(rowguard_preupdate)]
-        if capture::hook::Hook::fits(conn, tables)? {
-            let log = Arc::new(Mutex::new(Log::default()));
-            let hook = capture::hook::Hook::install(conn, tables, Arc::clone(&log))?;
-            return Ok((Capture::Hook(hook), log));
-        }
-        Ok((Capture::Triggers, capture::install(conn, tables)?))
     }
 
     /// Builds the capture anew for `main`'s tables as they are now (a table
@@ -293,11 +269,7 @@ impl Tripwire {
     /// (SQLite built without the hook, or a table with hidden or generated
     /// columns).
     pub fn capture(&self) -> &'static str {
-        match self.capture {
-            Capture::Triggers => "triggers",
-            #[cfg(rowguard_preupdate)]
-            Capture::Hook(_) => "pre-update hook",
-        }
+        self.capture.name()
     }
 
     /// The connection, for reads (writes through it are not checked).
@@ -410,17 +382,7 @@ impl Tripwire {
             if let Some(fault) = log.fault.take() {
                 check.add(Finding::new(crate::Kind::ForbiddenAction, fault));
             }
-            match self.capture {
-                Capture::Triggers => log.settle_by_markers(&self.conn, result.is_err())?,
-                #[cfg(rowguard_preupdate)]
-                Capture::Hook(_) => {
-                    if self.conn.is_autocommit() {
-                        log.clear();
-                    } else if result.is_err() {
-                        log.settle_by_changes(self.conn.changes());
-                    }
-                }
-            }
+            self.capture.settle(&mut log, &self.conn, result.is_err())?;
             log.take_flagged()
         };
         check.changed_rows += clean;
