@@ -27,7 +27,14 @@
  *   bytes, keys only for integer and text columns: stricter than rowguard's
  *   judge, never looser). Anything else fails the COMMIT with RG001 inside
  *   the savepoint, which leaves the transaction alive: the client rolls
- *   back to the savepoint and reads the rows with `take(token)`;
+ *   back to the savepoint and reads the rows with `take(token)`. The same
+ *   settle and COMMIT in one prepared statement, which the server neither
+ *   parses nor plans per operation and which opens no subtransaction:
+ *   `CALL rowguard_tripwire.settle($1)` bound with the token (the hook
+ *   takes the CALL; see settle_call), completing as `SELECT 1` when it
+ *   ends the block for the commit, `SELECT 0` (nothing changed, the
+ *   transaction alive for take) when a row needs the judge. The Rust
+ *   client uses this one;
  * - the gate at COMMIT (and PREPARE): a transaction that was armed and not
  *   settled, or that holds captured rows nobody checked, cannot commit;
  * - `take(token)`: the captured rows as (table, old, new) jsonb text, as
@@ -208,6 +215,7 @@ subtransaction_ended(SubXactEvent event, SubTransactionId sub, SubTransactionId 
 }
 
 static bool check_arm_setting(char **newval, void **extra, GucSource source);
+PG_FUNCTION_INFO_V1(rowguard_tripwire_settle);
 static void tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 							 ProcessUtilityContext context, ParamListInfo params,
 							 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc);
@@ -611,6 +619,128 @@ settle(const char *t)
 	settled = true;
 }
 
+/*
+ * settle(token text), a procedure: `CALL rowguard_tripwire.settle($1)`,
+ * prepared once and bound with the token, is the clean path's settle and
+ * COMMIT in one statement the server neither parses nor plans again, with
+ * no savepoint: the utility hook takes the CALL (the procedure's body
+ * never runs), checks the token and every captured row and, when each one
+ * is certainly allowed, ends the transaction block as COMMIT does (the
+ * commit itself, and the gate at it, run when the statement's transaction
+ * command ends) and completes as `SELECT 1`. When a row is not certainly
+ * allowed it changes nothing and completes as `SELECT 0`: the transaction
+ * and its capture stay as they were, for take(token) and the judge. Only
+ * at the top level, in the armed transaction, with the token.
+ */
+Datum
+rowguard_tripwire_settle(PG_FUNCTION_ARGS)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("rowguard tripwire: settle() is taken by the module's hook: CALL it alone, at the top level")));
+	PG_RETURN_VOID();
+}
+
+/*
+ * The call's one argument as text: a text constant, or a bound text
+ * parameter; NULL for anything else (a NULL, another type, an expression).
+ */
+static text *
+call_text_arg(CallStmt *call, ParamListInfo params)
+{
+	Node	   *arg;
+
+	if (!call->funcexpr || list_length(call->funcexpr->args) != 1)
+		return NULL;
+	arg = (Node *) linitial(call->funcexpr->args);
+	if (IsA(arg, Const))
+	{
+		Const	   *c = (Const *) arg;
+
+		if (c->consttype != TEXTOID || c->constisnull)
+			return NULL;
+		return DatumGetTextPP(c->constvalue);
+	}
+	if (IsA(arg, Param))
+	{
+		Param	   *p = (Param *) arg;
+		ParamExternData workspace;
+		ParamExternData *prm;
+
+		if (p->paramkind != PARAM_EXTERN || p->paramtype != TEXTOID || !params ||
+			p->paramid < 1 || p->paramid > params->numParams)
+			return NULL;
+		if (params->paramFetch)
+			prm = params->paramFetch(params, p->paramid, false, &workspace);
+		else
+			prm = &params->params[p->paramid - 1];
+		if (!prm || prm->isnull || prm->ptype != TEXTOID)
+			return NULL;
+		return DatumGetTextPP(prm->value);
+	}
+	return NULL;
+}
+
+/* `CALL` of this module's settle(): its function is this file's. */
+static bool
+calls_settle(CallStmt *call)
+{
+	FmgrInfo	f;
+
+	if (!call->funcexpr)
+		return false;
+	fmgr_info(call->funcexpr->funcid, &f);
+	return f.fn_addr == rowguard_tripwire_settle;
+}
+
+static void
+settle_call(CallStmt *call, ParamListInfo params, ProcessUtilityContext context, QueryCompletion *qc)
+{
+	text	   *t;
+	int			code;
+	const char *why;
+	ListCell   *lc;
+
+	if (context != PROCESS_UTILITY_TOPLEVEL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("rowguard tripwire: settle() ends the operation's transaction: CALL it alone, at the top level")));
+	t = call_text_arg(call, params);
+	if (!t)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("rowguard tripwire: reading the capture without the operation's token")));
+	why = refused(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &code);
+	if (why)
+		ereport(ERROR, (errcode(code), errmsg("%s", why)));
+	/* once: a settled (or taken) transaction is COMMIT's to end */
+	if (settled || !IsTransactionBlock() || TransactionBlockStatusCode() != 'T')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("rowguard tripwire: the operation's transaction is settled or over already")));
+	refuse_replica_role();
+	foreach(lc, changes)
+	{
+		if (!policy || !certainly_allowed(policy, (Change *) lfirst(lc)))
+		{
+			/* for take(token) and the judge: nothing changed */
+			if (qc)
+				SetQueryCompletion(qc, CMDTAG_SELECT, 0);
+			return;
+		}
+	}
+	changes = NIL;
+	captured_bytes = 0;
+	settled = true;
+	/* COMMIT's own step: the transaction commits as the command ends */
+	if (!EndTransactionBlock(false))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("rowguard tripwire: the operation's transaction cannot commit")));
+	if (qc)
+		SetQueryCompletion(qc, CMDTAG_SELECT, 1);
+}
+
 /* `SET`/`RESET session_replication_role`, or `RESET ALL` (which resets it too). */
 static bool
 sets_replication_role(VariableSetStmt *set)
@@ -696,6 +826,11 @@ tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	if (set && set->kind == VAR_SET_VALUE && set->name && strcmp(set->name, ARM_SETTING) == 0)
 	{
 		arm(set, context);
+		return;
+	}
+	if (IsA(stmt, CallStmt) && calls_settle((CallStmt *) stmt))
+	{
+		settle_call((CallStmt *) stmt, params, context, qc);
 		return;
 	}
 	if (session_armed)
