@@ -87,8 +87,10 @@
 #include "utils/fmgrprotos.h"
 #include "tcop/utility.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #include "arm.h"
@@ -221,12 +223,14 @@ static void tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool r
 							 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc);
 static void tripwire_executor_start(QueryDesc *queryDesc, int eflags);
 static char *arm_setting = NULL;
+static void forget_settle_proc(Datum arg, int cacheid, uint32 hashvalue);
 
 void
 _PG_init(void)
 {
 	RegisterXactCallback(transaction_ended, NULL);
 	RegisterSubXactCallback(subtransaction_ended, NULL);
+	CacheRegisterSyscacheCallback(PROCOID, forget_settle_proc, (Datum) 0);
 	DefineCustomStringVariable(ARM_SETTING, "Arms this session's tripwire (read by the utility hook, never set).",
 							   NULL, &arm_setting, "", PGC_USERSET,
 							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_NO_RESET_ALL,
@@ -461,18 +465,13 @@ attnum_of(TupleDesc desc, const char *column)
 	return 0;
 }
 
-/* The column `att` of `tuple` holds a target key: integer and text columns only. */
+/* The value `d` of column `att` (1-based) holds a target key: integer and text columns only. */
 static bool
-holds_key(const RgPolicy *p, HeapTuple tuple, TupleDesc desc, int att)
+key_value(const RgPolicy *p, TupleDesc desc, int att, Datum d, bool isnull)
 {
-	bool		isnull;
-	Datum		d;
 	Oid			type;
 
-	if (att <= 0)
-		return false;
-	d = heap_getattr(tuple, att, desc, &isnull);
-	if (isnull)
+	if (att <= 0 || att > desc->natts || isnull)
 		return false;
 	type = TupleDescAttr(desc, att - 1)->atttypid;
 	if (type == INT2OID || type == INT4OID || type == INT8OID)
@@ -498,6 +497,19 @@ holds_key(const RgPolicy *p, HeapTuple tuple, TupleDesc desc, int att)
 	return false;
 }
 
+/* The column `att` of `tuple` holds a target key. */
+static bool
+holds_key(const RgPolicy *p, HeapTuple tuple, TupleDesc desc, int att)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (att <= 0 || att > desc->natts)
+		return false;
+	d = heap_getattr(tuple, att, desc, &isnull);
+	return key_value(p, desc, att, d, isnull);
+}
+
 static bool
 certainly_allowed(const RgPolicy *p, const Change *c)
 {
@@ -506,30 +518,42 @@ certainly_allowed(const RgPolicy *p, const Change *c)
 	if (strcmp(c->shape->name, p->table) == 0)
 	{
 		int			key = attnum_of(desc, p->key);
+		Datum	   *old;
+		Datum	   *new;
+		bool	   *null_old;
+		bool	   *null_new;
+		bool		allowed;
 
-		if (!c->old || !c->new || !holds_key(p, c->old, desc, key) || !holds_key(p, c->new, desc, key))
+		if (!c->old || !c->new || key <= 0 || key > desc->natts)
 			return false;
-		for (int i = 0; i < desc->natts; i++)
+		/* both rows deformed once: one pass each, not one per column */
+		old = (Datum *) palloc(desc->natts * sizeof(Datum));
+		new = (Datum *) palloc(desc->natts * sizeof(Datum));
+		null_old = (bool *) palloc(desc->natts * sizeof(bool));
+		null_new = (bool *) palloc(desc->natts * sizeof(bool));
+		heap_deform_tuple(c->old, desc, old, null_old);
+		heap_deform_tuple(c->new, desc, new, null_new);
+		allowed = key_value(p, desc, key, old[key - 1], null_old[key - 1]) &&
+			key_value(p, desc, key, new[key - 1], null_new[key - 1]);
+		for (int i = 0; allowed && i < desc->natts; i++)
 		{
 			Form_pg_attribute a = TupleDescAttr(desc, i);
-			bool		null_old,
-						null_new;
-			Datum		old,
-						new;
 
 			if (a->attisdropped)
 				continue;
-			old = heap_getattr(c->old, i + 1, desc, &null_old);
-			new = heap_getattr(c->new, i + 1, desc, &null_new);
-			if (null_old && null_new)
+			if (null_old[i] && null_new[i])
 				continue;
-			if (null_old == null_new && datumIsEqual(old, new, a->attbyval, a->attlen))
+			if (null_old[i] == null_new[i] && datumIsEqual(old[i], new[i], a->attbyval, a->attlen))
 				continue;
 			if (!named(p->writable, p->n_writable, NameStr(a->attname)) ||
 				named(p->fixed, p->n_fixed, NameStr(a->attname)))
-				return false;
+				allowed = false;
 		}
-		return true;
+		pfree(old);
+		pfree(new);
+		pfree(null_old);
+		pfree(null_new);
+		return allowed;
 	}
 	for (int s = 0; s < p->n_side; s++)
 	{
@@ -681,6 +705,18 @@ call_text_arg(CallStmt *call, ParamListInfo params)
 	return NULL;
 }
 
+/*
+ * The procedure found to be settle(), kept until any change to pg_proc
+ * (forget_settle_proc): a CALL of it skips the function lookup.
+ */
+static Oid	settle_proc = InvalidOid;
+
+static void
+forget_settle_proc(Datum arg, int cacheid, uint32 hashvalue)
+{
+	settle_proc = InvalidOid;
+}
+
 /* `CALL` of this module's settle(): its function is this file's. */
 static bool
 calls_settle(CallStmt *call)
@@ -689,8 +725,13 @@ calls_settle(CallStmt *call)
 
 	if (!call->funcexpr)
 		return false;
+	if (OidIsValid(settle_proc) && call->funcexpr->funcid == settle_proc)
+		return true;
 	fmgr_info(call->funcexpr->funcid, &f);
-	return f.fn_addr == rowguard_tripwire_settle;
+	if (f.fn_addr != rowguard_tripwire_settle)
+		return false;
+	settle_proc = call->funcexpr->funcid;
+	return true;
 }
 
 static void
