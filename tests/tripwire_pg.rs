@@ -366,6 +366,12 @@ fn the_operation_cannot_commit_around_the_tripwire_on_postgres_with(capture: Cap
         // and from inside a function: a DO block, a function's SET clause
         format!("ROLLBACK | DO $$ BEGIN EXECUTE $a${FORGED_ARM}$a$; END $$ | UPDATE appointments SET notes = 'x' WHERE id = 8 | SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT"),
         format!("ROLLBACK | CREATE FUNCTION pg_temp.arm() RETURNS int LANGUAGE sql SET rowguard_tripwire.arm = '{FORGED}' AS 'SELECT 1' | BEGIN | SELECT pg_temp.arm() | UPDATE appointments SET notes = 'x' WHERE id = 8 | SAVEPOINT rowguard_settle_0123456789abcdef; COMMIT"),
+        // the C module's settle procedure, with a made-up token, after a
+        // forged arm, and from inside a DO block
+        "UPDATE appointments SET notes = 'x' WHERE id = 8; CALL rowguard_tripwire.settle('0123456789abcdef')".to_string(),
+        format!("UPDATE appointments SET notes = 'x' WHERE id = 8; {FORGED_ARM}; CALL rowguard_tripwire.settle('0123456789abcdef')"),
+        format!("ROLLBACK | {FORGED_ARM} | UPDATE appointments SET notes = 'x' WHERE id = 8 | CALL rowguard_tripwire.settle('0123456789abcdef')"),
+        format!("ROLLBACK | {FORGED_ARM} | UPDATE appointments SET notes = 'x' WHERE id = 8 | DO $$ BEGIN CALL rowguard_tripwire.settle('0123456789abcdef'); END $$"),
         "UPDATE appointments SET notes = 'x' WHERE id = 8; SELECT rowguard_tripwire.disarm('0123456789abcdef')".to_string(),
         "UPDATE appointments SET notes = 'x' WHERE id = 8; RESET ALL; DISCARD ALL".to_string(),
     ] {

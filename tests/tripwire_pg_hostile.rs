@@ -331,6 +331,126 @@ fn hostile_arm_values_from_any_role_crash_no_server_process_tripwire_pg() {
     drop(role);
 }
 
+/// The C module's settle is a procedure its hook takes (`CALL
+/// rowguard_tripwire.settle($1)`): from any role, hostile tokens and
+/// contexts (unarmed, a wrong or NULL token, a token of another type, from
+/// inside a DO block, twice in one message) fail without killing a server
+/// process or committing anything; the real token at the top level commits
+/// a certainly allowed row (`SELECT 1`) and leaves any other with the
+/// transaction open (`SELECT 0`), for take() and the judge.
+#[test]
+fn hostile_settle_calls_from_any_role_crash_no_server_process_tripwire_pg() {
+    if !native() {
+        return;
+    }
+    let Some(scratch) = Scratch::with(Capture::Native) else {
+        return;
+    };
+    let (role, scratch) = (Role::new(&scratch, ""), scratch);
+    let mut admin = scratch.connect();
+    // an application role with DML grants only
+    admin
+        .batch_execute(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {r}; \
+             GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {r}",
+            r = role.name
+        ))
+        .unwrap();
+    let before = picture(&mut admin);
+    let died = deaths(&mut admin);
+    let mut bystander = Bystander::open(&scratch);
+    let mut c = role.connect(&scratch);
+    c.batch_execute("SELECT rowguard_tripwire.loaded()")
+        .unwrap();
+    let settle = c.prepare("CALL rowguard_tripwire.settle($1)").unwrap();
+    // allows an in-place update of row 7's notes (and its log row)
+    let arm = format!(
+        "SET rowguard_tripwire.arm = {}",
+        quoted(&format!(
+            "{}12:appointments,2:id,1:1,2:id,1:1,5:notes,1:1,15:appointment_log,14:appointment_id,1:i,1:1,1:7,1:0,",
+            netstring(&sha256_hex(TOKEN))
+        ))
+    );
+    let mut tokens: Vec<String> = hostile_arm_values();
+    tokens.extend([
+        TOKEN[..31].to_string(),
+        format!("{TOKEN}x"),
+        TOKEN.to_uppercase(),
+    ]);
+    // unarmed: every token, the real one too, is refused
+    for t in tokens.iter().chain([&TOKEN.to_string()]) {
+        assert!(c.execute(&settle, &[t]).is_err(), "{t:?}");
+    }
+    for t in &tokens {
+        c.batch_execute(&arm).unwrap();
+        c.batch_execute("UPDATE appointments SET notes = 'settle' WHERE id = 7")
+            .unwrap();
+        assert!(c.execute(&settle, &[t]).is_err(), "{t:?}");
+        c.batch_execute("ROLLBACK").unwrap();
+        c.execute("SELECT rowguard_tripwire.disarm($1)", &[&TOKEN])
+            .unwrap();
+    }
+    for case in [
+        "CALL rowguard_tripwire.settle(NULL)".to_string(),
+        format!("CALL rowguard_tripwire.settle('{TOKEN}'::varchar)"),
+        format!("CALL rowguard_tripwire.settle(lower('{TOKEN}'))"),
+        format!("DO $$ BEGIN CALL rowguard_tripwire.settle('{TOKEN}'); END $$"),
+        format!("SELECT 1; CALL rowguard_tripwire.settle('{TOKEN}'); CALL rowguard_tripwire.settle('{TOKEN}')"),
+        format!("CALL rowguard_tripwire.settle('{TOKEN}'); UPDATE appointments SET notes = 'after' WHERE id = 7"),
+    ] {
+        c.batch_execute(&arm).unwrap();
+        c.batch_execute("UPDATE appointments SET notes = 'settle' WHERE id = 7")
+            .unwrap();
+        assert!(c.batch_execute(&case).is_err(), "{case}");
+        let _ = c.batch_execute("ROLLBACK");
+        c.execute("SELECT rowguard_tripwire.disarm($1)", &[&TOKEN]).unwrap();
+    }
+    // nested in a procedure's CALL, or with a typed parameter
+    assert!(c
+        .execute("CALL rowguard_tripwire.settle($1::varchar)", &[&TOKEN])
+        .is_err());
+    bystander.still_there("after the hostile settles");
+    assert_eq!(picture(&mut admin), before, "a hostile settle committed");
+    // a row the policy does not certainly allow: nothing changes, the
+    // transaction stays open and its rows are still there to take
+    c.batch_execute(&arm).unwrap();
+    c.batch_execute("UPDATE appointments SET notes = 'other' WHERE id = 8")
+        .unwrap();
+    assert_eq!(c.execute(&settle, &[&TOKEN]).unwrap(), 0);
+    let taken = c
+        .query("SELECT * FROM rowguard_tripwire.take($1)", &[&TOKEN])
+        .unwrap();
+    assert!(
+        taken
+            .iter()
+            .any(|r| r.get::<_, String>(0) == "appointments"),
+        "the update of row 8 was not kept"
+    );
+    c.batch_execute("ROLLBACK").unwrap();
+    c.execute("SELECT rowguard_tripwire.disarm($1)", &[&TOKEN])
+        .unwrap();
+    assert_eq!(picture(&mut admin), before);
+    // the clean path: committed and disarmed (a new arm is taken)
+    c.batch_execute(&arm).unwrap();
+    c.batch_execute("UPDATE appointments SET notes = 'settled' WHERE id = 7")
+        .unwrap();
+    assert_eq!(c.execute(&settle, &[&TOKEN]).unwrap(), 1);
+    let notes: String = admin
+        .query_one("SELECT notes FROM appointments WHERE id = 7", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(notes, "settled");
+    c.batch_execute(&arm).unwrap();
+    c.batch_execute("ROLLBACK").unwrap();
+    c.execute("SELECT rowguard_tripwire.disarm($1)", &[&TOKEN])
+        .unwrap();
+    bystander.still_there("after the settles");
+    assert_eq!(deaths(&mut admin), died, "a server process died");
+    drop(c);
+    drop(scratch);
+    drop(role);
+}
+
 /// The application under test: a role owning the tables, a role with
 /// DML grants only, or the superuser.
 #[derive(Debug, Clone, Copy)]

@@ -27,7 +27,14 @@
  *   bytes, keys only for integer and text columns: stricter than rowguard's
  *   judge, never looser). Anything else fails the COMMIT with RG001 inside
  *   the savepoint, which leaves the transaction alive: the client rolls
- *   back to the savepoint and reads the rows with `take(token)`;
+ *   back to the savepoint and reads the rows with `take(token)`. The same
+ *   settle and COMMIT in one prepared statement, which the server neither
+ *   parses nor plans per operation and which opens no subtransaction:
+ *   `CALL rowguard_tripwire.settle($1)` bound with the token (the hook
+ *   takes the CALL; see settle_call), completing as `SELECT 1` when it
+ *   ends the block for the commit, `SELECT 0` (nothing changed, the
+ *   transaction alive for take) when a row needs the judge. The Rust
+ *   client uses this one;
  * - the gate at COMMIT (and PREPARE): a transaction that was armed and not
  *   settled, or that holds captured rows nobody checked, cannot commit;
  * - `take(token)`: the captured rows as (table, old, new) jsonb text, as
@@ -80,8 +87,10 @@
 #include "utils/fmgrprotos.h"
 #include "tcop/utility.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #include "arm.h"
@@ -208,17 +217,20 @@ subtransaction_ended(SubXactEvent event, SubTransactionId sub, SubTransactionId 
 }
 
 static bool check_arm_setting(char **newval, void **extra, GucSource source);
+PG_FUNCTION_INFO_V1(rowguard_tripwire_settle);
 static void tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 							 ProcessUtilityContext context, ParamListInfo params,
 							 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc);
 static void tripwire_executor_start(QueryDesc *queryDesc, int eflags);
 static char *arm_setting = NULL;
+static void forget_settle_proc(Datum arg, int cacheid, uint32 hashvalue);
 
 void
 _PG_init(void)
 {
 	RegisterXactCallback(transaction_ended, NULL);
 	RegisterSubXactCallback(subtransaction_ended, NULL);
+	CacheRegisterSyscacheCallback(PROCOID, forget_settle_proc, (Datum) 0);
 	DefineCustomStringVariable(ARM_SETTING, "Arms this session's tripwire (read by the utility hook, never set).",
 							   NULL, &arm_setting, "", PGC_USERSET,
 							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_NO_RESET_ALL,
@@ -453,18 +465,13 @@ attnum_of(TupleDesc desc, const char *column)
 	return 0;
 }
 
-/* The column `att` of `tuple` holds a target key: integer and text columns only. */
+/* The value `d` of column `att` (1-based) holds a target key: integer and text columns only. */
 static bool
-holds_key(const RgPolicy *p, HeapTuple tuple, TupleDesc desc, int att)
+key_value(const RgPolicy *p, TupleDesc desc, int att, Datum d, bool isnull)
 {
-	bool		isnull;
-	Datum		d;
 	Oid			type;
 
-	if (att <= 0)
-		return false;
-	d = heap_getattr(tuple, att, desc, &isnull);
-	if (isnull)
+	if (att <= 0 || att > desc->natts || isnull)
 		return false;
 	type = TupleDescAttr(desc, att - 1)->atttypid;
 	if (type == INT2OID || type == INT4OID || type == INT8OID)
@@ -490,6 +497,19 @@ holds_key(const RgPolicy *p, HeapTuple tuple, TupleDesc desc, int att)
 	return false;
 }
 
+/* The column `att` of `tuple` holds a target key. */
+static bool
+holds_key(const RgPolicy *p, HeapTuple tuple, TupleDesc desc, int att)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (att <= 0 || att > desc->natts)
+		return false;
+	d = heap_getattr(tuple, att, desc, &isnull);
+	return key_value(p, desc, att, d, isnull);
+}
+
 static bool
 certainly_allowed(const RgPolicy *p, const Change *c)
 {
@@ -498,30 +518,42 @@ certainly_allowed(const RgPolicy *p, const Change *c)
 	if (strcmp(c->shape->name, p->table) == 0)
 	{
 		int			key = attnum_of(desc, p->key);
+		Datum	   *old;
+		Datum	   *new;
+		bool	   *null_old;
+		bool	   *null_new;
+		bool		allowed;
 
-		if (!c->old || !c->new || !holds_key(p, c->old, desc, key) || !holds_key(p, c->new, desc, key))
+		if (!c->old || !c->new || key <= 0 || key > desc->natts)
 			return false;
-		for (int i = 0; i < desc->natts; i++)
+		/* both rows deformed once: one pass each, not one per column */
+		old = (Datum *) palloc(desc->natts * sizeof(Datum));
+		new = (Datum *) palloc(desc->natts * sizeof(Datum));
+		null_old = (bool *) palloc(desc->natts * sizeof(bool));
+		null_new = (bool *) palloc(desc->natts * sizeof(bool));
+		heap_deform_tuple(c->old, desc, old, null_old);
+		heap_deform_tuple(c->new, desc, new, null_new);
+		allowed = key_value(p, desc, key, old[key - 1], null_old[key - 1]) &&
+			key_value(p, desc, key, new[key - 1], null_new[key - 1]);
+		for (int i = 0; allowed && i < desc->natts; i++)
 		{
 			Form_pg_attribute a = TupleDescAttr(desc, i);
-			bool		null_old,
-						null_new;
-			Datum		old,
-						new;
 
 			if (a->attisdropped)
 				continue;
-			old = heap_getattr(c->old, i + 1, desc, &null_old);
-			new = heap_getattr(c->new, i + 1, desc, &null_new);
-			if (null_old && null_new)
+			if (null_old[i] && null_new[i])
 				continue;
-			if (null_old == null_new && datumIsEqual(old, new, a->attbyval, a->attlen))
+			if (null_old[i] == null_new[i] && datumIsEqual(old[i], new[i], a->attbyval, a->attlen))
 				continue;
 			if (!named(p->writable, p->n_writable, NameStr(a->attname)) ||
 				named(p->fixed, p->n_fixed, NameStr(a->attname)))
-				return false;
+				allowed = false;
 		}
-		return true;
+		pfree(old);
+		pfree(new);
+		pfree(null_old);
+		pfree(null_new);
+		return allowed;
 	}
 	for (int s = 0; s < p->n_side; s++)
 	{
@@ -611,6 +643,145 @@ settle(const char *t)
 	settled = true;
 }
 
+/*
+ * settle(token text), a procedure: `CALL rowguard_tripwire.settle($1)`,
+ * prepared once and bound with the token, is the clean path's settle and
+ * COMMIT in one statement the server neither parses nor plans again, with
+ * no savepoint: the utility hook takes the CALL (the procedure's body
+ * never runs), checks the token and every captured row and, when each one
+ * is certainly allowed, ends the transaction block as COMMIT does (the
+ * commit itself, and the gate at it, run when the statement's transaction
+ * command ends) and completes as `SELECT 1`. When a row is not certainly
+ * allowed it changes nothing and completes as `SELECT 0`: the transaction
+ * and its capture stay as they were, for take(token) and the judge. Only
+ * at the top level, in the armed transaction, with the token.
+ */
+Datum
+rowguard_tripwire_settle(PG_FUNCTION_ARGS)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("rowguard tripwire: settle() is taken by the module's hook: CALL it alone, at the top level")));
+	PG_RETURN_VOID();
+}
+
+/*
+ * The call's one argument as text: a text constant, or a bound text
+ * parameter; NULL for anything else (a NULL, another type, an expression).
+ */
+static text *
+call_text_arg(CallStmt *call, ParamListInfo params)
+{
+	Node	   *arg;
+
+	if (!call->funcexpr || list_length(call->funcexpr->args) != 1)
+		return NULL;
+	arg = (Node *) linitial(call->funcexpr->args);
+	if (IsA(arg, Const))
+	{
+		Const	   *c = (Const *) arg;
+
+		if (c->consttype != TEXTOID || c->constisnull)
+			return NULL;
+		return DatumGetTextPP(c->constvalue);
+	}
+	if (IsA(arg, Param))
+	{
+		Param	   *p = (Param *) arg;
+		ParamExternData workspace;
+		ParamExternData *prm;
+
+		if (p->paramkind != PARAM_EXTERN || p->paramtype != TEXTOID || !params ||
+			p->paramid < 1 || p->paramid > params->numParams)
+			return NULL;
+		if (params->paramFetch)
+			prm = params->paramFetch(params, p->paramid, false, &workspace);
+		else
+			prm = &params->params[p->paramid - 1];
+		if (!prm || prm->isnull || prm->ptype != TEXTOID)
+			return NULL;
+		return DatumGetTextPP(prm->value);
+	}
+	return NULL;
+}
+
+/*
+ * The procedure found to be settle(), kept until any change to pg_proc
+ * (forget_settle_proc): a CALL of it skips the function lookup.
+ */
+static Oid	settle_proc = InvalidOid;
+
+static void
+forget_settle_proc(Datum arg, int cacheid, uint32 hashvalue)
+{
+	settle_proc = InvalidOid;
+}
+
+/* `CALL` of this module's settle(): its function is this file's. */
+static bool
+calls_settle(CallStmt *call)
+{
+	FmgrInfo	f;
+
+	if (!call->funcexpr)
+		return false;
+	if (OidIsValid(settle_proc) && call->funcexpr->funcid == settle_proc)
+		return true;
+	fmgr_info(call->funcexpr->funcid, &f);
+	if (f.fn_addr != rowguard_tripwire_settle)
+		return false;
+	settle_proc = call->funcexpr->funcid;
+	return true;
+}
+
+static void
+settle_call(CallStmt *call, ParamListInfo params, ProcessUtilityContext context, QueryCompletion *qc)
+{
+	text	   *t;
+	int			code;
+	const char *why;
+	ListCell   *lc;
+
+	if (context != PROCESS_UTILITY_TOPLEVEL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("rowguard tripwire: settle() ends the operation's transaction: CALL it alone, at the top level")));
+	t = call_text_arg(call, params);
+	if (!t)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("rowguard tripwire: reading the capture without the operation's token")));
+	why = refused(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &code);
+	if (why)
+		ereport(ERROR, (errcode(code), errmsg("%s", why)));
+	/* once: a settled (or taken) transaction is COMMIT's to end */
+	if (settled || !IsTransactionBlock() || TransactionBlockStatusCode() != 'T')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("rowguard tripwire: the operation's transaction is settled or over already")));
+	refuse_replica_role();
+	foreach(lc, changes)
+	{
+		if (!policy || !certainly_allowed(policy, (Change *) lfirst(lc)))
+		{
+			/* for take(token) and the judge: nothing changed */
+			if (qc)
+				SetQueryCompletion(qc, CMDTAG_SELECT, 0);
+			return;
+		}
+	}
+	changes = NIL;
+	captured_bytes = 0;
+	settled = true;
+	/* COMMIT's own step: the transaction commits as the command ends */
+	if (!EndTransactionBlock(false))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("rowguard tripwire: the operation's transaction cannot commit")));
+	if (qc)
+		SetQueryCompletion(qc, CMDTAG_SELECT, 1);
+}
+
 /* `SET`/`RESET session_replication_role`, or `RESET ALL` (which resets it too). */
 static bool
 sets_replication_role(VariableSetStmt *set)
@@ -696,6 +867,11 @@ tripwire_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	if (set && set->kind == VAR_SET_VALUE && set->name && strcmp(set->name, ARM_SETTING) == 0)
 	{
 		arm(set, context);
+		return;
+	}
+	if (IsA(stmt, CallStmt) && calls_settle((CallStmt *) stmt))
+	{
+		settle_call((CallStmt *) stmt, params, context, qc);
 		return;
 	}
 	if (session_armed)

@@ -136,10 +136,16 @@ fn native(library: &str) -> String {
         "token text",
         "TABLE (tbl text, old text, new text) STRICT ROWS 10",
     );
+    // the settle: the module's utility hook takes every CALL of it
+    sql += &format!(
+        "CREATE PROCEDURE {SCHEMA}.settle(token text) LANGUAGE C AS {lib}, 'rowguard_tripwire_settle';\n"
+    );
     sql += &format!(
         "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {SCHEMA} FROM PUBLIC;\n\
+         REVOKE ALL ON PROCEDURE {SCHEMA}.settle(text) FROM PUBLIC;\n\
          GRANT USAGE ON SCHEMA {SCHEMA} TO PUBLIC;\n\
-         GRANT EXECUTE ON FUNCTION {SCHEMA}.loaded(), {SCHEMA}.disarm(text), {SCHEMA}.take(text) TO PUBLIC;\n"
+         GRANT EXECUTE ON FUNCTION {SCHEMA}.loaded(), {SCHEMA}.disarm(text), {SCHEMA}.take(text) TO PUBLIC;\n\
+         GRANT EXECUTE ON PROCEDURE {SCHEMA}.settle(text) TO PUBLIC;\n"
     );
     sql
 }

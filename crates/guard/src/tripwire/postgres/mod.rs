@@ -24,9 +24,12 @@
 //! transaction it armed), and after the operation `SAVEPOINT; SELECT
 //! settle(token, policy); COMMIT; RESET rowguard.tripwire`. The C module:
 //! `SET rowguard_tripwire.arm = sha256(token) + policy` (its hook begins
-//! the transaction block), and `SAVEPOINT rowguard_settle_<token>; COMMIT`,
-//! its settle checking at the COMMIT. When the settle cannot pass a row,
-//! the tripwire rolls back to the savepoint, reads the rows with
+//! the transaction block), and `CALL rowguard_tripwire.settle($1)`, prepared
+//! once and bound with the token: its hook checks and ends the block for
+//! the commit (`SELECT 1`), or changes nothing (`SELECT 0`), no savepoint
+//! and nothing parsed (the module still takes `SAVEPOINT
+//! rowguard_settle_<token>; COMMIT` too). When the settle cannot pass a row,
+//! the tripwire (plpgsql: after rolling back to the savepoint) reads the rows with
 //! `take(token)` (in the transaction it armed?) and judges them in Rust,
 //! which has the last word: COMMIT, or ROLLBACK with the verdict. The rows
 //! are read once, so a blast radius is reported on the operation's last
@@ -77,6 +80,11 @@ pub struct PgTripwire {
     names: Vec<Names>,
     statements: StatementCache,
     take: Option<Statement>,
+    /// The C module's `CALL settle($1)`, prepared once.
+    settle: Option<Statement>,
+    /// The checks of the last clean operation, refilled by the next one's
+    /// calls (their buffers kept).
+    spare: Vec<StatementCheck>,
     capture: Capture,
     /// The C module's policy netstrings for the last policy's shape: (that
     /// policy without its keys, its netstrings without the keys).
@@ -119,6 +127,8 @@ impl PgTripwire {
             tables,
             statements: StatementCache::new(STATEMENT_CACHE),
             take: None,
+            settle: None,
+            spare: Vec::new(),
         })
     }
 
@@ -153,10 +163,7 @@ impl PgTripwire {
             ),
             // the token's hash (only the settle reveals the token), the policy
             // (the module's hook reads it and begins the transaction block)
-            Capture::Native => format!(
-                "SET {SCHEMA}.arm = {}",
-                literal(&(netstring(&sha256_hex(&token)) + check.as_deref().unwrap_or("")))
-            ),
+            Capture::Native => native_arm(&token, check.as_deref().unwrap_or("")),
         };
         // the transaction plpgsql's arm() returns (the C module checks its own)
         let armed = match self.capture {
@@ -174,12 +181,16 @@ impl PgTripwire {
             tw: self,
             verdict: Verdict::default(),
         };
+        calls.verdict.statements.reserve(calls.tw.spare.len());
         let result = op(&mut calls);
         let mut verdict = calls.verdict;
         let outcome = match result {
             Err(error) => Err(TripError::Failed { error, verdict }),
             Ok(value) => match self.settle(&token, check.as_deref()) {
-                Settled::Committed => return Ok(value),
+                Settled::Committed => {
+                    self.keep_checks(verdict);
+                    return Ok(value);
+                }
                 Settled::Failed(e) => Err(TripError::Database(e)),
                 Settled::ToJudge => match self.take(&token, xid.as_deref()) {
                     Err(e) => Err(TripError::Database(e)),
@@ -223,33 +234,55 @@ impl PgTripwire {
         let Some(check) = check else {
             return Settled::ToJudge;
         };
-        let (message, savepoint) = match self.capture {
-            Capture::Plpgsql => (
-                format!(
-                    "SAVEPOINT rowguard_settle; SELECT {SCHEMA}.settle({}, {check}); {}",
-                    literal(token),
-                    self.commit()
-                ),
-                "rowguard_settle".to_string(),
-            ),
-            // the C module reads the token from the savepoint's name and
-            // checks at the COMMIT, with the policy the arm carried
-            Capture::Native => (
-                format!("SAVEPOINT rowguard_settle_{token}; COMMIT"),
-                format!("rowguard_settle_{token}"),
-            ),
-        };
+        // the C module: a prepared CALL, no savepoint (see settle_native)
+        if self.capture == Capture::Native {
+            return self.settle_native(token);
+        }
+        let message = format!(
+            "SAVEPOINT rowguard_settle; SELECT {SCHEMA}.settle({}, {check}); {}",
+            literal(token),
+            self.commit()
+        );
         match self.client.batch_execute(&message) {
             Ok(()) => Settled::Committed,
             Err(e) if e.code().is_some_and(|c| c.code() == UNSETTLED) => {
                 match self
                     .client
-                    .batch_execute(&format!("ROLLBACK TO SAVEPOINT {savepoint}"))
+                    .batch_execute("ROLLBACK TO SAVEPOINT rowguard_settle")
                 {
                     Ok(()) => Settled::ToJudge,
                     Err(e) => Settled::Failed(one_line(&e)),
                 }
             }
+            Err(e) => Settled::Failed(format!("COMMIT failed: {}", one_line(&e))),
+        }
+    }
+
+    /// Keeps a clean operation's checks for the next one's calls.
+    fn keep_checks(&mut self, verdict: Verdict) {
+        let mut checks = verdict.statements;
+        checks.truncate(SPARE_CHECKS);
+        self.spare = checks;
+    }
+
+    /// The C module's settle: `CALL settle(token)`, prepared once, checks
+    /// with the policy the arm carried and, when every row is certainly
+    /// allowed, commits (`SELECT 1`); otherwise changes nothing (`SELECT
+    /// 0`) and the rows go to the judge. No savepoint, nothing parsed.
+    fn settle_native(&mut self, token: &str) -> Settled {
+        let stmt = match &self.settle {
+            Some(s) => s.clone(),
+            None => match self.client.prepare(&format!("CALL {SCHEMA}.settle($1)")) {
+                Ok(s) => {
+                    self.settle = Some(s.clone());
+                    s
+                }
+                Err(e) => return Settled::Failed(one_line(&e)),
+            },
+        };
+        match self.client.execute(&stmt, &[&token]) {
+            Ok(1) => Settled::Committed,
+            Ok(_) => Settled::ToJudge,
             Err(e) => Settled::Failed(format!("COMMIT failed: {}", one_line(&e))),
         }
     }
@@ -451,6 +484,27 @@ enum Settled {
     Failed(String),
 }
 
+/// Checks kept from one clean operation for the next.
+const SPARE_CHECKS: usize = 16;
+
+/// `SET rowguard_tripwire.arm = '<the token's SHA-256><check>'`, the value
+/// quoted as a literal, in one buffer.
+fn native_arm(token: &str, check: &str) -> String {
+    let mut sql = String::with_capacity(SCHEMA.len() + 80 + check.len() + check.len() / 8);
+    sql.push_str("SET ");
+    sql.push_str(SCHEMA);
+    sql.push_str(".arm = '");
+    push_netstring(&mut sql, &sha256_hex(token));
+    for (i, part) in check.split('\'').enumerate() {
+        if i > 0 {
+            sql.push_str("''");
+        }
+        sql.push_str(part);
+    }
+    sql.push('\'');
+    sql
+}
+
 /// 128 bits of std's per-process random hash keys and the clock.
 fn token() -> String {
     let state = std::collections::hash_map::RandomState::new();
@@ -463,17 +517,25 @@ fn token() -> String {
     );
     let mut b = std::collections::hash_map::RandomState::new().build_hasher();
     b.write_u64(a.finish());
-    format!("{:016x}{:016x}", a.finish(), b.finish())
+    let mut out = String::with_capacity(32);
+    push_hex(&mut out, &a.finish().to_be_bytes());
+    push_hex(&mut out, &b.finish().to_be_bytes());
+    out
+}
+
+/// `bytes` in lowercase hex at the end of `out`.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
 }
 
 fn sha256_hex(token: &str) -> String {
     use sha2::Digest;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(64);
-    for b in sha2::Sha256::digest(token.as_bytes()) {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 15)] as char);
-    }
+    push_hex(&mut out, &sha2::Sha256::digest(token.as_bytes()));
     out
 }
 
@@ -502,7 +564,13 @@ struct Calls<'a> {
 
 impl Calls<'_> {
     fn record(&mut self, api: Api, sql: &str, params: &[Value], error: Option<&DbError>) {
-        let mut check = StatementCheck::new(api, sql, params, None);
+        let mut check = match self.tw.spare.pop() {
+            Some(mut check) => {
+                check.reuse(api, sql, params);
+                check
+            }
+            None => StatementCheck::new(api, sql, params, None),
+        };
         if let Some(e) = error {
             check.error = Some(e.message.clone());
             if e.message.contains("rowguard tripwire") {
