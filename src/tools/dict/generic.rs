@@ -112,16 +112,12 @@ fn compared_before(before: &str) -> bool {
     if args.contains('(') || args.contains(')') {
         return false;
     }
-    let name: String = t[..open]
-        .chars()
-        .rev()
-        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.' || *c == ':' || *c == '?')
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let last = name.rsplit(['.', ':']).next().unwrap_or("");
+    // The call's name: the identifier right before `(`, after its last `.`, `:` or `?`.
+    let callee = &t[..open];
+    let start = callee
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + callee[i..].chars().next().map_or(1, char::len_utf8));
+    let last = callee[start..].to_ascii_lowercase();
     !last.is_empty() && CALLS.iter().any(|c| last.contains(c))
 }
 
