@@ -46,17 +46,39 @@ pub enum Body {
 /// A path template with each `{name}` replaced by `value(name)`, encoded.
 pub fn fill_path(template: &str, value: impl Fn(&str) -> String) -> String {
     let mut out = String::new();
+    for piece in pieces(template) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Name(name) => {
+                out.push_str(&utf8_percent_encode(&value(name), SEGMENT).to_string())
+            }
+        }
+    }
+    out
+}
+
+/// One piece of a path template.
+#[derive(Debug, PartialEq)]
+pub enum Piece<'a> {
+    Text(&'a str),
+    /// A `{name}`.
+    Name(&'a str),
+}
+
+/// A path template's pieces in order (a `{` never closed, and what follows
+/// it, is text).
+pub fn pieces(template: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         let Some(len) = rest[start..].find('}') else {
             break;
         };
-        out.push_str(&rest[..start]);
-        let name = &rest[start + 1..start + len];
-        out.push_str(&utf8_percent_encode(&value(name), SEGMENT).to_string());
+        out.push(Piece::Text(&rest[..start]));
+        out.push(Piece::Name(&rest[start + 1..start + len]));
         rest = &rest[start + len + 1..];
     }
-    out.push_str(rest);
+    out.push(Piece::Text(rest));
     out
 }
 

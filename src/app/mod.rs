@@ -197,13 +197,16 @@ impl AppDomain {
     /// The spec's headers and `own`, with the `saved` values in them.
     fn headers(&self, own: &[(String, String)], saved: &Saved) -> Vec<(String, String)> {
         let all = self.spec.headers.iter().chain(own);
-        all.map(|(k, v)| (k.clone(), fill(v, saved))).collect()
+        all.map(|(k, v)| (k.clone(), serve::fill(v, saved)))
+            .collect()
     }
 
     /// A `[[setup]]` request, with the values earlier ones saved in it.
     fn setup_request(&self, r: &spec::Request, saved: &Saved) -> Prepared {
         let pairs = |p: &[(String, String)]| -> Vec<(String, String)> {
-            p.iter().map(|(k, v)| (k.clone(), fill(v, saved))).collect()
+            p.iter()
+                .map(|(k, v)| (k.clone(), serve::fill(v, saved)))
+                .collect()
         };
         let body = match (&r.json, r.form.is_empty()) {
             (Some(j), _) => Body::Json(filled(j, saved)),
@@ -223,16 +226,10 @@ impl AppDomain {
 /// Values `[[setup]]` answers held, by name (`save`).
 type Saved = Vec<(String, String)>;
 
-/// `text` with each saved `{name}` replaced.
-fn fill(text: &str, saved: &Saved) -> String {
-    let vars: Vec<(&str, String)> = saved.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    serve::fill(text, &vars)
-}
-
 /// A JSON value with each saved `{name}` replaced in its strings.
 fn filled(v: &Json, saved: &Saved) -> Json {
     match v {
-        Json::String(s) => Json::String(fill(s, saved)),
+        Json::String(s) => Json::String(serve::fill(s, saved)),
         Json::Array(a) => Json::Array(a.iter().map(|v| filled(v, saved)).collect()),
         Json::Object(o) => Json::Object(
             o.iter()

@@ -91,10 +91,13 @@ pub fn variables(target: &Target, port: u16) -> Vec<(&'static str, String)> {
 }
 
 /// `text` with every `{name}` of `vars` replaced.
-pub fn fill(text: &str, vars: &[(&str, String)]) -> String {
+pub fn fill<'a, K: AsRef<str> + 'a, V: AsRef<str> + 'a>(
+    text: &str,
+    vars: impl IntoIterator<Item = &'a (K, V)>,
+) -> String {
     let mut out = text.to_string();
     for (name, value) in vars {
-        out = out.replace(&format!("{{{name}}}"), value);
+        out = out.replace(&format!("{{{}}}", name.as_ref()), value.as_ref());
     }
     out
 }

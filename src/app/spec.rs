@@ -270,16 +270,14 @@ impl Op {
 }
 
 fn placeholders(path: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = path;
-    while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else {
-            break;
-        };
-        out.push(rest[start + 1..start + len].to_string());
-        rest = &rest[start + len + 1..];
-    }
-    out
+    use super::http::Piece;
+    let names = super::http::pieces(path).into_iter();
+    names
+        .filter_map(|p| match p {
+            Piece::Name(n) => Some(n.to_string()),
+            Piece::Text(_) => None,
+        })
+        .collect()
 }
 
 fn leak(s: String) -> &'static str {

@@ -116,7 +116,9 @@ fn compared_before(before: &str) -> bool {
     let callee = &t[..open];
     let start = callee
         .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + callee[i..].chars().next().map_or(1, char::len_utf8));
+        .map_or(0, |i| {
+            i + callee[i..].chars().next().map_or(1, char::len_utf8)
+        });
     let last = callee[start..].to_ascii_lowercase();
     !last.is_empty() && CALLS.iter().any(|c| last.contains(c))
 }
