@@ -719,7 +719,7 @@ impl Guard {
         // statement's rows are mostly of one kind: the last one is looked
         // at first, without building a key.
         let mut kinds = BTreeSet::new();
-        let mut last = (usize::MAX, (false, false), Vec::new());
+        let mut last: Option<&capture::Logged> = None;
         // Every column: what an insert or a delete changes.
         let mut all = Vec::new();
         for row in &rows {
@@ -731,15 +731,15 @@ impl Guard {
             } else {
                 &[]
             };
-            if (last.0, last.1, &last.2[..]) != (t, op, columns) {
-                last.0 = t;
-                last.1 = op;
-                last.2.clear();
-                last.2.extend_from_slice(columns);
-                if !kinds.contains(&last) {
+            if !last.is_some_and(|l| {
+                l.table == t && l.rows() == op && (op != (true, true) || l.changed == row.changed)
+            }) {
+                let kind = (t, op, columns.to_vec());
+                if !kinds.contains(&kind) {
                     observed.insert(ObservedWrite::of_changed(op, columns, table));
-                    kinds.insert(last.clone());
+                    kinds.insert(kind);
                 }
+                last = Some(row);
             }
             if row.clean {
                 // Allowed whole (no cell of it was encoded): only its kind of write counts.
