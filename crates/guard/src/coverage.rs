@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use rusqlite::Connection;
 
-use super::policy::{changed_columns, RowChange, TableInfo};
+use super::policy::TableInfo;
 use super::static_check::{parse_sqlite, writes_of, StaticWrite, WriteOp};
 
 /// One kind of write the dynamic layer observed: a table, an operation and
@@ -31,9 +31,9 @@ pub struct ObservedWrite {
 }
 
 impl ObservedWrite {
-    /// The observed write of one logged row change.
     /// The observed write of a change with an old row and a new one as
-    /// `rows` says, whose `changed` columns are as [`changed_columns`] finds
+    /// `rows` says, whose `changed` columns are as
+    /// [`changed_columns`](crate::policy::changed_columns) finds
     /// them (read for updates only).
     pub(crate) fn of_changed(
         rows: (bool, bool),
@@ -47,27 +47,6 @@ impl ObservedWrite {
         };
         let columns = if op == WriteOp::Update {
             changed.iter().map(|&i| table.columns[i].clone()).collect()
-        } else {
-            Vec::new()
-        };
-        ObservedWrite {
-            table: table.name.clone(),
-            op,
-            columns,
-        }
-    }
-
-    pub(crate) fn of(change: &RowChange, table: &TableInfo) -> ObservedWrite {
-        let op = match (&change.old, &change.new) {
-            (None, _) => WriteOp::Insert,
-            (Some(_), Some(_)) => WriteOp::Update,
-            (Some(_), None) => WriteOp::Delete,
-        };
-        let columns = if op == WriteOp::Update {
-            changed_columns(change, table)
-                .into_iter()
-                .map(|i| table.columns[i].clone())
-                .collect()
         } else {
             Vec::new()
         };

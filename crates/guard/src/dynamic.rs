@@ -29,7 +29,7 @@ use super::capture::{self, Capture};
 use super::coverage::{ObservedWrite, SchemaEffects};
 use super::isolation::{isolate, Counters, MAX_LENGTH};
 use super::memo::Memo;
-use super::policy::{changed_columns, undo_changed, Names, TableInfo};
+use super::policy::{undo_changed, Names, TableInfo};
 use super::profile::{Breakdown, Part, Profile};
 use super::static_check::{compiled_text, Dialect, StaticView, FORBIDDEN_FUNCTIONS};
 use super::watchdog::Watchdog;
@@ -733,44 +733,50 @@ impl Guard {
         let mut outside = Vec::new();
         let mut undos = Vec::new();
         let mut observed = BTreeSet::new();
-        // Each kind of write once: (table, operation, changed columns).
+        // Each kind of write once: (table, operation, changed columns). A
+        // statement's rows are mostly of one kind: the last one is looked
+        // at first, without building a key.
         let mut kinds = BTreeSet::new();
-        for mut row in rows {
+        let mut last: Option<&capture::Logged> = None;
+        // Every column: what an insert or a delete changes.
+        let mut all = Vec::new();
+        for row in &rows {
             let t = row.table;
             let table = &self.tables[t];
-            if row.clean {
-                // Allowed whole (no cell of it was encoded): only its kind of write counts.
-                let op = row.rows();
-                let columns = if op == (true, true) {
-                    std::mem::take(&mut row.changed)
-                } else {
-                    Vec::new()
-                };
-                let kind = (t, op, columns);
+            let op = row.rows();
+            let columns: &[usize] = if op == (true, true) {
+                &row.changed
+            } else {
+                &[]
+            };
+            if !last.is_some_and(|l| {
+                l.table == t && l.rows() == op && (op != (true, true) || l.changed == row.changed)
+            }) {
+                let kind = (t, op, columns.to_vec());
                 if !kinds.contains(&kind) {
-                    observed.insert(ObservedWrite::of_changed(op, &kind.2, table));
+                    observed.insert(ObservedWrite::of_changed(op, columns, table));
                     kinds.insert(kind);
                 }
+                last = Some(row);
+            }
+            if row.clean {
+                // Allowed whole (no cell of it was encoded): only its kind of write counts.
                 continue;
             }
-            let change = row.into_change(&self.tables);
-            let op = (change.old.is_some(), change.new.is_some());
-            let changed = changed_columns(&change, table);
-            let columns = if op == (true, true) {
-                changed.clone()
+            let changed: &[usize] = if op == (true, true) {
+                &row.changed
             } else {
-                Vec::new()
+                all.clear();
+                all.extend(0..table.columns.len());
+                &all
             };
-            if kinds.insert((t, op, columns)) {
-                observed.insert(ObservedWrite::of(&change, table));
-            }
-            let cells = self
+            let change = row.view(table);
+            if self
                 .policy
-                .violations_named(&change, table, &changed, &self.names[t]);
-            if !cells.is_empty() {
-                outside.extend(cells);
+                .violations_into(change, table, changed, &self.names[t], &mut outside)
+            {
                 let t = self.profile.start();
-                undos.push(undo_changed(&change, table, &changed));
+                undos.push(undo_changed(change, table, changed));
                 self.profile.carve(Part::Verdict, Part::Undo, t);
             }
         }

@@ -60,6 +60,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
@@ -283,14 +284,16 @@ impl Finding {
     /// policy, with the undo statements of their rows in observation order
     /// (reversed here, so running them in order restores the rows).
     pub(crate) fn write_outside(outside: Vec<CellChange>, mut undo: Vec<String>) -> Finding {
-        // A row's cells come together: count each run once, then distinct runs.
+        // A row's cells come together: count each run once, then distinct
+        // runs. The cells of one row share their table and key (so the
+        // texts are compared only where the pointers differ).
+        let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
         let mut rows = HashSet::new();
-        let mut last = None;
+        let mut last: Option<&CellChange> = None;
         for c in &outside {
-            let row = (&*c.table, &*c.key);
-            if last != Some(row) {
-                rows.insert(row);
-                last = Some(row);
+            if !last.is_some_and(|l| same(&l.table, &c.table) && same(&l.key, &c.key)) {
+                rows.insert((&*c.table, &*c.key));
+                last = Some(c);
             }
         }
         let mut f = Finding::new(

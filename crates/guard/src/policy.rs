@@ -169,6 +169,26 @@ pub struct RowChange {
     pub new: Option<Vec<Cell>>,
 }
 
+/// A row change as the judge reads it, borrowed (from a [`RowChange`], or
+/// from the change log without building one): `old` is absent for an
+/// insert, `new` for a delete.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowView<'a> {
+    pub(crate) table: &'a str,
+    pub(crate) old: Option<&'a [Cell]>,
+    pub(crate) new: Option<&'a [Cell]>,
+}
+
+impl RowChange {
+    pub(crate) fn view(&self) -> RowView<'_> {
+        RowView {
+            table: &self.table,
+            old: self.old.as_deref(),
+            new: self.new.as_deref(),
+        }
+    }
+}
+
 /// Column layout of a protected table as the triggers log it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableInfo {
@@ -329,6 +349,9 @@ impl TableInfo {
 
     /// The row's key as text, e.g. `7` or `7, '2026-03-06 09:00'`.
     pub fn key_of(&self, row: &[Cell]) -> String {
+        if let [i] = self.key[..] {
+            return row[i].display();
+        }
         self.key
             .iter()
             .map(|&i| row[i].display())
@@ -357,58 +380,80 @@ impl Policy {
     /// The cells of `change` that lie outside the policy (empty when allowed).
     pub fn violations(&self, change: &RowChange, table: &TableInfo) -> Vec<CellChange> {
         let changed = changed_columns(change, table);
-        self.violations_named(change, table, &changed, &Names::of(table))
+        let mut cells = Vec::new();
+        self.violations_into(
+            change.view(),
+            table,
+            &changed,
+            &Names::of(table),
+            &mut cells,
+        );
+        cells
     }
 
-    /// [`Policy::violations`], given the change's [`changed_columns`] and
-    /// its table's [`Names`] (shared by every cell of a blast radius).
-    pub(crate) fn violations_named(
+    /// [`Policy::violations`] of a borrowed change, given its
+    /// [`changed_columns`] and its table's [`Names`] (shared by every cell
+    /// of a blast radius): appends the cells outside the policy to `out`,
+    /// and returns whether there were any.
+    pub(crate) fn violations_into(
         &self,
-        change: &RowChange,
+        change: RowView<'_>,
         table: &TableInfo,
         changed: &[usize],
         names: &Names,
-    ) -> Vec<CellChange> {
-        let allowed: Vec<bool> = if change.table.eq_ignore_ascii_case(&self.table) {
-            self.target_allows(change, table, changed)
+        out: &mut Vec<CellChange>,
+    ) -> bool {
+        let target = change.table.eq_ignore_ascii_case(&self.table);
+        let (in_place, effect_ok) = if target {
+            (self.target_in_place(change, table), false)
         } else {
             let ok = self.side_effects.iter().any(|s| {
-                s.table.eq_ignore_ascii_case(&change.table) && {
+                s.table.eq_ignore_ascii_case(change.table) && {
                     let col = table.index(&s.column);
-                    let op_ok = match (&change.old, &change.new) {
+                    let op_ok = match (change.old, change.new) {
                         (None, Some(_)) => s.insert,
                         (Some(_), Some(_)) => s.update,
                         (Some(_), None) => s.delete,
                         (None, None) => true,
                     };
                     op_ok
-                        && change.old.as_ref().is_none_or(|r| self.holds_key(r, col))
-                        && change.new.as_ref().is_none_or(|r| self.holds_key(r, col))
+                        && change.old.is_none_or(|r| self.holds_key(r, col))
+                        && change.new.is_none_or(|r| self.holds_key(r, col))
                 }
             });
-            vec![ok; changed.len()]
+            (false, ok)
         };
-        if allowed.iter().all(|&ok| ok) {
-            return Vec::new();
+        // For the target table: an update of a target row that keeps its
+        // key may change the writable columns; nothing else is allowed.
+        let allowed = |i: usize| {
+            if target {
+                in_place
+                    && self
+                        .writable
+                        .iter()
+                        .any(|w| w.eq_ignore_ascii_case(&table.columns[i]))
+            } else {
+                effect_ok
+            }
+        };
+        if changed.iter().all(|&i| allowed(i)) {
+            return false;
         }
-        let key_row = change
-            .new
-            .as_ref()
-            .or(change.old.as_ref())
-            .expect("a change has a row");
-        let key: Arc<str> = table.key_of(change.old.as_ref().unwrap_or(key_row)).into();
-        changed
-            .iter()
-            .zip(allowed)
-            .filter(|(_, ok)| !ok)
-            .map(|(&i, _)| CellChange {
-                table: Arc::clone(&names.table),
-                key: Arc::clone(&key),
-                column: Arc::clone(&names.columns[i]),
-                before: change.old.as_ref().map(|r| r[i].display()),
-                after: change.new.as_ref().map(|r| r[i].display()),
-            })
-            .collect()
+        let key_row = change.old.or(change.new).expect("a change has a row");
+        let key: Arc<str> = table.key_of(key_row).into();
+        out.extend(
+            changed
+                .iter()
+                .filter(|&&i| !allowed(i))
+                .map(|&i| CellChange {
+                    table: Arc::clone(&names.table),
+                    key: Arc::clone(&key),
+                    column: Arc::clone(&names.columns[i]),
+                    before: change.old.map(|r| r[i].display()),
+                    after: change.new.map(|r| r[i].display()),
+                }),
+        );
+        true
     }
 
     /// The columns of `table` that [`Policy::violations`] and [`undo`] read
@@ -437,11 +482,11 @@ impl Policy {
         read
     }
 
-    /// For the target table: an update of a target row that keeps its key may
-    /// change the writable columns; nothing else is allowed.
-    fn target_allows(&self, change: &RowChange, table: &TableInfo, changed: &[usize]) -> Vec<bool> {
+    /// Whether a change of the target table is an update of a target row
+    /// that keeps its key (and the policy's key column).
+    fn target_in_place(&self, change: RowView<'_>, table: &TableInfo) -> bool {
         let col = table.index(&self.key_column);
-        let in_place = match (&change.old, &change.new) {
+        match (change.old, change.new) {
             (Some(old), Some(new)) => {
                 self.holds_key(old, col)
                     && table
@@ -451,17 +496,7 @@ impl Policy {
                         .all(|&i| old[i] == new[i])
             }
             _ => false,
-        };
-        changed
-            .iter()
-            .map(|&i| {
-                in_place
-                    && self
-                        .writable
-                        .iter()
-                        .any(|w| w.eq_ignore_ascii_case(&table.columns[i]))
-            })
-            .collect()
+        }
     }
 }
 
@@ -475,14 +510,14 @@ pub(crate) fn changed_columns(change: &RowChange, table: &TableInfo) -> Vec<usiz
 
 /// A statement that reverses one row change.
 pub fn undo(change: &RowChange, table: &TableInfo) -> String {
-    undo_changed(change, table, &changed_columns(change, table))
+    undo_changed(change.view(), table, &changed_columns(change, table))
 }
 
-/// [`undo`], given the change's [`changed_columns`].
-pub(crate) fn undo_changed(change: &RowChange, table: &TableInfo, changed: &[usize]) -> String {
+/// [`undo`] of a borrowed change, given its [`changed_columns`].
+pub(crate) fn undo_changed(change: RowView<'_>, table: &TableInfo, changed: &[usize]) -> String {
     let mut u = String::with_capacity(64);
     let t = &table.name;
-    match (&change.old, &change.new) {
+    match (change.old, change.new) {
         (Some(old), Some(new)) => {
             u.push_str("UPDATE ");
             u.push_str(t);

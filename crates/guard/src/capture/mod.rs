@@ -13,7 +13,11 @@
 //! per changed cell: in an update, a column that kept its value is encoded
 //! only when the policy reads it ([`super::Policy::read_columns`]). The
 //! policy is not in the triggers: the Rust side judges the rows
-//! ([`super::Policy::violations`]), so the triggers are built once.
+//! ([`super::Policy::violations`]), so the triggers are built once. Each
+//! logged row keeps its cells in one vector (an update's old row, then its
+//! new one) and, for an update, the columns whose values changed (found on
+//! the raw values, as the cells would compare): the judge reads both
+//! borrowed ([`Logged::view`]), with no copy and no comparison of its own.
 //!
 //! SQLite undoes a failed statement's changes (the statement rollback), but
 //! not Rust's log. So each top-level statement gets a generation
@@ -48,7 +52,7 @@ use rusqlite::Connection;
 pub(crate) mod hook;
 
 use super::clean::CleanRows;
-use super::policy::{Cell, RowChange, TableInfo};
+use super::policy::{Cell, RowChange, RowView, TableInfo};
 use super::stored::{encode, same};
 use super::Policy;
 
@@ -155,11 +159,13 @@ pub(crate) struct Logged {
     pub(crate) clean: bool,
     /// 0 insert, 1 update, 2 delete.
     pub(crate) op: u8,
-    /// A clean update's changed columns, when the log keeps them
-    /// ([`Log::observe_clean_rows`]); empty otherwise.
+    /// An update's changed columns (the columns whose values do not encode
+    /// alike): always for a row that is not clean, for a clean one when the
+    /// log keeps them ([`Log::observe_clean_rows`]); empty otherwise.
     pub(crate) changed: Vec<usize>,
-    pub(crate) old: Option<Vec<Cell>>,
-    pub(crate) new: Option<Vec<Cell>>,
+    /// The encoded row: the new row (insert), the old one (delete), or the
+    /// old then the new (update); empty for a clean row.
+    cells: Vec<Cell>,
 }
 
 impl Logged {
@@ -169,12 +175,42 @@ impl Logged {
         (self.op != 0, self.op != 2)
     }
 
+    /// The change as the judge reads it, borrowed (`table` is its table);
+    /// a row that is not clean.
+    pub(crate) fn view<'a>(&'a self, table: &'a TableInfo) -> RowView<'a> {
+        let (old, new) = match self.op {
+            0 => (None, Some(&self.cells[..])),
+            1 => {
+                let (o, n) = self
+                    .cells
+                    .split_at(table.columns.len().min(self.cells.len()));
+                (Some(o), Some(n))
+            }
+            _ => (Some(&self.cells[..]), None),
+        };
+        RowView {
+            table: &table.name,
+            old,
+            new,
+        }
+    }
+
     /// The change, named after its table.
     pub(crate) fn into_change(self, tables: &[TableInfo]) -> RowChange {
+        let table = &tables[self.table];
+        let mut cells = self.cells;
+        let (old, new) = match self.op {
+            0 => (None, Some(cells)),
+            1 => {
+                let new = cells.split_off(table.columns.len().min(cells.len()));
+                (Some(cells), Some(new))
+            }
+            _ => (Some(cells), None),
+        };
         RowChange {
-            table: tables[self.table].name.clone(),
-            old: self.old,
-            new: self.new,
+            table: table.name.clone(),
+            old,
+            new,
         }
     }
 }
@@ -421,54 +457,61 @@ impl Log {
                     clean: true,
                     op: op_code(op),
                     changed,
-                    old: None,
-                    new: None,
+                    cells: Vec::new(),
                 });
                 return !std::mem::replace(&mut self.marked, true);
             }
         }
         let read = self.read.get(table).filter(|r| r.len() == width);
-        let cells = match (op, read) {
+        match (op, read) {
             // An update: a column that kept its value and that the judge
             // never reads unchanged costs no encoding.
             (1, Some(read)) if values.len() == 2 * width => {
                 let (old, new) = values.split_at(width);
-                values
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| {
-                        let c = i % width;
-                        if read[c] || !same(old[c], new[c]) {
-                            encode(v)
-                        } else {
-                            Cell(String::new())
-                        }
-                    })
-                    .collect()
+                let mut changed = Vec::new();
+                let mut cells = Vec::with_capacity(values.len());
+                cells.resize_with(values.len(), || Cell(String::new()));
+                for c in 0..width {
+                    let kept = same(old[c], new[c]);
+                    if !kept {
+                        changed.push(c);
+                    }
+                    if read[c] || !kept {
+                        cells[c] = encode(old[c]);
+                        cells[width + c] = encode(new[c]);
+                    }
+                }
+                self.push_row(table, op, changed, cells)
             }
-            _ => values.iter().map(|&v| encode(v)).collect(),
-        };
-        self.push(table, op, width, cells)
+            _ => {
+                let cells = values.iter().map(|&v| encode(v)).collect();
+                self.push(table, op, width, cells)
+            }
+        }
     }
 
-    /// Logs one row from its encoded `cells` (as [`Log::record`] takes its values).
-    fn push(&mut self, table: usize, op: i64, width: usize, mut cells: Vec<Cell>) -> bool {
-        let (old, new) = match op {
-            0 => (None, Some(cells)),
-            1 => {
-                let new = cells.split_off(width.min(cells.len()));
-                (Some(cells), Some(new))
+    /// Logs one row from its encoded `cells` (as [`Log::record`] takes its
+    /// values): an update's changed columns are those whose cells differ.
+    fn push(&mut self, table: usize, op: i64, width: usize, cells: Vec<Cell>) -> bool {
+        let changed = match op {
+            1 if cells.len() == 2 * width => {
+                let (old, new) = cells.split_at(width);
+                (0..width).filter(|&c| old[c] != new[c]).collect()
             }
-            _ => (Some(cells), None),
+            _ => Vec::new(),
         };
+        self.push_row(table, op, changed, cells)
+    }
+
+    /// Logs one row that is not clean, its update's `changed` columns known.
+    fn push_row(&mut self, table: usize, op: i64, changed: Vec<usize>, cells: Vec<Cell>) -> bool {
         self.rows.push(Logged {
             generation: self.generation,
             table,
             clean: false,
             op: op_code(op),
-            changed: Vec::new(),
-            old,
-            new,
+            changed,
+            cells,
         });
         !std::mem::replace(&mut self.marked, true)
     }

@@ -99,10 +99,8 @@ pub(crate) fn judge(
         check.changed_rows += 1;
         let table = &tables[t];
         let changed = changed_columns(&change, table);
-        let cells = policy.violations_named(&change, table, &changed, &names[t]);
-        if !cells.is_empty() {
-            outside.extend(cells);
-            undos.push(undo_changed(&change, table, &changed));
+        if policy.violations_into(change.view(), table, &changed, &names[t], &mut outside) {
+            undos.push(undo_changed(change.view(), table, &changed));
         }
     }
     if !outside.is_empty() {
