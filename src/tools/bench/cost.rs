@@ -16,6 +16,11 @@
 //!   [`Server::Unavailable`] says why.
 //! - [`Spread`]: min, median and max over rounds, and whether the rounds
 //!   disagree by more than [`STAND_BEHIND`].
+//! - [`Pinned`]: a client thread and the server processes it talks to held
+//!   on one CPU while measured, so a round trip costs the same whichever
+//!   side it is on (unpinned, the scheduler decides per round whether the
+//!   two run on one core or two, and a round's CPU per operation moves by
+//!   up to 2x with it).
 
 use std::time::{Duration, Instant};
 
@@ -99,6 +104,66 @@ impl Server {
             Server::None => Some("in-process: no server".into()),
             Server::Pids(_) => None,
             Server::Unavailable(why) => Some(why.clone()),
+        }
+    }
+}
+
+/// The calling thread and some server processes held on one CPU until
+/// dropped (the thread's own affinity is given back then; the processes
+/// keep theirs: they are the measurement's own backends, ended with it).
+pub struct Pinned {
+    saved: libc::cpu_set_t,
+    /// The CPU they run on.
+    pub cpu: usize,
+}
+
+impl Pinned {
+    /// Pins the calling thread and `pids` to the last CPU it may run on;
+    /// `Err` says why not (no permission over another user's processes,
+    /// a single-CPU affinity, ...), and then nothing was changed.
+    pub fn together(pids: &[u32]) -> Result<Pinned, String> {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: plain calls on zeroed cpu sets of the size passed.
+        unsafe {
+            let mut saved: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, size, &mut saved) != 0 {
+                return Err(std::io::Error::last_os_error().to_string());
+            }
+            let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &saved))
+                .collect();
+            let Some(&cpu) = cpus.last().filter(|_| cpus.len() > 1) else {
+                return Err("this thread may run on one CPU only".into());
+            };
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut one);
+            let mut before = Vec::new();
+            for &pid in pids {
+                let mut theirs: libc::cpu_set_t = std::mem::zeroed();
+                let ok = libc::sched_getaffinity(pid as libc::pid_t, size, &mut theirs) == 0
+                    && libc::sched_setaffinity(pid as libc::pid_t, size, &one) == 0;
+                if !ok {
+                    let e = std::io::Error::last_os_error();
+                    for (p, set) in before {
+                        libc::sched_setaffinity(p, size, &set);
+                    }
+                    return Err(format!("cannot pin server process {pid}: {e}"));
+                }
+                before.push((pid as libc::pid_t, theirs));
+            }
+            if libc::sched_setaffinity(0, size, &one) != 0 {
+                return Err(std::io::Error::last_os_error().to_string());
+            }
+            Ok(Pinned { saved, cpu })
+        }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        // SAFETY: gives the calling thread back the set it had.
+        unsafe {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.saved);
         }
     }
 }

@@ -30,7 +30,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use super::cost::{Comparison, Mark, Sample, Scope, Server};
+use super::cost::{is_local, Comparison, Mark, Pinned, Sample, Scope, Server};
 use super::{median, time};
 use crate::guard::db::row_values;
 use crate::guard::postgres::{PgOptions, PgRaw};
@@ -387,17 +387,25 @@ fn postgres(
         .ok()
         .and_then(|r| r.try_get::<_, i32>(0).ok())
         .map(|p| p as u32);
-    let tw_server = Server::local(&options.url, tw_pid.into_iter().collect());
-    let raw_server = Server::local(
-        &options.url,
-        match raw_db.query_row("SELECT pg_backend_pid()", &[]) {
-            Ok(v) => match v.as_slice() {
-                [Value::Integer(p)] => vec![*p as u32],
-                _ => Vec::new(),
-            },
-            Err(_) => Vec::new(),
+    let raw_pid = match raw_db.query_row("SELECT pg_backend_pid()", &[]) {
+        Ok(v) => match v.as_slice() {
+            [Value::Integer(p)] => Some(*p as u32),
+            _ => None,
         },
-    );
+        Err(_) => None,
+    };
+    let tw_server = Server::local(&options.url, tw_pid.into_iter().collect());
+    let raw_server = Server::local(&options.url, raw_pid.into_iter().collect());
+    // Both sides' backends and this thread on one CPU, as long as the rounds run.
+    let pids: Vec<u32> = tw_pid.into_iter().chain(raw_pid).collect();
+    let pinned = match (is_local(&options.url), pids.len()) {
+        (true, 2) => Pinned::together(&pids),
+        _ => Err("the server is not on this machine".into()),
+    };
+    let placement = match &pinned {
+        Ok(p) => format!("client and both backends pinned to cpu {}", p.cpu),
+        Err(why) => format!("unpinned: {why}"),
+    };
     let alternated = alternate(
         rounds,
         operations,
@@ -412,6 +420,6 @@ fn postgres(
     Ok((
         alternated,
         [tw_server, raw_server],
-        format!("postgres (loopback, server defaults; capture: {capture})"),
+        format!("postgres (loopback, server defaults; capture: {capture}; {placement})"),
     ))
 }
