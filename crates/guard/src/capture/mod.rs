@@ -74,9 +74,9 @@ pub(crate) enum Capture {
 impl Capture {
     /// Installs the capture of `tables` on `conn`: the pre-update hook when
     /// SQLite has it and it reads every table as the triggers would, and,
-    /// when `exact`, every trigger of `main` is an AFTER trigger (then a
-    /// failed statement is settled exactly: [`Log::deletes_counted`]); the
-    /// TEMP triggers otherwise.
+    /// when `exact`, every trigger of `main` is an AFTER trigger and
+    /// `recursive_triggers` is off (then a failed statement is settled
+    /// exactly: [`Log::deletes_counted`]); the TEMP triggers otherwise.
     pub(crate) fn install(
         conn: &Connection,
         tables: &[TableInfo],
@@ -127,21 +127,24 @@ impl Capture {
 }
 
 /// Whether every trigger of `main` is an AFTER trigger (none BEFORE, none
-/// INSTEAD OF, none SQLite's parser would take that sqlparser cannot read):
+/// INSTEAD OF, none SQLite's parser would take that sqlparser cannot read)
+/// and `recursive_triggers` is off (so none fires on a REPLACE delete):
 /// then a statement's first change is its own, made outside a trigger, and
 /// [`Log::settle_by_changes`] settles a failed statement exactly.
 #[cfg(rowguard_preupdate)]
 fn only_after_triggers(conn: &Connection) -> rusqlite::Result<bool> {
     use sqlparser::ast::{Statement, TriggerPeriod};
+    let recursive: bool = conn.query_row("PRAGMA recursive_triggers", [], |r| r.get(0))?;
     let sqls: Vec<Option<String>> = conn
         .prepare("SELECT sql FROM main.sqlite_schema WHERE type = 'trigger'")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(sqls.iter().all(|sql| {
-        let parsed = sql.as_deref().and_then(super::static_check::parse_sqlite);
-        matches!(parsed.as_deref(), Some([Statement::CreateTrigger(t)])
-            if t.period == Some(TriggerPeriod::After))
-    }))
+    Ok(!recursive
+        && sqls.iter().all(|sql| {
+            let parsed = sql.as_deref().and_then(super::static_check::parse_sqlite);
+            matches!(parsed.as_deref(), Some([Statement::CreateTrigger(t)])
+                if t.period == Some(TriggerPeriod::After))
+        }))
 }
 
 /// The marker table (created once per connection).
@@ -784,9 +787,44 @@ mod tests {
             // No period is BEFORE.
             "CREATE TRIGGER b UPDATE ON t BEGIN INSERT INTO l VALUES (1); END;",
             "CREATE VIEW w AS SELECT * FROM t; CREATE TRIGGER b INSTEAD OF DELETE ON w BEGIN DELETE FROM t; END;",
+            // A REPLACE delete fires triggers: a statement's first change may not count.
+            "PRAGMA recursive_triggers = ON;",
         ] {
             assert_eq!(with(before), "triggers", "{before}");
         }
+    }
+
+    /// With `recursive_triggers` on, a REPLACE delete fires delete triggers;
+    /// when one fails with FAIL, the delete is reported exactly when it
+    /// stood.
+    #[test]
+    fn a_replace_delete_kept_by_a_failing_trigger_is_reported() {
+        let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL, r REAL UNIQUE);
+             INSERT INTO t (id, v, r) VALUES (1, 'a', 0.0), (4, 'd', 2.5);
+             PRAGMA recursive_triggers = ON;
+             CREATE TRIGGER t_gone AFTER DELETE ON t BEGIN SELECT RAISE(FAIL, 'kept'); END;";
+        let mut g =
+            Guard::open_memory(schema, Policy::new("t", "id").key(1).writable(["v"])).unwrap();
+        // The hook could not tell this statement's uncounted first change from an undone one.
+        assert_eq!(g.capture(), "triggers");
+        // Whether row 4 is still there, read inside the input (rolled back after it).
+        let (left, v) = g
+            .check(|g| {
+                let _ = g.execute_batch("REPLACE INTO t (id, v, r) VALUES (9, 'n', 2.5)");
+                g.query_row("SELECT count(*) FROM t WHERE id = 4", &[])
+            })
+            .unwrap();
+        let error = v.statements[0].error.as_deref();
+        assert!(error.is_some_and(|e| e.contains("kept")), "{v:?}");
+        let left = left.unwrap();
+        let mut keys: Vec<_> = cells(&v).into_iter().map(|(_, k, _)| k).collect();
+        keys.dedup();
+        let stood: &[&str] = if left == [crate::Value::Integer(0)] {
+            &["4"]
+        } else {
+            &[]
+        };
+        assert_eq!(keys, stood);
     }
 
     #[test]
