@@ -453,8 +453,9 @@ impl Guard {
     }
 
     /// How changed rows are captured: `"pre-update hook"` (SQLite built
-    /// with it, every protected table read as the triggers would, and every
-    /// trigger of `main` an AFTER trigger) or `"triggers"`.
+    /// with it, every protected table read as the triggers would, every
+    /// trigger of `main` an AFTER trigger and `recursive_triggers` off) or
+    /// `"triggers"`.
     pub fn capture(&self) -> &'static str {
         self.capture.name()
     }

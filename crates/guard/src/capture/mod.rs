@@ -1,6 +1,6 @@
 //! Change capture: TEMP triggers that hand every changed row to Rust
-//! (this module), or, for the production tripwire when SQLite is built with
-//! the pre-update hook, that hook ([`hook`]), both filling one [`Log`].
+//! (this module), or, when SQLite is built with the pre-update hook, that
+//! hook ([`hook`]), both filling one [`Log`] ([`Capture`] picks one).
 //!
 //! Every row change of a protected table fires its table's AFTER trigger
 //! (with `recursive_triggers = ON`, REPLACE deletes too; WITHOUT ROWID tables
@@ -35,8 +35,9 @@
 //!
 //! [`Capture::install`] picks one: the pre-update hook when SQLite has it
 //! and it reads every protected table as the triggers would (and, for the
-//! guard, when `main`'s triggers are all AFTER triggers, so that a failed
-//! statement is settled exactly from `changes`: [`Log::settle_by_changes`]);
+//! guard, when `main`'s triggers are all AFTER triggers and
+//! `recursive_triggers` is off, so that a failed statement is settled
+//! exactly from `changes`: [`Log::settle_by_changes`]);
 //! the triggers otherwise. The hook costs an UPDATE neither the trigger program
 //! compiled into each new statement text nor the statement journal SQLite
 //! opens for a statement that fires a trigger.
