@@ -199,22 +199,14 @@ impl Logged {
         }
     }
 
-    /// The change, named after its table.
-    pub(crate) fn into_change(self, tables: &[TableInfo]) -> RowChange {
-        let table = &tables[self.table];
-        let mut cells = self.cells;
-        let (old, new) = match self.op {
-            0 => (None, Some(cells)),
-            1 => {
-                let new = cells.split_off(table.columns.len().min(cells.len()));
-                (Some(cells), Some(new))
-            }
-            _ => (Some(cells), None),
-        };
+    /// The change, named after its table (its cells copied: the judge's
+    /// own path reads them borrowed, [`Logged::view`]).
+    pub(crate) fn to_change(&self, tables: &[TableInfo]) -> RowChange {
+        let view = self.view(&tables[self.table]);
         RowChange {
-            table: table.name.clone(),
-            old,
-            new,
+            table: view.table.to_string(),
+            old: view.old.map(<[Cell]>::to_vec),
+            new: view.new.map(<[Cell]>::to_vec),
         }
     }
 }
