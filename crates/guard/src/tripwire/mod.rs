@@ -24,13 +24,50 @@
 use std::fmt;
 
 use crate::policy::{changed_columns, undo_changed, Names, RowChange, TableInfo};
-use crate::{DbError, Finding, Policy, StatementCheck, Verdict};
+use crate::{Api, DbError, Finding, Policy, StatementCheck, Value, Verdict};
 
 pub mod postgres;
 mod sqlite;
 
 pub use self::postgres::PgTripwire;
 pub use sqlite::Tripwire;
+
+/// The checks of the last clean operation, refilled by the next one's
+/// calls: their buffers are kept, so a clean operation allocates none.
+#[derive(Default)]
+pub(crate) struct SpareChecks(Vec<StatementCheck>);
+
+impl SpareChecks {
+    /// Checks kept from a clean operation for the next one's calls.
+    const KEPT: usize = 64;
+
+    /// A check of one call: a kept one refilled, else a new one.
+    pub(crate) fn check(&mut self, api: Api, sql: &str, params: &[Value]) -> StatementCheck {
+        match self.0.pop() {
+            Some(mut check) => {
+                check.reuse(api, sql, params);
+                check
+            }
+            None => StatementCheck::new(api, sql, params, None),
+        }
+    }
+
+    /// Keeps a clean operation's checks (up to [`SpareChecks::KEPT`]).
+    pub(crate) fn keep(&mut self, mut checks: Vec<StatementCheck>) {
+        checks.truncate(Self::KEPT);
+        self.0 = checks;
+    }
+
+    /// How many are kept.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Forgets them.
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
 
 /// Why an operation did not commit. In every case the database is as it
 /// was before the operation.

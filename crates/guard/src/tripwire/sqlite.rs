@@ -37,7 +37,7 @@ use rusqlite::fallible_iterator::FallibleIterator;
 use rusqlite::hooks::{AuthContext, Authorization};
 use rusqlite::{params_from_iter, Batch, Connection};
 
-use super::{judge, TripError};
+use super::{judge, SpareChecks, TripError};
 use crate::capture::{self, Capture, Log};
 use crate::db::row_values;
 use crate::dynamic::{authorize, lock, protected_tables, AuthState};
@@ -46,9 +46,6 @@ use crate::{Api, Db, DbError, Finding, Policy, StatementCheck, Value, Verdict};
 
 /// Operations between two clean-ups of the capture's generation markers.
 const MARKER_SWEEP: u64 = 1024;
-
-/// Checks kept from a clean operation for the next one's calls.
-const SPARE_CHECKS: usize = 64;
 
 /// The tripwire's own transaction control, cached on the connection.
 const BEGIN: &str = "BEGIN IMMEDIATE";
@@ -183,8 +180,7 @@ pub struct Tripwire {
     /// rebuilds the capture before it runs.
     schema: i64,
     operations: u64,
-    /// The checks of the last clean operation, refilled by the next one's calls.
-    spare: Vec<StatementCheck>,
+    spare: SpareChecks,
 }
 
 impl Tripwire {
@@ -215,7 +211,7 @@ impl Tripwire {
             auth,
             schema,
             operations: 0,
-            spare: Vec::new(),
+            spare: SpareChecks::default(),
         })
     }
 
@@ -328,9 +324,7 @@ impl Tripwire {
             Ok(_) if !verdict.is_clean() => Err(TripError::Tripped { verdict }),
             Ok(value) => match own(&self.conn, COMMIT) {
                 Ok(()) => {
-                    let mut checks = verdict.statements;
-                    checks.truncate(SPARE_CHECKS);
-                    self.spare = checks;
+                    self.spare.keep(verdict.statements);
                     return Ok(value);
                 }
                 Err(e) => Err(TripError::Database(format!("COMMIT failed: {e}"))),
@@ -387,9 +381,7 @@ impl Tripwire {
         };
         check.changed_rows += clean;
         let tables = &self.tables;
-        let changes = flagged
-            .into_iter()
-            .map(|r| (r.table, r.into_change(tables)));
+        let changes = flagged.into_iter().map(|r| (r.table, r.to_change(tables)));
         judge(check, policy, tables, &self.names, changes);
         result.map_err(DbError::from)
     }
@@ -410,13 +402,7 @@ impl Calls<'_> {
         params: &[Value],
         run: impl FnOnce(&Connection, &Mutex<Log>) -> rusqlite::Result<T>,
     ) -> Result<T, DbError> {
-        let mut check = match self.tw.spare.pop() {
-            Some(mut check) => {
-                check.reuse(api, sql, params);
-                check
-            }
-            None => StatementCheck::new(api, sql, params, None),
-        };
+        let mut check = self.tw.spare.check(api, sql, params);
         let result = self.tw.call(self.policy, &mut check, run);
         self.verdict.statements.push(check);
         result

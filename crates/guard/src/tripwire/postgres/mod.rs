@@ -50,7 +50,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use postgres::{Client, SimpleQueryMessage, Statement};
 
-use super::{judge, TripError};
+use super::{judge, SpareChecks, TripError};
 use crate::policy::{Names, RowChange, TableInfo};
 use crate::postgres::run::{literal, rows};
 use crate::postgres::StatementCache;
@@ -82,9 +82,7 @@ pub struct PgTripwire {
     take: Option<Statement>,
     /// The C module's `CALL settle($1)`, prepared once.
     settle: Option<Statement>,
-    /// The checks of the last clean operation, refilled by the next one's
-    /// calls (their buffers kept).
-    spare: Vec<StatementCheck>,
+    spare: SpareChecks,
     capture: Capture,
     /// The C module's policy netstrings for the last policy's shape: (that
     /// policy without its keys, its netstrings without the keys).
@@ -128,7 +126,7 @@ impl PgTripwire {
             statements: StatementCache::new(STATEMENT_CACHE),
             take: None,
             settle: None,
-            spare: Vec::new(),
+            spare: SpareChecks::default(),
         })
     }
 
@@ -188,7 +186,7 @@ impl PgTripwire {
             Err(error) => Err(TripError::Failed { error, verdict }),
             Ok(value) => match self.settle(&token, check.as_deref()) {
                 Settled::Committed => {
-                    self.keep_checks(verdict);
+                    self.spare.keep(verdict.statements);
                     return Ok(value);
                 }
                 Settled::Failed(e) => Err(TripError::Database(e)),
@@ -256,13 +254,6 @@ impl PgTripwire {
             }
             Err(e) => Settled::Failed(format!("COMMIT failed: {}", one_line(&e))),
         }
-    }
-
-    /// Keeps a clean operation's checks for the next one's calls.
-    fn keep_checks(&mut self, verdict: Verdict) {
-        let mut checks = verdict.statements;
-        checks.truncate(SPARE_CHECKS);
-        self.spare = checks;
     }
 
     /// The C module's settle: `CALL settle(token)`, prepared once, checks
@@ -484,9 +475,6 @@ enum Settled {
     Failed(String),
 }
 
-/// Checks kept from one clean operation for the next.
-const SPARE_CHECKS: usize = 16;
-
 /// `SET rowguard_tripwire.arm = '<the token's SHA-256><check>'`, the value
 /// quoted as a literal, in one buffer.
 fn native_arm(token: &str, check: &str) -> String {
@@ -564,13 +552,7 @@ struct Calls<'a> {
 
 impl Calls<'_> {
     fn record(&mut self, api: Api, sql: &str, params: &[Value], error: Option<&DbError>) {
-        let mut check = match self.tw.spare.pop() {
-            Some(mut check) => {
-                check.reuse(api, sql, params);
-                check
-            }
-            None => StatementCheck::new(api, sql, params, None),
-        };
+        let mut check = self.tw.spare.check(api, sql, params);
         if let Some(e) = error {
             check.error = Some(e.message.clone());
             if e.message.contains("rowguard tripwire") {
