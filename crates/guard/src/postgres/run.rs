@@ -32,7 +32,21 @@ pub(crate) fn ident(name: &str) -> String {
 
 /// `'text'` quoted as a literal (standard_conforming_strings on).
 pub(crate) fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    let mut out = String::with_capacity(text.len() + 2);
+    push_literal(&mut out, text);
+    out
+}
+
+/// [`literal`] at the end of `out`.
+pub(crate) fn push_literal(out: &mut String, text: &str) {
+    out.push('\'');
+    for (i, part) in text.split('\'').enumerate() {
+        if i > 0 {
+            out.push_str("''");
+        }
+        out.push_str(part);
+    }
+    out.push('\'');
 }
 
 pub(crate) fn rows(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<Option<String>>> {

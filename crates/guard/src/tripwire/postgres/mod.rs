@@ -52,7 +52,7 @@ use postgres::{Client, SimpleQueryMessage, Statement};
 
 use super::{judge, SpareChecks, TripError};
 use crate::policy::{Names, RowChange, TableInfo};
-use crate::postgres::run::{literal, rows};
+use crate::postgres::run::{literal, push_literal, rows};
 use crate::postgres::StatementCache;
 use crate::postgres::{db_error, lex, one_line, values};
 use crate::{Api, Db, DbError, Finding, Kind, Policy, StatementCheck, Value, Verdict};
@@ -476,20 +476,15 @@ enum Settled {
 }
 
 /// `SET rowguard_tripwire.arm = '<the token's SHA-256><check>'`, the value
-/// quoted as a literal, in one buffer.
+/// quoted as a literal.
 fn native_arm(token: &str, check: &str) -> String {
-    let mut sql = String::with_capacity(SCHEMA.len() + 80 + check.len() + check.len() / 8);
+    let mut sql = String::with_capacity(SCHEMA.len() + 96 + check.len() + check.len() / 8);
     sql.push_str("SET ");
     sql.push_str(SCHEMA);
-    sql.push_str(".arm = '");
-    push_netstring(&mut sql, &sha256_hex(token));
-    for (i, part) in check.split('\'').enumerate() {
-        if i > 0 {
-            sql.push_str("''");
-        }
-        sql.push_str(part);
-    }
-    sql.push('\'');
+    sql.push_str(".arm = ");
+    let mut value = netstring(&sha256_hex(token));
+    value.push_str(check);
+    push_literal(&mut sql, &value);
     sql
 }
 
