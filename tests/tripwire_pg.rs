@@ -73,6 +73,15 @@ pub fn native() -> bool {
     false
 }
 
+/// A scratch database with the C module installed, for the tests of it
+/// alone; `None` (and the test skips, saying why) without a server or module.
+pub fn native_scratch() -> Option<Scratch> {
+    if !native() {
+        return None;
+    }
+    Scratch::with(Capture::Native)
+}
+
 /// Installs `capture` on the `public` schema (again: as a migration does).
 /// The test server's URL is a superuser's: C functions need one.
 pub fn install(capture: Capture, owner: &mut Client) {
@@ -746,10 +755,7 @@ fn the_servers_clean_path_never_passes_what_the_judge_refuses_with(capture: Capt
 /// a disarmed session.
 #[test]
 fn the_c_modules_arm_and_token_check_on_postgres() {
-    if !native() {
-        return;
-    }
-    let Some(scratch) = Scratch::with(Capture::Native) else {
+    let Some(scratch) = native_scratch() else {
         return;
     };
     let mut c = scratch.connect();

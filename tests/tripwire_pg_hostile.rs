@@ -30,7 +30,7 @@ use rowguard::guard::tripwire::{PgTripwire, TripError};
 use rowguard::guard::DbError;
 use rowguard::harness::appointments::appointments_policy;
 
-use crate::tripwire_pg::{captures, native, picture, sha256_hex, Scratch};
+use crate::tripwire_pg::{captures, native_scratch, picture, sha256_hex, Scratch};
 
 /// A login role of its own on the test server, dropped when it goes out of
 /// scope (after the `Scratch` whose objects it owns: bind them as
@@ -278,10 +278,7 @@ fn hostile_arm_values() -> Vec<String> {
 /// work.
 #[test]
 fn hostile_arm_values_from_any_role_crash_no_server_process_tripwire_pg() {
-    if !native() {
-        return;
-    }
-    let Some(scratch) = Scratch::with(Capture::Native) else {
+    let Some(scratch) = native_scratch() else {
         return;
     };
     let (role, scratch) = (Role::new(&scratch, ""), scratch);
@@ -340,10 +337,7 @@ fn hostile_arm_values_from_any_role_crash_no_server_process_tripwire_pg() {
 /// transaction open (`SELECT 0`), for take() and the judge.
 #[test]
 fn hostile_settle_calls_from_any_role_crash_no_server_process_tripwire_pg() {
-    if !native() {
-        return;
-    }
-    let Some(scratch) = Scratch::with(Capture::Native) else {
+    let Some(scratch) = native_scratch() else {
         return;
     };
     let (role, scratch) = (Role::new(&scratch, ""), scratch);
@@ -641,10 +635,7 @@ fn a_superuser_application_cannot_change_the_replication_role_or_the_triggers_tr
 /// statement; the utility statements an operation may use still run.
 #[test]
 fn the_c_module_refuses_utility_statements_outside_its_allow_list_tripwire_pg() {
-    if !native() {
-        return;
-    }
-    let Some(scratch) = Scratch::with(Capture::Native) else {
+    let Some(scratch) = native_scratch() else {
         return;
     };
     let mut c = scratch.connect();
