@@ -620,27 +620,41 @@ arm(VariableSetStmt *stmt, ProcessUtilityContext context)
 
 #define SETTLE_SAVEPOINT "rowguard_settle_"
 
+/*
+ * Both settles' check: when every captured row is certainly allowed, the
+ * capture is emptied and the transaction marked settled (true); otherwise
+ * nothing changes (false).
+ */
+static bool
+settle_rows(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, changes)
+	{
+		if (!policy || !certainly_allowed(policy, (Change *) lfirst(lc)))
+			return false;
+	}
+	changes = NIL;
+	captured_bytes = 0;
+	settled = true;
+	return true;
+}
+
 /* The clean path: every captured row certainly allowed, or an ERROR. */
 static void
 settle(const char *t)
 {
 	int			code;
 	const char *why = refused(t, strlen(t), &code);
-	ListCell   *lc;
 
 	if (why)
 		ereport(ERROR, (errcode(code), errmsg("%s", why)));
 	refuse_replica_role();
-	foreach(lc, changes)
-	{
-		if (!policy || !certainly_allowed(policy, (Change *) lfirst(lc)))
-			ereport(ERROR,
-					(errcode(MAKE_SQLSTATE('R', 'G', '0', '0', '1')),
-					 errmsg("rowguard tripwire: not settled on the server")));
-	}
-	changes = NIL;
-	captured_bytes = 0;
-	settled = true;
+	if (!settle_rows())
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE('R', 'G', '0', '0', '1')),
+				 errmsg("rowguard tripwire: not settled on the server")));
 }
 
 /*
@@ -740,7 +754,6 @@ settle_call(CallStmt *call, ParamListInfo params, ProcessUtilityContext context,
 	text	   *t;
 	int			code;
 	const char *why;
-	ListCell   *lc;
 
 	if (context != PROCESS_UTILITY_TOPLEVEL)
 		ereport(ERROR,
@@ -760,19 +773,13 @@ settle_call(CallStmt *call, ParamListInfo params, ProcessUtilityContext context,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				 errmsg("rowguard tripwire: the operation's transaction is settled or over already")));
 	refuse_replica_role();
-	foreach(lc, changes)
+	if (!settle_rows())
 	{
-		if (!policy || !certainly_allowed(policy, (Change *) lfirst(lc)))
-		{
-			/* for take(token) and the judge: nothing changed */
-			if (qc)
-				SetQueryCompletion(qc, CMDTAG_SELECT, 0);
-			return;
-		}
+		/* for take(token) and the judge: nothing changed */
+		if (qc)
+			SetQueryCompletion(qc, CMDTAG_SELECT, 0);
+		return;
 	}
-	changes = NIL;
-	captured_bytes = 0;
-	settled = true;
 	/* COMMIT's own step: the transaction commits as the command ends */
 	if (!EndTransactionBlock(false))
 		ereport(ERROR,
